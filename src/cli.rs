@@ -1,0 +1,115 @@
+//! Command-line definition (clap). Raw flags only; `config` validates and resolves them.
+//! Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0    everything hashed / verified
+  1    some entries failed (unreadable, vanished, changed while hashing, symlink loop...)
+  2    usage error or fatal error (cannot write the output, stdout closed or full)
+  130  interrupted (Ctrl-C / SIGTERM); a second Ctrl-C exits at once";
+
+/// Hash whole directory trees with BLAKE3, concurrently, and verify them later.
+#[derive(Debug, Parser)]
+#[command(name = "b3tree", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Run as if started in DIR (like tar -C and git -C): PATHs and -o are relative to DIR.
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true)]
+    pub directory: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Hash files and directory trees; print a manifest that `b3sum --check` accepts.
+    #[command(after_help = EXIT_CODES)]
+    Hash(HashArgs),
+}
+
+/// Pipeline knobs shared by every command that hashes.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Worker tasks hashing concurrently [default: 4 × CPUs, at least 8]
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub jobs: Option<u32>,
+
+    /// Capacity of the path queue between walker and workers, in batches [default: 2 × jobs]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub queue: Option<u32>,
+
+    /// Most files open at once [default: from RLIMIT_NOFILE, raised to the hard limit]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_open: Option<u32>,
+
+    /// Paths per batch handed to the blocking pool (tuning)
+    #[arg(long, value_name = "N", default_value_t = 64, hide = true,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub batch: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// Files and directories to hash, in this order [default: .]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Write the manifest to FILE, atomically (temporary file, fsync, rename); FILE is
+    /// replaced only when the run completed, and is never hashed itself
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// BSD-style lines: BLAKE3 (path) = HASH
+    #[arg(long, conflicts_with = "json")]
+    pub tag: bool,
+
+    /// JSON Lines: one object per file, error and skipped entry, then a summary object
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print only errors on stderr (no summary)
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Show live progress on stderr even when it is not a terminal
+    #[arg(long, overrides_with = "no_progress")]
+    pub progress: bool,
+
+    /// Never show live progress
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Leave out paths matching GLOB (relative to the PATH they are under; repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Do not cross filesystem boundaries
+    #[arg(long)]
+    pub one_file_system: bool,
+
+    /// Descend at most N directory levels below each PATH
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<usize>,
+
+    /// Follow symbolic links (loops are reported as errors, never walked twice)
+    #[arg(short = 'L', long)]
+    pub follow: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,110 @@
+//! `b3tree hash`: walk → engine → manifest writer, and the exit code.
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::cancel;
+use crate::cli::HashArgs;
+use crate::config;
+use crate::engine;
+use crate::escape::Escaping;
+use crate::format::{Format, ManifestWriter};
+use crate::output::{AtomicFile, Output};
+use crate::report::{ProgressMode, Reporter};
+use crate::summary::Summary;
+use crate::walk::{WalkConfig, WalkStats, walk};
+use crate::{Env, exit};
+
+pub fn run(args: HashArgs, env: &Env) -> i32 {
+    let started = Instant::now();
+    let mode = if args.no_progress {
+        ProgressMode::Never
+    } else if args.progress {
+        ProgressMode::Always
+    } else {
+        ProgressMode::Auto
+    };
+    let excludes = match config::excludes(&args.exclude) {
+        Ok(x) => x,
+        Err(msg) => {
+            eprintln!("b3tree: {msg}");
+            return exit::USAGE;
+        }
+    };
+    let engine_cfg = config::engine(&args.engine);
+    let (output, escaping) = match &args.output {
+        Some(path) => match AtomicFile::create(path) {
+            Ok(f) => (Output::File(f), Escaping::Manifest),
+            Err(e) => {
+                eprintln!("b3tree: cannot create {}: {e}", path.display());
+                return exit::FATAL;
+            }
+        },
+        None if env.stdout_closed => {
+            eprintln!("b3tree: stdout is closed; nowhere to write the manifest (use -o FILE)");
+            return exit::FATAL;
+        }
+        None if io::stdout().is_terminal() => (Output::stdout(), Escaping::Terminal),
+        None => (Output::stdout(), Escaping::Manifest),
+    };
+    let format = if args.json {
+        Format::Json
+    } else if args.tag {
+        Format::Tag
+    } else {
+        Format::Plain
+    };
+    let roots = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let walk_cfg = WalkConfig {
+        roots,
+        follow: args.follow,
+        one_file_system: args.one_file_system,
+        max_depth: args.max_depth,
+        excludes,
+        skip_files: output.own_files(),
+    };
+
+    let mut reporter = Reporter::new(mode, args.quiet);
+    let mut writer = ManifestWriter::new(output, format, escaping);
+    let mut summary = Summary::default();
+    let stats = Arc::new(WalkStats::default());
+    let walk_stats = stats.clone();
+    let result = engine::run(
+        &engine_cfg,
+        move |feeder| walk(&walk_cfg, &walk_stats, feeder),
+        |done| {
+            summary.add(&done.outcome);
+            reporter.outcome(&done.name, &done.outcome);
+            writer.record(&done.name, &done.outcome)
+        },
+    );
+    summary.excluded = stats.excluded.load(Ordering::Relaxed);
+    summary.elapsed = started.elapsed();
+    summary.interrupted = cancel::was_interrupted();
+    reporter.finish();
+
+    if summary.interrupted {
+        drop(writer); // removes an -o temporary file; the old FILE stays as it was
+        reporter.error(&format!("interrupted; {}", summary.line()));
+        return exit::INTERRUPTED;
+    }
+    let written = result
+        .and_then(|()| writer.summary(&summary))
+        .and_then(|()| writer.into_inner().commit());
+    if let Err(e) = written {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            let target = args.output.as_ref().map_or("stdout".into(), |p| p.display().to_string());
+            reporter.error(&format!("cannot write {target}: {e}"));
+        }
+        return exit::FATAL;
+    }
+    reporter.info(&summary.line());
+    if summary.errors > 0 { exit::FAILED } else { exit::OK }
+}

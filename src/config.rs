@@ -1,0 +1,44 @@
+//! Second layer of configuration: raw clap flags → validated, resolved settings.
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::cli::EngineArgs;
+use crate::engine::EngineConfig;
+use crate::limits;
+
+/// Default worker count for `cpus` cores. See README "Defaults" for the measurement behind it.
+pub fn default_jobs(cpus: usize) -> usize {
+    (4 * cpus).max(8)
+}
+
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Resolves the pipeline knobs. Raises RLIMIT_NOFILE as a side effect (once per process is
+/// enough; repeating it is harmless).
+pub fn engine(args: &EngineArgs) -> EngineConfig {
+    let jobs = args.jobs.map_or_else(|| default_jobs(cpus()), |j| j as usize);
+    let queue = args.queue.map_or(2 * jobs, |q| q as usize);
+    let max_open = args.max_open.map_or_else(
+        || {
+            let soft = limits::raise_nofile_limit();
+            limits::default_max_open(soft, limits::open_descriptors())
+        },
+        |m| m as usize,
+    );
+    EngineConfig { jobs, queue, max_open, batch: args.batch as usize }
+}
+
+/// Compiles `--exclude` globs; `None` when there are none.
+pub fn excludes(globs: &[String]) -> Result<Option<GlobSet>, String> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut set = GlobSetBuilder::new();
+    for g in globs {
+        let glob = Glob::new(g).map_err(|e| format!("invalid --exclude pattern {g:?}: {e}"))?;
+        set.add(glob);
+    }
+    set.build().map(Some).map_err(|e| format!("invalid --exclude patterns: {e}"))
+}

@@ -1,0 +1,73 @@
+//! Wires the stages together: source → bounded queue → workers → blocking hash → gather.
+//!
+//! This is the one entry point every command uses (hash walks a tree, check reads a
+//! manifest, bench repeats hash without output, digest folds the outcomes). Each stage lives
+//! in its own module; this file only builds the channels and semaphores and starts the tasks.
+
+use std::io;
+use std::sync::Arc;
+
+use async_lock::Semaphore;
+
+use crate::gather::gather;
+use crate::job::Done;
+use crate::queue::Feeder;
+use crate::rt;
+use crate::workers::worker;
+
+/// The knobs of the pipeline (validated; see `config`).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Worker tasks (`--jobs`).
+    pub jobs: usize,
+    /// Batches the queue holds (`--queue`).
+    pub queue: usize,
+    /// Files open at once (`--max-open`).
+    pub max_open: usize,
+    /// Entries per batch.
+    pub batch: usize,
+}
+
+impl EngineConfig {
+    /// Batches that may be in flight or waiting for reorder at once.
+    pub fn window(&self) -> usize {
+        self.queue + 2 * self.jobs + 2
+    }
+}
+
+/// Runs the pipeline: `source` pushes jobs (on the blocking pool), `emit` receives every
+/// outcome in canonical order (on the calling thread). Returns the first `emit` error.
+pub fn run<T, S, E>(cfg: &EngineConfig, source: S, emit: E) -> io::Result<()>
+where
+    T: Send + 'static,
+    S: FnOnce(&mut Feeder<T>) + Send + 'static,
+    E: FnMut(Done<T>) -> io::Result<()>,
+{
+    let window = cfg.window();
+    let (job_tx, job_rx) = async_channel::bounded(cfg.queue.max(1));
+    let (done_tx, done_rx) = async_channel::bounded(window);
+    let window_slots = Arc::new(Semaphore::new(window));
+    let open_files = Arc::new(Semaphore::new(cfg.max_open.max(1)));
+    let batch = cfg.batch.max(1);
+
+    let walker = rt::spawn_blocking(move || {
+        let mut feeder = Feeder::new(job_tx, window_slots, batch);
+        source(&mut feeder);
+        feeder.flush();
+        // Dropping the feeder closes the queue: workers drain it and finish.
+    });
+    let workers: Vec<_> = (0..cfg.jobs.max(1))
+        .map(|_| rt::spawn(worker(job_rx.clone(), done_tx.clone(), open_files.clone())))
+        .collect();
+    drop(job_rx);
+    drop(done_tx);
+
+    rt::block_on(async move {
+        let result = gather(done_rx, emit).await;
+        walker.await;
+        for w in workers {
+            w.await;
+        }
+        result
+    })
+}

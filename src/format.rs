@@ -1,0 +1,163 @@
+//! How outcomes are written: b3sum lines, BSD tags, or JSON Lines.
+//!
+//! Plain and tagged lines are byte-compatible with b3sum (see `escape` for the one extension,
+//! `\xHH` for bytes that are not UTF-8). They list hashed files only: errors and skips go to
+//! stderr and the summary, because a b3sum checker cannot represent them. JSON Lines carry
+//! everything — files, errors, skipped entries and a closing summary — for machines.
+
+use std::io::{self, Write};
+
+use serde_json::{Value, json};
+
+use crate::escape::{Escaping, escape_into, needs_escape};
+use crate::job::Outcome;
+use crate::summary::Summary;
+
+/// Output format of `hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `HASH  name` (b3sum, GNU).
+    Plain,
+    /// `BLAKE3 (name) = HASH` (b3sum --tag, BSD).
+    Tag,
+    /// One JSON object per entry, then a summary object.
+    Json,
+}
+
+/// Writes manifest records to any `Write`.
+pub struct ManifestWriter<W: Write> {
+    out: W,
+    format: Format,
+    escaping: Escaping,
+    line: Vec<u8>,
+}
+
+impl<W: Write> ManifestWriter<W> {
+    pub fn new(out: W, format: Format, escaping: Escaping) -> Self {
+        ManifestWriter { out, format, escaping, line: Vec::with_capacity(256) }
+    }
+
+    /// Writes the record for one outcome (plain/tag write hashed files only).
+    pub fn record(&mut self, name: &[u8], outcome: &Outcome) -> io::Result<()> {
+        self.line.clear();
+        match (self.format, outcome) {
+            (Format::Plain, Outcome::Hashed { hash, .. }) => {
+                format_line(&mut self.line, name, hash, false, self.escaping);
+            }
+            (Format::Tag, Outcome::Hashed { hash, .. }) => {
+                format_line(&mut self.line, name, hash, true, self.escaping);
+            }
+            (Format::Json, _) => {
+                serde_json::to_writer(&mut self.line, &json_record(name, outcome))?;
+                self.line.push(b'\n');
+            }
+            _ => return Ok(()),
+        }
+        self.out.write_all(&self.line)
+    }
+
+    /// Writes the closing summary (JSON only).
+    pub fn summary(&mut self, summary: &Summary) -> io::Result<()> {
+        if self.format == Format::Json {
+            serde_json::to_writer(&mut self.out, &summary.to_json())?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// Appends one manifest line (`HASH  name` or `BLAKE3 (name) = HASH`) to `line`.
+pub fn format_line(line: &mut Vec<u8>, name: &[u8], hash: &blake3::Hash, tag: bool, esc: Escaping) {
+    if needs_escape(name, esc) {
+        line.push(b'\\');
+    }
+    if tag {
+        line.extend_from_slice(b"BLAKE3 (");
+        escape_into(name, esc, line);
+        line.extend_from_slice(b") = ");
+        line.extend_from_slice(hash.to_hex().as_bytes());
+    } else {
+        line.extend_from_slice(hash.to_hex().as_bytes());
+        line.extend_from_slice(b"  ");
+        escape_into(name, esc, line);
+    }
+    line.push(b'\n');
+}
+
+/// The JSON form of a name: `path` (a string; lossy only if the bytes are not UTF-8) and, in
+/// that case only, `path_bytes`: the exact bytes as lowercase hex.
+pub fn json_path(name: &[u8], obj: &mut serde_json::Map<String, Value>) {
+    match std::str::from_utf8(name) {
+        Ok(s) => {
+            obj.insert("path".into(), Value::from(s));
+        }
+        Err(_) => {
+            obj.insert("path".into(), Value::from(String::from_utf8_lossy(name)));
+            let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
+            obj.insert("path_bytes".into(), Value::from(hex));
+        }
+    }
+}
+
+fn json_record(name: &[u8], outcome: &Outcome) -> Value {
+    let mut obj = serde_json::Map::new();
+    match outcome {
+        Outcome::Hashed { hash, size } => {
+            obj.insert("type".into(), json!("file"));
+            json_path(name, &mut obj);
+            obj.insert("hash".into(), json!(hash.to_hex().as_str()));
+            obj.insert("size".into(), json!(size));
+        }
+        Outcome::Failed(err) => {
+            obj.insert("type".into(), json!("error"));
+            json_path(name, &mut obj);
+            obj.insert("error".into(), json!(err.kind.as_str()));
+            obj.insert("message".into(), json!(err.to_string()));
+        }
+        Outcome::Skipped(kind) => {
+            obj.insert("type".into(), json!("skipped"));
+            json_path(name, &mut obj);
+            obj.insert("kind".into(), json!(kind.as_str()));
+        }
+    }
+    Value::Object(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(name: &[u8], tag: bool) -> String {
+        let mut v = Vec::new();
+        format_line(&mut v, name, &blake3::hash(b"foo"), tag, Escaping::Manifest);
+        String::from_utf8_lossy(&v).into_owned()
+    }
+
+    const FOO: &str = "04e0bb39f30b1a3feb89f536c93be15055482df748674b00d26e5a75777702e9";
+
+    #[test]
+    fn plain_and_tag_lines_match_b3sum() {
+        assert_eq!(line(b"a b", false), format!("{FOO}  a b\n"));
+        assert_eq!(line(b"a\nb", false), format!("\\{FOO}  a\\nb\n"));
+        assert_eq!(line(b"x) = y", true), format!("BLAKE3 (x) = y) = {FOO}\n"));
+        assert_eq!(line(b"x\\y", true), format!("\\BLAKE3 (x\\\\y) = {FOO}\n"));
+    }
+
+    #[test]
+    fn json_keeps_non_utf8_bytes() {
+        let mut w = ManifestWriter::new(Vec::new(), Format::Json, Escaping::Manifest);
+        w.record(b"a\xff", &Outcome::Hashed { hash: blake3::hash(b""), size: 0 }).unwrap();
+        let v: Value = serde_json::from_slice(&w.into_inner()).unwrap();
+        assert_eq!(v["path_bytes"], "61ff");
+        assert_eq!(v["size"], 0);
+        assert_eq!(v["type"], "file");
+    }
+}

@@ -1,0 +1,45 @@
+//! The gather stage: puts finished batches back in canonical order and hands each outcome,
+//! exactly once, to the consumer (the output writer of hash, the verdicts of check...).
+//!
+//! Reordering holds at most the reorder window's worth of batches (see `queue`), so memory
+//! does not grow with the tree. The consumer runs on this thread and may block on its
+//! output. If it fails (disk full, stdout closed) the run is stopped, the rest is drained
+//! without output, and the first error is returned.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use async_channel::Receiver;
+
+use crate::cancel;
+use crate::job::{Done, DoneBatch};
+
+/// Drains `rx`, calling `emit` for every outcome in canonical order until the channel closes.
+pub async fn gather<T>(
+    rx: Receiver<DoneBatch<T>>,
+    mut emit: impl FnMut(Done<T>) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut waiting: BTreeMap<u64, DoneBatch<T>> = BTreeMap::new();
+    let mut next = 0u64;
+    let mut failure = None;
+    while let Ok(batch) = rx.recv().await {
+        waiting.insert(batch.number, batch);
+        while let Some(batch) = waiting.remove(&next) {
+            next += 1;
+            for done in batch.items {
+                if failure.is_some() || cancel::is_stopped() {
+                    break;
+                }
+                if let Err(e) = emit(done) {
+                    cancel::request_stop();
+                    failure = Some(e);
+                }
+            }
+            // Dropping the batch frees its window slot: the source may send one more.
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

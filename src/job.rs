@@ -1,0 +1,183 @@
+//! What travels through the pipeline: jobs in, outcomes out.
+//!
+//! Every entry a source produces (a walked file, a manifest line) becomes exactly one
+//! [`Job`] with a sequence number, and every job leaves the pipeline as exactly one [`Done`]
+//! with an [`Outcome`]: a digest, an error record or a skip. That one-to-one rule is what
+//! makes "nothing is dropped silently" checkable. A source can attach its own payload `T`
+//! (the check command carries the expected digest and manifest line); it rides along
+//! untouched.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use async_lock::SemaphoreGuardArc;
+
+/// One entry to process.
+#[derive(Debug)]
+pub struct Job<T> {
+    /// Position in canonical order; outcomes leave the pipeline sorted by it.
+    pub seq: u64,
+    /// Path to open (relative to the working directory, or absolute).
+    pub path: PathBuf,
+    /// Name as written to the output (bytes, lossless).
+    pub name: Vec<u8>,
+    pub action: Action,
+    pub tag: T,
+}
+
+/// What the workers do with a job.
+#[derive(Debug)]
+pub enum Action {
+    /// Open, read and hash the file.
+    Hash,
+    /// The source already knows the outcome (a walk error, a FIFO, a refused manifest line);
+    /// it still travels in order so the output stays canonical.
+    Report(Outcome),
+}
+
+/// How an entry ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Hashed { hash: blake3::Hash, size: u64 },
+    Failed(EntryError),
+    Skipped(SkipKind),
+}
+
+/// An error record: an entry that should have been hashed and was not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryError {
+    pub kind: ErrorKind,
+    /// Details (usually the OS error text).
+    pub detail: String,
+}
+
+impl EntryError {
+    pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
+        EntryError { kind, detail: detail.into() }
+    }
+
+    pub fn from_io(kind: ErrorKind, err: &std::io::Error) -> Self {
+        // Strip std's " (os error N)" suffix: the text is what users need.
+        let text = err.to_string();
+        let text = match text.find(" (os error") {
+            Some(i) => text[..i].to_string(),
+            None => text,
+        };
+        EntryError::new(kind, text)
+    }
+}
+
+impl fmt::Display for EntryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.detail.is_empty() {
+            write!(f, "{}", self.kind.as_str())
+        } else {
+            write!(f, "{}: {}", self.kind.as_str(), self.detail)
+        }
+    }
+}
+
+/// Error classes callers branch on (exit codes, check statuses, JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The file does not exist (named on the command line or in a manifest).
+    Missing,
+    /// Listed by the walk, gone when opened.
+    Vanished,
+    /// Permission denied or another I/O error on open/read.
+    Unreadable,
+    /// A directory could not be listed: its contents are unknown.
+    UnreadableDir,
+    /// Size, mtime, ctime or inode changed, or the bytes read differ from the size.
+    Changed,
+    /// With `--follow`: a symlink leads back to one of its ancestors.
+    SymlinkLoop,
+    /// Not a regular file (a manifest names a FIFO, device, directory...).
+    NotRegular,
+    /// A manifest path that leads outside the root.
+    Outside,
+    /// The run was interrupted before this entry was done.
+    Cancelled,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Missing => "missing",
+            ErrorKind::Vanished => "vanished",
+            ErrorKind::Unreadable => "unreadable",
+            ErrorKind::UnreadableDir => "unreadable directory",
+            ErrorKind::Changed => "changed while hashing",
+            ErrorKind::SymlinkLoop => "symlink loop",
+            ErrorKind::NotRegular => "not a regular file",
+            ErrorKind::Outside => "outside the root",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Entries that are deliberately not hashed, counted and reported, never silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipKind {
+    Fifo,
+    Socket,
+    Device,
+    /// A symlink not followed (no `--follow`).
+    Symlink,
+    Other,
+}
+
+impl SkipKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipKind::Fifo => "fifo",
+            SkipKind::Socket => "socket",
+            SkipKind::Device => "device",
+            SkipKind::Symlink => "symlink",
+            SkipKind::Other => "special file",
+        }
+    }
+
+    /// Classifies a file type that is neither a regular file nor a directory.
+    pub fn of(ft: std::fs::FileType) -> SkipKind {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_symlink() {
+            SkipKind::Symlink
+        } else if ft.is_fifo() {
+            SkipKind::Fifo
+        } else if ft.is_socket() {
+            SkipKind::Socket
+        } else if ft.is_block_device() || ft.is_char_device() {
+            SkipKind::Device
+        } else {
+            SkipKind::Other
+        }
+    }
+}
+
+/// A job once processed.
+#[derive(Debug)]
+pub struct Done<T> {
+    pub seq: u64,
+    pub path: PathBuf,
+    pub name: Vec<u8>,
+    pub outcome: Outcome,
+    pub tag: T,
+}
+
+/// Jobs handed to a worker together: one channel message and one blocking-pool hand-off per
+/// batch, not per file (a hand-off costs more than hashing a small file).
+pub struct Batch<T> {
+    /// Batches are numbered in order; the gather stage reorders by this number.
+    pub number: u64,
+    pub jobs: Vec<Job<T>>,
+    /// A slot of the reorder window; released when the gather stage has emitted the batch.
+    pub window: SemaphoreGuardArc,
+}
+
+/// A batch after hashing, on its way to the gather stage.
+pub struct DoneBatch<T> {
+    pub number: u64,
+    pub items: Vec<Done<T>>,
+    pub window: SemaphoreGuardArc,
+}

@@ -1,0 +1,27 @@
+//! Thin binary: parse, run, map to an exit code. The engine lives in the library.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Parser;
+
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Runs before Rust's runtime start-up, which silently reopens a closed fd 1 on /dev/null:
+/// this is the only moment `b3tree hash >&-` can be told apart from `> /dev/null`.
+extern "C" fn probe_stdout() {
+    // SAFETY: fcntl(F_GETFD) only queries the descriptor table.
+    let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } == -1;
+    STDOUT_CLOSED.store(closed, Ordering::Relaxed);
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static PROBE_STDOUT: extern "C" fn() = probe_stdout;
+
+fn main() -> ExitCode {
+    let cli = b3tree::cli::Cli::parse();
+    let env = b3tree::Env { stdout_closed: STDOUT_CLOSED.load(Ordering::Relaxed) };
+    let code = b3tree::run(cli, &env);
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
+}

@@ -1,0 +1,77 @@
+//! The bounded queue between a source (walker, manifest reader) and the workers.
+//!
+//! A [`Feeder`] numbers jobs in canonical order, packs them into batches and sends the
+//! batches over a bounded async-channel with `send_blocking` (sources are synchronous code
+//! running on the blocking pool). Two bounds keep memory flat for any tree size:
+//! - the channel holds at most `--queue` batches;
+//! - every batch first takes a slot of the reorder window (a semaphore), released only when
+//!   the gather stage has written that batch out. A slow file can therefore hold back at most
+//!   `window` batches of finished results, never the rest of the tree.
+//!
+//! Batching is what amortises the hand-off to the blocking pool. A batch is sent when full,
+//! or earlier when the channel is empty (the workers are waiting: a partial batch now beats
+//! a full one later). When hashing is the bottleneck the channel stays full and batches
+//! fill up; when the walk is, workers get work as soon as it exists.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_channel::Sender;
+use async_lock::Semaphore;
+
+use crate::cancel;
+use crate::job::{Action, Batch, Job};
+
+/// Producer side of the queue.
+pub struct Feeder<T> {
+    tx: Sender<Batch<T>>,
+    window: Arc<Semaphore>,
+    pending: Vec<Job<T>>,
+    batch_size: usize,
+    next_seq: u64,
+    next_batch: u64,
+}
+
+impl<T> Feeder<T> {
+    pub(crate) fn new(tx: Sender<Batch<T>>, window: Arc<Semaphore>, batch_size: usize) -> Self {
+        Feeder {
+            tx,
+            window,
+            pending: Vec::with_capacity(batch_size),
+            batch_size,
+            next_seq: 0,
+            next_batch: 0,
+        }
+    }
+
+    /// Queues one entry. Returns false once the run is stopping: the source should stop.
+    pub fn push(&mut self, path: PathBuf, name: Vec<u8>, action: Action, tag: T) -> bool {
+        if cancel::is_stopped() {
+            return false;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.pending.push(Job { seq, path, name, action, tag });
+        if self.pending.len() >= self.batch_size || self.tx.is_empty() {
+            return self.flush();
+        }
+        true
+    }
+
+    /// Sends what is pending. Blocks while the window or the channel is full.
+    pub fn flush(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return !cancel::is_stopped();
+        }
+        let window = self.window.acquire_arc_blocking();
+        let jobs = std::mem::replace(&mut self.pending, Vec::with_capacity(self.batch_size));
+        let batch = Batch { number: self.next_batch, jobs, window };
+        self.next_batch += 1;
+        self.tx.send_blocking(batch).is_ok() && !cancel::is_stopped()
+    }
+
+    /// Entries queued so far.
+    pub fn queued(&self) -> u64 {
+        self.next_seq
+    }
+}

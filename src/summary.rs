@@ -1,0 +1,71 @@
+//! Run totals: what the summary line on stderr and the JSON summary object report.
+
+use std::time::Duration;
+
+use indicatif::HumanBytes;
+use serde_json::{Value, json};
+
+use crate::job::{ErrorKind, Outcome};
+
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub files: u64,
+    pub bytes: u64,
+    pub errors: u64,
+    pub skipped: u64,
+    pub excluded: u64,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+}
+
+impl Summary {
+    pub fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Hashed { size, .. } => {
+                self.files += 1;
+                self.bytes += size;
+            }
+            Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => {}
+            Outcome::Failed(_) => self.errors += 1,
+            Outcome::Skipped(_) => self.skipped += 1,
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 { self.bytes as f64 / secs } else { 0.0 }
+    }
+
+    /// The human summary line (without the `b3tree: ` prefix).
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "{} files, {} in {:.2} s ({}/s); {} errors, {} skipped",
+            self.files,
+            HumanBytes(self.bytes),
+            self.elapsed.as_secs_f64(),
+            HumanBytes(self.rate() as u64),
+            self.errors,
+            self.skipped,
+        );
+        if self.excluded > 0 {
+            s.push_str(&format!(", {} excluded", self.excluded));
+        }
+        if self.interrupted {
+            s.push_str(" (interrupted)");
+        }
+        s
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "type": "summary",
+            "files": self.files,
+            "bytes": self.bytes,
+            "errors": self.errors,
+            "skipped": self.skipped,
+            "excluded": self.excluded,
+            "elapsed_secs": self.elapsed.as_secs_f64(),
+            "interrupted": self.interrupted,
+        })
+    }
+}

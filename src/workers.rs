@@ -1,0 +1,61 @@
+//! The worker stage: `--jobs` async tasks that take batches off the queue and hand each one,
+//! whole, to the blocking pool.
+//!
+//! A worker holds one permit of the open-file semaphore for as long as its blocking job
+//! runs; the blocking job opens its files one after another, so permits bound the files
+//! open at once (`--max-open`). Batches that need no file (walk errors, skipped FIFOs) or
+//! that arrive after a stop are settled right here without a hand-off.
+
+use std::sync::Arc;
+
+use async_channel::{Receiver, Sender};
+use async_lock::Semaphore;
+
+use crate::cancel;
+use crate::hasher;
+use crate::job::{Action, Batch, Done, DoneBatch, EntryError, ErrorKind, Outcome};
+use crate::rt;
+
+/// Runs one worker until the queue is closed and drained.
+pub async fn worker<T: Send + 'static>(
+    rx: Receiver<Batch<T>>,
+    tx: Sender<DoneBatch<T>>,
+    open_files: Arc<Semaphore>,
+) {
+    while let Ok(batch) = rx.recv().await {
+        let needs_files = batch.jobs.iter().any(|j| matches!(j.action, Action::Hash));
+        let done = if needs_files && !cancel::is_stopped() {
+            let permit = open_files.acquire_arc().await;
+            rt::spawn_blocking(move || {
+                let done = process(batch);
+                drop(permit);
+                done
+            })
+            .await
+        } else {
+            process(batch)
+        };
+        if tx.send(done).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Settles every job of a batch, in order. Runs on the blocking pool when files are read.
+fn process<T>(batch: Batch<T>) -> DoneBatch<T> {
+    let items = batch
+        .jobs
+        .into_iter()
+        .map(|job| {
+            let outcome = match job.action {
+                Action::Report(outcome) => outcome,
+                Action::Hash if cancel::is_stopped() => {
+                    Outcome::Failed(EntryError::new(ErrorKind::Cancelled, ""))
+                }
+                Action::Hash => hasher::hash_path(&job.path),
+            };
+            Done { seq: job.seq, path: job.path, name: job.name, outcome, tag: job.tag }
+        })
+        .collect();
+    DoneBatch { number: batch.number, items, window: batch.window }
+}
