@@ -47,7 +47,7 @@ pub struct EngineArgs {
     pub max_open: Option<u32>,
 
     /// Paths per batch handed to the blocking pool (tuning)
-    #[arg(long, value_name = "N", default_value_t = 64, hide = true,
+    #[arg(long, value_name = "N", default_value_t = 256, hide = true,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub batch: u32,
 }

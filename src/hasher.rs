@@ -13,14 +13,16 @@
 //! extra work. Big files use blake3's rayon support so one file can keep every core busy.
 
 use std::cell::RefCell;
-use std::fs::{File, Metadata, OpenOptions};
+use std::ffi::CStr;
+use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::cancel;
-use crate::job::{EntryError, ErrorKind, Outcome, SkipKind};
+use crate::job::{EntryError, ErrorKind, Outcome};
 
 /// Per-thread read buffer: files smaller than this are read with a single `read` call.
 const SMALL_BUF: usize = 128 * 1024;
@@ -36,29 +38,65 @@ thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SMALL_BUF]);
 }
 
+/// The directory of the previous file, kept open so that files of the same directory are
+/// opened with `openat(dirfd, name)`: the kernel then resolves one component instead of the
+/// whole path (path lookup was the largest single kernel cost on trees of small files).
+#[derive(Default)]
+pub struct DirCache {
+    dir: Option<(Vec<u8>, OwnedFd)>,
+    cstr: Vec<u8>,
+}
+
+impl DirCache {
+    /// Opens `path`, through the cached directory when it is `path`'s parent.
+    fn open(&mut self, path: &Path) -> io::Result<File> {
+        let bytes = path.as_os_str().as_bytes();
+        let split = match bytes.iter().rposition(|&b| b == b'/') {
+            Some(i) if i + 1 < bytes.len() => i,
+            _ => return open_at(None, bytes, &mut self.cstr, FILE_FLAGS).map(File::from),
+        };
+        let parent = if split == 0 { &bytes[..1] } else { &bytes[..split] };
+        if self.dir.as_ref().is_none_or(|(p, _)| p != parent) {
+            self.dir = None;
+            match open_at(None, parent, &mut self.cstr, DIR_FLAGS) {
+                Ok(fd) => self.dir = Some((parent.to_vec(), fd)),
+                // Let the plain open produce the precise error (vanished, unreadable...).
+                Err(_) => return open_at(None, bytes, &mut self.cstr, FILE_FLAGS).map(File::from),
+            }
+        }
+        let dirfd = self.dir.as_ref().map(|(_, fd)| fd.as_raw_fd());
+        open_at(dirfd, &bytes[split + 1..], &mut self.cstr, FILE_FLAGS).map(File::from)
+    }
+}
+
+/// `O_NONBLOCK` so that a FIFO or device can never block the open (we refuse them after
+/// fstat); `O_NOCTTY` so that a terminal device cannot become our controlling terminal.
+const FILE_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+const DIR_FLAGS: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+
 /// Hashes the file at `path` and says how that ended.
 pub fn hash_path(path: &Path) -> Outcome {
-    let file = match open_retrying(path) {
+    hash_path_in(&mut DirCache::default(), path)
+}
+
+/// [`hash_path`], reusing `dirs` for files of the same directory.
+pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
+    let file = match dirs.open(path) {
         Ok(f) => f,
         Err(e) => return Outcome::Failed(open_error(&e)),
     };
-    let before = match file.metadata() {
+    let before = match Stat::of(&file) {
         Ok(m) => m,
         Err(e) => return Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)),
     };
-    if !before.file_type().is_file() {
-        let what = if before.is_dir() {
-            "directory"
-        } else {
-            SkipKind::of(before.file_type()).as_str()
-        };
+    if let Some(what) = before.not_regular() {
         return Outcome::Failed(EntryError::new(ErrorKind::NotRegular, what));
     }
     let mut hasher = blake3::Hasher::new();
-    let read = if before.len() >= BIG_FILE {
+    let read = if before.size >= BIG_FILE {
         read_big(&file, &mut hasher)
     } else {
-        read_small(&file, &mut hasher)
+        read_small(&file, before.size, &mut hasher)
     };
     let read = match read {
         Ok(n) => n,
@@ -69,7 +107,7 @@ pub fn hash_path(path: &Path) -> Outcome {
             return Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e));
         }
     };
-    let after = match file.metadata() {
+    let after = match Stat::of(&file) {
         Ok(m) => m,
         Err(e) => return Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)),
     };
@@ -79,15 +117,83 @@ pub fn hash_path(path: &Path) -> Outcome {
     Outcome::Hashed { hash: hasher.finalize(), size: read }
 }
 
-fn open_retrying(path: &Path) -> io::Result<File> {
+/// The fields of `fstat` that identify a version of a file. Plain `fstat` rather than
+/// std's `statx` (which also fetches birth time): it is called twice per file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    mode: u32,
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stat {
+    fn of(file: &File) -> io::Result<Stat> {
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: fstat fills `st` on success; we read it only then.
+        let st = unsafe {
+            if libc::fstat(file.as_raw_fd(), st.as_mut_ptr()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            st.assume_init()
+        };
+        Ok(Stat {
+            mode: st.st_mode,
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+        })
+    }
+
+    /// What the file is, when it is not a regular file.
+    fn not_regular(&self) -> Option<&'static str> {
+        match self.mode & libc::S_IFMT {
+            libc::S_IFREG => None,
+            libc::S_IFDIR => Some("directory"),
+            libc::S_IFIFO => Some("fifo"),
+            libc::S_IFSOCK => Some("socket"),
+            libc::S_IFBLK | libc::S_IFCHR => Some("device"),
+            _ => Some("special file"),
+        }
+    }
+}
+
+/// `openat(dirfd or AT_FDCWD, name, flags)`, retrying on EMFILE. `cstr` is scratch space
+/// for the NUL-terminated name (no allocation per file).
+fn open_at(
+    dirfd: Option<RawFd>,
+    name: &[u8],
+    cstr: &mut Vec<u8>,
+    flags: libc::c_int,
+) -> io::Result<OwnedFd> {
+    cstr.clear();
+    cstr.extend_from_slice(name);
+    cstr.push(0);
+    let c = CStr::from_bytes_with_nul(cstr)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in path"))?;
+    retry_emfile(|| {
+        // SAFETY: `c` is a valid NUL-terminated string; the fd is owned below.
+        let fd = unsafe { libc::openat(dirfd.unwrap_or(libc::AT_FDCWD), c.as_ptr(), flags) };
+        if fd < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            // SAFETY: fd was just returned by openat and is owned by nobody else.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+    })
+}
+
+/// Runs `open` until it succeeds or fails with something other than EMFILE/ENFILE, waiting
+/// in between: running out of descriptors is back-pressure, not a reason to drop a file.
+fn retry_emfile<T>(mut open: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
-        let res = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path);
-        match res {
+        match open() {
             Err(e)
                 if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
                     && started.elapsed() < EMFILE_PATIENCE
@@ -124,7 +230,11 @@ fn read_some(mut file: &File, buf: &mut [u8]) -> Result<usize, ReadStop> {
     }
 }
 
-fn read_small(file: &File, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {
+/// Reads a file smaller than the buffer. When one `read` returns exactly the size fstat
+/// reported, and less than was asked for, that read met end-of-file: we skip the extra
+/// `read` that would return 0 (a syscall per file saved). Growth after that read cannot
+/// affect the bytes hashed, and the second fstat still sees any size or mtime change.
+fn read_small(file: &File, size: u64, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {
     BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         let mut total = 0u64;
@@ -135,6 +245,9 @@ fn read_small(file: &File, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop>
             }
             hasher.update(&buf[..n]);
             total += n as u64;
+            if total == size && n < buf.len() && total == n as u64 {
+                return Ok(total);
+            }
             if cancel::is_stopped() {
                 return Err(ReadStop::Cancelled);
             }
@@ -167,20 +280,14 @@ fn read_big(file: &File, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {
 }
 
 /// Why the file cannot be trusted to be the one we read, if it cannot.
-fn changed(before: &Metadata, after: &Metadata, read: u64) -> Option<String> {
-    if read != before.len() {
-        return Some(format!("size was {} bytes, read {}", before.len(), read));
+fn changed(before: &Stat, after: &Stat, read: u64) -> Option<String> {
+    if read != before.size {
+        return Some(format!("size was {} bytes, read {}", before.size, read));
     }
-    if after.len() != before.len() {
-        return Some(format!("size went from {} to {} bytes", before.len(), after.len()));
+    if after.size != before.size {
+        return Some(format!("size went from {} to {} bytes", before.size, after.size));
     }
-    let same = before.dev() == after.dev()
-        && before.ino() == after.ino()
-        && before.mtime() == after.mtime()
-        && before.mtime_nsec() == after.mtime_nsec()
-        && before.ctime() == after.ctime()
-        && before.ctime_nsec() == after.ctime_nsec();
-    (!same).then(|| "modified while being read".to_string())
+    (before != after).then(|| "modified while being read".to_string())
 }
 
 #[cfg(test)]

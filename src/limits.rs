@@ -9,7 +9,7 @@
 pub const WALKER_OPEN_DIRS: usize = 8;
 /// Descriptors kept free for the output file, the signal pipe, stdio and the runtime.
 const RESERVE: usize = 8;
-/// More open files than this buys nothing: each hashing job holds at most one.
+/// More open files than this buys nothing: each hashing job holds at most one at a time.
 pub const MAX_OPEN_CEILING: usize = 1024;
 
 /// Raises the soft RLIMIT_NOFILE as far as the hard limit allows and returns the new soft
@@ -42,9 +42,8 @@ pub fn open_descriptors() -> usize {
 /// Default `--max-open`: what the descriptor limit leaves after what is in use and reserved.
 pub fn default_max_open(soft_limit: u64, in_use: usize) -> usize {
     let limit = usize::try_from(soft_limit).unwrap_or(usize::MAX);
-    limit
-        .saturating_sub(in_use + WALKER_OPEN_DIRS + RESERVE)
-        .clamp(1, MAX_OPEN_CEILING)
+    // Each hashing job holds a file and the handle of its directory: two descriptors.
+    (limit.saturating_sub(in_use + WALKER_OPEN_DIRS + RESERVE) / 2).clamp(1, MAX_OPEN_CEILING)
 }
 
 #[cfg(test)]
@@ -54,7 +53,7 @@ mod tests {
     #[test]
     fn budget_leaves_room_and_never_reaches_zero() {
         assert_eq!(default_max_open(16, 6), 1);
-        assert_eq!(default_max_open(1024, 10), 1024 - 26);
+        assert_eq!(default_max_open(1024, 10), (1024 - 26) / 2);
         assert_eq!(default_max_open(1 << 20, 10), MAX_OPEN_CEILING);
     }
 }

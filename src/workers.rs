@@ -43,6 +43,7 @@ pub async fn worker<T: Send + 'static>(
 
 /// Settles every job of a batch, in order. Runs on the blocking pool when files are read.
 fn process<T>(batch: Batch<T>) -> DoneBatch<T> {
+    let mut dirs = hasher::DirCache::default();
     let items = batch
         .jobs
         .into_iter()
@@ -52,7 +53,7 @@ fn process<T>(batch: Batch<T>) -> DoneBatch<T> {
                 Action::Hash if cancel::is_stopped() => {
                     Outcome::Failed(EntryError::new(ErrorKind::Cancelled, ""))
                 }
-                Action::Hash => hasher::hash_path(&job.path),
+                Action::Hash => hasher::hash_path_in(&mut dirs, &job.path),
             };
             Done { seq: job.seq, path: job.path, name: job.name, outcome, tag: job.tag }
         })

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Generates the standard benchmark trees (fixed seed, so every machine gets the same bytes).
+
+  gen_tree.py small DIR [COUNT]   COUNT files (default 100000) of 64 B..64 KiB, log-uniform,
+                                  100 files per directory, two directory levels
+  gen_tree.py big DIR N SIZE      N files of SIZE bytes (e.g. 4 1073741824), random content
+"""
+import math
+import os
+import random
+import sys
+
+
+def small(root, count):
+    rng = random.Random(20261125)
+    lo, hi = math.log(64), math.log(64 * 1024)
+    for i in range(count):
+        d = os.path.join(root, f"d{i // 10000:02d}", f"e{(i // 100) % 100:02d}")
+        if i % 100 == 0:
+            os.makedirs(d, exist_ok=True)
+        size = int(math.exp(rng.uniform(lo, hi)))
+        with open(os.path.join(d, f"f{i:06d}.bin"), "wb") as f:
+            f.write(rng.randbytes(size))
+
+
+def big(root, n, size):
+    rng = random.Random(4)
+    os.makedirs(root, exist_ok=True)
+    block = 1 << 20
+    for i in range(n):
+        with open(os.path.join(root, f"big{i}.bin"), "wb") as f:
+            left = size
+            while left > 0:
+                k = min(block, left)
+                f.write(rng.randbytes(k))
+                left -= k
+
+
+if __name__ == "__main__":
+    kind, root = sys.argv[1], sys.argv[2]
+    if kind == "small":
+        small(root, int(sys.argv[3]) if len(sys.argv) > 3 else 100_000)
+    elif kind == "big":
+        big(root, int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        sys.exit(__doc__)
