@@ -100,11 +100,18 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         .and_then(|()| writer.into_inner().commit());
     if let Err(e) = written {
         if e.kind() != io::ErrorKind::BrokenPipe {
-            let target = args.output.as_ref().map_or("stdout".into(), |p| p.display().to_string());
+            let target = args
+                .output
+                .as_ref()
+                .map_or("stdout".into(), |p| p.display().to_string());
             reporter.error(&format!("cannot write {target}: {e}"));
         }
         return exit::FATAL;
     }
     reporter.info(&summary.line());
-    if summary.errors > 0 { exit::FAILED } else { exit::OK }
+    if summary.errors > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
 }

@@ -18,7 +18,9 @@ pub fn cpus() -> usize {
 /// Resolves the pipeline knobs. Raises RLIMIT_NOFILE as a side effect (once per process is
 /// enough; repeating it is harmless).
 pub fn engine(args: &EngineArgs) -> EngineConfig {
-    let jobs = args.jobs.map_or_else(|| default_jobs(cpus()), |j| j as usize);
+    let jobs = args
+        .jobs
+        .map_or_else(|| default_jobs(cpus()), |j| j as usize);
     let queue = args.queue.map_or(2 * jobs, |q| q as usize);
     let max_open = args.max_open.map_or_else(
         || {
@@ -27,7 +29,12 @@ pub fn engine(args: &EngineArgs) -> EngineConfig {
         },
         |m| m as usize,
     );
-    EngineConfig { jobs, queue, max_open, batch: args.batch as usize }
+    EngineConfig {
+        jobs,
+        queue,
+        max_open,
+        batch: args.batch as usize,
+    }
 }
 
 /// Compiles `--exclude` globs; `None` when there are none.
@@ -40,5 +47,7 @@ pub fn excludes(globs: &[String]) -> Result<Option<GlobSet>, String> {
         let glob = Glob::new(g).map_err(|e| format!("invalid --exclude pattern {g:?}: {e}"))?;
         set.add(glob);
     }
-    set.build().map(Some).map_err(|e| format!("invalid --exclude patterns: {e}"))
+    set.build()
+        .map(Some)
+        .map_err(|e| format!("invalid --exclude patterns: {e}"))
 }

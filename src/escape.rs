@@ -57,7 +57,12 @@ pub fn escape_into(name: &[u8], mode: Escaping, out: &mut Vec<u8>) -> bool {
 
 fn push_hex(b: u8, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.extend_from_slice(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+    out.extend_from_slice(&[
+        b'\\',
+        b'x',
+        HEX[usize::from(b >> 4)],
+        HEX[usize::from(b & 15)],
+    ]);
 }
 
 /// A name made printable for diagnostics on stderr: terminal escaping, and the leading `\`
@@ -130,8 +135,14 @@ mod tests {
     #[test]
     fn plain_names_stay_raw_even_with_spaces() {
         assert_eq!(esc(b"x  y"), (false, b"x  y".to_vec()));
-        assert_eq!(esc(b" lead) = trail "), (false, b" lead) = trail ".to_vec()));
-        assert_eq!(esc("é\u{1b}".as_bytes()), (false, "é\u{1b}".as_bytes().to_vec()));
+        assert_eq!(
+            esc(b" lead) = trail "),
+            (false, b" lead) = trail ".to_vec())
+        );
+        assert_eq!(
+            esc("é\u{1b}".as_bytes()),
+            (false, "é\u{1b}".as_bytes().to_vec())
+        );
     }
 
     #[test]

@@ -34,7 +34,12 @@ pub struct ManifestWriter<W: Write> {
 
 impl<W: Write> ManifestWriter<W> {
     pub fn new(out: W, format: Format, escaping: Escaping) -> Self {
-        ManifestWriter { out, format, escaping, line: Vec::with_capacity(256) }
+        ManifestWriter {
+            out,
+            format,
+            escaping,
+            line: Vec::with_capacity(256),
+        }
     }
 
     /// Writes the record for one outcome (plain/tag write hashed files only).
@@ -154,7 +159,14 @@ mod tests {
     #[test]
     fn json_keeps_non_utf8_bytes() {
         let mut w = ManifestWriter::new(Vec::new(), Format::Json, Escaping::Manifest);
-        w.record(b"a\xff", &Outcome::Hashed { hash: blake3::hash(b""), size: 0 }).unwrap();
+        w.record(
+            b"a\xff",
+            &Outcome::Hashed {
+                hash: blake3::hash(b""),
+                size: 0,
+            },
+        )
+        .unwrap();
         let v: Value = serde_json::from_slice(&w.into_inner()).unwrap();
         assert_eq!(v["path_bytes"], "61ff");
         assert_eq!(v["size"], 0);

@@ -55,7 +55,11 @@ impl DirCache {
             Some(i) if i + 1 < bytes.len() => i,
             _ => return open_at(None, bytes, &mut self.cstr, FILE_FLAGS).map(File::from),
         };
-        let parent = if split == 0 { &bytes[..1] } else { &bytes[..split] };
+        let parent = if split == 0 {
+            &bytes[..1]
+        } else {
+            &bytes[..split]
+        };
         if self.dir.as_ref().is_none_or(|(p, _)| p != parent) {
             self.dir = None;
             match open_at(None, parent, &mut self.cstr, DIR_FLAGS) {
@@ -71,7 +75,8 @@ impl DirCache {
 
 /// `O_NONBLOCK` so that a FIFO or device can never block the open (we refuse them after
 /// fstat); `O_NOCTTY` so that a terminal device cannot become our controlling terminal.
-const FILE_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+const FILE_FLAGS: libc::c_int =
+    libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
 const DIR_FLAGS: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
 
 /// Hashes the file at `path` and says how that ended.
@@ -114,7 +119,10 @@ pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
     if let Some(why) = changed(&before, &after, read) {
         return Outcome::Failed(EntryError::new(ErrorKind::Changed, why));
     }
-    Outcome::Hashed { hash: hasher.finalize(), size: read }
+    Outcome::Hashed {
+        hash: hasher.finalize(),
+        size: read,
+    }
 }
 
 /// The fields of `fstat` that identify a version of a file. Plain `fstat` rather than
@@ -285,7 +293,10 @@ fn changed(before: &Stat, after: &Stat, read: u64) -> Option<String> {
         return Some(format!("size was {} bytes, read {}", before.size, read));
     }
     if after.size != before.size {
-        return Some(format!("size went from {} to {} bytes", before.size, after.size));
+        return Some(format!(
+            "size went from {} to {} bytes",
+            before.size, after.size
+        ));
     }
     (before != after).then(|| "modified while being read".to_string())
 }
@@ -297,13 +308,23 @@ mod tests {
     #[test]
     fn hashes_sizes_around_the_thresholds() {
         let dir = tempfile::tempdir().unwrap();
-        for len in [0, 1, SMALL_BUF - 1, SMALL_BUF, SMALL_BUF + 1, BIG_FILE as usize + 7] {
+        for len in [
+            0,
+            1,
+            SMALL_BUF - 1,
+            SMALL_BUF,
+            SMALL_BUF + 1,
+            BIG_FILE as usize + 7,
+        ] {
             let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let p = dir.path().join(format!("f{len}"));
             std::fs::write(&p, &data).unwrap();
             assert_eq!(
                 hash_path(&p),
-                Outcome::Hashed { hash: blake3::hash(&data), size: len as u64 },
+                Outcome::Hashed {
+                    hash: blake3::hash(&data),
+                    size: len as u64
+                },
                 "length {len}"
             );
         }

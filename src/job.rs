@@ -53,7 +53,10 @@ pub struct EntryError {
 
 impl EntryError {
     pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
-        EntryError { kind, detail: detail.into() }
+        EntryError {
+            kind,
+            detail: detail.into(),
+        }
     }
 
     pub fn from_io(kind: ErrorKind, err: &std::io::Error) -> Self {

@@ -17,13 +17,19 @@ pub const MAX_OPEN_CEILING: usize = 1024;
 pub fn raise_nofile_limit() -> u64 {
     // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
     unsafe {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return 256;
         }
         let want = lim.rlim_max.min(65_536);
         if want > lim.rlim_cur {
-            let raised = libc::rlimit { rlim_cur: want, rlim_max: lim.rlim_max };
+            let raised = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: lim.rlim_max,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
                 return want;
             }

@@ -21,7 +21,9 @@ static PROBE_STDOUT: extern "C" fn() = probe_stdout;
 
 fn main() -> ExitCode {
     let cli = b3tree::cli::Cli::parse();
-    let env = b3tree::Env { stdout_closed: STDOUT_CLOSED.load(Ordering::Relaxed) };
+    let env = b3tree::Env {
+        stdout_closed: STDOUT_CLOSED.load(Ordering::Relaxed),
+    };
     let code = b3tree::run(cli, &env);
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

@@ -109,7 +109,13 @@ impl AtomicFile {
     }
 
     fn commit(self) -> io::Result<()> {
-        let AtomicFile { target, writer, mut temp, mode, .. } = self;
+        let AtomicFile {
+            target,
+            writer,
+            mut temp,
+            mode,
+            ..
+        } = self;
         let file = writer.into_inner().map_err(|e| e.into_error())?;
         file.set_permissions(Permissions::from_mode(mode))?;
         file.sync_all()?;

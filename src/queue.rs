@@ -51,7 +51,13 @@ impl<T> Feeder<T> {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.pending.push(Job { seq, path, name, action, tag });
+        self.pending.push(Job {
+            seq,
+            path,
+            name,
+            action,
+            tag,
+        });
         if self.pending.len() >= self.batch_size || self.tx.is_empty() {
             return self.flush();
         }
@@ -65,7 +71,11 @@ impl<T> Feeder<T> {
         }
         let window = self.window.acquire_arc_blocking();
         let jobs = std::mem::replace(&mut self.pending, Vec::with_capacity(self.batch_size));
-        let batch = Batch { number: self.next_batch, jobs, window };
+        let batch = Batch {
+            number: self.next_batch,
+            jobs,
+            window,
+        };
         self.next_batch += 1;
         self.tx.send_blocking(batch).is_ok() && !cancel::is_stopped()
     }

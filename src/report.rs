@@ -48,7 +48,11 @@ impl Reporter {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        Reporter { bar, quiet, files: 0 }
+        Reporter {
+            bar,
+            quiet,
+            files: 0,
+        }
     }
 
     /// Records one emitted outcome: updates progress, prints errors.

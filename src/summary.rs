@@ -33,7 +33,11 @@ impl Summary {
 
     fn rate(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 { self.bytes as f64 / secs } else { 0.0 }
+        if secs > 0.0 {
+            self.bytes as f64 / secs
+        } else {
+            0.0
+        }
     }
 
     /// The human summary line (without the `b3tree: ` prefix).

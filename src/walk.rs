@@ -88,7 +88,10 @@ fn walk_root(cfg: &WalkConfig, root: &Path, stats: &WalkStats, feeder: &mut Feed
                 }
             }
             Err(err) => {
-                let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| root.into());
+                let path = err
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.into());
                 let error = classify(&err, &path);
                 (path, Action::Report(Outcome::Failed(error)))
             }
@@ -134,21 +137,31 @@ fn classify(err: &walkdir::Error, path: &Path) -> EntryError {
     if let Some(ancestor) = err.loop_ancestor() {
         return EntryError::new(
             ErrorKind::SymlinkLoop,
-            format!("leads back to {}", crate::escape::display(ancestor.as_os_str().as_bytes())),
+            format!(
+                "leads back to {}",
+                crate::escape::display(ancestor.as_os_str().as_bytes())
+            ),
         );
     }
     let Some(io) = err.io_error() else {
         return EntryError::new(ErrorKind::Unreadable, err.to_string());
     };
     if io.kind() == std::io::ErrorKind::NotFound {
-        let kind = if err.depth() == 0 { ErrorKind::Missing } else { ErrorKind::Vanished };
+        let kind = if err.depth() == 0 {
+            ErrorKind::Missing
+        } else {
+            ErrorKind::Vanished
+        };
         return EntryError::from_io(kind, io);
     }
     let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false);
-    let kind = if is_dir { ErrorKind::UnreadableDir } else { ErrorKind::Unreadable };
+    let kind = if is_dir {
+        ErrorKind::UnreadableDir
+    } else {
+        ErrorKind::Unreadable
+    };
     EntryError::from_io(kind, io)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -158,6 +171,9 @@ mod tests {
     fn dot_root_names_have_no_prefix() {
         assert_eq!(output_name(Path::new("./a/b"), true), b"a/b".to_vec());
         assert_eq!(output_name(Path::new("dist/a"), false), b"dist/a".to_vec());
-        assert_eq!(output_name(Path::new("./dist/a"), false), b"./dist/a".to_vec());
+        assert_eq!(
+            output_name(Path::new("./dist/a"), false),
+            b"./dist/a".to_vec()
+        );
     }
 }

@@ -55,8 +55,18 @@ fn process<T>(batch: Batch<T>) -> DoneBatch<T> {
                 }
                 Action::Hash => hasher::hash_path_in(&mut dirs, &job.path),
             };
-            Done { seq: job.seq, path: job.path, name: job.name, outcome, tag: job.tag }
+            Done {
+                seq: job.seq,
+                path: job.path,
+                name: job.name,
+                outcome,
+                tag: job.tag,
+            }
         })
         .collect();
-    DoneBatch { number: batch.number, items, window: batch.window }
+    DoneBatch {
+        number: batch.number,
+        items,
+        window: batch.window,
+    }
 }
