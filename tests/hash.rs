@@ -572,3 +572,48 @@ fn empty_file_and_empty_tree() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), "");
 }
+
+/// Starts `b3tree hash --jobs 1 FILE` on a 64 GiB sparse file, lets it get well into the
+/// file, applies `change` to the file, and returns the finished run.
+fn hash_while_changing(change: impl FnOnce(&std::fs::File)) -> std::process::Output {
+    let env = TestEnv::new();
+    let path = env.root().join("sparse");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(64 << 30).unwrap();
+    let child = env
+        .cmd()
+        .args(["hash", "--jobs", "1", "sparse"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    change(&f);
+    let out = child.wait_with_output().unwrap();
+    drop(env);
+    out
+}
+
+#[test]
+fn file_truncated_under_the_mapping_is_changed_not_a_crash() {
+    let out = hash_while_changing(|f| f.set_len(4096).unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).contains("sparse: changed while hashing"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn file_growing_while_hashed_is_changed() {
+    let out = hash_while_changing(|f| f.set_len((64 << 30) + 1).unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).contains("sparse: changed while hashing"),
+        "{}",
+        stderr(&out)
+    );
+}

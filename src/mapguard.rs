@@ -1,0 +1,217 @@
+//! Memory-mapped reading of big files that survives the file shrinking underneath.
+//!
+//! Why mmap at all: for a big cached file the copy out of the page cache is the main cost of
+//! `read()`; mapping it lets blake3's rayon path hash straight from the page cache, which is
+//! what b3sum does and what matching its speed needs. Why a guard: touching a mapped page past
+//! the end of a file that was truncated after `mmap` raises SIGBUS, which kills b3sum.
+//!
+//! How: every mapping registers its address range in a fixed, lock-free table. A SIGBUS
+//! handler looks the faulting address up; if it lies in a registered range, it maps an
+//! anonymous zero page over the faulting page (`MAP_FIXED`), marks the mapping as faulted and
+//! returns, so the read goes on and sees zeros. The hasher then reports the file as "changed
+//! while hashing" instead of a digest. A fault anywhere else restores the default action and
+//! re-faults, so real bugs still crash. Mappings are windows of a file (not the whole file),
+//! so resident memory stays bounded however big the file is.
+//!
+//! The handler only does async-signal-safe things: atomic loads/stores, `mmap`, `signal`.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+const SLOTS: usize = 256;
+
+struct Slot {
+    used: AtomicBool,
+    start: AtomicUsize,
+    len: AtomicUsize,
+    faulted: AtomicBool,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY: Slot = Slot {
+    used: AtomicBool::new(false),
+    start: AtomicUsize::new(0),
+    len: AtomicUsize::new(0),
+    faulted: AtomicBool::new(false),
+};
+
+static REGISTRY: [Slot; SLOTS] = [EMPTY; SLOTS];
+static PAGE: AtomicUsize = AtomicUsize::new(4096);
+static INSTALL: Once = Once::new();
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Page size, for aligning window offsets.
+pub fn page_size() -> usize {
+    install();
+    PAGE.load(Ordering::Relaxed)
+}
+
+fn install() {
+    INSTALL.call_once(|| {
+        // SAFETY: sysconf and sigaction with a fully initialised struct.
+        unsafe {
+            let page = libc::sysconf(libc::_SC_PAGESIZE);
+            if page > 0 {
+                PAGE.store(page as usize, Ordering::Relaxed);
+            }
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigbus as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+            libc::sigemptyset(&mut sa.sa_mask);
+            if libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut()) == 0 {
+                INSTALLED.store(true, Ordering::SeqCst);
+            }
+        }
+    });
+}
+
+extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // SAFETY: the kernel hands us a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let page = PAGE.load(Ordering::Relaxed);
+    for slot in &REGISTRY {
+        let len = slot.len.load(Ordering::Acquire);
+        if len == 0 {
+            continue;
+        }
+        let start = slot.start.load(Ordering::Acquire);
+        if addr >= start && addr < start + len {
+            let at = addr & !(page - 1);
+            // SAFETY: replaces one page inside a mapping we own and registered; the page is
+            // read-only zeros, exactly what a reader past EOF should see.
+            let r = unsafe {
+                libc::mmap(
+                    at as *mut libc::c_void,
+                    page,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                    -1,
+                    0,
+                )
+            };
+            if r != libc::MAP_FAILED {
+                slot.faulted.store(true, Ordering::Release);
+                return;
+            }
+        }
+    }
+    // Not one of ours: let the default action (terminate) happen on the re-fault.
+    // SAFETY: signal() is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGBUS, libc::SIG_DFL);
+    }
+}
+
+/// A read-only mapping of `len` bytes of a file from `offset`, registered with the handler.
+pub struct GuardedMap {
+    ptr: *mut libc::c_void,
+    len: usize,
+    slot: usize,
+}
+
+// SAFETY: the mapping is read-only and owned; sharing &[u8] across threads (rayon) is fine.
+unsafe impl Send for GuardedMap {}
+unsafe impl Sync for GuardedMap {}
+
+impl GuardedMap {
+    /// Maps a window. `offset` must be a multiple of [`page_size`]; `len` must be > 0.
+    /// Returns `Ok(None)` when every guard slot is busy (the caller reads instead).
+    pub fn map(file: &File, offset: u64, len: usize) -> io::Result<Option<GuardedMap>> {
+        install();
+        if !INSTALLED.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let Some(slot) = REGISTRY.iter().position(|s| {
+            s.used
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        }) else {
+            return Ok(None);
+        };
+        let offset = libc::off_t::try_from(offset).map_err(|_| io::Error::other("offset"))?;
+        // SAFETY: a fresh read-only shared mapping of an open file; unmapped in Drop.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                offset,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            let err = io::Error::last_os_error();
+            REGISTRY[slot].used.store(false, Ordering::Release);
+            return Err(err);
+        }
+        let s = &REGISTRY[slot];
+        s.faulted.store(false, Ordering::Release);
+        s.start.store(ptr as usize, Ordering::Release);
+        s.len.store(len, Ordering::Release);
+        Ok(Some(GuardedMap { ptr, len, slot }))
+    }
+
+    /// The mapped bytes. Pages past a truncated end read as zeros (and set [`faulted`]).
+    ///
+    /// [`faulted`]: GuardedMap::faulted
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: ptr/len describe a live read-only mapping owned by self.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+
+    /// True if reading hit pages beyond the end of the file (it shrank after mapping).
+    pub fn faulted(&self) -> bool {
+        REGISTRY[self.slot].faulted.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for GuardedMap {
+    fn drop(&mut self) {
+        let s = &REGISTRY[self.slot];
+        s.len.store(0, Ordering::Release);
+        // SAFETY: unmaps exactly the range we mapped (including any zero pages placed over it).
+        unsafe {
+            libc::munmap(self.ptr, self.len);
+        }
+        s.start.store(0, Ordering::Release);
+        s.used.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn truncation_under_the_mapping_reads_zeros_and_is_flagged() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&vec![7u8; 64 * 1024]).unwrap();
+        let map = GuardedMap::map(&f, 0, 64 * 1024).unwrap().unwrap();
+        assert_eq!(map.as_slice()[0], 7);
+        assert!(!map.faulted());
+        f.set_len(4096).unwrap();
+        // Without the guard this read dies of SIGBUS.
+        let tail: u64 = map.as_slice()[8192..].iter().map(|&b| u64::from(b)).sum();
+        assert_eq!(tail, 0);
+        assert!(map.faulted());
+        assert_eq!(map.as_slice()[0], 7);
+    }
+
+    #[test]
+    fn windows_at_an_offset_see_the_right_bytes() {
+        let mut f = tempfile::tempfile().unwrap();
+        let data: Vec<u8> = (0..3 * page_size())
+            .map(|i| (i / page_size()) as u8)
+            .collect();
+        f.write_all(&data).unwrap();
+        let map = GuardedMap::map(&f, page_size() as u64, page_size())
+            .unwrap()
+            .unwrap();
+        assert!(map.as_slice().iter().all(|&b| b == 1));
+    }
+}
