@@ -69,6 +69,7 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         max_depth: args.max_depth,
         excludes,
         skip_files: output.own_files(),
+        known: None,
     };
 
     let mut reporter = Reporter::new(mode, args.quiet);

@@ -34,6 +34,7 @@ pub fn engine(args: &EngineArgs) -> EngineConfig {
         queue,
         max_open,
         batch: args.batch as usize,
+        confine: false,
     }
 }
 

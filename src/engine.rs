@@ -26,6 +26,8 @@ pub struct EngineConfig {
     pub max_open: usize,
     /// Entries per batch.
     pub batch: usize,
+    /// Open files only beneath the working directory (check of an untrusted manifest).
+    pub confine: bool,
 }
 
 impl EngineConfig {
@@ -57,7 +59,7 @@ where
         // Dropping the feeder closes the queue: workers drain it and finish.
     });
     let workers: Vec<_> = (0..cfg.jobs.max(1))
-        .map(|_| rt::spawn(worker(job_rx.clone(), done_tx.clone(), open_files.clone())))
+        .map(|_| rt::spawn(worker(job_rx.clone(), done_tx.clone(), open_files.clone(), cfg.confine)))
         .collect();
     drop(job_rx);
     drop(done_tx);

@@ -50,32 +50,129 @@ thread_local! {
 pub struct DirCache {
     dir: Option<(Vec<u8>, OwnedFd)>,
     cstr: Vec<u8>,
+    /// When set, every open must resolve beneath this directory (see [`DirCache::confined`]).
+    root: Option<OwnedFd>,
 }
 
 impl DirCache {
+    /// A cache whose opens cannot leave the current directory: absolute paths, `..` and
+    /// symlinks that lead outside fail with EXDEV ("outside the root"). Uses `openat2` with
+    /// `RESOLVE_BENEATH` (Linux ≥ 5.6); where that is unavailable, the resolved path is
+    /// compared with the root's.
+    pub fn confined() -> io::Result<DirCache> {
+        let root = open_at(None, b".", &mut Vec::new(), DIR_FLAGS)?;
+        Ok(DirCache { root: Some(root), ..DirCache::default() })
+    }
+
     /// Opens `path`, through the cached directory when it is `path`'s parent.
     fn open(&mut self, path: &Path) -> io::Result<File> {
         let bytes = path.as_os_str().as_bytes();
+        let root = self.root.as_ref().map(|fd| fd.as_raw_fd());
         let split = match bytes.iter().rposition(|&b| b == b'/') {
             Some(i) if i + 1 < bytes.len() => i,
-            _ => return open_at(None, bytes, &mut self.cstr, FILE_FLAGS).map(File::from),
+            _ => return open_in(root, root, bytes, &mut self.cstr, FILE_FLAGS).map(File::from),
         };
-        let parent = if split == 0 {
-            &bytes[..1]
-        } else {
-            &bytes[..split]
-        };
+        let parent = if split == 0 { &bytes[..1] } else { &bytes[..split] };
         if self.dir.as_ref().is_none_or(|(p, _)| p != parent) {
             self.dir = None;
-            match open_at(None, parent, &mut self.cstr, DIR_FLAGS) {
+            match open_in(root, root, parent, &mut self.cstr, DIR_FLAGS) {
                 Ok(fd) => self.dir = Some((parent.to_vec(), fd)),
-                // Let the plain open produce the precise error (vanished, unreadable...).
-                Err(_) => return open_at(None, bytes, &mut self.cstr, FILE_FLAGS).map(File::from),
+                // Let the full open produce the precise error (vanished, outside...).
+                Err(_) => {
+                    return open_in(root, root, bytes, &mut self.cstr, FILE_FLAGS).map(File::from);
+                }
             }
         }
         let dirfd = self.dir.as_ref().map(|(_, fd)| fd.as_raw_fd());
-        open_at(dirfd, &bytes[split + 1..], &mut self.cstr, FILE_FLAGS).map(File::from)
+        match open_in(root, dirfd, &bytes[split + 1..], &mut self.cstr, FILE_FLAGS) {
+            // Beneath the directory is stricter than beneath the root (a symlink to a sibling
+            // directory is fine): decide on the whole path.
+            Err(e) if root.is_some() && e.raw_os_error() == Some(libc::EXDEV) => {
+                open_in(root, root, bytes, &mut self.cstr, FILE_FLAGS).map(File::from)
+            }
+            other => other.map(File::from),
+        }
     }
+}
+
+/// Opens `name` relative to `dirfd` (or the working directory); when `root` is set, the
+/// resolution must stay beneath `dirfd`.
+fn open_in(
+    root: Option<RawFd>,
+    dirfd: Option<RawFd>,
+    name: &[u8],
+    cstr: &mut Vec<u8>,
+    flags: libc::c_int,
+) -> io::Result<OwnedFd> {
+    match root {
+        None => open_at(dirfd, name, cstr, flags),
+        Some(root) => open_beneath(dirfd.unwrap_or(root), root, name, cstr, flags),
+    }
+}
+
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+const RESOLVE_BENEATH: u64 = 0x08;
+
+fn open_beneath(
+    dirfd: RawFd,
+    root: RawFd,
+    name: &[u8],
+    cstr: &mut Vec<u8>,
+    flags: libc::c_int,
+) -> io::Result<OwnedFd> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if !NO_OPENAT2.load(Relaxed) {
+        to_cstr(name, cstr)?;
+        let how = OpenHow { flags: flags as u64, mode: 0, resolve: RESOLVE_BENEATH };
+        let res = retry_emfile(|| {
+            // SAFETY: openat2 with a valid C string and a correctly sized open_how.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_openat2,
+                    dirfd,
+                    cstr.as_ptr(),
+                    &how as *const OpenHow,
+                    std::mem::size_of::<OpenHow>(),
+                )
+            };
+            if fd < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                // SAFETY: a fresh descriptor owned by nobody else.
+                Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+            }
+        });
+        match res {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
+                NO_OPENAT2.store(true, Relaxed);
+            }
+            other => return other,
+        }
+    }
+    // Fallback: resolve the path and require it to stay under the resolved root.
+    let base = std::fs::canonicalize(format!("/proc/self/fd/{dirfd}"))?;
+    let root_path = std::fs::canonicalize(format!("/proc/self/fd/{root}"))?;
+    let full = std::fs::canonicalize(base.join(std::ffi::OsStr::from_bytes(name)))?;
+    if !full.starts_with(&root_path) {
+        return Err(io::Error::from_raw_os_error(libc::EXDEV));
+    }
+    open_at(None, full.as_os_str().as_bytes(), cstr, flags)
+}
+
+fn to_cstr<'a>(name: &[u8], cstr: &'a mut Vec<u8>) -> io::Result<&'a CStr> {
+    cstr.clear();
+    cstr.extend_from_slice(name);
+    cstr.push(0);
+    CStr::from_bytes_with_nul(cstr)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in path"))
 }
 
 /// `O_NONBLOCK` so that a FIFO or device can never block the open (we refuse them after
@@ -195,11 +292,7 @@ fn open_at(
     cstr: &mut Vec<u8>,
     flags: libc::c_int,
 ) -> io::Result<OwnedFd> {
-    cstr.clear();
-    cstr.extend_from_slice(name);
-    cstr.push(0);
-    let c = CStr::from_bytes_with_nul(cstr)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in path"))?;
+    let c = to_cstr(name, cstr)?;
     retry_emfile(|| {
         // SAFETY: `c` is a valid NUL-terminated string; the fd is owned below.
         let fd = unsafe { libc::openat(dirfd.unwrap_or(libc::AT_FDCWD), c.as_ptr(), flags) };
@@ -235,6 +328,7 @@ fn retry_emfile<T>(mut open: impl FnMut() -> io::Result<T>) -> io::Result<T> {
 fn open_error(e: &io::Error) -> EntryError {
     let kind = match e.raw_os_error() {
         Some(libc::ENOENT | libc::ENOTDIR) => ErrorKind::Vanished,
+        Some(libc::EXDEV) => ErrorKind::Outside,
         _ => ErrorKind::Unreadable,
     };
     EntryError::from_io(kind, e)

@@ -24,6 +24,8 @@ pub mod gather;
 pub mod hasher;
 pub mod job;
 pub mod limits;
+pub mod manifest;
+pub mod nameset;
 pub mod mapguard;
 pub mod output;
 pub mod queue;

@@ -21,6 +21,7 @@ use walkdir::{DirEntry, DirEntryExt, WalkDir};
 
 use crate::job::{Action, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::limits::WALKER_OPEN_DIRS;
+use crate::nameset::NameSet;
 use crate::queue::Feeder;
 
 /// What to walk and how.
@@ -35,6 +36,9 @@ pub struct WalkConfig {
     pub excludes: Option<GlobSet>,
     /// (device, inode) of files never to hash: our own output and its temporary file.
     pub skip_files: Vec<(u64, u64)>,
+    /// Files whose names are in this set are not queued (`check --audit` walks only for
+    /// files the manifest does not know).
+    pub known: Option<Arc<NameSet>>,
 }
 
 /// Counts the walker keeps beside the jobs.
@@ -78,7 +82,7 @@ fn walk_root(cfg: &WalkConfig, root: &Path, stats: &WalkStats, feeder: &mut Feed
                     continue;
                 }
                 if ft.is_file() {
-                    if is_own_output(cfg, &entry) {
+                    if is_own_output(cfg, &entry) || is_known(cfg, &entry, strip_dot) {
                         continue;
                     }
                     (entry.into_path(), Action::Hash)
@@ -131,6 +135,12 @@ fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
         Ok(m) => cfg.skip_files.contains(&(m.dev(), m.ino())),
         Err(_) => false,
     }
+}
+
+fn is_known(cfg: &WalkConfig, entry: &DirEntry, strip_dot: bool) -> bool {
+    cfg.known
+        .as_ref()
+        .is_some_and(|set| set.contains(&output_name(entry.path(), strip_dot)))
 }
 
 fn classify(err: &walkdir::Error, path: &Path) -> EntryError {

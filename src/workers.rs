@@ -21,19 +21,20 @@ pub async fn worker<T: Send + 'static>(
     rx: Receiver<Batch<T>>,
     tx: Sender<DoneBatch<T>>,
     open_files: Arc<Semaphore>,
+    confine: bool,
 ) {
     while let Ok(batch) = rx.recv().await {
         let needs_files = batch.jobs.iter().any(|j| matches!(j.action, Action::Hash));
         let done = if needs_files && !cancel::is_stopped() {
             let permit = open_files.acquire_arc().await;
             rt::spawn_blocking(move || {
-                let done = process(batch);
+                let done = process(batch, confine);
                 drop(permit);
                 done
             })
             .await
         } else {
-            process(batch)
+            process(batch, confine)
         };
         if tx.send(done).await.is_err() {
             break;
@@ -42,8 +43,15 @@ pub async fn worker<T: Send + 'static>(
 }
 
 /// Settles every job of a batch, in order. Runs on the blocking pool when files are read.
-fn process<T>(batch: Batch<T>) -> DoneBatch<T> {
-    let mut dirs = hasher::DirCache::default();
+fn process<T>(batch: Batch<T>, confine: bool) -> DoneBatch<T> {
+    let mut dirs = if confine {
+        match hasher::DirCache::confined() {
+            Ok(d) => d,
+            Err(e) => return fail_all(batch, EntryError::from_io(ErrorKind::Unreadable, &e)),
+        }
+    } else {
+        hasher::DirCache::default()
+    };
     let items = batch
         .jobs
         .into_iter()
@@ -69,4 +77,20 @@ fn process<T>(batch: Batch<T>) -> DoneBatch<T> {
         items,
         window: batch.window,
     }
+}
+
+/// Every file job of the batch fails with `err` (the root could not be opened).
+fn fail_all<T>(batch: Batch<T>, err: EntryError) -> DoneBatch<T> {
+    let items = batch
+        .jobs
+        .into_iter()
+        .map(|job| {
+            let outcome = match job.action {
+                Action::Report(outcome) => outcome,
+                Action::Hash => Outcome::Failed(err.clone()),
+            };
+            Done { seq: job.seq, path: job.path, name: job.name, outcome, tag: job.tag }
+        })
+        .collect();
+    DoneBatch { number: batch.number, items, window: batch.window }
 }

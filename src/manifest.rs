@@ -1,0 +1,256 @@
+//! Reading manifests: b3tree's and b3sum's lines (plain and tagged), GNU conventions.
+//!
+//! Rules (GUIDE §1.2, matching b3sum and GNU coreutils where they agree):
+//! - a trailing LF, then a trailing CR, is stripped (CRLF manifests are accepted);
+//! - a line starting with `#` is a comment (GNU); an empty line is malformed (GNU);
+//! - a leading `\` means the name is escaped (`\\`, `\n`, `\r`, and our `\xHH`);
+//! - tagged lines start with `BLAKE3 (` and split at the LAST `) = `;
+//! - untagged lines split at the FIRST two spaces (GNU's ` *` binary marker is accepted too);
+//! - the hash is exactly 64 hex digits. Upper case is accepted (as GNU does; b3sum does not):
+//!   it denotes the same digest, so accepting it cannot make a wrong file pass;
+//! - an empty name or a NUL byte in the name is refused (GNU 9.1 truncates at NUL and says OK).
+//!
+//! Lines are read with a hard length cap, so a 100 MiB line without a newline costs
+//! [`MAX_LINE`] bytes of memory, not 100 MiB.
+
+use std::io::{self, BufRead};
+
+use crate::escape::{UnescapeError, unescape};
+
+/// Longest accepted line: a PATH_MAX name fully `\xHH`-escaped, plus the hash and framing.
+pub const MAX_LINE: usize = 4 * 4096 + 256;
+
+/// One entry of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub hash: [u8; 32],
+    /// The name, unescaped (raw bytes).
+    pub name: Vec<u8>,
+    pub tagged: bool,
+}
+
+/// What a line holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    Entry(Entry),
+    Comment,
+    Malformed(Malformed),
+}
+
+/// Why a line is not an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    #[error("empty line")]
+    Empty,
+    #[error("no hash and name separated by two spaces")]
+    NoSeparator,
+    #[error("the hash is not 64 hexadecimal digits")]
+    BadHash,
+    #[error("empty file name")]
+    EmptyName,
+    #[error("NUL byte in the file name")]
+    Nul,
+    #[error("invalid backslash escape")]
+    BadEscape,
+    #[error("line longer than {MAX_LINE} bytes")]
+    TooLong,
+}
+
+impl From<UnescapeError> for Malformed {
+    fn from(_: UnescapeError) -> Self {
+        Malformed::BadEscape
+    }
+}
+
+/// Parses one line (without its line terminator, or with: LF/CRLF are stripped).
+pub fn parse_line(line: &[u8]) -> Line {
+    match parse_entry(line) {
+        Ok(Some(e)) => Line::Entry(e),
+        Ok(None) => Line::Comment,
+        Err(m) => Line::Malformed(m),
+    }
+}
+
+fn parse_entry(line: &[u8]) -> Result<Option<Entry>, Malformed> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return Err(Malformed::Empty);
+    }
+    if line.starts_with(b"#") {
+        return Ok(None);
+    }
+    let (escaped, body) = match line.strip_prefix(b"\\") {
+        Some(rest) => (true, rest),
+        None => (false, line),
+    };
+    let (hash, raw_name, tagged) = if let Some(rest) = body.strip_prefix(b"BLAKE3 (") {
+        let at = rfind(rest, b") = ").ok_or(Malformed::NoSeparator)?;
+        (&rest[at + 4..], &rest[..at], true)
+    } else {
+        // A well-formed hash is 64 digits followed by "  " (or GNU's " *"); otherwise split at
+        // the first two spaces, which then reports what is wrong with the hash.
+        let at = if body.len() > 66 && body[64] == b' ' && matches!(body[65], b' ' | b'*') {
+            64
+        } else {
+            find(body, b"  ").ok_or(Malformed::NoSeparator)?
+        };
+        (&body[..at], &body[at + 2..], false)
+    };
+    let hash = parse_hash(hash).ok_or(Malformed::BadHash)?;
+    let name = if escaped { unescape(raw_name)? } else { raw_name.to_vec() };
+    if name.is_empty() {
+        return Err(Malformed::EmptyName);
+    }
+    if name.contains(&0) {
+        return Err(Malformed::Nul);
+    }
+    Ok(Some(Entry { hash, name, tagged }))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// 64 hex digits (either case) → 32 bytes.
+pub fn parse_hash(hex: &[u8]) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        out[i] = (hi << 4 | lo) as u8;
+    }
+    Some(out)
+}
+
+/// Reads lines with a length cap: `Ok(None)` at end of input; an over-long line is consumed
+/// up to its newline without being kept, and reported as [`Malformed::TooLong`].
+pub struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pub line_no: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    pub fn new(inner: R) -> Self {
+        LineReader { inner, buf: Vec::new(), line_no: 0 }
+    }
+
+    pub fn next_line(&mut self) -> io::Result<Option<Line>> {
+        self.buf.clear();
+        let mut too_long = false;
+        let mut any = false;
+        loop {
+            let chunk = match self.inner.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            any = true;
+            let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            if !too_long {
+                if self.buf.len() + take > MAX_LINE + 2 {
+                    too_long = true;
+                    self.buf.clear();
+                } else {
+                    self.buf.extend_from_slice(&chunk[..take]);
+                }
+            }
+            self.inner.consume(take);
+            if done {
+                break;
+            }
+        }
+        if !any {
+            return Ok(None);
+        }
+        self.line_no += 1;
+        if too_long {
+            return Ok(Some(Line::Malformed(Malformed::TooLong)));
+        }
+        Ok(Some(parse_line(&self.buf)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "04e0bb39f30b1a3feb89f536c93be15055482df748674b00d26e5a75777702e9";
+
+    fn entry(line: &str) -> Entry {
+        match parse_line(line.as_bytes()) {
+            Line::Entry(e) => e,
+            other => panic!("{line:?}: {other:?}"),
+        }
+    }
+
+    fn malformed(line: &[u8]) -> Malformed {
+        match parse_line(line) {
+            Line::Malformed(m) => m,
+            other => panic!("{line:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_tagged_crlf_and_double_spaces() {
+        assert_eq!(entry(&format!("{H}  a b\n")).name, b"a b");
+        assert_eq!(entry(&format!("{H}  x  y\r\n")).name, b"x  y");
+        assert_eq!(entry(&format!("{H} *bin")).name, b"bin");
+        let t = entry(&format!("BLAKE3 (a) = b) = {H}"));
+        assert!(t.tagged);
+        assert_eq!(t.name, b"a) = b");
+        assert_eq!(entry(&format!("{}  up", H.to_uppercase())).hash, entry(&format!("{H}  x")).hash);
+    }
+
+    #[test]
+    fn escaped_names() {
+        assert_eq!(entry(&format!("\\{H}  a\\nb\\\\c\\r")).name, b"a\nb\\c\r");
+        assert_eq!(entry(&format!("\\BLAKE3 (a\\nb) = {H}")).name, b"a\nb");
+        assert_eq!(entry(&format!("\\{H}  \\xff")).name, b"\xff");
+        // Without the leading backslash, backslashes are literal.
+        assert_eq!(entry(&format!("{H}  a\\nb")).name, b"a\\nb");
+    }
+
+    #[test]
+    fn rejects_what_gnu_and_b3sum_reject() {
+        assert_eq!(malformed(b""), Malformed::Empty);
+        assert_eq!(malformed(b"\n"), Malformed::Empty);
+        assert_eq!(malformed(format!("{H} a").as_bytes()), Malformed::NoSeparator);
+        assert_eq!(malformed(format!("{}  a", &H[1..]).as_bytes()), Malformed::BadHash);
+        assert_eq!(malformed(format!("{}g  a", &H[1..]).as_bytes()), Malformed::BadHash);
+        assert_eq!(malformed(format!("{H}  ").as_bytes()), Malformed::EmptyName);
+        assert_eq!(malformed(format!("{H}  a\0b").as_bytes()), Malformed::Nul);
+        assert_eq!(malformed(format!("\\{H}  a\\").as_bytes()), Malformed::BadEscape);
+        assert_eq!(malformed(format!("\\{H}  a\\t").as_bytes()), Malformed::BadEscape);
+        assert_eq!(malformed(format!("\\{H}  \\x00").as_bytes()), Malformed::Nul);
+        assert_eq!(parse_line(b"# comment"), Line::Comment);
+    }
+
+    #[test]
+    fn reader_caps_long_lines_and_counts_lines() {
+        let mut data = format!("{H}  a\n").into_bytes();
+        data.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE));
+        data.extend_from_slice(format!("\n{H}  b").as_bytes());
+        let mut r = LineReader::new(io::BufReader::with_capacity(1024, &data[..]));
+        assert!(matches!(r.next_line().unwrap(), Some(Line::Entry(_))));
+        assert_eq!(r.next_line().unwrap(), Some(Line::Malformed(Malformed::TooLong)));
+        assert!(r.buf.capacity() <= 2 * MAX_LINE + 1024);
+        assert!(matches!(r.next_line().unwrap(), Some(Line::Entry(e)) if e.name == b"b"));
+        assert_eq!(r.line_no, 3);
+        assert_eq!(r.next_line().unwrap(), None);
+    }
+}
