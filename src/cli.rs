@@ -29,6 +29,70 @@ pub enum Command {
     /// Hash files and directory trees; print a manifest that `b3sum --check` accepts.
     #[command(after_help = EXIT_CODES)]
     Hash(HashArgs),
+    /// Verify manifests written by b3tree or b3sum; with --audit, also find files they miss.
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check(CheckArgs),
+}
+
+pub const CHECK_EXIT_CODES: &str = "\
+Exit status:
+  0    every entry verified OK (and with --audit: nothing new, missing or moved)
+  1    something FAILED, is MISSING, NEW or MOVED; no valid line at all; nothing verified
+       with --ignore-missing; malformed or duplicate lines with --strict
+  2    usage error, unreadable manifest, or output that cannot be written
+  130  interrupted (Ctrl-C / SIGTERM)";
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Manifests to verify (`-` reads stdin). Names resolve beneath the working directory
+    /// (or -C DIR)
+    #[arg(value_name = "MANIFEST", required = true)]
+    pub manifests: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Do not print OK lines
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Print nothing on stdout (and no summary); the exit status tells
+    #[arg(long)]
+    pub status: bool,
+
+    /// Do not fail or report for files that are missing
+    #[arg(long)]
+    pub ignore_missing: bool,
+
+    /// Report each improperly formatted line (MANIFEST:LINE) on stderr
+    #[arg(long)]
+    pub warn: bool,
+
+    /// Fail on improperly formatted or duplicate lines
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Machine-readable JSON Lines report on stdout: one object per entry, then a summary
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also walk the tree the manifest covers and report files it does not list (NEW), and
+    /// NEW files whose content equals a missing entry (MOVED). The audited directory is the
+    /// deepest directory holding every entry (e.g. `dist` for names `dist/...`), or `.`
+    #[arg(long)]
+    pub audit: bool,
+
+    /// Allow absolute paths, `..` and symlinks leading outside the working directory
+    #[arg(long)]
+    pub allow_outside: bool,
+
+    /// Show live progress on stderr even when it is not a terminal
+    #[arg(long, overrides_with = "no_progress")]
+    pub progress: bool,
+
+    /// Never show live progress
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// Pipeline knobs shared by every command that hashes.

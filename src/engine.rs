@@ -59,7 +59,14 @@ where
         // Dropping the feeder closes the queue: workers drain it and finish.
     });
     let workers: Vec<_> = (0..cfg.jobs.max(1))
-        .map(|_| rt::spawn(worker(job_rx.clone(), done_tx.clone(), open_files.clone(), cfg.confine)))
+        .map(|_| {
+            rt::spawn(worker(
+                job_rx.clone(),
+                done_tx.clone(),
+                open_files.clone(),
+                cfg.confine,
+            ))
+        })
         .collect();
     drop(job_rx);
     drop(done_tx);

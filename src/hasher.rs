@@ -61,7 +61,10 @@ impl DirCache {
     /// compared with the root's.
     pub fn confined() -> io::Result<DirCache> {
         let root = open_at(None, b".", &mut Vec::new(), DIR_FLAGS)?;
-        Ok(DirCache { root: Some(root), ..DirCache::default() })
+        Ok(DirCache {
+            root: Some(root),
+            ..DirCache::default()
+        })
     }
 
     /// Opens `path`, through the cached directory when it is `path`'s parent.
@@ -72,7 +75,11 @@ impl DirCache {
             Some(i) if i + 1 < bytes.len() => i,
             _ => return open_in(root, root, bytes, &mut self.cstr, FILE_FLAGS).map(File::from),
         };
-        let parent = if split == 0 { &bytes[..1] } else { &bytes[..split] };
+        let parent = if split == 0 {
+            &bytes[..1]
+        } else {
+            &bytes[..split]
+        };
         if self.dir.as_ref().is_none_or(|(p, _)| p != parent) {
             self.dir = None;
             match open_in(root, root, parent, &mut self.cstr, DIR_FLAGS) {
@@ -131,7 +138,11 @@ fn open_beneath(
     use std::sync::atomic::Ordering::Relaxed;
     if !NO_OPENAT2.load(Relaxed) {
         to_cstr(name, cstr)?;
-        let how = OpenHow { flags: flags as u64, mode: 0, resolve: RESOLVE_BENEATH };
+        let how = OpenHow {
+            flags: flags as u64,
+            mode: 0,
+            resolve: RESOLVE_BENEATH,
+        };
         let res = retry_emfile(|| {
             // SAFETY: openat2 with a valid C string and a correctly sized open_how.
             let fd = unsafe {

@@ -15,6 +15,7 @@
 
 pub mod cancel;
 pub mod cli;
+pub mod cmd_check;
 pub mod cmd_hash;
 pub mod config;
 pub mod engine;
@@ -25,8 +26,8 @@ pub mod hasher;
 pub mod job;
 pub mod limits;
 pub mod manifest;
-pub mod nameset;
 pub mod mapguard;
+pub mod nameset;
 pub mod output;
 pub mod queue;
 pub mod report;
@@ -73,5 +74,6 @@ pub fn run(cli: Cli, env: &Env) -> i32 {
     }
     match cli.command {
         Command::Hash(args) => cmd_hash::run(args, env),
+        Command::Check(args) => cmd_check::run(args, env),
     }
 }

@@ -98,7 +98,11 @@ fn parse_entry(line: &[u8]) -> Result<Option<Entry>, Malformed> {
         (&body[..at], &body[at + 2..], false)
     };
     let hash = parse_hash(hash).ok_or(Malformed::BadHash)?;
-    let name = if escaped { unescape(raw_name)? } else { raw_name.to_vec() };
+    let name = if escaped {
+        unescape(raw_name)?
+    } else {
+        raw_name.to_vec()
+    };
     if name.is_empty() {
         return Err(Malformed::EmptyName);
     }
@@ -140,7 +144,11 @@ pub struct LineReader<R> {
 
 impl<R: BufRead> LineReader<R> {
     pub fn new(inner: R) -> Self {
-        LineReader { inner, buf: Vec::new(), line_no: 0 }
+        LineReader {
+            inner,
+            buf: Vec::new(),
+            line_no: 0,
+        }
     }
 
     pub fn next_line(&mut self) -> io::Result<Option<Line>> {
@@ -213,7 +221,10 @@ mod tests {
         let t = entry(&format!("BLAKE3 (a) = b) = {H}"));
         assert!(t.tagged);
         assert_eq!(t.name, b"a) = b");
-        assert_eq!(entry(&format!("{}  up", H.to_uppercase())).hash, entry(&format!("{H}  x")).hash);
+        assert_eq!(
+            entry(&format!("{}  up", H.to_uppercase())).hash,
+            entry(&format!("{H}  x")).hash
+        );
     }
 
     #[test]
@@ -229,14 +240,32 @@ mod tests {
     fn rejects_what_gnu_and_b3sum_reject() {
         assert_eq!(malformed(b""), Malformed::Empty);
         assert_eq!(malformed(b"\n"), Malformed::Empty);
-        assert_eq!(malformed(format!("{H} a").as_bytes()), Malformed::NoSeparator);
-        assert_eq!(malformed(format!("{}  a", &H[1..]).as_bytes()), Malformed::BadHash);
-        assert_eq!(malformed(format!("{}g  a", &H[1..]).as_bytes()), Malformed::BadHash);
+        assert_eq!(
+            malformed(format!("{H} a").as_bytes()),
+            Malformed::NoSeparator
+        );
+        assert_eq!(
+            malformed(format!("{}  a", &H[1..]).as_bytes()),
+            Malformed::BadHash
+        );
+        assert_eq!(
+            malformed(format!("{}g  a", &H[1..]).as_bytes()),
+            Malformed::BadHash
+        );
         assert_eq!(malformed(format!("{H}  ").as_bytes()), Malformed::EmptyName);
         assert_eq!(malformed(format!("{H}  a\0b").as_bytes()), Malformed::Nul);
-        assert_eq!(malformed(format!("\\{H}  a\\").as_bytes()), Malformed::BadEscape);
-        assert_eq!(malformed(format!("\\{H}  a\\t").as_bytes()), Malformed::BadEscape);
-        assert_eq!(malformed(format!("\\{H}  \\x00").as_bytes()), Malformed::Nul);
+        assert_eq!(
+            malformed(format!("\\{H}  a\\").as_bytes()),
+            Malformed::BadEscape
+        );
+        assert_eq!(
+            malformed(format!("\\{H}  a\\t").as_bytes()),
+            Malformed::BadEscape
+        );
+        assert_eq!(
+            malformed(format!("\\{H}  \\x00").as_bytes()),
+            Malformed::Nul
+        );
         assert_eq!(parse_line(b"# comment"), Line::Comment);
     }
 
@@ -247,7 +276,10 @@ mod tests {
         data.extend_from_slice(format!("\n{H}  b").as_bytes());
         let mut r = LineReader::new(io::BufReader::with_capacity(1024, &data[..]));
         assert!(matches!(r.next_line().unwrap(), Some(Line::Entry(_))));
-        assert_eq!(r.next_line().unwrap(), Some(Line::Malformed(Malformed::TooLong)));
+        assert_eq!(
+            r.next_line().unwrap(),
+            Some(Line::Malformed(Malformed::TooLong))
+        );
         assert!(r.buf.capacity() <= 2 * MAX_LINE + 1024);
         assert!(matches!(r.next_line().unwrap(), Some(Line::Entry(e)) if e.name == b"b"));
         assert_eq!(r.line_no, 3);

@@ -37,7 +37,10 @@ impl NameSet {
             let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
             key = *blake3::hash(seed.as_bytes()).as_bytes();
         }
-        NameSet { key, map: HashMap::new() }
+        NameSet {
+            key,
+            map: HashMap::new(),
+        }
     }
 
     fn fingerprint(&self, name: &[u8]) -> u128 {
@@ -77,7 +80,10 @@ pub fn normalize(name: &[u8]) -> Vec<u8> {
     if name.starts_with(b"/") {
         out.push(b'/');
     }
-    for comp in name.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".") {
+    for comp in name
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+    {
         if !out.is_empty() && out != b"/" {
             out.push(b'/');
         }

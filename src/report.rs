@@ -55,20 +55,22 @@ impl Reporter {
         }
     }
 
-    /// Records one emitted outcome: updates progress, prints errors.
+    /// Records one emitted outcome: updates progress, prints errors as `b3tree: NAME: why`.
     pub fn outcome(&mut self, name: &[u8], outcome: &Outcome) {
-        match outcome {
-            Outcome::Hashed { size, .. } => {
-                if let Some(bar) = &self.bar {
-                    self.files += 1;
-                    bar.inc(*size);
-                    if self.files % 64 == 1 {
-                        bar.set_message(self.files.to_string());
-                    }
-                }
+        self.progress(outcome);
+        if let Outcome::Failed(err) = outcome {
+            self.error(&format!("{}: {}", escape::display(name), err));
+        }
+    }
+
+    /// Counts a hashed file in the progress display.
+    pub fn progress(&mut self, outcome: &Outcome) {
+        if let (Some(bar), Outcome::Hashed { size, .. }) = (&self.bar, outcome) {
+            self.files += 1;
+            bar.inc(*size);
+            if self.files % 64 == 1 {
+                bar.set_message(self.files.to_string());
             }
-            Outcome::Failed(err) => self.error(&format!("{}: {}", escape::display(name), err)),
-            Outcome::Skipped(_) => {}
         }
     }
 

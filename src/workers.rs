@@ -89,8 +89,18 @@ fn fail_all<T>(batch: Batch<T>, err: EntryError) -> DoneBatch<T> {
                 Action::Report(outcome) => outcome,
                 Action::Hash => Outcome::Failed(err.clone()),
             };
-            Done { seq: job.seq, path: job.path, name: job.name, outcome, tag: job.tag }
+            Done {
+                seq: job.seq,
+                path: job.path,
+                name: job.name,
+                outcome,
+                tag: job.tag,
+            }
         })
         .collect();
-    DoneBatch { number: batch.number, items, window: batch.window }
+    DoneBatch {
+        number: batch.number,
+        items,
+        window: batch.window,
+    }
 }

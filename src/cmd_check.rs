@@ -1,0 +1,744 @@
+//! `b3tree check`: verify manifests through the same engine as `hash`, then (with `--audit`)
+//! walk the covered tree for files the manifests do not list.
+//!
+//! The manifest reader is the engine's source: each valid line becomes a hash job carrying
+//! its expected digest and `MANIFEST:LINE`; malformed lines and lines refused by confinement
+//! travel as reports, so every verdict and diagnostic comes out in manifest order. Missing
+//! entries are held back under `--audit` until the walk has shown whether their content
+//! reappeared under another name (MOVED) or not (MISSING).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use crate::cancel;
+use crate::cli::CheckArgs;
+use crate::config;
+use crate::engine::{self, EngineConfig};
+use crate::escape::{Escaping, escape_into, needs_escape};
+use crate::format::json_path;
+use crate::job::{Action, Done, EntryError, ErrorKind, Outcome};
+use crate::manifest::{Line, LineReader, Malformed};
+use crate::nameset::{Location, NameSet, normalize};
+use crate::queue::Feeder;
+use crate::report::{ProgressMode, Reporter};
+use crate::walk::{WalkConfig, WalkStats, walk};
+use crate::{Env, exit};
+
+/// What a job of the check source carries through the pipeline.
+#[derive(Debug)]
+enum Item {
+    Entry {
+        at: Location,
+        expected: [u8; 32],
+        duplicate_of: Option<Location>,
+    },
+    Malformed {
+        at: Location,
+        why: Malformed,
+    },
+}
+
+/// What the manifest reader leaves behind for the later stages.
+#[derive(Default)]
+struct SourceInfo {
+    names: Option<NameSet>,
+    /// Deepest directory (normalised) holding every entry; `None` before the first entry.
+    common_dir: Option<Vec<u8>>,
+    entries: u64,
+    read_error: Option<String>,
+}
+
+/// Verdict counts.
+#[derive(Debug, Default)]
+struct Counts {
+    ok: u64,
+    failed: u64,
+    missing: u64,
+    ignored_missing: u64,
+    unreadable: u64,
+    outside: u64,
+    malformed: u64,
+    duplicates: u64,
+    new: u64,
+    moved: u64,
+    first_malformed: Option<Location>,
+}
+
+/// A missing entry kept for MOVED detection.
+struct Held {
+    name: Vec<u8>,
+    expected: [u8; 32],
+    at: Location,
+    moved_to: Option<Vec<u8>>,
+}
+
+struct Printer {
+    out: Option<io::BufWriter<io::Stdout>>,
+    json: bool,
+    quiet: bool,
+    escaping: Escaping,
+    manifests: Vec<String>,
+    error: Option<io::Error>,
+}
+
+impl Printer {
+    fn loc(&self, at: Location) -> String {
+        format!("{}:{}", self.manifests[at.0 as usize], at.1)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(out) = &mut self.out {
+            if let Err(e) = out.write_all(bytes) {
+                cancel::request_stop();
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// `NAME: STATUS` (name escaped as b3sum does), or a JSON object.
+    fn verdict(&mut self, name: &[u8], status: &str, ok: bool, json: impl FnOnce() -> Value) {
+        if self.json {
+            let mut v = json();
+            let mut line = serde_json::to_vec(&v.take()).unwrap_or_default();
+            line.push(b'\n');
+            self.write(&line);
+            return;
+        }
+        if ok && self.quiet {
+            return;
+        }
+        let mut line = Vec::with_capacity(name.len() + 16);
+        if needs_escape(name, self.escaping) {
+            line.push(b'\\');
+        }
+        escape_into(name, self.escaping, &mut line);
+        line.extend_from_slice(b": ");
+        line.extend_from_slice(status.as_bytes());
+        line.push(b'\n');
+        self.write(&line);
+    }
+}
+
+fn escaped_name(name: &[u8]) -> String {
+    crate::escape::display(name)
+}
+
+pub fn run(args: CheckArgs, env: &Env) -> i32 {
+    let started = Instant::now();
+    let mode = if args.no_progress {
+        ProgressMode::Never
+    } else if args.progress {
+        ProgressMode::Always
+    } else {
+        ProgressMode::Auto
+    };
+    // Open every manifest first: an unreadable manifest is a usage-level error (exit 2)
+    // before any work starts.
+    let mut readers: Vec<Box<dyn BufRead + Send>> = Vec::new();
+    let mut manifest_names = Vec::new();
+    let mut manifest_ids = Vec::new();
+    let mut stdin_used = false;
+    for m in &args.manifests {
+        if m.as_os_str() == "-" {
+            if stdin_used {
+                eprintln!("b3tree: '-' (stdin) given more than once");
+                return exit::USAGE;
+            }
+            stdin_used = true;
+            readers.push(Box::new(BufReader::with_capacity(64 * 1024, io::stdin())));
+            manifest_names.push("-".to_string());
+            continue;
+        }
+        match File::open(m).and_then(|f| {
+            let meta = f.metadata()?;
+            if meta.is_dir() {
+                return Err(io::Error::other("is a directory"));
+            }
+            Ok((f, meta))
+        }) {
+            Ok((f, meta)) => {
+                manifest_ids.push((meta.dev(), meta.ino()));
+                readers.push(Box::new(BufReader::with_capacity(64 * 1024, f)));
+                manifest_names.push(escaped_name(m.as_os_str().as_bytes()));
+            }
+            Err(e) => {
+                eprintln!(
+                    "b3tree: cannot read manifest {}: {e}",
+                    escaped_name(m.as_os_str().as_bytes())
+                );
+                return exit::USAGE;
+            }
+        }
+    }
+    if env.stdout_closed && !args.status {
+        eprintln!("b3tree: stdout is closed; nowhere to report (use --status)");
+        return exit::FATAL;
+    }
+
+    let mut engine_cfg: EngineConfig = config::engine(&args.engine);
+    engine_cfg.confine = !args.allow_outside;
+    let mut reporter = Reporter::new(mode, false);
+    let mut printer = Printer {
+        out: (!args.status).then(|| io::BufWriter::with_capacity(64 * 1024, io::stdout())),
+        json: args.json,
+        quiet: args.quiet,
+        escaping: if io::stdout().is_terminal() {
+            Escaping::Terminal
+        } else {
+            Escaping::Manifest
+        },
+        manifests: manifest_names,
+        error: None,
+    };
+    let mut counts = Counts::default();
+    let mut held: Vec<Held> = Vec::new();
+
+    // Pass 1: every manifest entry, in manifest order.
+    let info = Arc::new(Mutex::new(SourceInfo::default()));
+    let source_info = info.clone();
+    let allow_outside = args.allow_outside;
+    let engine_result = engine::run(
+        &engine_cfg,
+        move |feeder| read_manifests(readers, allow_outside, &source_info, feeder),
+        |done| {
+            reporter.progress(&done.outcome);
+            settle_entry(done, &args, &mut printer, &mut counts, &mut held, &reporter);
+            Ok(())
+        },
+    );
+    let _ = engine_result;
+    let mut info = std::mem::take(&mut *info.lock().unwrap_or_else(|e| e.into_inner()));
+
+    // Pass 2 (--audit): files present but not listed.
+    let mut audit_skipped = 0u64;
+    if args.audit && !cancel::is_stopped() && info.entries > 0 {
+        let root = match info.common_dir.take() {
+            Some(d) if !d.is_empty() => PathBuf::from(std::ffi::OsStr::from_bytes(&d)),
+            _ => PathBuf::from("."),
+        };
+        let walk_cfg = WalkConfig {
+            roots: vec![root],
+            skip_files: manifest_ids.clone(),
+            known: info.names.take().map(Arc::new),
+            ..WalkConfig::default()
+        };
+        let mut by_hash: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
+        for (i, h) in held.iter().enumerate() {
+            by_hash.entry(h.expected).or_default().push(i);
+        }
+        let stats = Arc::new(WalkStats::default());
+        let mut walk_engine = engine_cfg.clone();
+        walk_engine.confine = false;
+        let _ = engine::run(
+            &walk_engine,
+            move |feeder: &mut Feeder<()>| walk(&walk_cfg, &stats, feeder),
+            |done| {
+                reporter.progress(&done.outcome);
+                match &done.outcome {
+                    Outcome::Hashed { hash, .. } => {
+                        let slot = by_hash.get_mut(hash.as_bytes()).and_then(|v| v.pop());
+                        if let Some(i) = slot {
+                            counts.moved += 1;
+                            let from = held[i].name.clone();
+                            let status = format!("MOVED (from {})", escaped_name(&from));
+                            printer.verdict(&done.name, &status, false, || {
+                                let mut o = serde_json::Map::new();
+                                o.insert("type".into(), json!("moved"));
+                                json_path(&done.name, &mut o);
+                                let mut f = serde_json::Map::new();
+                                json_path(&from, &mut f);
+                                o.insert("from".into(), f.remove("path").unwrap_or_default());
+                                o.insert("hash".into(), json!(hash.to_hex().as_str()));
+                                Value::Object(o)
+                            });
+                            held[i].moved_to = Some(done.name.clone());
+                        } else {
+                            counts.new += 1;
+                            printer.verdict(&done.name, "NEW", false, || {
+                                let mut o = serde_json::Map::new();
+                                o.insert("type".into(), json!("new"));
+                                json_path(&done.name, &mut o);
+                                o.insert("hash".into(), json!(hash.to_hex().as_str()));
+                                Value::Object(o)
+                            });
+                        }
+                    }
+                    Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => {}
+                    Outcome::Failed(e) => {
+                        counts.unreadable += 1;
+                        reporter.error(&format!(
+                            "{}: {e} (audit: contents unverifiable)",
+                            escaped_name(&done.name)
+                        ));
+                    }
+                    Outcome::Skipped(_) => audit_skipped += 1,
+                }
+                Ok(())
+            },
+        );
+    }
+    // Missing entries held back for the audit, in manifest order.
+    for h in held.iter().filter(|h| h.moved_to.is_none()) {
+        counts.missing += 1;
+        let at = printer.loc(h.at);
+        printer.verdict(&h.name, "FAILED (missing)", false, || {
+            entry_json(&h.name, "missing", &at, &h.expected, None)
+        });
+    }
+    reporter.finish();
+
+    if cancel::was_interrupted() {
+        reporter.error("interrupted");
+        return exit::INTERRUPTED;
+    }
+    let flushed = match printer.out.as_mut() {
+        Some(out) if printer.error.is_none() => out.flush(),
+        _ => Ok(()),
+    };
+    if let Some(e) = printer.error.take().or(flushed.err()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            reporter.error(&format!("cannot write stdout: {e}"));
+        }
+        return exit::FATAL;
+    }
+    if let Some(e) = info.read_error.take() {
+        reporter.error(&e);
+        return exit::USAGE;
+    }
+
+    let verified = counts.ok + counts.failed;
+    let mut code = exit::OK;
+    let mut notes = Vec::new();
+    if info.entries == 0 {
+        notes.push("no properly formatted BLAKE3 checksum lines found".to_string());
+        code = exit::FAILED;
+    } else if args.ignore_missing && verified == 0 && counts.unreadable + counts.outside == 0 {
+        notes.push("no file was verified".to_string());
+        code = exit::FAILED;
+    }
+    if counts.failed
+        + counts.missing
+        + counts.unreadable
+        + counts.outside
+        + counts.new
+        + counts.moved
+        > 0
+    {
+        code = exit::FAILED;
+    }
+    if args.strict && counts.malformed + counts.duplicates > 0 {
+        code = exit::FAILED;
+    }
+    if counts.failed > 0 {
+        notes.push(plural(
+            counts.failed,
+            "computed checksum did NOT match",
+            "computed checksums did NOT match",
+        ));
+    }
+    if counts.missing > 0 {
+        notes.push(plural(
+            counts.missing,
+            "listed file is missing",
+            "listed files are missing",
+        ));
+    }
+    if counts.unreadable > 0 {
+        notes.push(plural(
+            counts.unreadable,
+            "file could not be read",
+            "files could not be read",
+        ));
+    }
+    if counts.outside > 0 {
+        notes.push(plural(
+            counts.outside,
+            "entry lies outside the root (refused)",
+            "entries lie outside the root (refused)",
+        ));
+    }
+    if counts.malformed > 0 {
+        let first = counts
+            .first_malformed
+            .map(|at| format!(" (first: {})", printer.loc(at)))
+            .unwrap_or_default();
+        notes.push(format!(
+            "{}{first}",
+            plural(
+                counts.malformed,
+                "line is improperly formatted",
+                "lines are improperly formatted"
+            )
+        ));
+    }
+    if counts.duplicates > 0 {
+        notes.push(plural(
+            counts.duplicates,
+            "duplicate entry",
+            "duplicate entries",
+        ));
+    }
+    if !args.status {
+        for n in &notes {
+            reporter.error(&format!("WARNING: {n}"));
+        }
+        let summary = format!(
+            "{} ok, {} failed, {} missing, {} unreadable, {} malformed, {} new, {} moved{}{} in {:.2} s",
+            counts.ok,
+            counts.failed,
+            counts.missing,
+            counts.unreadable + counts.outside,
+            counts.malformed,
+            counts.new,
+            counts.moved,
+            if counts.ignored_missing > 0 {
+                format!(", {} missing ignored", counts.ignored_missing)
+            } else {
+                String::new()
+            },
+            if audit_skipped > 0 {
+                format!(", {audit_skipped} special files not audited")
+            } else {
+                String::new()
+            },
+            started.elapsed().as_secs_f64(),
+        );
+        if args.json {
+            let mut out = printer.out.take();
+            if let Some(out) = out.as_mut() {
+                let v = json!({
+                    "type": "summary", "ok": counts.ok, "failed": counts.failed,
+                    "missing": counts.missing, "unreadable": counts.unreadable,
+                    "outside": counts.outside, "malformed": counts.malformed,
+                    "duplicates": counts.duplicates, "new": counts.new, "moved": counts.moved,
+                    "ignored_missing": counts.ignored_missing, "passed": code == exit::OK,
+                });
+                let w = serde_json::to_writer(&mut *out, &v)
+                    .map_err(io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"))
+                    .and_then(|()| out.flush());
+                if w.is_err() {
+                    return exit::FATAL;
+                }
+            }
+        }
+        if !args.quiet || code != exit::OK {
+            reporter.error(&summary);
+        }
+    }
+    code
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn entry_json(
+    name: &[u8],
+    status: &str,
+    at: &str,
+    expected: &[u8; 32],
+    actual: Option<&blake3::Hash>,
+) -> Value {
+    let mut o = serde_json::Map::new();
+    o.insert("type".into(), json!("entry"));
+    json_path(name, &mut o);
+    o.insert("status".into(), json!(status));
+    o.insert("at".into(), json!(at));
+    o.insert(
+        "expected".into(),
+        json!(blake3::Hash::from_bytes(*expected).to_hex().as_str()),
+    );
+    if let Some(h) = actual {
+        o.insert("actual".into(), json!(h.to_hex().as_str()));
+    }
+    Value::Object(o)
+}
+
+/// Prints and counts the verdict for one pass-1 item.
+fn settle_entry(
+    done: Done<Item>,
+    args: &CheckArgs,
+    printer: &mut Printer,
+    counts: &mut Counts,
+    held: &mut Vec<Held>,
+    reporter: &Reporter,
+) {
+    let (at, expected, duplicate_of) = match done.tag {
+        Item::Malformed { at, why } => {
+            counts.malformed += 1;
+            counts.first_malformed.get_or_insert(at);
+            if args.warn || args.strict {
+                reporter.error(&format!(
+                    "{}: improperly formatted BLAKE3 checksum line: {why}",
+                    printer.loc(at)
+                ));
+            }
+            if args.json {
+                let loc = printer.loc(at);
+                printer.verdict(
+                    b"",
+                    "",
+                    false,
+                    || json!({"type": "malformed", "at": loc, "reason": why.to_string()}),
+                );
+            }
+            return;
+        }
+        Item::Entry {
+            at,
+            expected,
+            duplicate_of,
+        } => (at, expected, duplicate_of),
+    };
+    let loc = printer.loc(at);
+    if let Some(first) = duplicate_of {
+        counts.duplicates += 1;
+        reporter.error(&format!(
+            "{loc}: duplicate entry for {} (first at {})",
+            escaped_name(&done.name),
+            printer.loc(first)
+        ));
+    }
+    let name = done.name;
+    match done.outcome {
+        Outcome::Hashed { hash, .. } => {
+            let ok = hash.as_bytes() == &expected;
+            if ok {
+                counts.ok += 1;
+            } else {
+                counts.failed += 1;
+            }
+            let status = if ok { "OK" } else { "FAILED" };
+            printer.verdict(&name, status, ok, || {
+                entry_json(
+                    &name,
+                    if ok { "ok" } else { "failed" },
+                    &loc,
+                    &expected,
+                    Some(&hash),
+                )
+            });
+        }
+        Outcome::Failed(err) => settle_failure(
+            name, err, at, expected, args, printer, counts, held, reporter,
+        ),
+        Outcome::Skipped(kind) => {
+            // The engine reports special files as failures for manifest jobs; keep the
+            // invariant anyway: a skip is never a pass.
+            let err = EntryError::new(ErrorKind::NotRegular, kind.as_str());
+            settle_failure(
+                name, err, at, expected, args, printer, counts, held, reporter,
+            );
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn settle_failure(
+    name: Vec<u8>,
+    err: EntryError,
+    at: Location,
+    expected: [u8; 32],
+    args: &CheckArgs,
+    printer: &mut Printer,
+    counts: &mut Counts,
+    held: &mut Vec<Held>,
+    reporter: &Reporter,
+) {
+    let loc = printer.loc(at);
+    let (label, json_status) = match err.kind {
+        ErrorKind::Cancelled => return,
+        ErrorKind::Missing | ErrorKind::Vanished => {
+            if args.ignore_missing {
+                counts.ignored_missing += 1;
+                return;
+            }
+            if args.audit {
+                held.push(Held {
+                    name,
+                    expected,
+                    at,
+                    moved_to: None,
+                });
+                return;
+            }
+            counts.missing += 1;
+            ("missing", "missing")
+        }
+        ErrorKind::Outside => {
+            counts.outside += 1;
+            ("outside the root", "outside")
+        }
+        ErrorKind::NotRegular => {
+            counts.unreadable += 1;
+            ("not a regular file", "not_regular")
+        }
+        ErrorKind::Changed => {
+            counts.unreadable += 1;
+            ("changed while hashing", "changed")
+        }
+        _ => {
+            counts.unreadable += 1;
+            ("unreadable", "unreadable")
+        }
+    };
+    if !matches!(err.kind, ErrorKind::Missing | ErrorKind::Vanished) {
+        reporter.error(&format!("{loc}: {}: {err}", escaped_name(&name)));
+    }
+    let status = format!("FAILED ({label})");
+    printer.verdict(&name, &status, false, || {
+        entry_json(&name, json_status, &loc, &expected, None)
+    });
+}
+
+/// Why a name may not be opened under confinement, judged from its text alone.
+fn lexically_outside(name: &[u8]) -> Option<&'static str> {
+    if name.starts_with(b"/") {
+        return Some("absolute path");
+    }
+    let mut depth = 0i64;
+    for comp in name.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return Some("leads outside with ..");
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    None
+}
+
+/// The pass-1 source: every line of every manifest becomes one job.
+fn read_manifests(
+    readers: Vec<Box<dyn BufRead + Send>>,
+    allow_outside: bool,
+    info: &Mutex<SourceInfo>,
+    feeder: &mut Feeder<Item>,
+) {
+    let mut names = NameSet::new();
+    let mut common: Option<Vec<u8>> = None;
+    let mut entries = 0u64;
+    let mut read_error = None;
+    'manifests: for (idx, reader) in readers.into_iter().enumerate() {
+        let mut lines = LineReader::new(reader);
+        loop {
+            let line = match lines.next_line() {
+                Ok(Some(l)) => l,
+                Ok(None) => break,
+                Err(e) => {
+                    read_error = Some(format!("cannot read manifest #{}: {e}", idx + 1));
+                    break 'manifests;
+                }
+            };
+            let at = (idx as u32, lines.line_no);
+            let pushed = match line {
+                Line::Comment => true,
+                Line::Malformed(why) => feeder.push(
+                    PathBuf::new(),
+                    Vec::new(),
+                    Action::Report(Outcome::Skipped(crate::job::SkipKind::Other)),
+                    Item::Malformed { at, why },
+                ),
+                Line::Entry(e) => {
+                    entries += 1;
+                    let duplicate_of = names.insert(&e.name, at);
+                    update_common_dir(&mut common, &e.name);
+                    let path = PathBuf::from(std::ffi::OsStr::from_bytes(&e.name));
+                    let action = match lexically_outside(&e.name) {
+                        Some(why) if !allow_outside => Action::Report(Outcome::Failed(
+                            EntryError::new(ErrorKind::Outside, why),
+                        )),
+                        _ => Action::Hash,
+                    };
+                    feeder.push(
+                        path,
+                        e.name,
+                        action,
+                        Item::Entry {
+                            at,
+                            expected: e.hash,
+                            duplicate_of,
+                        },
+                    )
+                }
+            };
+            if !pushed {
+                break 'manifests;
+            }
+        }
+    }
+    let mut info = info.lock().unwrap_or_else(|e| e.into_inner());
+    info.names = Some(names);
+    info.common_dir = common;
+    info.entries = entries;
+    info.read_error = read_error;
+}
+
+/// Narrows `common` to the deepest directory that holds `name` too.
+fn update_common_dir(common: &mut Option<Vec<u8>>, name: &[u8]) {
+    let norm = normalize(name);
+    let dir: &[u8] = match norm.iter().rposition(|&b| b == b'/') {
+        Some(0) => b"/",
+        Some(i) => &norm[..i],
+        None => b"",
+    };
+    match common {
+        None => *common = Some(dir.to_vec()),
+        Some(c) => {
+            let a: Vec<&[u8]> = c.split(|&b| b == b'/').collect();
+            let b: Vec<&[u8]> = dir.split(|&b| b == b'/').collect();
+            let n = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+            let joined = a[..n].join(&b'/');
+            *c = if joined.is_empty() && c.starts_with(b"/") && dir.starts_with(b"/") {
+                b"/".to_vec()
+            } else {
+                joined
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confinement_by_text() {
+        assert_eq!(lexically_outside(b"a/../b"), None);
+        assert_eq!(lexically_outside(b"./a"), None);
+        assert!(lexically_outside(b"../x").is_some());
+        assert!(lexically_outside(b"a/../../x").is_some());
+        assert!(lexically_outside(b"/etc/passwd").is_some());
+    }
+
+    #[test]
+    fn common_directory_of_entries() {
+        let mut c = None;
+        for n in [&b"dist/a/b.js"[..], b"dist/c", b"./dist/a/x"] {
+            update_common_dir(&mut c, n);
+        }
+        assert_eq!(c.as_deref(), Some(&b"dist"[..]));
+        update_common_dir(&mut c, b"top");
+        assert_eq!(c.as_deref(), Some(&b""[..]));
+        let mut c = None;
+        update_common_dir(&mut c, b"distx/a");
+        update_common_dir(&mut c, b"dist/a");
+        assert_eq!(c.as_deref(), Some(&b""[..]));
+    }
+}
