@@ -82,6 +82,9 @@ struct Held {
 
 struct Printer {
     out: Option<io::BufWriter<io::Stdout>>,
+    /// stdout is a pipe: write each verdict through at once, so a reader that goes away
+    /// early (`| head -1`) makes the next write fail instead of the run passing unseen.
+    eager: bool,
     json: bool,
     quiet: bool,
     escaping: Escaping,
@@ -99,7 +102,10 @@ impl Printer {
             return;
         }
         if let Some(out) = &mut self.out {
-            if let Err(e) = out.write_all(bytes) {
+            let res = out
+                .write_all(bytes)
+                .and_then(|()| if self.eager { out.flush() } else { Ok(()) });
+            if let Err(e) = res {
                 cancel::request_stop();
                 self.error = Some(e);
             }
@@ -191,6 +197,7 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     let mut reporter = Reporter::new(mode, false);
     let mut printer = Printer {
         out: (!args.status).then(|| io::BufWriter::with_capacity(64 * 1024, io::stdout())),
+        eager: stdout_is_pipe(),
         json: args.json,
         quiet: args.quiet,
         escaping: if io::stdout().is_terminal() {
@@ -306,7 +313,13 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
         Some(out) if printer.error.is_none() => out.flush(),
         _ => Ok(()),
     };
-    if let Some(e) = printer.error.take().or(flushed.err()) {
+    let cut_short = (printer.out.is_some() && pipe_left_unread()).then(|| {
+        io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the reader left before reading everything",
+        )
+    });
+    if let Some(e) = printer.error.take().or(flushed.err()).or(cut_short) {
         if e.kind() != io::ErrorKind::BrokenPipe {
             reporter.error(&format!("cannot write stdout: {e}"));
         }
@@ -438,6 +451,33 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
         }
     }
     code
+}
+
+fn stdout_is_pipe() -> bool {
+    // SAFETY: fstat on fd 1 into a zeroed struct.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(1, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFIFO
+    }
+}
+
+/// True when stdout is a pipe whose readers are all gone while bytes we wrote are still
+/// unread in it: the report was cut short, even though every write succeeded.
+fn pipe_left_unread() -> bool {
+    if !stdout_is_pipe() {
+        return false;
+    }
+    // SAFETY: poll and ioctl(FIONREAD) on fd 1 with valid out-pointers.
+    unsafe {
+        let mut pfd = libc::pollfd {
+            fd: 1,
+            events: 0,
+            revents: 0,
+        };
+        let gone = libc::poll(&mut pfd, 1, 0) == 1 && pfd.revents & libc::POLLERR != 0;
+        let mut unread: libc::c_int = 0;
+        gone && libc::ioctl(1, libc::FIONREAD, &mut unread) == 0 && unread > 0
+    }
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {

@@ -1,0 +1,570 @@
+//! `b3tree check` end to end. The GNU cases are translations of coreutils' md5sum.pl,
+//! md5sum-newline.pl, md5sum-bsd.sh and cksum-c.sh (to BLAKE3); the b3sum cases follow
+//! b3sum's cli_tests.rs; the peer-written manifests come from the real b3sum.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn line(data: &[u8], name: &str) -> String {
+    format!("{}  {name}\n", hex(data))
+}
+
+fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn gnu_basic_ok_failed_and_missing() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    env.file("b", "b");
+    env.file(
+        "m",
+        format!(
+            "{}{}{}",
+            line(b"a", "a"),
+            line(b"not b", "b"),
+            line(b"c", "c")
+        ),
+    );
+    let out = env.run(&["check", "m"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(stdout(&out), "a: OK\nb: FAILED\nc: FAILED (missing)\n");
+    assert!(
+        stderr(&out).contains("WARNING: 1 computed checksum did NOT match"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("WARNING: 1 listed file is missing"),
+        "{}",
+        stderr(&out)
+    );
+    // All good → 0.
+    env.file("ok", line(b"a", "a"));
+    let out = env.run(&["check", "ok"]);
+    assert_eq!((code(&out), stdout(&out).as_str()), (0, "a: OK\n"));
+}
+
+#[test]
+fn gnu_quiet_status_and_warn_strict() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    env.file(
+        "m",
+        format!(
+            "{}bogus line\n# a comment\n{}",
+            line(b"a", "a"),
+            line(b"a", "a2")
+        ),
+    );
+    env.file("a2", "a");
+    let out = env.run(&["check", "--quiet", "m"]);
+    assert_eq!((code(&out), stdout(&out).as_str()), (0, ""));
+    let out = env.run(&["check", "--status", "m"]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str(), stderr(&out).as_str()),
+        (0, "", "")
+    );
+    let out = env.run(&["check", "--warn", "m"]);
+    assert_eq!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("m:2: improperly formatted BLAKE3 checksum line"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["check", "--strict", "m"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    // Without --warn the count still names the first bad line.
+    let out = env.run(&["check", "m"]);
+    assert!(
+        stderr(&out).contains("1 line is improperly formatted (first: m:2)"),
+        "{}",
+        stderr(&out)
+    );
+    // --status with a mismatch → 1, still silent on stdout.
+    env.file("bad", line(b"x", "a"));
+    let out = env.run(&["check", "--status", "bad"]);
+    assert_eq!((code(&out), stdout(&out).as_str()), (1, ""));
+}
+
+#[test]
+fn gnu_empty_or_all_invalid_manifest_fails() {
+    let env = TestEnv::new();
+    env.file("empty", "");
+    env.file("junk", "not a line\nneither\n");
+    for m in ["empty", "junk"] {
+        let out = env.run(&["check", m]);
+        assert_eq!(code(&out), 1, "{m}");
+        assert!(
+            stderr(&out).contains("no properly formatted BLAKE3 checksum lines found"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn gnu_ignore_missing() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    env.file("m", format!("{}{}", line(b"a", "a"), line(b"z", "gone")));
+    let out = env.run(&["check", "--ignore-missing", "m"]);
+    assert_eq!((code(&out), stdout(&out).as_str()), (0, "a: OK\n"));
+    // A run that verified nothing fails.
+    env.file("only-missing", line(b"z", "gone"));
+    let out = env.run(&["check", "--ignore-missing", "only-missing"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("no file was verified"));
+}
+
+#[test]
+fn gnu_newline_names_and_bsd_tags() {
+    let env = TestEnv::new();
+    env.file("a\nb", "nl");
+    env.file("x) = y", "tag");
+    let tagged = format!(
+        "BLAKE3 (x) = y) = {}\n\\BLAKE3 (a\\nb) = {}\n",
+        hex(b"tag"),
+        hex(b"nl")
+    );
+    let plain = format!("\\{}  a\\nb\n", hex(b"nl"));
+    env.file("m", format!("{tagged}{plain}"));
+    let out = env.run(&["check", "m"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "x) = y: OK\n\\a\\nb: OK\n\\a\\nb: OK\n");
+    assert!(stderr(&out).contains("duplicate entry"), "{}", stderr(&out));
+    // Duplicates fail only under --strict.
+    let out = env.run(&["check", "--strict", "m"]);
+    assert_eq!(code(&out), 1);
+}
+
+#[test]
+fn crlf_comments_and_uppercase_hashes_are_accepted() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    env.file(
+        "m",
+        format!("# made by hand\r\n{}  a\r\n", hex(b"a").to_uppercase()),
+    );
+    let out = env.run(&["check", "m"]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "a: OK\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn b3sum_cli_cases_bad_escapes_nul_and_short_hash() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    let h = hex(b"a");
+    env.file(
+        "m",
+        format!(
+            "\\{h}  a\\\n\\{h}  a\\q\n{}  a\n{h}  a\0b\n{h}  a\n",
+            &h[..63]
+        ),
+    );
+    let out = env.run(&["check", "--warn", "m"]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(stdout(&out), "a: OK\n");
+    let err = stderr(&out);
+    for (l, why) in [
+        (1, "invalid backslash escape"),
+        (2, "invalid backslash escape"),
+        (3, "not 64 hexadecimal"),
+        (4, "NUL byte"),
+    ] {
+        assert!(
+            err.contains(&format!("m:{l}: improperly formatted")) && err.contains(why),
+            "line {l}: {err}"
+        );
+    }
+    let out = env.run(&["check", "--strict", "m"]);
+    assert_eq!(code(&out), 1);
+}
+
+#[test]
+fn manifests_written_by_real_b3sum_pass() {
+    let env = TestEnv::new();
+    env.file("d/plain", "p");
+    env.file("d/back\\slash", "b");
+    env.file("d/new\nline", "n");
+    env.file("d/sp  ace", "s");
+    let b3sum = |args: &[&str]| {
+        let out = Command::new("b3sum")
+            .args(args)
+            .current_dir(env.root())
+            .output()
+            .expect("b3sum must be installed (cargo install b3sum)");
+        assert!(out.status.success());
+        out.stdout
+    };
+    let names = ["d/back\\slash", "d/new\nline", "d/plain", "d/sp  ace"];
+    let plain = b3sum(&names);
+    std::fs::write(env.root().join("plain.b3"), &plain).unwrap();
+    let mut tag_names = vec!["--tag"];
+    tag_names.extend(&names[..3]); // b3sum cannot check its own tagged "two  spaces" line
+    std::fs::write(env.root().join("tag.b3"), b3sum(&tag_names)).unwrap();
+    let crlf: Vec<u8> = plain
+        .iter()
+        .flat_map(|&b| {
+            if b == b'\n' {
+                vec![b'\r', b'\n']
+            } else {
+                vec![b]
+            }
+        })
+        .collect();
+    std::fs::write(env.root().join("crlf.b3"), crlf).unwrap();
+    for (m, n) in [("plain.b3", 4), ("tag.b3", 3), ("crlf.b3", 4)] {
+        let out = env.run(&["check", m]);
+        assert_eq!(code(&out), 0, "{m}: {}{}", stdout(&out), stderr(&out));
+        assert_eq!(stdout(&out).matches(": OK").count(), n, "{m}");
+    }
+}
+
+#[test]
+fn our_manifest_round_trips_including_non_utf8() {
+    let env = TestEnv::new();
+    env.file(b"t/bad\xffname", "x");
+    env.file("t/esc\u{1b}[31m", "y");
+    env.file("t/back\\n", "z");
+    let out = env.run(&["hash", "-q", "-o", "m.b3", "t"]);
+    assert_eq!(code(&out), 0);
+    let out = env.run(&["check", "m.b3"]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).matches(": OK").count(), 3);
+}
+
+#[test]
+fn audit_reports_new_missing_and_moved() {
+    let env = TestEnv::new();
+    env.file("dist/a", "a");
+    env.file("dist/sub/b", "b");
+    env.file("dist/c", "c");
+    env.file("unrelated/top", "outside the audited dir");
+    let out = env.run(&["hash", "-q", "-o", "dist.b3", "dist"]);
+    assert_eq!(code(&out), 0);
+    let out = env.run(&["check", "--audit", "dist.b3"]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "dist/a: OK\ndist/c: OK\ndist/sub/b: OK\n"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::rename(
+        env.root().join("dist/sub/b"),
+        env.root().join("dist/b-moved"),
+    )
+    .unwrap();
+    std::fs::remove_file(env.root().join("dist/c")).unwrap();
+    env.file("dist/sub/new", "new");
+    let out = env.run(&["check", "--audit", "dist.b3"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(
+        stdout(&out),
+        "dist/a: OK\ndist/b-moved: MOVED (from dist/sub/b)\ndist/sub/new: NEW\ndist/c: FAILED (missing)\n"
+    );
+    // Without --audit only the missing entries show.
+    let out = env.run(&["check", "dist.b3"]);
+    assert_eq!(
+        stdout(&out),
+        "dist/a: OK\ndist/c: FAILED (missing)\ndist/sub/b: FAILED (missing)\n"
+    );
+}
+
+#[test]
+fn audit_of_a_dot_manifest_does_not_count_the_manifest_itself() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    let out = env.run(&["hash", "-q", "-o", "m.b3"]);
+    assert_eq!(code(&out), 0);
+    let out = env.run(&["check", "--audit", "m.b3"]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "a: OK\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn traversal_absolute_and_symlink_escapes_are_refused() {
+    let outer = TestEnv::new();
+    outer.file("secret", "s");
+    outer.file("root/inside", "i");
+    std::os::unix::fs::symlink("../secret", outer.root().join("root/link")).unwrap();
+    std::os::unix::fs::symlink("../secret", outer.root().join("root/dirlink")).unwrap();
+    std::os::unix::fs::symlink("..", outer.root().join("root/up")).unwrap();
+    let s = hex(b"s");
+    let abs = outer.root().join("secret");
+    let m = format!(
+        "{s}  ../secret\n{s}  {}\n{s}  link\n{s}  up/secret\n{}  inside\n{}  sub/../inside\n",
+        abs.display(),
+        hex(b"i"),
+        hex(b"i")
+    );
+    outer.file("root/m", &m);
+    let out = run_with_timeout(
+        outer.cmd().args(["check", "-C", "root", "m"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert_eq!(
+        text.matches("FAILED (outside the root)").count(),
+        4,
+        "{text}"
+    );
+    assert!(text.contains("inside: OK"));
+    assert!(
+        !text.contains("secret: OK") && !text.contains("link: OK"),
+        "{text}"
+    );
+    // sub/../inside: sub does not exist; the kernel refuses the walk through it.
+    assert!(text.contains("sub/../inside: FAILED"), "{text}");
+    // --allow-outside opts out.
+    let out = run_with_timeout(
+        outer
+            .cmd()
+            .args(["check", "-C", "root", "--allow-outside", "m"]),
+        Duration::from_secs(30),
+    );
+    // ../secret, the absolute path and up/secret all reach the same outside file.
+    assert_eq!(
+        stdout(&out).matches("secret: OK").count(),
+        3,
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("link: OK"));
+}
+
+#[test]
+fn special_files_named_by_a_manifest_never_hang() {
+    let env = TestEnv::new();
+    let fifo = env.root().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    std::os::unix::fs::symlink("/dev/zero", env.root().join("zero")).unwrap();
+    let h = hex(b"");
+    env.file(
+        "m",
+        format!("{h}  fifo\n{h}  /dev/zero\n{h}  zero\n{h}  /dev/stdin\n"),
+    );
+    for extra in [&[][..], &["--allow-outside"]] {
+        let mut args = vec!["check"];
+        args.extend_from_slice(extra);
+        args.push("m");
+        let out = run_with_timeout(env.cmd().args(&args), Duration::from_secs(30));
+        assert_eq!(code(&out), 1, "{args:?}");
+        assert!(!stdout(&out).contains(": OK"), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("fifo: FAILED (not a regular file)"),
+            "{}",
+            stdout(&out)
+        );
+    }
+    let out = run_with_timeout(
+        env.cmd().args(["check", "--allow-outside", "m"]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        stdout(&out).contains("/dev/zero: FAILED (not a regular file)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn changed_file_fails_exactly_that_file() {
+    let env = TestEnv::new();
+    for i in 0..50 {
+        env.file(format!("f{i:02}"), format!("content {i}"));
+    }
+    let out = env.run(&["hash", "-q", "-o", "m.b3"]);
+    assert_eq!(code(&out), 0);
+    env.file("f17", "content 17!");
+    let out = env.run(&["check", "--quiet", "m.b3"]);
+    assert_eq!((code(&out), stdout(&out).as_str()), (1, "f17: FAILED\n"));
+}
+
+#[test]
+fn unreadable_entry_as_unprivileged_user() {
+    let tree = public_tree();
+    let (_bin_dir, bin) = public_copy_of_binary();
+    std::fs::write(tree.path().join("a"), "a").unwrap();
+    std::fs::write(tree.path().join("secret"), "s").unwrap();
+    std::fs::set_permissions(
+        tree.path().join("a"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        tree.path().join("secret"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    std::fs::write(
+        tree.path().join("m"),
+        format!("{}{}", line(b"a", "a"), line(b"s", "secret")),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        tree.path().join("m"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let mut cmd = Command::new(&bin);
+    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+    cmd.args(["check", "m"]).current_dir(tree.path());
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "a: OK\nsecret: FAILED (unreadable)\n");
+    assert!(
+        stderr(&out).contains("m:2: secret: unreadable: Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unreadable_manifest_is_exit_2() {
+    let env = TestEnv::new();
+    let out = env.run(&["check", "nope.b3"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("cannot read manifest nope.b3"));
+}
+
+#[test]
+fn manifest_from_stdin() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    let mut child = env
+        .cmd()
+        .args(["check", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(line(b"a", "a").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!((code(&out), stdout(&out).as_str()), (0, "a: OK\n"));
+}
+
+#[test]
+fn cut_short_by_head_is_never_exit_0() {
+    let env = TestEnv::new();
+    let mut m = String::new();
+    for i in 0..5000 {
+        env.file(format!("f{i:04}"), format!("{i}"));
+        m.push_str(&line(format!("{i}").as_bytes(), &format!("f{i:04}")));
+    }
+    env.file("m", m);
+    let out = run_with_timeout(
+        Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -o pipefail; '{}' check m | head -1",
+                bin().display()
+            ))
+            .current_dir(env.root()),
+        Duration::from_secs(60),
+    );
+    assert_eq!(stdout(&out), "f0000: OK\n");
+    assert_ne!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+#[test]
+fn json_report_for_ci() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    env.file("m", format!("{}{}junk\n", line(b"a", "a"), line(b"b", "b")));
+    let out = env.run(&["check", "--json", "m"]);
+    assert_eq!(code(&out), 1);
+    let recs: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs[0]["status"], "ok");
+    assert_eq!(recs[0]["at"], "m:1");
+    assert_eq!(recs[1]["status"], "missing");
+    assert_eq!(recs[2]["type"], "malformed");
+    assert_eq!(recs[3]["type"], "summary");
+    assert_eq!(recs[3]["passed"], false);
+}
+
+#[test]
+fn huge_line_keeps_memory_bounded() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    let mut m = line(b"a", "a").into_bytes();
+    m.extend(std::iter::repeat_n(b'x', 100 << 20));
+    m.push(b'\n');
+    m.extend_from_slice(line(b"a", "a").as_bytes());
+    env.file("m", m);
+    drop(std::fs::read(env.root().join("a")));
+    // Cap the data segment (heap and private writable mappings) of the child far below the
+    // line's size: keeping the line in memory would abort the run.
+    let mut cmd = env.cmd();
+    cmd.args(["check", "--warn", "m"]);
+    // SAFETY: setrlimit in the child between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let lim = libc::rlimit {
+                rlim_cur: 64 << 20,
+                rlim_max: 64 << 20,
+            };
+            if libc::setrlimit(libc::RLIMIT_DATA, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("m:2: improperly formatted") && stderr(&out).contains("longer than"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "a: OK\na: OK\n");
+}
+
+#[test]
+fn the_data_cap_of_the_huge_line_test_does_bite() {
+    // Control for the test above: the same cap makes a 100 MiB allocation fail.
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", "b = bytearray(100 << 20); print('allocated')"]);
+    // SAFETY: setrlimit in the child between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let lim = libc::rlimit {
+                rlim_cur: 64 << 20,
+                rlim_max: 64 << 20,
+            };
+            libc::setrlimit(libc::RLIMIT_DATA, &lim);
+            Ok(())
+        });
+    }
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
+    assert!(!out.status.success(), "{}", stdout(&out));
+}
