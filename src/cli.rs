@@ -32,6 +32,10 @@ pub enum Command {
     /// Verify manifests written by b3tree or b3sum; with --audit, also find files they miss.
     #[command(after_help = CHECK_EXIT_CODES)]
     Check(CheckArgs),
+    /// Print one versioned root digest of a tree (b3t1:HEX), for cache keys and equality
+    Digest(DigestArgs),
+    /// Merge shard manifests into one, in canonical order (byte-identical to a single run)
+    Merge(MergeArgs),
 }
 
 pub const CHECK_EXIT_CODES: &str = "\
@@ -150,6 +154,26 @@ pub struct HashArgs {
     #[arg(long)]
     pub no_progress: bool,
 
+    #[command(flatten)]
+    pub walk: WalkArgs,
+
+    /// Hash only the files of shard K of N (0-based), chosen by a stable hash of each name:
+    /// N machines of a CI matrix each hash ~1/N of the tree; `b3tree merge` joins them
+    #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
+    pub shard: Option<(u64, u64)>,
+
+    /// Also print the tree digest (b3t1:..., see `b3tree digest`) of the names as written
+    #[arg(long)]
+    pub digest: bool,
+}
+
+fn parse_shard_arg(s: &str) -> Result<(u64, u64), String> {
+    crate::digest::parse_shard(s)
+}
+
+/// What the walk visits (shared by hash and digest).
+#[derive(Debug, Clone, Args)]
+pub struct WalkArgs {
     /// Leave out paths matching GLOB (relative to the PATH they are under; repeatable)
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
@@ -165,6 +189,39 @@ pub struct HashArgs {
     /// Follow symbolic links (loops are reported as errors, never walked twice)
     #[arg(short = 'L', long)]
     pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// Directory to digest; names are taken relative to it [default: .]
+    #[arg(value_name = "PATH", conflicts_with = "from")]
+    pub path: Option<PathBuf>,
+
+    /// Compute the digest from a manifest instead of reading files (`-` for stdin); equals
+    /// `b3tree digest DIR` when the manifest was written by `b3tree hash -C DIR`
+    #[arg(long, value_name = "MANIFEST")]
+    pub from: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub walk: WalkArgs,
+
+    /// Print nothing on stderr but errors
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard manifests (from `b3tree hash --shard K/N`), in any order
+    #[arg(value_name = "MANIFEST", required = true)]
+    pub manifests: Vec<PathBuf>,
+
+    /// Write the merged manifest to FILE, atomically [default: stdout]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@ use std::time::Instant;
 use crate::cancel;
 use crate::cli::HashArgs;
 use crate::config;
+use crate::digest::TreeDigest;
 use crate::engine;
 use crate::escape::Escaping;
 use crate::format::{Format, ManifestWriter};
+use crate::job::Outcome;
 use crate::output::{AtomicFile, Output};
 use crate::report::{ProgressMode, Reporter};
 use crate::summary::Summary;
@@ -27,7 +29,7 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     } else {
         ProgressMode::Auto
     };
-    let excludes = match config::excludes(&args.exclude) {
+    let excludes = match config::excludes(&args.walk.exclude) {
         Ok(x) => x,
         Err(msg) => {
             eprintln!("b3tree: {msg}");
@@ -64,29 +66,32 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     };
     let walk_cfg = WalkConfig {
         roots,
-        follow: args.follow,
-        one_file_system: args.one_file_system,
-        max_depth: args.max_depth,
         excludes,
         skip_files: output.own_files(),
-        known: None,
+        shard: args.shard,
+        ..config::walk(&args.walk)
     };
 
     let mut reporter = Reporter::new(mode, args.quiet);
     let mut writer = ManifestWriter::new(output, format, escaping);
     let mut summary = Summary::default();
+    let mut tree_digest = args.digest.then(TreeDigest::new);
     let stats = Arc::new(WalkStats::default());
     let walk_stats = stats.clone();
     let result = engine::run(
         &engine_cfg,
         move |feeder| walk(&walk_cfg, &walk_stats, feeder),
         |done| {
+            if let (Some(d), Outcome::Hashed { hash, .. }) = (&mut tree_digest, &done.outcome) {
+                d.add(&done.name, hash.as_bytes());
+            }
             summary.add(&done.outcome);
             reporter.outcome(&done.name, &done.outcome);
             writer.record(&done.name, &done.outcome)
         },
     );
     summary.excluded = stats.excluded.load(Ordering::Relaxed);
+    summary.other_shards = stats.other_shards.load(Ordering::Relaxed);
     summary.elapsed = started.elapsed();
     summary.interrupted = cancel::was_interrupted();
     reporter.finish();
@@ -110,6 +115,13 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         return exit::FATAL;
     }
     reporter.info(&summary.line());
+    if let Some(d) = tree_digest {
+        if summary.errors == 0 {
+            reporter.error(&format!("digest {}", d.finish()));
+        } else {
+            reporter.error("no digest: some entries could not be hashed");
+        }
+    }
     if summary.errors > 0 {
         exit::FAILED
     } else {

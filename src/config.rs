@@ -2,9 +2,10 @@
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::cli::EngineArgs;
+use crate::cli::{EngineArgs, WalkArgs};
 use crate::engine::EngineConfig;
 use crate::limits;
+use crate::walk::WalkConfig;
 
 /// Default worker count for `cpus` cores. See README "Defaults" for the measurement behind it.
 pub fn default_jobs(cpus: usize) -> usize {
@@ -51,4 +52,15 @@ pub fn excludes(globs: &[String]) -> Result<Option<GlobSet>, String> {
     set.build()
         .map(Some)
         .map_err(|e| format!("invalid --exclude patterns: {e}"))
+}
+
+/// The walk settings that come straight from flags (roots, excludes and the rest are set by
+/// the command).
+pub fn walk(args: &WalkArgs) -> WalkConfig {
+    WalkConfig {
+        follow: args.follow,
+        one_file_system: args.one_file_system,
+        max_depth: args.max_depth,
+        ..WalkConfig::default()
+    }
 }

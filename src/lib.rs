@@ -16,8 +16,11 @@
 pub mod cancel;
 pub mod cli;
 pub mod cmd_check;
+pub mod cmd_digest;
 pub mod cmd_hash;
+pub mod cmd_merge;
 pub mod config;
+pub mod digest;
 pub mod engine;
 pub mod escape;
 pub mod format;
@@ -75,5 +78,7 @@ pub fn run(cli: Cli, env: &Env) -> i32 {
     match cli.command {
         Command::Hash(args) => cmd_hash::run(args, env),
         Command::Check(args) => cmd_check::run(args, env),
+        Command::Digest(args) => cmd_digest::run(args, env),
+        Command::Merge(args) => cmd_merge::run(args, env),
     }
 }

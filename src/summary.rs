@@ -14,6 +14,7 @@ pub struct Summary {
     pub errors: u64,
     pub skipped: u64,
     pub excluded: u64,
+    pub other_shards: u64,
     pub elapsed: Duration,
     pub interrupted: bool,
 }
@@ -54,6 +55,9 @@ impl Summary {
         if self.excluded > 0 {
             s.push_str(&format!(", {} excluded", self.excluded));
         }
+        if self.other_shards > 0 {
+            s.push_str(&format!(", {} in other shards", self.other_shards));
+        }
         if self.interrupted {
             s.push_str(" (interrupted)");
         }
@@ -68,6 +72,7 @@ impl Summary {
             "errors": self.errors,
             "skipped": self.skipped,
             "excluded": self.excluded,
+            "other_shards": self.other_shards,
             "elapsed_secs": self.elapsed.as_secs_f64(),
             "interrupted": self.interrupted,
         })

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use globset::GlobSet;
 use walkdir::{DirEntry, DirEntryExt, WalkDir};
 
+use crate::digest::shard_of;
 use crate::job::{Action, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::limits::WALKER_OPEN_DIRS;
 use crate::nameset::NameSet;
@@ -39,6 +40,10 @@ pub struct WalkConfig {
     /// Files whose names are in this set are not queued (`check --audit` walks only for
     /// files the manifest does not know).
     pub known: Option<Arc<NameSet>>,
+    /// Names relative to the root itself (`digest DIR`), not joined to it as given.
+    pub relative_names: bool,
+    /// `--shard K/N`: only entries whose name falls in shard K of N are queued.
+    pub shard: Option<(u64, u64)>,
 }
 
 /// Counts the walker keeps beside the jobs.
@@ -46,6 +51,8 @@ pub struct WalkConfig {
 pub struct WalkStats {
     /// Entries left out by `--exclude` (a directory counts once).
     pub excluded: AtomicU64,
+    /// Entries that belong to other shards.
+    pub other_shards: AtomicU64,
 }
 
 /// Walks every root, pushing one job per entry. Stops early when the feeder says so.
@@ -59,6 +66,11 @@ pub fn walk(cfg: &WalkConfig, stats: &Arc<WalkStats>, feeder: &mut Feeder<()>) {
 
 fn walk_root(cfg: &WalkConfig, root: &Path, stats: &WalkStats, feeder: &mut Feeder<()>) -> bool {
     let strip_dot = root == Path::new(".");
+    let naming = if cfg.relative_names {
+        Naming::Relative(root)
+    } else {
+        Naming::AsGiven { strip_dot }
+    };
     let mut walker = WalkDir::new(root)
         .follow_links(cfg.follow)
         .same_file_system(cfg.one_file_system)
@@ -82,7 +94,7 @@ fn walk_root(cfg: &WalkConfig, root: &Path, stats: &WalkStats, feeder: &mut Feed
                     continue;
                 }
                 if ft.is_file() {
-                    if is_own_output(cfg, &entry) || is_known(cfg, &entry, strip_dot) {
+                    if is_own_output(cfg, &entry) || is_known(cfg, &entry, naming) {
                         continue;
                     }
                     (entry.into_path(), Action::Hash)
@@ -100,12 +112,43 @@ fn walk_root(cfg: &WalkConfig, root: &Path, stats: &WalkStats, feeder: &mut Feed
                 (path, Action::Report(Outcome::Failed(error)))
             }
         };
-        let name = output_name(&path, strip_dot);
+        let name = naming.name(&path);
+        if let Some((k, n)) = cfg.shard {
+            if shard_of(&name, n) != k {
+                stats.other_shards.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        }
         if !feeder.push(path, name, action, ()) {
             return false;
         }
     }
     true
+}
+
+/// How names are formed from walked paths.
+#[derive(Clone, Copy)]
+enum Naming<'a> {
+    /// As walked (the root as given, joined with the path below it), without `./` for `.`.
+    AsGiven { strip_dot: bool },
+    /// Relative to the root; a root that is a file is named by its file name.
+    Relative(&'a Path),
+}
+
+impl Naming<'_> {
+    fn name(self, path: &Path) -> Vec<u8> {
+        match self {
+            Naming::AsGiven { strip_dot } => output_name(path, strip_dot),
+            Naming::Relative(root) => match path.strip_prefix(root) {
+                Ok(rel) if !rel.as_os_str().is_empty() => rel.as_os_str().as_bytes().to_vec(),
+                _ => path
+                    .file_name()
+                    .unwrap_or(path.as_os_str())
+                    .as_bytes()
+                    .to_vec(),
+            },
+        }
+    }
 }
 
 /// The name written for `path`: as walked, except that the root `.` adds no `./`.
@@ -137,10 +180,10 @@ fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
     }
 }
 
-fn is_known(cfg: &WalkConfig, entry: &DirEntry, strip_dot: bool) -> bool {
+fn is_known(cfg: &WalkConfig, entry: &DirEntry, naming: Naming) -> bool {
     cfg.known
         .as_ref()
-        .is_some_and(|set| set.contains(&output_name(entry.path(), strip_dot)))
+        .is_some_and(|set| set.contains(&naming.name(entry.path())))
 }
 
 fn classify(err: &walkdir::Error, path: &Path) -> EntryError {

@@ -1,0 +1,271 @@
+//! `b3tree merge`: joins shard manifests into one manifest in canonical order.
+//!
+//! Each shard manifest written by `b3tree hash --shard` is already in canonical order, so
+//! this is a streaming k-way merge: memory holds one line per input, not the tree. The merge
+//! refuses what would make the result lie: an input out of canonical order, the same name in
+//! two inputs (overlap; conflict when the digests differ), and inputs whose entries live
+//! under unrelated directories (shards of different roots). The output is written like
+//! `hash -o`: temporary file, fsync, rename.
+
+use std::cmp::Ordering;
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::ffi::OsStrExt;
+
+use crate::cli::MergeArgs;
+use crate::digest::{canonical_cmp, shard_of};
+use crate::escape::{Escaping, display};
+use crate::format::format_line;
+use crate::manifest::{Entry, Line, LineReader};
+use crate::nameset::normalize;
+use crate::output::{AtomicFile, Output};
+use crate::{Env, exit};
+
+struct Input {
+    name: String,
+    lines: LineReader<Box<dyn BufRead>>,
+    head: Option<Entry>,
+    /// Deepest directory holding every entry so far.
+    common: Option<Vec<u8>>,
+    /// Shards (for N = number of inputs) its entries fall in.
+    shards: std::collections::BTreeSet<u64>,
+}
+
+impl Input {
+    /// Moves to the next entry; checks canonical order.
+    fn advance(&mut self) -> Result<(), String> {
+        loop {
+            match self.lines.next_line() {
+                Ok(None) => {
+                    self.head = None;
+                    return Ok(());
+                }
+                Ok(Some(Line::Comment)) => {}
+                Ok(Some(Line::Malformed(why))) => {
+                    return Err(format!(
+                        "{}:{}: improperly formatted line: {why}",
+                        self.name, self.lines.line_no
+                    ));
+                }
+                Ok(Some(Line::Entry(e))) => {
+                    if let Some(prev) = &self.head {
+                        if canonical_cmp(&prev.name, &e.name) != Ordering::Less {
+                            return Err(format!(
+                                "{}:{}: not in canonical order (was it written by b3tree hash?)",
+                                self.name, self.lines.line_no
+                            ));
+                        }
+                    }
+                    narrow(&mut self.common, &e.name);
+                    self.head = Some(e);
+                    return Ok(());
+                }
+                Err(e) => return Err(format!("cannot read {}: {e}", self.name)),
+            }
+        }
+    }
+}
+
+/// Narrows `common` to the deepest directory holding `name` as well.
+fn narrow(common: &mut Option<Vec<u8>>, name: &[u8]) {
+    let norm = normalize(name);
+    let dir = match norm.iter().rposition(|&b| b == b'/') {
+        Some(i) => norm[..i].to_vec(),
+        None => Vec::new(),
+    };
+    *common = Some(match common.take() {
+        None => dir,
+        Some(c) => {
+            let n = c
+                .split(|&b| b == b'/')
+                .zip(dir.split(|&b| b == b'/'))
+                .take_while(|(a, b)| a == b)
+                .count();
+            c.split(|&b| b == b'/')
+                .take(n)
+                .collect::<Vec<_>>()
+                .join(&b'/')
+        }
+    });
+}
+
+fn is_ancestor(a: &[u8], b: &[u8]) -> bool {
+    a.is_empty() || b == a || (b.starts_with(a) && b.get(a.len()) == Some(&b'/'))
+}
+
+pub fn run(args: MergeArgs, env: &Env) -> i32 {
+    let mut inputs = Vec::new();
+    for m in &args.manifests {
+        let name = display(m.as_os_str().as_bytes());
+        let reader: Box<dyn BufRead> = match std::fs::File::open(m) {
+            Ok(f) => Box::new(BufReader::with_capacity(64 * 1024, f)),
+            Err(e) => {
+                eprintln!("b3tree: cannot read manifest {name}: {e}");
+                return exit::USAGE;
+            }
+        };
+        inputs.push(Input {
+            name,
+            lines: LineReader::new(reader),
+            head: None,
+            common: None,
+            shards: Default::default(),
+        });
+    }
+    let mut output = match &args.output {
+        Some(p) => match AtomicFile::create(p) {
+            Ok(f) => Output::File(f),
+            Err(e) => {
+                eprintln!("b3tree: cannot create {}: {e}", p.display());
+                return exit::FATAL;
+            }
+        },
+        None if env.stdout_closed => {
+            eprintln!("b3tree: stdout is closed; nowhere to write (use -o FILE)");
+            return exit::FATAL;
+        }
+        None => Output::stdout(),
+    };
+    match merge(&mut inputs, &mut output) {
+        Ok(count) => {
+            if let Err(e) = output.commit() {
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    eprintln!("b3tree: cannot write the merged manifest: {e}");
+                }
+                return exit::FATAL;
+            }
+            if let Some(w) = layout_warning(&inputs) {
+                eprintln!("b3tree: warning: {w}");
+            }
+            eprintln!(
+                "b3tree: merged {count} entries from {} manifests",
+                inputs.len()
+            );
+            exit::OK
+        }
+        Err((code, msg)) => {
+            eprintln!("b3tree: {msg}");
+            // `output` is dropped unwritten: an -o target is left as it was.
+            code
+        }
+    }
+}
+
+fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, (i32, String)> {
+    for input in inputs.iter_mut() {
+        input.advance().map_err(|m| (exit::FAILED, m))?;
+    }
+    let n = inputs.len() as u64;
+    let tagged = inputs
+        .iter()
+        .filter_map(|i| i.head.as_ref())
+        .all(|e| e.tagged);
+    let mut line = Vec::with_capacity(256);
+    let mut count = 0u64;
+    loop {
+        // The smallest head; ties are overlaps.
+        let mut best: Option<usize> = None;
+        for (i, input) in inputs.iter().enumerate() {
+            let Some(e) = &input.head else { continue };
+            best = match best {
+                None => Some(i),
+                Some(b) => {
+                    let other = inputs[b].head.as_ref().expect("head");
+                    match canonical_cmp(&e.name, &other.name) {
+                        Ordering::Less => Some(i),
+                        Ordering::Equal => {
+                            let what = if e.hash == other.hash {
+                                "overlapping"
+                            } else {
+                                "conflicting"
+                            };
+                            return Err((
+                                exit::FAILED,
+                                format!(
+                                    "{what} entries for {} in {} and {}: refusing to merge",
+                                    display(&e.name),
+                                    inputs[b].name,
+                                    input.name
+                                ),
+                            ));
+                        }
+                        Ordering::Greater => Some(b),
+                    }
+                }
+            };
+        }
+        let Some(b) = best else { break };
+        let entry = inputs[b].head.take().expect("head");
+        inputs[b].shards.insert(shard_of(&entry.name, n));
+        line.clear();
+        format_line(
+            &mut line,
+            &entry.name,
+            &blake3::Hash::from_bytes(entry.hash),
+            tagged,
+            Escaping::Manifest,
+        );
+        out.write_all(&line).map_err(|e| {
+            (
+                exit::FATAL,
+                format!("cannot write the merged manifest: {e}"),
+            )
+        })?;
+        count += 1;
+        inputs[b].advance().map_err(|m| (exit::FAILED, m))?;
+    }
+    // Shards of one root share it: their entries' directories must be related.
+    for (i, a) in inputs.iter().enumerate() {
+        for b in &inputs[i + 1..] {
+            if let (Some(x), Some(y)) = (&a.common, &b.common) {
+                if !is_ancestor(x, y) && !is_ancestor(y, x) {
+                    return Err((
+                        exit::FAILED,
+                        format!(
+                            "{} (entries under {}) and {} (entries under {}) come from different roots",
+                            a.name,
+                            display(x),
+                            b.name,
+                            display(y)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// With N inputs, each input should hold exactly one shard K of N, and together all of them.
+fn layout_warning(inputs: &[Input]) -> Option<String> {
+    let n = inputs.len();
+    let ok = inputs.iter().all(|i| i.shards.len() <= 1) && {
+        let mut all: Vec<u64> = inputs
+            .iter()
+            .flat_map(|i| i.shards.iter().copied())
+            .collect();
+        let len = all.len();
+        all.sort_unstable();
+        all.dedup();
+        all.len() == len
+    };
+    (!ok).then(|| {
+        format!("the inputs do not look like the {n} shards K/{n} of one run; is a shard missing or extra?")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestry_of_directories() {
+        assert!(is_ancestor(b"", b"dist"));
+        assert!(is_ancestor(b"dist", b"dist/a"));
+        assert!(!is_ancestor(b"dist", b"distx"));
+        assert!(!is_ancestor(b"dist", b"build"));
+        let mut c = None;
+        narrow(&mut c, b"dist/a/b");
+        narrow(&mut c, b"dist/c");
+        assert_eq!(c.as_deref(), Some(&b"dist"[..]));
+    }
+}

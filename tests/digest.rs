@@ -1,0 +1,278 @@
+//! `b3tree digest`, `hash --shard` and `merge`.
+
+mod common;
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use common::*;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/digest-tree");
+/// Golden vector of fixtures/digest-tree (docs/digest.md). Changing it changes the format.
+const FIXTURE_DIGEST: &str =
+    "b3t1:b81da9ed83c0a4be9821e2fbba2cf55455978188324c0fcfd1e97c0759532595";
+
+/// The definition of docs/digest.md, written out independently of the implementation.
+fn reference_digest(root: &Path) -> String {
+    let mut files: Vec<(Vec<Vec<u8>>, Vec<u8>)> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .as_os_str()
+                .as_bytes()
+                .to_vec();
+            let comps = rel.split(|&b| b == b'/').map(<[u8]>::to_vec).collect();
+            (comps, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    let mut k = blake3::Hasher::new_derive_key("b3tree 2026-11-25 tree digest v1");
+    for (comps, data) in files {
+        let name = comps.join(&b'/');
+        k.update(&(name.len() as u64).to_le_bytes());
+        k.update(&name);
+        k.update(blake3::hash(&data).as_bytes());
+    }
+    format!("b3t1:{}", k.finalize().to_hex())
+}
+
+fn digest_of(env: &TestEnv, args: &[&str]) -> String {
+    let out = env.run(args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    stdout(&out).trim_end().to_string()
+}
+
+#[test]
+fn golden_vector_of_the_fixture_tree() {
+    let env = TestEnv::new();
+    assert_eq!(digest_of(&env, &["digest", "-q", FIXTURE]), FIXTURE_DIGEST);
+    assert_eq!(reference_digest(Path::new(FIXTURE)), FIXTURE_DIGEST);
+}
+
+fn awkward_tree(env: &TestEnv) {
+    env.file(b"t/line\nfeed", "1");
+    env.file(b"t/bad\xffutf8", "2");
+    env.file(b"t/back\\slash", "3");
+    env.file("t/sub/deeper/file", "4");
+    env.file("t/a.txt", "5");
+    env.file("t/a/x", "6");
+    env.file("t/empty", "");
+}
+
+#[test]
+fn digest_matches_the_written_definition_and_is_independent_of_jobs_and_location() {
+    let env = TestEnv::new();
+    awkward_tree(&env);
+    let expected = reference_digest(&env.root().join("t"));
+    for j in ["1", "2", "16"] {
+        assert_eq!(digest_of(&env, &["digest", "-q", "-j", j, "t"]), expected);
+    }
+    assert_eq!(digest_of(&env, &["digest", "-q", "-C", "t"]), expected);
+    // A copy elsewhere has the same digest.
+    let copy = TestEnv::new();
+    let status = std::process::Command::new("cp")
+        .args([
+            "-a",
+            env.root().join("t").to_str().unwrap(),
+            copy.root().join("elsewhere").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(digest_of(&copy, &["digest", "-q", "elsewhere"]), expected);
+}
+
+#[test]
+fn digest_changes_with_content_name_and_membership() {
+    let env = TestEnv::new();
+    awkward_tree(&env);
+    let base = digest_of(&env, &["digest", "-q", "t"]);
+    env.file("t/a.txt", "5!");
+    let content = digest_of(&env, &["digest", "-q", "t"]);
+    assert_ne!(content, base);
+    std::fs::rename(env.root().join("t/a.txt"), env.root().join("t/b.txt")).unwrap();
+    let renamed = digest_of(&env, &["digest", "-q", "t"]);
+    assert_ne!(renamed, content);
+    env.file("t/new", "");
+    assert_ne!(digest_of(&env, &["digest", "-q", "t"]), renamed);
+}
+
+#[test]
+fn digest_from_manifest_equals_digest_of_tree() {
+    let env = TestEnv::new();
+    awkward_tree(&env);
+    let tree = digest_of(&env, &["digest", "-q", "t"]);
+    let out = env.run(&["hash", "-q", "-C", "t", "-o", "../m.b3"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(digest_of(&env, &["digest", "--from", "m.b3"]), tree);
+    // Order of lines does not matter (b3sum/find manifests); hash --digest agrees.
+    let text = std::fs::read(env.root().join("m.b3")).unwrap();
+    let mut lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
+    lines.reverse();
+    std::fs::write(env.root().join("rev.b3"), lines.concat()).unwrap();
+    assert_eq!(digest_of(&env, &["digest", "--from", "rev.b3"]), tree);
+    let out = env.run(&["hash", "--digest", "-C", "t"]);
+    assert!(
+        stderr(&out).contains(&format!("digest {tree}")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn digest_refuses_to_cover_up_errors_and_bad_manifests() {
+    let env = TestEnv::new();
+    env.file("m", "not a manifest line\n");
+    let out = env.run(&["digest", "--from", "m"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("m:1: improperly formatted"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["digest", "missing-dir"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+}
+
+fn shard_tree(env: &TestEnv, n: usize) {
+    for i in 0..n {
+        env.file(format!("t/d{}/f{i:04}", i % 13), format!("{i}"));
+    }
+}
+
+#[test]
+fn shards_cover_every_file_exactly_once_and_merge_to_the_single_run() {
+    let env = TestEnv::new();
+    shard_tree(&env, 700);
+    let single = env.run(&["hash", "-q", "-o", "all.b3", "t"]);
+    assert_eq!(single.status.code(), Some(0));
+    let all = std::fs::read(env.root().join("all.b3")).unwrap();
+    for n in [1usize, 2, 3, 7] {
+        let mut parts = Vec::new();
+        let mut total = 0;
+        for k in 0..n {
+            let name = format!("s{k}-{n}.b3");
+            let out = env.run(&[
+                "hash",
+                "-q",
+                "--shard",
+                &format!("{k}/{n}"),
+                "-o",
+                &name,
+                "t",
+            ]);
+            assert_eq!(out.status.code(), Some(0));
+            total += std::fs::read_to_string(env.root().join(&name))
+                .unwrap()
+                .lines()
+                .count();
+            parts.push(name);
+        }
+        assert_eq!(total, 700, "N={n}: every file exactly once");
+        // Merge in a shuffled argument order.
+        parts.reverse();
+        let mut args = vec!["merge".to_string(), "-o".into(), format!("merged-{n}.b3")];
+        args.extend(parts.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+        assert_eq!(
+            std::fs::read(env.root().join(format!("merged-{n}.b3"))).unwrap(),
+            all,
+            "N={n}"
+        );
+    }
+}
+
+#[test]
+fn merged_digest_equals_tree_digest() {
+    let env = TestEnv::new();
+    shard_tree(&env, 100);
+    let tree = digest_of(&env, &["digest", "-q", "t"]);
+    for k in 0..3 {
+        let out = env.run(&[
+            "hash",
+            "-q",
+            "-C",
+            "t",
+            "--shard",
+            &format!("{k}/3"),
+            "-o",
+            &format!("../s{k}.b3"),
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let out = env.run(&["merge", "-o", "all.b3", "s0.b3", "s1.b3", "s2.b3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(digest_of(&env, &["digest", "--from", "all.b3"]), tree);
+}
+
+#[test]
+fn merge_refuses_overlap_conflict_mixed_roots_and_keeps_the_old_output() {
+    let env = TestEnv::new();
+    shard_tree(&env, 40);
+    env.file("u/x", "other root");
+    for (name, args) in [
+        ("s0.b3", vec!["--shard", "0/2", "t"]),
+        ("s1.b3", vec!["--shard", "1/2", "t"]),
+        ("other.b3", vec!["u"]),
+    ] {
+        let mut a = vec!["hash", "-q", "-o", name];
+        a.extend(args);
+        assert_eq!(env.run(&a).status.code(), Some(0));
+    }
+    std::fs::write(env.root().join("out.b3"), "old\n").unwrap();
+    let out = env.run(&["merge", "-o", "out.b3", "s0.b3", "s0.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("overlapping entries"),
+        "{}",
+        stderr(&out)
+    );
+    // A conflicting copy: same name, other digest.
+    let s1 = std::fs::read_to_string(env.root().join("s1.b3")).unwrap();
+    let first = s1.lines().next().unwrap();
+    let conflict = format!("{}{}\n", "0".repeat(64), &first[64..]);
+    std::fs::write(env.root().join("conflict.b3"), conflict).unwrap();
+    let out = env.run(&["merge", "-o", "out.b3", "s1.b3", "conflict.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("conflicting entries"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["merge", "-o", "out.b3", "s0.b3", "s1.b3", "other.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("different roots"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("out.b3")).unwrap(),
+        "old\n"
+    );
+    // Two of three shards: merged, but the layout check warns that one is missing.
+    for k in 0..2 {
+        let out = env.run(&[
+            "hash",
+            "-q",
+            "--shard",
+            &format!("{k}/3"),
+            "-o",
+            &format!("t{k}.b3"),
+            "t",
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let out = env.run(&["merge", "-o", "out.b3", "t0.b3", "t1.b3"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("do not look like"),
+        "{}",
+        stderr(&out)
+    );
+}
