@@ -36,6 +36,69 @@ pub enum Command {
     Digest(DigestArgs),
     /// Merge shard manifests into one, in canonical order (byte-identical to a single run)
     Merge(MergeArgs),
+    /// Benchmark the hash pipeline over a sweep of --jobs (and --max-open, --queue) settings
+    Bench(BenchArgs),
+}
+
+/// Cache state for `bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheMode {
+    /// Leave the page cache as it is (a warm-up run fills it)
+    Warm,
+    /// Evict the tree's file pages (posix_fadvise DONTNEED) before every run
+    Cold,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Tree to hash (nothing is written) [default: .]
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+
+    /// Worker counts to sweep, comma-separated [default: 1,2,4,... up to 8 × CPUs]
+    #[arg(short, long, value_name = "N,...", value_delimiter = ',',
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub jobs: Vec<u32>,
+
+    /// --max-open values to sweep [default: the hash default]
+    #[arg(long, value_name = "N,...", value_delimiter = ',',
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_open: Vec<u32>,
+
+    /// --queue values to sweep [default: the hash default]
+    #[arg(long, value_name = "N,...", value_delimiter = ',',
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub queue: Vec<u32>,
+
+    /// Timed runs per setting, after one untimed warm-up run
+    #[arg(short, long, value_name = "R", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+
+    /// Page cache state for every timed run
+    #[arg(long, value_enum, default_value_t = CacheMode::Warm)]
+    pub cache: CacheMode,
+
+    /// Write every run as CSV to FILE
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+
+    /// Write every run, and the per-setting medians, as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Plot throughput against worker count (median, min–max whiskers) as SVG to FILE
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// Paths per batch handed to the blocking pool (tuning)
+    #[arg(long, value_name = "N", default_value_t = 256, hide = true,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub batch: u32,
+
+    /// Never show live progress
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 pub const CHECK_EXIT_CODES: &str = "\

@@ -13,8 +13,10 @@
 //! Ctrl-C to every stage. `main.rs` only parses the command line and maps the result to an
 //! exit code.
 
+pub mod cache;
 pub mod cancel;
 pub mod cli;
+pub mod cmd_bench;
 pub mod cmd_check;
 pub mod cmd_digest;
 pub mod cmd_hash;
@@ -32,6 +34,7 @@ pub mod manifest;
 pub mod mapguard;
 pub mod nameset;
 pub mod output;
+pub mod plot;
 pub mod queue;
 pub mod report;
 pub mod rt;
@@ -80,5 +83,6 @@ pub fn run(cli: Cli, env: &Env) -> i32 {
         Command::Check(args) => cmd_check::run(args, env),
         Command::Digest(args) => cmd_digest::run(args, env),
         Command::Merge(args) => cmd_merge::run(args, env),
+        Command::Bench(args) => cmd_bench::run(args, env),
     }
 }

@@ -1,0 +1,488 @@
+//! `b3tree bench`: runs the real hash pipeline (digests computed, nothing written) over a sweep
+//! of settings and reports wall time and throughput per setting, with exports and a plot.
+//!
+//! Each setting gets one untimed warm-up run, then `--repeat` timed runs; we report the median
+//! (robust on a shared, noisy machine) and the min–max spread. Ctrl-C ends the sweep: the
+//! settings whose runs all finished are still printed and exported.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use crate::cache::evict_tree;
+use crate::cancel;
+use crate::cli::{BenchArgs, CacheMode, EngineArgs};
+use crate::config;
+use crate::engine::{self, EngineConfig};
+use crate::job::Outcome;
+use crate::plot::{Point, throughput_svg};
+use crate::walk::{WalkConfig, WalkStats, walk};
+use crate::{Env, exit};
+
+/// One point of the sweep.
+#[derive(Debug, Clone, Copy)]
+struct Setting {
+    jobs: u32,
+    max_open: Option<u32>,
+    queue: Option<u32>,
+}
+
+impl Setting {
+    fn label(&self) -> String {
+        let mut s = format!("--jobs {}", self.jobs);
+        if let Some(m) = self.max_open {
+            s.push_str(&format!(" --max-open {m}"));
+        }
+        if let Some(q) = self.queue {
+            s.push_str(&format!(" --queue {q}"));
+        }
+        s
+    }
+
+    fn series(&self) -> String {
+        match (self.max_open, self.queue) {
+            (None, None) => "default --max-open and --queue".into(),
+            (m, q) => {
+                let m = m.map_or("default".into(), |m| m.to_string());
+                let q = q.map_or("default".into(), |q| q.to_string());
+                format!("--max-open {m}, --queue {q}")
+            }
+        }
+    }
+}
+
+/// One timed run.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: Duration,
+    files: u64,
+    bytes: u64,
+    errors: u64,
+}
+
+/// The statistics of one setting.
+struct Row {
+    setting: Setting,
+    runs: Vec<Run>,
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Row {
+    fn new(setting: Setting, runs: Vec<Run>) -> Row {
+        let mut secs: Vec<f64> = runs.iter().map(|r| r.wall.as_secs_f64()).collect();
+        secs.sort_by(f64::total_cmp);
+        let n = secs.len();
+        let median = if n % 2 == 1 {
+            secs[n / 2]
+        } else {
+            (secs[n / 2 - 1] + secs[n / 2]) / 2.0
+        };
+        Row {
+            setting,
+            median,
+            min: secs[0],
+            max: secs[n - 1],
+            runs,
+        }
+    }
+
+    fn files(&self) -> u64 {
+        self.runs[0].files
+    }
+
+    fn bytes(&self) -> u64 {
+        self.runs[0].bytes
+    }
+
+    fn mb_per_s(&self, secs: f64) -> f64 {
+        self.bytes() as f64 / 1e6 / secs.max(1e-9)
+    }
+}
+
+/// The default sweep: 1, 2, 4, ... up to 8 × CPUs.
+pub fn default_jobs_sweep(cpus: usize) -> Vec<u32> {
+    let top = (8 * cpus).max(8) as u32;
+    std::iter::successors(Some(1u32), |j| (j * 2 <= top).then_some(j * 2)).collect()
+}
+
+pub fn run(args: BenchArgs, env: &Env) -> i32 {
+    let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
+    if let Err(e) = std::fs::metadata(&root).and_then(|m| {
+        if m.is_dir() {
+            std::fs::read_dir(&root).map(drop)
+        } else {
+            Ok(())
+        }
+    }) {
+        eprintln!("b3tree: cannot read {}: {e}", root.display());
+        return exit::USAGE;
+    }
+    if env.stdout_closed {
+        eprintln!("b3tree: stdout is closed; nowhere to print the table");
+        return exit::FATAL;
+    }
+    let jobs = if args.jobs.is_empty() {
+        default_jobs_sweep(config::cpus())
+    } else {
+        args.jobs.clone()
+    };
+    let max_opens: Vec<Option<u32>> = if args.max_open.is_empty() {
+        vec![None]
+    } else {
+        args.max_open.iter().copied().map(Some).collect()
+    };
+    let queues: Vec<Option<u32>> = if args.queue.is_empty() {
+        vec![None]
+    } else {
+        args.queue.iter().copied().map(Some).collect()
+    };
+    let mut settings = Vec::new();
+    for &max_open in &max_opens {
+        for &queue in &queues {
+            for &j in &jobs {
+                settings.push(Setting {
+                    jobs: j,
+                    max_open,
+                    queue,
+                });
+            }
+        }
+    }
+    let repeat = args.repeat as usize;
+    let total_runs = settings.len() * (repeat + 1);
+    let bar = (!args.no_progress && io::stderr().is_terminal()).then(|| {
+        let bar =
+            ProgressBar::with_draw_target(Some(total_runs as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("bench {bar:30} {pos}/{len} runs  {msg}")
+                .expect("valid template"),
+        );
+        bar
+    });
+
+    let mut rows = Vec::new();
+    let mut partial: Vec<(Setting, Vec<Run>)> = Vec::new();
+    'sweep: for setting in &settings {
+        let cfg = engine_config(setting, args.batch);
+        let mut runs = Vec::with_capacity(repeat);
+        for i in 0..=repeat {
+            if let Some(b) = &bar {
+                b.set_message(format!(
+                    "{} {}",
+                    setting.label(),
+                    if i == 0 {
+                        "warm-up".into()
+                    } else {
+                        format!("run {i}/{repeat}")
+                    }
+                ));
+            }
+            if args.cache == CacheMode::Cold {
+                evict_tree(&root);
+            }
+            let Some(run) = run_once(&cfg, &root) else {
+                if !runs.is_empty() {
+                    partial.push((*setting, runs));
+                }
+                break 'sweep;
+            };
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+            if i > 0 {
+                runs.push(run);
+            }
+        }
+        rows.push(Row::new(*setting, runs));
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let interrupted = cancel::was_interrupted();
+    if interrupted {
+        eprintln!(
+            "b3tree: interrupted; reporting the {} settings that finished",
+            rows.len()
+        );
+    }
+
+    let mut out = io::stdout().lock();
+    let table = write_table(&mut out, &rows, &root, args.cache).and_then(|()| out.flush());
+    if let Err(e) = table {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("b3tree: cannot write stdout: {e}");
+        }
+        return exit::FATAL;
+    }
+    if let Some(fast) = rows.iter().find(|r| r.median < 0.1) {
+        eprintln!(
+            "b3tree: warning: runs of {:.0} ms ({}) are too short to measure well; use a bigger tree",
+            fast.median * 1000.0,
+            fast.setting.label()
+        );
+    }
+    let errors: u64 = rows
+        .iter()
+        .flat_map(|r| r.runs.iter())
+        .map(|r| r.errors)
+        .max()
+        .unwrap_or(0);
+    if errors > 0 {
+        eprintln!(
+            "b3tree: warning: {errors} entries could not be hashed in each run (see `b3tree hash`)"
+        );
+    }
+
+    let mut code = if interrupted {
+        exit::INTERRUPTED
+    } else if errors > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    };
+    let all_runs: Vec<(Setting, &Run)> = rows
+        .iter()
+        .flat_map(|r| r.runs.iter().map(move |run| (r.setting, run)))
+        .chain(
+            partial
+                .iter()
+                .flat_map(|(s, runs)| runs.iter().map(move |run| (*s, run))),
+        )
+        .collect();
+    let exports: [(&Option<PathBuf>, &Exporter); 3] = [
+        (&args.csv, &|p| write_csv(p, &all_runs)),
+        (&args.json, &|p| {
+            write_json(p, &root, args.cache, &rows, &all_runs)
+        }),
+        (&args.plot, &|p| write_plot(p, &root, args.cache, &rows)),
+    ];
+    for (target, export) in exports {
+        if let Some(p) = target {
+            if let Err(e) = export(p) {
+                eprintln!("b3tree: {e}");
+                code = exit::FATAL;
+            }
+        }
+    }
+    code
+}
+
+/// Writes one export file.
+type Exporter<'a> = dyn Fn(&Path) -> Result<(), String> + 'a;
+
+fn engine_config(s: &Setting, batch: u32) -> EngineConfig {
+    config::engine(&EngineArgs {
+        jobs: Some(s.jobs),
+        queue: s.queue,
+        max_open: s.max_open,
+        batch,
+    })
+}
+
+/// One run of the pipeline over `root`; `None` if interrupted.
+fn run_once(cfg: &EngineConfig, root: &Path) -> Option<Run> {
+    let walk_cfg = WalkConfig {
+        roots: vec![root.to_path_buf()],
+        ..WalkConfig::default()
+    };
+    let stats = Arc::new(WalkStats::default());
+    let (mut files, mut bytes, mut errors) = (0u64, 0u64, 0u64);
+    let started = Instant::now();
+    let _ = engine::run(
+        cfg,
+        move |feeder| walk(&walk_cfg, &stats, feeder),
+        |done| {
+            match done.outcome {
+                Outcome::Hashed { size, .. } => {
+                    files += 1;
+                    bytes += size;
+                }
+                Outcome::Failed(_) => errors += 1,
+                Outcome::Skipped(_) => {}
+            }
+            Ok(())
+        },
+    );
+    let wall = started.elapsed();
+    (!cancel::is_stopped()).then_some(Run {
+        wall,
+        files,
+        bytes,
+        errors,
+    })
+}
+
+fn write_table(
+    out: &mut impl Write,
+    rows: &[Row],
+    root: &Path,
+    cache: CacheMode,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "b3tree bench {}  ({} cache, {} CPUs, median of {} runs)",
+        root.display(),
+        if cache == CacheMode::Cold {
+            "cold"
+        } else {
+            "warm"
+        },
+        config::cpus(),
+        rows.first().map_or(0, |r| r.runs.len())
+    )?;
+    writeln!(
+        out,
+        "{:<36} {:>9} {:>12} {:>9} {:>11} {:>9} {:>8}  spread (min-max s)",
+        "setting", "files", "bytes", "median s", "files/s", "MB/s", "speedup"
+    )?;
+    let Some(first) = rows.first() else {
+        return writeln!(out, "(no setting finished)");
+    };
+    for r in rows {
+        writeln!(
+            out,
+            "{:<36} {:>9} {:>12} {:>9.3} {:>11.0} {:>9.1} {:>7.2}x  {:.3}-{:.3}",
+            r.setting.label(),
+            r.files(),
+            r.bytes(),
+            r.median,
+            r.files() as f64 / r.median.max(1e-9),
+            r.mb_per_s(r.median),
+            first.median / r.median.max(1e-9),
+            r.min,
+            r.max
+        )?;
+    }
+    let best = rows
+        .iter()
+        .min_by(|a, b| a.median.total_cmp(&b.median))
+        .expect("non-empty");
+    writeln!(
+        out,
+        "best: {} ({:.1}x over {})",
+        best.setting.label(),
+        first.median / best.median.max(1e-9),
+        first.setting.label()
+    )
+}
+
+fn write_csv(path: &Path, runs: &[(Setting, &Run)]) -> Result<(), String> {
+    let mut s = String::from("jobs,max_open,queue,run,wall_secs,files,bytes,errors\n");
+    let mut counter: std::collections::HashMap<String, u32> = Default::default();
+    for (setting, run) in runs {
+        let n = counter.entry(setting.label()).or_default();
+        *n += 1;
+        s.push_str(&format!(
+            "{},{},{},{},{:.6},{},{},{}\n",
+            setting.jobs,
+            setting.max_open.map_or(String::new(), |m| m.to_string()),
+            setting.queue.map_or(String::new(), |q| q.to_string()),
+            n,
+            run.wall.as_secs_f64(),
+            run.files,
+            run.bytes,
+            run.errors
+        ));
+    }
+    write_file(path, s.as_bytes())
+}
+
+fn write_json(
+    path: &Path,
+    root: &Path,
+    cache: CacheMode,
+    rows: &[Row],
+    runs: &[(Setting, &Run)],
+) -> Result<(), String> {
+    let v = json!({
+        "path": root.to_string_lossy(),
+        "cache": if cache == CacheMode::Cold { "cold" } else { "warm" },
+        "cpus": config::cpus(),
+        "runs": runs.iter().map(|(s, r)| json!({
+            "jobs": s.jobs, "max_open": s.max_open, "queue": s.queue,
+            "wall_secs": r.wall.as_secs_f64(), "files": r.files, "bytes": r.bytes, "errors": r.errors,
+        })).collect::<Vec<_>>(),
+        "settings": rows.iter().map(|r| json!({
+            "jobs": r.setting.jobs, "max_open": r.setting.max_open, "queue": r.setting.queue,
+            "median_secs": r.median, "min_secs": r.min, "max_secs": r.max,
+            "files": r.files(), "bytes": r.bytes(), "mb_per_s": r.mb_per_s(r.median),
+        })).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_vec_pretty(&v).map_err(|e| e.to_string())?;
+    write_file(path, &text)
+}
+
+fn write_plot(path: &Path, root: &Path, cache: CacheMode, rows: &[Row]) -> Result<(), String> {
+    let mut series: Vec<(String, Vec<Point>)> = Vec::new();
+    for r in rows {
+        let label = r.setting.series();
+        let point = Point {
+            jobs: r.setting.jobs,
+            median: r.mb_per_s(r.median),
+            // The fastest run gives the highest throughput.
+            min: r.mb_per_s(r.max),
+            max: r.mb_per_s(r.min),
+        };
+        match series.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, pts)) => pts.push(point),
+            None => series.push((label, vec![point])),
+        }
+    }
+    for (_, pts) in &mut series {
+        pts.sort_by_key(|p| p.jobs);
+    }
+    let title = format!(
+        "b3tree hash throughput, {} ({} cache, {} CPUs)",
+        root.display(),
+        if cache == CacheMode::Cold {
+            "cold"
+        } else {
+            "warm"
+        },
+        config::cpus()
+    );
+    let tmp = path.with_extension("svg.tmp");
+    throughput_svg(&tmp, &title, &series)?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_sweep_goes_to_eight_times_the_cores() {
+        assert_eq!(default_jobs_sweep(2), vec![1, 2, 4, 8, 16]);
+        assert_eq!(default_jobs_sweep(8), vec![1, 2, 4, 8, 16, 32, 64]);
+    }
+
+    #[test]
+    fn median_and_spread() {
+        let run = |ms| Run {
+            wall: Duration::from_millis(ms),
+            files: 1,
+            bytes: 1_000_000,
+            errors: 0,
+        };
+        let r = Row::new(
+            Setting {
+                jobs: 1,
+                max_open: None,
+                queue: None,
+            },
+            vec![run(300), run(100), run(200)],
+        );
+        assert_eq!((r.median, r.min, r.max), (0.2, 0.1, 0.3));
+        assert!((r.mb_per_s(r.median) - 5.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,195 @@
+//! `b3tree bench` on small trees: table, exports, plot, cold cache, errors, Ctrl-C.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn small_tree(env: &TestEnv, n: usize) {
+    for i in 0..n {
+        env.file(format!("t/d{}/f{i}", i % 10), vec![i as u8; 100 + i * 13]);
+    }
+}
+
+#[test]
+fn table_has_one_row_per_setting_and_a_recommendation() {
+    let env = TestEnv::new();
+    small_tree(&env, 200);
+    let out = env.run(&["bench", "t", "--jobs", "1,2,4", "--repeat", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("--jobs")).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    for (row, j) in rows.iter().zip(["1", "2", "4"]) {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols[1], j);
+        assert_eq!(cols[2], "200", "files column: {row}");
+    }
+    assert!(rows[0].contains("1.00x"));
+    assert!(
+        text.lines().last().unwrap().starts_with("best: --jobs "),
+        "{text}"
+    );
+    // A tree this small runs far under 100 ms: the user is told.
+    assert!(
+        stderr(&out).contains("too short to measure"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn csv_json_and_svg_hold_every_run_and_series() {
+    let env = TestEnv::new();
+    small_tree(&env, 100);
+    let out = env.run(&[
+        "bench",
+        "t",
+        "--jobs",
+        "1,3",
+        "--max-open",
+        "1,8",
+        "--repeat",
+        "3",
+        "--csv",
+        "b.csv",
+        "--json",
+        "b.json",
+        "--plot",
+        "b.svg",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out)
+            .lines()
+            .filter(|l| l.starts_with("--jobs"))
+            .count(),
+        4
+    );
+    let csv = std::fs::read_to_string(env.root().join("b.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "jobs,max_open,queue,run,wall_secs,files,bytes,errors"
+    );
+    assert_eq!(lines.len(), 1 + 4 * 3);
+    for l in &lines[1..] {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!(f.len(), 8);
+        assert!(f[4].parse::<f64>().unwrap() > 0.0);
+        assert_eq!(f[5], "100");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.root().join("b.json")).unwrap()).unwrap();
+    assert_eq!(json["runs"].as_array().unwrap().len(), 12);
+    assert_eq!(json["settings"].as_array().unwrap().len(), 4);
+    assert_eq!(json["runs"][0]["files"], 100);
+    let svg = std::fs::read_to_string(env.root().join("b.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the plot is well-formed XML");
+    let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+    assert!(
+        texts.iter().any(|t| t.contains("throughput (MB/s)")),
+        "y label"
+    );
+    assert!(texts.iter().any(|t| t.contains("--jobs")), "x label");
+    assert!(
+        texts.iter().any(|t| t.contains("--max-open 1"))
+            && texts.iter().any(|t| t.contains("--max-open 8")),
+        "two series in the legend"
+    );
+    let lines = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline"))
+        .count();
+    assert!(lines >= 2, "one line per series, found {lines}");
+    let points = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle") && n.attribute("fill") != Some("none"))
+        .count();
+    assert_eq!(points, 4, "one marker per setting");
+}
+
+#[test]
+fn cold_cache_works_unprivileged() {
+    let tree = public_tree();
+    let (_bin_dir, bin) = public_copy_of_binary();
+    for i in 0..50 {
+        let p = tree.path().join(format!("f{i}"));
+        std::fs::write(&p, vec![7u8; 4096 * (i + 1)]).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mut cmd = Command::new(&bin);
+    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+    cmd.args([
+        "bench", ".", "--cache", "cold", "--jobs", "2", "--repeat", "2",
+    ])
+    .current_dir(tree.path());
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("cold cache"), "{}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l.starts_with("--jobs 2") && l.split_whitespace().nth(2) == Some("50"))
+    );
+}
+
+#[test]
+fn nonsense_arguments_are_usage_errors() {
+    let env = TestEnv::new();
+    small_tree(&env, 3);
+    for args in [
+        &["bench", "t", "--jobs", "0"][..],
+        &["bench", "t", "--jobs", ""],
+        &["bench", "t", "--jobs", "1,,2"],
+        &["bench", "t", "--repeat", "0"],
+        &["bench", "no-such-dir"],
+        &["bench", "t", "--cache", "lukewarm"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).is_empty());
+    }
+}
+
+#[test]
+fn ctrl_c_stops_the_sweep_and_reports_finished_rows() {
+    let env = TestEnv::new();
+    small_tree(&env, 2000);
+    let jobs: Vec<String> = (1..=400).map(|j| j.to_string()).collect();
+    let child = env
+        .cmd()
+        .args([
+            "bench",
+            "t",
+            "--repeat",
+            "1",
+            "--csv",
+            "b.csv",
+            "--jobs",
+            &jobs.join(","),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let sent = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(sent.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let rows = stdout(&out)
+        .lines()
+        .filter(|l| l.starts_with("--jobs"))
+        .count();
+    assert!(rows >= 1 && rows < 400, "{rows} rows");
+    assert!(stdout(&out).contains("best:"));
+    let csv = std::fs::read_to_string(env.root().join("b.csv")).unwrap();
+    assert!(csv.lines().count() > rows, "every finished run exported");
+}
