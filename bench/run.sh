@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The project benchmark: b3tree against b3sum (and rhash/hashdeep if installed) on the
+# standard trees, median wall time of several runs (hyperfine) and peak RSS (/usr/bin/time).
+#
+#   bench/run.sh [WORKDIR] [RUNS]      (default /tmp/b3tree-bench, 5 runs)
+#
+# Needs: hyperfine and time (apt-get install -y hyperfine time), b3sum (cargo install b3sum
+# --locked), python3; optional: rhash, hashdeep. Generates (once, fixed seed) in WORKDIR:
+#   small/  100,000 files of 64 B..64 KiB (log-uniform sizes)   ~0.95 GB
+#   big4/   4 files of 1 GiB                                     4 GiB
+#   one1g/  one 1 GiB file;  one4g/  one 4 GiB file              5 GiB
+# Warm page cache: hyperfine's warm-up run reads every tree first; RAM must hold a tree.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+work="${1:-/tmp/b3tree-bench}"
+runs="${2:-5}"
+mkdir -p "$work"
+for tool in hyperfine b3sum python3 /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool (see the header of $0)" >&2; exit 2; }
+done
+(cd "$here/.." && cargo build --release --locked -q)
+b3tree="$here/../target/release/b3tree"
+
+[ -d "$work/small" ] || python3 "$here/gen_tree.py" small "$work/small"
+[ -d "$work/big4" ] || python3 "$here/gen_tree.py" big "$work/big4" 4 1073741824
+[ -d "$work/one1g" ] || { mkdir -p "$work/one1g"; cp "$work/big4/big0.bin" "$work/one1g/"; }
+[ -d "$work/one4g" ] || python3 "$here/gen_tree.py" big "$work/one4g" 1 4294967296
+"$b3tree" hash -q -C "$work/small" -o "$work/small.b3"
+
+np="$(nproc)"
+results="$work/results"
+mkdir -p "$results"
+for tree in small big4 one1g one4g; do
+    dir="$work/$tree"
+    cmds=(
+        "$b3tree hash $dir > /dev/null"
+        "find $dir -type f -print0 | xargs -0 b3sum > /dev/null"
+        "find $dir -type f -print0 | xargs -0 -P$np -n 5000 b3sum > /dev/null"
+    )
+    names=("b3tree hash" "xargs b3sum" "xargs -P$np -n 5000 b3sum")
+    if [ "$tree" = small ]; then
+        cmds+=("cd $dir && $b3tree check -q ../small.b3 > /dev/null")
+        names+=("b3tree check (manifest of this tree)")
+    fi
+    if command -v rhash >/dev/null; then
+        cmds+=("rhash -r --sha256 $dir > /dev/null"); names+=("rhash -r --sha256 (other hash)")
+    fi
+    if command -v hashdeep >/dev/null; then
+        cmds+=("hashdeep -r -c sha256 $dir > /dev/null"); names+=("hashdeep -r -c sha256 (other hash)")
+    fi
+    args=()
+    for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+    hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$results/$tree.json" "${args[@]}" >&2
+    : > "$results/$tree.rss"
+    for i in "${!cmds[@]}"; do
+        kb="$( { /usr/bin/time -f '%M' sh -c "${cmds[$i]}" 2>&1 >/dev/null; } | tail -1)"
+        printf '%s\t%s\n' "${names[$i]}" "$kb" >> "$results/$tree.rss"
+    done
+done
+python3 "$here/report.py" "$results"
