@@ -23,13 +23,19 @@ pub fn engine(args: &EngineArgs) -> EngineConfig {
         .jobs
         .map_or_else(|| default_jobs(cpus()), |j| j as usize);
     let queue = args.queue.map_or(2 * jobs, |q| q as usize);
-    let max_open = args.max_open.map_or_else(
-        || {
-            let soft = limits::raise_nofile_limit();
-            limits::default_max_open(soft, limits::open_descriptors())
-        },
-        |m| m as usize,
-    );
+    // What RLIMIT_NOFILE allows; more than that would only run into EMFILE (where the walker,
+    // unlike the hasher, cannot wait), so a larger --max-open is lowered, with a warning.
+    let budget = limits::default_max_open(limits::raise_nofile_limit(), limits::open_descriptors());
+    let max_open = match args.max_open {
+        None => budget,
+        Some(m) if m as usize > budget => {
+            eprintln!(
+                "b3tree: warning: --max-open {m} is more than the open-file limit (or use) allows; using {budget}"
+            );
+            budget
+        }
+        Some(m) => m as usize,
+    };
     EngineConfig {
         jobs,
         queue,

@@ -82,7 +82,13 @@ impl DirCache {
         };
         if self.dir.as_ref().is_none_or(|(p, _)| p != parent) {
             self.dir = None;
-            match open_in(root, root, parent, &mut self.cstr, DIR_FLAGS) {
+            let opened = match open_in(root, root, parent, &mut self.cstr, DIR_FLAGS) {
+                Err(e) if root.is_none() && e.raw_os_error() == Some(libc::ENAMETOOLONG) => {
+                    open_dir_stepwise(parent)
+                }
+                other => other,
+            };
+            match opened {
                 Ok(fd) => self.dir = Some((parent.to_vec(), fd)),
                 // Let the full open produce the precise error (vanished, outside...).
                 Err(_) => {
@@ -100,6 +106,21 @@ impl DirCache {
             other => other.map(File::from),
         }
     }
+}
+
+/// Opens a directory whose path is longer than the kernel takes in one call (PATH_MAX), one
+/// component at a time.
+pub fn open_dir_stepwise(path: &[u8]) -> io::Result<OwnedFd> {
+    let mut cstr = Vec::new();
+    let mut cur = if path.starts_with(b"/") {
+        open_at(None, b"/", &mut cstr, DIR_FLAGS)?
+    } else {
+        open_at(None, b".", &mut cstr, DIR_FLAGS)?
+    };
+    for comp in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        cur = open_at(Some(cur.as_raw_fd()), comp, &mut cstr, DIR_FLAGS)?;
+    }
+    Ok(cur)
 }
 
 /// Opens `name` relative to `dirfd` (or the working directory); when `root` is set, the

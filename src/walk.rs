@@ -9,7 +9,12 @@
 //! `--follow`) symlinks become "skipped" reports, never opened; walk errors (unreadable
 //! directory, symlink loop, missing root) become error records. Only `--exclude` matches and
 //! our own output file are left out, and those are counted.
+//!
+//! walkdir opens directories by full path, which the kernel refuses beyond PATH_MAX. Where
+//! that happens, the walk goes on below a descriptor of that directory (opened one component
+//! at a time) through `/proc/self/fd/N`, so deep trees have no silent limit.
 
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -20,6 +25,7 @@ use globset::GlobSet;
 use walkdir::{DirEntry, DirEntryExt, WalkDir};
 
 use crate::digest::shard_of;
+use crate::hasher;
 use crate::job::{Action, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::limits::WALKER_OPEN_DIRS;
 use crate::nameset::NameSet;
@@ -71,16 +77,62 @@ fn walk_root(cfg: &WalkConfig, root: &Path, stats: &WalkStats, feeder: &mut Feed
     } else {
         Naming::AsGiven { strip_dot }
     };
-    let mut walker = WalkDir::new(root)
+    let tree = Subtree {
+        root,
+        naming,
+        open_as: root,
+        real: root,
+        base_depth: 0,
+    };
+    walk_subtree(cfg, &tree, stats, feeder)
+}
+
+/// A walk of `real`, opened as `open_as`: the same directory, except below a path too long
+/// for the kernel (PATH_MAX), where `open_as` is `/proc/self/fd/N` of a descriptor opened
+/// one component at a time. Jobs always carry the real path (the hasher opens long paths
+/// step by step too).
+struct Subtree<'a> {
+    root: &'a Path,
+    naming: Naming<'a>,
+    open_as: &'a Path,
+    real: &'a Path,
+    base_depth: usize,
+}
+
+impl Subtree<'_> {
+    fn real_path(&self, p: &Path) -> PathBuf {
+        if self.open_as == self.real {
+            p.to_path_buf()
+        } else {
+            self.real.join(p.strip_prefix(self.open_as).unwrap_or(p))
+        }
+    }
+}
+
+fn walk_subtree(
+    cfg: &WalkConfig,
+    tree: &Subtree,
+    stats: &WalkStats,
+    feeder: &mut Feeder<()>,
+) -> bool {
+    let mut walker = WalkDir::new(tree.open_as)
         .follow_links(cfg.follow)
         .same_file_system(cfg.one_file_system)
         .max_open(WALKER_OPEN_DIRS)
         .sort_by_file_name();
+    if tree.base_depth > 0 {
+        walker = walker.min_depth(1); // the subtree's own directory was seen already
+    }
     if let Some(d) = cfg.max_depth {
-        walker = walker.max_depth(d);
+        if d < tree.base_depth {
+            return true;
+        }
+        walker = walker.max_depth(d - tree.base_depth);
     }
     let iter = walker.into_iter().filter_entry(|e| {
-        let keep = !is_excluded(cfg.excludes.as_ref(), root, e);
+        let depth = tree.base_depth + e.depth();
+        let keep =
+            depth == 0 || !is_excluded(cfg.excludes.as_ref(), tree.root, &tree.real_path(e.path()));
         if !keep {
             stats.excluded.fetch_add(1, Ordering::Relaxed);
         }
@@ -93,26 +145,39 @@ fn walk_root(cfg: &WalkConfig, root: &Path, stats: &WalkStats, feeder: &mut Feed
                 if ft.is_dir() {
                     continue;
                 }
+                let path = tree.real_path(entry.path());
                 if ft.is_file() {
-                    if is_own_output(cfg, &entry) || is_known(cfg, &entry, naming) {
+                    if is_own_output(cfg, &entry) || is_known(cfg, &path, tree.naming) {
                         continue;
                     }
-                    (entry.into_path(), Action::Hash)
+                    (path, Action::Hash)
                 } else {
-                    let kind = SkipKind::of(ft);
-                    (entry.into_path(), Action::Report(Outcome::Skipped(kind)))
+                    (path, Action::Report(Outcome::Skipped(SkipKind::of(ft))))
                 }
             }
             Err(err) => {
-                let path = err
-                    .path()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| root.into());
+                let path = tree.real_path(err.path().unwrap_or(tree.open_as));
+                if err.io_error().and_then(std::io::Error::raw_os_error) == Some(libc::ENAMETOOLONG)
+                {
+                    if let Ok(fd) = hasher::open_dir_stepwise(path.as_os_str().as_bytes()) {
+                        let proc = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                        let deeper = Subtree {
+                            open_as: &proc,
+                            real: &path,
+                            base_depth: tree.base_depth + err.depth(),
+                            ..*tree
+                        };
+                        if !walk_subtree(cfg, &deeper, stats, feeder) {
+                            return false;
+                        }
+                        continue;
+                    }
+                }
                 let error = classify(&err, &path);
                 (path, Action::Report(Outcome::Failed(error)))
             }
         };
-        let name = naming.name(&path);
+        let name = tree.naming.name(&path);
         if let Some((k, n)) = cfg.shard {
             if shard_of(&name, n) != k {
                 stats.other_shards.fetch_add(1, Ordering::Relaxed);
@@ -161,13 +226,9 @@ pub fn output_name(path: &Path, strip_dot: bool) -> Vec<u8> {
     p.as_os_str().as_bytes().to_vec()
 }
 
-fn is_excluded(excludes: Option<&GlobSet>, root: &Path, entry: &DirEntry) -> bool {
+fn is_excluded(excludes: Option<&GlobSet>, root: &Path, path: &Path) -> bool {
     let Some(set) = excludes else { return false };
-    if entry.depth() == 0 {
-        return false;
-    }
-    let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-    set.is_match(rel)
+    set.is_match(path.strip_prefix(root).unwrap_or(path))
 }
 
 fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
@@ -180,10 +241,10 @@ fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
     }
 }
 
-fn is_known(cfg: &WalkConfig, entry: &DirEntry, naming: Naming) -> bool {
+fn is_known(cfg: &WalkConfig, path: &Path, naming: Naming) -> bool {
     cfg.known
         .as_ref()
-        .is_some_and(|set| set.contains(&naming.name(entry.path())))
+        .is_some_and(|set| set.contains(&naming.name(path)))
 }
 
 fn classify(err: &walkdir::Error, path: &Path) -> EntryError {

@@ -188,7 +188,7 @@ fn ctrl_c_stops_the_sweep_and_reports_finished_rows() {
         .lines()
         .filter(|l| l.starts_with("--jobs"))
         .count();
-    assert!(rows >= 1 && rows < 400, "{rows} rows");
+    assert!((1..400).contains(&rows), "{rows} rows");
     assert!(stdout(&out).contains("best:"));
     let csv = std::fs::read_to_string(env.root().join("b.csv")).unwrap();
     assert!(csv.lines().count() > rows, "every finished run exported");

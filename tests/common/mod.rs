@@ -55,11 +55,19 @@ pub fn bin() -> PathBuf {
 
 /// Runs a command, killing it (and failing the test) if it outlives `limit`.
 pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // A binary copied a moment ago can be "busy" while another test thread's fork still
+    // holds the copy's write descriptor (until that child's exec): retry briefly.
+    let mut tries = 0;
+    let child = loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => break other.expect("spawn"),
+        }
+    };
     let pid = child.id();
     let start = Instant::now();
     let (tx, rx) = std::sync::mpsc::channel();

@@ -1,0 +1,328 @@
+//! The hazard matrix (GUIDE §2): rows not already covered by tests/hash.rs and
+//! tests/check.rs. Each test names its row. Every run is under a timeout.
+
+mod common;
+
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+fn as_nobody(cmd: &mut Command) -> &mut Command {
+    std::os::unix::process::CommandExt::uid(cmd, 65534);
+    std::os::unix::process::CommandExt::gid(cmd, 65534)
+}
+
+/// Row 2: an unreadable directory is an error naming it; check --audit calls it unverifiable.
+#[test]
+fn row02_unreadable_directory() {
+    let tree = public_tree();
+    let (_bin_dir, bin) = public_copy_of_binary();
+    let root = tree.path();
+    std::fs::create_dir_all(root.join("open")).unwrap();
+    std::fs::create_dir_all(root.join("closed")).unwrap();
+    std::fs::write(root.join("open/a"), "a").unwrap();
+    std::fs::write(root.join("closed/hidden"), "h").unwrap();
+    std::fs::set_permissions(root.join("open"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(root.join("open/a"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(root.join("closed"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = run_with_timeout(
+        as_nobody(Command::new(&bin).args(["hash"]).current_dir(root)),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{}  open/a\n", hex(b"a")));
+    assert!(
+        stderr(&out).contains("b3tree: closed: unreadable directory: Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A manifest made by root that lists the closed directory's file: check fails it, and an
+    // audit cannot vouch for the directory.
+    let m = format!("{}  open/a\n{}  closed/hidden\n", hex(b"a"), hex(b"h"));
+    std::fs::write(root.join("m.b3"), m).unwrap();
+    std::fs::set_permissions(root.join("m.b3"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run_with_timeout(
+        as_nobody(
+            Command::new(&bin)
+                .args(["check", "--audit", "m.b3"])
+                .current_dir(root),
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("open/a: OK"));
+    assert!(
+        stdout(&out).contains("closed/hidden: FAILED (unreadable)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains(
+            "closed: unreadable directory: Permission denied (audit: contents unverifiable)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Row 3: a file deleted between walk and open is "vanished" (strace injects ENOENT into
+/// the open of exactly that file).
+#[test]
+fn row03_file_vanished_between_walk_and_open() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    env.file("victim", "v");
+    env.file("z", "z");
+    let out = run_with_timeout(
+        Command::new("strace")
+            .args([
+                "-f",
+                "-qq",
+                "-o",
+                "/dev/null",
+                "-P",
+                "victim",
+                "-e",
+                "trace=openat",
+                "-e",
+                "inject=openat:error=ENOENT",
+            ])
+            .arg(bin())
+            .args(["hash", "--jobs", "1"])
+            .current_dir(env.root()),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "strace must be installed: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        stdout(&out),
+        format!("{}  a\n{}  z\n", hex(b"a"), hex(b"z"))
+    );
+    assert!(
+        stderr(&out).contains("b3tree: victim: vanished"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Row 5: sockets and device nodes in a tree are skipped and counted, never opened.
+#[test]
+fn row05_socket_and_device_in_tree_are_skipped() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    let _sock = std::os::unix::net::UnixListener::bind(env.root().join("sock")).unwrap();
+    let status = Command::new("mknod")
+        .arg(env.root().join("null"))
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "mknod needs root (CI runs as root)");
+    let out = run_with_timeout(env.cmd().args(["hash", "--json"]), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(r#""path":"null","kind":"device""#), "{text}");
+    assert!(text.contains(r#""path":"sock","kind":"socket""#), "{text}");
+    assert!(text.contains(r#""skipped":2"#), "{text}");
+}
+
+/// Row 7: a dangling symlink is no error without -L, an error with -L.
+#[test]
+fn row07_dangling_symlink() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    std::os::unix::fs::symlink("nowhere", env.root().join("dangling")).unwrap();
+    let out = env.run(&["hash"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = env.run(&["hash", "-L"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("b3tree: dangling:"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), format!("{}  a\n", hex(b"a")));
+}
+
+/// Row 8: an 80-level tree hashes completely.
+#[test]
+fn row08_eighty_levels_deep() {
+    let env = TestEnv::new();
+    let deep: String = (0..80).map(|i| format!("level{i:02}/")).collect();
+    env.file(format!("{deep}bottom"), "deep");
+    let out = env.run(&["hash", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{}  {deep}bottom\n", hex(b"deep")));
+}
+
+/// Row 8: a path longer than PATH_MAX is hashed (opened step by step with openat).
+#[test]
+fn row08_path_longer_than_path_max() {
+    let env = TestEnv::new();
+    // 20 levels of 250-byte names: about 5,000 bytes, beyond PATH_MAX (4,096).
+    let comp = "x".repeat(250);
+    let mut dir = env.root().to_path_buf();
+    let mut rel = String::new();
+    for i in 0..20 {
+        let name = format!("{i:02}{}", &comp[2..]);
+        // mkdir relative to the previous level, so the full path is never passed to the OS.
+        std::fs::create_dir(dir.join(&name))
+            .or_else(|_| mkdir_long(&dir, &name))
+            .unwrap();
+        dir = dir.join(&name);
+        rel.push_str(&name);
+        rel.push('/');
+    }
+    write_long(&env.root().join(&rel), "file", b"far");
+    let out = env.run(&["hash", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{}  {rel}file\n", hex(b"far")));
+}
+
+/// Creates `name` inside the (possibly too long) directory path `dir`, going down with openat.
+fn mkdir_long(dir: &std::path::Path, name: &str) -> std::io::Result<()> {
+    let fd = open_dir_long(dir)?;
+    let c = std::ffi::CString::new(name).unwrap();
+    // SAFETY: mkdirat on a directory descriptor we own.
+    let rc = unsafe { libc::mkdirat(fd, c.as_ptr(), 0o755) };
+    unsafe { libc::close(fd) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn write_long(dir: &std::path::Path, name: &str, data: &[u8]) {
+    let fd = open_dir_long(dir).unwrap();
+    let c = std::ffi::CString::new(name).unwrap();
+    // SAFETY: openat/write/close on descriptors we own.
+    unsafe {
+        let f = libc::openat(fd, c.as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o644);
+        assert!(f >= 0);
+        assert_eq!(
+            libc::write(f, data.as_ptr().cast(), data.len()),
+            data.len() as isize
+        );
+        libc::close(f);
+        libc::close(fd);
+    }
+}
+
+fn open_dir_long(dir: &std::path::Path) -> std::io::Result<i32> {
+    let mut fd = libc::AT_FDCWD;
+    let mut first = true;
+    for comp in dir.components() {
+        let s = comp.as_os_str().as_bytes();
+        let c = std::ffi::CString::new(if s == b"/" { &b"/"[..] } else { s }).unwrap();
+        // SAFETY: openat with a valid C string; descriptors closed as we go.
+        let next = unsafe { libc::openat(fd, c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY) };
+        if !first {
+            unsafe { libc::close(fd) };
+        }
+        first = false;
+        if next < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        fd = next;
+    }
+    Ok(fd)
+}
+
+/// Row 9: hostile names never reach a terminal raw — neither on stdout (terminal) nor stderr.
+#[test]
+fn row09_no_raw_control_characters_on_a_terminal() {
+    let env = TestEnv::new();
+    env.file("esc\x1b]0;pwned\x07name", "x");
+    // `script` gives the command a pseudo-terminal as stdout.
+    let out = run_with_timeout(
+        Command::new("script")
+            .args([
+                "-qfec",
+                &format!("'{}' hash -q --no-progress", bin().display()),
+                "/dev/null",
+            ])
+            .current_dir(env.root()),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    assert!(
+        text.contains("\\esc\\x1b]0;pwned\\x07name") || text.contains("esc\\x1b]0;pwned\\x07name"),
+        "{text:?}"
+    );
+    // Redirected output stays b3sum-compatible: raw ESC inside the name.
+    let out = env.run(&["hash", "-q"]);
+    assert!(stdout(&out).contains("esc\x1b]0;pwned\x07name"));
+    // Diagnostics on stderr are always escaped.
+    let out = env.run(&["hash", "-q", "-L", "esc\x1b]0;missing"]);
+    assert!(!stderr(&out).contains('\x1b'), "{:?}", stderr(&out));
+}
+
+/// Row 10: a sparse file of 4 GiB + 1 byte has the known digest (u64 sizes all the way).
+#[test]
+fn row10_sparse_file_over_4_gib() {
+    let env = TestEnv::new();
+    let f = std::fs::File::create(env.root().join("sparse")).unwrap();
+    f.set_len((4u64 << 30) + 1).unwrap();
+    let out = run_with_timeout(
+        env.cmd().args(["hash", "-q", "--json"]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let first: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first["hash"],
+        "1c5383e3e425b8b27d54e1b6bf91bb3320b8ba1496f7483f87b5f4490a542794"
+    );
+    assert_eq!(first["size"], 4_294_967_297u64);
+}
+
+/// Row 11: with 16 descriptors and 64 workers, all 400 files are hashed (EMFILE waits).
+#[test]
+fn row11_emfile_never_drops_a_file() {
+    let env = TestEnv::new();
+    let mut expected = String::new();
+    for i in 0..400 {
+        let name = format!("d{}/f{i:03}", i / 100);
+        env.file(&name, format!("{i}"));
+        expected.push_str(&format!("{}  {name}\n", hex(format!("{i}").as_bytes())));
+    }
+    for max_open in [None, Some("64")] {
+        let mut cmd = env.cmd();
+        cmd.args(["hash", "-q", "-j", "64"]);
+        if let Some(m) = max_open {
+            cmd.args(["--max-open", m]);
+        }
+        // SAFETY: setrlimit in the child before exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                let lim = libc::rlimit {
+                    rlim_cur: 16,
+                    rlim_max: 16,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = run_with_timeout(&mut cmd, Duration::from_secs(120));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "--max-open {max_open:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out), expected, "--max-open {max_open:?}");
+    }
+}
