@@ -142,13 +142,7 @@ fn escaped_name(name: &[u8]) -> String {
 
 pub fn run(args: CheckArgs, env: &Env) -> i32 {
     let started = Instant::now();
-    let mode = if args.no_progress {
-        ProgressMode::Never
-    } else if args.progress {
-        ProgressMode::Always
-    } else {
-        ProgressMode::Auto
-    };
+    let mode = ProgressMode::from_flags(args.progress, args.no_progress);
     // Open every manifest first: an unreadable manifest is a usage-level error (exit 2)
     // before any work starts.
     let mut readers: Vec<Box<dyn BufRead + Send>> = Vec::new();

@@ -14,7 +14,7 @@ use crate::engine;
 use crate::escape::Escaping;
 use crate::format::{Format, ManifestWriter};
 use crate::job::Outcome;
-use crate::output::{AtomicFile, Output};
+use crate::output::Output;
 use crate::report::{ProgressMode, Reporter};
 use crate::summary::Summary;
 use crate::walk::{WalkConfig, WalkStats, walk};
@@ -22,13 +22,7 @@ use crate::{Env, exit};
 
 pub fn run(args: HashArgs, env: &Env) -> i32 {
     let started = Instant::now();
-    let mode = if args.no_progress {
-        ProgressMode::Never
-    } else if args.progress {
-        ProgressMode::Always
-    } else {
-        ProgressMode::Auto
-    };
+    let mode = ProgressMode::from_flags(args.progress, args.no_progress);
     let excludes = match config::excludes(&args.walk.exclude) {
         Ok(x) => x,
         Err(msg) => {
@@ -37,20 +31,18 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         }
     };
     let engine_cfg = config::engine(&args.engine);
-    let (output, escaping) = match &args.output {
-        Some(path) => match AtomicFile::create(path) {
-            Ok(f) => (Output::File(f), Escaping::Manifest),
-            Err(e) => {
-                eprintln!("b3tree: cannot create {}: {e}", path.display());
-                return exit::FATAL;
-            }
-        },
-        None if env.stdout_closed => {
-            eprintln!("b3tree: stdout is closed; nowhere to write the manifest (use -o FILE)");
+    let output = match Output::for_target(args.output.as_deref(), env.stdout_closed) {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("b3tree: {msg}");
             return exit::FATAL;
         }
-        None if io::stdout().is_terminal() => (Output::stdout(), Escaping::Terminal),
-        None => (Output::stdout(), Escaping::Manifest),
+    };
+    // A terminal gets control characters escaped; files and pipes get b3sum's format.
+    let escaping = if args.output.is_none() && io::stdout().is_terminal() {
+        Escaping::Terminal
+    } else {
+        Escaping::Manifest
     };
     let format = if args.json {
         Format::Json

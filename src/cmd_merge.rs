@@ -17,7 +17,7 @@ use crate::escape::{Escaping, display};
 use crate::format::format_line;
 use crate::manifest::{Entry, Line, LineReader};
 use crate::nameset::normalize;
-use crate::output::{AtomicFile, Output};
+use crate::output::Output;
 use crate::{Env, exit};
 
 struct Input {
@@ -111,19 +111,12 @@ pub fn run(args: MergeArgs, env: &Env) -> i32 {
             shards: Default::default(),
         });
     }
-    let mut output = match &args.output {
-        Some(p) => match AtomicFile::create(p) {
-            Ok(f) => Output::File(f),
-            Err(e) => {
-                eprintln!("b3tree: cannot create {}: {e}", p.display());
-                return exit::FATAL;
-            }
-        },
-        None if env.stdout_closed => {
-            eprintln!("b3tree: stdout is closed; nowhere to write (use -o FILE)");
+    let mut output = match Output::for_target(args.output.as_deref(), env.stdout_closed) {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("b3tree: {msg}");
             return exit::FATAL;
         }
-        None => Output::stdout(),
     };
     match merge(&mut inputs, &mut output) {
         Ok(count) => {

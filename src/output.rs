@@ -28,6 +28,19 @@ impl Output {
         Output::Stdout(BufWriter::with_capacity(BUF, io::stdout()))
     }
 
+    /// `-o FILE` (atomic) or stdout; the error message says why neither can be used.
+    pub fn for_target(target: Option<&Path>, stdout_closed: bool) -> Result<Output, String> {
+        match target {
+            Some(path) => AtomicFile::create(path)
+                .map(Output::File)
+                .map_err(|e| format!("cannot create {}: {e}", path.display())),
+            None if stdout_closed => {
+                Err("stdout is closed; nowhere to write the manifest (use -o FILE)".into())
+            }
+            None => Ok(Output::stdout()),
+        }
+    }
+
     /// Flushes and, for a file, puts it in place.
     pub fn commit(self) -> io::Result<()> {
         match self {

@@ -18,6 +18,19 @@ pub enum ProgressMode {
     Never,
 }
 
+impl ProgressMode {
+    /// From the `--progress` / `--no-progress` pair.
+    pub fn from_flags(progress: bool, no_progress: bool) -> Self {
+        if no_progress {
+            ProgressMode::Never
+        } else if progress {
+            ProgressMode::Always
+        } else {
+            ProgressMode::Auto
+        }
+    }
+}
+
 /// Writes diagnostics and progress to stderr.
 pub struct Reporter {
     bar: Option<ProgressBar>,

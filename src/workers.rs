@@ -6,6 +6,7 @@
 //! open at once (`--max-open`). Batches that need no file (walk errors, skipped FIFOs) or
 //! that arrive after a stop are settled right here without a hand-off.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use async_channel::{Receiver, Sender};
@@ -47,47 +48,33 @@ fn process<T>(batch: Batch<T>, confine: bool) -> DoneBatch<T> {
     let mut dirs = if confine {
         match hasher::DirCache::confined() {
             Ok(d) => d,
-            Err(e) => return fail_all(batch, EntryError::from_io(ErrorKind::Unreadable, &e)),
+            Err(e) => {
+                // The root itself cannot be opened: every file of the batch fails with that.
+                let err = EntryError::from_io(ErrorKind::Unreadable, &e);
+                return settle(batch, |_| Outcome::Failed(err.clone()));
+            }
         }
     } else {
         hasher::DirCache::default()
     };
-    let items = batch
-        .jobs
-        .into_iter()
-        .map(|job| {
-            let outcome = match job.action {
-                Action::Report(outcome) => outcome,
-                Action::Hash if cancel::is_stopped() => {
-                    Outcome::Failed(EntryError::new(ErrorKind::Cancelled, ""))
-                }
-                Action::Hash => hasher::hash_path_in(&mut dirs, &job.path),
-            };
-            Done {
-                seq: job.seq,
-                path: job.path,
-                name: job.name,
-                outcome,
-                tag: job.tag,
-            }
-        })
-        .collect();
-    DoneBatch {
-        number: batch.number,
-        items,
-        window: batch.window,
-    }
+    settle(batch, |path| {
+        if cancel::is_stopped() {
+            Outcome::Failed(EntryError::new(ErrorKind::Cancelled, ""))
+        } else {
+            hasher::hash_path_in(&mut dirs, path)
+        }
+    })
 }
 
-/// Every file job of the batch fails with `err` (the root could not be opened).
-fn fail_all<T>(batch: Batch<T>, err: EntryError) -> DoneBatch<T> {
+/// Turns every job into its outcome: reports as they are, files through `hash`.
+fn settle<T>(batch: Batch<T>, mut hash: impl FnMut(&Path) -> Outcome) -> DoneBatch<T> {
     let items = batch
         .jobs
         .into_iter()
         .map(|job| {
             let outcome = match job.action {
                 Action::Report(outcome) => outcome,
-                Action::Hash => Outcome::Failed(err.clone()),
+                Action::Hash => hash(&job.path),
             };
             Done {
                 seq: job.seq,
