@@ -35,15 +35,8 @@ use crate::{Env, exit};
 /// What a job of the check source carries through the pipeline.
 #[derive(Debug)]
 enum Item {
-    Entry {
-        at: Location,
-        expected: [u8; 32],
-        duplicate_of: Option<Location>,
-    },
-    Malformed {
-        at: Location,
-        why: Malformed,
-    },
+    Entry { at: Location, expected: [u8; 32] },
+    Malformed { at: Location, why: Malformed },
 }
 
 /// What the manifest reader leaves behind for the later stages.
@@ -220,6 +213,16 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     );
     let _ = engine_result;
     let mut info = std::mem::take(&mut *info.lock().unwrap_or_else(|e| e.into_inner()));
+    if let Some(names) = info.names.as_mut() {
+        for (again, first) in names.finish() {
+            counts.duplicates += 1;
+            reporter.error(&format!(
+                "{}: duplicate entry (first at {})",
+                printer.loc(again),
+                printer.loc(first)
+            ));
+        }
+    }
 
     // Pass 2 (--audit): files present but not listed.
     let mut audit_skipped = 0u64;
@@ -509,7 +512,7 @@ fn settle_entry(
     held: &mut Vec<Held>,
     reporter: &Reporter,
 ) {
-    let (at, expected, duplicate_of) = match done.tag {
+    let (at, expected) = match done.tag {
         Item::Malformed { at, why } => {
             counts.malformed += 1;
             counts.first_malformed.get_or_insert(at);
@@ -530,21 +533,9 @@ fn settle_entry(
             }
             return;
         }
-        Item::Entry {
-            at,
-            expected,
-            duplicate_of,
-        } => (at, expected, duplicate_of),
+        Item::Entry { at, expected } => (at, expected),
     };
     let loc = printer.loc(at);
-    if let Some(first) = duplicate_of {
-        counts.duplicates += 1;
-        reporter.error(&format!(
-            "{loc}: duplicate entry for {} (first at {})",
-            escaped_name(&done.name),
-            printer.loc(first)
-        ));
-    }
     let name = done.name;
     match done.outcome {
         Outcome::Hashed { hash, .. } => {
@@ -691,7 +682,7 @@ fn read_manifests(
                 ),
                 Line::Entry(e) => {
                     entries += 1;
-                    let duplicate_of = names.insert(&e.name, at);
+                    names.add(&e.name, at);
                     update_common_dir(&mut common, &e.name);
                     let path = PathBuf::from(std::ffi::OsStr::from_bytes(&e.name));
                     let action = match lexically_outside(&e.name) {
@@ -707,7 +698,6 @@ fn read_manifests(
                         Item::Entry {
                             at,
                             expected: e.hash,
-                            duplicate_of,
                         },
                     )
                 }
