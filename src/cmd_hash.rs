@@ -90,7 +90,7 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
 
     if summary.interrupted {
         drop(writer); // removes an -o temporary file; the old FILE stays as it was
-        reporter.error(&format!("interrupted; {}", summary.line()));
+        reporter.error(&summary.line());
         return exit::INTERRUPTED;
     }
     let written = result

@@ -39,6 +39,8 @@ const MAP_WINDOW: u64 = 16 * 1024 * 1024;
 /// How long to wait for a free descriptor (EMFILE) before giving up on a file.
 const EMFILE_PATIENCE: Duration = Duration::from_secs(60);
 
+static BIG_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SMALL_BUF]);
 }
@@ -233,6 +235,9 @@ pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
     }
     let mut hasher = blake3::Hasher::new();
     let read = if before.size >= BIG_FILE {
+        // One big file at a time: rayon already spreads it over every core, and several
+        // files interleaved on the same pool only contend for caches.
+        let _turn = BIG_TURN.lock().unwrap_or_else(|e| e.into_inner());
         read_mapped(&file, &before, &mut hasher)
     } else {
         read_small(&file, before.size, &mut hasher)
