@@ -122,8 +122,7 @@ fn cold_cache_works_unprivileged() {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
     let mut cmd = Command::new(&bin);
-    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
-    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+    as_nobody(&mut cmd);
     cmd.args([
         "bench", ".", "--cache", "cold", "--jobs", "2", "--repeat", "2",
     ])

@@ -426,8 +426,7 @@ fn unreadable_entry_as_unprivileged_user() {
     )
     .unwrap();
     let mut cmd = Command::new(&bin);
-    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
-    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+    as_nobody(&mut cmd);
     cmd.args(["check", "m"]).current_dir(tree.path());
     let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
     assert_eq!(code(&out), 1, "{}", stderr(&out));

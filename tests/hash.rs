@@ -4,7 +4,6 @@ mod common;
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -447,11 +446,7 @@ fn unreadable_file_as_unprivileged_user_is_an_error_record() {
             .unwrap();
     }
     let mut cmd = Command::new(&bin);
-    // std drops supplementary groups (setgroups(0)) itself when root sets a uid.
-    cmd.args(["hash", "."])
-        .current_dir(tree.path())
-        .uid(65534)
-        .gid(65534);
+    as_nobody(cmd.args(["hash", "."]).current_dir(tree.path()));
     let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
     assert_eq!(
         out.status.code(),
@@ -473,22 +468,8 @@ fn unreadable_file_as_unprivileged_user_is_an_error_record() {
 #[test]
 fn ctrl_c_during_a_huge_file_exits_130_and_keeps_the_old_manifest() {
     let env = TestEnv::new();
-    let big = std::fs::File::create(env.root().join("sparse")).unwrap();
-    big.set_len(64 << 30).unwrap(); // 64 GiB of holes: far longer than the test waits
     std::fs::write(env.root().join("m.b3"), "old\n").unwrap();
-    let mut child = env
-        .cmd()
-        .args(["hash", "--jobs", "1", "-o", "m.b3", "sparse"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until hashing is under way (the temporary file exists), then interrupt.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !has_temp(env.root()) {
-        assert!(Instant::now() < deadline, "no temporary file appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = start_hashing_huge_file(&env, Stdio::piped());
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: kill(2) on our child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -501,7 +482,7 @@ fn ctrl_c_during_a_huge_file_exits_130_and_keeps_the_old_manifest() {
             sent.elapsed() < Duration::from_secs(10),
             "did not stop after SIGINT"
         );
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(1));
     };
     eprintln!("exit after SIGINT took {:?}", sent.elapsed());
     assert_eq!(status.code(), Some(130));
@@ -512,38 +493,29 @@ fn ctrl_c_during_a_huge_file_exits_130_and_keeps_the_old_manifest() {
     assert_no_temp_files(env.root());
 }
 
-fn has_temp(dir: &std::path::Path) -> bool {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .any(|e| e.file_name().to_string_lossy().starts_with(".b3tree-"))
-}
-
 #[test]
 fn second_ctrl_c_exits_at_once_and_removes_the_temporary_file() {
     let env = TestEnv::new();
-    let big = std::fs::File::create(env.root().join("sparse")).unwrap();
-    big.set_len(64 << 30).unwrap();
-    let mut child = env
-        .cmd()
-        .args(["hash", "--jobs", "1", "-o", "m.b3", "sparse"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !has_temp(env.root()) {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = start_hashing_huge_file(&env, Stdio::null());
     // SAFETY: kill(2) on our child.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
         libc::kill(child.id() as i32, libc::SIGINT);
     }
-    let status = child.wait().unwrap();
+    let status = child.wait_with_output().unwrap().status;
     assert_eq!(status.code(), Some(130));
     assert!(!env.root().join("m.b3").exists());
+    assert_no_temp_files(env.root());
+}
+
+#[test]
+fn sigterm_is_handled_like_ctrl_c() {
+    let env = TestEnv::new();
+    let child = start_hashing_huge_file(&env, Stdio::null());
+    // SAFETY: kill(2) on our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait_with_output().unwrap().status;
+    assert_eq!(status.code(), Some(130));
     assert_no_temp_files(env.root());
 }
 

@@ -10,11 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-fn as_nobody(cmd: &mut Command) -> &mut Command {
-    std::os::unix::process::CommandExt::uid(cmd, 65534);
-    std::os::unix::process::CommandExt::gid(cmd, 65534)
-}
-
 /// Row 2: an unreadable directory is an error naming it; check --audit calls it unverifiable.
 #[test]
 fn row02_unreadable_directory() {

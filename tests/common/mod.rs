@@ -119,3 +119,38 @@ pub fn public_tree() -> tempfile::TempDir {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
 }
+
+/// Makes `cmd` run as uid/gid 65534 (nobody). std drops root's supplementary groups itself.
+/// Spawning fails (and so does the test) when privileges cannot be dropped: never a skip.
+pub fn as_nobody(cmd: &mut Command) -> &mut Command {
+    std::os::unix::process::CommandExt::uid(cmd, 65534);
+    std::os::unix::process::CommandExt::gid(cmd, 65534)
+}
+
+/// Starts `b3tree hash --jobs 1 -o m.b3 sparse` on a 64 GiB sparse file (far longer than any
+/// test waits) and returns once hashing is under way (the temporary output file exists).
+pub fn start_hashing_huge_file(env: &TestEnv, stderr: Stdio) -> std::process::Child {
+    let big = std::fs::File::create(env.root().join("sparse")).unwrap();
+    big.set_len(64 << 30).unwrap();
+    let child = env
+        .cmd()
+        .args(["hash", "--jobs", "1", "-o", "m.b3", "sparse"])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !has_temp_file(env.root()) {
+        assert!(Instant::now() < deadline, "no temporary file appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Whether `dir` holds one of our temporary output files.
+pub fn has_temp_file(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with(".b3tree-"))
+}
