@@ -101,7 +101,8 @@ struct Subtree<'a> {
 
 impl Subtree<'_> {
     fn real_path(&self, p: &Path) -> PathBuf {
-        if self.open_as == self.real {
+        // Pointer equality: only nested subtrees (built below) open another path.
+        if std::ptr::eq(self.open_as, self.real) {
             p.to_path_buf()
         } else {
             self.real.join(p.strip_prefix(self.open_as).unwrap_or(p))
@@ -218,12 +219,18 @@ impl Naming<'_> {
 
 /// The name written for `path`: as walked, except that the root `.` adds no `./`.
 pub fn output_name(path: &Path, strip_dot: bool) -> Vec<u8> {
-    let p = if strip_dot {
-        path.strip_prefix(".").unwrap_or(path)
-    } else {
-        path
-    };
-    p.as_os_str().as_bytes().to_vec()
+    // Bytes, not Path components: this runs once per entry and component parsing showed up
+    // in the profile.
+    let mut bytes = path.as_os_str().as_bytes();
+    if strip_dot {
+        if let Some(rest) = bytes.strip_prefix(b"./") {
+            bytes = rest;
+            while let Some(r) = bytes.strip_prefix(b"/") {
+                bytes = r;
+            }
+        }
+    }
+    bytes.to_vec()
 }
 
 fn is_excluded(excludes: Option<&GlobSet>, root: &Path, path: &Path) -> bool {
