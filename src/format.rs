@@ -70,10 +70,6 @@ impl<W: Write> ManifestWriter<W> {
         Ok(())
     }
 
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-
     pub fn into_inner(self) -> W {
         self.out
     }

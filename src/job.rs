@@ -1,7 +1,7 @@
 //! What travels through the pipeline: jobs in, outcomes out.
 //!
 //! Every entry a source produces (a walked file, a manifest line) becomes exactly one
-//! [`Job`] with a sequence number, and every job leaves the pipeline as exactly one [`Done`]
+//! [`Job`], in canonical order, and every job leaves the pipeline as exactly one [`Done`]
 //! with an [`Outcome`]: a digest, an error record or a skip. That one-to-one rule is what
 //! makes "nothing is dropped silently" checkable. A source can attach its own payload `T`
 //! (the check command carries the expected digest and manifest line); it rides along
@@ -15,8 +15,6 @@ use async_lock::SemaphoreGuardArc;
 /// One entry to process.
 #[derive(Debug)]
 pub struct Job<T> {
-    /// Position in canonical order; outcomes leave the pipeline sorted by it.
-    pub seq: u64,
     /// Path to open (relative to the working directory, or absolute).
     pub path: PathBuf,
     /// Name as written to the output (bytes, lossless).
@@ -161,8 +159,7 @@ impl SkipKind {
 /// A job once processed.
 #[derive(Debug)]
 pub struct Done<T> {
-    pub seq: u64,
-    pub path: PathBuf,
+    /// Name as written to the output.
     pub name: Vec<u8>,
     pub outcome: Outcome,
     pub tag: T,

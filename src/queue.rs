@@ -28,7 +28,6 @@ pub struct Feeder<T> {
     window: Arc<Semaphore>,
     pending: Vec<Job<T>>,
     batch_size: usize,
-    next_seq: u64,
     next_batch: u64,
 }
 
@@ -39,7 +38,6 @@ impl<T> Feeder<T> {
             window,
             pending: Vec::with_capacity(batch_size),
             batch_size,
-            next_seq: 0,
             next_batch: 0,
         }
     }
@@ -49,10 +47,7 @@ impl<T> Feeder<T> {
         if cancel::is_stopped() {
             return false;
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
         self.pending.push(Job {
-            seq,
             path,
             name,
             action,
@@ -78,10 +73,5 @@ impl<T> Feeder<T> {
         };
         self.next_batch += 1;
         self.tx.send_blocking(batch).is_ok() && !cancel::is_stopped()
-    }
-
-    /// Entries queued so far.
-    pub fn queued(&self) -> u64 {
-        self.next_seq
     }
 }

@@ -71,11 +71,9 @@ pub fn walk(cfg: &WalkConfig, stats: &Arc<WalkStats>, feeder: &mut Feeder<()>) {
 }
 
 fn walk_root(cfg: &WalkConfig, root: &Path, stats: &WalkStats, feeder: &mut Feeder<()>) -> bool {
-    let strip_dot = root == Path::new(".");
-    let naming = if cfg.relative_names {
-        Naming::Relative(root)
-    } else {
-        Naming::AsGiven { strip_dot }
+    let root_bytes = root.as_os_str().as_bytes();
+    let naming = Naming {
+        prefix: (cfg.relative_names || root_bytes == b".").then_some(root_bytes),
     };
     let tree = Subtree {
         root,
@@ -100,12 +98,12 @@ struct Subtree<'a> {
 }
 
 impl Subtree<'_> {
-    fn real_path(&self, p: &Path) -> PathBuf {
+    fn real_path(&self, p: PathBuf) -> PathBuf {
         // Pointer equality: only nested subtrees (built below) open another path.
         if std::ptr::eq(self.open_as, self.real) {
-            p.to_path_buf()
+            p
         } else {
-            self.real.join(p.strip_prefix(self.open_as).unwrap_or(p))
+            self.real.join(p.strip_prefix(self.open_as).unwrap_or(&p))
         }
     }
 }
@@ -131,33 +129,35 @@ fn walk_subtree(
         walker = walker.max_depth(d - tree.base_depth);
     }
     let iter = walker.into_iter().filter_entry(|e| {
-        let depth = tree.base_depth + e.depth();
-        let keep =
-            depth == 0 || !is_excluded(cfg.excludes.as_ref(), tree.root, &tree.real_path(e.path()));
-        if !keep {
+        let Some(set) = &cfg.excludes else {
+            return true;
+        };
+        if tree.base_depth + e.depth() == 0 {
+            return true;
+        }
+        let path = tree.real_path(e.path().to_path_buf());
+        let excluded = set.is_match(path.strip_prefix(tree.root).unwrap_or(&path));
+        if excluded {
             stats.excluded.fetch_add(1, Ordering::Relaxed);
         }
-        keep
+        !excluded
     });
     for item in iter {
         let (path, action) = match item {
             Ok(entry) => {
                 let ft = entry.file_type();
-                if ft.is_dir() {
+                if ft.is_dir() || (ft.is_file() && is_own_output(cfg, &entry)) {
                     continue;
                 }
-                let path = tree.real_path(entry.path());
-                if ft.is_file() {
-                    if is_own_output(cfg, &entry) || is_known(cfg, &path, tree.naming) {
-                        continue;
-                    }
-                    (path, Action::Hash)
+                let action = if ft.is_file() {
+                    Action::Hash
                 } else {
-                    (path, Action::Report(Outcome::Skipped(SkipKind::of(ft))))
-                }
+                    Action::Report(Outcome::Skipped(SkipKind::of(ft)))
+                };
+                (tree.real_path(entry.into_path()), action)
             }
             Err(err) => {
-                let path = tree.real_path(err.path().unwrap_or(tree.open_as));
+                let path = tree.real_path(err.path().unwrap_or(tree.open_as).to_path_buf());
                 if err.io_error().and_then(std::io::Error::raw_os_error) == Some(libc::ENAMETOOLONG)
                 {
                     if let Ok(fd) = hasher::open_dir_stepwise(path.as_os_str().as_bytes()) {
@@ -179,6 +179,10 @@ fn walk_subtree(
             }
         };
         let name = tree.naming.name(&path);
+        let known = cfg.known.as_ref().is_some_and(|set| set.contains(&name));
+        if known && matches!(action, Action::Hash) {
+            continue;
+        }
         if let Some((k, n)) = cfg.shard {
             if shard_of(&name, n) != k {
                 stats.other_shards.fetch_add(1, Ordering::Relaxed);
@@ -192,50 +196,28 @@ fn walk_subtree(
     true
 }
 
-/// How names are formed from walked paths.
+/// How names are formed from walked paths: the path as walked, minus `prefix` and the `/`
+/// after it. `hash` strips only a root of `.` (no `./` in names); `digest` strips its whole
+/// root (names relative to it). Bytes, not Path components: this runs once per entry and
+/// component parsing showed up in the profile.
 #[derive(Clone, Copy)]
-enum Naming<'a> {
-    /// As walked (the root as given, joined with the path below it), without `./` for `.`.
-    AsGiven { strip_dot: bool },
-    /// Relative to the root; a root that is a file is named by its file name.
-    Relative(&'a Path),
+struct Naming<'a> {
+    prefix: Option<&'a [u8]>,
 }
 
 impl Naming<'_> {
     fn name(self, path: &Path) -> Vec<u8> {
-        match self {
-            Naming::AsGiven { strip_dot } => output_name(path, strip_dot),
-            Naming::Relative(root) => match path.strip_prefix(root) {
-                Ok(rel) if !rel.as_os_str().is_empty() => rel.as_os_str().as_bytes().to_vec(),
-                _ => path
-                    .file_name()
-                    .unwrap_or(path.as_os_str())
-                    .as_bytes()
-                    .to_vec(),
-            },
+        let bytes = path.as_os_str().as_bytes();
+        let Some(rest) = self.prefix.and_then(|p| bytes.strip_prefix(p)) else {
+            return bytes.to_vec();
+        };
+        let rest = &rest[rest.iter().take_while(|&&b| b == b'/').count()..];
+        if rest.is_empty() {
+            // The root itself (a file given as root, or an error on it): its own name.
+            return path.file_name().map_or(bytes, |n| n.as_bytes()).to_vec();
         }
+        rest.to_vec()
     }
-}
-
-/// The name written for `path`: as walked, except that the root `.` adds no `./`.
-pub fn output_name(path: &Path, strip_dot: bool) -> Vec<u8> {
-    // Bytes, not Path components: this runs once per entry and component parsing showed up
-    // in the profile.
-    let mut bytes = path.as_os_str().as_bytes();
-    if strip_dot {
-        if let Some(rest) = bytes.strip_prefix(b"./") {
-            bytes = rest;
-            while let Some(r) = bytes.strip_prefix(b"/") {
-                bytes = r;
-            }
-        }
-    }
-    bytes.to_vec()
-}
-
-fn is_excluded(excludes: Option<&GlobSet>, root: &Path, path: &Path) -> bool {
-    let Some(set) = excludes else { return false };
-    set.is_match(path.strip_prefix(root).unwrap_or(path))
 }
 
 fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
@@ -246,12 +228,6 @@ fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
         Ok(m) => cfg.skip_files.contains(&(m.dev(), m.ino())),
         Err(_) => false,
     }
-}
-
-fn is_known(cfg: &WalkConfig, path: &Path, naming: Naming) -> bool {
-    cfg.known
-        .as_ref()
-        .is_some_and(|set| set.contains(&naming.name(path)))
 }
 
 fn classify(err: &walkdir::Error, path: &Path) -> EntryError {
@@ -290,11 +266,21 @@ mod tests {
 
     #[test]
     fn dot_root_names_have_no_prefix() {
-        assert_eq!(output_name(Path::new("./a/b"), true), b"a/b".to_vec());
-        assert_eq!(output_name(Path::new("dist/a"), false), b"dist/a".to_vec());
-        assert_eq!(
-            output_name(Path::new("./dist/a"), false),
-            b"./dist/a".to_vec()
-        );
+        let dot = Naming { prefix: Some(b".") };
+        let as_given = Naming { prefix: None };
+        assert_eq!(dot.name(Path::new("./a/b")), b"a/b".to_vec());
+        assert_eq!(dot.name(Path::new(".")), b".".to_vec());
+        assert_eq!(as_given.name(Path::new("dist/a")), b"dist/a".to_vec());
+        assert_eq!(as_given.name(Path::new("./dist/a")), b"./dist/a".to_vec());
+    }
+
+    #[test]
+    fn relative_names_drop_the_root() {
+        let rel = |root: &'static str| Naming {
+            prefix: Some(root.as_bytes()),
+        };
+        assert_eq!(rel("dist").name(Path::new("dist/a/b")), b"a/b".to_vec());
+        assert_eq!(rel("dist/").name(Path::new("dist/a")), b"a".to_vec());
+        assert_eq!(rel("x/file").name(Path::new("x/file")), b"file".to_vec());
     }
 }

@@ -45,23 +45,25 @@ pub async fn worker<T: Send + 'static>(
 
 /// Settles every job of a batch, in order. Runs on the blocking pool when files are read.
 fn process<T>(batch: Batch<T>, confine: bool) -> DoneBatch<T> {
-    let mut dirs = if confine {
-        match hasher::DirCache::confined() {
-            Ok(d) => d,
-            Err(e) => {
-                // The root itself cannot be opened: every file of the batch fails with that.
-                let err = EntryError::from_io(ErrorKind::Unreadable, &e);
-                return settle(batch, |_| Outcome::Failed(err.clone()));
-            }
-        }
-    } else {
-        hasher::DirCache::default()
-    };
+    // Opened on the first file only: a batch settled on an executor thread (reports only, or
+    // after a stop) must not do I/O there.
+    let mut dirs: Option<Result<hasher::DirCache, EntryError>> = None;
     settle(batch, |path| {
         if cancel::is_stopped() {
-            Outcome::Failed(EntryError::new(ErrorKind::Cancelled, ""))
-        } else {
-            hasher::hash_path_in(&mut dirs, path)
+            return Outcome::Failed(EntryError::new(ErrorKind::Cancelled, ""));
+        }
+        let dirs = dirs.get_or_insert_with(|| {
+            if confine {
+                // If the root itself cannot be opened, every file of the batch fails so.
+                hasher::DirCache::confined()
+                    .map_err(|e| EntryError::from_io(ErrorKind::Unreadable, &e))
+            } else {
+                Ok(hasher::DirCache::default())
+            }
+        });
+        match dirs {
+            Ok(d) => hasher::hash_path_in(d, path),
+            Err(e) => Outcome::Failed(e.clone()),
         }
     })
 }
@@ -77,8 +79,6 @@ fn settle<T>(batch: Batch<T>, mut hash: impl FnMut(&Path) -> Outcome) -> DoneBat
                 Action::Hash => hash(&job.path),
             };
             Done {
-                seq: job.seq,
-                path: job.path,
                 name: job.name,
                 outcome,
                 tag: job.tag,
