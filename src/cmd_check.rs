@@ -8,10 +8,8 @@
 //! reappeared under another name (MOVED) or not (MISSING).
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -22,11 +20,11 @@ use crate::cancel;
 use crate::cli::CheckArgs;
 use crate::config;
 use crate::engine::{self, EngineConfig};
-use crate::escape::{Escaping, escape_into, needs_escape};
+use crate::escape::{Escaping, display, push_marked};
 use crate::format::json_path;
 use crate::job::{Action, Done, EntryError, ErrorKind, Outcome};
-use crate::manifest::{Line, LineReader, Malformed};
-use crate::nameset::{Location, NameSet, normalize};
+use crate::manifest::{self, Line, LineReader, Malformed};
+use crate::nameset::{Location, NameSet, narrow_common_dir};
 use crate::queue::Feeder;
 use crate::report::{ProgressMode, Reporter};
 use crate::walk::{WalkConfig, WalkStats, walk};
@@ -43,7 +41,7 @@ enum Item {
 #[derive(Default)]
 struct SourceInfo {
     names: Option<NameSet>,
-    /// Deepest directory (normalised) holding every entry; `None` before the first entry.
+    /// Deepest directory (normalised) holding every entry (computed for `--audit` only).
     common_dir: Option<Vec<u8>>,
     entries: u64,
     read_error: Option<String>,
@@ -105,32 +103,29 @@ impl Printer {
         }
     }
 
+    /// One JSON Lines record.
+    fn json_line(&mut self, value: &Value) {
+        let mut line = serde_json::to_vec(value).unwrap_or_default();
+        line.push(b'\n');
+        self.write(&line);
+    }
+
     /// `NAME: STATUS` (name escaped as b3sum does), or a JSON object.
     fn verdict(&mut self, name: &[u8], status: &str, ok: bool, json: impl FnOnce() -> Value) {
         if self.json {
-            let mut v = json();
-            let mut line = serde_json::to_vec(&v.take()).unwrap_or_default();
-            line.push(b'\n');
-            self.write(&line);
+            self.json_line(&json());
             return;
         }
         if ok && self.quiet {
             return;
         }
         let mut line = Vec::with_capacity(name.len() + 16);
-        if needs_escape(name, self.escaping) {
-            line.push(b'\\');
-        }
-        escape_into(name, self.escaping, &mut line);
+        push_marked(name, self.escaping, &mut line);
         line.extend_from_slice(b": ");
         line.extend_from_slice(status.as_bytes());
         line.push(b'\n');
         self.write(&line);
     }
-}
-
-fn escaped_name(name: &[u8]) -> String {
-    crate::escape::display(name)
 }
 
 pub fn run(args: CheckArgs, env: &Env) -> i32 {
@@ -149,27 +144,16 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
                 return exit::USAGE;
             }
             stdin_used = true;
-            readers.push(Box::new(BufReader::with_capacity(64 * 1024, io::stdin())));
-            manifest_names.push("-".to_string());
-            continue;
         }
-        match File::open(m).and_then(|f| {
-            let meta = f.metadata()?;
-            if meta.is_dir() {
-                return Err(io::Error::other("is a directory"));
-            }
-            Ok((f, meta))
-        }) {
-            Ok((f, meta)) => {
-                manifest_ids.push((meta.dev(), meta.ino()));
-                readers.push(Box::new(BufReader::with_capacity(64 * 1024, f)));
-                manifest_names.push(escaped_name(m.as_os_str().as_bytes()));
+        let shown = display(m.as_os_str().as_bytes());
+        match manifest::open(m) {
+            Ok((reader, id)) => {
+                readers.push(reader);
+                manifest_ids.extend(id);
+                manifest_names.push(shown);
             }
             Err(e) => {
-                eprintln!(
-                    "b3tree: cannot read manifest {}: {e}",
-                    escaped_name(m.as_os_str().as_bytes())
-                );
+                eprintln!("b3tree: cannot read manifest {shown}: {e}");
                 return exit::USAGE;
             }
         }
@@ -201,10 +185,10 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     // Pass 1: every manifest entry, in manifest order.
     let info = Arc::new(Mutex::new(SourceInfo::default()));
     let source_info = info.clone();
-    let allow_outside = args.allow_outside;
+    let (allow_outside, audit) = (args.allow_outside, args.audit);
     let engine_result = engine::run(
         &engine_cfg,
-        move |feeder| read_manifests(readers, allow_outside, &source_info, feeder),
+        move |feeder| read_manifests(readers, allow_outside, audit, &source_info, feeder),
         |done| {
             reporter.progress(&done.outcome);
             settle_entry(done, &args, &mut printer, &mut counts, &mut held, &reporter);
@@ -255,7 +239,7 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
                         if let Some(i) = slot {
                             counts.moved += 1;
                             let from = held[i].name.clone();
-                            let status = format!("MOVED (from {})", escaped_name(&from));
+                            let status = format!("MOVED (from {})", display(&from));
                             printer.verdict(&done.name, &status, false, || {
                                 let mut o = serde_json::Map::new();
                                 o.insert("type".into(), json!("moved"));
@@ -283,7 +267,7 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
                         counts.unreadable += 1;
                         reporter.error(&format!(
                             "{}: {e} (audit: contents unverifiable)",
-                            escaped_name(&done.name)
+                            display(&done.name)
                         ));
                     }
                     Outcome::Skipped(_) => audit_skipped += 1,
@@ -425,22 +409,16 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
             started.elapsed().as_secs_f64(),
         );
         if args.json {
-            let mut out = printer.out.take();
-            if let Some(out) = out.as_mut() {
-                let v = json!({
-                    "type": "summary", "ok": counts.ok, "failed": counts.failed,
-                    "missing": counts.missing, "unreadable": counts.unreadable,
-                    "outside": counts.outside, "malformed": counts.malformed,
-                    "duplicates": counts.duplicates, "new": counts.new, "moved": counts.moved,
-                    "ignored_missing": counts.ignored_missing, "passed": code == exit::OK,
-                });
-                let w = serde_json::to_writer(&mut *out, &v)
-                    .map_err(io::Error::from)
-                    .and_then(|()| out.write_all(b"\n"))
-                    .and_then(|()| out.flush());
-                if w.is_err() {
-                    return exit::FATAL;
-                }
+            printer.json_line(&json!({
+                "type": "summary", "ok": counts.ok, "failed": counts.failed,
+                "missing": counts.missing, "unreadable": counts.unreadable,
+                "outside": counts.outside, "malformed": counts.malformed,
+                "duplicates": counts.duplicates, "new": counts.new, "moved": counts.moved,
+                "ignored_missing": counts.ignored_missing, "passed": code == exit::OK,
+            }));
+            let flushed = printer.out.as_mut().map_or(Ok(()), |o| o.flush());
+            if printer.error.is_some() || flushed.is_err() {
+                return exit::FATAL;
             }
         }
         if !args.quiet || code != exit::OK {
@@ -524,12 +502,8 @@ fn settle_entry(
             }
             if args.json {
                 let loc = printer.loc(at);
-                printer.verdict(
-                    b"",
-                    "",
-                    false,
-                    || json!({"type": "malformed", "at": loc, "reason": why.to_string()}),
-                );
+                printer
+                    .json_line(&json!({"type": "malformed", "at": loc, "reason": why.to_string()}));
             }
             return;
         }
@@ -620,7 +594,7 @@ fn settle_failure(
         }
     };
     if !matches!(err.kind, ErrorKind::Missing | ErrorKind::Vanished) {
-        reporter.error(&format!("{loc}: {}: {err}", escaped_name(&name)));
+        reporter.error(&format!("{loc}: {}: {err}", display(&name)));
     }
     let status = format!("FAILED ({label})");
     printer.verdict(&name, &status, false, || {
@@ -653,6 +627,7 @@ fn lexically_outside(name: &[u8]) -> Option<&'static str> {
 fn read_manifests(
     readers: Vec<Box<dyn BufRead + Send>>,
     allow_outside: bool,
+    audit: bool,
     info: &Mutex<SourceInfo>,
     feeder: &mut Feeder<Item>,
 ) {
@@ -683,7 +658,9 @@ fn read_manifests(
                 Line::Entry(e) => {
                     entries += 1;
                     names.add(&e.name, at);
-                    update_common_dir(&mut common, &e.name);
+                    if audit {
+                        narrow_common_dir(&mut common, &e.name);
+                    }
                     let path = PathBuf::from(std::ffi::OsStr::from_bytes(&e.name));
                     let action = match lexically_outside(&e.name) {
                         Some(why) if !allow_outside => Action::Report(Outcome::Failed(
@@ -714,30 +691,6 @@ fn read_manifests(
     info.read_error = read_error;
 }
 
-/// Narrows `common` to the deepest directory that holds `name` too.
-fn update_common_dir(common: &mut Option<Vec<u8>>, name: &[u8]) {
-    let norm = normalize(name);
-    let dir: &[u8] = match norm.iter().rposition(|&b| b == b'/') {
-        Some(0) => b"/",
-        Some(i) => &norm[..i],
-        None => b"",
-    };
-    match common {
-        None => *common = Some(dir.to_vec()),
-        Some(c) => {
-            let a: Vec<&[u8]> = c.split(|&b| b == b'/').collect();
-            let b: Vec<&[u8]> = dir.split(|&b| b == b'/').collect();
-            let n = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-            let joined = a[..n].join(&b'/');
-            *c = if joined.is_empty() && c.starts_with(b"/") && dir.starts_with(b"/") {
-                b"/".to_vec()
-            } else {
-                joined
-            };
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -749,20 +702,5 @@ mod tests {
         assert!(lexically_outside(b"../x").is_some());
         assert!(lexically_outside(b"a/../../x").is_some());
         assert!(lexically_outside(b"/etc/passwd").is_some());
-    }
-
-    #[test]
-    fn common_directory_of_entries() {
-        let mut c = None;
-        for n in [&b"dist/a/b.js"[..], b"dist/c", b"./dist/a/x"] {
-            update_common_dir(&mut c, n);
-        }
-        assert_eq!(c.as_deref(), Some(&b"dist"[..]));
-        update_common_dir(&mut c, b"top");
-        assert_eq!(c.as_deref(), Some(&b""[..]));
-        let mut c = None;
-        update_common_dir(&mut c, b"distx/a");
-        update_common_dir(&mut c, b"dist/a");
-        assert_eq!(c.as_deref(), Some(&b""[..]));
     }
 }

@@ -2,7 +2,7 @@
 //! or from a manifest (without reading the files). The definition lives in `digest` and
 //! docs/digest.md.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use crate::digest::{TreeDigest, canonical_cmp};
 use crate::engine;
 use crate::escape::display;
 use crate::job::Outcome;
-use crate::manifest::{Line, LineReader};
+use crate::manifest::{self, Line, LineReader};
 use crate::nameset::normalize;
 use crate::report::{ProgressMode, Reporter};
 use crate::walk::{WalkConfig, WalkStats, walk};
@@ -104,15 +104,11 @@ fn from_tree(args: &DigestArgs) -> Result<String, i32> {
 
 fn from_manifest(path: &std::path::Path) -> Result<String, i32> {
     let shown = display(path.as_os_str().as_bytes());
-    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
-        Box::new(BufReader::new(io::stdin()))
-    } else {
-        match std::fs::File::open(path) {
-            Ok(f) => Box::new(BufReader::new(f)),
-            Err(e) => {
-                eprintln!("b3tree: cannot read manifest {shown}: {e}");
-                return Err(exit::USAGE);
-            }
+    let reader = match manifest::open(path) {
+        Ok((reader, _)) => reader,
+        Err(e) => {
+            eprintln!("b3tree: cannot read manifest {shown}: {e}");
+            return Err(exit::USAGE);
         }
     };
     let mut lines = LineReader::new(reader);

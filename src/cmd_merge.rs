@@ -16,7 +16,7 @@ use crate::digest::{canonical_cmp, shard_of};
 use crate::escape::{Escaping, display};
 use crate::format::format_line;
 use crate::manifest::{Entry, Line, LineReader};
-use crate::nameset::normalize;
+use crate::nameset::{is_ancestor, narrow_common_dir};
 use crate::output::Output;
 use crate::{Env, exit};
 
@@ -55,7 +55,7 @@ impl Input {
                             ));
                         }
                     }
-                    narrow(&mut self.common, &e.name);
+                    narrow_common_dir(&mut self.common, &e.name);
                     self.head = Some(e);
                     return Ok(());
                 }
@@ -63,33 +63,6 @@ impl Input {
             }
         }
     }
-}
-
-/// Narrows `common` to the deepest directory holding `name` as well.
-fn narrow(common: &mut Option<Vec<u8>>, name: &[u8]) {
-    let norm = normalize(name);
-    let dir = match norm.iter().rposition(|&b| b == b'/') {
-        Some(i) => norm[..i].to_vec(),
-        None => Vec::new(),
-    };
-    *common = Some(match common.take() {
-        None => dir,
-        Some(c) => {
-            let n = c
-                .split(|&b| b == b'/')
-                .zip(dir.split(|&b| b == b'/'))
-                .take_while(|(a, b)| a == b)
-                .count();
-            c.split(|&b| b == b'/')
-                .take(n)
-                .collect::<Vec<_>>()
-                .join(&b'/')
-        }
-    });
-}
-
-fn is_ancestor(a: &[u8], b: &[u8]) -> bool {
-    a.is_empty() || b == a || (b.starts_with(a) && b.get(a.len()) == Some(&b'/'))
 }
 
 pub fn run(args: MergeArgs, env: &Env) -> i32 {
@@ -244,21 +217,4 @@ fn layout_warning(inputs: &[Input]) -> Option<String> {
     (!ok).then(|| {
         format!("the inputs do not look like the {n} shards K/{n} of one run; is a shard missing or extra?")
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ancestry_of_directories() {
-        assert!(is_ancestor(b"", b"dist"));
-        assert!(is_ancestor(b"dist", b"dist/a"));
-        assert!(!is_ancestor(b"dist", b"distx"));
-        assert!(!is_ancestor(b"dist", b"build"));
-        let mut c = None;
-        narrow(&mut c, b"dist/a/b");
-        narrow(&mut c, b"dist/c");
-        assert_eq!(c.as_deref(), Some(&b"dist"[..]));
-    }
 }

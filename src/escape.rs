@@ -65,15 +65,22 @@ fn push_hex(b: u8, out: &mut Vec<u8>) {
     ]);
 }
 
+/// Appends `name` in its written form: escaped if needed, then with the one leading `\`
+/// that marks an escaped name (as in `check` verdicts, `NAME: OK`).
+pub fn push_marked(name: &[u8], mode: Escaping, out: &mut Vec<u8>) {
+    if needs_escape(name, mode) {
+        out.push(b'\\');
+    }
+    escape_into(name, mode, out);
+}
+
 /// A name made printable for diagnostics on stderr: terminal escaping, and the leading `\`
 /// when escaped, so what the user sees is unambiguous.
 pub fn display(name: &[u8]) -> String {
     let mut out = Vec::with_capacity(name.len() + 1);
-    out.push(b'\\');
-    let escaped = escape_into(name, Escaping::Terminal, &mut out);
-    let body = if escaped { &out[..] } else { &out[1..] };
+    push_marked(name, Escaping::Terminal, &mut out);
     // Everything left is valid UTF-8: invalid bytes became `\xHH`.
-    String::from_utf8_lossy(body).into_owned()
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Why an escaped name could not be read back.

@@ -13,7 +13,10 @@
 //! Lines are read with a hard length cap, so a 100 MiB line without a newline costs
 //! [`MAX_LINE`] bytes of memory, not 100 MiB.
 
-use std::io::{self, BufRead};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use crate::escape::{UnescapeError, unescape};
 
@@ -132,6 +135,25 @@ pub fn parse_hash(hex: &[u8]) -> Option<[u8; 32]> {
         out[i] = (hi << 4 | lo) as u8;
     }
     Some(out)
+}
+
+/// Opens a manifest: `-` is stdin; a directory is refused. Also gives the file's (device,
+/// inode), so that a walk of the tree can leave the manifest itself out.
+#[allow(clippy::type_complexity)]
+pub fn open(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, Option<(u64, u64)>)> {
+    const BUF: usize = 64 * 1024;
+    if path.as_os_str() == "-" {
+        return Ok((Box::new(BufReader::with_capacity(BUF, io::stdin())), None));
+    }
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(io::Error::other("is a directory"));
+    }
+    Ok((
+        Box::new(BufReader::with_capacity(BUF, file)),
+        Some((meta.dev(), meta.ino())),
+    ))
 }
 
 /// Reads lines with a length cap: `Ok(None)` at end of input; an over-long line is consumed

@@ -128,6 +128,42 @@ pub fn normalize(name: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Narrows `common` to the deepest directory (normalised; `""` is the relative root, `/`
+/// the absolute one) that holds `name` too. No allocation once `common` exists: this runs
+/// once per manifest entry.
+pub fn narrow_common_dir(common: &mut Option<Vec<u8>>, name: &[u8]) {
+    let norm = normalize(name);
+    let dir: &[u8] = match norm.iter().rposition(|&b| b == b'/') {
+        Some(0) => b"/",
+        Some(i) => &norm[..i],
+        None => b"",
+    };
+    let Some(c) = common else {
+        *common = Some(dir.to_vec());
+        return;
+    };
+    let shared = c
+        .split(|&b| b == b'/')
+        .zip(dir.split(|&b| b == b'/'))
+        .take_while(|(x, y)| x == y)
+        .count();
+    let mut keep: usize = c.split(|&b| b == b'/').take(shared).map(<[u8]>::len).sum();
+    keep += shared.saturating_sub(1);
+    if keep == 0 && c.starts_with(b"/") && dir.starts_with(b"/") {
+        keep = 1; // both absolute: "/" is what they share
+    }
+    c.truncate(keep);
+}
+
+/// Whether directory `a` is `b` or one of its ancestors (both as [`narrow_common_dir`] makes
+/// them).
+pub fn is_ancestor(a: &[u8], b: &[u8]) -> bool {
+    a.is_empty()
+        || a == b
+        || (a == b"/" && b.starts_with(b"/"))
+        || (b.starts_with(a) && b.get(a.len()) == Some(&b'/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +187,37 @@ mod tests {
         assert!(s.contains(b"a/./b"));
         assert!(!s.contains(b"a/c"));
         assert_eq!(unpack(pack((3, 1 << 40))), (3, 1 << 40));
+    }
+
+    #[test]
+    fn common_directory_of_entries() {
+        let mut c = None;
+        for n in [&b"dist/a/b.js"[..], b"dist/c", b"./dist/a/x"] {
+            narrow_common_dir(&mut c, n);
+        }
+        assert_eq!(c.as_deref(), Some(&b"dist"[..]));
+        narrow_common_dir(&mut c, b"top");
+        assert_eq!(c.as_deref(), Some(&b""[..]));
+        let mut c = None;
+        narrow_common_dir(&mut c, b"distx/a");
+        narrow_common_dir(&mut c, b"dist/a");
+        assert_eq!(c.as_deref(), Some(&b""[..]));
+        let mut c = None;
+        narrow_common_dir(&mut c, b"/srv/a/x");
+        narrow_common_dir(&mut c, b"/etc/y");
+        assert_eq!(c.as_deref(), Some(&b"/"[..]));
+        let mut c = None;
+        narrow_common_dir(&mut c, b"dist/a/b/c");
+        narrow_common_dir(&mut c, b"dist/a/x");
+        assert_eq!(c.as_deref(), Some(&b"dist/a"[..]));
+    }
+
+    #[test]
+    fn ancestry_of_directories() {
+        assert!(is_ancestor(b"", b"dist"));
+        assert!(is_ancestor(b"dist", b"dist/a"));
+        assert!(is_ancestor(b"/", b"/srv"));
+        assert!(!is_ancestor(b"dist", b"distx"));
+        assert!(!is_ancestor(b"dist", b"build"));
     }
 }
