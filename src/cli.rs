@@ -173,7 +173,8 @@ pub struct EngineArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub queue: Option<u32>,
 
-    /// Most files open at once [default: from RLIMIT_NOFILE, raised to the hard limit]
+    /// Most files open at once [default and upper bound: what RLIMIT_NOFILE allows, after
+    /// raising it to the hard limit]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_open: Option<u32>,
 
