@@ -177,12 +177,7 @@ fn open_beneath(
                     std::mem::size_of::<OpenHow>(),
                 )
             };
-            if fd < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                // SAFETY: a fresh descriptor owned by nobody else.
-                Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-            }
+            owned(fd as RawFd)
         });
         match res {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
@@ -244,24 +239,7 @@ pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
     };
     let read = match read {
         Ok(n) => n,
-        Err(ReadStop::Cancelled) => {
-            return Outcome::Failed(EntryError::new(ErrorKind::Cancelled, ""));
-        }
-        Err(ReadStop::Io(e)) => {
-            return Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e));
-        }
-        Err(ReadStop::Shrunk) => {
-            return Outcome::Failed(EntryError::new(
-                ErrorKind::Changed,
-                "file shrank while mapped",
-            ));
-        }
-        Err(ReadStop::Changed) => {
-            return Outcome::Failed(EntryError::new(
-                ErrorKind::Changed,
-                "modified while being read",
-            ));
-        }
+        Err(stop) => return Outcome::Failed(stop.into_error()),
     };
     let after = match Stat::of(&file) {
         Ok(m) => m,
@@ -333,13 +311,18 @@ fn open_at(
     retry_emfile(|| {
         // SAFETY: `c` is a valid NUL-terminated string; the fd is owned below.
         let fd = unsafe { libc::openat(dirfd.unwrap_or(libc::AT_FDCWD), c.as_ptr(), flags) };
-        if fd < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            // SAFETY: fd was just returned by openat and is owned by nobody else.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-        }
+        owned(fd)
     })
+}
+
+/// The result of an open-like syscall: a descriptor we now own, or the OS error.
+fn owned(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        // SAFETY: the syscall just returned this descriptor; nobody else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
 }
 
 /// Runs `open` until it succeeds or fails with something other than EMFILE/ENFILE, waiting
@@ -378,6 +361,17 @@ enum ReadStop {
     /// fstat saw the file change before the read was over.
     Changed,
     Io(io::Error),
+}
+
+impl ReadStop {
+    fn into_error(self) -> EntryError {
+        match self {
+            ReadStop::Cancelled => EntryError::new(ErrorKind::Cancelled, ""),
+            ReadStop::Shrunk => EntryError::new(ErrorKind::Changed, "file shrank while mapped"),
+            ReadStop::Changed => EntryError::new(ErrorKind::Changed, "modified while being read"),
+            ReadStop::Io(e) => EntryError::from_io(ErrorKind::Unreadable, &e),
+        }
+    }
 }
 
 fn read_some(mut file: &File, buf: &mut [u8]) -> Result<usize, ReadStop> {
