@@ -68,7 +68,8 @@ struct Held {
     name: Vec<u8>,
     expected: [u8; 32],
     at: Location,
-    moved_to: Option<Vec<u8>>,
+    /// Its content turned up under another name (reported as MOVED).
+    moved: bool,
 }
 
 struct Printer {
@@ -186,16 +187,21 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     let info = Arc::new(Mutex::new(SourceInfo::default()));
     let source_info = info.clone();
     let (allow_outside, audit) = (args.allow_outside, args.audit);
-    let engine_result = engine::run(
+    // The verdict writer records its own errors, so the engine's result carries nothing.
+    let _ = engine::run(
         &engine_cfg,
         move |feeder| read_manifests(readers, allow_outside, audit, &source_info, feeder),
         |done| {
             reporter.progress(&done.outcome);
-            settle_entry(done, &args, &mut printer, &mut counts, &mut held, &reporter);
+            let mut sink = Sink {
+                printer: &mut printer,
+                counts: &mut counts,
+                reporter: &mut reporter,
+            };
+            settle_entry(done, &args, &mut sink, &mut held);
             Ok(())
         },
     );
-    let _ = engine_result;
     let mut info = std::mem::take(&mut *info.lock().unwrap_or_else(|e| e.into_inner()));
     if let Some(names) = info.names.as_mut() {
         for (again, first) in names.finish() {
@@ -211,73 +217,24 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     // Pass 2 (--audit): files present but not listed.
     let mut audit_skipped = 0u64;
     if args.audit && !cancel::is_stopped() && info.entries > 0 {
-        let root = match info.common_dir.take() {
-            Some(d) if !d.is_empty() => PathBuf::from(std::ffi::OsStr::from_bytes(&d)),
-            _ => PathBuf::from("."),
+        let tree = Tree {
+            root: info.common_dir.take(),
+            known: info.names.take(),
+            skip_files: manifest_ids,
         };
-        let walk_cfg = WalkConfig {
-            roots: vec![root],
-            skip_files: manifest_ids.clone(),
-            known: info.names.take().map(Arc::new),
-            ..WalkConfig::default()
+        let engine = EngineConfig {
+            confine: false,
+            ..engine_cfg.clone()
         };
-        let mut by_hash: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
-        for (i, h) in held.iter().enumerate() {
-            by_hash.entry(h.expected).or_default().push(i);
-        }
-        let stats = Arc::new(WalkStats::default());
-        let mut walk_engine = engine_cfg.clone();
-        walk_engine.confine = false;
-        let _ = engine::run(
-            &walk_engine,
-            move |feeder: &mut Feeder<()>| walk(&walk_cfg, &stats, feeder),
-            |done| {
-                reporter.progress(&done.outcome);
-                match &done.outcome {
-                    Outcome::Hashed { hash, .. } => {
-                        let slot = by_hash.get_mut(hash.as_bytes()).and_then(|v| v.pop());
-                        if let Some(i) = slot {
-                            counts.moved += 1;
-                            let from = held[i].name.clone();
-                            let status = format!("MOVED (from {})", display(&from));
-                            printer.verdict(&done.name, &status, false, || {
-                                let mut o = serde_json::Map::new();
-                                o.insert("type".into(), json!("moved"));
-                                json_path(&done.name, &mut o);
-                                let mut f = serde_json::Map::new();
-                                json_path(&from, &mut f);
-                                o.insert("from".into(), f.remove("path").unwrap_or_default());
-                                o.insert("hash".into(), json!(hash.to_hex().as_str()));
-                                Value::Object(o)
-                            });
-                            held[i].moved_to = Some(done.name.clone());
-                        } else {
-                            counts.new += 1;
-                            printer.verdict(&done.name, "NEW", false, || {
-                                let mut o = serde_json::Map::new();
-                                o.insert("type".into(), json!("new"));
-                                json_path(&done.name, &mut o);
-                                o.insert("hash".into(), json!(hash.to_hex().as_str()));
-                                Value::Object(o)
-                            });
-                        }
-                    }
-                    Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => {}
-                    Outcome::Failed(e) => {
-                        counts.unreadable += 1;
-                        reporter.error(&format!(
-                            "{}: {e} (audit: contents unverifiable)",
-                            display(&done.name)
-                        ));
-                    }
-                    Outcome::Skipped(_) => audit_skipped += 1,
-                }
-                Ok(())
-            },
-        );
+        let mut sink = Sink {
+            printer: &mut printer,
+            counts: &mut counts,
+            reporter: &mut reporter,
+        };
+        audit_skipped = audit_tree(tree, &engine, &mut held, &mut sink);
     }
     // Missing entries held back for the audit, in manifest order.
-    for h in held.iter().filter(|h| h.moved_to.is_none()) {
+    for h in held.iter().filter(|h| !h.moved) {
         counts.missing += 1;
         let at = printer.loc(h.at);
         printer.verdict(&h.name, "FAILED (missing)", false, || {
@@ -311,78 +268,8 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
         return exit::USAGE;
     }
 
-    let verified = counts.ok + counts.failed;
-    let mut code = exit::OK;
-    let mut notes = Vec::new();
-    if info.entries == 0 {
-        notes.push("no properly formatted BLAKE3 checksum lines found".to_string());
-        code = exit::FAILED;
-    } else if args.ignore_missing && verified == 0 && counts.unreadable + counts.outside == 0 {
-        notes.push("no file was verified".to_string());
-        code = exit::FAILED;
-    }
-    if counts.failed
-        + counts.missing
-        + counts.unreadable
-        + counts.outside
-        + counts.new
-        + counts.moved
-        > 0
-    {
-        code = exit::FAILED;
-    }
-    if args.strict && counts.malformed + counts.duplicates > 0 {
-        code = exit::FAILED;
-    }
-    if counts.failed > 0 {
-        notes.push(plural(
-            counts.failed,
-            "computed checksum did NOT match",
-            "computed checksums did NOT match",
-        ));
-    }
-    if counts.missing > 0 {
-        notes.push(plural(
-            counts.missing,
-            "listed file is missing",
-            "listed files are missing",
-        ));
-    }
-    if counts.unreadable > 0 {
-        notes.push(plural(
-            counts.unreadable,
-            "file could not be read",
-            "files could not be read",
-        ));
-    }
-    if counts.outside > 0 {
-        notes.push(plural(
-            counts.outside,
-            "entry lies outside the root (refused)",
-            "entries lie outside the root (refused)",
-        ));
-    }
-    if counts.malformed > 0 {
-        let first = counts
-            .first_malformed
-            .map(|at| format!(" (first: {})", printer.loc(at)))
-            .unwrap_or_default();
-        notes.push(format!(
-            "{}{first}",
-            plural(
-                counts.malformed,
-                "line is improperly formatted",
-                "lines are improperly formatted"
-            )
-        ));
-    }
-    if counts.duplicates > 0 {
-        notes.push(plural(
-            counts.duplicates,
-            "duplicate entry",
-            "duplicate entries",
-        ));
-    }
+    let (code, mut notes) = verdict(&counts, info.entries, &args);
+    notes.extend(warnings(&counts, &printer));
     if !args.status {
         for n in &notes {
             reporter.error(&format!("WARNING: {n}"));
@@ -426,6 +313,165 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
         }
     }
     code
+}
+
+/// What `--audit` walks: the deepest directory holding every entry (or `.`), the names the
+/// manifests list, and the manifests themselves (never reported as NEW).
+struct Tree {
+    root: Option<Vec<u8>>,
+    known: Option<NameSet>,
+    skip_files: Vec<(u64, u64)>,
+}
+
+/// Where verdicts go.
+struct Sink<'a> {
+    printer: &'a mut Printer,
+    counts: &'a mut Counts,
+    reporter: &'a mut Reporter,
+}
+
+/// Pass 2: reports each regular file under the tree that the manifests do not list as NEW,
+/// or as MOVED when its content equals a held-back missing entry's. Returns the number of
+/// special files and symlinks seen (not audited).
+fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut [Held], sink: &mut Sink) -> u64 {
+    let root = match tree.root {
+        Some(d) if !d.is_empty() => PathBuf::from(std::ffi::OsStr::from_bytes(&d)),
+        _ => PathBuf::from("."),
+    };
+    let walk_cfg = WalkConfig {
+        roots: vec![root],
+        skip_files: tree.skip_files,
+        known: tree.known.map(Arc::new),
+        ..WalkConfig::default()
+    };
+    let mut by_hash: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
+    for (i, h) in held.iter().enumerate() {
+        by_hash.entry(h.expected).or_default().push(i);
+    }
+    let mut skipped = 0u64;
+    let stats = Arc::new(WalkStats::default());
+    let _ = engine::run(
+        engine,
+        move |feeder: &mut Feeder<()>| walk(&walk_cfg, &stats, feeder),
+        |done| {
+            sink.reporter.progress(&done.outcome);
+            match &done.outcome {
+                Outcome::Hashed { hash, .. } => {
+                    let slot = by_hash.get_mut(hash.as_bytes()).and_then(|v| v.pop());
+                    if let Some(i) = slot {
+                        sink.counts.moved += 1;
+                        held[i].moved = true;
+                        let from = &held[i].name;
+                        let status = format!("MOVED (from {})", display(from));
+                        sink.printer.verdict(&done.name, &status, false, || {
+                            let mut o = serde_json::Map::new();
+                            o.insert("type".into(), json!("moved"));
+                            json_path(&done.name, &mut o);
+                            let mut f = serde_json::Map::new();
+                            json_path(from, &mut f);
+                            o.insert("from".into(), f.remove("path").unwrap_or_default());
+                            o.insert("hash".into(), json!(hash.to_hex().as_str()));
+                            Value::Object(o)
+                        });
+                    } else {
+                        sink.counts.new += 1;
+                        sink.printer.verdict(&done.name, "NEW", false, || {
+                            let mut o = serde_json::Map::new();
+                            o.insert("type".into(), json!("new"));
+                            json_path(&done.name, &mut o);
+                            o.insert("hash".into(), json!(hash.to_hex().as_str()));
+                            Value::Object(o)
+                        });
+                    }
+                }
+                Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => {}
+                Outcome::Failed(e) => {
+                    sink.counts.unreadable += 1;
+                    sink.reporter.error(&format!(
+                        "{}: {e} (audit: contents unverifiable)",
+                        display(&done.name)
+                    ));
+                }
+                Outcome::Skipped(_) => skipped += 1,
+            }
+            Ok(())
+        },
+    );
+    skipped
+}
+
+/// The exit code, and why the run failed when no single entry says so.
+fn verdict(counts: &Counts, entries: u64, args: &CheckArgs) -> (i32, Vec<String>) {
+    let verified = counts.ok + counts.failed;
+    let mut notes = Vec::new();
+    if entries == 0 {
+        notes.push("no properly formatted BLAKE3 checksum lines found".to_string());
+    } else if args.ignore_missing && verified == 0 && counts.unreadable + counts.outside == 0 {
+        notes.push("no file was verified".to_string());
+    }
+    let bad_entries = counts.failed
+        + counts.missing
+        + counts.unreadable
+        + counts.outside
+        + counts.new
+        + counts.moved;
+    let bad_lines = args.strict && counts.malformed + counts.duplicates > 0;
+    let code = if !notes.is_empty() || bad_entries > 0 || bad_lines {
+        exit::FAILED
+    } else {
+        exit::OK
+    };
+    (code, notes)
+}
+
+/// GNU-style warnings, e.g. "2 computed checksums did NOT match".
+fn warnings(counts: &Counts, printer: &Printer) -> Vec<String> {
+    let first_malformed = counts
+        .first_malformed
+        .map(|at| format!(" (first: {})", printer.loc(at)))
+        .unwrap_or_default();
+    [
+        (
+            counts.failed,
+            "computed checksum did NOT match",
+            "computed checksums did NOT match",
+            "",
+        ),
+        (
+            counts.missing,
+            "listed file is missing",
+            "listed files are missing",
+            "",
+        ),
+        (
+            counts.unreadable,
+            "file could not be read",
+            "files could not be read",
+            "",
+        ),
+        (
+            counts.outside,
+            "entry lies outside the root (refused)",
+            "entries lie outside the root (refused)",
+            "",
+        ),
+        (
+            counts.malformed,
+            "line is improperly formatted",
+            "lines are improperly formatted",
+            first_malformed.as_str(),
+        ),
+        (
+            counts.duplicates,
+            "duplicate entry",
+            "duplicate entries",
+            "",
+        ),
+    ]
+    .into_iter()
+    .filter(|&(n, ..)| n > 0)
+    .map(|(n, one, many, extra)| format!("{}{extra}", plural(n, one, many)))
+    .collect()
 }
 
 fn stdout_is_pipe() -> bool {
@@ -482,14 +528,12 @@ fn entry_json(
 }
 
 /// Prints and counts the verdict for one pass-1 item.
-fn settle_entry(
-    done: Done<Item>,
-    args: &CheckArgs,
-    printer: &mut Printer,
-    counts: &mut Counts,
-    held: &mut Vec<Held>,
-    reporter: &Reporter,
-) {
+fn settle_entry(done: Done<Item>, args: &CheckArgs, sink: &mut Sink, held: &mut Vec<Held>) {
+    let Sink {
+        printer,
+        counts,
+        reporter,
+    } = sink;
     let (at, expected) = match done.tag {
         Item::Malformed { at, why } => {
             counts.malformed += 1;
@@ -511,7 +555,7 @@ fn settle_entry(
     };
     let loc = printer.loc(at);
     let name = done.name;
-    match done.outcome {
+    let err = match done.outcome {
         Outcome::Hashed { hash, .. } => {
             let ok = hash.as_bytes() == &expected;
             if ok {
@@ -529,34 +573,13 @@ fn settle_entry(
                     Some(&hash),
                 )
             });
+            return;
         }
-        Outcome::Failed(err) => settle_failure(
-            name, err, at, expected, args, printer, counts, held, reporter,
-        ),
-        Outcome::Skipped(kind) => {
-            // The engine reports special files as failures for manifest jobs; keep the
-            // invariant anyway: a skip is never a pass.
-            let err = EntryError::new(ErrorKind::NotRegular, kind.as_str());
-            settle_failure(
-                name, err, at, expected, args, printer, counts, held, reporter,
-            );
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn settle_failure(
-    name: Vec<u8>,
-    err: EntryError,
-    at: Location,
-    expected: [u8; 32],
-    args: &CheckArgs,
-    printer: &mut Printer,
-    counts: &mut Counts,
-    held: &mut Vec<Held>,
-    reporter: &Reporter,
-) {
-    let loc = printer.loc(at);
+        Outcome::Failed(err) => err,
+        // The engine reports special files as failures for manifest jobs; keep the
+        // invariant anyway: a skip is never a pass.
+        Outcome::Skipped(kind) => EntryError::new(ErrorKind::NotRegular, kind.as_str()),
+    };
     let (label, json_status) = match err.kind {
         ErrorKind::Cancelled => return,
         ErrorKind::Missing | ErrorKind::Vanished => {
@@ -569,7 +592,7 @@ fn settle_failure(
                     name,
                     expected,
                     at,
-                    moved_to: None,
+                    moved: false,
                 });
                 return;
             }
