@@ -10,7 +10,8 @@
 //! - the cancel flag is polled between chunks, so Ctrl-C stops a multi-GiB read promptly.
 //!
 //! Small files (most of a typical tree) are read into a reused per-thread buffer with no
-//! extra work. Big files use blake3's rayon support so one file can keep every core busy.
+//! extra work. Big files (≥ 4 MiB) are mapped a window at a time; one alone spreads over every
+//! core through blake3's rayon support, several at once each keep to one core (`biglane`).
 
 use std::cell::RefCell;
 use std::ffi::CStr;
@@ -21,6 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::biglane::{self, Turn};
 use crate::cancel;
 use crate::job::{EntryError, ErrorKind, Outcome};
 use crate::mapguard;
@@ -38,8 +40,6 @@ const BIG_CHUNK: usize = 4 * 1024 * 1024;
 const MAP_WINDOW: u64 = 16 * 1024 * 1024;
 /// How long to wait for a free descriptor (EMFILE) before giving up on a file.
 const EMFILE_PATIENCE: Duration = Duration::from_secs(60);
-
-static BIG_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SMALL_BUF]);
@@ -230,10 +230,10 @@ pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
     }
     let mut hasher = blake3::Hasher::new();
     let read = if before.size >= BIG_FILE {
-        // One big file at a time: rayon already spreads it over every core, and several
-        // files interleaved on the same pool only contend for caches.
-        let _turn = BIG_TURN.lock().unwrap_or_else(|e| e.into_inner());
-        read_mapped(&file, &before, &mut hasher)
+        // At most one big file per core; each decides per window whether to spread over
+        // the rayon pool (see `biglane`).
+        let turn = biglane::lane().enter();
+        read_mapped(&file, &before, &turn, &mut hasher)
     } else {
         read_small(&file, before.size, &mut hasher)
     };
@@ -413,7 +413,12 @@ fn read_small(file: &File, size: u64, hasher: &mut blake3::Hasher) -> Result<u64
 /// no copy, both cores via rayon, resident memory bounded by the window, and a truncation
 /// under the mapping becomes "changed" instead of a crash (see `mapguard`). Falls back to
 /// `read()` where the file cannot be mapped.
-fn read_mapped(file: &File, before: &Stat, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {
+fn read_mapped(
+    file: &File,
+    before: &Stat,
+    turn: &Turn,
+    hasher: &mut blake3::Hasher,
+) -> Result<u64, ReadStop> {
     let size = before.size;
     let mut offset = 0u64;
     while offset < size {
@@ -423,11 +428,11 @@ fn read_mapped(file: &File, before: &Stat, hasher: &mut blake3::Hasher) -> Resul
         let len = (size - offset).min(MAP_WINDOW);
         let map = match mapguard::GuardedMap::map(file, offset, len as usize) {
             Ok(Some(m)) => m,
-            Ok(None) | Err(_) if offset == 0 => return read_big(file, hasher),
+            Ok(None) | Err(_) if offset == 0 => return read_big(file, turn, hasher),
             Ok(None) => return Err(ReadStop::Io(io::Error::other("no mapping slot free"))),
             Err(e) => return Err(ReadStop::Io(e)),
         };
-        hasher.update_rayon(map.as_slice());
+        update(hasher, turn, map.as_slice());
         if map.faulted() {
             return Err(ReadStop::Shrunk);
         }
@@ -442,7 +447,7 @@ fn read_mapped(file: &File, before: &Stat, hasher: &mut blake3::Hasher) -> Resul
     Ok(size)
 }
 
-fn read_big(file: &File, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {
+fn read_big(file: &File, turn: &Turn, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {
     let mut buf = vec![0u8; BIG_CHUNK];
     let mut total = 0u64;
     loop {
@@ -461,8 +466,18 @@ fn read_big(file: &File, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {
         if filled == 0 {
             return Ok(total);
         }
-        hasher.update_rayon(&buf[..filled]);
+        update(hasher, turn, &buf[..filled]);
         total += filled as u64;
+    }
+}
+
+/// Hashes one window of a big file: over every core while one is free of big files, else on
+/// this thread alone.
+fn update(hasher: &mut blake3::Hasher, turn: &Turn, bytes: &[u8]) {
+    if turn.spread() {
+        hasher.update_rayon(bytes);
+    } else {
+        hasher.update(bytes);
     }
 }
 
@@ -507,6 +522,33 @@ mod tests {
                 "length {len}"
             );
         }
+    }
+
+    #[test]
+    fn big_files_hashed_side_by_side_match_blake3() {
+        // Several files of a few windows each, at once: the lane admits one per core and each
+        // switches between rayon and single-threaded windows as the others come and go.
+        let dir = tempfile::tempdir().unwrap();
+        let len = 2 * MAP_WINDOW as usize + 4099;
+        let files: Vec<_> = (0..4u8)
+            .map(|k| {
+                let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8 ^ k).collect();
+                let p = dir.path().join(format!("big{k}"));
+                std::fs::write(&p, &data).unwrap();
+                (p, blake3::hash(&data))
+            })
+            .collect();
+        std::thread::scope(|s| {
+            for (p, want) in &files {
+                s.spawn(move || {
+                    let want = Outcome::Hashed {
+                        hash: *want,
+                        size: len as u64,
+                    };
+                    assert_eq!(hash_path(p), want, "{}", p.display());
+                });
+            }
+        });
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! Ctrl-C to every stage. `main.rs` only parses the command line and maps the result to an
 //! exit code.
 
+pub mod biglane;
 pub mod cache;
 pub mod cancel;
 pub mod cli;
