@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Turns bench/run.sh results (hyperfine JSON + peak RSS) into the README's Markdown table."""
+"""Turns bench/run.sh results (hyperfine JSON + peak RSS, interleaved pairs) into the README's
+Markdown tables."""
 import json
 import os
 import statistics
@@ -23,3 +24,16 @@ for tree in ["small", "big4", "one1g", "one4g"]:
         med = statistics.median(r["times"])
         print(f"| {tree} | {r['command']} | {med:.3f} | {min(r['times']):.3f}–{max(r['times']):.3f} "
               f"| {med / ours:.2f}× | {rss.get(r['command'], float('nan')):.1f} |")
+
+pairs = os.path.join(res, "pairs.jsonl")
+if os.path.exists(pairs):
+    print()
+    print("| interleaved pair (A / B) | pairs | median A s | median B s | A/B median | A/B min–max "
+          "| peak RSS A / B MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    with open(pairs) as f:
+        for line in f:
+            p = json.loads(line)
+            print(f"| {p['label']} | {p['pairs']} | {p['median_a_s']:.3f} | {p['median_b_s']:.3f} "
+                  f"| {p['ratio_median']:.2f} | {p['ratio_min']:.2f}–{p['ratio_max']:.2f} "
+                  f"| {p['peak_rss_a_mib']:.1f} / {p['peak_rss_b_mib']:.1f} |")

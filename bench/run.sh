@@ -4,6 +4,9 @@
 #
 #   bench/run.sh [WORKDIR] [RUNS]      (default /tmp/b3tree-bench, 5 runs)
 #
+# Prints two tables: every command's median (hyperfine, each command's runs back to back),
+# then b3tree against its reference with the two alternating (bench/pairs.py, PAIRS=11 pairs).
+#
 # Needs: hyperfine and time (apt-get install -y hyperfine time), b3sum (cargo install b3sum
 # --locked), python3; optional: rhash, hashdeep. Generates (once, fixed seed) in WORKDIR:
 #   small/  100,000 files of 64 B..64 KiB (log-uniform sizes)   ~0.95 GB
@@ -57,4 +60,17 @@ for tree in small big4 one1g one4g; do
         printf '%s\t%s\n' "${names[$i]}" "$kb" >> "$results/$tree.rss"
     done
 done
+# The targets as interleaved ratios (bench/pairs.py): b3tree against its reference,
+# A B A B ..., median of the pairwise ratios.
+pairs="${PAIRS:-11}"
+: > "$results/pairs.jsonl"
+pair() { python3 "$here/pairs.py" -n "$pairs" "$@" >> "$results/pairs.jsonl"; }
+small="$work/small"
+pair "100k files vs xargs -P$np b3sum" "$b3tree hash $small > /dev/null" \
+    "find $small -type f -print0 | xargs -0 -P$np -n 5000 b3sum > /dev/null"
+pair "4 x 1 GiB vs b3sum" "$b3tree hash $work/big4 > /dev/null" "b3sum $work/big4/* > /dev/null"
+pair "1 GiB vs b3sum" "$b3tree hash $work/one1g > /dev/null" "b3sum $work/one1g/* > /dev/null"
+pair "4 GiB vs b3sum" "$b3tree hash $work/one4g > /dev/null" "b3sum $work/one4g/* > /dev/null"
+pair "check vs hash, 100k files" "cd $small && $b3tree check -q ../small.b3 > /dev/null" \
+    "$b3tree hash $small > /dev/null"
 python3 "$here/report.py" "$results"
