@@ -118,7 +118,13 @@ fn walk_subtree(
         .follow_links(cfg.follow)
         .same_file_system(cfg.one_file_system)
         .max_open(WALKER_OPEN_DIRS)
-        .sort_by_file_name();
+        // Byte order of names. Siblings' paths are their directory's path (the same bytes)
+        // plus the name, so comparing whole paths orders by name without the per-comparison
+        // component parsing of `sort_by_file_name` (2 % of a 100k-file profile).
+        .sort_by(|a, b| {
+            let (a, b) = (a.path().as_os_str(), b.path().as_os_str());
+            a.as_bytes().cmp(b.as_bytes())
+        });
     if tree.base_depth > 0 {
         walker = walker.min_depth(1); // the subtree's own directory was seen already
     }
