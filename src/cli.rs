@@ -149,6 +149,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub audit: bool,
 
+    /// With --audit: walk DIR instead. Names are matched as written, so spell DIR the way
+    /// the manifest's names begin (e.g. `/srv/data` for absolute names under it)
+    #[arg(long, value_name = "DIR", requires = "audit")]
+    pub audit_root: Option<PathBuf>,
+
     /// Allow absolute paths, `..` and symlinks leading outside the working directory
     #[arg(long)]
     pub allow_outside: bool,

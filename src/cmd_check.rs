@@ -217,8 +217,12 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     // Pass 2 (--audit): files present but not listed.
     let mut audit_skipped = 0u64;
     if args.audit && !cancel::is_stopped() && info.entries > 0 {
+        let root = match &args.audit_root {
+            Some(dir) => Some(dir.as_os_str().as_bytes().to_vec()),
+            None => info.common_dir.take(),
+        };
         let tree = Tree {
-            root: info.common_dir.take(),
+            root,
             known: info.names.take(),
             skip_files: manifest_ids,
         };
@@ -370,6 +374,10 @@ fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut [Held], sink: &mut S
                             let mut f = serde_json::Map::new();
                             json_path(from, &mut f);
                             o.insert("from".into(), f.remove("path").unwrap_or_default());
+                            // Like `path_bytes`: the exact old name when it is not UTF-8.
+                            if let Some(bytes) = f.remove("path_bytes") {
+                                o.insert("from_bytes".into(), bytes);
+                            }
                             o.insert("hash".into(), json!(hash.to_hex().as_str()));
                             Value::Object(o)
                         });

@@ -283,6 +283,61 @@ fn audit_reports_new_missing_and_moved() {
 }
 
 #[test]
+fn json_moved_record_keeps_the_exact_bytes_of_both_names() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = TestEnv::new();
+    let old = env.file(b"d/old\xffname", "content");
+    env.file("d/keep", "k");
+    let out = env.run(&["hash", "-q", "-o", "d.b3", "d"]);
+    assert_eq!(code(&out), 0);
+    std::fs::rename(
+        &old,
+        env.root().join(std::ffi::OsStr::from_bytes(b"d/new\xfe")),
+    )
+    .unwrap();
+    let out = env.run(&["check", "--audit", "--json", "d.b3"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let moved: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["type"] == "moved")
+        .collect();
+    assert_eq!(moved.len(), 1, "{}", stdout(&out));
+    // "d/new\xfe" and "d/old\xffname" in hex: the lossy strings alone could not tell.
+    assert_eq!(moved[0]["path_bytes"], "642f6e6577fe");
+    assert_eq!(moved[0]["from_bytes"], "642f6f6c64ff6e616d65");
+}
+
+#[test]
+fn audit_root_chooses_the_walked_directory() {
+    let env = TestEnv::new();
+    env.file("a/one", "1");
+    env.file("b/two", "2");
+    let out = env.run(&["hash", "-q", "-o", "m.b3", "a", "b"]);
+    assert_eq!(code(&out), 0);
+    env.file("a/new-a", "x");
+    env.file("b/new-b", "y");
+    // By default the deepest common directory, `.`: both new files.
+    let out = env.run(&["check", "--audit", "m.b3"]);
+    assert_eq!(
+        stdout(&out),
+        "a/one: OK\nb/two: OK\na/new-a: NEW\nb/new-b: NEW\n",
+        "{}",
+        stderr(&out)
+    );
+    // Narrowed to `b`: only what lies there.
+    let out = env.run(&["check", "--audit", "--audit-root", "b", "m.b3"]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (1, "a/one: OK\nb/two: OK\nb/new-b: NEW\n"),
+        "{}",
+        stderr(&out)
+    );
+    // Without --audit it is a usage error, not silently ignored.
+    assert_eq!(code(&env.run(&["check", "--audit-root", "b", "m.b3"])), 2);
+}
+
+#[test]
 fn audit_of_a_dot_manifest_does_not_count_the_manifest_itself() {
     let env = TestEnv::new();
     env.file("a", "a");
@@ -297,8 +352,9 @@ fn audit_of_a_dot_manifest_does_not_count_the_manifest_itself() {
     );
 }
 
-#[test]
-fn traversal_absolute_and_symlink_escapes_are_refused() {
+/// A tree with escapes: `root/m` names files inside `root` and, by `..`, an absolute path and
+/// symlinks, the file `secret` beside it.
+fn escape_tree() -> TestEnv {
     let outer = TestEnv::new();
     outer.file("secret", "s");
     outer.file("root/inside", "i");
@@ -314,24 +370,34 @@ fn traversal_absolute_and_symlink_escapes_are_refused() {
         hex(b"i")
     );
     outer.file("root/m", &m);
-    let out = run_with_timeout(
-        outer.cmd().args(["check", "-C", "root", "m"]),
-        Duration::from_secs(30),
-    );
-    assert_eq!(code(&out), 1);
-    let text = stdout(&out);
+    outer
+}
+
+fn assert_escapes_refused(out: &std::process::Output) {
+    assert_eq!(code(out), 1, "{}", stderr(out));
+    let text = stdout(out);
     assert_eq!(
         text.matches("FAILED (outside the root)").count(),
         4,
         "{text}"
     );
-    assert!(text.contains("inside: OK"));
+    assert!(text.contains("inside: OK"), "{text}");
     assert!(
         !text.contains("secret: OK") && !text.contains("link: OK"),
         "{text}"
     );
     // sub/../inside: sub does not exist; the kernel refuses the walk through it.
     assert!(text.contains("sub/../inside: FAILED"), "{text}");
+}
+
+#[test]
+fn traversal_absolute_and_symlink_escapes_are_refused() {
+    let outer = escape_tree();
+    let out = run_with_timeout(
+        outer.cmd().args(["check", "-C", "root", "m"]),
+        Duration::from_secs(30),
+    );
+    assert_escapes_refused(&out);
     // --allow-outside opts out.
     let out = run_with_timeout(
         outer
@@ -347,6 +413,23 @@ fn traversal_absolute_and_symlink_escapes_are_refused() {
         stdout(&out)
     );
     assert!(stdout(&out).contains("link: OK"));
+}
+
+/// On a kernel without openat2 (strace makes every openat2 fail with ENOSYS), confinement
+/// falls back to comparing resolved paths, with the same verdicts.
+#[test]
+fn escapes_are_refused_without_openat2_too() {
+    let outer = escape_tree();
+    let out = run_with_timeout(
+        Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=openat2"])
+            .args(["-e", "inject=openat2:error=ENOSYS"])
+            .arg(bin())
+            .args(["check", "-C", "root", "m"])
+            .current_dir(outer.root()),
+        Duration::from_secs(60),
+    );
+    assert_escapes_refused(&out);
 }
 
 #[test]
