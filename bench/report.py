@@ -28,12 +28,10 @@ for tree in ["small", "big4", "one1g", "one4g"]:
 pairs = os.path.join(res, "pairs.jsonl")
 if os.path.exists(pairs):
     print()
-    print("| interleaved pair (A / B) | pairs | median A s | median B s | A/B median | A/B min–max "
-          "| peak RSS A / B MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| interleaved pair (A / B) | pairs | median A s | median B s | A/B median | A/B min–max |")
+    print("|---|---:|---:|---:|---:|---:|")
     with open(pairs) as f:
         for line in f:
             p = json.loads(line)
             print(f"| {p['label']} | {p['pairs']} | {p['median_a_s']:.3f} | {p['median_b_s']:.3f} "
-                  f"| {p['ratio_median']:.2f} | {p['ratio_min']:.2f}–{p['ratio_max']:.2f} "
-                  f"| {p['peak_rss_a_mib']:.1f} / {p['peak_rss_b_mib']:.1f} |")
+                  f"| {p['ratio_median']:.2f} | {p['ratio_min']:.2f}–{p['ratio_max']:.2f} |")
