@@ -102,8 +102,59 @@ fn from_tree(args: &DigestArgs) -> Result<String, i32> {
     Ok(digest.finish())
 }
 
+/// Sorted input (what `hash` and `merge` write) is digested as it is read, in constant
+/// memory. At the first entry out of canonical order (b3sum or `find` output) the manifest is
+/// read again, whole, and sorted: memory in proportion to it, for that case only. Standard
+/// input cannot be read twice, so it is always sorted.
 fn from_manifest(path: &std::path::Path) -> Result<String, i32> {
     let shown = display(path.as_os_str().as_bytes());
+    if path.as_os_str() != "-" {
+        let mut digest = TreeDigest::new();
+        let mut prev: Option<Vec<u8>> = None;
+        let all_read = read_entries(path, &shown, |name, hash| {
+            let order = prev.as_deref().map(|p| canonical_cmp(p, &name));
+            match order {
+                Some(std::cmp::Ordering::Equal) => Err(duplicate(&shown, &name)),
+                Some(std::cmp::Ordering::Greater) => Ok(false),
+                _ => {
+                    digest.add(&name, &hash);
+                    prev = Some(name);
+                    Ok(true)
+                }
+            }
+        })?;
+        if all_read {
+            return Ok(digest.finish());
+        }
+    }
+    let mut entries: Vec<(Vec<u8>, [u8; 32])> = Vec::new();
+    read_entries(path, &shown, |name, hash| {
+        entries.push((name, hash));
+        Ok(true)
+    })?;
+    entries.sort_by(|a, b| canonical_cmp(&a.0, &b.0));
+    if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(duplicate(&shown, &w[0].0));
+    }
+    let mut digest = TreeDigest::new();
+    for (name, hash) in &entries {
+        digest.add(name, hash);
+    }
+    Ok(digest.finish())
+}
+
+fn duplicate(shown: &str, name: &[u8]) -> i32 {
+    eprintln!("b3tree: {shown}: duplicate entry {}", display(name));
+    exit::FAILED
+}
+
+/// Hands each entry of the manifest (name normalised) to `each` until it returns false.
+/// Returns whether every line was read; a malformed line or a read error ends the run.
+fn read_entries(
+    path: &std::path::Path,
+    shown: &str,
+    mut each: impl FnMut(Vec<u8>, [u8; 32]) -> Result<bool, i32>,
+) -> Result<bool, i32> {
     let reader = match manifest::open(path) {
         Ok((reader, _)) => reader,
         Err(e) => {
@@ -112,12 +163,15 @@ fn from_manifest(path: &std::path::Path) -> Result<String, i32> {
         }
     };
     let mut lines = LineReader::new(reader);
-    let mut entries: Vec<(Vec<u8>, [u8; 32])> = Vec::new();
     loop {
         match lines.next_line() {
-            Ok(None) => break,
+            Ok(None) => return Ok(true),
             Ok(Some(Line::Comment)) => {}
-            Ok(Some(Line::Entry(e))) => entries.push((normalize(&e.name), e.hash)),
+            Ok(Some(Line::Entry(e))) => {
+                if !each(normalize(&e.name), e.hash)? {
+                    return Ok(false);
+                }
+            }
             Ok(Some(Line::Malformed(why))) => {
                 eprintln!(
                     "b3tree: {shown}:{}: improperly formatted line: {why}",
@@ -131,15 +185,4 @@ fn from_manifest(path: &std::path::Path) -> Result<String, i32> {
             }
         }
     }
-    // Manifests from b3sum or find need not be in canonical order: sort.
-    entries.sort_by(|a, b| canonical_cmp(&a.0, &b.0));
-    if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
-        eprintln!("b3tree: {shown}: duplicate entry {}", display(&w[0].0));
-        return Err(exit::FAILED);
-    }
-    let mut digest = TreeDigest::new();
-    for (name, hash) in &entries {
-        digest.add(name, hash);
-    }
-    Ok(digest.finish())
 }

@@ -116,6 +116,22 @@ fn digest_from_manifest_equals_digest_of_tree() {
     lines.reverse();
     std::fs::write(env.root().join("rev.b3"), lines.concat()).unwrap();
     assert_eq!(digest_of(&env, &["digest", "--from", "rev.b3"]), tree);
+    // In order until the last line (read as it streams, then again and sorted), and the same
+    // from stdin (always sorted).
+    lines.reverse();
+    lines.rotate_left(1);
+    std::fs::write(env.root().join("late.b3"), lines.concat()).unwrap();
+    assert_eq!(digest_of(&env, &["digest", "--from", "late.b3"]), tree);
+    let out = run_with_timeout(
+        env.cmd()
+            .args(["digest", "--from", "-"])
+            .stdin(std::fs::File::open(env.root().join("late.b3")).unwrap()),
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(
+        (out.status.code(), stdout(&out).trim_end()),
+        (Some(0), &*tree)
+    );
     let out = env.run(&["hash", "--digest", "-C", "t"]);
     assert!(
         stderr(&out).contains(&format!("digest {tree}")),
@@ -135,6 +151,21 @@ fn digest_refuses_to_cover_up_errors_and_bad_manifests() {
         "{}",
         stderr(&out)
     );
+    // A duplicate name is refused whether the manifest is in order or not.
+    let h = blake3::hash(b"x").to_hex();
+    for text in [
+        format!("{h}  a\n{h}  b\n{h}  ./b\n"),
+        format!("{h}  b\n{h}  a\n{h}  b\n"),
+    ] {
+        env.file("dup", text);
+        let out = env.run(&["digest", "--from", "dup"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("dup: duplicate entry b"),
+            "{}",
+            stderr(&out)
+        );
+    }
     let out = env.run(&["digest", "missing-dir"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "");
