@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,11 +33,7 @@ fn table_has_one_row_per_setting_and_a_recommendation() {
         "{text}"
     );
     // A tree this small runs far under 100 ms: the user is told.
-    assert!(
-        stderr(&out).contains("too short to measure"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "too short to measure");
 }
 
 #[test]
@@ -117,9 +112,11 @@ fn cold_cache_works_unprivileged() {
     let tree = public_tree();
     let (_bin_dir, bin) = public_copy_of_binary();
     for i in 0..50 {
-        let p = tree.path().join(format!("f{i}"));
-        std::fs::write(&p, vec![7u8; 4096 * (i + 1)]).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_mode(
+            tree.path().join(format!("f{i}")),
+            vec![7u8; 4096 * (i + 1)],
+            0o644,
+        );
     }
     let mut cmd = Command::new(&bin);
     as_nobody(&mut cmd);

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -35,16 +34,8 @@ fn gnu_basic_ok_failed_and_missing() {
     let out = env.run(&["check", "m"]);
     assert_eq!(code(&out), 1);
     assert_eq!(stdout(&out), "a: OK\nb: FAILED\nc: FAILED (missing)\n");
-    assert!(
-        stderr(&out).contains("WARNING: 1 computed checksum did NOT match"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("WARNING: 1 listed file is missing"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "WARNING: 1 computed checksum did NOT match");
+    assert_stderr_contains(&out, "WARNING: 1 listed file is missing");
     // All good → 0.
     env.file("ok", line(b"a", "a"));
     let out = env.run(&["check", "ok"]);
@@ -73,20 +64,12 @@ fn gnu_quiet_status_and_warn_strict() {
     );
     let out = env.run(&["check", "--warn", "m"]);
     assert_eq!(code(&out), 0);
-    assert!(
-        stderr(&out).contains("m:2: improperly formatted BLAKE3 checksum line"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "m:2: improperly formatted BLAKE3 checksum line");
     let out = env.run(&["check", "--strict", "m"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     // Without --warn the count still names the first bad line.
     let out = env.run(&["check", "m"]);
-    assert!(
-        stderr(&out).contains("1 line is improperly formatted (first: m:2)"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "1 line is improperly formatted (first: m:2)");
     // --status with a mismatch → 1, still silent on stdout.
     env.file("bad", line(b"x", "a"));
     let out = env.run(&["check", "--status", "bad"]);
@@ -101,11 +84,7 @@ fn gnu_empty_or_all_invalid_manifest_fails() {
     for m in ["empty", "junk"] {
         let out = env.run(&["check", m]);
         assert_eq!(code(&out), 1, "{m}");
-        assert!(
-            stderr(&out).contains("no properly formatted BLAKE3 checksum lines found"),
-            "{}",
-            stderr(&out)
-        );
+        assert_stderr_contains(&out, "no properly formatted BLAKE3 checksum lines found");
     }
 }
 
@@ -138,7 +117,7 @@ fn gnu_newline_names_and_bsd_tags() {
     let out = env.run(&["check", "m"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out), "x) = y: OK\n\\a\\nb: OK\n\\a\\nb: OK\n");
-    assert!(stderr(&out).contains("duplicate entry"), "{}", stderr(&out));
+    assert_stderr_contains(&out, "duplicate entry");
     // Duplicates fail only under --strict.
     let out = env.run(&["check", "--strict", "m"]);
     assert_eq!(code(&out), 1);
@@ -486,39 +465,17 @@ fn changed_file_fails_exactly_that_file() {
 fn unreadable_entry_as_unprivileged_user() {
     let tree = public_tree();
     let (_bin_dir, bin) = public_copy_of_binary();
-    std::fs::write(tree.path().join("a"), "a").unwrap();
-    std::fs::write(tree.path().join("secret"), "s").unwrap();
-    std::fs::set_permissions(
-        tree.path().join("a"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        tree.path().join("secret"),
-        std::fs::Permissions::from_mode(0o000),
-    )
-    .unwrap();
-    std::fs::write(
-        tree.path().join("m"),
-        format!("{}{}", line(b"a", "a"), line(b"s", "secret")),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        tree.path().join("m"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
+    write_mode(tree.path().join("a"), "a", 0o644);
+    write_mode(tree.path().join("secret"), "s", 0o000);
+    let m = format!("{}{}", line(b"a", "a"), line(b"s", "secret"));
+    write_mode(tree.path().join("m"), m, 0o644);
     let mut cmd = Command::new(&bin);
     as_nobody(&mut cmd);
     cmd.args(["check", "m"]).current_dir(tree.path());
     let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert_eq!(stdout(&out), "a: OK\nsecret: FAILED (unreadable)\n");
-    assert!(
-        stderr(&out).contains("m:2: secret: unreadable: Permission denied"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "m:2: secret: unreadable: Permission denied");
 }
 
 #[test]
@@ -623,11 +580,8 @@ fn huge_line_keeps_memory_bounded() {
     }
     let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("m:2: improperly formatted") && stderr(&out).contains("longer than"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "m:2: improperly formatted");
+    assert_stderr_contains(&out, "longer than");
     assert_eq!(stdout(&out), "a: OK\na: OK\n");
 }
 

@@ -133,11 +133,7 @@ fn digest_from_manifest_equals_digest_of_tree() {
         (Some(0), &*tree)
     );
     let out = env.run(&["hash", "--digest", "-C", "t"]);
-    assert!(
-        stderr(&out).contains(&format!("digest {tree}")),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, &format!("digest {tree}"));
 }
 
 #[test]
@@ -146,11 +142,7 @@ fn digest_refuses_to_cover_up_errors_and_bad_manifests() {
     env.file("m", "not a manifest line\n");
     let out = env.run(&["digest", "--from", "m"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("m:1: improperly formatted"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "m:1: improperly formatted");
     // A duplicate name is refused whether the manifest is in order or not.
     let h = blake3::hash(b"x").to_hex();
     for text in [
@@ -160,11 +152,7 @@ fn digest_refuses_to_cover_up_errors_and_bad_manifests() {
         env.file("dup", text);
         let out = env.run(&["digest", "--from", "dup"]);
         assert_eq!(out.status.code(), Some(1));
-        assert!(
-            stderr(&out).contains("dup: duplicate entry b"),
-            "{}",
-            stderr(&out)
-        );
+        assert_stderr_contains(&out, "dup: duplicate entry b");
     }
     let out = env.run(&["digest", "missing-dir"]);
     assert_eq!(out.status.code(), Some(1));
@@ -262,11 +250,7 @@ fn merge_refuses_overlap_conflict_mixed_roots_and_keeps_the_old_output() {
     std::fs::write(env.root().join("out.b3"), "old\n").unwrap();
     let out = env.run(&["merge", "-o", "out.b3", "s0.b3", "s0.b3"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("overlapping entries"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "overlapping entries");
     // A conflicting copy: same name, other digest.
     let s1 = std::fs::read_to_string(env.root().join("s1.b3")).unwrap();
     let first = s1.lines().next().unwrap();
@@ -274,14 +258,10 @@ fn merge_refuses_overlap_conflict_mixed_roots_and_keeps_the_old_output() {
     std::fs::write(env.root().join("conflict.b3"), conflict).unwrap();
     let out = env.run(&["merge", "-o", "out.b3", "s1.b3", "conflict.b3"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("conflicting entries"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "conflicting entries");
     let out = env.run(&["merge", "-o", "out.b3", "s0.b3", "s1.b3", "other.b3"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("different roots"), "{}", stderr(&out));
+    assert_stderr_contains(&out, "different roots");
     assert_eq!(
         std::fs::read_to_string(env.root().join("out.b3")).unwrap(),
         "old\n"
@@ -301,9 +281,5 @@ fn merge_refuses_overlap_conflict_mixed_roots_and_keeps_the_old_output() {
     }
     let out = env.run(&["merge", "-o", "out.b3", "t0.b3", "t1.b3"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(
-        stderr(&out).contains("do not look like"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "do not look like");
 }

@@ -4,7 +4,6 @@
 mod common;
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -18,28 +17,25 @@ fn row02_unreadable_directory() {
     let root = tree.path();
     std::fs::create_dir_all(root.join("open")).unwrap();
     std::fs::create_dir_all(root.join("closed")).unwrap();
-    std::fs::write(root.join("open/a"), "a").unwrap();
+    write_mode(root.join("open/a"), "a", 0o644);
     std::fs::write(root.join("closed/hidden"), "h").unwrap();
-    std::fs::set_permissions(root.join("open"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(root.join("open/a"), std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::set_permissions(root.join("closed"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    chmod(root.join("open"), 0o755);
+    chmod(root.join("closed"), 0o700);
     let out = run_with_timeout(
         as_nobody(Command::new(&bin).args(["hash"]).current_dir(root)),
         Duration::from_secs(30),
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{}  open/a\n", hex(b"a")));
-    assert!(
-        stderr(&out).contains("b3tree: closed: unreadable directory: Permission denied"),
-        "{}",
-        stderr(&out)
+    assert_stderr_contains(
+        &out,
+        "b3tree: closed: unreadable directory: Permission denied",
     );
 
     // A manifest made by root that lists the closed directory's file: check fails it, and an
     // audit cannot vouch for the directory.
     let m = format!("{}  open/a\n{}  closed/hidden\n", hex(b"a"), hex(b"h"));
-    std::fs::write(root.join("m.b3"), m).unwrap();
-    std::fs::set_permissions(root.join("m.b3"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    write_mode(root.join("m.b3"), m, 0o644);
     let out = run_with_timeout(
         as_nobody(
             Command::new(&bin)
@@ -101,11 +97,7 @@ fn row03_file_vanished_between_walk_and_open() {
         stdout(&out),
         format!("{}  a\n{}  z\n", hex(b"a"), hex(b"z"))
     );
-    assert!(
-        stderr(&out).contains("b3tree: victim: vanished"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "b3tree: victim: vanished");
 }
 
 /// Row 5: sockets and device nodes in a tree are skipped and counted, never opened.
@@ -138,11 +130,7 @@ fn row07_dangling_symlink() {
     assert_eq!(out.status.code(), Some(0));
     let out = env.run(&["hash", "-L"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("b3tree: dangling:"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "b3tree: dangling:");
     assert_eq!(stdout(&out), format!("{}  a\n", hex(b"a")));
 }
 

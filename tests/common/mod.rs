@@ -92,6 +92,13 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Fails, showing the whole of stderr, unless it contains `needle`.
+#[track_caller]
+pub fn assert_stderr_contains(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+}
+
 pub fn hex(data: &[u8]) -> String {
     blake3::hash(data).to_hex().to_string()
 }
@@ -118,6 +125,17 @@ pub fn public_tree() -> tempfile::TempDir {
         .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
+}
+
+/// Sets a path's permission bits (the tests that run as uid 65534 need exact modes).
+pub fn chmod(path: impl AsRef<Path>, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Writes a file, then gives it `mode`.
+pub fn write_mode(path: impl AsRef<Path>, content: impl AsRef<[u8]>, mode: u32) {
+    std::fs::write(&path, content).unwrap();
+    chmod(path, mode);
 }
 
 /// Makes `cmd` run as uid/gid 65534 (nobody). std drops root's supplementary groups itself.
