@@ -17,7 +17,7 @@ use crate::digest::{TreeDigest, canonical_cmp};
 use crate::engine;
 use crate::escape::display;
 use crate::job::Outcome;
-use crate::manifest::{self, Line, LineReader};
+use crate::manifest::{self, LineReader, StrictError};
 use crate::nameset::normalize;
 use crate::report::{ProgressMode, Reporter};
 use crate::walk::{WalkConfig, WalkStats, walk};
@@ -164,22 +164,18 @@ fn read_entries(
     };
     let mut lines = LineReader::new(reader);
     loop {
-        match lines.next_line() {
+        match lines.next_entry() {
             Ok(None) => return Ok(true),
-            Ok(Some(Line::Comment)) => {}
-            Ok(Some(Line::Entry(e))) => {
+            Ok(Some(e)) => {
                 if !each(normalize(&e.name), e.hash)? {
                     return Ok(false);
                 }
             }
-            Ok(Some(Line::Malformed(why))) => {
-                eprintln!(
-                    "b3tree: {shown}:{}: improperly formatted line: {why}",
-                    lines.line_no
-                );
+            Err(StrictError::Malformed(line, why)) => {
+                eprintln!("b3tree: {shown}:{line}: improperly formatted line: {why}");
                 return Err(exit::FAILED);
             }
-            Err(e) => {
+            Err(StrictError::Io(e)) => {
                 eprintln!("b3tree: cannot read manifest {shown}: {e}");
                 return Err(exit::USAGE);
             }

@@ -15,7 +15,7 @@ use crate::cli::MergeArgs;
 use crate::digest::{canonical_cmp, shard_of};
 use crate::escape::{Escaping, display};
 use crate::format::format_line;
-use crate::manifest::{Entry, Line, LineReader};
+use crate::manifest::{Entry, LineReader, StrictError};
 use crate::nameset::{is_ancestor, narrow_common_dir};
 use crate::output::Output;
 use crate::{Env, exit};
@@ -33,35 +33,31 @@ struct Input {
 impl Input {
     /// Moves to the next entry; checks canonical order.
     fn advance(&mut self) -> Result<(), String> {
-        loop {
-            match self.lines.next_line() {
-                Ok(None) => {
-                    self.head = None;
-                    return Ok(());
-                }
-                Ok(Some(Line::Comment)) => {}
-                Ok(Some(Line::Malformed(why))) => {
-                    return Err(format!(
-                        "{}:{}: improperly formatted line: {why}",
-                        self.name, self.lines.line_no
-                    ));
-                }
-                Ok(Some(Line::Entry(e))) => {
-                    if let Some(prev) = &self.head {
-                        if canonical_cmp(&prev.name, &e.name) != Ordering::Less {
-                            return Err(format!(
-                                "{}:{}: not in canonical order (was it written by b3tree hash?)",
-                                self.name, self.lines.line_no
-                            ));
-                        }
-                    }
-                    narrow_common_dir(&mut self.common, &e.name);
-                    self.head = Some(e);
-                    return Ok(());
-                }
-                Err(e) => return Err(format!("cannot read {}: {e}", self.name)),
+        let e = match self.lines.next_entry() {
+            Ok(Some(e)) => e,
+            Ok(None) => {
+                self.head = None;
+                return Ok(());
+            }
+            Err(StrictError::Malformed(line, why)) => {
+                return Err(format!(
+                    "{}:{line}: improperly formatted line: {why}",
+                    self.name
+                ));
+            }
+            Err(StrictError::Io(e)) => return Err(format!("cannot read {}: {e}", self.name)),
+        };
+        if let Some(prev) = &self.head {
+            if canonical_cmp(&prev.name, &e.name) != Ordering::Less {
+                return Err(format!(
+                    "{}:{}: not in canonical order (was it written by b3tree hash?)",
+                    self.name, self.lines.line_no
+                ));
             }
         }
+        narrow_common_dir(&mut self.common, &e.name);
+        self.head = Some(e);
+        Ok(())
     }
 }
 

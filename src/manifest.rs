@@ -215,6 +215,31 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
+/// Why a manifest read with [`LineReader::next_entry`] cannot be used.
+#[derive(Debug)]
+pub enum StrictError {
+    /// A line that is neither an entry nor a comment, and its number.
+    Malformed(u64, Malformed),
+    Io(io::Error),
+}
+
+impl<R: BufRead> LineReader<R> {
+    /// The next entry, skipping comments. For readers that must account for every line
+    /// (`digest --from`, `merge`): a malformed line is an error, not something to skip.
+    pub fn next_entry(&mut self) -> Result<Option<Entry>, StrictError> {
+        loop {
+            match self.next_line().map_err(StrictError::Io)? {
+                None => return Ok(None),
+                Some(Line::Comment) => {}
+                Some(Line::Entry(e)) => return Ok(Some(e)),
+                Some(Line::Malformed(why)) => {
+                    return Err(StrictError::Malformed(self.line_no, why));
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,5 +331,18 @@ mod tests {
         assert!(matches!(r.next_line().unwrap(), Some(Line::Entry(e)) if e.name == b"b"));
         assert_eq!(r.line_no, 3);
         assert_eq!(r.next_line().unwrap(), None);
+    }
+
+    #[test]
+    fn strict_reading_skips_comments_and_stops_at_a_malformed_line() {
+        let data = format!("# made by hand\n{H}  a\n\n{H}  b\n");
+        let mut r = LineReader::new(data.as_bytes());
+        assert!(matches!(r.next_entry(), Ok(Some(e)) if e.name == b"a"));
+        assert!(matches!(
+            r.next_entry(),
+            Err(StrictError::Malformed(3, Malformed::Empty))
+        ));
+        assert!(matches!(r.next_entry(), Ok(Some(e)) if e.name == b"b"));
+        assert!(matches!(r.next_entry(), Ok(None)));
     }
 }
