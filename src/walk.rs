@@ -1,8 +1,7 @@
 //! The walker: turns PATH arguments into jobs in canonical order.
 //!
 //! Canonical order is what a depth-first walk yields when every directory's entries are
-//! sorted by the bytes of their names (walkdir's `sort_by_file_name`); roots keep the order
-//! they were given in. This equals comparing paths component by component, so the output is
+//! sorted by the bytes of their names; roots keep the order they were given in. This equals comparing paths component by component, so the output is
 //! the same for any `--jobs`, and `merge`/`digest` can rely on it.
 //!
 //! Every entry ends as a job: regular files are hashed; FIFOs, sockets, devices and (unless
