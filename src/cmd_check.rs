@@ -41,7 +41,8 @@ enum Item {
 #[derive(Default)]
 struct SourceInfo {
     names: Option<NameSet>,
-    /// Deepest directory (normalised) holding every entry (computed for `--audit` only).
+    /// Deepest directory (normalised) holding every entry (computed for `--audit` without
+    /// `--audit-root` only).
     common_dir: Option<Vec<u8>>,
     entries: u64,
     read_error: Option<String>,
@@ -186,11 +187,13 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     // Pass 1: every manifest entry, in manifest order.
     let info = Arc::new(Mutex::new(SourceInfo::default()));
     let source_info = info.clone();
-    let (allow_outside, audit) = (args.allow_outside, args.audit);
+    // The audited directory is derived from the entries only when --audit-root does not name it.
+    let find_common = args.audit && args.audit_root.is_none();
+    let allow_outside = args.allow_outside;
     // The verdict writer records its own errors, so the engine's result carries nothing.
     let _ = engine::run(
         &engine_cfg,
-        move |feeder| read_manifests(readers, allow_outside, audit, &source_info, feeder),
+        move |feeder| read_manifests(readers, allow_outside, find_common, &source_info, feeder),
         |done| {
             reporter.progress(&done.outcome);
             let mut sink = Sink {
@@ -658,7 +661,7 @@ fn lexically_outside(name: &[u8]) -> Option<&'static str> {
 fn read_manifests(
     readers: Vec<Box<dyn BufRead + Send>>,
     allow_outside: bool,
-    audit: bool,
+    find_common: bool,
     info: &Mutex<SourceInfo>,
     feeder: &mut Feeder<Item>,
 ) {
@@ -689,7 +692,7 @@ fn read_manifests(
                 Line::Entry(e) => {
                     entries += 1;
                     names.add(&e.name, at);
-                    if audit {
+                    if find_common {
                         narrow_common_dir(&mut common, &e.name);
                     }
                     let path = PathBuf::from(std::ffi::OsStr::from_bytes(&e.name));
