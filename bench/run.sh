@@ -6,6 +6,8 @@
 #
 # Prints two tables: every command's median (hyperfine, each command's runs back to back),
 # then b3tree against its reference with the two alternating (bench/pairs.py, PAIRS=11 pairs).
+# On the small-file tree it also times bench/floor.rs, the lean loop (walk, then one thread per
+# core: open, read, hash, close) that bounds what any tool can reach with those system calls.
 #
 # Needs: hyperfine and time (apt-get install -y hyperfine time), b3sum (cargo install b3sum
 # --locked), python3; optional: rhash, hashdeep. Generates (once, fixed seed) in WORKDIR:
@@ -21,8 +23,10 @@ mkdir -p "$work"
 for tool in hyperfine b3sum python3 /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "missing: $tool (see the header of $0)" >&2; exit 2; }
 done
-(cd "$here/.." && cargo build --release --locked -q)
+(cd "$here/.." && cargo build --release --locked -q && cargo build --release --locked -q --example floor)
 b3tree="$here/../target/release/b3tree"
+# The lean loop of bench/floor.rs: what open/read/close per file costs on this machine at least.
+floor="$here/../target/release/examples/floor"
 
 [ -d "$work/small" ] || python3 "$here/gen_tree.py" small "$work/small"
 [ -d "$work/big4" ] || python3 "$here/gen_tree.py" big "$work/big4" 4 1073741824
@@ -44,6 +48,8 @@ for tree in small big4 one1g one4g; do
     if [ "$tree" = small ]; then
         cmds+=("cd $dir && $b3tree check -q ../small.b3 > /dev/null")
         names+=("b3tree check (manifest of this tree)")
+        cmds+=("$floor $dir > /dev/null")
+        names+=("floor: lean loop, no guarantees (bench/floor.rs)")
     fi
     if command -v rhash >/dev/null; then
         cmds+=("rhash -r --sha256 $dir > /dev/null"); names+=("rhash -r --sha256 (other hash)")
@@ -67,6 +73,9 @@ pairs="${PAIRS:-11}"
 pair() { python3 "$here/pairs.py" -n "$pairs" "$@" >> "$results/pairs.jsonl"; }
 small="$work/small"
 pair "100k files vs xargs -P$np b3sum" "$b3tree hash $small > /dev/null" \
+    "find $small -type f -print0 | xargs -0 -P$np -n 5000 b3sum > /dev/null"
+pair "100k files vs the floor (bench/floor.rs)" "$b3tree hash $small > /dev/null" "$floor $small > /dev/null"
+pair "the floor vs xargs -P$np b3sum" "$floor $small > /dev/null" \
     "find $small -type f -print0 | xargs -0 -P$np -n 5000 b3sum > /dev/null"
 pair "4 x 1 GiB vs b3sum" "$b3tree hash $work/big4 > /dev/null" "b3sum $work/big4/* > /dev/null"
 pair "1 GiB vs b3sum" "$b3tree hash $work/one1g > /dev/null" "b3sum $work/one1g/* > /dev/null"
