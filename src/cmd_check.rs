@@ -23,7 +23,7 @@ use crate::engine::{self, EngineConfig};
 use crate::escape::{Escaping, display, push_marked};
 use crate::format::json_path;
 use crate::job::{Action, Done, EntryError, ErrorKind, Outcome};
-use crate::manifest::{self, Line, LineReader, Malformed};
+use crate::manifest::{self, Line, LineReader, Malformed, Opened};
 use crate::nameset::{Location, NameSet, narrow_common_dir};
 use crate::queue::Feeder;
 use crate::report::{ProgressMode, Reporter};
@@ -85,7 +85,84 @@ struct Printer {
     error: Option<io::Error>,
 }
 
+impl Counts {
+    /// The closing line on stderr.
+    fn summary(&self, audit_skipped: u64, elapsed_s: f64) -> String {
+        let mut extra = String::new();
+        if self.ignored_missing > 0 {
+            extra.push_str(&format!(", {} missing ignored", self.ignored_missing));
+        }
+        if audit_skipped > 0 {
+            extra.push_str(&format!(", {audit_skipped} special files not audited"));
+        }
+        format!(
+            "{} ok, {} failed, {} missing, {} unreadable, {} malformed, {} new, {} moved{extra} \
+             in {elapsed_s:.2} s",
+            self.ok,
+            self.failed,
+            self.missing,
+            self.unreadable + self.outside,
+            self.malformed,
+            self.new,
+            self.moved,
+        )
+    }
+
+    /// The closing `--json` record.
+    fn json(&self, passed: bool) -> Value {
+        json!({
+            "type": "summary", "ok": self.ok, "failed": self.failed,
+            "missing": self.missing, "unreadable": self.unreadable,
+            "outside": self.outside, "malformed": self.malformed,
+            "duplicates": self.duplicates, "new": self.new, "moved": self.moved,
+            "ignored_missing": self.ignored_missing, "passed": passed,
+        })
+    }
+}
+
 impl Printer {
+    fn new(args: &CheckArgs, manifests: Vec<String>) -> Printer {
+        Printer {
+            out: (!args.status).then(|| io::BufWriter::with_capacity(64 * 1024, io::stdout())),
+            eager: stdout_is_pipe(),
+            json: args.json,
+            quiet: args.quiet,
+            escaping: if io::stdout().is_terminal() {
+                Escaping::Terminal
+            } else {
+                Escaping::Manifest
+            },
+            manifests,
+            error: None,
+        }
+    }
+
+    /// Flushes stdout; the first write error, or the reader having left with verdicts unread.
+    fn finish(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let Some(out) = self.out.as_mut() else {
+            return Ok(());
+        };
+        out.flush()?;
+        if pipe_left_unread() {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the reader left before reading everything",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The verdict of an entry held back for the audit whose content did not turn up.
+    fn missing(&mut self, h: &Held) {
+        let at = self.loc(h.at);
+        self.verdict(&h.name, "FAILED (missing)", false, || {
+            entry_json(&h.name, "missing", &at, &h.expected, None)
+        });
+    }
+
     fn loc(&self, at: Location) -> String {
         format!("{}:{}", self.manifests[at.0 as usize], at.1)
     }
@@ -133,33 +210,17 @@ impl Printer {
 pub fn run(args: CheckArgs, env: &Env) -> i32 {
     let started = Instant::now();
     let mode = ProgressMode::from_flags(args.progress, args.no_progress);
-    // Open every manifest first: an unreadable manifest is a usage-level error (exit 2)
-    // before any work starts.
-    let mut readers: Vec<Box<dyn BufRead + Send>> = Vec::new();
-    let mut manifest_names = Vec::new();
-    let mut manifest_ids = Vec::new();
-    let mut stdin_used = false;
-    for m in &args.manifests {
-        if m.as_os_str() == "-" {
-            if stdin_used {
-                eprintln!("b3tree: '-' (stdin) given more than once");
-                return exit::USAGE;
-            }
-            stdin_used = true;
+    let Opened {
+        readers,
+        names: manifest_names,
+        ids: manifest_ids,
+    } = match manifest::open_all(&args.manifests) {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("b3tree: {why}");
+            return exit::USAGE;
         }
-        let shown = display(m.as_os_str().as_bytes());
-        match manifest::open(m) {
-            Ok((reader, id)) => {
-                readers.push(reader);
-                manifest_ids.extend(id);
-                manifest_names.push(shown);
-            }
-            Err(e) => {
-                eprintln!("b3tree: cannot read manifest {shown}: {e}");
-                return exit::USAGE;
-            }
-        }
-    }
+    };
     if env.stdout_closed && !args.status {
         eprintln!("b3tree: stdout is closed; nowhere to report (use --status)");
         return exit::FATAL;
@@ -168,19 +229,7 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     let mut engine_cfg: EngineConfig = config::engine(&args.engine);
     engine_cfg.confine = !args.allow_outside;
     let mut reporter = Reporter::new(mode, false);
-    let mut printer = Printer {
-        out: (!args.status).then(|| io::BufWriter::with_capacity(64 * 1024, io::stdout())),
-        eager: stdout_is_pipe(),
-        json: args.json,
-        quiet: args.quiet,
-        escaping: if io::stdout().is_terminal() {
-            Escaping::Terminal
-        } else {
-            Escaping::Manifest
-        },
-        manifests: manifest_names,
-        error: None,
-    };
+    let mut printer = Printer::new(&args, manifest_names);
     let mut counts = Counts::default();
     let mut held: Vec<Held> = Vec::new();
 
@@ -243,10 +292,7 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     // Missing entries held back for the audit, in manifest order.
     for h in held.iter().filter(|h| !h.moved) {
         counts.missing += 1;
-        let at = printer.loc(h.at);
-        printer.verdict(&h.name, "FAILED (missing)", false, || {
-            entry_json(&h.name, "missing", &at, &h.expected, None)
-        });
+        printer.missing(h);
     }
     reporter.finish();
 
@@ -254,17 +300,7 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
         reporter.error("interrupted");
         return exit::INTERRUPTED;
     }
-    let flushed = match printer.out.as_mut() {
-        Some(out) if printer.error.is_none() => out.flush(),
-        _ => Ok(()),
-    };
-    let cut_short = (printer.out.is_some() && pipe_left_unread()).then(|| {
-        io::Error::new(
-            io::ErrorKind::BrokenPipe,
-            "the reader left before reading everything",
-        )
-    });
-    if let Some(e) = printer.error.take().or(flushed.err()).or(cut_short) {
+    if let Err(e) = printer.finish() {
         if e.kind() != io::ErrorKind::BrokenPipe {
             reporter.error(&format!("cannot write stdout: {e}"));
         }
@@ -281,42 +317,15 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
         for n in &notes {
             reporter.error(&format!("WARNING: {n}"));
         }
-        let summary = format!(
-            "{} ok, {} failed, {} missing, {} unreadable, {} malformed, {} new, {} moved{}{} in {:.2} s",
-            counts.ok,
-            counts.failed,
-            counts.missing,
-            counts.unreadable + counts.outside,
-            counts.malformed,
-            counts.new,
-            counts.moved,
-            if counts.ignored_missing > 0 {
-                format!(", {} missing ignored", counts.ignored_missing)
-            } else {
-                String::new()
-            },
-            if audit_skipped > 0 {
-                format!(", {audit_skipped} special files not audited")
-            } else {
-                String::new()
-            },
-            started.elapsed().as_secs_f64(),
-        );
         if args.json {
-            printer.json_line(&json!({
-                "type": "summary", "ok": counts.ok, "failed": counts.failed,
-                "missing": counts.missing, "unreadable": counts.unreadable,
-                "outside": counts.outside, "malformed": counts.malformed,
-                "duplicates": counts.duplicates, "new": counts.new, "moved": counts.moved,
-                "ignored_missing": counts.ignored_missing, "passed": code == exit::OK,
-            }));
-            let flushed = printer.out.as_mut().map_or(Ok(()), |o| o.flush());
-            if printer.error.is_some() || flushed.is_err() {
+            printer.json_line(&counts.json(code == exit::OK));
+            if printer.finish().is_err() {
                 return exit::FATAL;
             }
         }
         if !args.quiet || code != exit::OK {
-            reporter.error(&summary);
+            let elapsed = started.elapsed().as_secs_f64();
+            reporter.error(&counts.summary(audit_skipped, elapsed));
         }
     }
     code

@@ -15,10 +15,11 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::escape::{UnescapeError, unescape};
+use crate::escape::{UnescapeError, display, unescape};
 
 /// Longest accepted line: a PATH_MAX name fully `\xHH`-escaped, plus the hash and framing.
 pub const MAX_LINE: usize = 4 * 4096 + 256;
@@ -154,6 +155,40 @@ pub fn open(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, Option<(u64, u6
         Box::new(BufReader::with_capacity(BUF, file)),
         Some((meta.dev(), meta.ino())),
     ))
+}
+
+/// Manifests opened together, before any work starts.
+pub struct Opened {
+    pub readers: Vec<Box<dyn BufRead + Send>>,
+    /// As shown in diagnostics (`NAME:LINE`): escaped like a manifest name.
+    pub names: Vec<String>,
+    /// (device, inode) of each manifest that is a file (not stdin).
+    pub ids: Vec<(u64, u64)>,
+}
+
+/// Opens every manifest with [`open`] (`-` is stdin, at most once); the first one that
+/// cannot be opened is the error, naming it.
+pub fn open_all(paths: &[PathBuf]) -> Result<Opened, String> {
+    let mut opened = Opened {
+        readers: Vec::new(),
+        names: Vec::new(),
+        ids: Vec::new(),
+    };
+    let mut stdin_used = false;
+    for path in paths {
+        if path.as_os_str() == "-" {
+            if stdin_used {
+                return Err("'-' (stdin) given more than once".into());
+            }
+            stdin_used = true;
+        }
+        let shown = display(path.as_os_str().as_bytes());
+        let (reader, id) = open(path).map_err(|e| format!("cannot read manifest {shown}: {e}"))?;
+        opened.readers.push(reader);
+        opened.ids.extend(id);
+        opened.names.push(shown);
+    }
+    Ok(opened)
 }
 
 /// Reads lines with a length cap: `Ok(None)` at end of input; an over-long line is consumed
