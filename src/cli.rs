@@ -284,7 +284,8 @@ pub struct DigestArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Shard manifests (from `b3tree hash --shard K/N`), in any order
+    /// Shard manifests (from `b3tree hash --shard K/N`), in any order; `-` reads one from
+    /// stdin
     #[arg(value_name = "MANIFEST", required = true)]
     pub manifests: Vec<PathBuf>,
 

@@ -8,21 +8,20 @@
 //! `hash -o`: temporary file, fsync, rename.
 
 use std::cmp::Ordering;
-use std::io::{self, BufRead, BufReader, Write};
-use std::os::unix::ffi::OsStrExt;
+use std::io::{self, BufRead, Write};
 
 use crate::cli::MergeArgs;
 use crate::digest::{canonical_cmp, shard_of};
 use crate::escape::{Escaping, display};
 use crate::format::format_line;
-use crate::manifest::{Entry, LineReader, StrictError};
+use crate::manifest::{self, Entry, LineReader, StrictError};
 use crate::nameset::{is_ancestor, narrow_common_dir};
 use crate::output::Output;
 use crate::{Env, exit};
 
 struct Input {
     name: String,
-    lines: LineReader<Box<dyn BufRead>>,
+    lines: LineReader<Box<dyn BufRead + Send>>,
     head: Option<Entry>,
     /// Deepest directory holding every entry so far.
     common: Option<Vec<u8>>,
@@ -62,16 +61,15 @@ impl Input {
 }
 
 pub fn run(args: MergeArgs, env: &Env) -> i32 {
+    let opened = match manifest::open_all(&args.manifests) {
+        Ok(o) => o,
+        Err(why) => {
+            eprintln!("b3tree: {why}");
+            return exit::USAGE;
+        }
+    };
     let mut inputs = Vec::new();
-    for m in &args.manifests {
-        let name = display(m.as_os_str().as_bytes());
-        let reader: Box<dyn BufRead> = match std::fs::File::open(m) {
-            Ok(f) => Box::new(BufReader::with_capacity(64 * 1024, f)),
-            Err(e) => {
-                eprintln!("b3tree: cannot read manifest {name}: {e}");
-                return exit::USAGE;
-            }
-        };
+    for (name, reader) in opened.names.into_iter().zip(opened.readers) {
         inputs.push(Input {
             name,
             lines: LineReader::new(reader),

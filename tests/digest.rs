@@ -231,6 +231,21 @@ fn merged_digest_equals_tree_digest() {
     let out = env.run(&["merge", "-o", "all.b3", "s0.b3", "s1.b3", "s2.b3"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(digest_of(&env, &["digest", "--from", "all.b3"]), tree);
+    // `-` is one input read from stdin, as for check and digest --from; twice is refused.
+    let out = run_with_timeout(
+        env.cmd()
+            .args(["merge", "-o", "piped.b3", "s0.b3", "-", "s2.b3"])
+            .stdin(std::fs::File::open(env.root().join("s1.b3")).unwrap()),
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(env.root().join("piped.b3")).unwrap(),
+        std::fs::read(env.root().join("all.b3")).unwrap()
+    );
+    let out = env.run(&["merge", "-", "s0.b3", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_stderr_contains(&out, "'-' (stdin) given more than once");
 }
 
 #[test]
