@@ -186,7 +186,17 @@ fn open_beneath(
             other => return other,
         }
     }
-    // Fallback: resolve the path and require it to stay under the resolved root.
+    // Fallback (kernel < 5.6, or openat2 filtered by a container's seccomp policy).
+    // `dirfd` is the root or a directory already checked to lie beneath it, so one plain
+    // component that is not a symlink cannot lead out: open it as it is (one system call,
+    // as with openat2). A symlink (ELOOP under O_NOFOLLOW) or a longer path is resolved and
+    // the result required to stay under the resolved root.
+    if !name.contains(&b'/') && name != b"." && name != b".." {
+        match open_at(Some(dirfd), name, cstr, flags | libc::O_NOFOLLOW) {
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
+            other => return other,
+        }
+    }
     let base = std::fs::canonicalize(format!("/proc/self/fd/{dirfd}"))?;
     let root_path = std::fs::canonicalize(format!("/proc/self/fd/{root}"))?;
     let full = std::fs::canonicalize(base.join(std::ffi::OsStr::from_bytes(name)))?;

@@ -340,13 +340,15 @@ fn escape_tree() -> TestEnv {
     std::os::unix::fs::symlink("../secret", outer.root().join("root/link")).unwrap();
     std::os::unix::fs::symlink("../secret", outer.root().join("root/dirlink")).unwrap();
     std::os::unix::fs::symlink("..", outer.root().join("root/up")).unwrap();
+    // A symlink that stays inside is followed.
+    std::os::unix::fs::symlink("inside", outer.root().join("root/alias")).unwrap();
     let s = hex(b"s");
+    let i = hex(b"i");
     let abs = outer.root().join("secret");
     let m = format!(
-        "{s}  ../secret\n{s}  {}\n{s}  link\n{s}  up/secret\n{}  inside\n{}  sub/../inside\n",
+        "{s}  ../secret\n{s}  {}\n{s}  link\n{s}  up/secret\n{i}  inside\n{i}  sub/../inside\n\
+         {i}  alias\n",
         abs.display(),
-        hex(b"i"),
-        hex(b"i")
     );
     outer.file("root/m", &m);
     outer
@@ -361,6 +363,7 @@ fn assert_escapes_refused(out: &std::process::Output) {
         "{text}"
     );
     assert!(text.contains("inside: OK"), "{text}");
+    assert!(text.contains("alias: OK"), "{text}");
     assert!(
         !text.contains("secret: OK") && !text.contains("link: OK"),
         "{text}"
