@@ -93,8 +93,8 @@ fn from_tree(args: &DigestArgs) -> Result<String, i32> {
         return Err(exit::FAILED);
     }
     reporter.info(&format!(
-        "digest of {} files, {} ({} skipped, not covered) in {:.2} s",
-        digest.count(),
+        "digest of {}, {} ({} skipped, not covered) in {:.2} s",
+        crate::summary::count(digest.count(), "file"),
         HumanBytes(bytes),
         skipped,
         started.elapsed().as_secs_f64()

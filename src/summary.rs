@@ -44,12 +44,12 @@ impl Summary {
     /// The human summary line (without the `b3tree: ` prefix).
     pub fn line(&self) -> String {
         let mut s = format!(
-            "{} files, {} in {:.2} s ({}/s); {} errors, {} skipped",
-            self.files,
+            "{}, {} in {:.2} s ({}/s); {}, {} skipped",
+            count(self.files, "file"),
             HumanBytes(self.bytes),
             self.elapsed.as_secs_f64(),
             HumanBytes(self.rate() as u64),
-            self.errors,
+            count(self.errors, "error"),
             self.skipped,
         );
         if self.excluded > 0 {
@@ -77,4 +77,9 @@ impl Summary {
             "interrupted": self.interrupted,
         })
     }
+}
+
+/// `1 file`, `2 files`.
+pub fn count(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

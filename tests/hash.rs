@@ -247,6 +247,8 @@ fn fifo_in_tree_does_not_hang_and_is_counted_as_skipped() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), format!("{}  a\n", hex(b"x")));
     assert_stderr_contains(&out, "1 skipped");
+    assert_stderr_contains(&out, "b3tree: 1 file, 1 B");
+    assert_stderr_contains(&out, "; 0 errors,");
 }
 
 #[test]
