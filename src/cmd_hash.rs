@@ -9,9 +9,9 @@ use std::time::Instant;
 use crate::cancel;
 use crate::cli::HashArgs;
 use crate::config;
-use crate::digest::TreeDigest;
+use crate::digest::{TreeDigest, canonical_cmp};
 use crate::engine;
-use crate::escape::Escaping;
+use crate::escape::{Escaping, display};
 use crate::format::{Format, ManifestWriter};
 use crate::job::Outcome;
 use crate::output::Output;
@@ -68,6 +68,10 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     let mut writer = ManifestWriter::new(output, format, escaping);
     let mut summary = Summary::default();
     let mut tree_digest = args.digest.then(TreeDigest::new);
+    // The digest is defined over names in canonical order; several PATHs given out of that
+    // order, or overlapping, break it. The first such pair, if any (the manifest is fine).
+    let mut last_name = Vec::new();
+    let mut out_of_order: Option<String> = None;
     let stats = Arc::new(WalkStats::default());
     let walk_stats = stats.clone();
     let result = engine::run(
@@ -75,6 +79,18 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         move |feeder| walk(&walk_cfg, &walk_stats, feeder),
         |done| {
             if let (Some(d), Outcome::Hashed { hash, .. }) = (&mut tree_digest, &done.outcome) {
+                if d.count() > 0
+                    && out_of_order.is_none()
+                    && canonical_cmp(&last_name, &done.name) != std::cmp::Ordering::Less
+                {
+                    out_of_order = Some(format!(
+                        "{} comes after {}",
+                        display(&done.name),
+                        display(&last_name)
+                    ));
+                }
+                last_name.clear();
+                last_name.extend_from_slice(&done.name);
                 d.add(&done.name, hash.as_bytes());
             }
             summary.add(&done.outcome);
@@ -107,6 +123,13 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         return exit::FATAL;
     }
     reporter.info(&summary.line());
+    if let Some(why) = out_of_order {
+        reporter.error(&format!(
+            "no digest: it is defined over names in canonical order, but {why} (give PATHs in \
+             that order and not inside one another, or hash one directory with -C DIR)"
+        ));
+        return exit::FAILED;
+    }
     if let Some(d) = tree_digest {
         if summary.errors == 0 {
             reporter.error(&format!("digest {}", d.finish()));

@@ -48,6 +48,32 @@ fn digest_of(env: &TestEnv, args: &[&str]) -> String {
 }
 
 #[test]
+fn hash_digest_of_several_paths_is_given_only_in_canonical_order() {
+    let env = TestEnv::new();
+    env.file("a/x", "1");
+    env.file("a/b/y", "2");
+    env.file("c/z", "3");
+    let out = env.run(&["hash", "--digest", "-o", "ac.b3", "a", "c"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let from = digest_of(&env, &["digest", "--from", "ac.b3"]);
+    assert_stderr_contains(&out, &format!("digest {from}"));
+    // Out of order, or one PATH inside another: no digest, the pair named; manifest written.
+    for (paths, why) in [
+        (["c", "a"], "a/b/y comes after c/z"),
+        (["a", "a/b"], "a/b/y comes after a/x"),
+    ] {
+        let out = env.run(&["hash", "--digest", "-o", "bad.b3", paths[0], paths[1]]);
+        assert_eq!(out.status.code(), Some(1), "{paths:?}");
+        assert_stderr_contains(
+            &out,
+            &format!("no digest: it is defined over names in canonical order, but {why}"),
+        );
+        assert!(!stderr(&out).contains("digest b3t1:"), "{}", stderr(&out));
+        assert!(env.root().join("bad.b3").exists());
+    }
+}
+
+#[test]
 fn golden_vector_of_the_fixture_tree() {
     let env = TestEnv::new();
     assert_eq!(digest_of(&env, &["digest", "-q", FIXTURE]), FIXTURE_DIGEST);
