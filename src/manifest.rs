@@ -58,6 +58,10 @@ pub enum Malformed {
     BadEscape,
     #[error("line longer than {MAX_LINE} bytes")]
     TooLong,
+    #[error(
+        "a JSON record: `hash --json` writes a report, not a manifest (write it without --json)"
+    )]
+    Json,
 }
 
 impl From<UnescapeError> for Malformed {
@@ -88,6 +92,9 @@ fn parse_entry(line: &[u8]) -> Result<Option<Entry>, Malformed> {
         Some(rest) => (true, rest),
         None => (false, line),
     };
+    if !escaped && body.starts_with(b"{\"") {
+        return Err(Malformed::Json);
+    }
     let (hash, raw_name, tagged) = if let Some(rest) = body.strip_prefix(b"BLAKE3 (") {
         let at = rfind(rest, b") = ").ok_or(Malformed::NoSeparator)?;
         (&rest[at + 4..], &rest[..at], true)
@@ -335,6 +342,11 @@ mod tests {
             Malformed::BadHash
         );
         assert_eq!(malformed(format!("{H}  ").as_bytes()), Malformed::EmptyName);
+        // A line of `hash --json` output is named as such.
+        assert_eq!(
+            malformed(br#"{"type":"file","path":"a","hash":"00"}"#),
+            Malformed::Json
+        );
         assert_eq!(malformed(format!("{H}  a\0b").as_bytes()), Malformed::Nul);
         assert_eq!(
             malformed(format!("\\{H}  a\\").as_bytes()),
