@@ -9,9 +9,9 @@ use std::time::Instant;
 use crate::cancel;
 use crate::cli::HashArgs;
 use crate::config;
-use crate::digest::{TreeDigest, canonical_cmp};
+use crate::digest::{OrderCheck, TreeDigest};
 use crate::engine;
-use crate::escape::{Escaping, display};
+use crate::escape::Escaping;
 use crate::format::{Format, ManifestWriter};
 use crate::job::Outcome;
 use crate::output::Output;
@@ -68,30 +68,22 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     let mut writer = ManifestWriter::new(output, format, escaping);
     let mut summary = Summary::default();
     let mut tree_digest = args.digest.then(TreeDigest::new);
-    // The digest is defined over names in canonical order; several PATHs given out of that
-    // order, or overlapping, break it. The first such pair, if any (the manifest is fine).
-    let mut last_name = Vec::new();
-    let mut out_of_order: Option<String> = None;
+    // The digest and `merge` need the names in canonical order; several PATHs given out of
+    // that order, or one inside another, break it (the manifest itself is fine for check).
+    let mut order = (args.digest || args.shard.is_some()).then(OrderCheck::default);
     let stats = Arc::new(WalkStats::default());
     let walk_stats = stats.clone();
     let result = engine::run(
         &engine_cfg,
         move |feeder| walk(&walk_cfg, &walk_stats, feeder),
         |done| {
-            if let (Some(d), Outcome::Hashed { hash, .. }) = (&mut tree_digest, &done.outcome) {
-                if d.count() > 0
-                    && out_of_order.is_none()
-                    && canonical_cmp(&last_name, &done.name) != std::cmp::Ordering::Less
-                {
-                    out_of_order = Some(format!(
-                        "{} comes after {}",
-                        display(&done.name),
-                        display(&last_name)
-                    ));
+            if let Outcome::Hashed { hash, .. } = &done.outcome {
+                if let Some(o) = &mut order {
+                    o.see(&done.name);
                 }
-                last_name.clear();
-                last_name.extend_from_slice(&done.name);
-                d.add(&done.name, hash.as_bytes());
+                if let Some(d) = &mut tree_digest {
+                    d.add(&done.name, hash.as_bytes());
+                }
             }
             summary.add(&done.outcome);
             reporter.outcome(&done.name, &done.outcome);
@@ -123,10 +115,15 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         return exit::FATAL;
     }
     reporter.info(&summary.line());
-    if let Some(why) = out_of_order {
+    if let Some(why) = order.and_then(|o| o.broken) {
+        let what = if args.digest {
+            "no digest: it is defined over names in canonical order"
+        } else {
+            "this shard manifest is not in canonical order, so merge will refuse it"
+        };
         reporter.error(&format!(
-            "no digest: it is defined over names in canonical order, but {why} (give PATHs in \
-             that order and not inside one another, or hash one directory with -C DIR)"
+            "{what}: {why} (give PATHs in that order and not inside one another, or hash one \
+             directory with -C DIR)"
         ));
         return exit::FAILED;
     }

@@ -12,6 +12,8 @@
 
 use std::cmp::Ordering;
 
+use crate::escape::display;
+
 /// derive_key context of the v1 tree digest.
 pub const DIGEST_CONTEXT: &str = "b3tree 2026-11-25 tree digest v1";
 /// Prefix naming the digest version.
@@ -53,6 +55,28 @@ impl TreeDigest {
     /// `b3t1:` + hex.
     pub fn finish(&self) -> String {
         format!("{DIGEST_PREFIX}{}", self.hasher.finalize().to_hex())
+    }
+}
+
+/// Watches a stream of names for the first one not strictly after its predecessor in
+/// canonical order (out of order, or a duplicate).
+#[derive(Default)]
+pub struct OrderCheck {
+    last: Option<Vec<u8>>,
+    /// `B comes after A`, for the first such pair.
+    pub broken: Option<String>,
+}
+
+impl OrderCheck {
+    pub fn see(&mut self, name: &[u8]) {
+        if let Some(last) = &self.last {
+            if self.broken.is_none() && canonical_cmp(last, name) != Ordering::Less {
+                self.broken = Some(format!("{} comes after {}", display(name), display(last)));
+            }
+        }
+        let last = self.last.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(name);
     }
 }
 

@@ -48,7 +48,7 @@ fn digest_of(env: &TestEnv, args: &[&str]) -> String {
 }
 
 #[test]
-fn hash_digest_of_several_paths_is_given_only_in_canonical_order() {
+fn digest_and_shards_of_several_paths_need_them_in_canonical_order() {
     let env = TestEnv::new();
     env.file("a/x", "1");
     env.file("a/b/y", "2");
@@ -66,11 +66,20 @@ fn hash_digest_of_several_paths_is_given_only_in_canonical_order() {
         assert_eq!(out.status.code(), Some(1), "{paths:?}");
         assert_stderr_contains(
             &out,
-            &format!("no digest: it is defined over names in canonical order, but {why}"),
+            &format!("no digest: it is defined over names in canonical order: {why}"),
         );
         assert!(!stderr(&out).contains("digest b3t1:"), "{}", stderr(&out));
         assert!(env.root().join("bad.b3").exists());
     }
+    // A shard of such PATHs could not be merged: said at once, not at merge time.
+    let out = env.run(&["hash", "--shard", "0/1", "-o", "s.b3", "c", "a"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_stderr_contains(
+        &out,
+        "this shard manifest is not in canonical order, so merge will refuse it: a/b/y comes after c/z",
+    );
+    let out = env.run(&["hash", "--shard", "0/1", "-o", "s.b3", "a", "c"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]
