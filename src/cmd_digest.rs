@@ -13,7 +13,7 @@ use indicatif::HumanBytes;
 use crate::cancel;
 use crate::cli::DigestArgs;
 use crate::config;
-use crate::digest::{TreeDigest, canonical_cmp};
+use crate::digest::{OrderCheck, TreeDigest, canonical_cmp};
 use crate::engine;
 use crate::escape::display;
 use crate::job::Outcome;
@@ -110,18 +110,15 @@ fn from_manifest(path: &std::path::Path) -> Result<String, i32> {
     let shown = display(path.as_os_str().as_bytes());
     if path.as_os_str() != "-" {
         let mut digest = TreeDigest::new();
-        let mut prev: Option<Vec<u8>> = None;
-        let all_read = read_entries(path, &shown, |name, hash| {
-            let order = prev.as_deref().map(|p| canonical_cmp(p, &name));
-            match order {
-                Some(std::cmp::Ordering::Equal) => Err(duplicate(&shown, &name)),
-                Some(std::cmp::Ordering::Greater) => Ok(false),
-                _ => {
-                    digest.add(&name, &hash);
-                    prev = Some(name);
-                    Ok(true)
-                }
+        let mut order = OrderCheck::default();
+        let all_read = read_entries(path, &shown, |name, hash| match order.next(&name) {
+            Ok(()) => {
+                digest.add(&name, &hash);
+                Ok(true)
             }
+            Err(last) if last == name.as_slice() => Err(duplicate(&shown, &name)),
+            // Out of order: read again and sort.
+            Err(_) => Ok(false),
         })?;
         if all_read {
             return Ok(digest.finish());

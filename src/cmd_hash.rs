@@ -11,7 +11,7 @@ use crate::cli::HashArgs;
 use crate::config;
 use crate::digest::{OrderCheck, TreeDigest};
 use crate::engine;
-use crate::escape::Escaping;
+use crate::escape::{Escaping, display};
 use crate::format::{Format, ManifestWriter};
 use crate::job::Outcome;
 use crate::output::Output;
@@ -71,6 +71,7 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     // The digest and `merge` need the names in canonical order; several PATHs given out of
     // that order, or one inside another, break it (the manifest itself is fine for check).
     let mut order = (args.digest || args.shard.is_some()).then(OrderCheck::default);
+    let mut broken: Option<String> = None;
     let stats = Arc::new(WalkStats::default());
     let walk_stats = stats.clone();
     let result = engine::run(
@@ -78,8 +79,10 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         move |feeder| walk(&walk_cfg, &walk_stats, feeder),
         |done| {
             if let Outcome::Hashed { hash, .. } = &done.outcome {
-                if let Some(o) = &mut order {
-                    o.see(&done.name);
+                if let Some(Err(last)) = order.as_mut().map(|o| o.next(&done.name)) {
+                    broken.get_or_insert_with(|| {
+                        format!("{} comes after {}", display(&done.name), display(last))
+                    });
                 }
                 if let Some(d) = &mut tree_digest {
                     d.add(&done.name, hash.as_bytes());
@@ -115,7 +118,7 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         return exit::FATAL;
     }
     reporter.info(&summary.line());
-    if let Some(why) = order.and_then(|o| o.broken) {
+    if let Some(why) = broken {
         let what = if args.digest {
             "no digest: it is defined over names in canonical order"
         } else {

@@ -12,8 +12,6 @@
 
 use std::cmp::Ordering;
 
-use crate::escape::display;
-
 /// derive_key context of the v1 tree digest.
 pub const DIGEST_CONTEXT: &str = "b3tree 2026-11-25 tree digest v1";
 /// Prefix naming the digest version.
@@ -58,25 +56,28 @@ impl TreeDigest {
     }
 }
 
-/// Watches a stream of names for the first one not strictly after its predecessor in
-/// canonical order (out of order, or a duplicate).
+/// Follows a stream of names that must come in canonical order: remembers the last one
+/// accepted and tells whether each next name sorts strictly after it.
 #[derive(Default)]
 pub struct OrderCheck {
     last: Option<Vec<u8>>,
-    /// `B comes after A`, for the first such pair.
-    pub broken: Option<String>,
 }
 
 impl OrderCheck {
-    pub fn see(&mut self, name: &[u8]) {
-        if let Some(last) = &self.last {
-            if self.broken.is_none() && canonical_cmp(last, name) != Ordering::Less {
-                self.broken = Some(format!("{} comes after {}", display(name), display(last)));
-            }
+    /// Accepts `name` when it is the first or sorts strictly after the last one accepted;
+    /// otherwise (out of order, or the same name again) returns that last name, which stays.
+    pub fn next(&mut self, name: &[u8]) -> Result<(), &[u8]> {
+        let in_order = self
+            .last
+            .as_deref()
+            .is_none_or(|last| canonical_cmp(last, name) == Ordering::Less);
+        if !in_order {
+            return Err(self.last.as_deref().unwrap_or_default());
         }
         let last = self.last.get_or_insert_with(Vec::new);
         last.clear();
         last.extend_from_slice(name);
+        Ok(())
     }
 }
 
@@ -118,6 +119,20 @@ pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_check_accepts_only_strictly_increasing_names() {
+        let mut o = OrderCheck::default();
+        assert_eq!(o.next(b"a/b"), Ok(()));
+        assert_eq!(o.next(b"a.txt"), Ok(()), "components compare: a < a.txt");
+        assert_eq!(o.next(b"a.txt"), Err(&b"a.txt"[..]), "a repeat");
+        assert_eq!(
+            o.next(b"a/c"),
+            Err(&b"a.txt"[..]),
+            "out of order; the last stays"
+        );
+        assert_eq!(o.next(b"b"), Ok(()));
+    }
 
     #[test]
     fn canonical_order_is_componentwise() {
