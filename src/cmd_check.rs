@@ -24,7 +24,7 @@ use crate::escape::{Escaping, display, push_marked};
 use crate::format::json_path;
 use crate::job::{Action, Done, EntryError, ErrorKind, Outcome};
 use crate::manifest::{self, Line, LineReader, Malformed, Opened};
-use crate::nameset::{Location, NameSet, narrow_common_dir};
+use crate::nameset::{Location, NameSet, narrow_common_dir, normalize};
 use crate::queue::Feeder;
 use crate::report::{ProgressMode, Reporter};
 use crate::walk::{WalkConfig, WalkStats, walk};
@@ -700,9 +700,10 @@ fn read_manifests(
                 ),
                 Line::Entry(e) => {
                     entries += 1;
-                    names.add(&e.name, at);
+                    let norm = normalize(&e.name);
+                    names.add(&norm, at);
                     if find_common {
-                        narrow_common_dir(&mut common, &e.name);
+                        narrow_common_dir(&mut common, &norm);
                     }
                     let path = PathBuf::from(std::ffi::OsStr::from_bytes(&e.name));
                     let action = match lexically_outside(&e.name) {

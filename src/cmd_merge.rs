@@ -15,7 +15,7 @@ use crate::digest::{canonical_cmp, shard_of};
 use crate::escape::{Escaping, display};
 use crate::format::format_line;
 use crate::manifest::{self, Entry, LineReader, StrictError};
-use crate::nameset::{is_ancestor, narrow_common_dir};
+use crate::nameset::{is_ancestor, narrow_common_dir, normalize};
 use crate::output::Output;
 use crate::{Env, exit};
 
@@ -54,7 +54,7 @@ impl Input {
                 ));
             }
         }
-        narrow_common_dir(&mut self.common, &e.name);
+        narrow_common_dir(&mut self.common, &normalize(&e.name));
         self.head = Some(e);
         Ok(())
     }

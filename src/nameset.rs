@@ -57,8 +57,9 @@ impl NameSet {
         }
     }
 
-    fn fingerprint(&self, name: &[u8]) -> (u64, u64) {
-        let h = blake3::keyed_hash(&self.key, &normalize(name));
+    /// Fingerprint of a name already in [`normalize`]d form.
+    fn fingerprint(&self, norm: &[u8]) -> (u64, u64) {
+        let h = blake3::keyed_hash(&self.key, norm);
         let b = h.as_bytes();
         (
             u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
@@ -66,9 +67,10 @@ impl NameSet {
         )
     }
 
-    /// Records `name`, seen at `at`.
-    pub fn add(&mut self, name: &[u8], at: Location) {
-        let (hi, lo) = self.fingerprint(name);
+    /// Records a name seen at `at`, given as [`normalize`] returns it (the manifest reader
+    /// needs the normalised form for the audited directory too: normalised once).
+    pub fn add(&mut self, norm: &[u8], at: Location) {
+        let (hi, lo) = self.fingerprint(norm);
         self.prints.push([hi, lo, pack(at)]);
         self.sorted = false;
     }
@@ -95,7 +97,7 @@ impl NameSet {
     /// Whether `name` was added (after [`NameSet::finish`]).
     pub fn contains(&self, name: &[u8]) -> bool {
         debug_assert!(self.sorted, "finish() first");
-        let (hi, lo) = self.fingerprint(name);
+        let (hi, lo) = self.fingerprint(&normalize(name));
         self.prints
             .binary_search_by(|p| (p[0], p[1]).cmp(&(hi, lo)))
             .is_ok()
@@ -128,11 +130,10 @@ pub fn normalize(name: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Narrows `common` to the deepest directory (normalised; `""` is the relative root, `/`
-/// the absolute one) that holds `name` too. No allocation once `common` exists: this runs
-/// once per manifest entry.
-pub fn narrow_common_dir(common: &mut Option<Vec<u8>>, name: &[u8]) {
-    let norm = normalize(name);
+/// Narrows `common` to the deepest directory (`""` is the relative root, `/` the absolute
+/// one) that holds `norm` too, a name as [`normalize`] returns it. No allocation once
+/// `common` exists: this runs once per manifest entry.
+pub fn narrow_common_dir(common: &mut Option<Vec<u8>>, norm: &[u8]) {
     let dir: &[u8] = match norm.iter().rposition(|&b| b == b'/') {
         Some(0) => b"/",
         Some(i) => &norm[..i],
@@ -178,10 +179,14 @@ mod tests {
     #[test]
     fn duplicates_found_across_spellings_and_manifests() {
         let mut s = NameSet::new();
-        s.add(b"a/b", (0, 1));
-        s.add(b"c", (0, 2));
-        s.add(b"./a//b", (0, 7));
-        s.add(b"c", (1, 3));
+        for (name, at) in [
+            (&b"a/b"[..], (0, 1)),
+            (b"c", (0, 2)),
+            (b"./a//b", (0, 7)),
+            (b"c", (1, 3)),
+        ] {
+            s.add(&normalize(name), at);
+        }
         assert_eq!(s.finish(), vec![((0, 7), (0, 1)), ((1, 3), (0, 2))]);
         assert_eq!(s.len(), 2);
         assert!(s.contains(b"a/./b"));
@@ -191,25 +196,20 @@ mod tests {
 
     #[test]
     fn common_directory_of_entries() {
-        let mut c = None;
-        for n in [&b"dist/a/b.js"[..], b"dist/c", b"./dist/a/x"] {
-            narrow_common_dir(&mut c, n);
+        let cases: [(&[&[u8]], &[u8]); 5] = [
+            (&[b"dist/a/b.js", b"dist/c", b"./dist/a/x"], b"dist"),
+            (&[b"dist/a/b.js", b"dist/c", b"top"], b""),
+            (&[b"distx/a", b"dist/a"], b""),
+            (&[b"/srv/a/x", b"/etc/y"], b"/"),
+            (&[b"dist/a/b/c", b"dist/a/x"], b"dist/a"),
+        ];
+        for (names, want) in cases {
+            let mut c = None;
+            for n in names {
+                narrow_common_dir(&mut c, &normalize(n));
+            }
+            assert_eq!(c.as_deref(), Some(want), "{names:?}");
         }
-        assert_eq!(c.as_deref(), Some(&b"dist"[..]));
-        narrow_common_dir(&mut c, b"top");
-        assert_eq!(c.as_deref(), Some(&b""[..]));
-        let mut c = None;
-        narrow_common_dir(&mut c, b"distx/a");
-        narrow_common_dir(&mut c, b"dist/a");
-        assert_eq!(c.as_deref(), Some(&b""[..]));
-        let mut c = None;
-        narrow_common_dir(&mut c, b"/srv/a/x");
-        narrow_common_dir(&mut c, b"/etc/y");
-        assert_eq!(c.as_deref(), Some(&b"/"[..]));
-        let mut c = None;
-        narrow_common_dir(&mut c, b"dist/a/b/c");
-        narrow_common_dir(&mut c, b"dist/a/x");
-        assert_eq!(c.as_deref(), Some(&b"dist/a"[..]));
     }
 
     #[test]
