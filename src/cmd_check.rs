@@ -157,9 +157,8 @@ impl Printer {
 
     /// The verdict of an entry held back for the audit whose content did not turn up.
     fn missing(&mut self, h: &Held) {
-        let at = self.loc(h.at);
-        self.verdict(&h.name, "FAILED (missing)", false, || {
-            entry_json(&h.name, "missing", &at, &h.expected, None)
+        self.verdict(&h.name, "FAILED (missing)", false, |p| {
+            entry_json(&h.name, "missing", &p.loc(h.at), &h.expected, None)
         });
     }
 
@@ -189,10 +188,12 @@ impl Printer {
         self.write(&line);
     }
 
-    /// `NAME: STATUS` (name escaped as b3sum does), or a JSON object.
-    fn verdict(&mut self, name: &[u8], status: &str, ok: bool, json: impl FnOnce() -> Value) {
+    /// `NAME: STATUS` (name escaped as b3sum does), or the JSON object `json` builds (only
+    /// then: most verdicts are plain OK lines, and this runs once per entry).
+    fn verdict(&mut self, name: &[u8], status: &str, ok: bool, json: impl FnOnce(&Self) -> Value) {
         if self.json {
-            self.json_line(&json());
+            let record = json(self);
+            self.json_line(&record);
             return;
         }
         if ok && self.quiet {
@@ -379,7 +380,7 @@ fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut [Held], sink: &mut S
                         held[i].moved = true;
                         let from = &held[i].name;
                         let status = format!("MOVED (from {})", display(from));
-                        sink.printer.verdict(&done.name, &status, false, || {
+                        sink.printer.verdict(&done.name, &status, false, |_| {
                             let mut o = serde_json::Map::new();
                             o.insert("type".into(), json!("moved"));
                             json_path(&done.name, &mut o);
@@ -395,7 +396,7 @@ fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut [Held], sink: &mut S
                         });
                     } else {
                         sink.counts.new += 1;
-                        sink.printer.verdict(&done.name, "NEW", false, || {
+                        sink.printer.verdict(&done.name, "NEW", false, |_| {
                             let mut o = serde_json::Map::new();
                             o.insert("type".into(), json!("new"));
                             json_path(&done.name, &mut o);
@@ -573,7 +574,6 @@ fn settle_entry(done: Done<Item>, args: &CheckArgs, sink: &mut Sink, held: &mut 
         }
         Item::Entry { at, expected } => (at, expected),
     };
-    let loc = printer.loc(at);
     let name = done.name;
     let err = match done.outcome {
         Outcome::Hashed { hash, .. } => {
@@ -584,11 +584,11 @@ fn settle_entry(done: Done<Item>, args: &CheckArgs, sink: &mut Sink, held: &mut 
                 counts.failed += 1;
             }
             let status = if ok { "OK" } else { "FAILED" };
-            printer.verdict(&name, status, ok, || {
+            printer.verdict(&name, status, ok, |p| {
                 entry_json(
                     &name,
                     if ok { "ok" } else { "failed" },
-                    &loc,
+                    &p.loc(at),
                     &expected,
                     Some(&hash),
                 )
@@ -637,11 +637,11 @@ fn settle_entry(done: Done<Item>, args: &CheckArgs, sink: &mut Sink, held: &mut 
         }
     };
     if !matches!(err.kind, ErrorKind::Missing | ErrorKind::Vanished) {
-        reporter.error(&format!("{loc}: {}: {err}", display(&name)));
+        reporter.error(&format!("{}: {}: {err}", printer.loc(at), display(&name)));
     }
     let status = format!("FAILED ({label})");
-    printer.verdict(&name, &status, false, || {
-        entry_json(&name, json_status, &loc, &expected, None)
+    printer.verdict(&name, &status, false, |p| {
+        entry_json(&name, json_status, &p.loc(at), &expected, None)
     });
 }
 
