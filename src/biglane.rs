@@ -10,8 +10,8 @@
 //! 1.08 × b3sum, two files at a time single-threaded 0.87 ×.
 //!
 //! So: at most one big file per core is admitted (with every core busy, more would not run
-//! any sooner, only hold more mapped windows in memory); a file asks, before each window, how many big files
-//! are in flight, and uses rayon only while there are fewer than cores.
+//! any sooner, only hold more mapped windows in memory); a file asks, before each window, how
+//! many big files are in flight, and uses rayon only while there are fewer than cores.
 
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 

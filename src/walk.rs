@@ -1,8 +1,10 @@
 //! The walker: turns PATH arguments into jobs in canonical order.
 //!
 //! Canonical order is what a depth-first walk yields when every directory's entries are
-//! sorted by the bytes of their names; roots keep the order they were given in. This equals comparing paths component by component, so the output is
-//! the same for any `--jobs`, and `merge`/`digest` can rely on it.
+//! sorted by the bytes of their names. This equals comparing paths component by component,
+//! so the output is the same for any `--jobs`. Roots keep the order they were given in: the
+//! whole output is canonical only for roots given in canonical order, none inside another,
+//! which `hash --digest` and `--shard` check (`digest::OrderCheck`).
 //!
 //! Every entry ends as a job: regular files are hashed; FIFOs, sockets, devices and (unless
 //! `--follow`) symlinks become "skipped" reports, never opened; walk errors (unreadable
