@@ -23,7 +23,7 @@ mkdir -p "$work"
 for tool in hyperfine b3sum python3 /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "missing: $tool (see the header of $0)" >&2; exit 2; }
 done
-(cd "$here/.." && cargo build --release --locked -q && cargo build --release --locked -q --example floor)
+(cd "$here/.." && cargo build --release --locked -q --bin b3tree --example floor)
 b3tree="$here/../target/release/b3tree"
 # The lean loop of bench/floor.rs: what open/read/close per file costs on this machine at least.
 floor="$here/../target/release/examples/floor"
@@ -72,11 +72,10 @@ pairs="${PAIRS:-11}"
 : > "$results/pairs.jsonl"
 pair() { python3 "$here/pairs.py" -n "$pairs" "$@" >> "$results/pairs.jsonl"; }
 small="$work/small"
-pair "100k files vs xargs -P$np b3sum" "$b3tree hash $small > /dev/null" \
-    "find $small -type f -print0 | xargs -0 -P$np -n 5000 b3sum > /dev/null"
+xargs_small="find $small -type f -print0 | xargs -0 -P$np -n 5000 b3sum > /dev/null"
+pair "100k files vs xargs -P$np b3sum" "$b3tree hash $small > /dev/null" "$xargs_small"
 pair "100k files vs the floor (bench/floor.rs)" "$b3tree hash $small > /dev/null" "$floor $small > /dev/null"
-pair "the floor vs xargs -P$np b3sum" "$floor $small > /dev/null" \
-    "find $small -type f -print0 | xargs -0 -P$np -n 5000 b3sum > /dev/null"
+pair "the floor vs xargs -P$np b3sum" "$floor $small > /dev/null" "$xargs_small"
 pair "4 x 1 GiB vs b3sum" "$b3tree hash $work/big4 > /dev/null" "b3sum $work/big4/* > /dev/null"
 pair "1 GiB vs b3sum" "$b3tree hash $work/one1g > /dev/null" "b3sum $work/one1g/* > /dev/null"
 pair "4 GiB vs b3sum" "$b3tree hash $work/one4g > /dev/null" "b3sum $work/one4g/* > /dev/null"
