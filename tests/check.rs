@@ -398,7 +398,8 @@ fn traversal_absolute_and_symlink_escapes_are_refused() {
 }
 
 /// On a kernel without openat2 (strace makes every openat2 fail with ENOSYS), confinement
-/// falls back to comparing resolved paths, with the same verdicts.
+/// falls back to `O_NOFOLLOW` opens of plain names and resolving symlinks and longer paths,
+/// with the same verdicts (`alias`, a symlink inside, must still verify).
 #[test]
 fn escapes_are_refused_without_openat2_too() {
     let outer = escape_tree();
