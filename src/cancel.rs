@@ -1,34 +1,70 @@
-//! Cancellation: Ctrl-C / SIGTERM, and stops requested by the pipeline itself.
+//! Cancellation: terminating signals, and stops requested by the pipeline itself.
 //!
 //! One process-wide flag, because a signal is process-wide. Every stage polls it at its own
 //! natural boundary: the walker per entry, workers per batch, the hasher between read chunks.
 //! Nothing is torn down from outside, so every stage leaves its data whole (whole output
 //! lines, temporary files removed by their owners).
 //!
-//! The first signal sets the flag; the second exits at once with 130 after removing the
-//! registered temporary output file, so even an impatient user never finds a stray temp file.
+//! A thread of our own receives every catchable terminating signal (INT, TERM, HUP, QUIT,
+//! USR1, USR2, ALRM, VTALRM, XCPU; through `signal-hook`, which registers with
+//! `SA_RESTART`). On the first one it sets the flag and starts a watchdog: a run blocked in a
+//! system call that the flag cannot reach (opening a FIFO, reading an idle stdin, writing to
+//! a full pipe) is ended by the watchdog after [`GRACE`]. A second signal ends the run at
+//! once. However the run ends, the registered temporary files are removed first and the
+//! process then dies of the signal it received (default disposition, re-raised), so a shell
+//! sees death by signal — bash stops a loop on Ctrl-C only then — and `$?` reads 128+n.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use signal_hook::consts::signal::{
+    SIGALRM, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGVTALRM, SIGXCPU,
+};
+use signal_hook::iterator::Signals;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+/// The first signal received (0: none).
+static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
 static TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// Exit status for a run ended by SIGINT/SIGTERM.
+/// The signals that end a run (all catchable ones whose default action is to terminate,
+/// except SIGPIPE, which Rust ignores so that writes fail with EPIPE instead).
+pub const TERMINATING: [i32; 9] = [
+    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGXCPU,
+];
+
+/// How long a run may take to wind down by itself after the first signal before the
+/// watchdog ends it (the promise is 250 ms from the signal to the exit).
+pub const GRACE: Duration = Duration::from_millis(180);
+
+/// Exit status a shell shows for a run ended by SIGINT (128 + 2); other signals give 128+n.
 pub const INTERRUPTED_EXIT: i32 = 130;
 
-/// Installs the SIGINT/SIGTERM handler (a dedicated thread, from the `ctrlc` crate).
-pub fn install_signal_handler() -> Result<(), ctrlc::Error> {
-    ctrlc::set_handler(|| {
-        let earlier = SIGNALS.fetch_add(1, Ordering::SeqCst);
-        STOP.store(true, Ordering::SeqCst);
-        if earlier >= 1 {
-            remove_temp_files();
-            std::process::exit(INTERRUPTED_EXIT);
-        }
-    })
+/// Starts the signal thread.
+pub fn install_signal_handler() -> std::io::Result<()> {
+    let mut signals = Signals::new(TERMINATING)?;
+    std::thread::Builder::new()
+        .name("b3tree-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let earlier = SIGNALS.fetch_add(1, Ordering::SeqCst);
+                let _ = FIRST_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+                STOP.store(true, Ordering::SeqCst);
+                if earlier >= 1 {
+                    die_of(sig);
+                }
+                let _ = std::thread::Builder::new()
+                    .name("b3tree-watchdog".into())
+                    .spawn(move || {
+                        std::thread::sleep(GRACE);
+                        die_of(sig);
+                    });
+            }
+        })?;
+    Ok(())
 }
 
 /// True once a signal arrived or a stage asked everything to stop.
@@ -41,12 +77,20 @@ pub fn was_interrupted() -> bool {
     SIGNALS.load(Ordering::SeqCst) > 0
 }
 
+/// The signal that ended the run, if one did.
+pub fn received() -> Option<i32> {
+    match FIRST_SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        sig => Some(sig),
+    }
+}
+
 /// Asks every stage to stop, e.g. because the output can no longer be written.
 pub fn request_stop() {
     STOP.store(true, Ordering::SeqCst);
 }
 
-/// Registers a temporary file to delete if a second signal forces an immediate exit.
+/// Registers a temporary file to delete if a signal ends the run before its owner does.
 pub fn register_temp_file(path: PathBuf) {
     lock_temps().push(path);
 }
@@ -60,8 +104,28 @@ fn lock_temps() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     TEMP_FILES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn remove_temp_files() {
+/// Removes the temporary files, then dies of `sig` (never returns).
+pub fn die_of(sig: i32) -> ! {
     for p in lock_temps().drain(..) {
         let _ = std::fs::remove_file(p);
     }
+    // No core file for SIGQUIT/SIGXCPU: the user asked us to stop, not for a post-mortem.
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads the struct we pass; lowering the soft limit always succeeds.
+    unsafe {
+        let mut cur = no_core;
+        if libc::getrlimit(libc::RLIMIT_CORE, &mut cur) == 0 {
+            let lowered = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: cur.rlim_max,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &lowered);
+        }
+    }
+    // Restores the default action, unblocks the signal and raises it in this thread.
+    let _ = signal_hook::low_level::emulate_default_handler(sig);
+    std::process::exit(128 + sig)
 }

@@ -10,7 +10,9 @@ Exit status:
   0    everything hashed / verified
   1    some entries failed (unreadable, vanished, changed while hashing, symlink loop...)
   2    usage error or fatal error (cannot write the output, stdout closed or full)
-  130  interrupted (Ctrl-C / SIGTERM); a second Ctrl-C exits at once";
+  128+n  killed by signal n after cleanup: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP,
+         131 SIGQUIT...; the process dies of the signal, so shells stop loops; within
+         250 ms even when blocked in I/O; a second signal exits at once";
 
 /// Hash whole directory trees with BLAKE3, concurrently, and verify them later.
 #[derive(Debug, Parser)]
@@ -107,7 +109,7 @@ Exit status:
   1    something FAILED, is MISSING, NEW or MOVED; no valid line at all; nothing verified
        with --ignore-missing; malformed or duplicate lines with --strict
   2    usage error, unreadable manifest, or output that cannot be written
-  130  interrupted (Ctrl-C / SIGTERM)";
+  128+n  killed by signal n (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP...)";
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -199,9 +201,16 @@ pub struct HashArgs {
     pub engine: EngineArgs,
 
     /// Write the manifest to FILE, atomically (temporary file, fsync, rename); FILE is
-    /// replaced only when the run completed, and is never hashed itself
+    /// replaced only when the run completed without error records (else the new manifest
+    /// goes to FILE.partial), and is never hashed itself. A symlink is followed; a device or
+    /// FIFO is written in place; a directory, block device or socket is refused
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// With -o: replace an existing FILE even when some entries could not be hashed (the
+    /// new manifest then lacks them)
+    #[arg(long, requires = "output")]
+    pub replace_partial: bool,
 
     /// BSD-style lines: BLAKE3 (path) = HASH
     #[arg(long, conflicts_with = "json")]

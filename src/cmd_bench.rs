@@ -19,6 +19,7 @@ use crate::cli::{BenchArgs, CacheMode, EngineArgs};
 use crate::config;
 use crate::engine::{self, EngineConfig};
 use crate::job::Outcome;
+use crate::output::write_whole;
 use crate::plot::{Point, throughput_svg};
 use crate::walk::{WalkConfig, WalkStats, walk};
 use crate::{Env, exit};
@@ -390,7 +391,7 @@ fn write_csv(path: &Path, runs: &[(Setting, &Run)]) -> Result<(), String> {
             run.errors
         ));
     }
-    write_file(path, s.as_bytes())
+    write_whole(path, s.as_bytes())
 }
 
 fn write_json(
@@ -415,7 +416,7 @@ fn write_json(
         })).collect::<Vec<_>>(),
     });
     let text = serde_json::to_vec_pretty(&v).map_err(|e| e.to_string())?;
-    write_file(path, &text)
+    write_whole(path, &text)
 }
 
 fn write_plot(path: &Path, root: &Path, cache: CacheMode, rows: &[Row]) -> Result<(), String> {
@@ -447,13 +448,8 @@ fn write_plot(path: &Path, root: &Path, cache: CacheMode, rows: &[Row]) -> Resul
         },
         config::cpus()
     );
-    let tmp = path.with_extension("svg.tmp");
-    throughput_svg(&tmp, &title, &series)?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let svg = throughput_svg(&title, &series)?;
+    write_whole(path, svg.as_bytes())
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use crate::config;
 use crate::engine::{self, EngineConfig};
 use crate::escape::{Escaping, display, push_marked};
 use crate::format::json_path;
-use crate::job::{Action, Done, EntryError, ErrorKind, Outcome};
+use crate::job::{Action, Done, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::manifest::{self, Line, LineReader, Malformed, Opened};
 use crate::nameset::{Location, NameSet, narrow_common_dir, normalize};
 use crate::queue::Feeder;
@@ -413,6 +413,8 @@ fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut [Held], sink: &mut S
                         display(&done.name)
                     ));
                 }
+                // The manifests themselves: given by the user, neither NEW nor special.
+                Outcome::Skipped(SkipKind::OwnOutput) => {}
                 Outcome::Skipped(_) => skipped += 1,
             }
             Ok(())
@@ -695,7 +697,7 @@ fn read_manifests(
                 Line::Malformed(why) => feeder.push(
                     PathBuf::new(),
                     Vec::new(),
-                    Action::Report(Outcome::Skipped(crate::job::SkipKind::Other)),
+                    Action::Report(Outcome::Skipped(SkipKind::Other)),
                     Item::Malformed { at, why },
                 ),
                 Line::Entry(e) => {

@@ -1,7 +1,7 @@
 //! `b3tree hash`: walk → engine → manifest writer, and the exit code.
 
 use std::io::{self, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -14,7 +14,7 @@ use crate::engine;
 use crate::escape::{Escaping, display};
 use crate::format::{Format, ManifestWriter};
 use crate::job::Outcome;
-use crate::output::Output;
+use crate::output::{Output, Target};
 use crate::report::{ProgressMode, Reporter};
 use crate::summary::Summary;
 use crate::walk::{WalkConfig, WalkStats, walk};
@@ -31,7 +31,12 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         }
     };
     let engine_cfg = config::engine(&args.engine);
-    let output = match Output::for_target(args.output.as_deref(), env.stdout_closed) {
+    let roots = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let output = match open_output(args.output.as_deref(), &roots, env) {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("b3tree: {msg}");
@@ -51,15 +56,13 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     } else {
         Format::Plain
     };
-    let roots = if args.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        args.paths.clone()
-    };
+    let replaces_existing = output.replaces_existing();
     let walk_cfg = WalkConfig {
         roots,
         excludes,
         skip_files: output.own_files(),
+        skip_paths: output.own_path().into_iter().collect(),
+        skip_temp_names: true,
         shard: args.shard,
         ..config::walk(&args.walk)
     };
@@ -104,9 +107,16 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         reporter.error(&summary.line());
         return exit::INTERRUPTED;
     }
+    // A run with error records never replaces an existing manifest (unless asked to): the
+    // old one stays, the new one is kept beside it for inspection.
+    let keep_old = summary.errors > 0 && replaces_existing && !args.replace_partial;
+    let mut partial = None;
     let written = result
         .and_then(|()| writer.summary(&summary))
-        .and_then(|()| writer.into_inner().commit());
+        .and_then(|()| match writer.into_inner() {
+            Output::File(f) if keep_old => f.commit_partial().map(|p| partial = Some(p)),
+            out => out.commit(),
+        });
     if let Err(e) = written {
         if e.kind() != io::ErrorKind::BrokenPipe {
             let target = args
@@ -118,6 +128,15 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         return exit::FATAL;
     }
     reporter.info(&summary.line());
+    if let (Some(p), Some(target)) = (&partial, &args.output) {
+        reporter.error(&format!(
+            "{} left as it was: {} could not be hashed; the new manifest is in {} \
+             (--replace-partial replaces it anyway)",
+            target.display(),
+            plural(summary.errors, "entry", "entries"),
+            p.display()
+        ));
+    }
     if let Some(why) = broken {
         let what = if args.digest {
             "no digest: it is defined over names in canonical order"
@@ -142,4 +161,45 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     } else {
         exit::OK
     }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Opens `-o FILE` (or stdout). A FILE that is a symlink into a tree being hashed is
+/// refused: writing through it would replace a file of the tree while we hash it.
+fn open_output(target: Option<&Path>, roots: &[PathBuf], env: &Env) -> Result<Output, String> {
+    let Some(given) = target else {
+        return Output::for_target(None, env.stdout_closed);
+    };
+    let resolved = Target::resolve(given)?;
+    if resolved.via_symlink {
+        if let Some(root) = roots.iter().find(|r| lies_inside(&resolved.real, r)) {
+            return Err(format!(
+                "refusing to write the output through the symlink {}: it leads to {}, inside \
+                 {}, which is being hashed",
+                given.display(),
+                resolved.real.display(),
+                root.display()
+            ));
+        }
+    }
+    Output::open(given, &resolved)
+}
+
+/// `path` (which may not exist yet) lies in the directory `root`, symlinks resolved.
+fn lies_inside(path: &Path, root: &Path) -> bool {
+    let Ok(root) = std::fs::canonicalize(root) else {
+        return false;
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return false;
+    };
+    dir.join(path.file_name().unwrap_or_default())
+        .starts_with(root)
 }

@@ -88,6 +88,9 @@ pub fn run(args: MergeArgs, env: &Env) -> i32 {
     match merge(&mut inputs, &mut output) {
         Ok(count) => {
             if let Err(e) = output.commit() {
+                if crate::cancel::was_interrupted() {
+                    return exit::INTERRUPTED; // main dies of the signal
+                }
                 if e.kind() != io::ErrorKind::BrokenPipe {
                     eprintln!("b3tree: cannot write the merged manifest: {e}");
                 }

@@ -125,6 +125,10 @@ pub enum SkipKind {
     Device,
     /// A symlink not followed (no `--follow`).
     Symlink,
+    /// The output of this run (`-o FILE`, or the file stdout is redirected to).
+    OwnOutput,
+    /// A temporary file of a b3tree run (`.b3tree-*.tmp`): a manifest being written.
+    OwnTemp,
     Other,
 }
 
@@ -135,6 +139,8 @@ impl SkipKind {
             SkipKind::Socket => "socket",
             SkipKind::Device => "device",
             SkipKind::Symlink => "symlink",
+            SkipKind::OwnOutput => "own output",
+            SkipKind::OwnTemp => "b3tree temporary file",
             SkipKind::Other => "special file",
         }
     }

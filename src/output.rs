@@ -1,14 +1,21 @@
-//! Where a manifest goes: stdout, or a file replaced atomically.
+//! Where a manifest (or a bench export) goes: stdout, a file replaced atomically, or a
+//! device/FIFO written in place.
 //!
-//! `-o FILE` never leaves a partial manifest behind: we write a temporary file in FILE's
-//! directory (same filesystem, so `rename` is atomic), check every write, fsync it, rename it
-//! over FILE, and fsync the directory. On any error or interruption the temporary file is
-//! removed (by `TempPath`'s drop, or by the signal handler on a second Ctrl-C) and FILE is
-//! untouched.
+//! `-o FILE` never leaves a partial manifest behind and never destroys what is not ours:
+//! - a regular file (or a new name) is replaced atomically: we write a temporary file in its
+//!   directory (same filesystem, so `rename` is atomic), check every write, fsync it, rename
+//!   it over FILE, and fsync the directory. On any error or interruption the temporary file is
+//!   removed (by `TempPath`'s drop, or by the signal handler) and FILE is untouched;
+//! - a symlink is followed as a shell redirect would (up to 40 links), and the atomic write
+//!   happens at its final target, so the link stays a link;
+//! - a character device (`/dev/null`) or a FIFO is written directly, as `>` would: renaming
+//!   over it would turn `/dev/null` into a regular file for the whole system (seen as root);
+//! - a block device, a socket or a directory is refused: there is no sane way to write a
+//!   manifest there.
 
-use std::fs::{File, Permissions};
+use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, BufWriter, Stdout, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tempfile::TempPath;
@@ -16,11 +23,99 @@ use tempfile::TempPath;
 use crate::cancel;
 
 const BUF: usize = 64 * 1024;
+/// Symlinks followed before giving up (the kernel's own limit).
+const MAX_LINKS: usize = 40;
 
 /// The manifest's destination.
 pub enum Output {
     Stdout(BufWriter<Stdout>),
     File(AtomicFile),
+    /// A character device or FIFO named by `-o`, written in place.
+    Direct(BufWriter<File>),
+}
+
+/// What an output path names once its symlinks are followed.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The path where the bytes end up (symlinks followed).
+    pub real: PathBuf,
+    /// The path given was (or went through) a symlink.
+    pub via_symlink: bool,
+    kind: TargetKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TargetKind {
+    /// Does not exist yet, or a regular file: atomic replace.
+    Replace,
+    /// Character device or FIFO: write in place.
+    Direct,
+}
+
+impl Target {
+    /// Follows symlinks and decides how to write; refuses block devices, sockets and
+    /// directories (the message names the path).
+    pub fn resolve(given: &Path) -> Result<Target, String> {
+        let shown = given.display();
+        let mut real = given.to_path_buf();
+        let mut via_symlink = false;
+        for _ in 0..=MAX_LINKS {
+            let meta = match std::fs::symlink_metadata(&real) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Ok(Target {
+                        real,
+                        via_symlink,
+                        kind: TargetKind::Replace,
+                    });
+                }
+                Err(e) => return Err(format!("cannot use {shown} as output: {e}")),
+            };
+            let ft = meta.file_type();
+            let kind = if ft.is_symlink() {
+                let link = std::fs::read_link(&real)
+                    .map_err(|e| format!("cannot use {shown} as output: {e}"))?;
+                real = match real.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+                via_symlink = true;
+                continue;
+            } else if ft.is_file() {
+                TargetKind::Replace
+            } else if ft.is_char_device() || ft.is_fifo() {
+                TargetKind::Direct
+            } else {
+                let what = if ft.is_dir() {
+                    "a directory"
+                } else if ft.is_block_device() {
+                    "a block device"
+                } else {
+                    "a socket or special file"
+                };
+                return Err(format!(
+                    "refusing to write the output to {shown}: it is {what}, which would be \
+                     replaced or damaged"
+                ));
+            };
+            return Ok(Target {
+                real,
+                via_symlink,
+                kind,
+            });
+        }
+        Err(format!(
+            "cannot use {shown} as output: more than {MAX_LINKS} symlinks"
+        ))
+    }
+
+    /// The directory that holds the real target (for the temporary file and the fsync).
+    fn dir(&self) -> &Path {
+        match self.real.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
+    }
 }
 
 impl Output {
@@ -28,12 +123,10 @@ impl Output {
         Output::Stdout(BufWriter::with_capacity(BUF, io::stdout()))
     }
 
-    /// `-o FILE` (atomic) or stdout; the error message says why neither can be used.
+    /// `-o FILE` or stdout; the error message says why neither can be used.
     pub fn for_target(target: Option<&Path>, stdout_closed: bool) -> Result<Output, String> {
         match target {
-            Some(path) => AtomicFile::create(path)
-                .map(Output::File)
-                .map_err(|e| format!("cannot create {}: {e}", path.display())),
+            Some(path) => Output::open(path, &Target::resolve(path)?),
             None if stdout_closed => {
                 Err("stdout is closed; nowhere to write the manifest (use -o FILE)".into())
             }
@@ -41,10 +134,24 @@ impl Output {
         }
     }
 
+    /// Opens an already resolved target (`given` is the path as the user wrote it).
+    pub fn open(given: &Path, target: &Target) -> Result<Output, String> {
+        let opened = match target.kind {
+            TargetKind::Replace => AtomicFile::create(target).map(Output::File),
+            TargetKind::Direct => OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOCTTY)
+                .open(&target.real)
+                .map(|f| Output::Direct(BufWriter::with_capacity(BUF, f))),
+        };
+        opened.map_err(|e| format!("cannot create {}: {e}", given.display()))
+    }
+
     /// Flushes and, for a file, puts it in place.
     pub fn commit(self) -> io::Result<()> {
         match self {
             Output::Stdout(mut w) => w.flush(),
+            Output::Direct(mut w) => w.flush(),
             Output::File(f) => f.commit(),
         }
     }
@@ -52,9 +159,35 @@ impl Output {
     /// (device, inode) of files the walk must not hash (the output itself).
     pub fn own_files(&self) -> Vec<(u64, u64)> {
         match self {
-            Output::Stdout(_) => Vec::new(),
+            Output::Stdout(_) => stdout_file_id().into_iter().collect(),
+            Output::Direct(_) => Vec::new(),
             Output::File(f) => f.own_files.clone(),
         }
+    }
+
+    /// The absolute path (directory canonicalised) of the `-o` file.
+    pub fn own_path(&self) -> Option<PathBuf> {
+        let Output::File(f) = self else {
+            return None;
+        };
+        let dir = std::fs::canonicalize(&f.dir).ok()?;
+        Some(dir.join(f.target.file_name()?))
+    }
+
+    /// The `-o` file replaces an existing file (so a partial run must not replace it).
+    pub fn replaces_existing(&self) -> bool {
+        matches!(self, Output::File(f) if f.existed)
+    }
+}
+
+/// (device, inode) of stdout when it is a regular file (`hash > SUMS.b3` inside the tree
+/// must not hash its own half-written output).
+fn stdout_file_id() -> Option<(u64, u64)> {
+    // SAFETY: fstat on fd 1 into a zeroed struct; read only on success.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::fstat(1, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFREG)
+            .then_some((st.st_dev, st.st_ino))
     }
 }
 
@@ -62,6 +195,7 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(w) => w.write(buf),
+            Output::Direct(w) => w.write(buf),
             Output::File(f) => f.writer.write(buf),
         }
     }
@@ -69,6 +203,7 @@ impl Write for Output {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.write_all(buf),
+            Output::Direct(w) => w.write_all(buf),
             Output::File(f) => f.writer.write_all(buf),
         }
     }
@@ -76,54 +211,97 @@ impl Write for Output {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.flush(),
+            Output::Direct(w) => w.flush(),
             Output::File(f) => f.writer.flush(),
         }
     }
 }
 
+/// Writes `bytes` to `path` by the same rules as `-o` (bench exports). The bytes are
+/// complete, so they are put in place even after Ctrl-C (an interrupted bench still exports
+/// the settings that finished).
+pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut out = Output::open(path, &Target::resolve(path)?)?;
+    let written = out.write_all(bytes).and_then(|()| match out {
+        Output::File(f) => {
+            let target = f.target.clone();
+            f.commit_to(&target, false)
+        }
+        other => other.commit(),
+    });
+    written.map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// A file written under a temporary name and renamed over its target on commit.
 pub struct AtomicFile {
     target: PathBuf,
+    dir: PathBuf,
     writer: BufWriter<File>,
     temp: RegisteredTemp,
     mode: u32,
     own_files: Vec<(u64, u64)>,
+    /// A file of that name existed when we started.
+    existed: bool,
 }
 
 impl AtomicFile {
-    pub fn create(target: &Path) -> io::Result<Self> {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+    fn create(target: &Target) -> io::Result<Self> {
+        let dir = target.dir().to_path_buf();
         let named = tempfile::Builder::new()
-            .prefix(".b3tree-")
-            .suffix(".tmp")
-            .tempfile_in(dir)?;
+            .prefix(TEMP_PREFIX)
+            .suffix(TEMP_SUFFIX)
+            .tempfile_in(&dir)?;
         let (file, temp) = named.into_parts();
         cancel::register_temp_file(temp.to_path_buf());
         let temp = RegisteredTemp(Some(temp));
         let meta = file.metadata()?;
         let mut own_files = vec![(meta.dev(), meta.ino())];
-        let mode = match std::fs::metadata(target) {
+        let (mode, existed) = match std::fs::metadata(&target.real) {
             Ok(old) => {
                 own_files.push((old.dev(), old.ino()));
-                old.mode() & 0o7777
+                (old.mode() & 0o7777, true)
             }
-            Err(_) => 0o666 & !current_umask(),
+            Err(_) => (0o666 & !current_umask(), false),
         };
         Ok(AtomicFile {
-            target: target.to_path_buf(),
+            target: target.real.clone(),
+            dir,
             writer: BufWriter::with_capacity(BUF, file),
             temp,
             mode,
             own_files,
+            existed,
         })
     }
 
     fn commit(self) -> io::Result<()> {
+        let target = self.target.clone();
+        self.commit_to(&target, true)
+    }
+
+    /// Puts the new file beside the target as `TARGET.partial` (the target stays as it
+    /// was); returns that path. A `.partial` name that is not a regular file is left alone.
+    pub fn commit_partial(self) -> io::Result<PathBuf> {
+        let mut name = self.target.clone().into_os_string();
+        name.push(".partial");
+        let partial = PathBuf::from(name);
+        if let Ok(m) = std::fs::symlink_metadata(&partial) {
+            if !m.file_type().is_file() {
+                return Err(io::Error::other(format!(
+                    "{} exists and is not a regular file",
+                    partial.display()
+                )));
+            }
+        }
+        self.commit_to(&partial, true)?;
+        Ok(partial)
+    }
+
+    /// Puts the file at `dest`; when `honour_stop`, not after a stop was requested (the
+    /// content may then be cut short).
+    fn commit_to(self, dest: &Path, honour_stop: bool) -> io::Result<()> {
         let AtomicFile {
-            target,
+            dir,
             writer,
             mut temp,
             mode,
@@ -133,7 +311,7 @@ impl AtomicFile {
         file.set_permissions(Permissions::from_mode(mode))?;
         file.sync_all()?;
         drop(file);
-        if cancel::is_stopped() {
+        if honour_stop && cancel::is_stopped() {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
         }
         let Some(path) = temp.0.take() else {
@@ -141,12 +319,22 @@ impl AtomicFile {
         };
         cancel::unregister_temp_file(&path);
         // On failure the error owns the TempPath, whose drop removes the file.
-        path.persist(&target).map_err(|e| e.error)?;
-        if let Some(dir) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        path.persist(dest).map_err(|e| e.error)?;
+        // The rename is durable only once the directory is on disk too.
+        File::open(&dir)?.sync_all()
     }
+}
+
+/// Names of b3tree's temporary files: `.b3tree-XXXXXX.tmp`. `hash` never hashes a name of
+/// this shape (another run's half-written manifest), but counts it as skipped.
+pub const TEMP_PREFIX: &str = ".b3tree-";
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// True for a file name of b3tree's temporary files.
+pub fn is_temp_name(name: &[u8]) -> bool {
+    name.len() >= TEMP_PREFIX.len() + TEMP_SUFFIX.len()
+        && name.starts_with(TEMP_PREFIX.as_bytes())
+        && name.ends_with(TEMP_SUFFIX.as_bytes())
 }
 
 /// A temporary file known to the signal handler until it is renamed or removed.
@@ -167,5 +355,38 @@ fn current_umask() -> u32 {
         let old = libc::umask(0o022);
         libc::umask(old);
         old as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_recognised() {
+        assert!(is_temp_name(b".b3tree-abc123.tmp"));
+        assert!(!is_temp_name(b".b3tree-.tm"));
+        assert!(!is_temp_name(b"b3tree-abc.tmp"));
+        assert!(!is_temp_name(b".b3tree-abc.tmp.partial"));
+    }
+
+    #[test]
+    fn targets_resolve_through_symlinks_and_refuse_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.b3");
+        std::fs::write(&real, b"x").unwrap();
+        let link = dir.path().join("link.b3");
+        std::os::unix::fs::symlink("real.b3", &link).unwrap();
+        let t = Target::resolve(&link).unwrap();
+        assert_eq!(t.real, real);
+        assert!(t.via_symlink);
+        assert_eq!(
+            Target::resolve(Path::new("/dev/null")).unwrap().kind,
+            TargetKind::Direct
+        );
+        assert!(Target::resolve(dir.path()).is_err());
+        let loop_link = dir.path().join("loop");
+        std::os::unix::fs::symlink("loop", &loop_link).unwrap();
+        assert!(Target::resolve(&loop_link).is_err());
     }
 }

@@ -2,8 +2,6 @@
 //! per (--max-open, --queue) pair. plotters' SVG backend writes text as SVG `<text>`, so no
 //! system fonts are needed.
 
-use std::path::Path;
-
 use plotters::prelude::*;
 
 /// One point of a series.
@@ -14,12 +12,15 @@ pub struct Point {
     pub max: f64,
 }
 
-/// Draws `series` (label, points) to an SVG file.
-pub fn throughput_svg(
-    path: &Path,
-    title: &str,
-    series: &[(String, Vec<Point>)],
-) -> Result<(), String> {
+/// Draws `series` (label, points) as an SVG document (written out by the caller, by the
+/// same rules as `-o`).
+pub fn throughput_svg(title: &str, series: &[(String, Vec<Point>)]) -> Result<String, String> {
+    let mut svg = String::new();
+    draw(&mut svg, title, series)?;
+    Ok(svg)
+}
+
+fn draw(svg: &mut String, title: &str, series: &[(String, Vec<Point>)]) -> Result<(), String> {
     let max_jobs = series
         .iter()
         .flat_map(|(_, p)| p.iter().map(|p| p.jobs))
@@ -32,8 +33,8 @@ pub fn throughput_svg(
         .fold(0.0f64, f64::max)
         .max(1.0)
         * 1.15;
-    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
-    let err = |e: &dyn std::fmt::Display| format!("cannot draw {}: {e}", path.display());
+    let root = SVGBackend::with_string(svg, (900, 560)).into_drawing_area();
+    let err = |e: &dyn std::fmt::Display| format!("cannot draw the plot: {e}");
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 use crate::escape;
-use crate::job::Outcome;
+use crate::job::{Outcome, SkipKind};
 
 /// When to show live progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,8 +71,18 @@ impl Reporter {
     /// Records one emitted outcome: updates progress, prints errors as `b3tree: NAME: why`.
     pub fn outcome(&mut self, name: &[u8], outcome: &Outcome) {
         self.progress(outcome);
-        if let Outcome::Failed(err) = outcome {
-            self.error(&format!("{}: {}", escape::display(name), err));
+        match outcome {
+            Outcome::Failed(err) => self.error(&format!("{}: {}", escape::display(name), err)),
+            // Left out on purpose, but never silently: the user may have expected it.
+            Outcome::Skipped(SkipKind::OwnOutput) => self.info(&format!(
+                "{}: not hashed: it is this run's output",
+                escape::display(name)
+            )),
+            Outcome::Skipped(SkipKind::OwnTemp) => self.info(&format!(
+                "{}: not hashed: a b3tree temporary file (a manifest being written)",
+                escape::display(name)
+            )),
+            _ => {}
         }
     }
 

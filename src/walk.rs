@@ -44,6 +44,12 @@ pub struct WalkConfig {
     pub excludes: Option<GlobSet>,
     /// (device, inode) of files never to hash: our own output and its temporary file.
     pub skip_files: Vec<(u64, u64)>,
+    /// Absolute paths (directory canonical) of our output: a concurrent run may rename its
+    /// own manifest there after we looked at the inode.
+    pub skip_paths: Vec<PathBuf>,
+    /// Report files named like b3tree's temporary files as skipped instead of hashing them
+    /// (`hash`; `check --audit` still reports them NEW, so no name can hide a file there).
+    pub skip_temp_names: bool,
     /// Files whose names are in this set are not queued (`check --audit` walks only for
     /// files the manifest does not know).
     pub known: Option<Arc<NameSet>>,
@@ -153,10 +159,19 @@ fn walk_subtree(
         let (path, action) = match item {
             Ok(entry) => {
                 let ft = entry.file_type();
-                if ft.is_dir() || (ft.is_file() && is_own_output(cfg, &entry)) {
+                if ft.is_dir() {
                     continue;
                 }
-                let action = if ft.is_file() {
+                let own = ft.is_file() && is_own_output(cfg, &entry);
+                let temp_name = crate::output::is_temp_name(entry.file_name().as_bytes());
+                if own && temp_name {
+                    continue; // this run's own temporary file: not the user's
+                }
+                let action = if own {
+                    Action::Report(Outcome::Skipped(SkipKind::OwnOutput))
+                } else if ft.is_file() && cfg.skip_temp_names && temp_name {
+                    Action::Report(Outcome::Skipped(SkipKind::OwnTemp))
+                } else if ft.is_file() {
                     Action::Hash
                 } else {
                     Action::Report(Outcome::Skipped(SkipKind::of(ft)))
@@ -229,6 +244,17 @@ impl Naming<'_> {
 }
 
 fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
+    let same_path = |p: &PathBuf| {
+        p.file_name() == Some(entry.file_name())
+            && entry
+                .path()
+                .parent()
+                .and_then(|d| std::fs::canonicalize(d).ok())
+                .is_some_and(|d| d.join(entry.file_name()) == *p)
+    };
+    if cfg.skip_paths.iter().any(same_path) {
+        return true;
+    }
     if cfg.skip_files.is_empty() || !cfg.skip_files.iter().any(|&(_, ino)| ino == entry.ino()) {
         return false;
     }

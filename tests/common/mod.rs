@@ -172,3 +172,44 @@ pub fn has_temp_file(dir: &Path) -> bool {
         .filter_map(|e| e.ok())
         .any(|e| e.file_name().to_string_lossy().starts_with(".b3tree-"))
 }
+
+/// Asserts that the process died of `sig` (so a shell shows `$?` = 128 + sig).
+pub fn assert_died_of(status: std::process::ExitStatus, sig: i32) {
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(sig),
+        "expected death by signal {sig}, got {status:?}"
+    );
+}
+
+/// Sends `sig` to `child`, then waits (bounded) and returns its status and how long it took.
+pub fn signal_and_wait(
+    child: &mut std::process::Child,
+    sig: i32,
+    limit: Duration,
+) -> (std::process::ExitStatus, Duration) {
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, sig) };
+    let sent = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return (s, sent.elapsed());
+        }
+        if sent.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running {limit:?} after signal {sig}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Fails when `dir` holds one of our temporary output files.
+pub fn assert_no_temp_files(dir: &std::path::Path) {
+    let temps: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".b3tree-"))
+        .collect();
+    assert!(temps.is_empty(), "temporary files left: {temps:?}");
+}

@@ -1,0 +1,374 @@
+//! The second hazard matrix (README "Hazards", second table): confinement, swaps, `-o`
+//! targets, partial manifests, signals while blocked. Tests are named after the behaviour;
+//! races run as bounded loops; every run is under a timeout.
+
+mod common;
+
+use std::os::unix::fs::{FileTypeExt, symlink};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A bound far above the 250 ms promise, so that a loaded CI machine cannot make it flaky,
+/// and far below "ignored until a second signal" (forever).
+const SIGNAL_BOUND: Duration = Duration::from_secs(3);
+
+fn mknod_char(path: &std::path::Path, major: u32, minor: u32) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mknod with a valid C string.
+    let rc = unsafe {
+        libc::mknod(
+            c.as_ptr(),
+            libc::S_IFCHR | 0o666,
+            libc::makedev(major, minor),
+        )
+    };
+    assert_eq!(rc, 0, "mknod needs root (CI runs as root)");
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
+// ---- -o targets: nothing that is not ours is replaced --------------------------------------
+
+#[test]
+fn output_to_a_character_device_writes_through_and_keeps_the_device() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    // A private /dev/null (1,3): if b3tree renamed over it, only this test's copy would die.
+    let null = env.root().join("null");
+    mknod_char(&null, 1, 3);
+    let out = env.run(&["hash", "-o", "null", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ft = std::fs::symlink_metadata(&null).unwrap().file_type();
+    assert!(ft.is_char_device(), "the device was replaced: {ft:?}");
+}
+
+#[test]
+fn output_to_a_fifo_writes_into_it() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    let fifo = env.root().join("fifo");
+    mkfifo(&fifo);
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || std::fs::read_to_string(fifo).unwrap()
+    });
+    let out = env.run(&["hash", "-o", "fifo", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(reader.join().unwrap(), format!("{}  t/a\n", hex(b"a")));
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}
+
+#[test]
+fn output_to_a_directory_is_refused_and_it_stays() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    env.file("d/keep", "k");
+    let out = env.run(&["hash", "-o", "d", "t"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_stderr_contains(&out, "refusing to write the output to d: it is a directory");
+    assert_eq!(std::fs::read(env.root().join("d/keep")).unwrap(), b"k");
+}
+
+#[test]
+fn output_through_a_symlink_replaces_the_target_and_keeps_the_link() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    env.file("real.b3", "old\n");
+    symlink("real.b3", env.root().join("link.b3")).unwrap();
+    let out = env.run(&["hash", "-o", "link.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let meta = std::fs::symlink_metadata(env.root().join("link.b3")).unwrap();
+    assert!(meta.file_type().is_symlink(), "the link was replaced");
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("real.b3")).unwrap(),
+        format!("{}  t/a\n", hex(b"a"))
+    );
+}
+
+#[test]
+fn output_symlink_into_the_hashed_tree_is_refused() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    symlink("t/a", env.root().join("evil.b3")).unwrap();
+    let out = env.run(&["hash", "-o", "evil.b3", "t"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_stderr_contains(&out, "inside t, which is being hashed");
+    assert_eq!(std::fs::read(env.root().join("t/a")).unwrap(), b"a");
+}
+
+#[test]
+fn bench_exports_never_replace_a_device() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    for flag in ["--csv", "--json", "--plot"] {
+        let null = env.root().join(format!("null{flag}"));
+        mknod_char(&null, 1, 3);
+        let out = env.run(&[
+            "bench",
+            "--jobs",
+            "1",
+            "--repeat",
+            "1",
+            flag,
+            null.to_str().unwrap(),
+            "t",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{flag}: {}", stderr(&out));
+        let ft = std::fs::symlink_metadata(&null).unwrap().file_type();
+        assert!(ft.is_char_device(), "{flag} replaced the device");
+    }
+}
+
+// ---- partial runs never replace a manifest -------------------------------------------------
+
+#[test]
+fn a_run_with_errors_keeps_the_old_manifest_and_writes_partial_beside_it() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    env.file("m.b3", "old\n");
+    let out = env.run(&["hash", "-o", "m.b3", "t", "t_typo"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("m.b3")).unwrap(),
+        "old\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("m.b3.partial")).unwrap(),
+        format!("{}  t/a\n", hex(b"a"))
+    );
+    assert_stderr_contains(&out, "m.b3 left as it was: 1 entry could not be hashed");
+    assert_no_temp_files(env.root());
+}
+
+#[test]
+fn replace_partial_replaces_anyway_and_a_new_file_is_written() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    env.file("m.b3", "old\n");
+    let out = env.run(&["hash", "--replace-partial", "-o", "m.b3", "t", "t_typo"]);
+    assert_eq!(out.status.code(), Some(1));
+    let want = format!("{}  t/a\n", hex(b"a"));
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("m.b3")).unwrap(),
+        want
+    );
+    assert!(!env.root().join("m.b3.partial").exists());
+    // No old file: FILE itself is written, exit 1.
+    let out = env.run(&["hash", "-o", "new.b3", "t", "t_typo"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("new.b3")).unwrap(),
+        want
+    );
+}
+
+// ---- the walk never hashes our own output --------------------------------------------------
+
+#[test]
+fn output_hard_linked_to_a_tree_file_is_named_and_counted() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    env.file("t/m.b3", "x");
+    std::fs::hard_link(env.root().join("t/m.b3"), env.root().join("out.b3")).unwrap();
+    let out = env.run(&["hash", "-o", "out.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_stderr_contains(&out, "t/m.b3: not hashed: it is this run's output");
+    assert_stderr_contains(&out, "1 skipped");
+}
+
+#[test]
+fn other_runs_temporary_files_are_skipped_and_counted_but_audit_reports_them() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    env.file("t/.b3tree-XyZ123.tmp", "half a manifest");
+    let out = env.run(&["hash", "-C", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{}  a\n", hex(b"a")));
+    assert_stderr_contains(&out, "1 skipped");
+    env.file("m.b3", format!("{}  a\n", hex(b"a")));
+    let out = env.run(&["check", "-C", "t", "--audit", "../m.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains(".b3tree-XyZ123.tmp: NEW"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn concurrent_runs_writing_into_the_tree_never_list_each_others_temporary_files() {
+    let env = TestEnv::new();
+    for i in 0..200 {
+        env.file(format!("t/f{i:03}"), vec![b'x'; 4096]);
+    }
+    for round in 0..5 {
+        let children: Vec<_> = (0..6)
+            .map(|_| {
+                env.cmd()
+                    .args(["hash", "-C", "t", "-o", "out.b3"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
+        }
+        let m = std::fs::read_to_string(env.root().join("t/out.b3")).unwrap();
+        assert!(!m.contains(".b3tree-"), "round {round}: {m}");
+        assert_eq!(m.lines().count(), 200, "round {round}");
+    }
+}
+
+#[test]
+fn a_manifest_redirected_into_the_tree_does_not_hash_itself() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    let sums = std::fs::File::create(env.root().join("SUMS.b3")).unwrap();
+    let out = run_with_timeout(env.cmd().arg("hash"), LIMIT);
+    assert!(out.status.success());
+    let mut cmd = env.cmd();
+    cmd.arg("hash").stdout(sums).stderr(Stdio::piped());
+    let out = cmd.output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("SUMS.b3")).unwrap(),
+        format!("{}  a\n", hex(b"a"))
+    );
+    let out = env.run(&["check", "SUMS.b3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+// ---- signals -------------------------------------------------------------------------------
+
+#[test]
+fn every_catchable_terminating_signal_removes_the_temporary_file_and_kills_with_it() {
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+    ] {
+        let env = TestEnv::new();
+        std::fs::write(env.root().join("m.b3"), "old\n").unwrap();
+        let mut child = start_hashing_huge_file(&env, Stdio::null());
+        let (status, took) = signal_and_wait(&mut child, sig, SIGNAL_BOUND);
+        eprintln!("signal {sig}: died after {took:?}");
+        assert_died_of(status, sig);
+        assert_eq!(
+            std::fs::read_to_string(env.root().join("m.b3")).unwrap(),
+            "old\n"
+        );
+        assert_no_temp_files(env.root());
+    }
+}
+
+#[test]
+fn one_signal_stops_check_blocked_opening_a_fifo_manifest() {
+    let env = TestEnv::new();
+    mkfifo(&env.root().join("mf"));
+    let mut child = env.cmd().args(["check", "mf"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, took) = signal_and_wait(&mut child, libc::SIGTERM, SIGNAL_BOUND);
+    eprintln!("took {took:?}");
+    assert_died_of(status, libc::SIGTERM);
+}
+
+#[test]
+fn one_signal_stops_check_reading_an_idle_stdin() {
+    let env = TestEnv::new();
+    let mut child = env
+        .cmd()
+        .args(["check", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, took) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
+    eprintln!("took {took:?}");
+    assert_died_of(status, libc::SIGINT);
+}
+
+#[test]
+fn one_signal_stops_hash_blocked_writing_to_a_full_pipe() {
+    let env = TestEnv::new();
+    for i in 0..3000 {
+        env.file(format!("t/{i:05}"), "x");
+    }
+    // Nobody reads stdout: after 64 KiB the pipe is full and the writer blocks.
+    let mut child = env
+        .cmd()
+        .args(["hash", "t"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(child.try_wait().unwrap().is_none(), "it should be blocked");
+    let (status, took) = signal_and_wait(&mut child, libc::SIGTERM, SIGNAL_BOUND);
+    eprintln!("took {took:?}");
+    assert_died_of(status, libc::SIGTERM);
+}
+
+#[test]
+fn one_signal_stops_merge_reading_a_fifo_and_keeps_its_output() {
+    let env = TestEnv::new();
+    let fifo = env.root().join("shard");
+    mkfifo(&fifo);
+    env.file("out.b3", "old\n");
+    let mut child = env
+        .cmd()
+        .args(["merge", "-o", "out.b3", "shard"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Open the FIFO for writing and send half a line, then stall.
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::io::Write::write_all(&mut w, hex(b"a").as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, took) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
+    eprintln!("took {took:?}");
+    drop(w);
+    assert_died_of(status, libc::SIGINT);
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("out.b3")).unwrap(),
+        "old\n"
+    );
+    assert_no_temp_files(env.root());
+}
+
+#[test]
+fn sigint_during_merge_to_a_file_dies_of_sigint_not_exit_2() {
+    // The output file is created before the inputs are read: here the signal lands while
+    // merge waits for its input on stdin.
+    let env = TestEnv::new();
+    let mut child = env
+        .cmd()
+        .args(["merge", "-o", "out.b3", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, _) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
+    assert_died_of(status, libc::SIGINT);
+    assert!(!env.root().join("out.b3").exists());
+    assert_no_temp_files(env.root());
+}
