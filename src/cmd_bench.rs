@@ -292,11 +292,15 @@ fn run_once(cfg: &EngineConfig, root: &Path) -> Option<Run> {
         roots: vec![root.to_path_buf()],
         ..WalkConfig::default()
     };
+    let cfg = EngineConfig {
+        confine: config::confine_for(&walk_cfg),
+        ..cfg.clone()
+    };
     let stats = Arc::new(WalkStats::default());
     let (mut files, mut bytes, mut errors) = (0u64, 0u64, 0u64);
     let started = Instant::now();
     let _ = engine::run(
-        cfg,
+        &cfg,
         move |feeder| walk(&walk_cfg, &stats, feeder),
         |done| {
             match done.outcome {

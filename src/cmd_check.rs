@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::cancel;
 use crate::cli::CheckArgs;
 use crate::config;
+use crate::confine::Confine;
 use crate::engine::{self, EngineConfig};
 use crate::escape::{Escaping, display, push_marked};
 use crate::format::json_path;
@@ -45,6 +46,8 @@ struct SourceInfo {
     /// `--audit-root` only).
     common_dir: Option<Vec<u8>>,
     entries: u64,
+    /// Entries not refused by confinement (the only ones that shape the audit).
+    admitted: u64,
     read_error: Option<String>,
 }
 
@@ -228,7 +231,11 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     }
 
     let mut engine_cfg: EngineConfig = config::engine(&args.engine);
-    engine_cfg.confine = !args.allow_outside;
+    engine_cfg.confine = if args.allow_outside {
+        Confine::Anywhere
+    } else {
+        Confine::Beneath
+    };
     let mut reporter = Reporter::new(mode, false);
     let mut printer = Printer::new(&args, manifest_names);
     let mut counts = Counts::default();
@@ -269,26 +276,39 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
 
     // Pass 2 (--audit): files present but not listed.
     let mut audit_skipped = 0u64;
-    if args.audit && !cancel::is_stopped() && info.entries > 0 {
+    if args.audit && !cancel::is_stopped() && info.admitted > 0 {
         let root = match &args.audit_root {
             Some(dir) => Some(dir.as_os_str().as_bytes().to_vec()),
             None => info.common_dir.take(),
         };
-        let tree = Tree {
-            root,
-            known: info.names.take(),
-            skip_files: manifest_ids,
+        let root = match root {
+            Some(d) if !d.is_empty() => PathBuf::from(std::ffi::OsStr::from_bytes(&d)),
+            _ => PathBuf::from("."),
         };
-        let engine = EngineConfig {
-            confine: false,
-            ..engine_cfg.clone()
-        };
-        let mut sink = Sink {
-            printer: &mut printer,
-            counts: &mut counts,
-            reporter: &mut reporter,
-        };
-        audit_skipped = audit_tree(tree, &engine, &mut held, &mut sink);
+        if !args.allow_outside && !lies_beneath_cwd(&root) {
+            counts.outside += 1;
+            reporter.error(&format!(
+                "audit: {} lies outside the working directory (a symlink out?): not audited \
+                 (--allow-outside audits it)",
+                display(root.as_os_str().as_bytes())
+            ));
+        } else {
+            let tree = Tree {
+                root,
+                known: info.names.take(),
+                skip_files: manifest_ids,
+            };
+            // The audit reads files beneath the working directory, like verification.
+            let engine = engine_cfg.clone();
+            let mut sink = Sink {
+                printer: &mut printer,
+                counts: &mut counts,
+                reporter: &mut reporter,
+            };
+            audit_skipped = audit_tree(tree, &engine, &mut held, &mut sink);
+        }
+    } else if args.audit && info.entries > 0 && info.admitted == 0 {
+        reporter.error("audit: no entry lies inside the working directory; nothing to audit");
     }
     // Missing entries held back for the audit, in manifest order.
     for h in held.iter().filter(|h| !h.moved) {
@@ -335,7 +355,7 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
 /// What `--audit` walks: the deepest directory holding every entry (or `.`), the names the
 /// manifests list, and the manifests themselves (never reported as NEW).
 struct Tree {
-    root: Option<Vec<u8>>,
+    root: PathBuf,
     known: Option<NameSet>,
     skip_files: Vec<(u64, u64)>,
 }
@@ -351,12 +371,8 @@ struct Sink<'a> {
 /// or as MOVED when its content equals a held-back missing entry's. Returns the number of
 /// special files and symlinks seen (not audited).
 fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut [Held], sink: &mut Sink) -> u64 {
-    let root = match tree.root {
-        Some(d) if !d.is_empty() => PathBuf::from(std::ffi::OsStr::from_bytes(&d)),
-        _ => PathBuf::from("."),
-    };
     let walk_cfg = WalkConfig {
-        roots: vec![root],
+        roots: vec![tree.root],
         skip_files: tree.skip_files,
         known: tree.known.map(Arc::new),
         ..WalkConfig::default()
@@ -647,6 +663,20 @@ fn settle_entry(done: Done<Item>, args: &CheckArgs, sink: &mut Sink, held: &mut 
     });
 }
 
+/// The directory `dir` (symlinks resolved) is the working directory or lies beneath it.
+/// The audit walk also opens files confined, so a swap after this check can show names
+/// from elsewhere as unverifiable, never contents.
+fn lies_beneath_cwd(dir: &std::path::Path) -> bool {
+    match (std::fs::canonicalize(dir), std::fs::canonicalize(".")) {
+        (Ok(d), Ok(cwd)) => d.starts_with(cwd),
+        // Missing: nothing to walk, and the walk reports it.
+        (Err(_), _) => {
+            !dir.is_absolute() && lexically_outside(dir.as_os_str().as_bytes()).is_none()
+        }
+        _ => false,
+    }
+}
+
 /// Why a name may not be opened under confinement, judged from its text alone.
 fn lexically_outside(name: &[u8]) -> Option<&'static str> {
     if name.starts_with(b"/") {
@@ -679,6 +709,7 @@ fn read_manifests(
     let mut names = NameSet::new();
     let mut common: Option<Vec<u8>> = None;
     let mut entries = 0u64;
+    let mut admitted = 0u64;
     let mut read_error = None;
     'manifests: for (idx, reader) in readers.into_iter().enumerate() {
         let mut lines = LineReader::new(reader);
@@ -704,15 +735,24 @@ fn read_manifests(
                     entries += 1;
                     let norm = normalize(&e.name);
                     names.add(&norm, at);
-                    if find_common {
-                        narrow_common_dir(&mut common, &norm);
+                    let refused = match lexically_outside(&e.name) {
+                        Some(why) if !allow_outside => Some(why),
+                        _ => None,
+                    };
+                    // A refused name never widens the audited directory.
+                    if refused.is_none() {
+                        admitted += 1;
+                        if find_common {
+                            narrow_common_dir(&mut common, &norm);
+                        }
                     }
                     let path = PathBuf::from(std::ffi::OsStr::from_bytes(&e.name));
-                    let action = match lexically_outside(&e.name) {
-                        Some(why) if !allow_outside => Action::Report(Outcome::Failed(
-                            EntryError::new(ErrorKind::Outside, why),
-                        )),
-                        _ => Action::Hash,
+                    let action = match refused {
+                        Some(why) => Action::Report(Outcome::Failed(EntryError::new(
+                            ErrorKind::Outside,
+                            why,
+                        ))),
+                        None => Action::Hash,
                     };
                     feeder.push(
                         path,
@@ -734,6 +774,7 @@ fn read_manifests(
     info.names = Some(names);
     info.common_dir = common;
     info.entries = entries;
+    info.admitted = admitted;
     info.read_error = read_error;
 }
 

@@ -14,7 +14,7 @@ use crate::cancel;
 use crate::cli::DigestArgs;
 use crate::config;
 use crate::digest::{OrderCheck, TreeDigest, canonical_cmp};
-use crate::engine;
+use crate::engine::{self, EngineConfig};
 use crate::escape::display;
 use crate::job::Outcome;
 use crate::manifest::{self, LineReader, StrictError};
@@ -62,7 +62,10 @@ fn from_tree(args: &DigestArgs) -> Result<String, i32> {
         relative_names: true,
         ..config::walk(&args.walk)
     };
-    let engine_cfg = config::engine(&args.engine);
+    let engine_cfg = EngineConfig {
+        confine: config::confine_for(&walk_cfg),
+        ..config::engine(&args.engine)
+    };
     let mut reporter = Reporter::new(ProgressMode::Auto, args.quiet);
     let mut digest = TreeDigest::new();
     let (mut bytes, mut errors, mut skipped) = (0u64, 0u64, 0u64);

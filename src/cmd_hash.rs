@@ -10,7 +10,7 @@ use crate::cancel;
 use crate::cli::HashArgs;
 use crate::config;
 use crate::digest::{OrderCheck, TreeDigest};
-use crate::engine;
+use crate::engine::{self, EngineConfig};
 use crate::escape::{Escaping, display};
 use crate::format::{Format, ManifestWriter};
 use crate::job::Outcome;
@@ -30,7 +30,6 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
             return exit::USAGE;
         }
     };
-    let engine_cfg = config::engine(&args.engine);
     let roots = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -67,6 +66,10 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         ..config::walk(&args.walk)
     };
 
+    let engine_cfg = EngineConfig {
+        confine: config::confine_for(&walk_cfg),
+        ..config::engine(&args.engine)
+    };
     let mut reporter = Reporter::new(mode, args.quiet);
     let mut writer = ManifestWriter::new(output, format, escaping);
     let mut summary = Summary::default();

@@ -3,6 +3,7 @@
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::cli::{EngineArgs, WalkArgs};
+use crate::confine::Confine;
 use crate::engine::EngineConfig;
 use crate::limits;
 use crate::walk::WalkConfig;
@@ -41,7 +42,7 @@ pub fn engine(args: &EngineArgs) -> EngineConfig {
         queue,
         max_open,
         batch: args.batch as usize,
-        confine: false,
+        confine: Default::default(),
     }
 }
 
@@ -68,5 +69,15 @@ pub fn walk(args: &WalkArgs) -> WalkConfig {
         one_file_system: args.one_file_system,
         max_depth: args.max_depth,
         ..WalkConfig::default()
+    }
+}
+
+/// How the hasher opens what `walk` found: below the roots no symlink is followed unless the
+/// walk follows them too (`-L`), so a symlink swapped in after the walk is never read through.
+pub fn confine_for(walk: &WalkConfig) -> Confine {
+    if walk.follow {
+        Confine::Anywhere
+    } else {
+        Confine::NoSymlinks(std::sync::Arc::new(walk.roots.clone()))
     }
 }

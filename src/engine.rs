@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_lock::Semaphore;
 
+use crate::confine::Confine;
 use crate::gather::gather;
 use crate::job::Done;
 use crate::queue::Feeder;
@@ -26,8 +27,8 @@ pub struct EngineConfig {
     pub max_open: usize,
     /// Entries per batch.
     pub batch: usize,
-    /// Open files only beneath the working directory (check of an untrusted manifest).
-    pub confine: bool,
+    /// How opens after the walk are confined (see `confine`).
+    pub confine: Confine,
 }
 
 impl EngineConfig {
@@ -64,7 +65,7 @@ where
                 job_rx.clone(),
                 done_tx.clone(),
                 open_files.clone(),
-                cfg.confine,
+                cfg.confine.clone(),
             ))
         })
         .collect();

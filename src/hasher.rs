@@ -14,16 +14,14 @@
 //! core through blake3's rayon support, several at once each keep to one core (`biglane`).
 
 use std::cell::RefCell;
-use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use crate::biglane::{self, Turn};
 use crate::cancel;
+use crate::confine::{Confine, DirCache};
 use crate::job::{EntryError, ErrorKind, Outcome};
 use crate::mapguard;
 
@@ -38,198 +36,24 @@ const BIG_CHUNK: usize = 4 * 1024 * 1024;
 /// per file (measured: 1 GiB file, peak RSS 19.5 MiB vs 1027 MiB mapping it whole, same
 /// speed within noise), and is how often the cancel flag is polled.
 const MAP_WINDOW: u64 = 16 * 1024 * 1024;
-/// How long to wait for a free descriptor (EMFILE) before giving up on a file.
-const EMFILE_PATIENCE: Duration = Duration::from_secs(60);
 
 thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SMALL_BUF]);
 }
 
-/// The directory of the previous file, kept open so that files of the same directory are
-/// opened with `openat(dirfd, name)`: the kernel then resolves one component instead of the
-/// whole path (path lookup was the largest single kernel cost on trees of small files).
-#[derive(Default)]
-pub struct DirCache {
-    dir: Option<(Vec<u8>, OwnedFd)>,
-    cstr: Vec<u8>,
-    /// When set, every open must resolve beneath this directory (see [`DirCache::confined`]).
-    root: Option<OwnedFd>,
-}
-
-impl DirCache {
-    /// A cache whose opens cannot leave the current directory: absolute paths, `..` and
-    /// symlinks that lead outside fail with EXDEV ("outside the root"). Uses `openat2` with
-    /// `RESOLVE_BENEATH` (Linux ≥ 5.6); where that is unavailable, the resolved path is
-    /// compared with the root's.
-    pub fn confined() -> io::Result<DirCache> {
-        let root = open_at(None, b".", &mut Vec::new(), DIR_FLAGS)?;
-        Ok(DirCache {
-            root: Some(root),
-            ..DirCache::default()
-        })
-    }
-
-    /// Opens `path`, through the cached directory when it is `path`'s parent.
-    fn open(&mut self, path: &Path) -> io::Result<File> {
-        let bytes = path.as_os_str().as_bytes();
-        let root = self.root.as_ref().map(|fd| fd.as_raw_fd());
-        let split = match bytes.iter().rposition(|&b| b == b'/') {
-            Some(i) if i + 1 < bytes.len() => i,
-            _ => return open_in(root, root, bytes, &mut self.cstr, FILE_FLAGS).map(File::from),
-        };
-        let parent = if split == 0 {
-            &bytes[..1]
-        } else {
-            &bytes[..split]
-        };
-        if self.dir.as_ref().is_none_or(|(p, _)| p != parent) {
-            self.dir = None;
-            let opened = match open_in(root, root, parent, &mut self.cstr, DIR_FLAGS) {
-                Err(e) if root.is_none() && e.raw_os_error() == Some(libc::ENAMETOOLONG) => {
-                    open_dir_stepwise(parent)
-                }
-                other => other,
-            };
-            match opened {
-                Ok(fd) => self.dir = Some((parent.to_vec(), fd)),
-                // Let the full open produce the precise error (vanished, outside...).
-                Err(_) => {
-                    return open_in(root, root, bytes, &mut self.cstr, FILE_FLAGS).map(File::from);
-                }
-            }
-        }
-        let dirfd = self.dir.as_ref().map(|(_, fd)| fd.as_raw_fd());
-        match open_in(root, dirfd, &bytes[split + 1..], &mut self.cstr, FILE_FLAGS) {
-            // Beneath the directory is stricter than beneath the root (a symlink to a sibling
-            // directory is fine): decide on the whole path.
-            Err(e) if root.is_some() && e.raw_os_error() == Some(libc::EXDEV) => {
-                open_in(root, root, bytes, &mut self.cstr, FILE_FLAGS).map(File::from)
-            }
-            other => other.map(File::from),
-        }
-    }
-}
-
-/// Opens a directory whose path is longer than the kernel takes in one call (PATH_MAX), one
-/// component at a time.
-pub fn open_dir_stepwise(path: &[u8]) -> io::Result<OwnedFd> {
-    let mut cstr = Vec::new();
-    let mut cur = if path.starts_with(b"/") {
-        open_at(None, b"/", &mut cstr, DIR_FLAGS)?
-    } else {
-        open_at(None, b".", &mut cstr, DIR_FLAGS)?
-    };
-    for comp in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
-        cur = open_at(Some(cur.as_raw_fd()), comp, &mut cstr, DIR_FLAGS)?;
-    }
-    Ok(cur)
-}
-
-/// Opens `name` relative to `dirfd` (or the working directory); when `root` is set, the
-/// resolution must stay beneath `dirfd`.
-fn open_in(
-    root: Option<RawFd>,
-    dirfd: Option<RawFd>,
-    name: &[u8],
-    cstr: &mut Vec<u8>,
-    flags: libc::c_int,
-) -> io::Result<OwnedFd> {
-    match root {
-        None => open_at(dirfd, name, cstr, flags),
-        Some(root) => open_beneath(dirfd.unwrap_or(root), root, name, cstr, flags),
-    }
-}
-
-/// `struct open_how` of openat2(2).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-const RESOLVE_BENEATH: u64 = 0x08;
-
-fn open_beneath(
-    dirfd: RawFd,
-    root: RawFd,
-    name: &[u8],
-    cstr: &mut Vec<u8>,
-    flags: libc::c_int,
-) -> io::Result<OwnedFd> {
-    use std::sync::atomic::Ordering::Relaxed;
-    if !NO_OPENAT2.load(Relaxed) {
-        to_cstr(name, cstr)?;
-        let how = OpenHow {
-            flags: flags as u64,
-            mode: 0,
-            resolve: RESOLVE_BENEATH,
-        };
-        let res = retry_emfile(|| {
-            // SAFETY: openat2 with a valid C string and a correctly sized open_how.
-            let fd = unsafe {
-                libc::syscall(
-                    libc::SYS_openat2,
-                    dirfd,
-                    cstr.as_ptr(),
-                    &how as *const OpenHow,
-                    std::mem::size_of::<OpenHow>(),
-                )
-            };
-            owned(fd as RawFd)
-        });
-        match res {
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
-                NO_OPENAT2.store(true, Relaxed);
-            }
-            other => return other,
-        }
-    }
-    // Fallback (kernel < 5.6, or openat2 filtered by a container's seccomp policy).
-    // `dirfd` is the root or a directory already checked to lie beneath it, so one plain
-    // component that is not a symlink cannot lead out: open it as it is (one system call,
-    // as with openat2). A symlink (ELOOP under O_NOFOLLOW) or a longer path is resolved and
-    // the result required to stay under the resolved root.
-    if !name.contains(&b'/') && name != b"." && name != b".." {
-        match open_at(Some(dirfd), name, cstr, flags | libc::O_NOFOLLOW) {
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
-            other => return other,
-        }
-    }
-    let base = std::fs::canonicalize(format!("/proc/self/fd/{dirfd}"))?;
-    let root_path = std::fs::canonicalize(format!("/proc/self/fd/{root}"))?;
-    let full = std::fs::canonicalize(base.join(std::ffi::OsStr::from_bytes(name)))?;
-    if !full.starts_with(&root_path) {
-        return Err(io::Error::from_raw_os_error(libc::EXDEV));
-    }
-    open_at(None, full.as_os_str().as_bytes(), cstr, flags)
-}
-
-fn to_cstr<'a>(name: &[u8], cstr: &'a mut Vec<u8>) -> io::Result<&'a CStr> {
-    cstr.clear();
-    cstr.extend_from_slice(name);
-    cstr.push(0);
-    CStr::from_bytes_with_nul(cstr)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in path"))
-}
-
-/// `O_NONBLOCK` so that a FIFO or device can never block the open (we refuse them after
-/// fstat); `O_NOCTTY` so that a terminal device cannot become our controlling terminal.
-const FILE_FLAGS: libc::c_int =
-    libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
-const DIR_FLAGS: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
-
-/// Hashes the file at `path` and says how that ended.
+/// Hashes the file at `path` (opened as given) and says how that ended.
 pub fn hash_path(path: &Path) -> Outcome {
-    hash_path_in(&mut DirCache::default(), path)
+    match DirCache::new(Confine::Anywhere) {
+        Ok(mut dirs) => hash_path_in(&mut dirs, path),
+        Err(e) => Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)),
+    }
 }
 
 /// [`hash_path`], reusing `dirs` for files of the same directory.
 pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
     let file = match dirs.open(path) {
         Ok(f) => f,
-        Err(e) => return Outcome::Failed(open_error(&e)),
+        Err(e) => return Outcome::Failed(open_error(&e, dirs.no_symlinks())),
     };
     let before = match Stat::of(&file) {
         Ok(m) => m,
@@ -309,56 +133,14 @@ impl Stat {
     }
 }
 
-/// `openat(dirfd or AT_FDCWD, name, flags)`, retrying on EMFILE. `cstr` is scratch space
-/// for the NUL-terminated name (no allocation per file).
-fn open_at(
-    dirfd: Option<RawFd>,
-    name: &[u8],
-    cstr: &mut Vec<u8>,
-    flags: libc::c_int,
-) -> io::Result<OwnedFd> {
-    let c = to_cstr(name, cstr)?;
-    retry_emfile(|| {
-        // SAFETY: `c` is a valid NUL-terminated string; the fd is owned below.
-        let fd = unsafe { libc::openat(dirfd.unwrap_or(libc::AT_FDCWD), c.as_ptr(), flags) };
-        owned(fd)
-    })
-}
-
-/// The result of an open-like syscall: a descriptor we now own, or the OS error.
-fn owned(fd: RawFd) -> io::Result<OwnedFd> {
-    if fd < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        // SAFETY: the syscall just returned this descriptor; nobody else owns it.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-}
-
-/// Runs `open` until it succeeds or fails with something other than EMFILE/ENFILE, waiting
-/// in between: running out of descriptors is back-pressure, not a reason to drop a file.
-fn retry_emfile<T>(mut open: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match open() {
-            Err(e)
-                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
-                    && started.elapsed() < EMFILE_PATIENCE
-                    && !cancel::is_stopped() =>
-            {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-            other => return other,
-        }
-    }
-}
-
-fn open_error(e: &io::Error) -> EntryError {
+fn open_error(e: &io::Error, no_symlinks: bool) -> EntryError {
     let kind = match e.raw_os_error() {
         Some(libc::ENOENT | libc::ENOTDIR) => ErrorKind::Vanished,
         Some(libc::EXDEV) => ErrorKind::Outside,
+        // The walk followed no symlink, so one met now was swapped in after it.
+        Some(libc::ELOOP) if no_symlinks => {
+            return EntryError::new(ErrorKind::Changed, "replaced by a symlink since the walk");
+        }
         _ => ErrorKind::Unreadable,
     };
     EntryError::from_io(kind, e)

@@ -23,6 +23,7 @@ pub mod cmd_digest;
 pub mod cmd_hash;
 pub mod cmd_merge;
 pub mod config;
+pub mod confine;
 pub mod digest;
 pub mod engine;
 pub mod escape;

@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use globset::GlobSet;
 use walkdir::{DirEntry, DirEntryExt, WalkDir};
 
+use crate::confine;
 use crate::digest::shard_of;
-use crate::hasher;
 use crate::job::{Action, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::limits::WALKER_OPEN_DIRS;
 use crate::nameset::NameSet;
@@ -182,7 +182,7 @@ fn walk_subtree(
                 let path = tree.real_path(err.path().unwrap_or(tree.open_as).to_path_buf());
                 if err.io_error().and_then(std::io::Error::raw_os_error) == Some(libc::ENAMETOOLONG)
                 {
-                    if let Ok(fd) = hasher::open_dir_stepwise(path.as_os_str().as_bytes()) {
+                    if let Ok(fd) = confine::open_dir_stepwise(path.as_os_str().as_bytes()) {
                         let proc = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
                         let deeper = Subtree {
                             open_as: &proc,

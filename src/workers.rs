@@ -13,6 +13,7 @@ use async_channel::{Receiver, Sender};
 use async_lock::Semaphore;
 
 use crate::cancel;
+use crate::confine::{Confine, DirCache};
 use crate::hasher;
 use crate::job::{Action, Batch, Done, DoneBatch, EntryError, ErrorKind, Outcome};
 use crate::rt;
@@ -22,12 +23,13 @@ pub async fn worker<T: Send + 'static>(
     rx: Receiver<Batch<T>>,
     tx: Sender<DoneBatch<T>>,
     open_files: Arc<Semaphore>,
-    confine: bool,
+    confine: Confine,
 ) {
     while let Ok(batch) = rx.recv().await {
         let needs_files = batch.jobs.iter().any(|j| matches!(j.action, Action::Hash));
         let done = if needs_files && !cancel::is_stopped() {
             let permit = open_files.acquire_arc().await;
+            let confine = confine.clone();
             rt::spawn_blocking(move || {
                 let done = process(batch, confine);
                 drop(permit);
@@ -35,7 +37,7 @@ pub async fn worker<T: Send + 'static>(
             })
             .await
         } else {
-            process(batch, confine)
+            process(batch, confine.clone())
         };
         if tx.send(done).await.is_err() {
             break;
@@ -44,22 +46,19 @@ pub async fn worker<T: Send + 'static>(
 }
 
 /// Settles every job of a batch, in order. Runs on the blocking pool when files are read.
-fn process<T>(batch: Batch<T>, confine: bool) -> DoneBatch<T> {
+fn process<T>(batch: Batch<T>, confine: Confine) -> DoneBatch<T> {
     // Opened on the first file only: a batch settled on an executor thread (reports only, or
     // after a stop) must not do I/O there.
-    let mut dirs: Option<Result<hasher::DirCache, EntryError>> = None;
+    let mut dirs: Option<Result<DirCache, EntryError>> = None;
+    let mut confine = Some(confine);
     settle(batch, |path| {
         if cancel::is_stopped() {
             return Outcome::Failed(EntryError::new(ErrorKind::Cancelled, ""));
         }
         let dirs = dirs.get_or_insert_with(|| {
-            if confine {
-                // If the root itself cannot be opened, every file of the batch fails so.
-                hasher::DirCache::confined()
-                    .map_err(|e| EntryError::from_io(ErrorKind::Unreadable, &e))
-            } else {
-                Ok(hasher::DirCache::default())
-            }
+            // If the root itself cannot be opened, every file of the batch fails so.
+            DirCache::new(confine.take().unwrap_or_default())
+                .map_err(|e| EntryError::from_io(ErrorKind::Unreadable, &e))
         });
         match dirs {
             Ok(d) => hasher::hash_path_in(d, path),

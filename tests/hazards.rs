@@ -61,7 +61,7 @@ fn row02_unreadable_directory() {
 }
 
 /// Row 3: a file deleted between walk and open is "vanished" (strace injects ENOENT into
-/// the open of exactly that file).
+/// the open of exactly that file: openat2 beneath the root, or openat).
 #[test]
 fn row03_file_vanished_between_walk_and_open() {
     let env = TestEnv::new();
@@ -78,9 +78,9 @@ fn row03_file_vanished_between_walk_and_open() {
                 "-P",
                 "victim",
                 "-e",
-                "trace=openat",
+                "trace=openat,openat2",
                 "-e",
-                "inject=openat:error=ENOENT",
+                "inject=openat,openat2:error=ENOENT",
             ])
             .arg(bin())
             .args(["hash", "--jobs", "1"])

@@ -372,3 +372,193 @@ fn sigint_during_merge_to_a_file_dies_of_sigint_not_exit_2() {
     assert!(!env.root().join("out.b3").exists());
     assert_no_temp_files(env.root());
 }
+
+// ---- swaps between walk (or manifest) and open ----------------------------------------------
+
+/// Swaps two names atomically (renameat2 RENAME_EXCHANGE) until `stop` is set.
+fn keep_swapping(
+    a: std::path::PathBuf,
+    b: std::path::PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let ca = std::ffi::CString::new(a.as_os_str().as_encoded_bytes()).unwrap();
+        let cb = std::ffi::CString::new(b.as_os_str().as_encoded_bytes()).unwrap();
+        let mut swaps = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            // SAFETY: renameat2 with two valid C strings.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_renameat2,
+                    libc::AT_FDCWD,
+                    ca.as_ptr(),
+                    libc::AT_FDCWD,
+                    cb.as_ptr(),
+                    libc::RENAME_EXCHANGE,
+                )
+            };
+            assert_eq!(rc, 0, "renameat2: {}", std::io::Error::last_os_error());
+            swaps += 1;
+        }
+        swaps
+    })
+}
+
+/// A tree `t/sub/f0..f9` ("inside"), an outside directory with the same names ("outside"),
+/// and `t/link` → the outside directory, ready to be exchanged with `t/sub`.
+fn swap_fixture(env: &TestEnv) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let outside = tempfile::tempdir().unwrap();
+    for i in 0..10 {
+        env.file(format!("t/sub/f{i}"), "inside");
+        std::fs::write(outside.path().join(format!("f{i}")), "outside").unwrap();
+    }
+    let link = env.root().join("t/link");
+    symlink(outside.path(), &link).unwrap();
+    (outside, env.root().join("t/sub"), link)
+}
+
+fn check_never_verifies_outside_files_while_a_directory_is_swapped(no_openat2: bool) {
+    let env = TestEnv::new();
+    let (_outside, sub, link) = swap_fixture(&env);
+    // The manifest holds the OUTSIDE digests: reading outside is the only way to say OK.
+    let manifest: String = (0..10)
+        .map(|i| format!("{}  sub/f{i}\n", hex(b"outside")))
+        .collect();
+    env.file("m.b3", manifest);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = keep_swapping(sub, link, stop.clone());
+    for run in 0..150 {
+        let mut cmd = env.cmd();
+        cmd.args(["check", "-C", "t", "../m.b3"]);
+        if no_openat2 {
+            cmd.env("B3TREE_NO_OPENAT2", "1");
+        }
+        let out = run_with_timeout(&mut cmd, LIMIT);
+        assert!(
+            !stdout(&out).contains(": OK"),
+            "run {run}: an outside file was verified:\n{}",
+            stdout(&out)
+        );
+        assert_eq!(out.status.code(), Some(1), "run {run}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(swapper.join().unwrap() > 0);
+}
+
+#[test]
+fn check_never_verifies_outside_files_while_a_directory_is_swapped_for_a_symlink() {
+    check_never_verifies_outside_files_while_a_directory_is_swapped(false);
+}
+
+#[test]
+fn check_without_openat2_never_verifies_outside_files_while_a_directory_is_swapped() {
+    check_never_verifies_outside_files_while_a_directory_is_swapped(true);
+}
+
+fn hash_never_reads_outside_files_while_swapped(no_openat2: bool) {
+    let env = TestEnv::new();
+    let (_outside, sub, link) = swap_fixture(&env);
+    // A file swapped with a symlink to an outside file, too.
+    let secret = _outside.path().join("secret");
+    std::fs::write(&secret, "outside").unwrap();
+    env.file("t/x", "inside");
+    symlink(&secret, env.root().join("t/xlink")).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swap_dir = keep_swapping(sub, link, stop.clone());
+    let swap_file = keep_swapping(
+        env.root().join("t/x"),
+        env.root().join("t/xlink"),
+        stop.clone(),
+    );
+    let outside_hash = hex(b"outside");
+    for run in 0..150 {
+        let mut cmd = env.cmd();
+        cmd.args(["hash", "t"]);
+        if no_openat2 {
+            cmd.env("B3TREE_NO_OPENAT2", "1");
+        }
+        let out = run_with_timeout(&mut cmd, LIMIT);
+        assert!(
+            !stdout(&out).contains(&outside_hash),
+            "run {run}: content from outside the tree:\n{}",
+            stdout(&out)
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(swap_dir.join().unwrap() > 0 && swap_file.join().unwrap() > 0);
+}
+
+#[test]
+fn hash_never_reads_through_a_symlink_swapped_in_after_the_walk() {
+    hash_never_reads_outside_files_while_swapped(false);
+}
+
+#[test]
+fn hash_without_openat2_never_reads_through_a_symlink_swapped_in_after_the_walk() {
+    hash_never_reads_outside_files_while_swapped(true);
+}
+
+// ---- check --audit is confined like verification --------------------------------------------
+
+#[test]
+fn audit_is_not_widened_by_refused_absolute_names() {
+    let env = TestEnv::new();
+    let secret = tempfile::tempdir().unwrap();
+    std::fs::write(secret.path().join("a"), "a").unwrap();
+    std::fs::write(secret.path().join("key.pem"), "k").unwrap();
+    env.file("t/in", "in");
+    let a = secret.path().join("a");
+    env.file(
+        "m.b3",
+        format!("{}  {}\n{}  t/in\n", hex(b"a"), a.display(), hex(b"in")),
+    );
+    let out = env.run(&["check", "--audit", "--json", "m.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stdout(&out).contains("key.pem"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(r#""status":"outside""#),
+        "{}",
+        stdout(&out)
+    );
+    // Only absolute names: nothing inside to audit, and nothing outside walked.
+    env.file("m2.b3", format!("{}  {}\n", hex(b"a"), a.display()));
+    let out = env.run(&["check", "--audit", "m2.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stdout(&out).contains("key.pem"), "{}", stdout(&out));
+}
+
+#[test]
+fn audit_does_not_follow_an_in_tree_symlink_out() {
+    let env = TestEnv::new();
+    let secret = tempfile::tempdir().unwrap();
+    std::fs::write(secret.path().join("key.pem"), "k").unwrap();
+    symlink(secret.path(), env.root().join("evil")).unwrap();
+    env.file("m.b3", format!("{}  evil/x\n", hex(b"x")));
+    let out = env.run(&["check", "--audit", "m.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stdout(&out).contains("key.pem"), "{}", stdout(&out));
+    assert_stderr_contains(&out, "audit: evil lies outside the working directory");
+    // Opting out audits it.
+    let out = env.run(&["check", "--audit", "--allow-outside", "m.b3"]);
+    assert!(
+        stdout(&out).contains("evil/key.pem: NEW"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn audit_of_proc_names_is_refused_without_hanging() {
+    let env = TestEnv::new();
+    env.file(
+        "m.b3",
+        format!(
+            "{}  /proc/self/status\n{}  /proc/self/maps\n",
+            hex(b"a"),
+            hex(b"b")
+        ),
+    );
+    let out = env.run(&["check", "--audit", "m.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stdout(&out).contains("NEW"), "{}", stdout(&out));
+}

@@ -1,0 +1,545 @@
+//! Opening files after the walk, so that nothing outside the root the user gave is read.
+//!
+//! The walk (or a manifest) decides on a path; the open happens later, on another thread.
+//! Between the two a hostile tree can swap a directory for a symlink to `/etc`. Every open
+//! therefore resolves from a descriptor of the root, under one of three policies
+//! ([`Confine`]):
+//! - `NoSymlinks` (`hash`, `digest`, `bench` without `-L`): below each PATH given, no symlink
+//!   is followed at all — the walk did not follow one, so one found now was swapped in, and the
+//!   entry becomes "changed while hashing: replaced by a symlink", never content from
+//!   elsewhere. The PATH itself is opened as given (symlinks in it are the user's choice).
+//! - `Beneath` (`check`, `check --audit`): names resolve beneath the working directory;
+//!   in-root symlinks are followed, absolute names, `..` and symlinks that lead out fail
+//!   with EXDEV ("outside the root").
+//! - `Anywhere` (`hash -L`, `check --allow-outside`): paths are opened as given.
+//!
+//! Linux ≥ 5.6 does each of these in one `openat2` call (`RESOLVE_BENEATH`, plus
+//! `RESOLVE_NO_SYMLINKS`). Where openat2 is missing or filtered (ENOSYS, or EPERM from a
+//! seccomp profile), [`open_stepwise`] gives the same verdicts one component at a time, each
+//! opened with `O_NOFOLLOW` relative to the descriptor of the one before and symlinks read
+//! and resolved by us, so a swap can change which error we give, never where we read. One
+//! race it cannot see (openat2 can): a directory already traversed being *moved* out of the
+//! root by rename before the open completes.
+//!
+//! Paths longer than PATH_MAX go through the same stepwise resolver, so deep trees work
+//! under every policy.
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crate::cancel;
+
+/// How opens after the walk are confined (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub enum Confine {
+    /// Paths as given.
+    #[default]
+    Anywhere,
+    /// Beneath the working directory; in-root symlinks followed.
+    Beneath,
+    /// Below each of these roots (as walked), no symlink followed.
+    NoSymlinks(Arc<Vec<PathBuf>>),
+}
+
+/// `O_NONBLOCK` so that a FIFO or device can never block the open (the hasher refuses them
+/// after fstat); `O_NOCTTY` so that a terminal device cannot become our controlling terminal.
+pub const FILE_FLAGS: libc::c_int =
+    libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+pub const DIR_FLAGS: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+
+/// How long to wait for a free descriptor (EMFILE) before giving up on a file.
+const EMFILE_PATIENCE: Duration = Duration::from_secs(60);
+/// Symlinks followed in one resolution before ELOOP (the kernel's limit).
+const MAX_LINKS: usize = 40;
+
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+
+/// The directory of the previous file, kept open so that files of the same directory are
+/// opened with `openat(dirfd, name)`: the kernel then resolves one component instead of the
+/// whole path (path lookup was the largest single kernel cost on trees of small files).
+/// Also holds the descriptors of the roots opens are confined to.
+pub struct DirCache {
+    policy: Confine,
+    dir: Option<(Vec<u8>, OwnedFd)>,
+    cstr: Vec<u8>,
+    /// `Beneath`: the working directory. `NoSymlinks`: the root of the last path (its index).
+    root: Option<(usize, OwnedFd)>,
+}
+
+impl DirCache {
+    pub fn new(policy: Confine) -> io::Result<DirCache> {
+        let root = match policy {
+            Confine::Beneath => Some((0, open_at(None, b".", &mut Vec::new(), DIR_FLAGS)?)),
+            _ => None,
+        };
+        Ok(DirCache {
+            policy,
+            dir: None,
+            cstr: Vec::new(),
+            root,
+        })
+    }
+
+    /// Symlinks below the roots are never followed (an ELOOP means one was swapped in).
+    pub fn no_symlinks(&self) -> bool {
+        matches!(self.policy, Confine::NoSymlinks(_))
+    }
+
+    /// Opens the file at `path` for reading under this cache's policy.
+    pub fn open(&mut self, path: &Path) -> io::Result<File> {
+        let bytes = path.as_os_str().as_bytes();
+        match &self.policy {
+            Confine::Anywhere => self.open_relative(None, bytes, false),
+            Confine::Beneath => self.open_relative(Some(0), bytes, true),
+            Confine::NoSymlinks(roots) => {
+                let roots = roots.clone();
+                let Some((idx, rest)) = split_root(&roots, bytes) else {
+                    // The PATH itself (a file given on the command line): as given.
+                    return open_at(None, bytes, &mut self.cstr, FILE_FLAGS).map(File::from);
+                };
+                if self.root.as_ref().is_none_or(|(i, _)| *i != idx) {
+                    self.dir = None;
+                    let root_bytes = roots[idx].as_os_str().as_bytes();
+                    let fd = open_at(None, root_bytes, &mut self.cstr, DIR_FLAGS)?;
+                    self.root = Some((idx, fd));
+                }
+                self.open_relative(Some(idx), rest, false)
+            }
+        }
+    }
+
+    /// Opens `rel` (relative to the root held for `root`, or to the working directory when
+    /// `root` is None), through the cached parent directory. `follow`: in-root symlinks are
+    /// followed (only meaningful with a root).
+    fn open_relative(&mut self, root: Option<usize>, rel: &[u8], follow: bool) -> io::Result<File> {
+        let root_fd = root.and(self.root.as_ref()).map(|(_, fd)| fd.as_raw_fd());
+        // Some(follow) when confined to a root.
+        let policy = root_fd.map(|_| follow);
+        let split = match rel.iter().rposition(|&b| b == b'/') {
+            Some(i) if i + 1 < rel.len() => i,
+            _ => return open_in(policy, root_fd, rel, &mut self.cstr, FILE_FLAGS).map(File::from),
+        };
+        let parent = if split == 0 { &rel[..1] } else { &rel[..split] };
+        if self.dir.as_ref().is_none_or(|(p, _)| p != parent) {
+            self.dir = None;
+            let opened = match open_in(policy, root_fd, parent, &mut self.cstr, DIR_FLAGS) {
+                Err(e) if root_fd.is_none() && e.raw_os_error() == Some(libc::ENAMETOOLONG) => {
+                    open_dir_stepwise(parent)
+                }
+                other => other,
+            };
+            match opened {
+                Ok(fd) => self.dir = Some((parent.to_vec(), fd)),
+                // Let the full open produce the precise error (vanished, outside...).
+                Err(_) => {
+                    return open_in(policy, root_fd, rel, &mut self.cstr, FILE_FLAGS)
+                        .map(File::from);
+                }
+            }
+        }
+        let dirfd = self.dir.as_ref().map(|(_, fd)| fd.as_raw_fd());
+        let name = &rel[split + 1..];
+        let res = match policy {
+            // The parent was resolved under the policy; one plain component opened without
+            // following a symlink cannot leave it.
+            Some(false) => open_at(dirfd, name, &mut self.cstr, FILE_FLAGS | libc::O_NOFOLLOW),
+            _ => open_in(policy, dirfd, name, &mut self.cstr, FILE_FLAGS),
+        };
+        match res {
+            // Beneath the directory is stricter than beneath the root (a symlink to a sibling
+            // directory is fine): decide on the whole path.
+            Err(e) if policy == Some(true) && e.raw_os_error() == Some(libc::EXDEV) => {
+                open_in(policy, root_fd, rel, &mut self.cstr, FILE_FLAGS).map(File::from)
+            }
+            other => other.map(File::from),
+        }
+    }
+}
+
+/// The root of `path` among `roots` (the walk joins names to the root as given), and the rest
+/// of the path below it; `None` for a path that is a root itself.
+fn split_root<'a>(roots: &[PathBuf], path: &'a [u8]) -> Option<(usize, &'a [u8])> {
+    roots.iter().enumerate().find_map(|(i, root)| {
+        let r = root.as_os_str().as_bytes();
+        let rest = path.strip_prefix(r)?;
+        let rest = if r.ends_with(b"/") {
+            rest
+        } else {
+            rest.strip_prefix(b"/")?
+        };
+        let rest = &rest[rest.iter().take_while(|&&b| b == b'/').count()..];
+        (!rest.is_empty()).then_some((i, rest))
+    })
+}
+
+/// Opens a directory whose path is longer than the kernel takes in one call (PATH_MAX), one
+/// component at a time (symlinks followed: used for paths as given).
+pub fn open_dir_stepwise(path: &[u8]) -> io::Result<OwnedFd> {
+    let mut cstr = Vec::new();
+    let mut cur = if path.starts_with(b"/") {
+        open_at(None, b"/", &mut cstr, DIR_FLAGS)?
+    } else {
+        open_at(None, b".", &mut cstr, DIR_FLAGS)?
+    };
+    for comp in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        cur = open_at(Some(cur.as_raw_fd()), comp, &mut cstr, DIR_FLAGS)?;
+    }
+    Ok(cur)
+}
+
+/// Opens `name` relative to `base` (or the working directory). With `policy` =
+/// `Some(follow)` the resolution must stay beneath `base` (the root, or a directory already
+/// resolved beneath it), following in-root symlinks only if `follow`.
+fn open_in(
+    policy: Option<bool>,
+    base: Option<RawFd>,
+    name: &[u8],
+    cstr: &mut Vec<u8>,
+    flags: libc::c_int,
+) -> io::Result<OwnedFd> {
+    match (policy, base) {
+        (Some(follow), Some(base)) => open_beneath(base, name, cstr, flags, follow),
+        _ => open_at(base, name, cstr, flags),
+    }
+}
+
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// Test hook: `B3TREE_NO_OPENAT2=1` makes the process behave as on a kernel without openat2,
+/// so the suite covers the fallback on any kernel (the strace-based test covers the real
+/// ENOSYS path).
+fn openat2_disabled() -> bool {
+    static CHECKED: std::sync::Once = std::sync::Once::new();
+    CHECKED.call_once(|| {
+        if std::env::var_os("B3TREE_NO_OPENAT2").is_some_and(|v| v == "1") {
+            NO_OPENAT2.store(true, Relaxed);
+        }
+    });
+    NO_OPENAT2.load(Relaxed)
+}
+
+fn open_beneath(
+    dirfd: RawFd,
+    name: &[u8],
+    cstr: &mut Vec<u8>,
+    flags: libc::c_int,
+    follow: bool,
+) -> io::Result<OwnedFd> {
+    if !openat2_disabled() {
+        to_cstr(name, cstr)?;
+        let how = OpenHow {
+            flags: flags as u64,
+            mode: 0,
+            resolve: RESOLVE_BENEATH | if follow { 0 } else { RESOLVE_NO_SYMLINKS },
+        };
+        let res = retry_emfile(|| {
+            // SAFETY: openat2 with a valid C string and a correctly sized open_how.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_openat2,
+                    dirfd,
+                    cstr.as_ptr(),
+                    &how as *const OpenHow,
+                    std::mem::size_of::<OpenHow>(),
+                )
+            };
+            owned(fd as RawFd)
+        });
+        match res.as_ref().map_err(io::Error::raw_os_error) {
+            Err(Some(libc::ENOSYS | libc::EPERM)) => NO_OPENAT2.store(true, Relaxed),
+            // Longer than PATH_MAX: resolve it in pieces below.
+            Err(Some(libc::ENAMETOOLONG)) => {}
+            _ => return res,
+        }
+    }
+    open_stepwise(dirfd, name, flags, follow)
+}
+
+/// Resolves `path` beneath the directory `root` one component at a time: each opened with
+/// `O_PATH | O_NOFOLLOW` relative to the previous one, symlinks read and resolved here (only
+/// if `follow`, else ELOOP), absolute symlinks and `..` above `root` refused with EXDEV —
+/// the verdicts of openat2 `RESOLVE_BENEATH` (`| RESOLVE_NO_SYMLINKS` without `follow`).
+/// The last component is opened with `flags | O_NOFOLLOW` from its verified parent, so a
+/// symlink swapped in at any moment is seen as one, never followed by the kernel.
+pub fn open_stepwise(
+    root: RawFd,
+    path: &[u8],
+    flags: libc::c_int,
+    follow: bool,
+) -> io::Result<OwnedFd> {
+    let exdev = || io::Error::from_raw_os_error(libc::EXDEV);
+    if path.starts_with(b"/") {
+        return Err(exdev());
+    }
+    let mut todo: Vec<Vec<u8>> = components(path).rev().collect(); // a stack: next on top
+    let mut stack: Vec<OwnedFd> = Vec::new();
+    let mut cstr = Vec::new();
+    let mut links = 0;
+    if todo.is_empty() {
+        return open_at(Some(root), b".", &mut cstr, flags);
+    }
+    // One plain component that is not a symlink cannot lead out: one system call, as with
+    // openat2 (most opens in a tree are of this kind, from the cached parent directory).
+    if let [only] = &todo[..] {
+        if only != b".." && flags & libc::O_PATH == 0 {
+            match open_at(Some(root), only, &mut cstr, flags | libc::O_NOFOLLOW) {
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
+                other => return other,
+            }
+        }
+    }
+    while let Some(comp) = todo.pop() {
+        if comp == b".." {
+            stack.pop().ok_or_else(exdev)?;
+            if todo.is_empty() {
+                let cur = stack.last().map_or(root, |fd| fd.as_raw_fd());
+                return open_at(Some(cur), b".", &mut cstr, flags);
+            }
+            continue;
+        }
+        let cur = stack.last().map_or(root, |fd| fd.as_raw_fd());
+        let last = todo.is_empty();
+        let node = open_at(
+            Some(cur),
+            &comp,
+            &mut cstr,
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )?;
+        let mode = fstat_mode(node.as_raw_fd())?;
+        if mode & libc::S_IFMT == libc::S_IFLNK {
+            links += 1;
+            if !follow || links > MAX_LINKS {
+                return Err(io::Error::from_raw_os_error(libc::ELOOP));
+            }
+            let target = read_link(node.as_raw_fd())?;
+            if target.starts_with(b"/") {
+                return Err(exdev());
+            }
+            todo.extend(components(&target).rev());
+            continue;
+        }
+        let is_dir = mode & libc::S_IFMT == libc::S_IFDIR;
+        if !last {
+            if !is_dir {
+                return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+            }
+            stack.push(node);
+            continue;
+        }
+        if flags & libc::O_PATH != 0 {
+            if flags & libc::O_DIRECTORY != 0 && !is_dir {
+                return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+            }
+            return Ok(node);
+        }
+        match open_at(Some(cur), &comp, &mut cstr, flags | libc::O_NOFOLLOW) {
+            // Swapped for a symlink since we looked: resolve it again (bounded by `links`).
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) && follow && links < MAX_LINKS => {
+                links += 1;
+                todo.push(comp);
+            }
+            other => return other,
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::ENOENT))
+}
+
+fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = Vec<u8>> + '_ {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .map(<[u8]>::to_vec)
+}
+
+fn fstat_mode(fd: RawFd) -> io::Result<u32> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills `st` on success; we read it only then.
+    unsafe {
+        if libc::fstat(fd, st.as_mut_ptr()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(st.assume_init().st_mode)
+    }
+}
+
+/// The target of the symlink opened (O_PATH | O_NOFOLLOW) as `fd`.
+fn read_link(fd: RawFd) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        // SAFETY: readlinkat on an O_PATH descriptor of a symlink with an empty path (Linux
+        // ≥ 2.6.39) writes at most buf.len() bytes into buf.
+        let n = unsafe { libc::readlinkat(fd, c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        if n < buf.len() {
+            buf.truncate(n);
+            return Ok(buf);
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+}
+
+fn to_cstr<'a>(name: &[u8], cstr: &'a mut Vec<u8>) -> io::Result<&'a CStr> {
+    cstr.clear();
+    cstr.extend_from_slice(name);
+    cstr.push(0);
+    CStr::from_bytes_with_nul(cstr)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in path"))
+}
+
+/// `openat(dirfd or AT_FDCWD, name, flags)`, retrying on EMFILE. `cstr` is scratch space
+/// for the NUL-terminated name (no allocation per file).
+pub fn open_at(
+    dirfd: Option<RawFd>,
+    name: &[u8],
+    cstr: &mut Vec<u8>,
+    flags: libc::c_int,
+) -> io::Result<OwnedFd> {
+    let c = to_cstr(name, cstr)?;
+    retry_emfile(|| {
+        // SAFETY: `c` is a valid NUL-terminated string; the fd is owned below.
+        let fd = unsafe { libc::openat(dirfd.unwrap_or(libc::AT_FDCWD), c.as_ptr(), flags) };
+        owned(fd)
+    })
+}
+
+/// The result of an open-like syscall: a descriptor we now own, or the OS error.
+fn owned(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        // SAFETY: the syscall just returned this descriptor; nobody else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+/// Runs `open` until it succeeds or fails with something other than EMFILE/ENFILE, waiting
+/// in between: running out of descriptors is back-pressure, not a reason to drop a file.
+fn retry_emfile<T>(mut open: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match open() {
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+                    && started.elapsed() < EMFILE_PATIENCE
+                    && !cancel::is_stopped() =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn errno(r: io::Result<OwnedFd>) -> Option<i32> {
+        r.err().and_then(|e| e.raw_os_error())
+    }
+
+    #[test]
+    fn stepwise_gives_openat2_verdicts() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        std::fs::create_dir_all(r.join("a/b")).unwrap();
+        std::fs::write(r.join("a/b/f"), "f").unwrap();
+        symlink("a/b", r.join("in")).unwrap();
+        symlink("../..", r.join("a/up2")).unwrap();
+        symlink(outside.path(), r.join("abs")).unwrap();
+        symlink("loop", r.join("loop")).unwrap();
+        let root = open_at(None, r.as_os_str().as_bytes(), &mut Vec::new(), DIR_FLAGS).unwrap();
+        let fd = root.as_raw_fd();
+        for follow in [true, false] {
+            assert!(open_stepwise(fd, b"a/b/f", FILE_FLAGS, follow).is_ok());
+            assert!(open_stepwise(fd, b"a/./b/../b/f", FILE_FLAGS, follow).is_ok());
+            assert_eq!(
+                errno(open_stepwise(fd, b"../x", FILE_FLAGS, follow)),
+                Some(libc::EXDEV)
+            );
+            assert_eq!(
+                errno(open_stepwise(fd, b"/etc/passwd", FILE_FLAGS, follow)),
+                Some(libc::EXDEV)
+            );
+            assert_eq!(
+                errno(open_stepwise(fd, b"a/nope", FILE_FLAGS, follow)),
+                Some(libc::ENOENT)
+            );
+            assert_eq!(
+                errno(open_stepwise(fd, b"a/b/f/x", FILE_FLAGS, follow)),
+                Some(libc::ENOTDIR)
+            );
+        }
+        // In-root symlinks: followed only with `follow`.
+        assert!(open_stepwise(fd, b"in/f", FILE_FLAGS, true).is_ok());
+        assert_eq!(
+            errno(open_stepwise(fd, b"in/f", FILE_FLAGS, false)),
+            Some(libc::ELOOP)
+        );
+        // Escapes through symlinks, relative or absolute.
+        assert_eq!(
+            errno(open_stepwise(fd, b"a/up2/x", FILE_FLAGS, true)),
+            Some(libc::EXDEV)
+        );
+        assert_eq!(
+            errno(open_stepwise(fd, b"abs/secret", FILE_FLAGS, true)),
+            Some(libc::EXDEV)
+        );
+        assert_eq!(
+            errno(open_stepwise(fd, b"loop/x", FILE_FLAGS, true)),
+            Some(libc::ELOOP)
+        );
+        // Same verdicts as openat2 where the kernel has it.
+        for (path, follow) in [
+            (&b"a/up2/x"[..], true),
+            (b"abs/secret", true),
+            (b"in/f", false),
+            (b"in/f", true),
+            (b"../x", true),
+        ] {
+            let mut cstr = Vec::new();
+            let step = errno(open_stepwise(fd, path, FILE_FLAGS, follow));
+            let kernel = errno(open_beneath(fd, path, &mut cstr, FILE_FLAGS, follow));
+            if !NO_OPENAT2.load(Relaxed) {
+                assert_eq!(step, kernel, "{}", String::from_utf8_lossy(path));
+            }
+        }
+    }
+
+    #[test]
+    fn roots_are_split_off_paths() {
+        let roots = vec![
+            PathBuf::from("dist"),
+            PathBuf::from("."),
+            PathBuf::from("/abs/"),
+        ];
+        assert_eq!(split_root(&roots, b"dist/a/b"), Some((0, &b"a/b"[..])));
+        assert_eq!(split_root(&roots, b"./x"), Some((1, &b"x"[..])));
+        assert_eq!(split_root(&roots, b"/abs/y"), Some((2, &b"y"[..])));
+        assert_eq!(split_root(&roots, b"distx/a"), None);
+        assert_eq!(split_root(&roots, b"dist"), None);
+    }
+}
