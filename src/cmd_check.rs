@@ -62,6 +62,8 @@ struct Counts {
     outside: u64,
     malformed: u64,
     duplicates: u64,
+    /// Lines refused for their length only (failures, unlike other malformed lines).
+    too_long: u64,
     new: u64,
     moved: u64,
     first_malformed: Option<Location>,
@@ -117,7 +119,8 @@ impl Counts {
             "type": "summary", "ok": self.ok, "failed": self.failed,
             "missing": self.missing, "unreadable": self.unreadable,
             "outside": self.outside, "malformed": self.malformed,
-            "duplicates": self.duplicates, "new": self.new, "moved": self.moved,
+            "duplicates": self.duplicates, "too_long": self.too_long,
+            "new": self.new, "moved": self.moved,
             "ignored_missing": self.ignored_missing, "passed": passed,
         })
     }
@@ -453,7 +456,8 @@ fn verdict(counts: &Counts, entries: u64, args: &CheckArgs) -> (i32, Vec<String>
         + counts.unreadable
         + counts.outside
         + counts.new
-        + counts.moved;
+        + counts.moved
+        + counts.too_long;
     let bad_lines = args.strict && counts.malformed + counts.duplicates > 0;
     let code = if !notes.is_empty() || bad_entries > 0 || bad_lines {
         exit::FAILED
@@ -504,6 +508,12 @@ fn warnings(counts: &Counts, printer: &Printer) -> Vec<String> {
             counts.duplicates,
             "duplicate entry",
             "duplicate entries",
+            "",
+        ),
+        (
+            counts.too_long,
+            "line is too long to be read (counted as a failure)",
+            "lines are too long to be read (counted as failures)",
             "",
         ),
     ]
@@ -574,6 +584,24 @@ fn settle_entry(done: Done<Item>, args: &CheckArgs, sink: &mut Sink, held: &mut 
         reporter,
     } = sink;
     let (at, expected) = match done.tag {
+        // Refused for its length alone: it may be the entry of a tampered file, so it fails
+        // the run like an unverifiable entry (GNU's rules stay for other malformed lines).
+        Item::Malformed {
+            at,
+            why: Malformed::TooLong,
+        } => {
+            counts.too_long += 1;
+            reporter.error(&format!(
+                "{}: {}: refused, counted as a failure",
+                printer.loc(at),
+                Malformed::TooLong
+            ));
+            if args.json {
+                let loc = printer.loc(at);
+                printer.json_line(&json!({"type": "too_long", "at": loc}));
+            }
+            return;
+        }
         Item::Malformed { at, why } => {
             counts.malformed += 1;
             counts.first_malformed.get_or_insert(at);

@@ -83,7 +83,8 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     let result = engine::run(
         &engine_cfg,
         move |feeder| walk(&walk_cfg, &walk_stats, feeder),
-        |done| {
+        |mut done| {
+            writer.refuse_unreadable_line(&done.name, &mut done.outcome);
             if let Outcome::Hashed { hash, .. } = &done.outcome {
                 if let Some(Err(last)) = order.as_mut().map(|o| o.next(&done.name)) {
                     broken.get_or_insert_with(|| {

@@ -10,7 +10,8 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use crate::escape::{Escaping, escape_into, needs_escape};
-use crate::job::Outcome;
+use crate::job::{EntryError, ErrorKind, Outcome};
+use crate::manifest::MAX_LINE;
 use crate::summary::Summary;
 
 /// Output format of `hash`.
@@ -39,6 +40,31 @@ impl<W: Write> ManifestWriter<W> {
             format,
             escaping,
             line: Vec::with_capacity(256),
+        }
+    }
+
+    /// An outcome `check` could not read back: a hashed file whose line would exceed
+    /// `manifest::MAX_LINE` becomes an error record (whatever `hash` writes, `check` reads).
+    pub fn refuse_unreadable_line(&self, name: &[u8], outcome: &mut Outcome) {
+        // Only names near the cap need the exact length (an escape is at most 4 bytes).
+        if self.format == Format::Json || name.len() * 4 + 200 < MAX_LINE {
+            return;
+        }
+        if let Outcome::Hashed { hash, .. } = outcome {
+            let mut line = Vec::new();
+            format_line(
+                &mut line,
+                name,
+                hash,
+                self.format == Format::Tag,
+                self.escaping,
+            );
+            if line.len() > MAX_LINE {
+                *outcome = Outcome::Failed(EntryError::new(
+                    ErrorKind::NameTooLong,
+                    format!("{} bytes, check reads lines up to {MAX_LINE}", line.len()),
+                ));
+            }
         }
     }
 

@@ -97,6 +97,8 @@ pub enum ErrorKind {
     NotRegular,
     /// A manifest path that leads outside the root.
     Outside,
+    /// A name whose manifest line would be longer than `check` reads (`manifest::MAX_LINE`).
+    NameTooLong,
     /// The run was interrupted before this entry was done.
     Cancelled,
 }
@@ -112,6 +114,7 @@ impl ErrorKind {
             ErrorKind::SymlinkLoop => "symlink loop",
             ErrorKind::NotRegular => "not a regular file",
             ErrorKind::Outside => "outside the root",
+            ErrorKind::NameTooLong => "name too long for a manifest line",
             ErrorKind::Cancelled => "cancelled",
         }
     }

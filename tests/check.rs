@@ -583,9 +583,10 @@ fn huge_line_keeps_memory_bounded() {
         });
     }
     let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_stderr_contains(&out, "m:2: improperly formatted");
-    assert_stderr_contains(&out, "longer than");
+    // Refused for its length alone: a failure, never a skipped malformed line.
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_stderr_contains(&out, "m:2: line longer than");
+    assert_stderr_contains(&out, "refused, counted as a failure");
     assert_eq!(stdout(&out), "a: OK\na: OK\n");
 }
 

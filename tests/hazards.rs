@@ -169,6 +169,37 @@ fn row08_path_longer_than_path_max() {
     assert_eq!(stdout(&out), format!("{}  {rel}file\n", hex(b"far")));
 }
 
+/// A line longer than the old 16 KiB cap (a 20,000-byte path): what `hash` writes, `check`
+/// reads, and a tampered file under such a path fails the run.
+#[test]
+fn a_path_beyond_the_old_line_cap_is_checked_and_tampering_fails() {
+    let env = TestEnv::new();
+    let comp = "y".repeat(250);
+    std::fs::create_dir(env.root().join("t")).unwrap();
+    let mut dir = env.root().join("t");
+    let mut rel = String::new();
+    for i in 0..80 {
+        let name = format!("{i:02}{}", &comp[2..]);
+        std::fs::create_dir(dir.join(&name))
+            .or_else(|_| mkdir_long(&dir, &name))
+            .unwrap();
+        dir = dir.join(&name);
+        rel.push_str(&name);
+        rel.push('/');
+    }
+    assert!(rel.len() > 16_640);
+    write_long(&dir, "file", b"far");
+    let out = env.run(&["hash", "-q", "-C", "t", "-o", "../m.b3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.run(&["check", "-C", "t", "../m.b3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{rel}file: OK\n"));
+    write_long(&dir, "file", b"tampered");
+    let out = env.run(&["check", "-C", "t", "../m.b3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{rel}file: FAILED\n"));
+}
+
 /// Creates `name` inside the (possibly too long) directory path `dir`, going down with openat.
 fn mkdir_long(dir: &std::path::Path, name: &str) -> std::io::Result<()> {
     let fd = open_dir_long(dir)?;

@@ -562,3 +562,12 @@ fn audit_of_proc_names_is_refused_without_hanging() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!stdout(&out).contains("NEW"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_blank_line_passes_strict_as_in_gnu() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    env.file("m.b3", format!("{}  a\n\n", hex(b"a")));
+    let out = env.run(&["check", "--strict", "m.b3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
