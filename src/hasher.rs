@@ -152,6 +152,8 @@ enum ReadStop {
     Shrunk,
     /// fstat saw the file change before the read was over.
     Changed,
+    /// More bytes than the size fstat gave (a growing file, or a pseudo file).
+    Longer(u64),
     Io(io::Error),
 }
 
@@ -161,6 +163,14 @@ impl ReadStop {
             ReadStop::Cancelled => EntryError::new(ErrorKind::Cancelled, ""),
             ReadStop::Shrunk => EntryError::new(ErrorKind::Changed, "file shrank while mapped"),
             ReadStop::Changed => EntryError::new(ErrorKind::Changed, "modified while being read"),
+            ReadStop::Longer(0) => EntryError::new(
+                ErrorKind::Changed,
+                "size unknown: it reports 0 bytes but has data (a pseudo file, as in /proc or /sys?)",
+            ),
+            ReadStop::Longer(size) => EntryError::new(
+                ErrorKind::Changed,
+                format!("more bytes than its size of {size} (growing?)"),
+            ),
             ReadStop::Io(e) => EntryError::from_io(ErrorKind::Unreadable, &e),
         }
     }
@@ -176,22 +186,29 @@ fn read_some(mut file: &File, buf: &mut [u8]) -> Result<usize, ReadStop> {
     }
 }
 
-/// Reads a file smaller than the buffer. When one `read` returns exactly the size fstat
-/// reported, and less than was asked for, that read met end-of-file: we skip the extra
-/// `read` that would return 0 (a syscall per file saved). Growth after that read cannot
-/// affect the bytes hashed, and the second fstat still sees any size or mtime change.
+/// Reads a file smaller than the buffer, never more than its fstat size plus one probe
+/// byte: a pseudo file that reports 0 bytes and holds gigabytes (`/proc/self/pagemap`) ends
+/// at once as "size unknown" instead of being read for hours. When one `read` returns
+/// exactly the size fstat reported, and less than was asked for, that read met end-of-file:
+/// we skip the extra `read` that would return 0 (a syscall per file saved). Growth after that
+/// read cannot affect the bytes hashed, and the second fstat still sees any size or mtime
+/// change.
 fn read_small(file: &File, size: u64, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {
     BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         let mut total = 0u64;
         loop {
-            let n = read_some(file, &mut buf)?;
+            let want = usize::try_from(size - total + 1).map_or(buf.len(), |w| w.min(buf.len()));
+            let n = read_some(file, &mut buf[..want])?;
             if n == 0 {
                 return Ok(total);
             }
-            hasher.update(&buf[..n]);
             total += n as u64;
-            if total == size && n < buf.len() && total == n as u64 {
+            if total > size {
+                return Err(ReadStop::Longer(size));
+            }
+            hasher.update(&buf[..n]);
+            if total == size && n < want && total == n as u64 {
                 return Ok(total);
             }
             if cancel::is_stopped() {
@@ -222,7 +239,7 @@ fn read_mapped(
         let len = (size - offset).min(MAP_WINDOW);
         let map = match mapguard::GuardedMap::map(file, offset, len as usize) {
             Ok(Some(m)) => m,
-            Ok(None) | Err(_) if offset == 0 => return read_big(file, turn, hasher),
+            Ok(None) | Err(_) if offset == 0 => return read_big(file, size, turn, hasher),
             Ok(None) => return Err(ReadStop::Io(io::Error::other("no mapping slot free"))),
             Err(e) => return Err(ReadStop::Io(e)),
         };
@@ -242,7 +259,12 @@ fn read_mapped(
     Ok(size)
 }
 
-fn read_big(file: &File, turn: &Turn, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {
+fn read_big(
+    file: &File,
+    size: u64,
+    turn: &Turn,
+    hasher: &mut blake3::Hasher,
+) -> Result<u64, ReadStop> {
     let mut buf = vec![0u8; BIG_CHUNK];
     let mut total = 0u64;
     loop {
@@ -261,8 +283,11 @@ fn read_big(file: &File, turn: &Turn, hasher: &mut blake3::Hasher) -> Result<u64
         if filled == 0 {
             return Ok(total);
         }
-        update(hasher, turn, &buf[..filled], None);
         total += filled as u64;
+        if total > size {
+            return Err(ReadStop::Longer(size));
+        }
+        update(hasher, turn, &buf[..filled], None);
     }
 }
 

@@ -571,3 +571,21 @@ fn a_blank_line_passes_strict_as_in_gnu() {
     let out = env.run(&["check", "--strict", "m.b3"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+// ---- hangs ------------------------------------------------------------------------------------
+
+#[test]
+fn proc_pseudo_files_end_at_once_as_size_unknown() {
+    // /proc/self/pagemap reports 0 bytes and holds ~256 GiB: reading to EOF took > 15 min.
+    let env = TestEnv::new();
+    let out = run_with_timeout(
+        env.cmd()
+            .args(["hash", "-q", "/proc/self", "/proc/self/status"]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_stderr_contains(
+        &out,
+        "/proc/self/status: changed while hashing: size unknown: it reports 0 bytes",
+    );
+}
