@@ -170,7 +170,13 @@ pub fn run(args: BenchArgs, env: &Env) -> i32 {
     let mut rows = Vec::new();
     let mut partial: Vec<(Setting, Vec<Run>)> = Vec::new();
     'sweep: for setting in &settings {
-        let cfg = engine_config(setting, args.batch);
+        let cfg = match engine_config(setting, args.batch) {
+            Ok(c) => c,
+            Err(msg) => {
+                eprintln!("b3tree: {msg}");
+                return exit::FATAL;
+            }
+        };
         let mut runs = Vec::with_capacity(repeat);
         for i in 0..=repeat {
             if let Some(b) = &bar {
@@ -277,7 +283,7 @@ pub fn run(args: BenchArgs, env: &Env) -> i32 {
 /// Writes one export file.
 type Exporter<'a> = dyn Fn(&Path) -> Result<(), String> + 'a;
 
-fn engine_config(s: &Setting, batch: u32) -> EngineConfig {
+fn engine_config(s: &Setting, batch: u32) -> Result<EngineConfig, String> {
     config::engine(&EngineArgs {
         jobs: Some(s.jobs),
         queue: s.queue,
@@ -295,6 +301,10 @@ fn run_once(cfg: &EngineConfig, root: &Path) -> Option<Run> {
     let cfg = EngineConfig {
         confine: config::confine_for(&walk_cfg),
         ..cfg.clone()
+    };
+    let walk_cfg = WalkConfig {
+        max_open_dirs: cfg.walker_dirs,
+        ..walk_cfg
     };
     let stats = Arc::new(WalkStats::default());
     let (mut files, mut bytes, mut errors) = (0u64, 0u64, 0u64);

@@ -233,7 +233,13 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
         return exit::FATAL;
     }
 
-    let mut engine_cfg: EngineConfig = config::engine(&args.engine);
+    let mut engine_cfg: EngineConfig = match config::engine(&args.engine) {
+        Ok(cfg) => cfg,
+        Err(msg) => {
+            eprintln!("b3tree: {msg}");
+            return exit::FATAL;
+        }
+    };
     engine_cfg.confine = if args.allow_outside {
         Confine::Anywhere
     } else {
@@ -376,6 +382,7 @@ struct Sink<'a> {
 fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut [Held], sink: &mut Sink) -> u64 {
     let walk_cfg = WalkConfig {
         roots: vec![tree.root],
+        max_open_dirs: engine.walker_dirs,
         skip_files: tree.skip_files,
         known: tree.known.map(Arc::new),
         ..WalkConfig::default()

@@ -64,7 +64,14 @@ fn from_tree(args: &DigestArgs) -> Result<String, i32> {
     };
     let engine_cfg = EngineConfig {
         confine: config::confine_for(&walk_cfg),
-        ..config::engine(&args.engine)
+        ..config::engine(&args.engine).map_err(|msg| {
+            eprintln!("b3tree: {msg}");
+            exit::FATAL
+        })?
+    };
+    let walk_cfg = WalkConfig {
+        max_open_dirs: engine_cfg.walker_dirs,
+        ..walk_cfg
     };
     let mut reporter = Reporter::new(ProgressMode::Auto, args.quiet);
     let mut digest = TreeDigest::new();

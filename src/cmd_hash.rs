@@ -66,9 +66,19 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         ..config::walk(&args.walk)
     };
 
-    let engine_cfg = EngineConfig {
-        confine: config::confine_for(&walk_cfg),
-        ..config::engine(&args.engine)
+    let engine_cfg = match config::engine(&args.engine) {
+        Ok(cfg) => EngineConfig {
+            confine: config::confine_for(&walk_cfg),
+            ..cfg
+        },
+        Err(msg) => {
+            eprintln!("b3tree: {msg}");
+            return exit::FATAL;
+        }
+    };
+    let walk_cfg = WalkConfig {
+        max_open_dirs: engine_cfg.walker_dirs,
+        ..walk_cfg
     };
     let mut reporter = Reporter::new(mode, args.quiet);
     let mut writer = ManifestWriter::new(output, format, escaping);

@@ -18,32 +18,35 @@ pub fn cpus() -> usize {
 }
 
 /// Resolves the pipeline knobs. Raises RLIMIT_NOFILE as a side effect (once per process is
-/// enough; repeating it is harmless).
-pub fn engine(args: &EngineArgs) -> EngineConfig {
+/// enough; repeating it is harmless); fails when the limit leaves too few descriptors.
+pub fn engine(args: &EngineArgs) -> Result<EngineConfig, String> {
     let jobs = args
         .jobs
         .map_or_else(|| default_jobs(cpus()), |j| j as usize);
     let queue = args.queue.map_or(2 * jobs, |q| q as usize);
     // What RLIMIT_NOFILE allows; more than that would only run into EMFILE (where the walker,
     // unlike the hasher, cannot wait), so a larger --max-open is lowered, with a warning.
-    let budget = limits::default_max_open(limits::raise_nofile_limit(), limits::open_descriptors());
+    let soft = limits::raise_nofile_limit();
+    let budget = limits::budget(soft, limits::open_descriptors(soft))?;
     let max_open = match args.max_open {
-        None => budget,
-        Some(m) if m as usize > budget => {
+        None => budget.max_open,
+        Some(m) if m as usize > budget.max_open => {
             eprintln!(
-                "b3tree: warning: --max-open {m} is more than the open-file limit (or use) allows; using {budget}"
+                "b3tree: warning: --max-open {m} is more than the open-file limit (or use) allows; using {}",
+                budget.max_open
             );
-            budget
+            budget.max_open
         }
         Some(m) => m as usize,
     };
-    EngineConfig {
+    Ok(EngineConfig {
         jobs,
         queue,
         max_open,
+        walker_dirs: budget.walker_dirs,
         batch: args.batch as usize,
         confine: Default::default(),
-    }
+    })
 }
 
 /// Compiles `--exclude` globs; `None` when there are none.

@@ -25,6 +25,8 @@ pub struct EngineConfig {
     pub queue: usize,
     /// Files open at once (`--max-open`).
     pub max_open: usize,
+    /// Directory handles the walker may hold (from the descriptor budget).
+    pub walker_dirs: usize,
     /// Entries per batch.
     pub batch: usize,
     /// How opens after the walk are confined (see `confine`).

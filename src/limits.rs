@@ -5,10 +5,14 @@
 //! left after the descriptors already in use and those the walker may hold) and treat it as
 //! back-pressure where we cannot (the hasher waits and retries; see `hasher`).
 
-/// Directory handles walkdir may keep open (its `max_open`).
+/// Directory handles walkdir may keep open (its `max_open`) when descriptors are plenty.
 pub const WALKER_OPEN_DIRS: usize = 8;
-/// Descriptors kept free for the output file, the signal pipe, stdio and the runtime.
-const RESERVE: usize = 8;
+/// Descriptors the async runtime opens on first use (epoll, eventfd, timerfd), after the
+/// budget is measured; plus one spare (reading /proc/self/fd, a late manifest).
+const RUNTIME: usize = 3 + 1;
+/// Descriptors one hashing job holds at once: the root (confined opens), the directory of
+/// its file, and the file.
+const PER_JOB: usize = 3;
 /// More open files than this buys nothing: each hashing job holds at most one at a time.
 pub const MAX_OPEN_CEILING: usize = 1024;
 
@@ -38,18 +42,50 @@ pub fn raise_nofile_limit() -> u64 {
     }
 }
 
-/// Descriptors this process has open right now (from /proc/self/fd; a guess if unavailable).
-pub fn open_descriptors() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count().saturating_sub(1))
-        .unwrap_or(16)
+/// Descriptors this process has open right now with a number below `soft_limit` (only
+/// those take the slots new descriptors need: an inherited fd 255 does not), from
+/// /proc/self/fd; `soft_limit` itself (nothing left) when that cannot even be read.
+pub fn open_descriptors(soft_limit: u64) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return usize::try_from(soft_limit).unwrap_or(usize::MAX);
+    };
+    let below = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .filter(|&fd| fd < soft_limit)
+        .count();
+    below.saturating_sub(1) // the descriptor of the listing itself
 }
 
-/// Default `--max-open`: what the descriptor limit leaves after what is in use and reserved.
-pub fn default_max_open(soft_limit: u64, in_use: usize) -> usize {
+/// How the descriptors the limit leaves are shared out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Files hashed at once (default `--max-open`).
+    pub max_open: usize,
+    /// Directory handles the walker may hold.
+    pub walker_dirs: usize,
+}
+
+/// Shares out what `soft_limit` leaves after the `in_use` descriptors and the runtime's;
+/// below the minimum (one walker handle and one job) an error naming both numbers, so a run
+/// fails up front instead of stalling on EMFILE for every file.
+pub fn budget(soft_limit: u64, in_use: usize) -> Result<Budget, String> {
     let limit = usize::try_from(soft_limit).unwrap_or(usize::MAX);
-    // Each hashing job holds a file and the handle of its directory: two descriptors.
-    (limit.saturating_sub(in_use + WALKER_OPEN_DIRS + RESERVE) / 2).clamp(1, MAX_OPEN_CEILING)
+    let minimum = in_use + RUNTIME + 1 + PER_JOB;
+    let Some(avail) = limit
+        .checked_sub(in_use + RUNTIME)
+        .filter(|&a| a > PER_JOB)
+    else {
+        return Err(format!(
+            "the open-file limit (RLIMIT_NOFILE, `ulimit -n`) is {limit}; b3tree needs at \
+             least {minimum} here ({in_use} already open)"
+        ));
+    };
+    let walker_dirs = (avail / 4).clamp(1, WALKER_OPEN_DIRS);
+    let max_open = ((avail - walker_dirs) / PER_JOB).clamp(1, MAX_OPEN_CEILING);
+    Ok(Budget {
+        max_open,
+        walker_dirs,
+    })
 }
 
 #[cfg(test)]
@@ -57,9 +93,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn budget_leaves_room_and_never_reaches_zero() {
-        assert_eq!(default_max_open(16, 6), 1);
-        assert_eq!(default_max_open(1024, 10), (1024 - 26) / 2);
-        assert_eq!(default_max_open(1 << 20, 10), MAX_OPEN_CEILING);
+    fn budget_leaves_room_and_refuses_below_the_minimum() {
+        // 6 in use + 4 runtime + 1 walker + 3 for a job = 14.
+        assert!(budget(13, 6).is_err());
+        assert_eq!(
+            budget(14, 6),
+            Ok(Budget {
+                max_open: 1,
+                walker_dirs: 1
+            })
+        );
+        let b = budget(1024, 10).unwrap();
+        assert_eq!(b.walker_dirs, WALKER_OPEN_DIRS);
+        assert_eq!(b.max_open, (1024 - 14 - 8) / 3);
+        assert_eq!(budget(1 << 20, 10).unwrap().max_open, MAX_OPEN_CEILING);
+        assert!(budget(5, 6).is_err());
     }
 }

@@ -55,6 +55,8 @@ pub struct WalkConfig {
     pub known: Option<Arc<NameSet>>,
     /// Names relative to the root itself (`digest DIR`), not joined to it as given.
     pub relative_names: bool,
+    /// Directory handles walkdir may hold (0: the default, `limits::WALKER_OPEN_DIRS`).
+    pub max_open_dirs: usize,
     /// `--shard K/N`: only entries whose name falls in shard K of N are queued.
     pub shard: Option<(u64, u64)>,
 }
@@ -124,7 +126,11 @@ fn walk_subtree(
     let mut walker = WalkDir::new(tree.open_as)
         .follow_links(cfg.follow)
         .same_file_system(cfg.one_file_system)
-        .max_open(WALKER_OPEN_DIRS)
+        .max_open(if cfg.max_open_dirs == 0 {
+            WALKER_OPEN_DIRS
+        } else {
+            cfg.max_open_dirs
+        })
         // Byte order of names. Siblings' paths are their directory's path (the same bytes)
         // plus the name, so comparing whole paths orders by name without the per-comparison
         // component parsing of `sort_by_file_name` (2 % of a 100k-file profile).

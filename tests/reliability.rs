@@ -589,3 +589,65 @@ fn proc_pseudo_files_end_at_once_as_size_unknown() {
         "/proc/self/status: changed while hashing: size unknown: it reports 0 bytes",
     );
 }
+
+#[test]
+fn too_few_descriptors_fail_up_front_and_the_minimum_runs_without_stalls() {
+    let env = TestEnv::new();
+    for i in 0..200 {
+        env.file(format!("t/d{}/f{i}", i % 7), "x");
+    }
+    for n in 5..=7 {
+        let started = std::time::Instant::now();
+        let out = run_with_timeout(with_nofile(env.cmd().args(["hash", "t"]), n), LIMIT);
+        assert_eq!(out.status.code(), Some(2), "nofile {n}: {}", stderr(&out));
+        assert_stderr_contains(
+            &out,
+            &format!(
+                "the open-file limit (RLIMIT_NOFILE, `ulimit -n`) is {n}; b3tree needs at least"
+            ),
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    // The minimum the message names is enough (inherited descriptors with numbers below the
+    // limit count, so a higher limit may name a higher minimum: follow it a few times), for
+    // any --jobs, with no 60-second EMFILE stall per file.
+    let needs = |o: &std::process::Output| -> Option<u64> {
+        let msg = stderr(o);
+        let rest = msg.split("needs at least ").nth(1)?;
+        rest.split(' ').next()?.parse().ok()
+    };
+    let mut min = needs(&run_with_timeout(
+        with_nofile(env.cmd().args(["hash", "t"]), 5),
+        LIMIT,
+    ))
+    .unwrap();
+    for _ in 0..5 {
+        let out = run_with_timeout(
+            with_nofile(env.cmd().args(["hash", "-j", "64", "t"]), min),
+            LIMIT,
+        );
+        match needs(&out) {
+            Some(m) => min = m,
+            None => break,
+        }
+    }
+    for jobs in ["1", "64"] {
+        let started = std::time::Instant::now();
+        let out = run_with_timeout(
+            with_nofile(env.cmd().args(["hash", "-j", jobs, "t"]), min),
+            LIMIT,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "nofile {min}, -j {jobs}: {}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out).lines().count(), 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "stalled: {:?}",
+            started.elapsed()
+        );
+    }
+}

@@ -213,3 +213,20 @@ pub fn assert_no_temp_files(dir: &std::path::Path) {
         .collect();
     assert!(temps.is_empty(), "temporary files left: {temps:?}");
 }
+
+/// Makes `cmd` run with RLIMIT_NOFILE soft = hard = `n` (as `prlimit --nofile=n:n`).
+pub fn with_nofile(cmd: &mut Command, n: u64) -> &mut Command {
+    // SAFETY: setrlimit in the child between fork and exec touches only the child.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, move || {
+            let lim = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
