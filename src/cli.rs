@@ -302,6 +302,11 @@ pub struct MergeArgs {
     /// Write the merged manifest to FILE, atomically [default: stdout]
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Merge even when the inputs are not exactly shards 0..N-1 of one N (each shard
+    /// manifest's first line, `# b3tree shard K/N`, says which it is)
+    #[arg(long)]
+    pub partial: bool,
 }
 
 #[cfg(test)]

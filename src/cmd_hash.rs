@@ -82,6 +82,13 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     };
     let mut reporter = Reporter::new(mode, args.quiet);
     let mut writer = ManifestWriter::new(output, format, escaping);
+    // A shard manifest says which shard it is, so that merge can tell a missing one.
+    if let Some((k, n)) = args.shard {
+        if let Err(e) = writer.comment(&crate::digest::shard_header(k, n)) {
+            eprintln!("b3tree: cannot write the output: {e}");
+            return exit::FATAL;
+        }
+    }
     let mut summary = Summary::default();
     let mut tree_digest = args.digest.then(TreeDigest::new);
     // The digest and `merge` need the names in canonical order; several PATHs given out of

@@ -10,8 +10,9 @@
 use std::cmp::Ordering;
 use std::io::{self, BufRead, Write};
 
+use crate::cancel;
 use crate::cli::MergeArgs;
-use crate::digest::{canonical_cmp, shard_of};
+use crate::digest::{canonical_cmp, parse_shard_header, shard_of};
 use crate::escape::{Escaping, display};
 use crate::format::format_line;
 use crate::manifest::{self, Entry, LineReader, StrictError};
@@ -21,6 +22,8 @@ use crate::{Env, exit};
 
 struct Input {
     name: String,
+    /// K/N from its `# b3tree shard K/N` line.
+    shard: Option<(u64, u64)>,
     lines: LineReader<Box<dyn BufRead + Send>>,
     head: Option<Entry>,
     /// Deepest directory holding every entry so far.
@@ -69,14 +72,33 @@ pub fn run(args: MergeArgs, env: &Env) -> i32 {
         }
     };
     let mut inputs = Vec::new();
-    for (name, reader) in opened.names.into_iter().zip(opened.readers) {
+    for (name, mut reader) in opened.names.into_iter().zip(opened.readers) {
+        let shard = match read_shard_header(&mut reader) {
+            Ok(s) => s,
+            Err(e) => {
+                if cancel::was_interrupted() {
+                    return exit::INTERRUPTED;
+                }
+                eprintln!("b3tree: cannot read {name}: {e}");
+                return exit::USAGE;
+            }
+        };
+        let mut lines = LineReader::new(reader);
+        lines.line_no = u64::from(shard.is_some());
         inputs.push(Input {
             name,
-            lines: LineReader::new(reader),
+            lines,
+            shard,
             head: None,
             common: None,
             shards: Default::default(),
         });
+    }
+    if !args.partial {
+        if let Err(why) = complete_set(&inputs) {
+            eprintln!("b3tree: {why}; refusing to merge (--partial merges anyway)");
+            return exit::FAILED;
+        }
     }
     let mut output = match Output::for_target(args.output.as_deref(), env.stdout_closed) {
         Ok(o) => o,
@@ -196,6 +218,71 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, (i32, String)> {
         }
     }
     Ok(count)
+}
+
+/// Reads the `# b3tree shard K/N` first line of a shard manifest, if it has one (a first
+/// line that is another comment is consumed too; it would be skipped anyway).
+fn read_shard_header(reader: &mut Box<dyn BufRead + Send>) -> io::Result<Option<(u64, u64)>> {
+    let starts_with_hash = loop {
+        match reader.fill_buf() {
+            Ok(buf) => break buf.first() == Some(&b'#'),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    if !starts_with_hash {
+        return Ok(None);
+    }
+    let mut line = Vec::new();
+    io::Read::take(&mut *reader, 4096).read_until(b'\n', &mut line)?;
+    Ok(parse_shard_header(&line))
+}
+
+/// The inputs are exactly shards 0..N-1 of one N, each once; else what is wrong.
+fn complete_set(inputs: &[Input]) -> Result<(), String> {
+    let mut n_seen: Option<(u64, &str)> = None;
+    let mut have: std::collections::BTreeMap<u64, &str> = Default::default();
+    for input in inputs {
+        let Some((k, n)) = input.shard else {
+            return Err(format!(
+                "{} is not a shard manifest (no '# b3tree shard K/N' first line, as b3tree \
+                 hash --shard writes)",
+                input.name
+            ));
+        };
+        match n_seen {
+            Some((n0, first)) if n0 != n => {
+                return Err(format!(
+                    "{first} is a shard of {n0} but {} is shard {k}/{n}: not one set",
+                    input.name
+                ));
+            }
+            _ => n_seen = Some((n, &input.name)),
+        }
+        if let Some(other) = have.insert(k, &input.name) {
+            return Err(format!(
+                "shard {k}/{n} given twice ({other} and {})",
+                input.name
+            ));
+        }
+    }
+    let Some((n, _)) = n_seen else {
+        return Ok(());
+    };
+    let missing: Vec<String> = (0..n)
+        .filter(|k| !have.contains_key(k))
+        .map(|k| format!("{k}/{n}"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        let (s, verb) = if missing.len() == 1 {
+            ("", "is")
+        } else {
+            ("s", "are")
+        };
+        Err(format!("shard{s} {} {verb} missing", missing.join(", ")))
+    }
 }
 
 /// With N inputs, each input should hold exactly one shard K of N, and together all of them.

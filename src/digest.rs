@@ -180,3 +180,32 @@ mod tests {
         );
     }
 }
+
+/// The first line of a shard manifest (after `# `): `b3tree shard K/N`.
+pub fn shard_header(k: u64, n: u64) -> String {
+    format!("b3tree shard {k}/{n}")
+}
+
+/// K and N from a shard manifest's first line (`# b3tree shard K/N`, LF or CRLF).
+pub fn parse_shard_header(line: &[u8]) -> Option<(u64, u64)> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let rest = std::str::from_utf8(line.strip_prefix(b"# b3tree shard ")?).ok()?;
+    let (k, n) = rest.split_once('/')?;
+    let (k, n) = (k.parse().ok()?, n.parse().ok()?);
+    (k < n).then_some((k, n))
+}
+
+#[cfg(test)]
+mod shard_header_tests {
+    use super::*;
+
+    #[test]
+    fn shard_headers_round_trip() {
+        let line = format!("# {}\n", shard_header(2, 7));
+        assert_eq!(parse_shard_header(line.as_bytes()), Some((2, 7)));
+        assert_eq!(parse_shard_header(b"# b3tree shard 1/3\r\n"), Some((1, 3)));
+        assert_eq!(parse_shard_header(b"# b3tree shard 3/3\n"), None);
+        assert_eq!(parse_shard_header(b"# made by hand\n"), None);
+    }
+}

@@ -96,6 +96,15 @@ impl<W: Write> ManifestWriter<W> {
         Ok(())
     }
 
+    /// A `# ...` comment line (plain and tagged manifests; nothing in JSON). b3tree's check,
+    /// digest --from and merge skip it; b3sum does not, so only intermediate files get one.
+    pub fn comment(&mut self, text: &str) -> io::Result<()> {
+        if self.format == Format::Json {
+            return Ok(());
+        }
+        writeln!(self.out, "# {text}")
+    }
+
     pub fn into_inner(self) -> W {
         self.out
     }

@@ -71,10 +71,7 @@ pub struct Budget {
 pub fn budget(soft_limit: u64, in_use: usize) -> Result<Budget, String> {
     let limit = usize::try_from(soft_limit).unwrap_or(usize::MAX);
     let minimum = in_use + RUNTIME + 1 + PER_JOB;
-    let Some(avail) = limit
-        .checked_sub(in_use + RUNTIME)
-        .filter(|&a| a > PER_JOB)
-    else {
+    let Some(avail) = limit.checked_sub(in_use + RUNTIME).filter(|&a| a > PER_JOB) else {
         return Err(format!(
             "the open-file limit (RLIMIT_NOFILE, `ulimit -n`) is {limit}; b3tree needs at \
              least {minimum} here ({in_use} already open)"

@@ -222,10 +222,13 @@ fn shards_cover_every_file_exactly_once_and_merge_to_the_single_run() {
                 "t",
             ]);
             assert_eq!(out.status.code(), Some(0));
-            total += std::fs::read_to_string(env.root().join(&name))
-                .unwrap()
-                .lines()
-                .count();
+            let text = std::fs::read_to_string(env.root().join(&name)).unwrap();
+            // The first line says which shard it is, for merge.
+            assert_eq!(
+                text.lines().next(),
+                Some(format!("# b3tree shard {k}/{n}").as_str())
+            );
+            total += text.lines().filter(|l| !l.starts_with('#')).count();
             parts.push(name);
         }
         assert_eq!(total, 700, "N={n}: every file exactly once");
@@ -300,23 +303,37 @@ fn merge_refuses_overlap_conflict_mixed_roots_and_keeps_the_old_output() {
     std::fs::write(env.root().join("out.b3"), "old\n").unwrap();
     let out = env.run(&["merge", "-o", "out.b3", "s0.b3", "s0.b3"]);
     assert_eq!(out.status.code(), Some(1));
+    assert_stderr_contains(&out, "shard 0/2 given twice (s0.b3 and s0.b3)");
+    let out = env.run(&["merge", "--partial", "-o", "out.b3", "s0.b3", "s0.b3"]);
+    assert_eq!(out.status.code(), Some(1));
     assert_stderr_contains(&out, "overlapping entries");
     // A conflicting copy: same name, other digest.
     let s1 = std::fs::read_to_string(env.root().join("s1.b3")).unwrap();
-    let first = s1.lines().next().unwrap();
+    let first = s1.lines().nth(1).unwrap();
     let conflict = format!("{}{}\n", "0".repeat(64), &first[64..]);
     std::fs::write(env.root().join("conflict.b3"), conflict).unwrap();
-    let out = env.run(&["merge", "-o", "out.b3", "s1.b3", "conflict.b3"]);
+    let out = env.run(&["merge", "--partial", "-o", "out.b3", "s1.b3", "conflict.b3"]);
     assert_eq!(out.status.code(), Some(1));
     assert_stderr_contains(&out, "conflicting entries");
     let out = env.run(&["merge", "-o", "out.b3", "s0.b3", "s1.b3", "other.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_stderr_contains(&out, "other.b3 is not a shard manifest");
+    let out = env.run(&[
+        "merge",
+        "--partial",
+        "-o",
+        "out.b3",
+        "s0.b3",
+        "s1.b3",
+        "other.b3",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert_stderr_contains(&out, "different roots");
     assert_eq!(
         std::fs::read_to_string(env.root().join("out.b3")).unwrap(),
         "old\n"
     );
-    // Two of three shards: merged, but the layout check warns that one is missing.
+    // Two of three shards: refused, naming the missing one; --partial merges with a warning.
     for k in 0..2 {
         let out = env.run(&[
             "hash",
@@ -330,6 +347,25 @@ fn merge_refuses_overlap_conflict_mixed_roots_and_keeps_the_old_output() {
         assert_eq!(out.status.code(), Some(0));
     }
     let out = env.run(&["merge", "-o", "out.b3", "t0.b3", "t1.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_stderr_contains(&out, "shard 2/3 is missing; refusing to merge");
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("out.b3")).unwrap(),
+        "old\n"
+    );
+    // Shards 0 and 2 of 3 do not pass for shards 0 and 1 of 2.
+    let out = env.run(&["hash", "-q", "--shard", "2/3", "-o", "t2.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = env.run(&["merge", "-o", "out.b3", "t0.b3", "t2.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_stderr_contains(&out, "shard 1/3 is missing");
+    let out = env.run(&["merge", "-o", "out.b3", "t0.b3", "s1.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_stderr_contains(
+        &out,
+        "t0.b3 is a shard of 3 but s1.b3 is shard 1/2: not one set",
+    );
+    let out = env.run(&["merge", "--partial", "-o", "out.b3", "t0.b3", "t1.b3"]);
     assert_eq!(out.status.code(), Some(0));
     assert_stderr_contains(&out, "do not look like");
 }

@@ -339,9 +339,10 @@ fn one_signal_stops_merge_reading_a_fifo_and_keeps_its_output() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Open the FIFO for writing and send half a line, then stall.
+    // Open the FIFO for writing and send a header and half a line, then stall.
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    std::io::Write::write_all(&mut w, hex(b"a").as_bytes()).unwrap();
+    let half = format!("# b3tree shard 0/1\n{}", hex(b"a"));
+    std::io::Write::write_all(&mut w, half.as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let (status, took) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
     eprintln!("took {took:?}");
