@@ -7,7 +7,6 @@
 //! entries are held back under `--audit` until the walk has shown whether their content
 //! reappeared under another name (MOVED) or not (MISSING).
 
-use std::collections::HashMap;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -25,6 +24,7 @@ use crate::escape::{Escaping, display, push_marked};
 use crate::format::json_path;
 use crate::job::{Action, Done, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::manifest::{self, Line, LineReader, Malformed, Opened};
+use crate::missing::{Missing, MissingSet};
 use crate::nameset::{Location, NameSet, narrow_common_dir, normalize};
 use crate::queue::Feeder;
 use crate::report::{ProgressMode, Reporter};
@@ -34,8 +34,16 @@ use crate::{Env, exit};
 /// What a job of the check source carries through the pipeline.
 #[derive(Debug)]
 enum Item {
-    Entry { at: Location, expected: [u8; 32] },
-    Malformed { at: Location, why: Malformed },
+    Entry {
+        at: Location,
+        expected: [u8; 32],
+        /// Byte offset of its line (to read the name again for `--audit`).
+        offset: u64,
+    },
+    Malformed {
+        at: Location,
+        why: Malformed,
+    },
 }
 
 /// What the manifest reader leaves behind for the later stages.
@@ -67,15 +75,6 @@ struct Counts {
     new: u64,
     moved: u64,
     first_malformed: Option<Location>,
-}
-
-/// A missing entry kept for MOVED detection.
-struct Held {
-    name: Vec<u8>,
-    expected: [u8; 32],
-    at: Location,
-    /// Its content turned up under another name (reported as MOVED).
-    moved: bool,
 }
 
 struct Printer {
@@ -162,9 +161,9 @@ impl Printer {
     }
 
     /// The verdict of an entry held back for the audit whose content did not turn up.
-    fn missing(&mut self, h: &Held) {
-        self.verdict(&h.name, "FAILED (missing)", false, |p| {
-            entry_json(&h.name, "missing", &p.loc(h.at), &h.expected, None)
+    fn missing(&mut self, m: &Missing) {
+        self.verdict(m.name, "FAILED (missing)", false, |p| {
+            entry_json(m.name, "missing", &p.loc(m.at), &m.expected, None)
         });
     }
 
@@ -221,6 +220,7 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
         readers,
         names: manifest_names,
         ids: manifest_ids,
+        rereadable,
     } = match manifest::open_all(&args.manifests) {
         Ok(m) => m,
         Err(why) => {
@@ -248,7 +248,13 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     let mut reporter = Reporter::new(mode, false);
     let mut printer = Printer::new(&args, manifest_names);
     let mut counts = Counts::default();
-    let mut held: Vec<Held> = Vec::new();
+    let mut held = MissingSet::new(
+        args.manifests
+            .iter()
+            .zip(&rereadable)
+            .map(|(p, &r)| r.then(|| p.clone()))
+            .collect(),
+    );
 
     // Pass 1: every manifest entry, in manifest order.
     let info = Arc::new(Mutex::new(SourceInfo::default()));
@@ -320,9 +326,14 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
         reporter.error("audit: no entry lies inside the working directory; nothing to audit");
     }
     // Missing entries held back for the audit, in manifest order.
-    for h in held.iter().filter(|h| !h.moved) {
+    let reread = held.for_each_missing(|m| {
         counts.missing += 1;
-        printer.missing(h);
+        printer.missing(&m);
+    });
+    if let Err(e) = &reread {
+        reporter.error(&format!(
+            "cannot read the missing entries' names again: {e}"
+        ));
     }
     reporter.finish();
 
@@ -339,6 +350,9 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     if let Some(e) = info.read_error.take() {
         reporter.error(&e);
         return exit::USAGE;
+    }
+    if reread.is_err() {
+        return exit::FATAL;
     }
 
     let (code, mut notes) = verdict(&counts, info.entries, &args);
@@ -379,7 +393,7 @@ struct Sink<'a> {
 /// Pass 2: reports each regular file under the tree that the manifests do not list as NEW,
 /// or as MOVED when its content equals a held-back missing entry's. Returns the number of
 /// special files and symlinks seen (not audited).
-fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut [Held], sink: &mut Sink) -> u64 {
+fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut MissingSet, sink: &mut Sink) -> u64 {
     let walk_cfg = WalkConfig {
         roots: vec![tree.root],
         max_open_dirs: engine.walker_dirs,
@@ -387,10 +401,7 @@ fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut [Held], sink: &mut S
         known: tree.known.map(Arc::new),
         ..WalkConfig::default()
     };
-    let mut by_hash: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
-    for (i, h) in held.iter().enumerate() {
-        by_hash.entry(h.expected).or_default().push(i);
-    }
+    held.index();
     let mut skipped = 0u64;
     let stats = Arc::new(WalkStats::default());
     let _ = engine::run(
@@ -400,11 +411,20 @@ fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut [Held], sink: &mut S
             sink.reporter.progress(&done.outcome);
             match &done.outcome {
                 Outcome::Hashed { hash, .. } => {
-                    let slot = by_hash.get_mut(hash.as_bytes()).and_then(|v| v.pop());
-                    if let Some(i) = slot {
+                    if let Some(from) = held.take_match(hash.as_bytes()) {
+                        let from = match from {
+                            Ok(name) => name,
+                            Err(e) => {
+                                sink.counts.unreadable += 1;
+                                sink.reporter.error(&format!(
+                                    "{}: moved from an entry whose name cannot be read again: {e}",
+                                    display(&done.name)
+                                ));
+                                return Ok(());
+                            }
+                        };
+                        let from = &from;
                         sink.counts.moved += 1;
-                        held[i].moved = true;
-                        let from = &held[i].name;
                         let status = format!("MOVED (from {})", display(from));
                         sink.printer.verdict(&done.name, &status, false, |_| {
                             let mut o = serde_json::Map::new();
@@ -584,13 +604,13 @@ fn entry_json(
 }
 
 /// Prints and counts the verdict for one pass-1 item.
-fn settle_entry(done: Done<Item>, args: &CheckArgs, sink: &mut Sink, held: &mut Vec<Held>) {
+fn settle_entry(done: Done<Item>, args: &CheckArgs, sink: &mut Sink, held: &mut MissingSet) {
     let Sink {
         printer,
         counts,
         reporter,
     } = sink;
-    let (at, expected) = match done.tag {
+    let (at, expected, offset) = match done.tag {
         // Refused for its length alone: it may be the entry of a tampered file, so it fails
         // the run like an unverifiable entry (GNU's rules stay for other malformed lines).
         Item::Malformed {
@@ -625,7 +645,11 @@ fn settle_entry(done: Done<Item>, args: &CheckArgs, sink: &mut Sink, held: &mut 
             }
             return;
         }
-        Item::Entry { at, expected } => (at, expected),
+        Item::Entry {
+            at,
+            expected,
+            offset,
+        } => (at, expected, offset),
     };
     let name = done.name;
     let err = match done.outcome {
@@ -661,12 +685,7 @@ fn settle_entry(done: Done<Item>, args: &CheckArgs, sink: &mut Sink, held: &mut 
                 return;
             }
             if args.audit {
-                held.push(Held {
-                    name,
-                    expected,
-                    at,
-                    moved: false,
-                });
+                held.push(expected, at, offset, name);
                 return;
             }
             counts.missing += 1;
@@ -796,6 +815,7 @@ fn read_manifests(
                         Item::Entry {
                             at,
                             expected: e.hash,
+                            offset: lines.line_start,
                         },
                     )
                 }

@@ -34,6 +34,7 @@ pub mod job;
 pub mod limits;
 pub mod manifest;
 pub mod mapguard;
+pub mod missing;
 pub mod nameset;
 pub mod output;
 pub mod plot;

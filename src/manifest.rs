@@ -172,6 +172,8 @@ pub struct Opened {
     pub names: Vec<String>,
     /// (device, inode) of each manifest that is a file (not stdin).
     pub ids: Vec<(u64, u64)>,
+    /// Per manifest: a regular file, which can be read again later (by path).
+    pub rereadable: Vec<bool>,
 }
 
 /// Opens every manifest with [`open`] (`-` is stdin, at most once); the first one that
@@ -181,6 +183,7 @@ pub fn open_all(paths: &[PathBuf]) -> Result<Opened, String> {
         readers: Vec::new(),
         names: Vec::new(),
         ids: Vec::new(),
+        rereadable: Vec::new(),
     };
     let mut stdin_used = false;
     for path in paths {
@@ -192,6 +195,9 @@ pub fn open_all(paths: &[PathBuf]) -> Result<Opened, String> {
         }
         let shown = display(path.as_os_str().as_bytes());
         let (reader, id) = open(path).map_err(|e| format!("cannot read manifest {shown}: {e}"))?;
+        let regular =
+            id.is_some() && std::fs::metadata(path).is_ok_and(|m| m.file_type().is_file());
+        opened.rereadable.push(regular);
         opened.readers.push(reader);
         opened.ids.extend(id);
         opened.names.push(shown);
@@ -205,6 +211,10 @@ pub struct LineReader<R> {
     inner: R,
     buf: Vec<u8>,
     pub line_no: u64,
+    /// Bytes consumed so far.
+    consumed: u64,
+    /// Byte offset (from where reading began) of the line `next_line` returned last.
+    pub line_start: u64,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -213,11 +223,14 @@ impl<R: BufRead> LineReader<R> {
             inner,
             buf: Vec::new(),
             line_no: 0,
+            consumed: 0,
+            line_start: 0,
         }
     }
 
     pub fn next_line(&mut self) -> io::Result<Option<Line>> {
         self.buf.clear();
+        self.line_start = self.consumed;
         let mut too_long = false;
         let mut any = false;
         loop {
@@ -243,6 +256,7 @@ impl<R: BufRead> LineReader<R> {
                 }
             }
             self.inner.consume(take);
+            self.consumed += take as u64;
             if done {
                 break;
             }
@@ -280,6 +294,19 @@ impl<R: BufRead> LineReader<R> {
                 }
             }
         }
+    }
+}
+
+/// The entry on the line that starts at byte `offset` of `file` (for re-reading a name that
+/// was not kept in memory); `None` if no entry starts there.
+pub fn entry_at(file: &File, offset: u64) -> io::Result<Option<Entry>> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = file.try_clone()?;
+    f.seek(SeekFrom::Start(offset))?;
+    // A small buffer: names are short, and a long one just takes a few more reads.
+    match LineReader::new(BufReader::with_capacity(1024, f)).next_line()? {
+        Some(Line::Entry(e)) => Ok(Some(e)),
+        _ => Ok(None),
     }
 }
 
@@ -371,10 +398,12 @@ mod tests {
         data.extend_from_slice(format!("\n{H}  b").as_bytes());
         let mut r = LineReader::new(io::BufReader::with_capacity(1024, &data[..]));
         assert!(matches!(r.next_line().unwrap(), Some(Line::Entry(_))));
+        assert_eq!(r.line_start, 0);
         assert_eq!(
             r.next_line().unwrap(),
             Some(Line::Malformed(Malformed::TooLong))
         );
+        assert_eq!(r.line_start, 68);
         assert!(r.buf.capacity() <= 2 * MAX_LINE + 1024);
         assert!(matches!(r.next_line().unwrap(), Some(Line::Entry(e)) if e.name == b"b"));
         assert_eq!(r.line_no, 3);

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, symlink};
 use std::process::Stdio;
 use std::time::Duration;
@@ -651,4 +652,55 @@ fn too_few_descriptors_fail_up_front_and_the_minimum_runs_without_stalls() {
             started.elapsed()
         );
     }
+}
+
+// ---- memory --------------------------------------------------------------------------------
+
+/// Runs `cmd` (stdout and stderr discarded) and returns its exit code and peak RSS in KiB,
+/// from wait4(2) on that very child (other tests' children do not count).
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives its rusage
+fn peak_rss_kib(cmd: &mut std::process::Command) -> (Option<i32>, i64) {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid value; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, usage.ru_maxrss)
+}
+
+#[test]
+fn audit_memory_does_not_grow_with_the_length_of_missing_names() {
+    let env = TestEnv::new();
+    env.file("present", "p");
+    let count = 60_000;
+    let mut rss = Vec::new();
+    for len in [20, 1000] {
+        // Streamed to the file: a child's peak RSS starts from this process's (exec keeps
+        // the high-water mark), so this process must not hold the manifest.
+        let file = std::fs::File::create(env.root().join("m.b3")).unwrap();
+        let mut w = std::io::BufWriter::new(file);
+        let x = "x".repeat(len);
+        for i in 0..count {
+            writeln!(w, "{EMPTY_HASH}  d{:02}/{x}{i:08}", i % 50).unwrap();
+        }
+        w.flush().unwrap();
+        drop(w);
+        let (code, kib) = peak_rss_kib(env.cmd().args(["check", "--audit", "m.b3"]));
+        assert_eq!(code, Some(1));
+        eprintln!("names of {len} bytes: peak RSS {kib} KiB");
+        rss.push(kib);
+    }
+    // Keeping the names would cost 60,000 × ~980 bytes more (~57 MiB).
+    assert!(
+        rss[1] < rss[0] + 16 * 1024,
+        "peak RSS {} KiB with long names vs {} KiB with short ones",
+        rss[1],
+        rss[0]
+    );
 }
