@@ -147,7 +147,7 @@ fn walk_subtree(
         }
         walker = walker.max_depth(d - tree.base_depth);
     }
-    let iter = walker.into_iter().filter_entry(|e| {
+    let mut iter = walker.into_iter().filter_entry(|e| {
         let Some(set) = &cfg.excludes else {
             return true;
         };
@@ -161,28 +161,44 @@ fn walk_subtree(
         }
         !excluded
     });
-    for item in iter {
+    while let Some(item) = iter.next() {
         let (path, action) = match item {
             Ok(entry) => {
                 let ft = entry.file_type();
                 if ft.is_dir() {
-                    continue;
-                }
-                let own = ft.is_file() && is_own_output(cfg, &entry);
-                let temp_name = crate::output::is_temp_name(entry.file_name().as_bytes());
-                if own && temp_name {
-                    continue; // this run's own temporary file: not the user's
-                }
-                let action = if own {
-                    Action::Report(Outcome::Skipped(SkipKind::OwnOutput))
-                } else if ft.is_file() && cfg.skip_temp_names && temp_name {
-                    Action::Report(Outcome::Skipped(SkipKind::OwnTemp))
-                } else if ft.is_file() {
-                    Action::Hash
+                    if cfg.follow || entry.depth() == 0 || same_dir_as_listed(&entry) {
+                        continue;
+                    }
+                    // Swapped (for a symlink, or another directory) since its parent was
+                    // listed: do not descend, say so. walkdir opens directories by path, so
+                    // a swap in the instant after this check can still show names from
+                    // elsewhere; their contents are never read (opens are confined).
+                    iter.skip_current_dir();
+                    let error = EntryError::new(
+                        ErrorKind::Changed,
+                        "directory replaced while walking: not descended",
+                    );
+                    (
+                        tree.real_path(entry.into_path()),
+                        Action::Report(Outcome::Failed(error)),
+                    )
                 } else {
-                    Action::Report(Outcome::Skipped(SkipKind::of(ft)))
-                };
-                (tree.real_path(entry.into_path()), action)
+                    let own = ft.is_file() && is_own_output(cfg, &entry);
+                    let temp_name = crate::output::is_temp_name(entry.file_name().as_bytes());
+                    if own && temp_name {
+                        continue; // this run's own temporary file: not the user's
+                    }
+                    let action = if own {
+                        Action::Report(Outcome::Skipped(SkipKind::OwnOutput))
+                    } else if ft.is_file() && cfg.skip_temp_names && temp_name {
+                        Action::Report(Outcome::Skipped(SkipKind::OwnTemp))
+                    } else if ft.is_file() {
+                        Action::Hash
+                    } else {
+                        Action::Report(Outcome::Skipped(SkipKind::of(ft)))
+                    };
+                    (tree.real_path(entry.into_path()), action)
+                }
             }
             Err(err) => {
                 let path = tree.real_path(err.path().unwrap_or(tree.open_as).to_path_buf());
@@ -249,6 +265,24 @@ impl Naming<'_> {
     }
 }
 
+/// The directory still is the one its parent's listing named (same inode, not a symlink
+/// now), checked just before walkdir opens it by path. A mount point lists with the inode
+/// of the directory beneath it: a directory on another device than its parent is accepted.
+fn same_dir_as_listed(entry: &DirEntry) -> bool {
+    let Ok(now) = std::fs::symlink_metadata(entry.path()) else {
+        return true; // gone: walkdir's own open reports it
+    };
+    if !now.is_dir() {
+        return false;
+    }
+    now.ino() == entry.ino()
+        || entry
+            .path()
+            .parent()
+            .and_then(|p| std::fs::symlink_metadata(p).ok())
+            .is_some_and(|parent| parent.dev() != now.dev())
+}
+
 fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
     let same_path = |p: &PathBuf| {
         p.file_name() == Some(entry.file_name())
@@ -312,6 +346,28 @@ mod tests {
         assert_eq!(dot.name(Path::new(".")), b".".to_vec());
         assert_eq!(as_given.name(Path::new("dist/a")), b"dist/a".to_vec());
         assert_eq!(as_given.name(Path::new("./dist/a")), b"./dist/a".to_vec());
+    }
+
+    #[test]
+    fn a_directory_swapped_after_its_listing_is_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::create_dir_all(dir.path().join("other")).unwrap();
+        let entry = WalkDir::new(dir.path())
+            .min_depth(1)
+            .sort_by_file_name()
+            .into_iter()
+            .map(Result::unwrap)
+            .find(|e| e.file_name() == "sub")
+            .unwrap();
+        assert!(same_dir_as_listed(&entry));
+        // Swapped for a symlink to another directory, then for another directory.
+        std::fs::rename(dir.path().join("sub"), dir.path().join("sub.old")).unwrap();
+        std::os::unix::fs::symlink("other", dir.path().join("sub")).unwrap();
+        assert!(!same_dir_as_listed(&entry));
+        std::fs::remove_file(dir.path().join("sub")).unwrap();
+        std::fs::rename(dir.path().join("other"), dir.path().join("sub")).unwrap();
+        assert!(!same_dir_as_listed(&entry));
     }
 
     #[test]

@@ -704,3 +704,35 @@ fn audit_memory_does_not_grow_with_the_length_of_missing_names() {
         rss[0]
     );
 }
+
+#[test]
+fn output_without_a_directory_part_fsyncs_its_directory_too() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    for target in ["m.b3", "./m.b3"] {
+        let log = env.root().join("fsync.log");
+        let out = run_with_timeout(
+            std::process::Command::new("strace")
+                .args(["-f", "-qq", "-y", "-e", "trace=fsync", "-o"])
+                .arg(&log)
+                .arg(bin())
+                .args(["hash", "-o", target, "t"])
+                .current_dir(env.root()),
+            LIMIT,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "strace must be installed: {}",
+            stderr(&out)
+        );
+        let log = std::fs::read_to_string(&log).unwrap();
+        let dir = std::fs::canonicalize(env.root()).unwrap();
+        let dir_synced = log.lines().any(|l| {
+            l.contains("fsync(")
+                && l.contains(&format!("<{}>)", dir.display()))
+                && l.ends_with("= 0")
+        });
+        assert!(dir_synced, "{target}: no fsync of the directory:\n{log}");
+    }
+}
