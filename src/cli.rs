@@ -106,8 +106,9 @@ pub struct BenchArgs {
 pub const CHECK_EXIT_CODES: &str = "\
 Exit status:
   0    every entry verified OK (and with --audit: nothing new, missing or moved)
-  1    something FAILED, is MISSING, NEW or MOVED; no valid line at all; nothing verified
-       with --ignore-missing; malformed or duplicate lines with --strict
+  1    something FAILED, is MISSING, NEW or MOVED; a line too long to read (over 4 MiB);
+       no valid line at all; nothing verified with --ignore-missing; malformed or
+       duplicate lines with --strict
   2    usage error, unreadable manifest, or output that cannot be written
   128+n  killed by signal n (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP...)";
 
@@ -147,7 +148,9 @@ pub struct CheckArgs {
 
     /// Also walk the tree the manifest covers and report files it does not list (NEW), and
     /// NEW files whose content equals a missing entry (MOVED). The audited directory is the
-    /// deepest directory holding every entry (e.g. `dist` for names `dist/...`), or `.`
+    /// deepest directory holding every entry (e.g. `dist` for names `dist/...`), or `.`;
+    /// confined like verification (names refused as outside never widen it) unless
+    /// --allow-outside
     #[arg(long)]
     pub audit: bool,
 
@@ -156,7 +159,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DIR", requires = "audit")]
     pub audit_root: Option<PathBuf>,
 
-    /// Allow absolute paths, `..` and symlinks leading outside the working directory
+    /// Allow absolute paths, `..` and symlinks leading outside the working directory (for
+    /// verification and for --audit)
     #[arg(long)]
     pub allow_outside: bool,
 
@@ -236,7 +240,9 @@ pub struct HashArgs {
     pub walk: WalkArgs,
 
     /// Hash only the files of shard K of N (0-based), chosen by a stable hash of each name:
-    /// N machines of a CI matrix each hash ~1/N of the tree; `b3tree merge` joins them
+    /// N machines of a CI matrix each hash ~1/N of the tree; `b3tree merge` joins them. The
+    /// shard manifest starts with a `# b3tree shard K/N` line, by which merge knows a
+    /// missing shard
     #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
     pub shard: Option<(u64, u64)>,
 
