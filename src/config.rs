@@ -3,9 +3,9 @@
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::cli::{EngineArgs, WalkArgs};
-use crate::confine::Confine;
-use crate::engine::EngineConfig;
-use crate::limits;
+use crate::pipeline::engine::EngineConfig;
+use crate::sys::limits;
+use crate::sys::open::Confine;
 use crate::walk::WalkConfig;
 
 /// Default worker count for `cpus` cores. See README "Defaults" for the measurement behind it.

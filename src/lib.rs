@@ -3,47 +3,39 @@
 //! The engine is a pipeline, one module per stage of the data's path:
 //!
 //! ```text
-//! walk ──► queue ──► workers ──► hasher ──► gather ──► format / output
-//! (walkdir)  (bounded   (async     (blocking    (reorder    (b3sum lines,
-//!            channel,   tasks,     pool, one    window,     JSON, atomic -o)
-//!            batches)   semaphore) batch/job)   in order)
+//! walk ──► queue ──► workers ──► hash::file ──► gather ──► manifest::write / output
+//! (walkdir)  (bounded   (async     (blocking      (reorder    (b3sum lines,
+//!            channel,   tasks,     pool, one      window,     JSON, atomic -o)
+//!            batches)   semaphore) batch/job)     in order)
 //! ```
 //!
-//! `engine` wires them; `rt` is the only module that touches async-std; `cancel` carries
-//! Ctrl-C to every stage. `main.rs` only parses the command line and maps the result to an
-//! exit code.
+//! Floors, each importing only those beneath it (`tests/layout.rs` checks this):
+//!
+//! ```text
+//! sys       every libc call and unsafe block: opening files confined, mappings, limits,
+//!           signals and cancellation, page-cache eviction
+//! names     escaping, canonical order, name sets (pure logic)
+//! hash      how one file is read and hashed, and how an entry ends (`outcome`)
+//! walk      the walker (walkdir), emitting entries through a callback
+//! manifest  reading and writing manifest lines, the -o output file
+//! pipeline  queue → workers → gather, wired by `engine`; `rt` is the only async-std file
+//! report    stderr (the one owner of diagnostics) and run summaries
+//! digest    the b3t1 tree digest and shards
+//! commands  hash, check, digest, merge, bench: each wires the floors for one subcommand
+//! cli, config, lib, main   flags → configuration → a command → an exit code
+//! ```
 
-pub mod biglane;
-pub mod cache;
-pub mod cancel;
 pub mod cli;
-pub mod cmd_bench;
-pub mod cmd_check;
-pub mod cmd_digest;
-pub mod cmd_hash;
-pub mod cmd_merge;
-pub mod config;
-pub mod confine;
-pub mod digest;
-pub mod engine;
-pub mod escape;
-pub mod format;
-pub mod gather;
-pub mod hasher;
-pub mod job;
-pub mod limits;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod digest;
+pub(crate) mod hash;
 pub mod manifest;
-pub mod mapguard;
-pub mod missing;
-pub mod nameset;
-pub mod output;
-pub mod plot;
-pub mod queue;
-pub mod report;
-pub mod rt;
-pub mod summary;
-pub mod walk;
-pub mod workers;
+pub mod names;
+pub(crate) mod pipeline;
+pub(crate) mod report;
+pub mod sys;
+pub(crate) mod walk;
 
 use cli::{Cli, Command};
 
@@ -53,7 +45,7 @@ pub mod exit {
     pub const FAILED: i32 = 1;
     pub const USAGE: i32 = 2;
     pub const FATAL: i32 = 2;
-    pub const INTERRUPTED: i32 = crate::cancel::INTERRUPTED_EXIT;
+    pub const INTERRUPTED: i32 = crate::sys::cancel::INTERRUPTED_EXIT;
 }
 
 /// Facts about the process that only `main` can know.
@@ -77,15 +69,15 @@ pub fn run(cli: Cli, env: &Env) -> i32 {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    if let Err(e) = cancel::install_signal_handler() {
+    if let Err(e) = crate::sys::cancel::install_signal_handler() {
         eprintln!("b3tree: cannot install the Ctrl-C handler: {e}");
         return exit::FATAL;
     }
     match cli.command {
-        Command::Hash(args) => cmd_hash::run(args, env),
-        Command::Check(args) => cmd_check::run(args, env),
-        Command::Digest(args) => cmd_digest::run(args, env),
-        Command::Merge(args) => cmd_merge::run(args, env),
-        Command::Bench(args) => cmd_bench::run(args, env),
+        Command::Hash(args) => commands::hash::run(args, env),
+        Command::Check(args) => commands::check::run(args, env),
+        Command::Digest(args) => commands::digest::run(args, env),
+        Command::Merge(args) => commands::merge::run(args, env),
+        Command::Bench(args) => commands::bench::run(args, env),
     }
 }

@@ -27,8 +27,8 @@ fn main() -> ExitCode {
     let code = b3tree::run(cli, &env);
     // A run ended by a signal dies of it (temporary files removed first), so the shell sees
     // death by signal and `$?` reads 128+n.
-    if let Some(sig) = b3tree::cancel::received() {
-        b3tree::cancel::die_of(sig);
+    if let Some(sig) = b3tree::sys::cancel::received() {
+        b3tree::sys::cancel::die_of(sig);
     }
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

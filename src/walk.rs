@@ -25,12 +25,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use globset::GlobSet;
 use walkdir::{DirEntry, DirEntryExt, WalkDir};
 
-use crate::confine;
 use crate::digest::shard_of;
-use crate::job::{Action, EntryError, ErrorKind, Outcome, SkipKind};
-use crate::limits::WALKER_OPEN_DIRS;
-use crate::nameset::NameSet;
-use crate::queue::Feeder;
+use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
+use crate::names::nameset::NameSet;
+use crate::pipeline::queue::Feeder;
+use crate::sys::limits::WALKER_OPEN_DIRS;
+use crate::sys::open;
 
 /// What to walk and how.
 #[derive(Debug, Clone, Default)]
@@ -184,7 +184,8 @@ fn walk_subtree(
                     )
                 } else {
                     let own = ft.is_file() && is_own_output(cfg, &entry);
-                    let temp_name = crate::output::is_temp_name(entry.file_name().as_bytes());
+                    let temp_name =
+                        crate::manifest::output::is_temp_name(entry.file_name().as_bytes());
                     if own && temp_name {
                         continue; // this run's own temporary file: not the user's
                     }
@@ -204,7 +205,7 @@ fn walk_subtree(
                 let path = tree.real_path(err.path().unwrap_or(tree.open_as).to_path_buf());
                 if err.io_error().and_then(std::io::Error::raw_os_error) == Some(libc::ENAMETOOLONG)
                 {
-                    if let Ok(fd) = confine::open_dir_stepwise(path.as_os_str().as_bytes()) {
+                    if let Ok(fd) = open::open_dir_stepwise(path.as_os_str().as_bytes()) {
                         let proc = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
                         let deeper = Subtree {
                             open_as: &proc,
@@ -310,7 +311,7 @@ fn classify(err: &walkdir::Error, path: &Path) -> EntryError {
             ErrorKind::SymlinkLoop,
             format!(
                 "leads back to {}",
-                crate::escape::display(ancestor.as_os_str().as_bytes())
+                crate::names::escape::display(ancestor.as_os_str().as_bytes())
             ),
         );
     }

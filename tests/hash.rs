@@ -193,7 +193,7 @@ fn non_utf8_names_round_trip_through_the_escape() {
         .find(|l| l.starts_with(b"\\"))
         .expect("escaped line");
     assert_eq!(&line[1..65], hex(b"data").as_bytes());
-    let name = b3tree::escape::unescape(&line[67..]).unwrap();
+    let name = b3tree::names::escape::unescape(&line[67..]).unwrap();
     assert_eq!(name, raw);
     // JSON keeps the bytes too.
     let out = env.run(&["hash", "-q", "--json"]);

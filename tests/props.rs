@@ -5,9 +5,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use b3tree::escape::Escaping;
-use b3tree::format::format_line;
-use b3tree::manifest::{Line, parse_line};
+use b3tree::manifest::read::{Line, parse_line};
+use b3tree::manifest::write::format_line;
+use b3tree::names::escape::Escaping;
 use proptest::prelude::*;
 
 use common::*;

@@ -2,9 +2,9 @@
 //! accepted, and every accepted entry survives a write → parse round trip.
 #![no_main]
 
-use b3tree::escape::Escaping;
-use b3tree::format::format_line;
-use b3tree::manifest::{Line, LineReader, parse_line};
+use b3tree::names::escape::Escaping;
+use b3tree::manifest::write::format_line;
+use b3tree::manifest::read::{Line, LineReader, parse_line};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,6 +5,8 @@
 //! (robust on a shared, noisy machine) and the min–max spread. Ctrl-C ends the sweep: the
 //! settings whose runs all finished are still printed and exported.
 
+mod plot;
+
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,14 +15,14 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use crate::cache::evict_tree;
-use crate::cancel;
 use crate::cli::{BenchArgs, CacheMode, EngineArgs};
+use crate::commands::bench::plot::{Point, throughput_svg};
 use crate::config;
-use crate::engine::{self, EngineConfig};
-use crate::job::Outcome;
-use crate::output::write_whole;
-use crate::plot::{Point, throughput_svg};
+use crate::hash::outcome::Outcome;
+use crate::manifest::output::write_whole;
+use crate::pipeline::engine::{self, EngineConfig};
+use crate::sys::cancel;
+use crate::sys::evict::evict_tree;
 use crate::walk::{WalkConfig, WalkStats, walk};
 use crate::{Env, exit};
 

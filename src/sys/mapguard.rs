@@ -44,7 +44,8 @@ static INSTALL: Once = Once::new();
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// Page size, for aligning window offsets.
-pub fn page_size() -> usize {
+#[cfg(test)]
+fn page_size() -> usize {
     install();
     PAGE.load(Ordering::Relaxed)
 }

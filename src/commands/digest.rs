@@ -10,16 +10,16 @@ use std::time::Instant;
 
 use indicatif::HumanBytes;
 
-use crate::cancel;
 use crate::cli::DigestArgs;
 use crate::config;
 use crate::digest::{OrderCheck, TreeDigest, canonical_cmp};
-use crate::engine::{self, EngineConfig};
-use crate::escape::display;
-use crate::job::Outcome;
-use crate::manifest::{self, LineReader, StrictError};
-use crate::nameset::normalize;
-use crate::report::{ProgressMode, Reporter};
+use crate::hash::outcome::Outcome;
+use crate::manifest::read::{self, LineReader, StrictError};
+use crate::names::escape::display;
+use crate::names::nameset::normalize;
+use crate::pipeline::engine::{self, EngineConfig};
+use crate::report::stderr::{ProgressMode, Reporter};
+use crate::sys::cancel;
 use crate::walk::{WalkConfig, WalkStats, walk};
 use crate::{Env, exit};
 
@@ -104,7 +104,7 @@ fn from_tree(args: &DigestArgs) -> Result<String, i32> {
     }
     reporter.info(&format!(
         "digest of {}, {} ({} skipped, not covered) in {:.2} s",
-        crate::summary::count(digest.count(), "file"),
+        crate::report::summary::count(digest.count(), "file"),
         HumanBytes(bytes),
         skipped,
         started.elapsed().as_secs_f64()
@@ -162,7 +162,7 @@ fn read_entries(
     shown: &str,
     mut each: impl FnMut(Vec<u8>, [u8; 32]) -> Result<bool, i32>,
 ) -> Result<bool, i32> {
-    let reader = match manifest::open(path) {
+    let reader = match read::open(path) {
         Ok((reader, _)) => reader,
         Err(e) => {
             eprintln!("b3tree: cannot read manifest {shown}: {e}");

@@ -19,8 +19,9 @@ use std::sync::Arc;
 use async_channel::Sender;
 use async_lock::Semaphore;
 
-use crate::cancel;
-use crate::job::{Action, Batch, Job};
+use crate::hash::outcome::Action;
+use crate::pipeline::job::{Batch, Job};
+use crate::sys::cancel;
 
 /// Producer side of the queue.
 pub struct Feeder<T> {

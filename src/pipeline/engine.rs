@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use async_lock::Semaphore;
 
-use crate::confine::Confine;
-use crate::gather::gather;
-use crate::job::Done;
-use crate::queue::Feeder;
-use crate::rt;
-use crate::workers::worker;
+use crate::pipeline::gather::gather;
+use crate::pipeline::job::Done;
+use crate::pipeline::queue::Feeder;
+use crate::pipeline::rt;
+use crate::pipeline::workers::worker;
+use crate::sys::open::Confine;
 
 /// The knobs of the pipeline (validated; see `config`).
 #[derive(Debug, Clone)]

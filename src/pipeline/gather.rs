@@ -11,8 +11,8 @@ use std::io;
 
 use async_channel::Receiver;
 
-use crate::cancel;
-use crate::job::{Done, DoneBatch};
+use crate::pipeline::job::{Done, DoneBatch};
+use crate::sys::cancel;
 
 /// Drains `rx`, calling `emit` for every outcome in canonical order until the channel closes.
 pub async fn gather<T>(
@@ -26,7 +26,8 @@ pub async fn gather<T>(
         waiting.insert(batch.number, batch);
         while let Some(batch) = waiting.remove(&next) {
             next += 1;
-            for done in batch.items {
+            let DoneBatch { items, window, .. } = batch;
+            for done in items {
                 if failure.is_some() || cancel::is_stopped() {
                     break;
                 }
@@ -35,7 +36,8 @@ pub async fn gather<T>(
                     failure = Some(e);
                 }
             }
-            // Dropping the batch frees its window slot: the source may send one more.
+            // Its window slot is freed only now, once emitted: the source may send one more.
+            drop(window);
         }
     }
     match failure {

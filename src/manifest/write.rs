@@ -9,10 +9,10 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use crate::escape::{Escaping, escape_into, needs_escape};
-use crate::job::{EntryError, ErrorKind, Outcome};
-use crate::manifest::MAX_LINE;
-use crate::summary::Summary;
+use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
+use crate::manifest::read::MAX_LINE;
+use crate::names::escape::{Escaping, escape_into, needs_escape};
+use crate::report::summary::Summary;
 
 /// Output format of `hash`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

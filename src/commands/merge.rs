@@ -10,14 +10,14 @@
 use std::cmp::Ordering;
 use std::io::{self, BufRead, Write};
 
-use crate::cancel;
 use crate::cli::MergeArgs;
 use crate::digest::{canonical_cmp, parse_shard_header, shard_of};
-use crate::escape::{Escaping, display};
-use crate::format::format_line;
-use crate::manifest::{self, Entry, LineReader, StrictError};
-use crate::nameset::{is_ancestor, narrow_common_dir, normalize};
-use crate::output::Output;
+use crate::manifest::output::Output;
+use crate::manifest::read::{self, Entry, LineReader, StrictError};
+use crate::manifest::write::format_line;
+use crate::names::escape::{Escaping, display};
+use crate::names::nameset::{is_ancestor, narrow_common_dir, normalize};
+use crate::sys::cancel;
 use crate::{Env, exit};
 
 struct Input {
@@ -64,7 +64,7 @@ impl Input {
 }
 
 pub fn run(args: MergeArgs, env: &Env) -> i32 {
-    let opened = match manifest::open_all(&args.manifests) {
+    let opened = match read::open_all(&args.manifests) {
         Ok(o) => o,
         Err(why) => {
             eprintln!("b3tree: {why}");
@@ -110,7 +110,7 @@ pub fn run(args: MergeArgs, env: &Env) -> i32 {
     match merge(&mut inputs, &mut output) {
         Ok(count) => {
             if let Err(e) = output.commit() {
-                if crate::cancel::was_interrupted() {
+                if crate::sys::cancel::was_interrupted() {
                     return exit::INTERRUPTED; // main dies of the signal
                 }
                 if e.kind() != io::ErrorKind::BrokenPipe {

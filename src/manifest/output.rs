@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempPath;
 
-use crate::cancel;
+use crate::sys::cancel;
 
 const BUF: usize = 64 * 1024;
 /// Symlinks followed before giving up (the kernel's own limit).

@@ -7,6 +7,8 @@
 //! entries are held back under `--audit` until the walk has shown whether their content
 //! reappeared under another name (MOVED) or not (MISSING).
 
+mod missing;
+
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -15,19 +17,20 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::cancel;
 use crate::cli::CheckArgs;
+use crate::commands::check::missing::{Missing, MissingSet};
 use crate::config;
-use crate::confine::Confine;
-use crate::engine::{self, EngineConfig};
-use crate::escape::{Escaping, display, push_marked};
-use crate::format::json_path;
-use crate::job::{Action, Done, EntryError, ErrorKind, Outcome, SkipKind};
-use crate::manifest::{self, Line, LineReader, Malformed, Opened};
-use crate::missing::{Missing, MissingSet};
-use crate::nameset::{Location, NameSet, narrow_common_dir, normalize};
-use crate::queue::Feeder;
-use crate::report::{ProgressMode, Reporter};
+use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
+use crate::manifest::read::{self, Line, LineReader, Malformed, Opened};
+use crate::manifest::write::json_path;
+use crate::names::escape::{Escaping, display, push_marked};
+use crate::names::nameset::{Location, NameSet, narrow_common_dir, normalize};
+use crate::pipeline::engine::{self, EngineConfig};
+use crate::pipeline::job::Done;
+use crate::pipeline::queue::Feeder;
+use crate::report::stderr::{ProgressMode, Reporter};
+use crate::sys::cancel;
+use crate::sys::open::Confine;
 use crate::walk::{WalkConfig, WalkStats, walk};
 use crate::{Env, exit};
 
@@ -221,7 +224,7 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
         names: manifest_names,
         ids: manifest_ids,
         rereadable,
-    } = match manifest::open_all(&args.manifests) {
+    } = match read::open_all(&args.manifests) {
         Ok(m) => m,
         Err(why) => {
             eprintln!("b3tree: {why}");

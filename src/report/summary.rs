@@ -5,7 +5,7 @@ use std::time::Duration;
 use indicatif::HumanBytes;
 use serde_json::{Value, json};
 
-use crate::job::{ErrorKind, Outcome};
+use crate::hash::outcome::{ErrorKind, Outcome};
 
 #[derive(Debug, Clone, Default)]
 pub struct Summary {

@@ -15,8 +15,8 @@ use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::PathBuf;
 
-use crate::manifest::{self, Line, LineReader};
-use crate::nameset::Location;
+use crate::manifest::read::{self, Line, LineReader};
+use crate::names::nameset::Location;
 
 const OFFSET_BITS: u32 = 48;
 
@@ -81,10 +81,6 @@ impl MissingSet {
         self.moved.push(false);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.held.is_empty()
-    }
-
     /// Prepares digest lookups (after pass 1, before the walk).
     pub fn index(&mut self) {
         let mut idx: Vec<u32> = (0..self.held.len() as u32).collect();
@@ -127,7 +123,7 @@ impl MissingSet {
                 v.insert(File::open(path)?)
             }
         };
-        match manifest::entry_at(file, offset)? {
+        match read::entry_at(file, offset)? {
             Some(e) if e.hash == expected => Ok(e.name),
             _ => Err(changed()),
         }

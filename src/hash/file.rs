@@ -19,11 +19,11 @@ use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use crate::biglane::{self, Turn};
-use crate::cancel;
-use crate::confine::{Confine, DirCache};
-use crate::job::{EntryError, ErrorKind, Outcome};
-use crate::mapguard;
+use crate::hash::biglane::{self, Turn};
+use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
+use crate::sys::cancel;
+use crate::sys::mapguard;
+use crate::sys::open::DirCache;
 
 /// Per-thread read buffer: files smaller than this are read with a single `read` call.
 const SMALL_BUF: usize = 128 * 1024;
@@ -42,8 +42,9 @@ thread_local! {
 }
 
 /// Hashes the file at `path` (opened as given) and says how that ended.
-pub fn hash_path(path: &Path) -> Outcome {
-    match DirCache::new(Confine::Anywhere) {
+#[cfg(test)]
+fn hash_path(path: &Path) -> Outcome {
+    match DirCache::new(crate::sys::open::Confine::Anywhere) {
         Ok(mut dirs) => hash_path_in(&mut dirs, path),
         Err(e) => Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)),
     }

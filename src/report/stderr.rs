@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
-use crate::escape;
-use crate::job::{Outcome, SkipKind};
+use crate::hash::outcome::{Outcome, SkipKind};
+use crate::names::escape;
 
 /// When to show live progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use async_channel::{Receiver, Sender};
 use async_lock::Semaphore;
 
-use crate::cancel;
-use crate::confine::{Confine, DirCache};
-use crate::hasher;
-use crate::job::{Action, Batch, Done, DoneBatch, EntryError, ErrorKind, Outcome};
-use crate::rt;
+use crate::hash::file;
+use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome};
+use crate::pipeline::job::{Batch, Done, DoneBatch};
+use crate::pipeline::rt;
+use crate::sys::cancel;
+use crate::sys::open::{Confine, DirCache};
 
 /// Runs one worker until the queue is closed and drained.
 pub async fn worker<T: Send + 'static>(
@@ -61,7 +62,7 @@ fn process<T>(batch: Batch<T>, confine: Confine) -> DoneBatch<T> {
                 .map_err(|e| EntryError::from_io(ErrorKind::Unreadable, &e))
         });
         match dirs {
-            Ok(d) => hasher::hash_path_in(d, path),
+            Ok(d) => file::hash_path_in(d, path),
             Err(e) => Outcome::Failed(e.clone()),
         }
     })

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use crate::cancel;
+use crate::sys::cancel;
 
 /// How opens after the walk are confined (see the module docs).
 #[derive(Debug, Clone, Default)]

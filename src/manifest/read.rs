@@ -24,7 +24,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::escape::{UnescapeError, display, unescape};
+use crate::names::escape::{UnescapeError, display, unescape};
 
 /// Longest accepted line: a 1 MiB name fully `\xHH`-escaped, plus the hash and framing
 /// (hash and digest lines longer than this are never written).

@@ -26,7 +26,7 @@ where
 
 /// Runs blocking work (file I/O, hashing, walking) on async-std's blocking thread pool, never
 /// on an executor thread. A started job cannot be interrupted: long jobs poll
-/// [`crate::cancel::is_stopped`] between chunks.
+/// [`crate::sys::cancel::is_stopped`] between chunks.
 pub fn spawn_blocking<F, T>(work: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,

@@ -102,14 +102,6 @@ impl NameSet {
             .binary_search_by(|p| (p[0], p[1]).cmp(&(hi, lo)))
             .is_ok()
     }
-
-    pub fn len(&self) -> usize {
-        self.prints.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.prints.is_empty()
-    }
 }
 
 /// Lexical normal form: empty and `.` components dropped, a leading `/` kept.
@@ -188,7 +180,7 @@ mod tests {
             s.add(&normalize(name), at);
         }
         assert_eq!(s.finish(), vec![((0, 7), (0, 1)), ((1, 3), (0, 2))]);
-        assert_eq!(s.len(), 2);
+        assert_eq!(s.prints.len(), 2);
         assert!(s.contains(b"a/./b"));
         assert!(!s.contains(b"a/c"));
         assert_eq!(unpack(pack((3, 1 << 40))), (3, 1 << 40));

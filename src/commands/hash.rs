@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::cancel;
 use crate::cli::HashArgs;
 use crate::config;
 use crate::digest::{OrderCheck, TreeDigest};
-use crate::engine::{self, EngineConfig};
-use crate::escape::{Escaping, display};
-use crate::format::{Format, ManifestWriter};
-use crate::job::Outcome;
-use crate::output::{Output, Target};
-use crate::report::{ProgressMode, Reporter};
-use crate::summary::Summary;
+use crate::hash::outcome::Outcome;
+use crate::manifest::output::{Output, Target};
+use crate::manifest::write::{Format, ManifestWriter};
+use crate::names::escape::{Escaping, display};
+use crate::pipeline::engine::{self, EngineConfig};
+use crate::report::stderr::{ProgressMode, Reporter};
+use crate::report::summary::Summary;
+use crate::sys::cancel;
 use crate::walk::{WalkConfig, WalkStats, walk};
 use crate::{Env, exit};
 

@@ -1,0 +1,5 @@
+//! Reading and hashing one file, trusting only what is checked around the read.
+
+pub(crate) mod biglane;
+pub(crate) mod file;
+pub mod outcome;

@@ -1,0 +1,5 @@
+//! Manifests: reading lines (b3sum and GNU conventions), writing them, and the output file.
+
+pub(crate) mod output;
+pub mod read;
+pub mod write;

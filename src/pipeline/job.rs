@@ -1,0 +1,51 @@
+//! What travels through the pipeline: jobs in, outcomes out.
+//!
+//! Every entry a source produces (a walked file, a manifest line) becomes exactly one
+//! [`Job`], in canonical order, and every job leaves the pipeline as exactly one [`Done`]
+//! with an [`Outcome`]: a digest, an error record or a skip. That one-to-one rule is what
+//! makes "nothing is dropped silently" checkable. A source can attach its own payload `T`
+//! (the check command carries the expected digest and manifest line); it rides along
+//! untouched.
+
+use std::path::PathBuf;
+
+use async_lock::SemaphoreGuardArc;
+
+use crate::hash::outcome::{Action, Outcome};
+
+/// One entry to process.
+#[derive(Debug)]
+pub struct Job<T> {
+    /// Path to open (relative to the working directory, or absolute).
+    pub path: PathBuf,
+    /// Name as written to the output (bytes, lossless).
+    pub name: Vec<u8>,
+    pub action: Action,
+    pub tag: T,
+}
+
+/// A job once processed.
+#[derive(Debug)]
+pub struct Done<T> {
+    /// Name as written to the output.
+    pub name: Vec<u8>,
+    pub outcome: Outcome,
+    pub tag: T,
+}
+
+/// Jobs handed to a worker together: one channel message and one blocking-pool hand-off per
+/// batch, not per file (a hand-off costs more than hashing a small file).
+pub struct Batch<T> {
+    /// Batches are numbered in order; the gather stage reorders by this number.
+    pub number: u64,
+    pub jobs: Vec<Job<T>>,
+    /// A slot of the reorder window; released when the gather stage has emitted the batch.
+    pub window: SemaphoreGuardArc,
+}
+
+/// A batch after hashing, on its way to the gather stage.
+pub struct DoneBatch<T> {
+    pub number: u64,
+    pub items: Vec<Done<T>>,
+    pub window: SemaphoreGuardArc,
+}

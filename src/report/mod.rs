@@ -1,0 +1,4 @@
+//! What the user reads on stderr, and the totals of a run.
+
+pub(crate) mod stderr;
+pub(crate) mod summary;

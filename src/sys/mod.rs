@@ -1,0 +1,8 @@
+//! The floor of system calls: every libc call and unsafe block lives here, behind safe,
+//! documented functions, so the rest of the crate reads as plain Rust.
+
+pub mod cancel;
+pub mod evict;
+pub mod limits;
+pub(crate) mod mapguard;
+pub mod open;
