@@ -252,8 +252,36 @@ pub struct HashArgs {
     pub digest: bool,
 }
 
+/// Parses `K/N` (0 ≤ K < N).
 fn parse_shard_arg(s: &str) -> Result<(u64, u64), String> {
-    crate::digest::parse_shard(s)
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("--shard {s:?}: expected K/N, e.g. 0/3"))?;
+    let k: u64 = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("--shard {s:?}: K is not a number"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("--shard {s:?}: N is not a number"))?;
+    if n == 0 || k >= n {
+        return Err(format!("--shard {s:?}: need 0 <= K < N"));
+    }
+    Ok((k, n))
+}
+
+#[cfg(test)]
+mod shard_arg_tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse() {
+        assert_eq!(parse_shard_arg("2/3"), Ok((2, 3)));
+        assert!(parse_shard_arg("3/3").is_err());
+        assert!(parse_shard_arg("0/0").is_err());
+        assert!(parse_shard_arg("x").is_err());
+    }
 }
 
 /// What the walk visits (shared by hash and digest).

@@ -13,9 +13,7 @@ pub fn default_jobs(cpus: usize) -> usize {
     (4 * cpus).max(8)
 }
 
-pub fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
+pub use crate::sys::limits::cpus;
 
 /// Resolves the pipeline knobs. Raises RLIMIT_NOFILE as a side effect (once per process is
 /// enough; repeating it is harmless); fails when the limit leaves too few descriptors.
@@ -83,4 +81,11 @@ pub fn confine_for(walk: &WalkConfig) -> Confine {
     } else {
         Confine::NoSymlinks(std::sync::Arc::new(walk.roots.clone()))
     }
+}
+
+/// Facts about the process that only `main` can know.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// fd 1 was closed when the process started (std reopens it on /dev/null before `main`).
+    pub stdout_closed: bool,
 }

@@ -97,25 +97,6 @@ pub fn shard_of(name: &[u8], n: u64) -> u64 {
     ((u128::from(x) * u128::from(n)) >> 64) as u64
 }
 
-/// Parses `K/N` (0 ≤ K < N).
-pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
-    let (k, n) = s
-        .split_once('/')
-        .ok_or_else(|| format!("--shard {s:?}: expected K/N, e.g. 0/3"))?;
-    let k: u64 = k
-        .trim()
-        .parse()
-        .map_err(|_| format!("--shard {s:?}: K is not a number"))?;
-    let n: u64 = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("--shard {s:?}: N is not a number"))?;
-    if n == 0 || k >= n {
-        return Err(format!("--shard {s:?}: need 0 <= K < N"));
-    }
-    Ok((k, n))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,10 +147,6 @@ mod tests {
 
     #[test]
     fn shards_parse_and_spread() {
-        assert_eq!(parse_shard("2/3"), Ok((2, 3)));
-        assert!(parse_shard("3/3").is_err());
-        assert!(parse_shard("0/0").is_err());
-        assert!(parse_shard("x").is_err());
         let mut counts = [0u32; 7];
         for i in 0..7000 {
             counts[shard_of(format!("f{i}").as_bytes(), 7) as usize] += 1;

@@ -29,6 +29,7 @@ pub mod cli;
 pub(crate) mod commands;
 pub(crate) mod config;
 pub(crate) mod digest;
+pub mod exit;
 pub(crate) mod hash;
 pub mod manifest;
 pub mod names;
@@ -39,39 +40,21 @@ pub(crate) mod walk;
 
 use cli::{Cli, Command};
 
-/// Exit codes (also in `--help` and README).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const FAILED: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const FATAL: i32 = 2;
-    pub const INTERRUPTED: i32 = crate::sys::cancel::INTERRUPTED_EXIT;
-}
-
-/// Facts about the process that only `main` can know.
-#[derive(Debug, Clone, Default)]
-pub struct Env {
-    /// fd 1 was closed when the process started (std reopens it on /dev/null before `main`).
-    pub stdout_closed: bool,
-}
+pub use config::Env;
+pub use exit::Exit;
 
 /// Runs a parsed command line; returns the exit code.
-pub fn run(cli: Cli, env: &Env) -> i32 {
+pub fn run(cli: Cli, env: &Env) -> Exit {
     if let Some(dir) = &cli.directory {
         if let Err(e) = std::env::set_current_dir(dir) {
             eprintln!("b3tree: cannot change to directory {}: {e}", dir.display());
-            return exit::USAGE;
+            return Exit::Usage;
         }
     }
-    // A file-size limit (ulimit -f) must surface as a write error (EFBIG), not kill us with
-    // the temporary file left behind.
-    // SAFETY: setting a signal disposition to SIG_IGN has no memory-safety implications.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-    }
+    crate::sys::cancel::ignore_file_size_signal();
     if let Err(e) = crate::sys::cancel::install_signal_handler() {
         eprintln!("b3tree: cannot install the Ctrl-C handler: {e}");
-        return exit::FATAL;
+        return Exit::Fatal;
     }
     match cli.command {
         Command::Hash(args) => commands::hash::run(args, env),

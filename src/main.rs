@@ -30,5 +30,5 @@ fn main() -> ExitCode {
     if let Some(sig) = b3tree::sys::cancel::received() {
         b3tree::sys::cancel::die_of(sig);
     }
-    ExitCode::from(u8::try_from(code).unwrap_or(2))
+    ExitCode::from(code.code())
 }

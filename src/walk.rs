@@ -15,20 +15,16 @@
 //! that happens, the walk goes on below a descriptor of that directory (opened one component
 //! at a time) through `/proc/self/fd/N`, so deep trees have no silent limit.
 
+use std::cell::Cell;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use globset::GlobSet;
 use walkdir::{DirEntry, DirEntryExt, WalkDir};
 
-use crate::digest::shard_of;
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
-use crate::names::nameset::NameSet;
-use crate::pipeline::queue::Feeder;
 use crate::sys::limits::WALKER_OPEN_DIRS;
 use crate::sys::open;
 
@@ -50,36 +46,37 @@ pub struct WalkConfig {
     /// Report files named like b3tree's temporary files as skipped instead of hashing them
     /// (`hash`; `check --audit` still reports them NEW, so no name can hide a file there).
     pub skip_temp_names: bool,
-    /// Files whose names are in this set are not queued (`check --audit` walks only for
-    /// files the manifest does not know).
-    pub known: Option<Arc<NameSet>>,
     /// Names relative to the root itself (`digest DIR`), not joined to it as given.
     pub relative_names: bool,
     /// Directory handles walkdir may hold (0: the default, `limits::WALKER_OPEN_DIRS`).
     pub max_open_dirs: usize,
-    /// `--shard K/N`: only entries whose name falls in shard K of N are queued.
-    pub shard: Option<(u64, u64)>,
 }
 
-/// Counts the walker keeps beside the jobs.
-#[derive(Debug, Default)]
+/// Counts the walker keeps beside the entries.
+#[derive(Debug, Default, Clone, Copy)]
 pub struct WalkStats {
     /// Entries left out by `--exclude` (a directory counts once).
-    pub excluded: AtomicU64,
-    /// Entries that belong to other shards.
-    pub other_shards: AtomicU64,
+    pub excluded: u64,
 }
 
-/// Walks every root, pushing one job per entry. Stops early when the feeder says so.
-pub fn walk(cfg: &WalkConfig, stats: &Arc<WalkStats>, feeder: &mut Feeder<()>) {
+/// Where the walker sends each entry: its path, its name as written, and what to do with
+/// it. Returning false stops the walk (the queue closed, or a stop was requested).
+pub type Emit<'a> = dyn FnMut(PathBuf, Vec<u8>, Action) -> bool + 'a;
+
+/// Walks every root, sending one entry per file, special file or error through `emit`.
+pub fn walk(cfg: &WalkConfig, emit: &mut Emit) -> WalkStats {
+    let excluded = Cell::new(0);
     for root in &cfg.roots {
-        if !walk_root(cfg, root, stats, feeder) {
-            return;
+        if !walk_root(cfg, root, &excluded, emit) {
+            break;
         }
+    }
+    WalkStats {
+        excluded: excluded.get(),
     }
 }
 
-fn walk_root(cfg: &WalkConfig, root: &Path, stats: &WalkStats, feeder: &mut Feeder<()>) -> bool {
+fn walk_root(cfg: &WalkConfig, root: &Path, excluded: &Cell<u64>, emit: &mut Emit) -> bool {
     let root_bytes = root.as_os_str().as_bytes();
     let naming = Naming {
         prefix: (cfg.relative_names || root_bytes == b".").then_some(root_bytes),
@@ -91,7 +88,7 @@ fn walk_root(cfg: &WalkConfig, root: &Path, stats: &WalkStats, feeder: &mut Feed
         real: root,
         base_depth: 0,
     };
-    walk_subtree(cfg, &tree, stats, feeder)
+    walk_subtree(cfg, &tree, excluded, emit)
 }
 
 /// A walk of `real`, opened as `open_as`: the same directory, except below a path too long
@@ -117,12 +114,7 @@ impl Subtree<'_> {
     }
 }
 
-fn walk_subtree(
-    cfg: &WalkConfig,
-    tree: &Subtree,
-    stats: &WalkStats,
-    feeder: &mut Feeder<()>,
-) -> bool {
+fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &mut Emit) -> bool {
     let mut walker = WalkDir::new(tree.open_as)
         .follow_links(cfg.follow)
         .same_file_system(cfg.one_file_system)
@@ -155,11 +147,11 @@ fn walk_subtree(
             return true;
         }
         let path = tree.real_path(e.path().to_path_buf());
-        let excluded = set.is_match(path.strip_prefix(tree.root).unwrap_or(&path));
-        if excluded {
-            stats.excluded.fetch_add(1, Ordering::Relaxed);
+        let out = set.is_match(path.strip_prefix(tree.root).unwrap_or(&path));
+        if out {
+            excluded.set(excluded.get() + 1);
         }
-        !excluded
+        !out
     });
     while let Some(item) = iter.next() {
         let (path, action) = match item {
@@ -184,8 +176,7 @@ fn walk_subtree(
                     )
                 } else {
                     let own = ft.is_file() && is_own_output(cfg, &entry);
-                    let temp_name =
-                        crate::manifest::output::is_temp_name(entry.file_name().as_bytes());
+                    let temp_name = crate::names::temp::is_temp_name(entry.file_name().as_bytes());
                     if own && temp_name {
                         continue; // this run's own temporary file: not the user's
                     }
@@ -213,7 +204,7 @@ fn walk_subtree(
                             base_depth: tree.base_depth + err.depth(),
                             ..*tree
                         };
-                        if !walk_subtree(cfg, &deeper, stats, feeder) {
+                        if !walk_subtree(cfg, &deeper, excluded, emit) {
                             return false;
                         }
                         continue;
@@ -224,18 +215,7 @@ fn walk_subtree(
             }
         };
         let name = tree.naming.name(&path);
-        // `check --audit`: files the manifests list are not NEW (special files still count).
-        let listed = || cfg.known.as_ref().is_some_and(|set| set.contains(&name));
-        if matches!(action, Action::Hash) && listed() {
-            continue;
-        }
-        if let Some((k, n)) = cfg.shard {
-            if shard_of(&name, n) != k {
-                stats.other_shards.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-        }
-        if !feeder.push(path, name, action, ()) {
+        if !emit(path, name, action) {
             return false;
         }
     }

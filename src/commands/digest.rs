@@ -5,14 +5,16 @@
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::HumanBytes;
 
 use crate::cli::DigestArgs;
+use crate::commands::walk_into;
 use crate::config;
+use crate::config::Env;
 use crate::digest::{OrderCheck, TreeDigest, canonical_cmp};
+use crate::exit::Exit;
 use crate::hash::outcome::Outcome;
 use crate::manifest::read::{self, LineReader, StrictError};
 use crate::names::escape::display;
@@ -20,13 +22,12 @@ use crate::names::nameset::normalize;
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::stderr::{ProgressMode, Reporter};
 use crate::sys::cancel;
-use crate::walk::{WalkConfig, WalkStats, walk};
-use crate::{Env, exit};
+use crate::walk::WalkConfig;
 
-pub fn run(args: DigestArgs, env: &Env) -> i32 {
+pub fn run(args: DigestArgs, env: &Env) -> Exit {
     if env.stdout_closed {
         eprintln!("b3tree: stdout is closed; nowhere to print the digest");
-        return exit::FATAL;
+        return Exit::Fatal;
     }
     let result = match &args.from {
         Some(m) => from_manifest(m),
@@ -36,12 +37,12 @@ pub fn run(args: DigestArgs, env: &Env) -> i32 {
         Ok(digest) => {
             let mut out = io::stdout().lock();
             match writeln!(out, "{digest}").and_then(|()| out.flush()) {
-                Ok(()) => exit::OK,
+                Ok(()) => Exit::Ok,
                 Err(e) => {
                     if e.kind() != io::ErrorKind::BrokenPipe {
                         eprintln!("b3tree: cannot write stdout: {e}");
                     }
-                    exit::FATAL
+                    Exit::Fatal
                 }
             }
         }
@@ -49,11 +50,11 @@ pub fn run(args: DigestArgs, env: &Env) -> i32 {
     }
 }
 
-fn from_tree(args: &DigestArgs) -> Result<String, i32> {
+fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
     let started = Instant::now();
     let excludes = config::excludes(&args.walk.exclude).map_err(|msg| {
         eprintln!("b3tree: {msg}");
-        exit::USAGE
+        Exit::Usage
     })?;
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
     let walk_cfg = WalkConfig {
@@ -66,7 +67,7 @@ fn from_tree(args: &DigestArgs) -> Result<String, i32> {
         confine: config::confine_for(&walk_cfg),
         ..config::engine(&args.engine).map_err(|msg| {
             eprintln!("b3tree: {msg}");
-            exit::FATAL
+            Exit::Fatal
         })?
     };
     let walk_cfg = WalkConfig {
@@ -76,10 +77,10 @@ fn from_tree(args: &DigestArgs) -> Result<String, i32> {
     let mut reporter = Reporter::new(ProgressMode::Auto, args.quiet);
     let mut digest = TreeDigest::new();
     let (mut bytes, mut errors, mut skipped) = (0u64, 0u64, 0u64);
-    let stats = Arc::new(WalkStats::default());
-    let _ = engine::run(
+    // The emit closure never fails: only the walk's counts matter.
+    let walked = engine::run(
         &engine_cfg,
-        move |feeder| walk(&walk_cfg, &stats, feeder),
+        move |feeder| walk_into(&walk_cfg, feeder, |_, _| true),
         |done| {
             reporter.outcome(&done.name, &done.outcome);
             match &done.outcome {
@@ -92,18 +93,23 @@ fn from_tree(args: &DigestArgs) -> Result<String, i32> {
             }
             Ok(())
         },
-    );
+    )
+    .source;
     reporter.finish();
     if cancel::was_interrupted() {
         reporter.error("interrupted");
-        return Err(exit::INTERRUPTED);
+        return Err(Exit::Interrupted);
     }
     if errors > 0 {
         reporter.error(&format!("no digest: {errors} entries could not be hashed"));
-        return Err(exit::FAILED);
+        return Err(Exit::Failed);
     }
+    let excluded = match walked.stats.excluded {
+        0 => String::new(),
+        n => format!(", {n} excluded"),
+    };
     reporter.info(&format!(
-        "digest of {}, {} ({} skipped, not covered) in {:.2} s",
+        "digest of {}, {} ({} skipped, not covered{excluded}) in {:.2} s",
         crate::report::summary::count(digest.count(), "file"),
         HumanBytes(bytes),
         skipped,
@@ -116,7 +122,7 @@ fn from_tree(args: &DigestArgs) -> Result<String, i32> {
 /// memory. At the first entry out of canonical order (b3sum or `find` output) the manifest is
 /// read again, whole, and sorted: memory in proportion to it, for that case only. Standard
 /// input cannot be read twice, so it is always sorted.
-fn from_manifest(path: &std::path::Path) -> Result<String, i32> {
+fn from_manifest(path: &std::path::Path) -> Result<String, Exit> {
     let shown = display(path.as_os_str().as_bytes());
     if path.as_os_str() != "-" {
         let mut digest = TreeDigest::new();
@@ -150,9 +156,9 @@ fn from_manifest(path: &std::path::Path) -> Result<String, i32> {
     Ok(digest.finish())
 }
 
-fn duplicate(shown: &str, name: &[u8]) -> i32 {
+fn duplicate(shown: &str, name: &[u8]) -> Exit {
     eprintln!("b3tree: {shown}: duplicate entry {}", display(name));
-    exit::FAILED
+    Exit::Failed
 }
 
 /// Hands each entry of the manifest (name normalised) to `each` until it returns false.
@@ -160,13 +166,13 @@ fn duplicate(shown: &str, name: &[u8]) -> i32 {
 fn read_entries(
     path: &std::path::Path,
     shown: &str,
-    mut each: impl FnMut(Vec<u8>, [u8; 32]) -> Result<bool, i32>,
-) -> Result<bool, i32> {
+    mut each: impl FnMut(Vec<u8>, [u8; 32]) -> Result<bool, Exit>,
+) -> Result<bool, Exit> {
     let reader = match read::open(path) {
         Ok((reader, _)) => reader,
         Err(e) => {
             eprintln!("b3tree: cannot read manifest {shown}: {e}");
-            return Err(exit::USAGE);
+            return Err(Exit::Usage);
         }
     };
     let mut lines = LineReader::new(reader);
@@ -180,11 +186,11 @@ fn read_entries(
             }
             Err(StrictError::Malformed(line, why)) => {
                 eprintln!("b3tree: {shown}:{line}: improperly formatted line: {why}");
-                return Err(exit::FAILED);
+                return Err(Exit::Failed);
             }
             Err(StrictError::Io(e)) => {
                 eprintln!("b3tree: cannot read manifest {shown}: {e}");
-                return Err(exit::USAGE);
+                return Err(Exit::Usage);
             }
         }
     }

@@ -2,13 +2,14 @@
 
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::cli::HashArgs;
+use crate::commands::walk_into;
 use crate::config;
-use crate::digest::{OrderCheck, TreeDigest};
+use crate::config::Env;
+use crate::digest::{OrderCheck, TreeDigest, shard_of};
+use crate::exit::Exit;
 use crate::hash::outcome::Outcome;
 use crate::manifest::output::{Output, Target};
 use crate::manifest::write::{Format, ManifestWriter};
@@ -17,17 +18,16 @@ use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::stderr::{ProgressMode, Reporter};
 use crate::report::summary::Summary;
 use crate::sys::cancel;
-use crate::walk::{WalkConfig, WalkStats, walk};
-use crate::{Env, exit};
+use crate::walk::WalkConfig;
 
-pub fn run(args: HashArgs, env: &Env) -> i32 {
+pub fn run(args: HashArgs, env: &Env) -> Exit {
     let started = Instant::now();
     let mode = ProgressMode::from_flags(args.progress, args.no_progress);
     let excludes = match config::excludes(&args.walk.exclude) {
         Ok(x) => x,
         Err(msg) => {
             eprintln!("b3tree: {msg}");
-            return exit::USAGE;
+            return Exit::Usage;
         }
     };
     let roots = if args.paths.is_empty() {
@@ -39,7 +39,7 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("b3tree: {msg}");
-            return exit::FATAL;
+            return Exit::Fatal;
         }
     };
     // A terminal gets control characters escaped; files and pipes get b3sum's format.
@@ -62,7 +62,6 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         skip_files: output.own_files(),
         skip_paths: output.own_path().into_iter().collect(),
         skip_temp_names: true,
-        shard: args.shard,
         ..config::walk(&args.walk)
     };
 
@@ -73,7 +72,7 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         },
         Err(msg) => {
             eprintln!("b3tree: {msg}");
-            return exit::FATAL;
+            return Exit::Fatal;
         }
     };
     let walk_cfg = WalkConfig {
@@ -86,7 +85,7 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     if let Some((k, n)) = args.shard {
         if let Err(e) = writer.comment(&crate::digest::shard_header(k, n)) {
             eprintln!("b3tree: cannot write the output: {e}");
-            return exit::FATAL;
+            return Exit::Fatal;
         }
     }
     let mut summary = Summary::default();
@@ -95,11 +94,14 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     // that order, or one inside another, break it (the manifest itself is fine for check).
     let mut order = (args.digest || args.shard.is_some()).then(OrderCheck::default);
     let mut broken: Option<String> = None;
-    let stats = Arc::new(WalkStats::default());
-    let walk_stats = stats.clone();
-    let result = engine::run(
+    let shard = args.shard;
+    let finished = engine::run(
         &engine_cfg,
-        move |feeder| walk(&walk_cfg, &walk_stats, feeder),
+        move |feeder| {
+            walk_into(&walk_cfg, feeder, |name, _| {
+                shard.is_none_or(|(k, n)| shard_of(name, n) == k)
+            })
+        },
         |mut done| {
             writer.refuse_unreadable_line(&done.name, &mut done.outcome);
             if let Outcome::Hashed { hash, .. } = &done.outcome {
@@ -117,8 +119,9 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
             writer.record(&done.name, &done.outcome)
         },
     );
-    summary.excluded = stats.excluded.load(Ordering::Relaxed);
-    summary.other_shards = stats.other_shards.load(Ordering::Relaxed);
+    let result = finished.emitted;
+    summary.excluded = finished.source.stats.excluded;
+    summary.other_shards = finished.source.refused;
     summary.elapsed = started.elapsed();
     summary.interrupted = cancel::was_interrupted();
     reporter.finish();
@@ -126,14 +129,14 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
     if summary.interrupted {
         drop(writer); // removes an -o temporary file; the old FILE stays as it was
         reporter.error(&summary.line());
-        return exit::INTERRUPTED;
+        return Exit::Interrupted;
     }
     // A run with error records never replaces an existing manifest (unless asked to): the
     // old one stays, the new one is kept beside it for inspection.
     let keep_old = summary.errors > 0 && replaces_existing && !args.replace_partial;
     let mut partial = None;
     let written = result
-        .and_then(|()| writer.summary(&summary))
+        .and_then(|()| writer.summary(&summary.to_json()))
         .and_then(|()| match writer.into_inner() {
             Output::File(f) if keep_old => f.commit_partial().map(|p| partial = Some(p)),
             out => out.commit(),
@@ -146,7 +149,7 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
                 .map_or("stdout".into(), |p| p.display().to_string());
             reporter.error(&format!("cannot write {target}: {e}"));
         }
-        return exit::FATAL;
+        return Exit::Fatal;
     }
     reporter.info(&summary.line());
     if let (Some(p), Some(target)) = (&partial, &args.output) {
@@ -168,7 +171,7 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
             "{what}: {why} (give PATHs in that order and not inside one another, or hash one \
              directory with -C DIR)"
         ));
-        return exit::FAILED;
+        return Exit::Failed;
     }
     if let Some(d) = tree_digest {
         if summary.errors == 0 {
@@ -178,9 +181,9 @@ pub fn run(args: HashArgs, env: &Env) -> i32 {
         }
     }
     if summary.errors > 0 {
-        exit::FAILED
+        Exit::Failed
     } else {
-        exit::OK
+        Exit::Ok
     }
 }
 

@@ -11,14 +11,15 @@ use std::cmp::Ordering;
 use std::io::{self, BufRead, Write};
 
 use crate::cli::MergeArgs;
+use crate::config::Env;
 use crate::digest::{canonical_cmp, parse_shard_header, shard_of};
+use crate::exit::Exit;
 use crate::manifest::output::Output;
 use crate::manifest::read::{self, Entry, LineReader, StrictError};
 use crate::manifest::write::format_line;
 use crate::names::escape::{Escaping, display};
 use crate::names::nameset::{is_ancestor, narrow_common_dir, normalize};
 use crate::sys::cancel;
-use crate::{Env, exit};
 
 struct Input {
     name: String,
@@ -63,12 +64,12 @@ impl Input {
     }
 }
 
-pub fn run(args: MergeArgs, env: &Env) -> i32 {
+pub fn run(args: MergeArgs, env: &Env) -> Exit {
     let opened = match read::open_all(&args.manifests) {
         Ok(o) => o,
         Err(why) => {
             eprintln!("b3tree: {why}");
-            return exit::USAGE;
+            return Exit::Usage;
         }
     };
     let mut inputs = Vec::new();
@@ -77,10 +78,10 @@ pub fn run(args: MergeArgs, env: &Env) -> i32 {
             Ok(s) => s,
             Err(e) => {
                 if cancel::was_interrupted() {
-                    return exit::INTERRUPTED;
+                    return Exit::Interrupted;
                 }
                 eprintln!("b3tree: cannot read {name}: {e}");
-                return exit::USAGE;
+                return Exit::Usage;
             }
         };
         let mut lines = LineReader::new(reader);
@@ -97,26 +98,26 @@ pub fn run(args: MergeArgs, env: &Env) -> i32 {
     if !args.partial {
         if let Err(why) = complete_set(&inputs) {
             eprintln!("b3tree: {why}; refusing to merge (--partial merges anyway)");
-            return exit::FAILED;
+            return Exit::Failed;
         }
     }
     let mut output = match Output::for_target(args.output.as_deref(), env.stdout_closed) {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("b3tree: {msg}");
-            return exit::FATAL;
+            return Exit::Fatal;
         }
     };
     match merge(&mut inputs, &mut output) {
         Ok(count) => {
             if let Err(e) = output.commit() {
                 if crate::sys::cancel::was_interrupted() {
-                    return exit::INTERRUPTED; // main dies of the signal
+                    return Exit::Interrupted; // main dies of the signal
                 }
                 if e.kind() != io::ErrorKind::BrokenPipe {
                     eprintln!("b3tree: cannot write the merged manifest: {e}");
                 }
-                return exit::FATAL;
+                return Exit::Fatal;
             }
             if let Some(w) = layout_warning(&inputs) {
                 eprintln!("b3tree: warning: {w}");
@@ -125,7 +126,7 @@ pub fn run(args: MergeArgs, env: &Env) -> i32 {
                 "b3tree: merged {count} entries from {} manifests",
                 inputs.len()
             );
-            exit::OK
+            Exit::Ok
         }
         Err((code, msg)) => {
             eprintln!("b3tree: {msg}");
@@ -135,9 +136,9 @@ pub fn run(args: MergeArgs, env: &Env) -> i32 {
     }
 }
 
-fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, (i32, String)> {
+fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, (Exit, String)> {
     for input in inputs.iter_mut() {
-        input.advance().map_err(|m| (exit::FAILED, m))?;
+        input.advance().map_err(|m| (Exit::Failed, m))?;
     }
     let n = inputs.len() as u64;
     let tagged = inputs
@@ -164,7 +165,7 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, (i32, String)> {
                                 "conflicting"
                             };
                             return Err((
-                                exit::FAILED,
+                                Exit::Failed,
                                 format!(
                                     "{what} entries for {} in {} and {}: refusing to merge",
                                     display(&e.name),
@@ -191,12 +192,12 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, (i32, String)> {
         );
         out.write_all(&line).map_err(|e| {
             (
-                exit::FATAL,
+                Exit::Fatal,
                 format!("cannot write the merged manifest: {e}"),
             )
         })?;
         count += 1;
-        inputs[b].advance().map_err(|m| (exit::FAILED, m))?;
+        inputs[b].advance().map_err(|m| (Exit::Failed, m))?;
     }
     // Shards of one root share it: their entries' directories must be related.
     for (i, a) in inputs.iter().enumerate() {
@@ -204,7 +205,7 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, (i32, String)> {
             if let (Some(x), Some(y)) = (&a.common, &b.common) {
                 if !is_ancestor(x, y) && !is_ancestor(y, x) {
                     return Err((
-                        exit::FAILED,
+                        Exit::Failed,
                         format!(
                             "{} (entries under {}) and {} (entries under {}) come from different roots",
                             a.name,

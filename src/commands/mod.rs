@@ -5,3 +5,33 @@ pub(crate) mod check;
 pub(crate) mod digest;
 pub(crate) mod hash;
 pub(crate) mod merge;
+
+use crate::hash::outcome::Action;
+use crate::pipeline::queue::Feeder;
+use crate::walk::{WalkConfig, WalkStats, walk};
+
+/// What a walk fed into the pipeline left out.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Walked {
+    pub stats: WalkStats,
+    /// Entries `keep` refused (other shards, names a manifest already lists).
+    pub refused: u64,
+}
+
+/// The source most commands give the engine: the walk of `cfg`, each entry queued unless
+/// `keep(name, action)` refuses it.
+pub(crate) fn walk_into(
+    cfg: &WalkConfig,
+    feeder: &mut Feeder<()>,
+    mut keep: impl FnMut(&[u8], &Action) -> bool,
+) -> Walked {
+    let mut refused = 0;
+    let stats = walk(cfg, &mut |path, name, action| {
+        if !keep(&name, &action) {
+            refused += 1;
+            return true;
+        }
+        feeder.push(path, name, action, ())
+    });
+    Walked { stats, refused }
+}

@@ -18,7 +18,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 /// The process-wide lane, sized to the cores.
 pub fn lane() -> &'static Lane {
     static LANE: OnceLock<Lane> = OnceLock::new();
-    LANE.get_or_init(|| Lane::new(crate::config::cpus()))
+    LANE.get_or_init(|| Lane::new(crate::sys::limits::cpus()))
 }
 
 /// A counting gate: `cap` big files at most, and a view of how many are in.

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempPath;
 
+use crate::names::temp::{TEMP_PREFIX, TEMP_SUFFIX};
 use crate::sys::cancel;
 
 const BUF: usize = 64 * 1024;
@@ -325,18 +326,6 @@ impl AtomicFile {
     }
 }
 
-/// Names of b3tree's temporary files: `.b3tree-XXXXXX.tmp`. `hash` never hashes a name of
-/// this shape (another run's half-written manifest), but counts it as skipped.
-pub const TEMP_PREFIX: &str = ".b3tree-";
-pub const TEMP_SUFFIX: &str = ".tmp";
-
-/// True for a file name of b3tree's temporary files.
-pub fn is_temp_name(name: &[u8]) -> bool {
-    name.len() >= TEMP_PREFIX.len() + TEMP_SUFFIX.len()
-        && name.starts_with(TEMP_PREFIX.as_bytes())
-        && name.ends_with(TEMP_SUFFIX.as_bytes())
-}
-
 /// A temporary file known to the signal handler until it is renamed or removed.
 struct RegisteredTemp(Option<TempPath>);
 
@@ -361,14 +350,6 @@ fn current_umask() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn temp_names_are_recognised() {
-        assert!(is_temp_name(b".b3tree-abc123.tmp"));
-        assert!(!is_temp_name(b".b3tree-.tm"));
-        assert!(!is_temp_name(b"b3tree-abc.tmp"));
-        assert!(!is_temp_name(b".b3tree-abc.tmp.partial"));
-    }
 
     #[test]
     fn targets_resolve_through_symlinks_and_refuse_directories() {

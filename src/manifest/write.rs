@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::manifest::read::MAX_LINE;
 use crate::names::escape::{Escaping, escape_into, needs_escape};
-use crate::report::summary::Summary;
 
 /// Output format of `hash`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,10 +86,10 @@ impl<W: Write> ManifestWriter<W> {
         self.out.write_all(&self.line)
     }
 
-    /// Writes the closing summary (JSON only).
-    pub fn summary(&mut self, summary: &Summary) -> io::Result<()> {
+    /// Writes the closing summary record (JSON only).
+    pub fn summary(&mut self, summary: &Value) -> io::Result<()> {
         if self.format == Format::Json {
-            serde_json::to_writer(&mut self.out, &summary.to_json())?;
+            serde_json::to_writer(&mut self.out, summary)?;
             self.out.write_all(b"\n")?;
         }
         Ok(())

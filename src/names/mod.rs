@@ -2,3 +2,4 @@
 
 pub mod escape;
 pub(crate) mod nameset;
+pub(crate) mod temp;

@@ -40,12 +40,22 @@ impl EngineConfig {
     }
 }
 
-/// Runs the pipeline: `source` pushes jobs (on the blocking pool), `emit` receives every
-/// outcome in canonical order (on the calling thread). Returns the first `emit` error.
-pub fn run<T, S, E>(cfg: &EngineConfig, source: S, emit: E) -> io::Result<()>
+/// How a run of the pipeline ended.
+#[derive(Debug)]
+pub struct Finished<R> {
+    /// The first error `emit` returned (the run stopped there), or Ok.
+    pub emitted: io::Result<()>,
+    /// What the source returned (walk counts, what the manifest reader learned).
+    pub source: R,
+}
+
+/// Runs the pipeline: `source` pushes jobs (on the blocking pool) and returns what it
+/// learned; `emit` receives every outcome in canonical order (on the calling thread).
+pub fn run<T, R, S, E>(cfg: &EngineConfig, source: S, emit: E) -> Finished<R>
 where
     T: Send + 'static,
-    S: FnOnce(&mut Feeder<T>) + Send + 'static,
+    R: Send + 'static,
+    S: FnOnce(&mut Feeder<T>) -> R + Send + 'static,
     E: FnMut(Done<T>) -> io::Result<()>,
 {
     let window = cfg.window();
@@ -57,8 +67,9 @@ where
 
     let walker = rt::spawn_blocking(move || {
         let mut feeder = Feeder::new(job_tx, window_slots, batch);
-        source(&mut feeder);
+        let learned = source(&mut feeder);
         feeder.flush();
+        learned
         // Dropping the feeder closes the queue: workers drain it and finish.
     });
     let workers: Vec<_> = (0..cfg.jobs.max(1))
@@ -75,11 +86,11 @@ where
     drop(done_tx);
 
     rt::block_on(async move {
-        let result = gather(done_rx, emit).await;
-        walker.await;
+        let emitted = gather(done_rx, emit).await;
+        let source = walker.await;
         for w in workers {
             w.await;
         }
-        result
+        Finished { emitted, source }
     })
 }

@@ -40,8 +40,15 @@ pub const TERMINATING: [i32; 9] = [
 /// watchdog ends it (the promise is 250 ms from the signal to the exit).
 pub const GRACE: Duration = Duration::from_millis(180);
 
-/// Exit status a shell shows for a run ended by SIGINT (128 + 2); other signals give 128+n.
-pub const INTERRUPTED_EXIT: i32 = 130;
+
+/// A file-size limit (`ulimit -f`) must surface as a write error (EFBIG) on the output,
+/// not kill the process with its temporary file left behind: SIGXFSZ is ignored.
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a signal disposition to SIG_IGN touches no memory of ours.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
 
 /// Starts the signal thread.
 pub fn install_signal_handler() -> std::io::Result<()> {

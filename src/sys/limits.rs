@@ -5,6 +5,11 @@
 //! left after the descriptors already in use and those the walker may hold) and treat it as
 //! back-pressure where we cannot (the hasher waits and retries; see `hasher`).
 
+/// Cores this process may run on (2 if unknown).
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// Directory handles walkdir may keep open (its `max_open`) when descriptors are plenty.
 pub const WALKER_OPEN_DIRS: usize = 8;
 /// Descriptors the async runtime opens on first use (epoll, eventfd, timerfd), after the

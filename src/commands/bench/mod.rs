@@ -9,7 +9,6 @@ mod plot;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,14 +16,16 @@ use serde_json::json;
 
 use crate::cli::{BenchArgs, CacheMode, EngineArgs};
 use crate::commands::bench::plot::{Point, throughput_svg};
+use crate::commands::walk_into;
 use crate::config;
+use crate::config::Env;
+use crate::exit::Exit;
 use crate::hash::outcome::Outcome;
 use crate::manifest::output::write_whole;
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::sys::cancel;
 use crate::sys::evict::evict_tree;
-use crate::walk::{WalkConfig, WalkStats, walk};
-use crate::{Env, exit};
+use crate::walk::WalkConfig;
 
 /// One point of the sweep.
 #[derive(Debug, Clone, Copy)]
@@ -114,7 +115,7 @@ pub fn default_jobs_sweep(cpus: usize) -> Vec<u32> {
     std::iter::successors(Some(1u32), |j| (j * 2 <= top).then_some(j * 2)).collect()
 }
 
-pub fn run(args: BenchArgs, env: &Env) -> i32 {
+pub fn run(args: BenchArgs, env: &Env) -> Exit {
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
     if let Err(e) = std::fs::metadata(&root).and_then(|m| {
         if m.is_dir() {
@@ -124,11 +125,11 @@ pub fn run(args: BenchArgs, env: &Env) -> i32 {
         }
     }) {
         eprintln!("b3tree: cannot read {}: {e}", root.display());
-        return exit::USAGE;
+        return Exit::Usage;
     }
     if env.stdout_closed {
         eprintln!("b3tree: stdout is closed; nowhere to print the table");
-        return exit::FATAL;
+        return Exit::Fatal;
     }
     let jobs = if args.jobs.is_empty() {
         default_jobs_sweep(config::cpus())
@@ -176,7 +177,7 @@ pub fn run(args: BenchArgs, env: &Env) -> i32 {
             Ok(c) => c,
             Err(msg) => {
                 eprintln!("b3tree: {msg}");
-                return exit::FATAL;
+                return Exit::Fatal;
             }
         };
         let mut runs = Vec::with_capacity(repeat);
@@ -227,7 +228,7 @@ pub fn run(args: BenchArgs, env: &Env) -> i32 {
         if e.kind() != io::ErrorKind::BrokenPipe {
             eprintln!("b3tree: cannot write stdout: {e}");
         }
-        return exit::FATAL;
+        return Exit::Fatal;
     }
     if let Some(fast) = rows.iter().find(|r| r.median < 0.1) {
         eprintln!(
@@ -249,11 +250,11 @@ pub fn run(args: BenchArgs, env: &Env) -> i32 {
     }
 
     let mut code = if interrupted {
-        exit::INTERRUPTED
+        Exit::Interrupted
     } else if errors > 0 {
-        exit::FAILED
+        Exit::Failed
     } else {
-        exit::OK
+        Exit::Ok
     };
     let all_runs: Vec<(Setting, &Run)> = rows
         .iter()
@@ -275,7 +276,7 @@ pub fn run(args: BenchArgs, env: &Env) -> i32 {
         if let Some(p) = target {
             if let Err(e) = export(p) {
                 eprintln!("b3tree: {e}");
-                code = exit::FATAL;
+                code = Exit::Fatal;
             }
         }
     }
@@ -308,12 +309,13 @@ fn run_once(cfg: &EngineConfig, root: &Path) -> Option<Run> {
         max_open_dirs: cfg.walker_dirs,
         ..walk_cfg
     };
-    let stats = Arc::new(WalkStats::default());
     let (mut files, mut bytes, mut errors) = (0u64, 0u64, 0u64);
     let started = Instant::now();
-    let _ = engine::run(
+    // Bench times the whole pipeline; its emit never fails and the walk's counts are not
+    // part of a timing row.
+    let _finished = engine::run(
         &cfg,
-        move |feeder| walk(&walk_cfg, &stats, feeder),
+        move |feeder| walk_into(&walk_cfg, feeder, |_, _| true),
         |done| {
             match done.outcome {
                 Outcome::Hashed { size, .. } => {

@@ -12,14 +12,16 @@ mod missing;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
 use crate::cli::CheckArgs;
 use crate::commands::check::missing::{Missing, MissingSet};
+use crate::commands::walk_into;
 use crate::config;
+use crate::config::Env;
+use crate::exit::Exit;
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::manifest::read::{self, Line, LineReader, Malformed, Opened};
 use crate::manifest::write::json_path;
@@ -31,8 +33,7 @@ use crate::pipeline::queue::Feeder;
 use crate::report::stderr::{ProgressMode, Reporter};
 use crate::sys::cancel;
 use crate::sys::open::Confine;
-use crate::walk::{WalkConfig, WalkStats, walk};
-use crate::{Env, exit};
+use crate::walk::WalkConfig;
 
 /// What a job of the check source carries through the pipeline.
 #[derive(Debug)]
@@ -216,7 +217,7 @@ impl Printer {
     }
 }
 
-pub fn run(args: CheckArgs, env: &Env) -> i32 {
+pub fn run(args: CheckArgs, env: &Env) -> Exit {
     let started = Instant::now();
     let mode = ProgressMode::from_flags(args.progress, args.no_progress);
     let Opened {
@@ -228,19 +229,19 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
         Ok(m) => m,
         Err(why) => {
             eprintln!("b3tree: {why}");
-            return exit::USAGE;
+            return Exit::Usage;
         }
     };
     if env.stdout_closed && !args.status {
         eprintln!("b3tree: stdout is closed; nowhere to report (use --status)");
-        return exit::FATAL;
+        return Exit::Fatal;
     }
 
     let mut engine_cfg: EngineConfig = match config::engine(&args.engine) {
         Ok(cfg) => cfg,
         Err(msg) => {
             eprintln!("b3tree: {msg}");
-            return exit::FATAL;
+            return Exit::Fatal;
         }
     };
     engine_cfg.confine = if args.allow_outside {
@@ -260,15 +261,14 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
     );
 
     // Pass 1: every manifest entry, in manifest order.
-    let info = Arc::new(Mutex::new(SourceInfo::default()));
-    let source_info = info.clone();
     // The audited directory is derived from the entries only when --audit-root does not name it.
     let find_common = args.audit && args.audit_root.is_none();
     let allow_outside = args.allow_outside;
-    // The verdict writer records its own errors, so the engine's result carries nothing.
-    let _ = engine::run(
+    // The verdict writer records its own errors (its emit never fails); the source returns
+    // what the manifests held.
+    let mut info = engine::run(
         &engine_cfg,
-        move |feeder| read_manifests(readers, allow_outside, find_common, &source_info, feeder),
+        move |feeder| read_manifests(readers, allow_outside, find_common, feeder),
         |done| {
             reporter.progress(&done.outcome);
             let mut sink = Sink {
@@ -279,8 +279,8 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
             settle_entry(done, &args, &mut sink, &mut held);
             Ok(())
         },
-    );
-    let mut info = std::mem::take(&mut *info.lock().unwrap_or_else(|e| e.into_inner()));
+    )
+    .source;
     if let Some(names) = info.names.as_mut() {
         for (again, first) in names.finish() {
             counts.duplicates += 1;
@@ -342,20 +342,20 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
 
     if cancel::was_interrupted() {
         reporter.error("interrupted");
-        return exit::INTERRUPTED;
+        return Exit::Interrupted;
     }
     if let Err(e) = printer.finish() {
         if e.kind() != io::ErrorKind::BrokenPipe {
             reporter.error(&format!("cannot write stdout: {e}"));
         }
-        return exit::FATAL;
+        return Exit::Fatal;
     }
     if let Some(e) = info.read_error.take() {
         reporter.error(&e);
-        return exit::USAGE;
+        return Exit::Usage;
     }
     if reread.is_err() {
-        return exit::FATAL;
+        return Exit::Fatal;
     }
 
     let (code, mut notes) = verdict(&counts, info.entries, &args);
@@ -365,12 +365,12 @@ pub fn run(args: CheckArgs, env: &Env) -> i32 {
             reporter.error(&format!("WARNING: {n}"));
         }
         if args.json {
-            printer.json_line(&counts.json(code == exit::OK));
+            printer.json_line(&counts.json(code == Exit::Ok));
             if printer.finish().is_err() {
-                return exit::FATAL;
+                return Exit::Fatal;
             }
         }
-        if !args.quiet || code != exit::OK {
+        if !args.quiet || code != Exit::Ok {
             let elapsed = started.elapsed().as_secs_f64();
             reporter.error(&counts.summary(audit_skipped, elapsed));
         }
@@ -401,15 +401,20 @@ fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut MissingSet, sink: &m
         roots: vec![tree.root],
         max_open_dirs: engine.walker_dirs,
         skip_files: tree.skip_files,
-        known: tree.known.map(Arc::new),
         ..WalkConfig::default()
     };
+    let known = tree.known;
     held.index();
     let mut skipped = 0u64;
-    let stats = Arc::new(WalkStats::default());
-    let _ = engine::run(
+    // Files the manifests list are not NEW (special files still count); the verdict
+    // writer records its own errors, so emit never fails.
+    let _walked = engine::run(
         engine,
-        move |feeder: &mut Feeder<()>| walk(&walk_cfg, &stats, feeder),
+        move |feeder: &mut Feeder<()>| {
+            walk_into(&walk_cfg, feeder, |name, action| {
+                !matches!(action, Action::Hash) || known.as_ref().is_none_or(|k| !k.contains(name))
+            })
+        },
         |done| {
             sink.reporter.progress(&done.outcome);
             match &done.outcome {
@@ -473,7 +478,7 @@ fn audit_tree(tree: Tree, engine: &EngineConfig, held: &mut MissingSet, sink: &m
 }
 
 /// The exit code, and why the run failed when no single entry says so.
-fn verdict(counts: &Counts, entries: u64, args: &CheckArgs) -> (i32, Vec<String>) {
+fn verdict(counts: &Counts, entries: u64, args: &CheckArgs) -> (Exit, Vec<String>) {
     let verified = counts.ok + counts.failed;
     let mut notes = Vec::new();
     if entries == 0 {
@@ -490,9 +495,9 @@ fn verdict(counts: &Counts, entries: u64, args: &CheckArgs) -> (i32, Vec<String>
         + counts.too_long;
     let bad_lines = args.strict && counts.malformed + counts.duplicates > 0;
     let code = if !notes.is_empty() || bad_entries > 0 || bad_lines {
-        exit::FAILED
+        Exit::Failed
     } else {
-        exit::OK
+        Exit::Ok
     };
     (code, notes)
 }
@@ -760,9 +765,8 @@ fn read_manifests(
     readers: Vec<Box<dyn BufRead + Send>>,
     allow_outside: bool,
     find_common: bool,
-    info: &Mutex<SourceInfo>,
     feeder: &mut Feeder<Item>,
-) {
+) -> SourceInfo {
     let mut names = NameSet::new();
     let mut common: Option<Vec<u8>> = None;
     let mut entries = 0u64;
@@ -828,12 +832,13 @@ fn read_manifests(
             }
         }
     }
-    let mut info = info.lock().unwrap_or_else(|e| e.into_inner());
-    info.names = Some(names);
-    info.common_dir = common;
-    info.entries = entries;
-    info.admitted = admitted;
-    info.read_error = read_error;
+    SourceInfo {
+        names: Some(names),
+        common_dir: common,
+        entries,
+        admitted,
+        read_error,
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,121 @@
+//! The source layout (README "Code map"): floors of modules, each importing only those
+//! beneath it, and no file too long to read in one sitting. Read from `src/` as text: a new
+//! `crate::` path that climbs a floor fails here, naming the file and the path.
+
+use std::path::{Path, PathBuf};
+
+/// Lowest first. A module may use its own floor and those before it.
+const FLOORS: &[&str] = &[
+    "sys", "names", "hash", "walk", "manifest", "pipeline", "report", "digest", "cli", "config",
+    "exit", "commands", "lib", "main",
+];
+
+const MAX_LINES: usize = 450;
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn floor_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_str()
+        .unwrap();
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// The text without its unit-test module (tests may reach anywhere).
+fn without_tests(text: &str) -> &str {
+    match text.find("#[cfg(test)]\nmod ") {
+        Some(i) => &text[..i],
+        None => text,
+    }
+}
+
+fn rank(floor: &str) -> usize {
+    FLOORS
+        .iter()
+        .position(|f| *f == floor)
+        .unwrap_or_else(|| panic!("module {floor} is on no floor: add it to FLOORS and README"))
+}
+
+#[test]
+fn no_module_imports_a_higher_floor() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut climbs = Vec::new();
+    for file in &files {
+        let me = floor_of(&src, file);
+        let text = std::fs::read_to_string(file).unwrap();
+        for (i, _) in without_tests(&text).match_indices("crate::") {
+            let rest = &text[i + "crate::".len()..];
+            // `crate::a::b` or `crate::{a::b, c}`: the first segment of each path.
+            let group = match rest.strip_prefix('{') {
+                Some(inner) => &inner[..inner.find('}').unwrap_or(inner.len())],
+                None => rest,
+            };
+            let paths: Vec<&str> = if rest.starts_with('{') {
+                group.split(',').map(str::trim).collect()
+            } else {
+                vec![group]
+            };
+            for path in paths {
+                let first: String = path
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let target = match first.as_str() {
+                    "" => continue,
+                    // Items of lib.rs itself.
+                    t if t.starts_with(|c: char| c.is_ascii_uppercase()) || t == "run" => "lib",
+                    t => t,
+                };
+                if rank(target) > rank(&me) {
+                    climbs.push(format!(
+                        "{} ({me}) uses crate::{target}",
+                        file.strip_prefix(&src).unwrap().display()
+                    ));
+                }
+            }
+        }
+    }
+    climbs.sort();
+    climbs.dedup();
+    assert!(
+        climbs.is_empty(),
+        "imports that climb a floor:\n{}",
+        climbs.join("\n")
+    );
+}
+
+#[test]
+fn no_source_file_is_too_long() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let n = std::fs::read_to_string(f).unwrap().lines().count();
+            (n > MAX_LINES)
+                .then(|| format!("{}: {n} lines", f.strip_prefix(&src).unwrap().display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "over {MAX_LINES} lines:\n{}",
+        long.join("\n")
+    );
+}
