@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use tempfile::TempPath;
 
 use crate::names::temp::{TEMP_PREFIX, TEMP_SUFFIX};
-use crate::sys::cancel;
+use crate::sys::{cancel, stdio};
 
 const BUF: usize = 64 * 1024;
 /// Symlinks followed before giving up (the kernel's own limit).
@@ -160,7 +160,7 @@ impl Output {
     /// (device, inode) of files the walk must not hash (the output itself).
     pub fn own_files(&self) -> Vec<(u64, u64)> {
         match self {
-            Output::Stdout(_) => stdout_file_id().into_iter().collect(),
+            Output::Stdout(_) => stdio::stdout_file_id().into_iter().collect(),
             Output::Direct(_) => Vec::new(),
             Output::File(f) => f.own_files.clone(),
         }
@@ -178,17 +178,6 @@ impl Output {
     /// The `-o` file replaces an existing file (so a partial run must not replace it).
     pub fn replaces_existing(&self) -> bool {
         matches!(self, Output::File(f) if f.existed)
-    }
-}
-
-/// (device, inode) of stdout when it is a regular file (`hash > SUMS.b3` inside the tree
-/// must not hash its own half-written output).
-fn stdout_file_id() -> Option<(u64, u64)> {
-    // SAFETY: fstat on fd 1 into a zeroed struct; read only on success.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        (libc::fstat(1, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFREG)
-            .then_some((st.st_dev, st.st_ino))
     }
 }
 
@@ -262,7 +251,7 @@ impl AtomicFile {
                 own_files.push((old.dev(), old.ino()));
                 (old.mode() & 0o7777, true)
             }
-            Err(_) => (0o666 & !current_umask(), false),
+            Err(_) => (0o666 & !stdio::current_umask(), false),
         };
         Ok(AtomicFile {
             target: target.real.clone(),
@@ -335,15 +324,6 @@ impl Drop for RegisteredTemp {
             cancel::unregister_temp_file(t);
         }
         // The TempPath's own drop then removes the file.
-    }
-}
-
-fn current_umask() -> u32 {
-    // SAFETY: umask only swaps the process mask; we put the old one back at once.
-    unsafe {
-        let old = libc::umask(0o022);
-        libc::umask(old);
-        old as u32
     }
 }
 

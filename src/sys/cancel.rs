@@ -40,7 +40,6 @@ pub const TERMINATING: [i32; 9] = [
 /// watchdog ends it (the promise is 250 ms from the signal to the exit).
 pub const GRACE: Duration = Duration::from_millis(180);
 
-
 /// A file-size limit (`ulimit -f`) must surface as a write error (EFBIG) on the output,
 /// not kill the process with its temporary file left behind: SIGXFSZ is ignored.
 pub fn ignore_file_size_signal() {

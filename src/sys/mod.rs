@@ -6,3 +6,5 @@ pub mod evict;
 pub mod limits;
 pub(crate) mod mapguard;
 pub mod open;
+pub(crate) mod resolve;
+pub mod stdio;

@@ -5,6 +5,7 @@
 //! (robust on a shared, noisy machine) and the min–max spread. Ctrl-C ends the sweep: the
 //! settings whose runs all finished are still printed and exported.
 
+mod export;
 mod plot;
 
 use std::io::{self, IsTerminal, Write};
@@ -12,20 +13,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
 
 use crate::cli::{BenchArgs, CacheMode, EngineArgs};
-use crate::commands::bench::plot::{Point, throughput_svg};
 use crate::commands::walk_into;
 use crate::config;
 use crate::config::Env;
 use crate::exit::Exit;
 use crate::hash::outcome::Outcome;
-use crate::manifest::output::write_whole;
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::sys::cancel;
 use crate::sys::evict::evict_tree;
 use crate::walk::WalkConfig;
+use export::{write_csv, write_json, write_plot};
 
 /// One point of the sweep.
 #[derive(Debug, Clone, Copy)]
@@ -389,85 +388,6 @@ fn write_table(
         first.median / best.median.max(1e-9),
         first.setting.label()
     )
-}
-
-fn write_csv(path: &Path, runs: &[(Setting, &Run)]) -> Result<(), String> {
-    let mut s = String::from("jobs,max_open,queue,run,wall_secs,files,bytes,errors\n");
-    let mut counter: std::collections::HashMap<String, u32> = Default::default();
-    for (setting, run) in runs {
-        let n = counter.entry(setting.label()).or_default();
-        *n += 1;
-        s.push_str(&format!(
-            "{},{},{},{},{:.6},{},{},{}\n",
-            setting.jobs,
-            setting.max_open.map_or(String::new(), |m| m.to_string()),
-            setting.queue.map_or(String::new(), |q| q.to_string()),
-            n,
-            run.wall.as_secs_f64(),
-            run.files,
-            run.bytes,
-            run.errors
-        ));
-    }
-    write_whole(path, s.as_bytes())
-}
-
-fn write_json(
-    path: &Path,
-    root: &Path,
-    cache: CacheMode,
-    rows: &[Row],
-    runs: &[(Setting, &Run)],
-) -> Result<(), String> {
-    let v = json!({
-        "path": root.to_string_lossy(),
-        "cache": if cache == CacheMode::Cold { "cold" } else { "warm" },
-        "cpus": config::cpus(),
-        "runs": runs.iter().map(|(s, r)| json!({
-            "jobs": s.jobs, "max_open": s.max_open, "queue": s.queue,
-            "wall_secs": r.wall.as_secs_f64(), "files": r.files, "bytes": r.bytes, "errors": r.errors,
-        })).collect::<Vec<_>>(),
-        "settings": rows.iter().map(|r| json!({
-            "jobs": r.setting.jobs, "max_open": r.setting.max_open, "queue": r.setting.queue,
-            "median_secs": r.median, "min_secs": r.min, "max_secs": r.max,
-            "files": r.files(), "bytes": r.bytes(), "mb_per_s": r.mb_per_s(r.median),
-        })).collect::<Vec<_>>(),
-    });
-    let text = serde_json::to_vec_pretty(&v).map_err(|e| e.to_string())?;
-    write_whole(path, &text)
-}
-
-fn write_plot(path: &Path, root: &Path, cache: CacheMode, rows: &[Row]) -> Result<(), String> {
-    let mut series: Vec<(String, Vec<Point>)> = Vec::new();
-    for r in rows {
-        let label = r.setting.series();
-        let point = Point {
-            jobs: r.setting.jobs,
-            median: r.mb_per_s(r.median),
-            // The fastest run gives the highest throughput.
-            min: r.mb_per_s(r.max),
-            max: r.mb_per_s(r.min),
-        };
-        match series.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, pts)) => pts.push(point),
-            None => series.push((label, vec![point])),
-        }
-    }
-    for (_, pts) in &mut series {
-        pts.sort_by_key(|p| p.jobs);
-    }
-    let title = format!(
-        "b3tree hash throughput, {} ({} cache, {} CPUs)",
-        root.display(),
-        if cache == CacheMode::Cold {
-            "cold"
-        } else {
-            "warm"
-        },
-        config::cpus()
-    );
-    let svg = throughput_svg(&title, &series)?;
-    write_whole(path, svg.as_bytes())
 }
 
 #[cfg(test)]

@@ -1,0 +1,131 @@
+//! Pass 2 (`--audit`): walk the covered tree for files the manifests do not list (NEW), or
+//! whose content equals a missing entry's (MOVED); confined like verification.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use super::source::lexically_outside;
+use super::verdict::Sink;
+
+use super::missing::MissingSet;
+use crate::commands::walk_into;
+use crate::hash::outcome::{Action, ErrorKind, Outcome, SkipKind};
+use crate::manifest::write::json_path;
+use crate::names::escape::display;
+use crate::names::nameset::NameSet;
+use crate::pipeline::engine::{self, EngineConfig};
+use crate::pipeline::queue::Feeder;
+use crate::walk::WalkConfig;
+
+/// What `--audit` walks: the deepest directory holding every entry (or `.`), the names the
+/// manifests list, and the manifests themselves (never reported as NEW).
+pub(super) struct Tree {
+    pub(super) root: PathBuf,
+    pub(super) known: Option<NameSet>,
+    pub(super) skip_files: Vec<(u64, u64)>,
+}
+
+/// Pass 2: reports each regular file under the tree that the manifests do not list as NEW,
+/// or as MOVED when its content equals a held-back missing entry's. Returns the number of
+/// special files and symlinks seen (not audited).
+pub(super) fn audit_tree(
+    tree: Tree,
+    engine: &EngineConfig,
+    held: &mut MissingSet,
+    sink: &mut Sink,
+) -> u64 {
+    let walk_cfg = WalkConfig {
+        roots: vec![tree.root],
+        max_open_dirs: engine.walker_dirs,
+        skip_files: tree.skip_files,
+        ..WalkConfig::default()
+    };
+    let known = tree.known;
+    held.index();
+    let mut skipped = 0u64;
+    // Files the manifests list are not NEW (special files still count); the verdict
+    // writer records its own errors, so emit never fails.
+    let _walked = engine::run(
+        engine,
+        move |feeder: &mut Feeder<()>| {
+            walk_into(&walk_cfg, feeder, |name, action| {
+                !matches!(action, Action::Hash) || known.as_ref().is_none_or(|k| !k.contains(name))
+            })
+        },
+        |done| {
+            sink.reporter.progress(&done.outcome);
+            match &done.outcome {
+                Outcome::Hashed { hash, .. } => {
+                    if let Some(from) = held.take_match(hash.as_bytes()) {
+                        let from = match from {
+                            Ok(name) => name,
+                            Err(e) => {
+                                sink.counts.unreadable += 1;
+                                sink.reporter.error(&format!(
+                                    "{}: moved from an entry whose name cannot be read again: {e}",
+                                    display(&done.name)
+                                ));
+                                return Ok(());
+                            }
+                        };
+                        let from = &from;
+                        sink.counts.moved += 1;
+                        let status = format!("MOVED (from {})", display(from));
+                        sink.printer.verdict(&done.name, &status, false, |_| {
+                            let mut o = serde_json::Map::new();
+                            o.insert("type".into(), json!("moved"));
+                            json_path(&done.name, &mut o);
+                            let mut f = serde_json::Map::new();
+                            json_path(from, &mut f);
+                            o.insert("from".into(), f.remove("path").unwrap_or_default());
+                            // Like `path_bytes`: the exact old name when it is not UTF-8.
+                            if let Some(bytes) = f.remove("path_bytes") {
+                                o.insert("from_bytes".into(), bytes);
+                            }
+                            o.insert("hash".into(), json!(hash.to_hex().as_str()));
+                            Value::Object(o)
+                        });
+                    } else {
+                        sink.counts.new += 1;
+                        sink.printer.verdict(&done.name, "NEW", false, |_| {
+                            let mut o = serde_json::Map::new();
+                            o.insert("type".into(), json!("new"));
+                            json_path(&done.name, &mut o);
+                            o.insert("hash".into(), json!(hash.to_hex().as_str()));
+                            Value::Object(o)
+                        });
+                    }
+                }
+                Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => {}
+                Outcome::Failed(e) => {
+                    sink.counts.unreadable += 1;
+                    sink.reporter.error(&format!(
+                        "{}: {e} (audit: contents unverifiable)",
+                        display(&done.name)
+                    ));
+                }
+                // The manifests themselves: given by the user, neither NEW nor special.
+                Outcome::Skipped(SkipKind::OwnOutput) => {}
+                Outcome::Skipped(_) => skipped += 1,
+            }
+            Ok(())
+        },
+    );
+    skipped
+}
+
+/// The directory `dir` (symlinks resolved) is the working directory or lies beneath it.
+/// The audit walk also opens files confined, so a swap after this check can show names
+/// from elsewhere as unverifiable, never contents.
+pub(super) fn lies_beneath_cwd(dir: &std::path::Path) -> bool {
+    match (std::fs::canonicalize(dir), std::fs::canonicalize(".")) {
+        (Ok(d), Ok(cwd)) => d.starts_with(cwd),
+        // Missing: nothing to walk, and the walk reports it.
+        (Err(_), _) => {
+            !dir.is_absolute() && lexically_outside(dir.as_os_str().as_bytes()).is_none()
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,141 @@
+//! The one owner of check's stdout: verdict lines (`NAME: OK`, escaped as b3sum does) or
+//! JSON Lines records, written to any `Write` so that unit tests read them from a `Vec`.
+
+use std::io::{self, IsTerminal, Write};
+
+use serde_json::{Value, json};
+
+use super::missing::Missing;
+use crate::cli::CheckArgs;
+use crate::manifest::write::json_path;
+use crate::names::escape::{Escaping, push_marked};
+use crate::names::nameset::Location;
+use crate::sys::{cancel, stdio};
+
+pub(super) struct Printer {
+    pub(super) out: Option<io::BufWriter<io::Stdout>>,
+    /// stdout is a pipe: write each verdict through at once, so a reader that goes away
+    /// early (`| head -1`) makes the next write fail instead of the run passing unseen.
+    pub(super) eager: bool,
+    pub(super) json: bool,
+    pub(super) quiet: bool,
+    pub(super) escaping: Escaping,
+    pub(super) manifests: Vec<String>,
+    pub(super) error: Option<io::Error>,
+}
+
+impl Printer {
+    pub(super) fn new(args: &CheckArgs, manifests: Vec<String>) -> Printer {
+        Printer {
+            out: (!args.status).then(|| io::BufWriter::with_capacity(64 * 1024, io::stdout())),
+            eager: stdio::stdout_is_pipe(),
+            json: args.json,
+            quiet: args.quiet,
+            escaping: if io::stdout().is_terminal() {
+                Escaping::Terminal
+            } else {
+                Escaping::Manifest
+            },
+            manifests,
+            error: None,
+        }
+    }
+
+    /// Flushes stdout; the first write error, or the reader having left with verdicts unread.
+    pub(super) fn finish(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let Some(out) = self.out.as_mut() else {
+            return Ok(());
+        };
+        out.flush()?;
+        if stdio::pipe_left_unread() {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the reader left before reading everything",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The verdict of an entry held back for the audit whose content did not turn up.
+    pub(super) fn missing(&mut self, m: &Missing) {
+        self.verdict(m.name, "FAILED (missing)", false, |p| {
+            entry_json(m.name, "missing", &p.loc(m.at), &m.expected, None)
+        });
+    }
+
+    pub(super) fn loc(&self, at: Location) -> String {
+        format!("{}:{}", self.manifests[at.0 as usize], at.1)
+    }
+
+    pub(super) fn write(&mut self, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(out) = &mut self.out {
+            let res = out
+                .write_all(bytes)
+                .and_then(|()| if self.eager { out.flush() } else { Ok(()) });
+            if let Err(e) = res {
+                cancel::request_stop();
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// One JSON Lines record.
+    pub(super) fn json_line(&mut self, value: &Value) {
+        let mut line = serde_json::to_vec(value).unwrap_or_default();
+        line.push(b'\n');
+        self.write(&line);
+    }
+
+    /// `NAME: STATUS` (name escaped as b3sum does), or the JSON object `json` builds (only
+    /// then: most verdicts are plain OK lines, and this runs once per entry).
+    pub(super) fn verdict(
+        &mut self,
+        name: &[u8],
+        status: &str,
+        ok: bool,
+        json: impl FnOnce(&Self) -> Value,
+    ) {
+        if self.json {
+            let record = json(self);
+            self.json_line(&record);
+            return;
+        }
+        if ok && self.quiet {
+            return;
+        }
+        let mut line = Vec::with_capacity(name.len() + 16);
+        push_marked(name, self.escaping, &mut line);
+        line.extend_from_slice(b": ");
+        line.extend_from_slice(status.as_bytes());
+        line.push(b'\n');
+        self.write(&line);
+    }
+}
+
+pub(super) fn entry_json(
+    name: &[u8],
+    status: &str,
+    at: &str,
+    expected: &[u8; 32],
+    actual: Option<&blake3::Hash>,
+) -> Value {
+    let mut o = serde_json::Map::new();
+    o.insert("type".into(), json!("entry"));
+    json_path(name, &mut o);
+    o.insert("status".into(), json!(status));
+    o.insert("at".into(), json!(at));
+    o.insert(
+        "expected".into(),
+        json!(blake3::Hash::from_bytes(*expected).to_hex().as_str()),
+    );
+    if let Some(h) = actual {
+        o.insert("actual".into(), json!(h.to_hex().as_str()));
+    }
+    Value::Object(o)
+}

@@ -1,0 +1,156 @@
+//! Pass 1's source: every line of every manifest becomes one job of the engine, in
+//! manifest order — entries to hash, and malformed or refused lines as reports, so that every
+//! verdict and diagnostic comes out in manifest order.
+
+use std::io::BufRead;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
+use crate::manifest::read::{Line, LineReader, Malformed};
+use crate::names::nameset::{Location, NameSet, narrow_common_dir, normalize};
+use crate::pipeline::queue::Feeder;
+
+/// What a job of the check source carries through the pipeline.
+#[derive(Debug)]
+pub(super) enum Item {
+    Entry {
+        at: Location,
+        expected: [u8; 32],
+        /// Byte offset of its line (to read the name again for `--audit`).
+        offset: u64,
+    },
+    Malformed {
+        at: Location,
+        why: Malformed,
+    },
+}
+
+/// What the manifest reader leaves behind for the later stages.
+#[derive(Default)]
+pub(super) struct SourceInfo {
+    pub(super) names: Option<NameSet>,
+    /// Deepest directory (normalised) holding every entry (computed for `--audit` without
+    /// `--audit-root` only).
+    pub(super) common_dir: Option<Vec<u8>>,
+    pub(super) entries: u64,
+    /// Entries not refused by confinement (the only ones that shape the audit).
+    pub(super) admitted: u64,
+    pub(super) read_error: Option<String>,
+}
+
+/// Why a name may not be opened under confinement, judged from its text alone.
+pub(super) fn lexically_outside(name: &[u8]) -> Option<&'static str> {
+    if name.starts_with(b"/") {
+        return Some("absolute path");
+    }
+    let mut depth = 0i64;
+    for comp in name.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return Some("leads outside with ..");
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    None
+}
+
+/// The pass-1 source: every line of every manifest becomes one job.
+pub(super) fn read_manifests(
+    readers: Vec<Box<dyn BufRead + Send>>,
+    allow_outside: bool,
+    find_common: bool,
+    feeder: &mut Feeder<Item>,
+) -> SourceInfo {
+    let mut names = NameSet::new();
+    let mut common: Option<Vec<u8>> = None;
+    let mut entries = 0u64;
+    let mut admitted = 0u64;
+    let mut read_error = None;
+    'manifests: for (idx, reader) in readers.into_iter().enumerate() {
+        let mut lines = LineReader::new(reader);
+        loop {
+            let line = match lines.next_line() {
+                Ok(Some(l)) => l,
+                Ok(None) => break,
+                Err(e) => {
+                    read_error = Some(format!("cannot read manifest #{}: {e}", idx + 1));
+                    break 'manifests;
+                }
+            };
+            let at = (idx as u32, lines.line_no);
+            let pushed = match line {
+                Line::Comment => true,
+                Line::Malformed(why) => feeder.push(
+                    PathBuf::new(),
+                    Vec::new(),
+                    Action::Report(Outcome::Skipped(SkipKind::Other)),
+                    Item::Malformed { at, why },
+                ),
+                Line::Entry(e) => {
+                    entries += 1;
+                    let norm = normalize(&e.name);
+                    names.add(&norm, at);
+                    let refused = match lexically_outside(&e.name) {
+                        Some(why) if !allow_outside => Some(why),
+                        _ => None,
+                    };
+                    // A refused name never widens the audited directory.
+                    if refused.is_none() {
+                        admitted += 1;
+                        if find_common {
+                            narrow_common_dir(&mut common, &norm);
+                        }
+                    }
+                    let path = PathBuf::from(std::ffi::OsStr::from_bytes(&e.name));
+                    let action = match refused {
+                        Some(why) => Action::Report(Outcome::Failed(EntryError::new(
+                            ErrorKind::Outside,
+                            why,
+                        ))),
+                        None => Action::Hash,
+                    };
+                    feeder.push(
+                        path,
+                        e.name,
+                        action,
+                        Item::Entry {
+                            at,
+                            expected: e.hash,
+                            offset: lines.line_start,
+                        },
+                    )
+                }
+            };
+            if !pushed {
+                break 'manifests;
+            }
+        }
+    }
+    SourceInfo {
+        names: Some(names),
+        common_dir: common,
+        entries,
+        admitted,
+        read_error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    pub(super) fn confinement_by_text() {
+        assert_eq!(lexically_outside(b"a/../b"), None);
+        assert_eq!(lexically_outside(b"./a"), None);
+        assert!(lexically_outside(b"../x").is_some());
+        assert!(lexically_outside(b"a/../../x").is_some());
+        assert!(lexically_outside(b"/etc/passwd").is_some());
+    }
+}
