@@ -16,7 +16,6 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::hash::biglane::{self, Turn};
@@ -103,21 +102,14 @@ struct Stat {
 
 impl Stat {
     fn of(file: &File) -> io::Result<Stat> {
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: fstat fills `st` on success; we read it only then.
-        let st = unsafe {
-            if libc::fstat(file.as_raw_fd(), st.as_mut_ptr()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            st.assume_init()
-        };
+        let st = rustix::fs::fstat(file)?;
         Ok(Stat {
             mode: st.st_mode,
             dev: st.st_dev,
             ino: st.st_ino,
             size: u64::try_from(st.st_size).unwrap_or(0),
-            mtime: (st.st_mtime, st.st_mtime_nsec),
-            ctime: (st.st_ctime, st.st_ctime_nsec),
+            mtime: (st.st_mtime, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime, st.st_ctime_nsec as i64),
         })
     }
 
@@ -244,7 +236,11 @@ fn read_mapped(
             Ok(None) => return Err(ReadStop::Io(io::Error::other("no mapping slot free"))),
             Err(e) => return Err(ReadStop::Io(e)),
         };
-        update(hasher, turn, map.as_slice(), spent.take());
+        // The previous window is unmapped alongside: tearing down a window's page tables is
+        // serial kernel work (~5 % of a 1 GiB file's profile), which would otherwise leave
+        // the other cores idle between windows.
+        let previous = spent.take();
+        map.hash_into(hasher, turn.spread(), move || drop(previous));
         if map.faulted() {
             return Err(ReadStop::Shrunk);
         }
@@ -288,24 +284,16 @@ fn read_big(
         if total > size {
             return Err(ReadStop::Longer(size));
         }
-        update(hasher, turn, &buf[..filled], None);
+        update(hasher, turn, &buf[..filled]);
     }
 }
 
-/// Hashes one window of a big file: over every core while one is free of big files, else on
-/// this thread alone. `spent` (the previous window) is unmapped alongside: tearing down a
-/// window's page tables is serial kernel work (~5 % of a 1 GiB file's profile), which would
-/// otherwise leave the other cores idle between windows.
-fn update(
-    hasher: &mut blake3::Hasher,
-    turn: &Turn,
-    bytes: &[u8],
-    spent: Option<mapguard::GuardedMap>,
-) {
+/// Hashes one chunk of a big file read into memory: over every core while one is free of
+/// big files, else on this thread alone.
+fn update(hasher: &mut blake3::Hasher, turn: &Turn, bytes: &[u8]) {
     if turn.spread() {
-        rayon::join(|| drop(spent), || hasher.update_rayon(bytes));
+        hasher.update_rayon(bytes);
     } else {
-        drop(spent);
         hasher.update(bytes);
     }
 }

@@ -116,21 +116,15 @@ pub fn die_of(sig: i32) -> ! {
         let _ = std::fs::remove_file(p);
     }
     // No core file for SIGQUIT/SIGXCPU: the user asked us to stop, not for a post-mortem.
-    let no_core = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: setrlimit reads the struct we pass; lowering the soft limit always succeeds.
-    unsafe {
-        let mut cur = no_core;
-        if libc::getrlimit(libc::RLIMIT_CORE, &mut cur) == 0 {
-            let lowered = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: cur.rlim_max,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &lowered);
-        }
-    }
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let hard = getrlimit(Resource::Core).maximum;
+    let _ = setrlimit(
+        Resource::Core,
+        Rlimit {
+            current: Some(0),
+            maximum: hard,
+        },
+    );
     // Restores the default action, unblocks the signal and raises it in this thread.
     let _ = signal_hook::low_level::emulate_default_handler(sig);
     std::process::exit(128 + sig)

@@ -6,7 +6,6 @@
 //! files we cannot open, and the dentry/inode caches, so directory walking stays warm. On
 //! tmpfs and similar memory-backed filesystems there is nothing to evict: "cold" equals warm.
 
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Evicts the pages of every regular file under `root`; returns (files evicted, failures).
@@ -20,12 +19,10 @@ pub fn evict_tree(root: &Path) -> (u64, u64) {
             continue;
         }
         match std::fs::File::open(entry.path()) {
-            Ok(f) => {
-                // SAFETY: advisory call on a descriptor we own.
-                let rc =
-                    unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-                if rc == 0 { ok += 1 } else { failed += 1 }
-            }
+            Ok(f) => match rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed) {
+                Ok(()) => ok += 1,
+                Err(_) => failed += 1,
+            },
             Err(_) => failed += 1,
         }
     }

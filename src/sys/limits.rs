@@ -24,27 +24,21 @@ pub const MAX_OPEN_CEILING: usize = 1024;
 /// Raises the soft RLIMIT_NOFILE as far as the hard limit allows and returns the new soft
 /// limit (or the old one if raising failed).
 pub fn raise_nofile_limit() -> u64 {
-    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    // None means unlimited.
+    let current = lim.current.unwrap_or(u64::MAX);
+    let want = lim.maximum.unwrap_or(u64::MAX).min(65_536);
+    if want > current {
+        let raised = Rlimit {
+            current: Some(want),
+            maximum: lim.maximum,
         };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 256;
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return want;
         }
-        let want = lim.rlim_max.min(65_536);
-        if want > lim.rlim_cur {
-            let raised = libc::rlimit {
-                rlim_cur: want,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return want;
-            }
-        }
-        lim.rlim_cur
     }
+    current
 }
 
 /// Descriptors this process has open right now with a number below `soft_limit` (only

@@ -13,7 +13,16 @@
 //! re-faults, so real bugs still crash. Mappings are windows of a file (not the whole file),
 //! so resident memory stays bounded however big the file is.
 //!
-//! The handler only does async-signal-safe things: atomic loads/stores, `mmap`, `signal`.
+//! The handler does only atomic loads and stores, `mmap` and `sigaction`. POSIX lists
+//! `sigaction` as async-signal-safe but not `mmap`; on Linux glibc's `mmap` is a bare system
+//! call wrapper (no locks, no allocation), which is what makes it usable here — a port to
+//! another libc must check that again. A SIGBUS that is not ours goes to the handler that was
+//! installed before ours (chained), or, if there was none, to the default action.
+//!
+//! The mapped bytes never leave this module as a slice: a `MAP_SHARED` mapping changes when
+//! another process writes the file, which a Rust `&[u8]` promises cannot happen (memmap2 makes
+//! such access `unsafe` for that reason). [`GuardedMap::hash_into`] feeds them to BLAKE3 and
+//! nothing else; the hasher trusts the digest only if `fstat` shows the file unchanged.
 
 use std::fs::File;
 use std::io;
@@ -43,6 +52,13 @@ static PAGE: AtomicUsize = AtomicUsize::new(4096);
 static INSTALL: Once = Once::new();
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
+/// The SIGBUS action before ours, for faults that are not ours.
+struct PrevAction(libc::sigaction);
+// SAFETY: written once before the handler is installed, then only read.
+unsafe impl Sync for PrevAction {}
+unsafe impl Send for PrevAction {}
+static PREV: std::sync::OnceLock<PrevAction> = std::sync::OnceLock::new();
+
 /// Page size, for aligning window offsets.
 #[cfg(test)]
 fn page_size() -> usize {
@@ -58,6 +74,11 @@ fn install() {
             if page > 0 {
                 PAGE.store(page as usize, Ordering::Relaxed);
             }
+            let mut prev: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGBUS, std::ptr::null(), &mut prev) != 0 {
+                return;
+            }
+            let _ = PREV.set(PrevAction(prev));
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_sigbus as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
@@ -69,7 +90,7 @@ fn install() {
     });
 }
 
-extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel hands us a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
     let page = PAGE.load(Ordering::Relaxed);
@@ -99,10 +120,31 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
             }
         }
     }
-    // Not one of ours: let the default action (terminate) happen on the re-fault.
-    // SAFETY: signal() is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGBUS, libc::SIG_DFL);
+    // Not one of ours: the handler before ours, or the default action (terminate) on the
+    // re-fault.
+    let prev = PREV.get().map(|p| p.0);
+    match prev {
+        Some(p) if p.sa_sigaction != libc::SIG_DFL && p.sa_sigaction != libc::SIG_IGN => {
+            if p.sa_flags & libc::SA_SIGINFO != 0 {
+                // SAFETY: the previous handler was installed with SA_SIGINFO, so it has this
+                // signature; we pass on the kernel's own arguments.
+                let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    unsafe { std::mem::transmute(p.sa_sigaction) };
+                f(sig, info, ctx);
+            } else {
+                // SAFETY: a plain handler (no SA_SIGINFO) takes the signal number only.
+                let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(p.sa_sigaction) };
+                f(sig);
+            }
+        }
+        _ => {
+            // SAFETY: sigaction with a zeroed (SIG_DFL) action is async-signal-safe.
+            unsafe {
+                let mut dfl: libc::sigaction = std::mem::zeroed();
+                dfl.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(libc::SIGBUS, &dfl, std::ptr::null_mut());
+            }
+        }
     }
 }
 
@@ -118,7 +160,7 @@ unsafe impl Send for GuardedMap {}
 unsafe impl Sync for GuardedMap {}
 
 impl GuardedMap {
-    /// Maps a window. `offset` must be a multiple of [`page_size`]; `len` must be > 0.
+    /// Maps a window. `offset` must be a multiple of the page size; `len` must be > 0.
     /// Returns `Ok(None)` when every guard slot is busy (the caller reads instead).
     pub fn map(file: &File, offset: u64, len: usize) -> io::Result<Option<GuardedMap>> {
         install();
@@ -158,10 +200,38 @@ impl GuardedMap {
 
     /// The mapped bytes. Pages past a truncated end read as zeros (and set [`faulted`]).
     ///
+    /// # Safety
+    ///
+    /// The mapping is shared with the file: while the slice lives, another process writing
+    /// the file changes its bytes, which `&[u8]` says cannot happen. The caller must use the
+    /// bytes in a way that tolerates that (hashing, whose result is then checked against
+    /// `fstat`) and never rely on two reads of the same byte agreeing.
+    ///
     /// [`faulted`]: GuardedMap::faulted
-    pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: ptr/len describe a live read-only mapping owned by self.
+    unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: ptr/len describe a live read-only mapping owned by self (the caller
+        // accepts that its contents may change, see above).
         unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+
+    /// Feeds the mapped bytes to `hasher` — the only use made of them (see the module
+    /// docs). With `spread`, over rayon's pool, running `alongside` (e.g. unmapping the
+    /// previous window) at the same time; else on this thread, after `alongside`.
+    pub fn hash_into(
+        &self,
+        hasher: &mut blake3::Hasher,
+        spread: bool,
+        alongside: impl FnOnce() + Send,
+    ) {
+        // SAFETY: hashing tolerates bytes that change under it: the digest is then wrong,
+        // and the caller's before/after fstat reports the file as changed instead.
+        let bytes = unsafe { self.as_slice() };
+        if spread {
+            rayon::join(alongside, || hasher.update_rayon(bytes));
+        } else {
+            alongside();
+            hasher.update(bytes);
+        }
     }
 
     /// True if reading hit pages beyond the end of the file (it shrank after mapping).
@@ -193,14 +263,17 @@ mod tests {
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(&vec![7u8; 64 * 1024]).unwrap();
         let map = GuardedMap::map(&f, 0, 64 * 1024).unwrap().unwrap();
-        assert_eq!(map.as_slice()[0], 7);
+        assert_eq!(unsafe { map.as_slice() }[0], 7);
         assert!(!map.faulted());
         f.set_len(4096).unwrap();
         // Without the guard this read dies of SIGBUS.
-        let tail: u64 = map.as_slice()[8192..].iter().map(|&b| u64::from(b)).sum();
+        let tail: u64 = unsafe { map.as_slice() }[8192..]
+            .iter()
+            .map(|&b| u64::from(b))
+            .sum();
         assert_eq!(tail, 0);
         assert!(map.faulted());
-        assert_eq!(map.as_slice()[0], 7);
+        assert_eq!(unsafe { map.as_slice() }[0], 7);
     }
 
     #[test]
@@ -213,6 +286,6 @@ mod tests {
         let map = GuardedMap::map(&f, page_size() as u64, page_size())
             .unwrap()
             .unwrap();
-        assert!(map.as_slice().iter().all(|&b| b == 1));
+        assert!(unsafe { map.as_slice() }.iter().all(|&b| b == 1));
     }
 }

@@ -26,14 +26,16 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 pub use crate::sys::resolve::{DIR_FLAGS, FILE_FLAGS, open_dir_stepwise};
-use crate::sys::resolve::{open_at, open_stepwise, owned, retry_emfile, to_cstr};
+use rustix::fs::{Mode, ResolveFlags};
+
+use crate::sys::resolve::{oflags, open_at, open_stepwise, retry_emfile, to_cstr};
 
 /// How opens after the walk are confined (see the module docs).
 #[derive(Debug, Clone, Default)]
@@ -46,9 +48,6 @@ pub enum Confine {
     /// Below each of these roots (as walked), no symlink followed.
     NoSymlinks(Arc<Vec<PathBuf>>),
 }
-
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-const RESOLVE_BENEATH: u64 = 0x08;
 
 /// The directory of the previous file, kept open so that files of the same directory are
 /// opened with `openat(dirfd, name)`: the kernel then resolves one component instead of the
@@ -108,7 +107,7 @@ impl DirCache {
     /// `root` is None), through the cached parent directory. `follow`: in-root symlinks are
     /// followed (only meaningful with a root).
     fn open_relative(&mut self, root: Option<usize>, rel: &[u8], follow: bool) -> io::Result<File> {
-        let root_fd = root.and(self.root.as_ref()).map(|(_, fd)| fd.as_raw_fd());
+        let root_fd = root.and(self.root.as_ref()).map(|(_, fd)| fd.as_fd());
         // Some(follow) when confined to a root.
         let policy = root_fd.map(|_| follow);
         let split = match rel.iter().rposition(|&b| b == b'/') {
@@ -133,7 +132,7 @@ impl DirCache {
                 }
             }
         }
-        let dirfd = self.dir.as_ref().map(|(_, fd)| fd.as_raw_fd());
+        let dirfd = self.dir.as_ref().map(|(_, fd)| fd.as_fd());
         let name = &rel[split + 1..];
         let res = match policy {
             // The parent was resolved under the policy; one plain component opened without
@@ -173,7 +172,7 @@ fn split_root<'a>(roots: &[PathBuf], path: &'a [u8]) -> Option<(usize, &'a [u8])
 /// resolved beneath it), following in-root symlinks only if `follow`.
 fn open_in(
     policy: Option<bool>,
-    base: Option<RawFd>,
+    base: Option<BorrowedFd<'_>>,
     name: &[u8],
     cstr: &mut Vec<u8>,
     flags: libc::c_int,
@@ -182,14 +181,6 @@ fn open_in(
         (Some(follow), Some(base)) => open_beneath(base, name, cstr, flags, follow),
         _ => open_at(base, name, cstr, flags),
     }
-}
-
-/// `struct open_how` of openat2(2).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
 }
 
 static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
@@ -208,31 +199,27 @@ fn openat2_disabled() -> bool {
 }
 
 fn open_beneath(
-    dirfd: RawFd,
+    dirfd: BorrowedFd<'_>,
     name: &[u8],
     cstr: &mut Vec<u8>,
     flags: libc::c_int,
     follow: bool,
 ) -> io::Result<OwnedFd> {
     if !openat2_disabled() {
-        to_cstr(name, cstr)?;
-        let how = OpenHow {
-            flags: flags as u64,
-            mode: 0,
-            resolve: RESOLVE_BENEATH | if follow { 0 } else { RESOLVE_NO_SYMLINKS },
+        let c = to_cstr(name, cstr)?;
+        let resolve = if follow {
+            ResolveFlags::BENEATH
+        } else {
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS
         };
         let res = retry_emfile(|| {
-            // SAFETY: openat2 with a valid C string and a correctly sized open_how.
-            let fd = unsafe {
-                libc::syscall(
-                    libc::SYS_openat2,
-                    dirfd,
-                    cstr.as_ptr(),
-                    &how as *const OpenHow,
-                    std::mem::size_of::<OpenHow>(),
-                )
-            };
-            owned(fd as RawFd)
+            Ok(rustix::fs::openat2(
+                dirfd,
+                c,
+                oflags(flags),
+                Mode::empty(),
+                resolve,
+            )?)
         });
         match res.as_ref().map_err(io::Error::raw_os_error) {
             Err(Some(libc::ENOSYS | libc::EPERM)) => NO_OPENAT2.store(true, Relaxed),
@@ -266,7 +253,7 @@ mod tests {
         symlink(outside.path(), r.join("abs")).unwrap();
         symlink("loop", r.join("loop")).unwrap();
         let root = open_at(None, r.as_os_str().as_bytes(), &mut Vec::new(), DIR_FLAGS).unwrap();
-        let fd = root.as_raw_fd();
+        let fd = root.as_fd();
         for follow in [true, false] {
             assert!(open_stepwise(fd, b"a/b/f", FILE_FLAGS, follow).is_ok());
             assert!(open_stepwise(fd, b"a/./b/../b/f", FILE_FLAGS, follow).is_ok());

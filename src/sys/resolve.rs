@@ -5,8 +5,10 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
+
+use rustix::fs::{FileType, Mode, OFlags};
 
 use crate::sys::cancel;
 
@@ -31,7 +33,7 @@ pub fn open_dir_stepwise(path: &[u8]) -> io::Result<OwnedFd> {
         open_at(None, b".", &mut cstr, DIR_FLAGS)?
     };
     for comp in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
-        cur = open_at(Some(cur.as_raw_fd()), comp, &mut cstr, DIR_FLAGS)?;
+        cur = open_at(Some(cur.as_fd()), comp, &mut cstr, DIR_FLAGS)?;
     }
     Ok(cur)
 }
@@ -43,7 +45,7 @@ pub fn open_dir_stepwise(path: &[u8]) -> io::Result<OwnedFd> {
 /// The last component is opened with `flags | O_NOFOLLOW` from its verified parent, so a
 /// symlink swapped in at any moment is seen as one, never followed by the kernel.
 pub fn open_stepwise(
-    root: RawFd,
+    root: BorrowedFd<'_>,
     path: &[u8],
     flags: libc::c_int,
     follow: bool,
@@ -73,12 +75,12 @@ pub fn open_stepwise(
         if comp == b".." {
             stack.pop().ok_or_else(exdev)?;
             if todo.is_empty() {
-                let cur = stack.last().map_or(root, |fd| fd.as_raw_fd());
+                let cur = stack.last().map_or(root, |fd| fd.as_fd());
                 return open_at(Some(cur), b".", &mut cstr, flags);
             }
             continue;
         }
-        let cur = stack.last().map_or(root, |fd| fd.as_raw_fd());
+        let cur = stack.last().map_or(root, |fd| fd.as_fd());
         let last = todo.is_empty();
         let node = open_at(
             Some(cur),
@@ -86,20 +88,21 @@ pub fn open_stepwise(
             &mut cstr,
             libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
         )?;
-        let mode = fstat_mode(node.as_raw_fd())?;
-        if mode & libc::S_IFMT == libc::S_IFLNK {
+        let kind = FileType::from_raw_mode(rustix::fs::fstat(&node)?.st_mode);
+        if kind == FileType::Symlink {
             links += 1;
             if !follow || links > MAX_LINKS {
                 return Err(io::Error::from_raw_os_error(libc::ELOOP));
             }
-            let target = read_link(node.as_raw_fd())?;
+            // An O_PATH descriptor of a symlink with an empty path (Linux ≥ 2.6.39).
+            let target = rustix::fs::readlinkat(&node, c"", Vec::new())?.into_bytes();
             if target.starts_with(b"/") {
                 return Err(exdev());
             }
             todo.extend(components(&target).rev());
             continue;
         }
-        let is_dir = mode & libc::S_IFMT == libc::S_IFDIR;
+        let is_dir = kind == FileType::Directory;
         if !last {
             if !is_dir {
                 return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
@@ -131,36 +134,6 @@ fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = Vec<u8>> + '_ {
         .map(<[u8]>::to_vec)
 }
 
-fn fstat_mode(fd: RawFd) -> io::Result<u32> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat fills `st` on success; we read it only then.
-    unsafe {
-        if libc::fstat(fd, st.as_mut_ptr()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(st.assume_init().st_mode)
-    }
-}
-
-/// The target of the symlink opened (O_PATH | O_NOFOLLOW) as `fd`.
-fn read_link(fd: RawFd) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; 4096];
-    loop {
-        // SAFETY: readlinkat on an O_PATH descriptor of a symlink with an empty path (Linux
-        // ≥ 2.6.39) writes at most buf.len() bytes into buf.
-        let n = unsafe { libc::readlinkat(fd, c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let n = n as usize;
-        if n < buf.len() {
-            buf.truncate(n);
-            return Ok(buf);
-        }
-        buf.resize(buf.len() * 2, 0);
-    }
-}
-
 pub(crate) fn to_cstr<'a>(name: &[u8], cstr: &'a mut Vec<u8>) -> io::Result<&'a CStr> {
     cstr.clear();
     cstr.extend_from_slice(name);
@@ -172,27 +145,20 @@ pub(crate) fn to_cstr<'a>(name: &[u8], cstr: &'a mut Vec<u8>) -> io::Result<&'a 
 /// `openat(dirfd or AT_FDCWD, name, flags)`, retrying on EMFILE. `cstr` is scratch space
 /// for the NUL-terminated name (no allocation per file).
 pub fn open_at(
-    dirfd: Option<RawFd>,
+    dirfd: Option<BorrowedFd<'_>>,
     name: &[u8],
     cstr: &mut Vec<u8>,
     flags: libc::c_int,
 ) -> io::Result<OwnedFd> {
     let c = to_cstr(name, cstr)?;
-    retry_emfile(|| {
-        // SAFETY: `c` is a valid NUL-terminated string; the fd is owned below.
-        let fd = unsafe { libc::openat(dirfd.unwrap_or(libc::AT_FDCWD), c.as_ptr(), flags) };
-        owned(fd)
-    })
+    let oflags = oflags(flags);
+    let dir = dirfd.unwrap_or(rustix::fs::CWD);
+    retry_emfile(|| Ok(rustix::fs::openat(dir, c, oflags, Mode::empty())?))
 }
 
-/// The result of an open-like syscall: a descriptor we now own, or the OS error.
-pub(crate) fn owned(fd: RawFd) -> io::Result<OwnedFd> {
-    if fd < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        // SAFETY: the syscall just returned this descriptor; nobody else owns it.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
+/// The `open(2)` flags as rustix takes them.
+pub(crate) fn oflags(flags: libc::c_int) -> OFlags {
+    OFlags::from_bits_retain(flags as u32)
 }
 
 /// Runs `open` until it succeeds or fails with something other than EMFILE/ENFILE, waiting
