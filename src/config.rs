@@ -4,6 +4,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::cli::{EngineArgs, WalkArgs};
 use crate::pipeline::engine::EngineConfig;
+use crate::report::stderr::say;
 use crate::sys::limits;
 use crate::sys::open::Confine;
 use crate::walk::WalkConfig;
@@ -29,10 +30,10 @@ pub fn engine(args: &EngineArgs) -> Result<EngineConfig, String> {
     let max_open = match args.max_open {
         None => budget.max_open,
         Some(m) if m as usize > budget.max_open => {
-            eprintln!(
-                "b3tree: warning: --max-open {m} is more than the open-file limit (or use) allows; using {}",
+            say(format_args!(
+                "warning: --max-open {m} is more than the open-file limit (or use) allows; using {}",
                 budget.max_open
-            );
+            ));
             budget.max_open
         }
         Some(m) => m as usize,

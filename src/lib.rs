@@ -40,6 +40,8 @@ pub(crate) mod walk;
 
 use cli::{Cli, Command};
 
+use crate::report::stderr::say;
+
 pub use config::Env;
 pub use exit::Exit;
 
@@ -47,13 +49,16 @@ pub use exit::Exit;
 pub fn run(cli: Cli, env: &Env) -> Exit {
     if let Some(dir) = &cli.directory {
         if let Err(e) = std::env::set_current_dir(dir) {
-            eprintln!("b3tree: cannot change to directory {}: {e}", dir.display());
+            say(format_args!(
+                "cannot change to directory {}: {e}",
+                dir.display()
+            ));
             return Exit::Usage;
         }
     }
     crate::sys::cancel::ignore_file_size_signal();
     if let Err(e) = crate::sys::cancel::install_signal_handler() {
-        eprintln!("b3tree: cannot install the Ctrl-C handler: {e}");
+        say(format_args!("cannot install the Ctrl-C handler: {e}"));
         return Exit::Fatal;
     }
     match cli.command {

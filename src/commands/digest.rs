@@ -20,13 +20,15 @@ use crate::manifest::read::{self, LineReader, StrictError};
 use crate::names::escape::display;
 use crate::names::nameset::normalize;
 use crate::pipeline::engine::{self, EngineConfig};
-use crate::report::stderr::{ProgressMode, Reporter};
+use crate::report::stderr::{ProgressMode, Reporter, say};
 use crate::sys::cancel;
 use crate::walk::WalkConfig;
 
 pub fn run(args: DigestArgs, env: &Env) -> Exit {
     if env.stdout_closed {
-        eprintln!("b3tree: stdout is closed; nowhere to print the digest");
+        say(format_args!(
+            "stdout is closed; nowhere to print the digest"
+        ));
         return Exit::Fatal;
     }
     let result = match &args.from {
@@ -40,7 +42,7 @@ pub fn run(args: DigestArgs, env: &Env) -> Exit {
                 Ok(()) => Exit::Ok,
                 Err(e) => {
                     if e.kind() != io::ErrorKind::BrokenPipe {
-                        eprintln!("b3tree: cannot write stdout: {e}");
+                        say(format_args!("cannot write stdout: {e}"));
                     }
                     Exit::Fatal
                 }
@@ -53,7 +55,7 @@ pub fn run(args: DigestArgs, env: &Env) -> Exit {
 fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
     let started = Instant::now();
     let excludes = config::excludes(&args.walk.exclude).map_err(|msg| {
-        eprintln!("b3tree: {msg}");
+        say(format_args!("{msg}"));
         Exit::Usage
     })?;
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -66,7 +68,7 @@ fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
     let engine_cfg = EngineConfig {
         confine: config::confine_for(&walk_cfg),
         ..config::engine(&args.engine).map_err(|msg| {
-            eprintln!("b3tree: {msg}");
+            say(format_args!("{msg}"));
             Exit::Fatal
         })?
     };
@@ -157,7 +159,7 @@ fn from_manifest(path: &std::path::Path) -> Result<String, Exit> {
 }
 
 fn duplicate(shown: &str, name: &[u8]) -> Exit {
-    eprintln!("b3tree: {shown}: duplicate entry {}", display(name));
+    say(format_args!("{shown}: duplicate entry {}", display(name)));
     Exit::Failed
 }
 
@@ -171,7 +173,7 @@ fn read_entries(
     let reader = match read::open(path) {
         Ok((reader, _)) => reader,
         Err(e) => {
-            eprintln!("b3tree: cannot read manifest {shown}: {e}");
+            say(format_args!("cannot read manifest {shown}: {e}"));
             return Err(Exit::Usage);
         }
     };
@@ -185,11 +187,13 @@ fn read_entries(
                 }
             }
             Err(StrictError::Malformed(line, why)) => {
-                eprintln!("b3tree: {shown}:{line}: improperly formatted line: {why}");
+                say(format_args!(
+                    "{shown}:{line}: improperly formatted line: {why}"
+                ));
                 return Err(Exit::Failed);
             }
             Err(StrictError::Io(e)) => {
-                eprintln!("b3tree: cannot read manifest {shown}: {e}");
+                say(format_args!("cannot read manifest {shown}: {e}"));
                 return Err(Exit::Usage);
             }
         }

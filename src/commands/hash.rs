@@ -15,7 +15,7 @@ use crate::manifest::output::{Output, Target};
 use crate::manifest::write::{Format, ManifestWriter};
 use crate::names::escape::{Escaping, display};
 use crate::pipeline::engine::{self, EngineConfig};
-use crate::report::stderr::{ProgressMode, Reporter};
+use crate::report::stderr::{ProgressMode, Reporter, say};
 use crate::report::summary::Summary;
 use crate::sys::cancel;
 use crate::walk::WalkConfig;
@@ -26,7 +26,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     let excludes = match config::excludes(&args.walk.exclude) {
         Ok(x) => x,
         Err(msg) => {
-            eprintln!("b3tree: {msg}");
+            say(format_args!("{msg}"));
             return Exit::Usage;
         }
     };
@@ -38,7 +38,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     let output = match open_output(args.output.as_deref(), &roots, env) {
         Ok(o) => o,
         Err(msg) => {
-            eprintln!("b3tree: {msg}");
+            say(format_args!("{msg}"));
             return Exit::Fatal;
         }
     };
@@ -71,7 +71,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
             ..cfg
         },
         Err(msg) => {
-            eprintln!("b3tree: {msg}");
+            say(format_args!("{msg}"));
             return Exit::Fatal;
         }
     };
@@ -84,7 +84,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     // A shard manifest says which shard it is, so that merge can tell a missing one.
     if let Some((k, n)) = args.shard {
         if let Err(e) = writer.comment(&crate::digest::shard_header(k, n)) {
-            eprintln!("b3tree: cannot write the output: {e}");
+            say(format_args!("cannot write the output: {e}"));
             return Exit::Fatal;
         }
     }

@@ -19,6 +19,7 @@ use crate::manifest::read::{self, Entry, LineReader, StrictError};
 use crate::manifest::write::format_line;
 use crate::names::escape::{Escaping, display};
 use crate::names::nameset::{is_ancestor, narrow_common_dir, normalize};
+use crate::report::stderr::say;
 use crate::sys::cancel;
 
 struct Input {
@@ -68,7 +69,7 @@ pub fn run(args: MergeArgs, env: &Env) -> Exit {
     let opened = match read::open_all(&args.manifests) {
         Ok(o) => o,
         Err(why) => {
-            eprintln!("b3tree: {why}");
+            say(format_args!("{why}"));
             return Exit::Usage;
         }
     };
@@ -80,7 +81,7 @@ pub fn run(args: MergeArgs, env: &Env) -> Exit {
                 if cancel::was_interrupted() {
                     return Exit::Interrupted;
                 }
-                eprintln!("b3tree: cannot read {name}: {e}");
+                say(format_args!("cannot read {name}: {e}"));
                 return Exit::Usage;
             }
         };
@@ -97,14 +98,16 @@ pub fn run(args: MergeArgs, env: &Env) -> Exit {
     }
     if !args.partial {
         if let Err(why) = complete_set(&inputs) {
-            eprintln!("b3tree: {why}; refusing to merge (--partial merges anyway)");
+            say(format_args!(
+                "{why}; refusing to merge (--partial merges anyway)"
+            ));
             return Exit::Failed;
         }
     }
     let mut output = match Output::for_target(args.output.as_deref(), env.stdout_closed) {
         Ok(o) => o,
         Err(msg) => {
-            eprintln!("b3tree: {msg}");
+            say(format_args!("{msg}"));
             return Exit::Fatal;
         }
     };
@@ -115,21 +118,21 @@ pub fn run(args: MergeArgs, env: &Env) -> Exit {
                     return Exit::Interrupted; // main dies of the signal
                 }
                 if e.kind() != io::ErrorKind::BrokenPipe {
-                    eprintln!("b3tree: cannot write the merged manifest: {e}");
+                    say(format_args!("cannot write the merged manifest: {e}"));
                 }
                 return Exit::Fatal;
             }
             if let Some(w) = layout_warning(&inputs) {
-                eprintln!("b3tree: warning: {w}");
+                say(format_args!("warning: {w}"));
             }
-            eprintln!(
-                "b3tree: merged {count} entries from {} manifests",
+            say(format_args!(
+                "merged {count} entries from {} manifests",
                 inputs.len()
-            );
+            ));
             Exit::Ok
         }
         Err((code, msg)) => {
-            eprintln!("b3tree: {msg}");
+            say(format_args!("{msg}"));
             // `output` is dropped unwritten: an -o target is left as it was.
             code
         }

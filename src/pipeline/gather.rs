@@ -45,3 +45,53 @@ pub async fn gather<T>(
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_lock::Semaphore;
+
+    use super::*;
+    use crate::hash::outcome::{Outcome, SkipKind};
+    use crate::pipeline::rt;
+
+    fn batch(number: u64, names: &[&str], slots: &Arc<Semaphore>) -> DoneBatch<()> {
+        DoneBatch {
+            number,
+            items: names
+                .iter()
+                .map(|n| Done {
+                    name: n.as_bytes().to_vec(),
+                    outcome: Outcome::Skipped(SkipKind::Other),
+                    tag: (),
+                })
+                .collect(),
+            window: slots.acquire_arc_blocking(),
+        }
+    }
+
+    #[test]
+    fn batches_arriving_out_of_order_are_emitted_in_order_each_once() {
+        let slots = Arc::new(Semaphore::new(8));
+        let (tx, rx) = async_channel::bounded(8);
+        for b in [
+            batch(2, &["e"], &slots),
+            batch(0, &["a", "b"], &slots),
+            batch(1, &["c", "d"], &slots),
+        ] {
+            tx.send_blocking(b).unwrap();
+        }
+        drop(tx);
+        let mut seen = Vec::new();
+        let result = rt::block_on(gather(rx, |d| {
+            seen.push(String::from_utf8(d.name).unwrap());
+            Ok(())
+        }));
+        assert!(result.is_ok());
+        assert_eq!(seen, ["a", "b", "c", "d", "e"]);
+        // Every window slot came back.
+        assert!(slots.try_acquire_arc().is_some());
+        assert_eq!(Arc::strong_count(&slots), 1);
+    }
+}

@@ -157,3 +157,9 @@ impl TermLike for PlainStderr {
         io::stderr().flush()
     }
 }
+
+/// Prints `b3tree: MESSAGE` on stderr: the diagnostics of a command before or after its
+/// run's [`Reporter`] exists (usage errors, output that cannot be written).
+pub fn say(message: std::fmt::Arguments) {
+    eprintln!("b3tree: {message}");
+}

@@ -21,6 +21,7 @@ use crate::config::Env;
 use crate::exit::Exit;
 use crate::hash::outcome::Outcome;
 use crate::pipeline::engine::{self, EngineConfig};
+use crate::report::stderr::say;
 use crate::sys::cancel;
 use crate::sys::evict::evict_tree;
 use crate::walk::WalkConfig;
@@ -123,11 +124,11 @@ pub fn run(args: BenchArgs, env: &Env) -> Exit {
             Ok(())
         }
     }) {
-        eprintln!("b3tree: cannot read {}: {e}", root.display());
+        say(format_args!("cannot read {}: {e}", root.display()));
         return Exit::Usage;
     }
     if env.stdout_closed {
-        eprintln!("b3tree: stdout is closed; nowhere to print the table");
+        say(format_args!("stdout is closed; nowhere to print the table"));
         return Exit::Fatal;
     }
     let jobs = if args.jobs.is_empty() {
@@ -175,7 +176,7 @@ pub fn run(args: BenchArgs, env: &Env) -> Exit {
         let cfg = match engine_config(setting, args.batch) {
             Ok(c) => c,
             Err(msg) => {
-                eprintln!("b3tree: {msg}");
+                say(format_args!("{msg}"));
                 return Exit::Fatal;
             }
         };
@@ -215,26 +216,26 @@ pub fn run(args: BenchArgs, env: &Env) -> Exit {
     }
     let interrupted = cancel::was_interrupted();
     if interrupted {
-        eprintln!(
-            "b3tree: interrupted; reporting the {} settings that finished",
+        say(format_args!(
+            "interrupted; reporting the {} settings that finished",
             rows.len()
-        );
+        ));
     }
 
     let mut out = io::stdout().lock();
     let table = write_table(&mut out, &rows, &root, args.cache).and_then(|()| out.flush());
     if let Err(e) = table {
         if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("b3tree: cannot write stdout: {e}");
+            say(format_args!("cannot write stdout: {e}"));
         }
         return Exit::Fatal;
     }
     if let Some(fast) = rows.iter().find(|r| r.median < 0.1) {
-        eprintln!(
-            "b3tree: warning: runs of {:.0} ms ({}) are too short to measure well; use a bigger tree",
+        say(format_args!(
+            "warning: runs of {:.0} ms ({}) are too short to measure well; use a bigger tree",
             fast.median * 1000.0,
             fast.setting.label()
-        );
+        ));
     }
     let errors: u64 = rows
         .iter()
@@ -243,9 +244,9 @@ pub fn run(args: BenchArgs, env: &Env) -> Exit {
         .max()
         .unwrap_or(0);
     if errors > 0 {
-        eprintln!(
-            "b3tree: warning: {errors} entries could not be hashed in each run (see `b3tree hash`)"
-        );
+        say(format_args!(
+            "warning: {errors} entries could not be hashed in each run (see `b3tree hash`)"
+        ));
     }
 
     let mut code = if interrupted {
@@ -274,7 +275,7 @@ pub fn run(args: BenchArgs, env: &Env) -> Exit {
     for (target, export) in exports {
         if let Some(p) = target {
             if let Err(e) = export(p) {
-                eprintln!("b3tree: {e}");
+                say(format_args!("{e}"));
                 code = Exit::Fatal;
             }
         }

@@ -1,6 +1,7 @@
 //! Pass 2 (`--audit`): walk the covered tree for files the manifests do not list (NEW), or
 //! whose content equals a missing entry's (MOVED); confined like verification.
 
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -30,11 +31,11 @@ pub(super) struct Tree {
 /// Pass 2: reports each regular file under the tree that the manifests do not list as NEW,
 /// or as MOVED when its content equals a held-back missing entry's. Returns the number of
 /// special files and symlinks seen (not audited).
-pub(super) fn audit_tree(
+pub(super) fn audit_tree<W: Write>(
     tree: Tree,
     engine: &EngineConfig,
     held: &mut MissingSet,
-    sink: &mut Sink,
+    sink: &mut Sink<W>,
 ) -> u64 {
     let walk_cfg = WalkConfig {
         roots: vec![tree.root],

@@ -30,7 +30,7 @@ use crate::exit::Exit;
 use crate::manifest::read::{self, Opened};
 use crate::names::escape::display;
 use crate::pipeline::engine::{self, EngineConfig};
-use crate::report::stderr::{ProgressMode, Reporter};
+use crate::report::stderr::{ProgressMode, Reporter, say};
 use crate::sys::cancel;
 use crate::sys::open::Confine;
 
@@ -45,19 +45,21 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
     } = match read::open_all(&args.manifests) {
         Ok(m) => m,
         Err(why) => {
-            eprintln!("b3tree: {why}");
+            say(format_args!("{why}"));
             return Exit::Usage;
         }
     };
     if env.stdout_closed && !args.status {
-        eprintln!("b3tree: stdout is closed; nowhere to report (use --status)");
+        say(format_args!(
+            "stdout is closed; nowhere to report (use --status)"
+        ));
         return Exit::Fatal;
     }
 
     let mut engine_cfg: EngineConfig = match config::engine(&args.engine) {
         Ok(cfg) => cfg,
         Err(msg) => {
-            eprintln!("b3tree: {msg}");
+            say(format_args!("{msg}"));
             return Exit::Fatal;
         }
     };

@@ -12,8 +12,10 @@ use crate::names::escape::{Escaping, push_marked};
 use crate::names::nameset::Location;
 use crate::sys::{cancel, stdio};
 
-pub(super) struct Printer {
-    pub(super) out: Option<io::BufWriter<io::Stdout>>,
+pub(super) struct Printer<W: Write = io::BufWriter<io::Stdout>> {
+    pub(super) out: Option<W>,
+    /// `out` is the process's stdout: `finish` also asks whether a pipe reader left early.
+    pub(super) probe_stdout: bool,
     /// stdout is a pipe: write each verdict through at once, so a reader that goes away
     /// early (`| head -1`) makes the next write fail instead of the run passing unseen.
     pub(super) eager: bool,
@@ -25,9 +27,11 @@ pub(super) struct Printer {
 }
 
 impl Printer {
+    /// The printer of a run: stdout (none with `--status`), escaped for a terminal if it is one.
     pub(super) fn new(args: &CheckArgs, manifests: Vec<String>) -> Printer {
         Printer {
             out: (!args.status).then(|| io::BufWriter::with_capacity(64 * 1024, io::stdout())),
+            probe_stdout: true,
             eager: stdio::stdout_is_pipe(),
             json: args.json,
             quiet: args.quiet,
@@ -36,6 +40,23 @@ impl Printer {
             } else {
                 Escaping::Manifest
             },
+            manifests,
+            error: None,
+        }
+    }
+}
+
+impl<W: Write> Printer<W> {
+    /// A printer into any writer (unit tests read what it wrote).
+    #[cfg(test)]
+    pub(super) fn into_writer(out: W, json: bool, quiet: bool, manifests: Vec<String>) -> Self {
+        Printer {
+            out: Some(out),
+            probe_stdout: false,
+            eager: false,
+            json,
+            quiet,
+            escaping: Escaping::Manifest,
             manifests,
             error: None,
         }
@@ -50,7 +71,7 @@ impl Printer {
             return Ok(());
         };
         out.flush()?;
-        if stdio::pipe_left_unread() {
+        if self.probe_stdout && stdio::pipe_left_unread() {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "the reader left before reading everything",

@@ -1,6 +1,8 @@
 //! Verdicts: how each pass-1 outcome is counted and printed, GNU's warnings, and the exit
 //! status of the run.
 
+use std::io::Write;
+
 use serde_json::{Value, json};
 
 use super::printer::{Printer, entry_json};
@@ -71,8 +73,8 @@ impl Counts {
 }
 
 /// Where verdicts go.
-pub(super) struct Sink<'a> {
-    pub(super) printer: &'a mut Printer,
+pub(super) struct Sink<'a, W: Write> {
+    pub(super) printer: &'a mut Printer<W>,
     pub(super) counts: &'a mut Counts,
     pub(super) reporter: &'a mut Reporter,
 }
@@ -103,7 +105,7 @@ pub(super) fn verdict(counts: &Counts, entries: u64, args: &CheckArgs) -> (Exit,
 }
 
 /// GNU-style warnings, e.g. "2 computed checksums did NOT match".
-pub(super) fn warnings(counts: &Counts, printer: &Printer) -> Vec<String> {
+pub(super) fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<String> {
     let first_malformed = counts
         .first_malformed
         .map(|at| format!(" (first: {})", printer.loc(at)))
@@ -163,10 +165,10 @@ pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
 }
 
 /// Prints and counts the verdict for one pass-1 item.
-pub(super) fn settle_entry(
+pub(super) fn settle_entry<W: Write>(
     done: Done<Item>,
     args: &CheckArgs,
-    sink: &mut Sink,
+    sink: &mut Sink<W>,
     held: &mut MissingSet,
 ) {
     let Sink {
@@ -279,4 +281,151 @@ pub(super) fn settle_entry(
     printer.verdict(&name, &status, false, |p| {
         entry_json(&name, json_status, &p.loc(at), &expected, None)
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::hash::outcome::{EntryError, SkipKind};
+    use crate::pipeline::job::Done;
+    use crate::report::stderr::ProgressMode;
+
+    fn args(extra: &[&str]) -> CheckArgs {
+        let mut argv = vec!["b3tree", "check"];
+        argv.extend_from_slice(extra);
+        argv.push("m.b3");
+        match Cli::parse_from(argv).command {
+            Command::Check(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    fn entry(name: &str, line: u64, expected: [u8; 32], outcome: Outcome) -> Done<Item> {
+        Done {
+            name: name.as_bytes().to_vec(),
+            outcome,
+            tag: Item::Entry {
+                at: (0, line),
+                expected,
+                offset: 0,
+            },
+        }
+    }
+
+    /// Settles `items` as check does and returns stdout, the counts and the exit status.
+    fn settle(items: Vec<Done<Item>>, flags: &[&str]) -> (String, Counts, Exit) {
+        let args = args(flags);
+        let mut printer =
+            Printer::into_writer(Vec::new(), args.json, args.quiet, vec!["m.b3".into()]);
+        let mut counts = Counts::default();
+        let mut reporter = Reporter::new(ProgressMode::Never, true);
+        let mut held = MissingSet::new(vec![None]);
+        let entries = items.len() as u64;
+        for done in items {
+            let mut sink = Sink {
+                printer: &mut printer,
+                counts: &mut counts,
+                reporter: &mut reporter,
+            };
+            settle_entry(done, &args, &mut sink, &mut held);
+        }
+        let (code, _) = verdict(&counts, entries, &args);
+        printer.finish().unwrap();
+        let out = String::from_utf8(printer.out.take().unwrap()).unwrap();
+        (out, counts, code)
+    }
+
+    fn hashed(data: &[u8]) -> Outcome {
+        Outcome::Hashed {
+            hash: blake3::hash(data),
+            size: data.len() as u64,
+        }
+    }
+
+    #[test]
+    fn verdict_lines_counts_and_status() {
+        let a = *blake3::hash(b"a").as_bytes();
+        let items = vec![
+            entry("ok", 1, a, hashed(b"a")),
+            entry("bad", 2, a, hashed(b"tampered")),
+            entry(
+                "gone",
+                3,
+                a,
+                Outcome::Failed(EntryError::new(ErrorKind::Missing, "")),
+            ),
+            entry(
+                "../x",
+                4,
+                a,
+                Outcome::Failed(EntryError::new(ErrorKind::Outside, "...")),
+            ),
+        ];
+        let (out, counts, code) = settle(items, &[]);
+        assert_eq!(
+            out,
+            "ok: OK\nbad: FAILED\ngone: FAILED (missing)\n../x: FAILED (outside the root)\n"
+        );
+        assert_eq!(
+            (counts.ok, counts.failed, counts.missing, counts.outside),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(code, Exit::Failed);
+        assert_eq!(
+            counts.summary(0, 0.5),
+            "1 ok, 1 failed, 1 missing, 1 unreadable, 0 malformed, 0 new, 0 moved in 0.50 s"
+        );
+    }
+
+    #[test]
+    fn quiet_hides_ok_and_all_ok_passes() {
+        let a = *blake3::hash(b"a").as_bytes();
+        let (out, counts, code) = settle(vec![entry("ok", 1, a, hashed(b"a"))], &["--quiet"]);
+        assert_eq!(out, "");
+        assert_eq!(counts.ok, 1);
+        assert_eq!(code, Exit::Ok);
+    }
+
+    #[test]
+    fn a_line_too_long_fails_the_run_but_other_malformed_lines_only_with_strict() {
+        let long = Done {
+            name: Vec::new(),
+            outcome: Outcome::Skipped(SkipKind::Other),
+            tag: Item::Malformed {
+                at: (0, 1),
+                why: Malformed::TooLong,
+            },
+        };
+        let (_, counts, code) = settle(vec![long], &[]);
+        assert_eq!((counts.too_long, code), (1, Exit::Failed));
+        let a = *blake3::hash(b"a").as_bytes();
+        let bad_line = || Done {
+            name: Vec::new(),
+            outcome: Outcome::Skipped(SkipKind::Other),
+            tag: Item::Malformed {
+                at: (0, 2),
+                why: Malformed::BadHash,
+            },
+        };
+        let (_, _, code) = settle(vec![entry("ok", 1, a, hashed(b"a")), bad_line()], &[]);
+        assert_eq!(code, Exit::Ok);
+        let (_, _, code) = settle(
+            vec![entry("ok", 1, a, hashed(b"a")), bad_line()],
+            &["--strict"],
+        );
+        assert_eq!(code, Exit::Failed);
+    }
+
+    #[test]
+    fn json_records_carry_status_and_location() {
+        let a = *blake3::hash(b"a").as_bytes();
+        let (out, _, _) = settle(vec![entry("bad", 7, a, hashed(b"b"))], &["--json"]);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["status"], "failed");
+        assert_eq!(v["at"], "m.b3:7");
+        assert_eq!(v["path"], "bad");
+    }
 }
