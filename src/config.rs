@@ -4,7 +4,6 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::cli::{EngineArgs, WalkArgs};
 use crate::pipeline::engine::EngineConfig;
-use crate::report::stderr::say;
 use crate::sys::limits;
 use crate::sys::open::Confine;
 use crate::walk::WalkConfig;
@@ -18,34 +17,51 @@ pub use crate::sys::limits::cpus;
 
 /// Resolves the pipeline knobs. Raises RLIMIT_NOFILE as a side effect (once per process is
 /// enough; repeating it is harmless); fails when the limit leaves too few descriptors.
-pub fn engine(args: &EngineArgs) -> Result<EngineConfig, String> {
-    let jobs = args
-        .jobs
-        .map_or_else(|| default_jobs(cpus()), |j| j as usize);
-    let queue = args.queue.map_or(2 * jobs, |q| q as usize);
+/// Prints nothing: warnings come back beside the configuration.
+pub fn engine(args: &EngineArgs) -> Result<(EngineConfig, Vec<String>), String> {
+    pipeline(
+        args.jobs.map(|j| j as usize),
+        args.queue.map(|q| q as usize),
+        args.max_open.map(|m| m as usize),
+        args.batch as usize,
+    )
+}
+
+/// [`engine`] from the values themselves (bench sweeps them): jobs, queue and open files,
+/// each defaulted when None, and the batch size.
+pub fn pipeline(
+    jobs: Option<usize>,
+    queue: Option<usize>,
+    max_open: Option<usize>,
+    batch: usize,
+) -> Result<(EngineConfig, Vec<String>), String> {
+    let mut warnings = Vec::new();
+    let jobs = jobs.unwrap_or_else(|| default_jobs(cpus()));
+    let queue = queue.unwrap_or(2 * jobs);
     // What RLIMIT_NOFILE allows; more than that would only run into EMFILE (where the walker,
     // unlike the hasher, cannot wait), so a larger --max-open is lowered, with a warning.
     let soft = limits::raise_nofile_limit();
     let budget = limits::budget(soft, limits::open_descriptors(soft))?;
-    let max_open = match args.max_open {
+    let max_open = match max_open {
         None => budget.max_open,
-        Some(m) if m as usize > budget.max_open => {
-            say(format_args!(
+        Some(m) if m > budget.max_open => {
+            warnings.push(format!(
                 "warning: --max-open {m} is more than the open-file limit (or use) allows; using {}",
                 budget.max_open
             ));
             budget.max_open
         }
-        Some(m) => m as usize,
+        Some(m) => m,
     };
-    Ok(EngineConfig {
+    let cfg = EngineConfig {
         jobs,
         queue,
         max_open,
         walker_dirs: budget.walker_dirs,
-        batch: args.batch as usize,
+        batch,
         confine: Default::default(),
-    })
+    };
+    Ok((cfg, warnings))
 }
 
 /// Compiles `--exclude` globs; `None` when there are none.

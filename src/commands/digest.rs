@@ -10,7 +10,7 @@ use std::time::Instant;
 use indicatif::HumanBytes;
 
 use crate::cli::DigestArgs;
-use crate::commands::walk_into;
+use crate::commands::{engine_config, walk_into};
 use crate::config;
 use crate::config::Env;
 use crate::digest::{OrderCheck, TreeDigest, canonical_cmp};
@@ -67,10 +67,7 @@ fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
     };
     let engine_cfg = EngineConfig {
         confine: config::confine_for(&walk_cfg),
-        ..config::engine(&args.engine).map_err(|msg| {
-            say(format_args!("{msg}"));
-            Exit::Fatal
-        })?
+        ..engine_config(&args.engine)?
     };
     let walk_cfg = WalkConfig {
         max_open_dirs: engine_cfg.walker_dirs,

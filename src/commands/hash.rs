@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::cli::HashArgs;
-use crate::commands::walk_into;
+use crate::commands::{engine_config, walk_into};
 use crate::config;
 use crate::config::Env;
 use crate::digest::{OrderCheck, TreeDigest, shard_of};
@@ -65,15 +65,12 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
         ..config::walk(&args.walk)
     };
 
-    let engine_cfg = match config::engine(&args.engine) {
+    let engine_cfg = match engine_config(&args.engine) {
         Ok(cfg) => EngineConfig {
             confine: config::confine_for(&walk_cfg),
             ..cfg
         },
-        Err(msg) => {
-            say(format_args!("{msg}"));
-            return Exit::Fatal;
-        }
+        Err(exit) => return exit,
     };
     let walk_cfg = WalkConfig {
         max_open_dirs: engine_cfg.walker_dirs,

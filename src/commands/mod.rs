@@ -6,8 +6,13 @@ pub(crate) mod digest;
 pub(crate) mod hash;
 pub(crate) mod merge;
 
+use crate::cli::EngineArgs;
+use crate::config;
+use crate::exit::Exit;
 use crate::hash::outcome::Action;
+use crate::pipeline::engine::EngineConfig;
 use crate::pipeline::queue::Feeder;
+use crate::report::stderr::say;
 use crate::walk::{WalkConfig, WalkStats, walk};
 
 /// What a walk fed into the pipeline left out.
@@ -34,4 +39,21 @@ pub(crate) fn walk_into(
         feeder.push(path, name, action, ())
     });
     Walked { stats, refused }
+}
+
+/// The pipeline's configuration for a command, its warnings said on stderr; a limit that
+/// leaves too few descriptors is fatal.
+pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, Exit> {
+    match config::engine(args) {
+        Ok((cfg, warnings)) => {
+            for w in warnings {
+                say(format_args!("{w}"));
+            }
+            Ok(cfg)
+        }
+        Err(msg) => {
+            say(format_args!("{msg}"));
+            Err(Exit::Fatal)
+        }
+    }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{BenchArgs, CacheMode, EngineArgs};
+use crate::cli::{BenchArgs, CacheMode};
 use crate::commands::walk_into;
 use crate::config;
 use crate::config::Env;
@@ -287,12 +287,17 @@ pub fn run(args: BenchArgs, env: &Env) -> Exit {
 type Exporter<'a> = dyn Fn(&Path) -> Result<(), String> + 'a;
 
 fn engine_config(s: &Setting, batch: u32) -> Result<EngineConfig, String> {
-    config::engine(&EngineArgs {
-        jobs: Some(s.jobs),
-        queue: s.queue,
-        max_open: s.max_open,
-        batch,
-    })
+    let as_usize = |v: Option<u32>| v.map(|v| v as usize);
+    let (cfg, warnings) = config::pipeline(
+        Some(s.jobs as usize),
+        as_usize(s.queue),
+        as_usize(s.max_open),
+        batch as usize,
+    )?;
+    for w in warnings {
+        say(format_args!("{w}"));
+    }
+    Ok(cfg)
 }
 
 /// One run of the pipeline over `root`; `None` if interrupted.

@@ -24,7 +24,7 @@ use verdict::{Counts, Sink, settle_entry, verdict, warnings};
 
 use crate::cli::CheckArgs;
 use crate::commands::check::missing::MissingSet;
-use crate::config;
+use crate::commands::engine_config;
 use crate::config::Env;
 use crate::exit::Exit;
 use crate::manifest::read::{self, Opened};
@@ -56,12 +56,9 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
         return Exit::Fatal;
     }
 
-    let mut engine_cfg: EngineConfig = match config::engine(&args.engine) {
+    let mut engine_cfg: EngineConfig = match engine_config(&args.engine) {
         Ok(cfg) => cfg,
-        Err(msg) => {
-            say(format_args!("{msg}"));
-            return Exit::Fatal;
-        }
+        Err(exit) => return exit,
     };
     engine_cfg.confine = if args.allow_outside {
         Confine::Anywhere
