@@ -1,5 +1,5 @@
-//! The hazard matrix (GUIDE §2): rows not already covered by tests/hash.rs and
-//! tests/check.rs. Each test names its row. Every run is under a timeout.
+//! The first hazard table (docs/hazards.md, rows H1–H21): rows not already covered by
+//! tests/hash.rs and tests/check.rs. Each test cites its row. Every run is under a timeout.
 
 mod common;
 
@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use common::*;
 
-/// Row 2: an unreadable directory is an error naming it; check --audit calls it unverifiable.
+/// docs/hazards.md H2: an unreadable directory is an error naming it; check --audit calls it unverifiable.
 #[test]
-fn row02_unreadable_directory() {
+fn unreadable_directory_is_an_error_naming_it() {
     let tree = public_tree();
     let (_bin_dir, bin) = public_copy_of_binary();
     let root = tree.path();
@@ -60,10 +60,10 @@ fn row02_unreadable_directory() {
     );
 }
 
-/// Row 3: a file deleted between walk and open is "vanished" (strace injects ENOENT into
+/// docs/hazards.md H3: a file deleted between walk and open is "vanished" (strace injects ENOENT into
 /// the open of exactly that file: openat2 beneath the root, or openat).
 #[test]
-fn row03_file_vanished_between_walk_and_open() {
+fn file_deleted_between_walk_and_open_is_vanished() {
     let env = TestEnv::new();
     env.file("a", "a");
     env.file("victim", "v");
@@ -100,9 +100,9 @@ fn row03_file_vanished_between_walk_and_open() {
     assert_stderr_contains(&out, "b3tree: victim: vanished");
 }
 
-/// Row 5: sockets and device nodes in a tree are skipped and counted, never opened.
+/// docs/hazards.md H5: sockets and device nodes in a tree are skipped and counted, never opened.
 #[test]
-fn row05_socket_and_device_in_tree_are_skipped() {
+fn sockets_and_devices_in_a_tree_are_skipped_and_counted() {
     let env = TestEnv::new();
     env.file("a", "a");
     let _sock = std::os::unix::net::UnixListener::bind(env.root().join("sock")).unwrap();
@@ -120,9 +120,9 @@ fn row05_socket_and_device_in_tree_are_skipped() {
     assert!(text.contains(r#""skipped":2"#), "{text}");
 }
 
-/// Row 7: a dangling symlink is no error without -L, an error with -L.
+/// docs/hazards.md H7: a dangling symlink is no error without -L, an error with -L.
 #[test]
-fn row07_dangling_symlink() {
+fn dangling_symlink_is_no_error_without_follow() {
     let env = TestEnv::new();
     env.file("a", "a");
     std::os::unix::fs::symlink("nowhere", env.root().join("dangling")).unwrap();
@@ -134,9 +134,9 @@ fn row07_dangling_symlink() {
     assert_eq!(stdout(&out), format!("{}  a\n", hex(b"a")));
 }
 
-/// Row 8: an 80-level tree hashes completely.
+/// docs/hazards.md H8: an 80-level tree hashes completely.
 #[test]
-fn row08_eighty_levels_deep() {
+fn an_eighty_level_tree_hashes_completely() {
     let env = TestEnv::new();
     let deep: String = (0..80).map(|i| format!("level{i:02}/")).collect();
     env.file(format!("{deep}bottom"), "deep");
@@ -145,9 +145,9 @@ fn row08_eighty_levels_deep() {
     assert_eq!(stdout(&out), format!("{}  {deep}bottom\n", hex(b"deep")));
 }
 
-/// Row 8: a path longer than PATH_MAX is hashed (opened step by step with openat).
+/// docs/hazards.md H8: a path longer than PATH_MAX is hashed (opened step by step with openat).
 #[test]
-fn row08_path_longer_than_path_max() {
+fn a_path_longer_than_path_max_is_hashed() {
     let env = TestEnv::new();
     // 20 levels of 250-byte names: about 5,000 bytes, beyond PATH_MAX (4,096).
     let comp = "x".repeat(250);
@@ -250,9 +250,9 @@ fn open_dir_long(dir: &std::path::Path) -> std::io::Result<i32> {
     Ok(fd)
 }
 
-/// Row 9: hostile names never reach a terminal raw — neither on stdout (terminal) nor stderr.
+/// docs/hazards.md H9: hostile names never reach a terminal raw — neither on stdout (terminal) nor stderr.
 #[test]
-fn row09_no_raw_control_characters_on_a_terminal() {
+fn no_raw_control_characters_reach_a_terminal() {
     let env = TestEnv::new();
     env.file("esc\x1b]0;pwned\x07name", "x");
     // `script` gives the command a pseudo-terminal as stdout.
@@ -281,9 +281,9 @@ fn row09_no_raw_control_characters_on_a_terminal() {
     assert!(!stderr(&out).contains('\x1b'), "{:?}", stderr(&out));
 }
 
-/// Row 10: a sparse file of 4 GiB + 1 byte has the known digest (u64 sizes all the way).
+/// docs/hazards.md H10: a sparse file of 4 GiB + 1 byte has the known digest (u64 sizes all the way).
 #[test]
-fn row10_sparse_file_over_4_gib() {
+fn a_sparse_file_over_4_gib_has_the_known_digest() {
     let env = TestEnv::new();
     let f = std::fs::File::create(env.root().join("sparse")).unwrap();
     f.set_len((4u64 << 30) + 1).unwrap();
@@ -301,9 +301,9 @@ fn row10_sparse_file_over_4_gib() {
     assert_eq!(first["size"], 4_294_967_297u64);
 }
 
-/// Row 11: with 16 descriptors and 64 workers, all 400 files are hashed (EMFILE waits).
+/// docs/hazards.md H11: with 16 descriptors and 64 workers, all 400 files are hashed (EMFILE waits).
 #[test]
-fn row11_emfile_never_drops_a_file() {
+fn emfile_never_drops_a_file() {
     let env = TestEnv::new();
     let mut expected = String::new();
     for i in 0..400 {

@@ -1,4 +1,4 @@
-//! The second hazard matrix (README "Hazards", second table): confinement, swaps, `-o`
+//! The second hazard table (docs/hazards.md, rows R1–R18): confinement, swaps, `-o`
 //! targets, partial manifests, signals while blocked. Tests are named after the behaviour;
 //! races run as bounded loops; every run is under a timeout.
 
