@@ -569,19 +569,7 @@ fn huge_line_keeps_memory_bounded() {
     // line's size: keeping the line in memory would abort the run.
     let mut cmd = env.cmd();
     cmd.args(["check", "--warn", "m"]);
-    // SAFETY: setrlimit in the child between fork and exec.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            let lim = libc::rlimit {
-                rlim_cur: 64 << 20,
-                rlim_max: 64 << 20,
-            };
-            if libc::setrlimit(libc::RLIMIT_DATA, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    with_rlimit(&mut cmd, libc::RLIMIT_DATA, 64 << 20);
     let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
     // Refused for its length alone: a failure, never a skipped malformed line.
     assert_eq!(code(&out), 1, "{}", stderr(&out));
@@ -595,17 +583,7 @@ fn the_data_cap_of_the_huge_line_test_does_bite() {
     // Control for the test above: the same cap makes a 100 MiB allocation fail.
     let mut cmd = Command::new("python3");
     cmd.args(["-c", "b = bytearray(100 << 20); print('allocated')"]);
-    // SAFETY: setrlimit in the child between fork and exec.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            let lim = libc::rlimit {
-                rlim_cur: 64 << 20,
-                rlim_max: 64 << 20,
-            };
-            libc::setrlimit(libc::RLIMIT_DATA, &lim);
-            Ok(())
-        });
-    }
+    with_rlimit(&mut cmd, libc::RLIMIT_DATA, 64 << 20);
     let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
     assert!(!out.status.success(), "{}", stdout(&out));
 }

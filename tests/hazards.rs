@@ -317,19 +317,7 @@ fn emfile_never_drops_a_file() {
         if let Some(m) = max_open {
             cmd.args(["--max-open", m]);
         }
-        // SAFETY: setrlimit in the child before exec.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                let lim = libc::rlimit {
-                    rlim_cur: 16,
-                    rlim_max: 16,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        with_nofile(&mut cmd, 16);
         let out = run_with_timeout(&mut cmd, Duration::from_secs(120));
         assert_eq!(
             out.status.code(),

@@ -214,8 +214,9 @@ pub fn assert_no_temp_files(dir: &std::path::Path) {
     assert!(temps.is_empty(), "temporary files left: {temps:?}");
 }
 
-/// Makes `cmd` run with RLIMIT_NOFILE soft = hard = `n` (as `prlimit --nofile=n:n`).
-pub fn with_nofile(cmd: &mut Command, n: u64) -> &mut Command {
+/// Makes `cmd` run with the resource limit `resource` (soft = hard = `n`), as `prlimit`
+/// would: the one place tests set limits in a child.
+pub fn with_rlimit(cmd: &mut Command, resource: libc::__rlimit_resource_t, n: u64) -> &mut Command {
     // SAFETY: setrlimit in the child between fork and exec touches only the child.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(cmd, move || {
@@ -223,10 +224,15 @@ pub fn with_nofile(cmd: &mut Command, n: u64) -> &mut Command {
                 rlim_cur: n,
                 rlim_max: n,
             };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+            if libc::setrlimit(resource, &lim) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
         })
     }
+}
+
+/// `with_rlimit` for RLIMIT_NOFILE (`prlimit --nofile=n:n`).
+pub fn with_nofile(cmd: &mut Command, n: u64) -> &mut Command {
+    with_rlimit(cmd, libc::RLIMIT_NOFILE, n)
 }
