@@ -289,3 +289,48 @@ mod tests {
         assert!(unsafe { map.as_slice() }.iter().all(|&b| b == 1));
     }
 }
+
+#[cfg(test)]
+mod chaining_tests {
+    use super::*;
+    use std::io::Write;
+
+    const CHILD: &str = "B3TREE_SIGBUS_CHILD";
+
+    extern "C" fn previous(_: libc::c_int) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(42) }
+    }
+
+    /// Re-runs this very test in a child process (a fresh signal state): there a handler is
+    /// installed before ours, a window is mapped (installing ours on top), and a SIGBUS that
+    /// is not a fault in our mappings must reach the previous handler (exit 42), not kill.
+    #[test]
+    fn a_sigbus_that_is_not_ours_goes_to_the_previous_handler() {
+        if std::env::var_os(CHILD).is_some() {
+            // SAFETY: installs a plain handler that only calls _exit.
+            unsafe {
+                libc::signal(libc::SIGBUS, previous as *const () as libc::sighandler_t);
+            }
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(&[1u8; 8192]).unwrap();
+            let _map = GuardedMap::map(&f, 0, 8192).unwrap().unwrap();
+            // SAFETY: raising a signal; the handlers above decide what happens.
+            unsafe {
+                libc::raise(libc::SIGBUS);
+            }
+            std::process::exit(1);
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "sys::mapguard::chaining_tests::a_sigbus_that_is_not_ours_goes_to_the_previous_handler",
+                "--test-threads",
+                "1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(42), "{out:?}");
+    }
+}
