@@ -16,6 +16,7 @@ use crate::config::Env;
 use crate::digest::{OrderCheck, TreeDigest, canonical_cmp};
 use crate::exit::Exit;
 use crate::hash::outcome::Outcome;
+use crate::manifest::output::Output;
 use crate::manifest::read::{self, LineReader, StrictError};
 use crate::names::escape::display;
 use crate::names::nameset::normalize;
@@ -37,8 +38,8 @@ pub fn run(args: DigestArgs, env: &Env) -> Exit {
     };
     match result {
         Ok(digest) => {
-            let mut out = io::stdout().lock();
-            match writeln!(out, "{digest}").and_then(|()| out.flush()) {
+            let mut out = Output::stdout();
+            match writeln!(out, "{digest}").and_then(|()| out.commit()) {
                 Ok(()) => Exit::Ok,
                 Err(e) => {
                     if e.kind() != io::ErrorKind::BrokenPipe {

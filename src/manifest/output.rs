@@ -1,5 +1,6 @@
-//! Where a manifest (or a bench export) goes: stdout, a file replaced atomically, or a
-//! device/FIFO written in place.
+//! Where output goes: stdout (the one writer of stdout for every command: manifests,
+//! verdicts, digests, bench tables), a file replaced atomically, or a device/FIFO written in
+//! place.
 //!
 //! `-o FILE` never leaves a partial manifest behind and never destroys what is not ours:
 //! - a regular file (or a new name) is replaced atomically: we write a temporary file in its

@@ -20,6 +20,7 @@ use crate::config;
 use crate::config::Env;
 use crate::exit::Exit;
 use crate::hash::outcome::Outcome;
+use crate::manifest::output::Output;
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::stderr::say;
 use crate::sys::cancel;
@@ -222,8 +223,8 @@ pub fn run(args: BenchArgs, env: &Env) -> Exit {
         ));
     }
 
-    let mut out = io::stdout().lock();
-    let table = write_table(&mut out, &rows, &root, args.cache).and_then(|()| out.flush());
+    let mut out = Output::stdout();
+    let table = write_table(&mut out, &rows, &root, args.cache).and_then(|()| out.commit());
     if let Err(e) = table {
         if e.kind() != io::ErrorKind::BrokenPipe {
             say(format_args!("cannot write stdout: {e}"));

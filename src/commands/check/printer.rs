@@ -7,12 +7,13 @@ use serde_json::{Value, json};
 
 use super::missing::Missing;
 use crate::cli::CheckArgs;
+use crate::manifest::output::Output;
 use crate::manifest::write::json_path;
 use crate::names::escape::{Escaping, push_marked};
 use crate::names::nameset::Location;
 use crate::sys::{cancel, stdio};
 
-pub(super) struct Printer<W: Write = io::BufWriter<io::Stdout>> {
+pub(super) struct Printer<W: Write = Output> {
     pub(super) out: Option<W>,
     /// `out` is the process's stdout: `finish` also asks whether a pipe reader left early.
     pub(super) probe_stdout: bool,
@@ -30,7 +31,7 @@ impl Printer {
     /// The printer of a run: stdout (none with `--status`), escaped for a terminal if it is one.
     pub(super) fn new(args: &CheckArgs, manifests: Vec<String>) -> Printer {
         Printer {
-            out: (!args.status).then(|| io::BufWriter::with_capacity(64 * 1024, io::stdout())),
+            out: (!args.status).then(Output::stdout),
             probe_stdout: true,
             eager: stdio::stdout_is_pipe(),
             json: args.json,
