@@ -131,17 +131,36 @@ pub fn run(args: MergeArgs, env: &Env) -> Exit {
             ));
             Exit::Ok
         }
-        Err((code, msg)) => {
-            say(format_args!("{msg}"));
+        Err(e) => {
+            say(format_args!("{e}"));
             // `output` is dropped unwritten: an -o target is left as it was.
-            code
+            e.exit()
         }
     }
 }
 
-fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, (Exit, String)> {
+/// Why a merge stopped.
+#[derive(Debug, thiserror::Error)]
+enum MergeError {
+    /// The inputs cannot make one honest manifest (order, overlap, conflict, roots).
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot write the merged manifest: {0}")]
+    Write(io::Error),
+}
+
+impl MergeError {
+    fn exit(&self) -> Exit {
+        match self {
+            MergeError::Refused(_) => Exit::Failed,
+            MergeError::Write(_) => Exit::Fatal,
+        }
+    }
+}
+
+fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, MergeError> {
     for input in inputs.iter_mut() {
-        input.advance().map_err(|m| (Exit::Failed, m))?;
+        input.advance().map_err(MergeError::Refused)?;
     }
     let n = inputs.len() as u64;
     let tagged = inputs
@@ -167,15 +186,12 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, (Exit, String)> 
                             } else {
                                 "conflicting"
                             };
-                            return Err((
-                                Exit::Failed,
-                                format!(
-                                    "{what} entries for {} in {} and {}: refusing to merge",
-                                    display(&e.name),
-                                    inputs[b].name,
-                                    input.name
-                                ),
-                            ));
+                            return Err(MergeError::Refused(format!(
+                                "{what} entries for {} in {} and {}: refusing to merge",
+                                display(&e.name),
+                                inputs[b].name,
+                                input.name
+                            )));
                         }
                         Ordering::Greater => Some(b),
                     }
@@ -193,30 +209,22 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, (Exit, String)> 
             tagged,
             Escaping::Manifest,
         );
-        out.write_all(&line).map_err(|e| {
-            (
-                Exit::Fatal,
-                format!("cannot write the merged manifest: {e}"),
-            )
-        })?;
+        out.write_all(&line).map_err(MergeError::Write)?;
         count += 1;
-        inputs[b].advance().map_err(|m| (Exit::Failed, m))?;
+        inputs[b].advance().map_err(MergeError::Refused)?;
     }
     // Shards of one root share it: their entries' directories must be related.
     for (i, a) in inputs.iter().enumerate() {
         for b in &inputs[i + 1..] {
             if let (Some(x), Some(y)) = (&a.common, &b.common) {
                 if !is_ancestor(x, y) && !is_ancestor(y, x) {
-                    return Err((
-                        Exit::Failed,
-                        format!(
-                            "{} (entries under {}) and {} (entries under {}) come from different roots",
-                            a.name,
-                            display(x),
-                            b.name,
-                            display(y)
-                        ),
-                    ));
+                    return Err(MergeError::Refused(format!(
+                        "{} (entries under {}) and {} (entries under {}) come from different roots",
+                        a.name,
+                        display(x),
+                        b.name,
+                        display(y)
+                    )));
                 }
             }
         }
