@@ -15,15 +15,23 @@ pub fn default_jobs(cpus: usize) -> usize {
 
 pub use crate::sys::limits::cpus;
 
-/// Resolves the pipeline knobs. Raises RLIMIT_NOFILE as a side effect (once per process is
-/// enough; repeating it is harmless); fails when the limit leaves too few descriptors.
-/// Prints nothing: warnings come back beside the configuration.
-pub fn engine(args: &EngineArgs) -> Result<(EngineConfig, Vec<String>), String> {
+/// What the process's descriptors allow: the soft RLIMIT_NOFILE and the descriptors already
+/// open below it (measured by the caller, which raised the limit first).
+#[derive(Debug, Clone, Copy)]
+pub struct Descriptors {
+    pub soft_limit: u64,
+    pub in_use: usize,
+}
+
+/// Resolves the pipeline knobs; fails when the limit leaves too few descriptors. No I/O:
+/// warnings come back beside the configuration.
+pub fn engine(args: &EngineArgs, fds: Descriptors) -> Result<(EngineConfig, Vec<String>), String> {
     pipeline(
         args.jobs.map(|j| j as usize),
         args.queue.map(|q| q as usize),
         args.max_open.map(|m| m as usize),
         args.batch as usize,
+        fds,
     )
 }
 
@@ -34,14 +42,14 @@ pub fn pipeline(
     queue: Option<usize>,
     max_open: Option<usize>,
     batch: usize,
+    fds: Descriptors,
 ) -> Result<(EngineConfig, Vec<String>), String> {
     let mut warnings = Vec::new();
     let jobs = jobs.unwrap_or_else(|| default_jobs(cpus()));
     let queue = queue.unwrap_or(2 * jobs);
     // What RLIMIT_NOFILE allows; more than that would only run into EMFILE (where the walker,
     // unlike the hasher, cannot wait), so a larger --max-open is lowered, with a warning.
-    let soft = limits::raise_nofile_limit();
-    let budget = limits::budget(soft, limits::open_descriptors(soft))?;
+    let budget = limits::budget(fds.soft_limit, fds.in_use)?;
     let max_open = match max_open {
         None => budget.max_open,
         Some(m) if m > budget.max_open => {

@@ -44,7 +44,7 @@ pub(crate) fn walk_into(
 /// The pipeline's configuration for a command, its warnings said on stderr; a limit that
 /// leaves too few descriptors is fatal.
 pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, Exit> {
-    match config::engine(args) {
+    match config::engine(args, descriptors()) {
         Ok((cfg, warnings)) => {
             for w in warnings {
                 say(format_args!("{w}"));
@@ -56,4 +56,11 @@ pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, Exit> {
             Err(Exit::Fatal)
         }
     }
+}
+
+/// Raises RLIMIT_NOFILE as far as allowed and measures the descriptors in use (once per
+/// configuration; repeating it is harmless).
+pub(crate) fn descriptors() -> config::Descriptors {
+    let (soft_limit, in_use) = crate::sys::limits::descriptors();
+    config::Descriptors { soft_limit, in_use }
 }

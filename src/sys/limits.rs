@@ -41,6 +41,12 @@ pub fn raise_nofile_limit() -> u64 {
     current
 }
 
+/// Raises the soft limit, then measures what is open beneath it: (soft limit, in use).
+pub fn descriptors() -> (u64, usize) {
+    let soft = raise_nofile_limit();
+    (soft, open_descriptors(soft))
+}
+
 /// Descriptors this process has open right now with a number below `soft_limit` (only
 /// those take the slots new descriptors need: an inherited fd 255 does not), from
 /// /proc/self/fd; `soft_limit` itself (nothing left) when that cannot even be read.

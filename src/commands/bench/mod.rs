@@ -294,6 +294,7 @@ fn engine_config(s: &Setting, batch: u32) -> Result<EngineConfig, String> {
         as_usize(s.queue),
         as_usize(s.max_open),
         batch as usize,
+        crate::commands::descriptors(),
     )?;
     for w in warnings {
         say(format_args!("{w}"));
