@@ -99,7 +99,7 @@ pub struct BenchArgs {
     pub batch: u32,
 
     /// Never show live progress
-    #[arg(long)]
+    #[arg(long, overrides_with = "progress")]
     pub no_progress: bool,
 }
 
@@ -169,7 +169,7 @@ pub struct CheckArgs {
     pub progress: bool,
 
     /// Never show live progress
-    #[arg(long)]
+    #[arg(long, overrides_with = "progress")]
     pub no_progress: bool,
 }
 
@@ -233,7 +233,7 @@ pub struct HashArgs {
     pub progress: bool,
 
     /// Never show live progress
-    #[arg(long)]
+    #[arg(long, overrides_with = "progress")]
     pub no_progress: bool,
 
     #[command(flatten)]

@@ -70,7 +70,7 @@ fn check_of_a_changed_tree_gives_verdicts_warnings_and_summary() {
         normalise(&stderr(&out)),
         "b3tree: WARNING: 1 computed checksum did NOT match\n\
          b3tree: WARNING: 1 listed file is missing\n\
-         b3tree: 1 ok, 1 failed, 1 missing, 0 unreadable, 0 malformed, 0 new, 0 moved in T s\n"
+         b3tree: 1 ok, 1 failed, 1 missing, 0 unreadable in T s\n"
     );
 }
 
@@ -89,7 +89,7 @@ fn check_audit_names_new_and_moved_files() {
     assert_eq!(stdout(&out), "a: OK\nb2: MOVED (from b)\nn: NEW\n");
     assert_eq!(
         normalise(&stderr(&out)),
-        "b3tree: 1 ok, 0 failed, 0 missing, 0 unreadable, 0 malformed, 1 new, 1 moved in T s\n"
+        "b3tree: 1 ok, 0 failed, 0 missing, 0 unreadable, 1 new, 1 moved in T s\n"
     );
 }
 
@@ -106,5 +106,65 @@ fn a_partial_run_over_an_existing_manifest_says_where_the_new_one_is() {
          b3tree: 1 file, 2 B in T s (RATE); 1 error, 0 skipped\n\
          b3tree: m.b3 left as it was: 1 entry could not be hashed; the new manifest is in \
          m.b3.partial (--replace-partial replaces it anyway)\n"
+    );
+}
+
+#[test]
+fn refused_names_are_counted_under_the_same_word_as_in_json() {
+    let env = TestEnv::new();
+    env.file(
+        "m.b3",
+        format!(
+            "{}  ../etc/passwd\n{}  /etc/hostname\n",
+            hex(b"x"),
+            hex(b"y")
+        ),
+    );
+    let out = env.run(&["check", "--quiet", "m.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    let last = normalise(&stderr(&out)).lines().last().unwrap().to_string();
+    assert_eq!(
+        last,
+        "b3tree: 0 ok, 0 failed, 0 missing, 0 unreadable, 2 outside the root in T s"
+    );
+    let out = env.run(&["check", "--json", "m.b3"]);
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (summary["outside"].as_u64(), summary["unreadable"].as_u64()),
+        (Some(2), Some(0))
+    );
+}
+
+#[test]
+fn counts_of_one_are_singular() {
+    let env = TestEnv::new();
+    env.file("t/a", "a\n");
+    let out = env.run(&["hash", "-q", "--shard", "0/1", "-o", "s.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = env.run(&["merge", "s.b3"]);
+    assert_eq!(stderr(&out), "b3tree: merged 1 entry from 1 manifest\n");
+    let out = env.run(&["digest", "nope"]);
+    assert!(
+        stderr(&out).contains("no digest: 1 entry could not be hashed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_last_of_progress_and_no_progress_wins() {
+    let env = TestEnv::new();
+    env.file("t/a", "a\n");
+    let quiet = env.run(&["hash", "--progress", "--no-progress", "t"]);
+    assert_eq!(
+        normalise(&stderr(&quiet)),
+        "b3tree: 1 file, 2 B in T s (RATE); 0 errors, 0 skipped\n"
+    );
+    let shown = env.run(&["hash", "--no-progress", "--progress", "t"]);
+    assert!(
+        stderr(&shown).len() > stderr(&quiet).len(),
+        "{}",
+        stderr(&shown)
     );
 }

@@ -101,7 +101,8 @@ fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
         return Err(Exit::Interrupted);
     }
     if errors > 0 {
-        reporter.error(&format!("no digest: {errors} entries could not be hashed"));
+        let what = if errors == 1 { "entry" } else { "entries" };
+        reporter.error(&format!("no digest: {errors} {what} could not be hashed"));
         return Err(Exit::Failed);
     }
     let excluded = match walked.stats.excluded {

@@ -125,10 +125,11 @@ pub fn run(args: MergeArgs, env: &Env) -> Exit {
             if let Some(w) = layout_warning(&inputs) {
                 say(format_args!("warning: {w}"));
             }
-            say(format_args!(
-                "merged {count} entries from {} manifests",
-                inputs.len()
-            ));
+            let (entries, manifests) = (
+                if count == 1 { "entry" } else { "entries" },
+                crate::report::summary::count(inputs.len() as u64, "manifest"),
+            );
+            say(format_args!("merged {count} {entries} from {manifests}"));
             Exit::Ok
         }
         Err(e) => {

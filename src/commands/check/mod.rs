@@ -188,7 +188,8 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
         }
         if !args.quiet || code != Exit::Ok {
             let elapsed = started.elapsed().as_secs_f64();
-            reporter.error(&counts.summary(audit_skipped, elapsed));
+            let audit = args.audit.then_some(audit_skipped);
+            reporter.error(&counts.summary(audit, elapsed));
         }
     }
     code

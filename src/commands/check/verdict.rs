@@ -38,25 +38,36 @@ pub(super) struct Counts {
 
 impl Counts {
     /// The closing line on stderr.
-    pub(super) fn summary(&self, audit_skipped: u64, elapsed_s: f64) -> String {
-        let mut extra = String::new();
-        if self.ignored_missing > 0 {
-            extra.push_str(&format!(", {} missing ignored", self.ignored_missing));
+    /// The closing line on stderr: the same counts, under the same words, as the JSON
+    /// summary; NEW and MOVED only with `--audit` (`audit_skipped`: symlinks and special
+    /// files the audit saw and did not hash).
+    pub(super) fn summary(&self, audit: Option<u64>, elapsed_s: f64) -> String {
+        let mut s = format!(
+            "{} ok, {} failed, {} missing, {} unreadable",
+            self.ok, self.failed, self.missing, self.unreadable
+        );
+        let optional = [
+            (self.outside, "outside the root"),
+            (self.malformed, "malformed"),
+            (self.too_long, "too long"),
+            (self.duplicates, "duplicates"),
+            (self.ignored_missing, "missing ignored"),
+        ];
+        for (n, what) in optional {
+            if n > 0 {
+                s.push_str(&format!(", {n} {what}"));
+            }
         }
-        if audit_skipped > 0 {
-            extra.push_str(&format!(", {audit_skipped} special files not audited"));
+        if let Some(skipped) = audit {
+            s.push_str(&format!(", {} new, {} moved", self.new, self.moved));
+            if skipped > 0 {
+                s.push_str(&format!(
+                    ", {skipped} not audited (symlinks and special files)"
+                ));
+            }
         }
-        format!(
-            "{} ok, {} failed, {} missing, {} unreadable, {} malformed, {} new, {} moved{extra} \
-             in {elapsed_s:.2} s",
-            self.ok,
-            self.failed,
-            self.missing,
-            self.unreadable + self.outside,
-            self.malformed,
-            self.new,
-            self.moved,
-        )
+        s.push_str(&format!(" in {elapsed_s:.2} s"));
+        s
     }
 
     /// The closing `--json` record.
@@ -375,8 +386,8 @@ mod tests {
         );
         assert_eq!(code, Exit::Failed);
         assert_eq!(
-            counts.summary(0, 0.5),
-            "1 ok, 1 failed, 1 missing, 1 unreadable, 0 malformed, 0 new, 0 moved in 0.50 s"
+            counts.summary(None, 0.5),
+            "1 ok, 1 failed, 1 missing, 0 unreadable, 1 outside the root in 0.50 s"
         );
     }
 
