@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs what the test suite needs beyond the Rust toolchain (a fresh machine has neither):
+# strace (the "vanished between walk and open" and fsync tests inject and trace syscalls
+# with it) and b3sum (the compatibility tests run the real `b3sum --check`).
+set -eu
+if ! command -v strace >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq && apt-get install -y -qq strace
+    else
+        sudo apt-get update -qq && sudo apt-get install -y -qq strace
+    fi
+fi
+if ! command -v b3sum >/dev/null 2>&1 && ! [ -x "$HOME/.cargo/bin/b3sum" ]; then
+    cargo install b3sum --locked
+fi
