@@ -246,8 +246,9 @@ pub struct HashArgs {
     #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
     pub shard: Option<(u64, u64)>,
 
-    /// Also print the tree digest (b3t1:..., see `b3tree digest`) of the names as written;
-    /// several PATHs must come in canonical order, none inside another
+    /// Also print the tree digest (b3t1:..., see `b3tree digest`) of the names as written,
+    /// on stderr (and in the JSON summary with --json); several PATHs must come in canonical
+    /// order, none inside another
     #[arg(long)]
     pub digest: bool,
 }

@@ -168,3 +168,70 @@ fn the_last_of_progress_and_no_progress_wins() {
         stderr(&shown)
     );
 }
+
+#[test]
+fn hash_json_carries_the_tree_digest_in_its_summary() {
+    let env = TestEnv::new();
+    env.file("t/a", "a\n");
+    env.file("t/b", "b\n");
+    let out = env.run(&["hash", "--json", "--digest", "-C", "t"]);
+    assert_eq!(out.status.code(), Some(0));
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    let tree = env.run(&["digest", "t"]);
+    assert_eq!(
+        summary["digest"].as_str().unwrap(),
+        stdout(&tree).trim_end(),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn an_interrupted_json_stream_still_ends_with_its_summary() {
+    let env = TestEnv::new();
+    let big = std::fs::File::create(env.root().join("sparse")).unwrap();
+    big.set_len(64 << 30).unwrap();
+    env.file("a", "a\n");
+    let mut child = env
+        .cmd()
+        .args(["hash", "--json", "--jobs", "1", "a", "sparse"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (status, _) = signal_and_wait(&mut child, libc::SIGINT, std::time::Duration::from_secs(5));
+    assert_died_of(status, libc::SIGINT);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut text).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "summary", "{text}");
+    assert_eq!(last["interrupted"], true);
+}
+
+#[test]
+fn an_interrupted_check_json_stream_still_ends_with_its_summary() {
+    let env = TestEnv::new();
+    let big = std::fs::File::create(env.root().join("sparse")).unwrap();
+    big.set_len(64 << 30).unwrap();
+    env.file("m.b3", format!("{}  sparse\n", hex(b"")));
+    let mut child = env
+        .cmd()
+        .args(["check", "--json", "m.b3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (status, _) = signal_and_wait(&mut child, libc::SIGINT, std::time::Duration::from_secs(5));
+    assert_died_of(status, libc::SIGINT);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut text).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (last["type"].as_str(), last["interrupted"].as_bool()),
+        (Some("summary"), Some(true)),
+        "{text}"
+    );
+}

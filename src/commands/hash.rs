@@ -124,16 +124,33 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     reporter.finish();
 
     if summary.interrupted {
-        drop(writer); // removes an -o temporary file; the old FILE stays as it was
+        // A JSON stream on stdout still ends with its summary (`"interrupted": true`), if
+        // stdout takes it; an -o temporary file is removed and the old FILE stays as it was.
+        if args.json && args.output.is_none() {
+            let _ = writer
+                .summary(&summary.to_json())
+                .and_then(|()| writer.into_inner().commit());
+        } else {
+            drop(writer);
+        }
         reporter.error(&summary.line());
         return Exit::Interrupted;
+    }
+    // The tree digest exists only for a complete run in canonical order.
+    let wants_digest = tree_digest.is_some();
+    let digest = tree_digest
+        .filter(|_| broken.is_none() && summary.errors == 0)
+        .map(|d| d.finish());
+    let mut json_summary = summary.to_json();
+    if let (Some(d), Some(obj)) = (&digest, json_summary.as_object_mut()) {
+        obj.insert("digest".into(), serde_json::Value::from(d.clone()));
     }
     // A run with error records never replaces an existing manifest (unless asked to): the
     // old one stays, the new one is kept beside it for inspection.
     let keep_old = summary.errors > 0 && replaces_existing && !args.replace_partial;
     let mut partial = None;
     let written = result
-        .and_then(|()| writer.summary(&summary.to_json()))
+        .and_then(|()| writer.summary(&json_summary))
         .and_then(|()| match writer.into_inner() {
             Output::File(f) if keep_old => f.commit_partial().map(|p| partial = Some(p)),
             out => out.commit(),
@@ -170,12 +187,10 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
         ));
         return Exit::Failed;
     }
-    if let Some(d) = tree_digest {
-        if summary.errors == 0 {
-            reporter.error(&format!("digest {}", d.finish()));
-        } else {
-            reporter.error("no digest: some entries could not be hashed");
-        }
+    match digest {
+        Some(d) => reporter.error(&format!("digest {d}")),
+        None if wants_digest => reporter.error("no digest: some entries could not be hashed"),
+        None => {}
     }
     if summary.errors > 0 {
         Exit::Failed

@@ -157,6 +157,11 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
     reporter.finish();
 
     if cancel::was_interrupted() {
+        // A JSON stream still ends with its summary (`"interrupted": true`), if stdout takes it.
+        if args.json {
+            printer.json_line(&counts.json(false));
+            let _ = printer.finish();
+        }
         reporter.error("interrupted");
         return Exit::Interrupted;
     }

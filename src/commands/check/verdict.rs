@@ -79,6 +79,7 @@ impl Counts {
             "duplicates": self.duplicates, "too_long": self.too_long,
             "new": self.new, "moved": self.moved,
             "ignored_missing": self.ignored_missing, "passed": passed,
+            "interrupted": crate::sys::cancel::was_interrupted(),
         })
     }
 }
