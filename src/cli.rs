@@ -18,7 +18,8 @@ Exit status:
 #[derive(Debug, Parser)]
 #[command(name = "b3tree", version, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// Run as if started in DIR (like tar -C and git -C): PATHs and -o are relative to DIR.
+    /// Run as if started in DIR (like tar -C and git -C): every path given (PATHs,
+    /// manifests, -o, exports) is relative to DIR, and so are the names in manifests.
     #[arg(short = 'C', long = "directory", value_name = "DIR", global = true)]
     pub directory: Option<PathBuf>,
 

@@ -53,10 +53,16 @@ pub fn pipeline(
     let max_open = match max_open {
         None => budget.max_open,
         Some(m) if m > budget.max_open => {
-            warnings.push(format!(
-                "warning: --max-open {m} is more than the open-file limit (or use) allows; using {}",
-                budget.max_open
-            ));
+            let n = budget.max_open;
+            warnings.push(if n == limits::MAX_OPEN_CEILING {
+                format!("warning: --max-open {m}: b3tree holds at most {n} files open at once; using {n}")
+            } else {
+                format!(
+                    "warning: --max-open {m} is more than the open-file limit allows ({} \
+                     descriptors, {} in use); using {n}",
+                    fds.soft_limit, fds.in_use
+                )
+            });
             budget.max_open
         }
         Some(m) => m,

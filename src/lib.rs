@@ -45,6 +45,19 @@ use crate::report::stderr::say;
 pub use config::Env;
 pub use exit::Exit;
 
+/// `b3tree --version`: the version, the BLAKE3 implementation this CPU gets, and the git
+/// commit when built from a checkout.
+pub fn long_version() -> String {
+    let commit = option_env!("B3TREE_GIT_COMMIT")
+        .map(|c| format!(", commit {c}"))
+        .unwrap_or_default();
+    format!(
+        "{} (BLAKE3: {}{commit})",
+        env!("CARGO_PKG_VERSION"),
+        hash::backend::blake3_implementation()
+    )
+}
+
 /// Runs a parsed command line; returns the exit code.
 pub fn run(cli: Cli, env: &Env) -> Exit {
     if let Some(dir) = &cli.directory {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
@@ -20,7 +20,10 @@ extern "C" fn probe_stdout() {
 static PROBE_STDOUT: extern "C" fn() = probe_stdout;
 
 fn main() -> ExitCode {
-    let cli = b3tree::cli::Cli::parse();
+    // The version text is known only at run time (the CPU's BLAKE3 implementation).
+    let version: &'static str = Box::leak(b3tree::long_version().into_boxed_str());
+    let matches = b3tree::cli::Cli::command().version(version).get_matches();
+    let cli = b3tree::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let env = b3tree::Env {
         stdout_closed: STDOUT_CLOSED.load(Ordering::Relaxed),
     };

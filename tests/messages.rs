@@ -235,3 +235,67 @@ fn an_interrupted_check_json_stream_still_ends_with_its_summary() {
         "{text}"
     );
 }
+
+#[test]
+fn version_names_the_blake3_implementation_and_the_commit() {
+    let out = run_with_timeout(
+        std::process::Command::new(bin()).arg("--version"),
+        std::time::Duration::from_secs(10),
+    );
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("b3tree {} (BLAKE3: ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    if let Some(h) = head.ok().filter(|h| h.status.success()) {
+        let commit = String::from_utf8_lossy(&h.stdout).trim().to_string();
+        assert!(text.contains(&format!("commit {commit}")), "{text}");
+    }
+}
+
+#[test]
+fn a_manifest_of_another_algorithm_gets_one_hint() {
+    let env = TestEnv::new();
+    env.file("a", "a\n");
+    env.file("b", "b\n");
+    // sha256sum's lines for the same files: every digest differs.
+    env.file(
+        "SHA256SUMS",
+        "87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7  a\n\
+         0263829989b6fd954f72baaf2fc64bc2e2f01d692d4de72986ea808f6e99813f  b\n",
+    );
+    let out = env.run(&["check", "SHA256SUMS"]);
+    assert_eq!(out.status.code(), Some(1));
+    let hints = stderr(&out)
+        .lines()
+        .filter(|l| l.contains("another algorithm"))
+        .count();
+    assert_eq!(hints, 1, "{}", stderr(&out));
+}
+
+#[test]
+fn max_open_warnings_say_which_limit_applies() {
+    let env = TestEnv::new();
+    env.file("t/a", "a\n");
+    let out = env.run(&["hash", "-q", "--max-open", "100000", "t"]);
+    assert_eq!(
+        stderr(&out),
+        "b3tree: warning: --max-open 100000: b3tree holds at most 1024 files open at once; \
+         using 1024\n"
+    );
+    let out = run_with_timeout(
+        with_nofile(env.cmd().args(["hash", "-q", "--max-open", "100", "t"]), 64),
+        std::time::Duration::from_secs(30),
+    );
+    assert!(
+        stderr(&out).starts_with(
+            "b3tree: warning: --max-open 100 is more than the open-file limit allows (64 descriptors, "
+        ),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -8,19 +8,21 @@
 //! reappeared under another name (MOVED) or not (MISSING).
 
 mod audit;
+mod counts;
 mod missing;
 mod printer;
 mod source;
 mod verdict;
 
 use audit::{Tree, audit_tree, lies_beneath_cwd};
+use counts::Counts;
 use printer::Printer;
 use source::read_manifests;
 use std::io::{self};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Instant;
-use verdict::{Counts, Sink, settle_entry, verdict, warnings};
+use verdict::{Sink, settle_entry, verdict, warnings};
 
 use crate::cli::CheckArgs;
 use crate::commands::check::missing::MissingSet;

@@ -3,8 +3,9 @@
 
 use std::io::Write;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::counts::Counts;
 use super::printer::{Printer, entry_json};
 use super::source::Item;
 
@@ -14,75 +15,8 @@ use crate::exit::Exit;
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::manifest::read::Malformed;
 use crate::names::escape::display;
-use crate::names::nameset::Location;
 use crate::pipeline::job::Done;
 use crate::report::stderr::Reporter;
-
-/// Verdict counts.
-#[derive(Debug, Default)]
-pub(super) struct Counts {
-    pub(super) ok: u64,
-    pub(super) failed: u64,
-    pub(super) missing: u64,
-    pub(super) ignored_missing: u64,
-    pub(super) unreadable: u64,
-    pub(super) outside: u64,
-    pub(super) malformed: u64,
-    pub(super) duplicates: u64,
-    /// Lines refused for their length only (failures, unlike other malformed lines).
-    pub(super) too_long: u64,
-    pub(super) new: u64,
-    pub(super) moved: u64,
-    pub(super) first_malformed: Option<Location>,
-}
-
-impl Counts {
-    /// The closing line on stderr.
-    /// The closing line on stderr: the same counts, under the same words, as the JSON
-    /// summary; NEW and MOVED only with `--audit` (`audit_skipped`: symlinks and special
-    /// files the audit saw and did not hash).
-    pub(super) fn summary(&self, audit: Option<u64>, elapsed_s: f64) -> String {
-        let mut s = format!(
-            "{} ok, {} failed, {} missing, {} unreadable",
-            self.ok, self.failed, self.missing, self.unreadable
-        );
-        let optional = [
-            (self.outside, "outside the root"),
-            (self.malformed, "malformed"),
-            (self.too_long, "too long"),
-            (self.duplicates, "duplicates"),
-            (self.ignored_missing, "missing ignored"),
-        ];
-        for (n, what) in optional {
-            if n > 0 {
-                s.push_str(&format!(", {n} {what}"));
-            }
-        }
-        if let Some(skipped) = audit {
-            s.push_str(&format!(", {} new, {} moved", self.new, self.moved));
-            if skipped > 0 {
-                s.push_str(&format!(
-                    ", {skipped} not audited (symlinks and special files)"
-                ));
-            }
-        }
-        s.push_str(&format!(" in {elapsed_s:.2} s"));
-        s
-    }
-
-    /// The closing `--json` record.
-    pub(super) fn json(&self, passed: bool) -> Value {
-        json!({
-            "type": "summary", "ok": self.ok, "failed": self.failed,
-            "missing": self.missing, "unreadable": self.unreadable,
-            "outside": self.outside, "malformed": self.malformed,
-            "duplicates": self.duplicates, "too_long": self.too_long,
-            "new": self.new, "moved": self.moved,
-            "ignored_missing": self.ignored_missing, "passed": passed,
-            "interrupted": crate::sys::cancel::was_interrupted(),
-        })
-    }
-}
 
 /// Where verdicts go.
 pub(super) struct Sink<'a, W: Write> {
@@ -169,7 +103,20 @@ pub(super) fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<S
     .into_iter()
     .filter(|&(n, ..)| n > 0)
     .map(|(n, one, many, extra)| format!("{}{extra}", plural(n, one, many)))
+    .chain(another_algorithm(counts))
     .collect()
+}
+
+/// Every verified entry failed and nothing is missing: the manifest was likely made with
+/// another algorithm (a SHA256SUMS given to check) — said once, not per entry.
+fn another_algorithm(counts: &Counts) -> Option<String> {
+    (counts.failed > 0 && counts.ok == 0 && counts.missing == 0 && counts.unreadable == 0).then(
+        || {
+            "every checksum differs: was the manifest made with another algorithm (sha256sum...)? \
+         b3tree checks BLAKE3 digests"
+                .to_string()
+        },
+    )
 }
 
 pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
