@@ -299,3 +299,49 @@ fn max_open_warnings_say_which_limit_applies() {
         stderr(&out)
     );
 }
+
+#[test]
+fn absolute_manifests_verify_beneath_the_working_directory_and_hint_elsewhere() {
+    let env = TestEnv::new();
+    env.file("t/a", "a\n");
+    let root = std::fs::canonicalize(env.root()).unwrap();
+    let abs = root.join("t/a");
+    env.file("m.b3", format!("{}  {}\n", hex(b"a\n"), abs.display()));
+    // From the tree's root, from /, and from any directory above it: verified.
+    for dir in [".", "/", "t/.."] {
+        let out = env.run(&["check", "-C", dir, &root.join("m.b3").display().to_string()]);
+        assert_eq!(out.status.code(), Some(0), "-C {dir}: {}", stderr(&out));
+        assert_eq!(stdout(&out), format!("{}: OK\n", abs.display()));
+    }
+    // From a sibling directory: refused, said once with the hint, not once per entry.
+    std::fs::create_dir(env.root().join("elsewhere")).unwrap();
+    let out = env.run(&["check", "-C", "elsewhere", "../m.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        format!("{}: FAILED (outside the root)\n", abs.display())
+    );
+    assert_eq!(
+        normalise(&stderr(&out)),
+        "b3tree: WARNING: 1 entry lies outside the working directory (refused); run check \
+         where they are (-C DIR) or pass --allow-outside\n\
+         b3tree: 0 ok, 0 failed, 0 missing, 0 unreadable, 1 outside the root in T s\n"
+    );
+}
+
+#[test]
+fn an_absolute_and_a_relative_name_of_one_file_are_one_entry() {
+    let env = TestEnv::new();
+    env.file("a", "a\n");
+    let abs = std::fs::canonicalize(env.root()).unwrap().join("a");
+    env.file(
+        "m.b3",
+        format!("{h}  a\n{h}  {}\n", abs.display(), h = hex(b"a\n")),
+    );
+    let out = env.run(&["check", "m.b3"]);
+    assert!(
+        stderr(&out).contains("m.b3:2: duplicate entry (first at m.b3:1)"),
+        "{}",
+        stderr(&out)
+    );
+}

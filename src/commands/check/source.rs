@@ -3,7 +3,7 @@
 //! verdict and diagnostic comes out in manifest order.
 
 use std::io::BufRead;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
@@ -39,6 +39,22 @@ pub(super) struct SourceInfo {
     pub(super) read_error: Option<String>,
 }
 
+/// The part of the absolute `name` below the directory `cwd` (canonical, absolute), if it
+/// lies there (component-wise: `/srv/data2/x` is not below `/srv/data`). From `/` every
+/// absolute name does. The rest is still opened confined, so `..` in it cannot lead out.
+pub(super) fn beneath(name: &[u8], cwd: &[u8]) -> Option<Vec<u8>> {
+    if !name.starts_with(b"/") {
+        return None;
+    }
+    let rest = if cwd == b"/" {
+        &name[1..]
+    } else {
+        name.strip_prefix(cwd)?.strip_prefix(b"/")?
+    };
+    let rest = &rest[rest.iter().take_while(|&&b| b == b'/').count()..];
+    (!rest.is_empty()).then(|| rest.to_vec())
+}
+
 /// Why a name may not be opened under confinement, judged from its text alone.
 pub(super) fn lexically_outside(name: &[u8]) -> Option<&'static str> {
     if name.starts_with(b"/") {
@@ -68,6 +84,10 @@ pub(super) fn read_manifests(
     feeder: &mut Feeder<Item>,
 ) -> SourceInfo {
     let mut names = NameSet::new();
+    let cwd = std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .ok()
+        .map(|p| p.into_os_string().into_vec());
     let mut common: Option<Vec<u8>> = None;
     let mut entries = 0u64;
     let mut admitted = 0u64;
@@ -94,9 +114,16 @@ pub(super) fn read_manifests(
                 ),
                 Line::Entry(e) => {
                     entries += 1;
-                    let norm = normalize(&e.name);
+                    // An absolute name beneath the working directory is that file: opened
+                    // (confined) by its relative path, and one name with its relative form
+                    // for duplicates and the audit.
+                    let relative = (!allow_outside)
+                        .then(|| cwd.as_deref().and_then(|c| beneath(&e.name, c)))
+                        .flatten();
+                    let opened = relative.as_deref().unwrap_or(&e.name);
+                    let norm = normalize(opened);
                     names.add(&norm, at);
-                    let refused = match lexically_outside(&e.name) {
+                    let refused = match lexically_outside(opened) {
                         Some(why) if !allow_outside => Some(why),
                         _ => None,
                     };
@@ -107,7 +134,7 @@ pub(super) fn read_manifests(
                             narrow_common_dir(&mut common, &norm);
                         }
                     }
-                    let path = PathBuf::from(std::ffi::OsStr::from_bytes(&e.name));
+                    let path = PathBuf::from(std::ffi::OsStr::from_bytes(opened));
                     let action = match refused {
                         Some(why) => Action::Report(Outcome::Failed(EntryError::new(
                             ErrorKind::Outside,

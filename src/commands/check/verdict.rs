@@ -77,9 +77,9 @@ pub(super) fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<S
         ),
         (
             counts.outside,
-            "entry lies outside the root (refused)",
-            "entries lie outside the root (refused)",
-            "",
+            "entry lies outside the working directory (refused)",
+            "entries lie outside the working directory (refused)",
+            "; run check where they are (-C DIR) or pass --allow-outside",
         ),
         (
             counts.malformed,
@@ -233,7 +233,12 @@ pub(super) fn settle_entry<W: Write>(
             ("unreadable", "unreadable")
         }
     };
-    if !matches!(err.kind, ErrorKind::Missing | ErrorKind::Vanished) {
+    // Missing and refused entries are said by their verdict and counted in one warning
+    // (with its hint), not by one more line each.
+    if !matches!(
+        err.kind,
+        ErrorKind::Missing | ErrorKind::Vanished | ErrorKind::Outside
+    ) {
         reporter.error(&format!("{}: {}: {err}", printer.loc(at), display(&name)));
     }
     let status = format!("FAILED ({label})");
