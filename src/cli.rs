@@ -304,6 +304,11 @@ pub struct WalkArgs {
     /// Follow symbolic links (loops are reported as errors, never walked twice)
     #[arg(short = 'L', long)]
     pub follow: bool,
+
+    /// Read a block device named as PATH to its end (refused otherwise: a disk is rarely
+    /// what was meant). FIFOs and character devices named as PATH are always read
+    #[arg(long)]
+    pub read_devices: bool,
 }
 
 #[derive(Debug, Args)]

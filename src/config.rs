@@ -98,6 +98,7 @@ pub fn excludes(globs: &[String]) -> Result<Option<GlobSet>, String> {
 pub fn walk(args: &WalkArgs) -> WalkConfig {
     WalkConfig {
         follow: args.follow,
+        read_devices: args.read_devices,
         one_file_system: args.one_file_system,
         max_depth: args.max_depth,
         ..WalkConfig::default()

@@ -48,6 +48,12 @@ pub struct WalkConfig {
     pub skip_temp_names: bool,
     /// Names relative to the root itself (`digest DIR`), not joined to it as given.
     pub relative_names: bool,
+    /// The roots were named by the user on the command line (`hash`, `digest`): a symlink,
+    /// FIFO or device root is followed or read (see `named_root`). False for roots b3tree
+    /// derived itself (`check --audit`'s directory), which are only ever walked.
+    pub roots_named: bool,
+    /// Read a block device named as a root (`--read-devices`).
+    pub read_devices: bool,
     /// Directory handles walkdir may hold (0: the default, `limits::WALKER_OPEN_DIRS`).
     pub max_open_dirs: usize,
 }
@@ -81,6 +87,9 @@ fn walk_root(cfg: &WalkConfig, root: &Path, excluded: &Cell<u64>, emit: &mut Emi
     let naming = Naming {
         prefix: (cfg.relative_names || root_bytes == b".").then_some(root_bytes),
     };
+    if let Some(action) = cfg.roots_named.then(|| named_root(cfg, root)).flatten() {
+        return emit(root.to_path_buf(), naming.name(root), action);
+    }
     let tree = Subtree {
         root,
         naming,
@@ -89,6 +98,36 @@ fn walk_root(cfg: &WalkConfig, root: &Path, excluded: &Cell<u64>, emit: &mut Emi
         base_depth: 0,
     };
     walk_subtree(cfg, &tree, excluded, emit)
+}
+
+/// What to do with a root that is not walked as a directory: named on the command line, it
+/// is what the user asked for, as for b3sum, `cat` and `du -D`. A symlink is followed; a
+/// FIFO or character device is read as a stream (`b3tree hash <(cmd)`, `/dev/stdin`); a
+/// block device only with `--read-devices`. Regular files and directories (and roots that
+/// do not exist: the walk reports them) go through walkdir as before.
+fn named_root(cfg: &WalkConfig, root: &Path) -> Option<Action> {
+    use std::os::unix::fs::FileTypeExt;
+    let link = std::fs::symlink_metadata(root).ok()?;
+    let target = std::fs::metadata(root).ok()?;
+    let ft = target.file_type();
+    if ft.is_dir() || (ft.is_file() && !link.file_type().is_symlink()) {
+        return None;
+    }
+    Some(if ft.is_file() {
+        Action::Hash
+    } else if ft.is_fifo() || ft.is_char_device() || (ft.is_block_device() && cfg.read_devices) {
+        Action::HashStream
+    } else if ft.is_block_device() {
+        Action::Report(Outcome::Failed(EntryError::new(
+            ErrorKind::NotRegular,
+            "block device: not read unless --read-devices",
+        )))
+    } else {
+        Action::Report(Outcome::Failed(EntryError::new(
+            ErrorKind::NotRegular,
+            "socket",
+        )))
+    })
 }
 
 /// A walk of `real`, opened as `open_as`: the same directory, except below a path too long
@@ -157,6 +196,11 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
         let (path, action) = match item {
             Ok(entry) => {
                 let ft = entry.file_type();
+                // A root that is a symlink to a directory: walkdir follows it (named on the
+                // command line); the link itself is no entry.
+                if entry.depth() == 0 && tree.base_depth == 0 && ft.is_symlink() {
+                    continue;
+                }
                 if ft.is_dir() {
                     if cfg.follow || entry.depth() == 0 || same_dir_as_listed(&entry) {
                         continue;

@@ -252,15 +252,17 @@ fn fifo_in_tree_does_not_hang_and_is_counted_as_skipped() {
 }
 
 #[test]
-fn fifo_named_directly_is_not_opened() {
+fn fifo_named_directly_is_read_as_a_stream_like_cat_does() {
+    // Named on the command line, a FIFO is what the user asked for (b3sum, cat); inside a
+    // walk it stays skipped (fifo_in_tree_does_not_hang_and_is_counted_as_skipped).
     let env = TestEnv::new();
-    nix_mkfifo(&env.root().join("fifo"));
-    let out = env.run(&["hash", "--json", "fifo"]);
-    assert!(
-        stdout(&out).contains(r#""kind":"fifo""#),
-        "{}",
-        stdout(&out)
-    );
+    let fifo = env.root().join("fifo");
+    nix_mkfifo(&fifo);
+    let writer = std::thread::spawn(move || std::fs::write(fifo, b"through a pipe").unwrap());
+    let out = env.run(&["hash", "fifo"]);
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{}  fifo\n", hex(b"through a pipe")));
 }
 
 #[test]
@@ -543,4 +545,72 @@ fn file_growing_while_hashed_is_changed() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(stdout(&out), "");
     assert_stderr_contains(&out, "sparse: changed while hashing");
+}
+
+#[test]
+fn symlinks_named_on_the_command_line_are_followed() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    std::os::unix::fs::symlink("t/a", env.root().join("lnk")).unwrap();
+    std::os::unix::fs::symlink("t", env.root().join("dlnk")).unwrap();
+    let out = env.run(&["hash", "lnk", "dlnk"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{h}  lnk\n{h}  dlnk/a\n", h = hex(b"a"))
+    );
+    assert_stderr_contains(&out, "0 errors, 0 skipped");
+}
+
+#[test]
+fn a_fifo_named_on_the_command_line_is_read_as_a_stream() {
+    let env = TestEnv::new();
+    let mut child = env
+        .cmd()
+        .args(["hash", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"hi\n").unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{}  /dev/stdin\n", hex(b"hi\n")));
+}
+
+#[test]
+fn dev_zero_named_on_the_command_line_reads_until_ctrl_c() {
+    let env = TestEnv::new();
+    let mut child = env
+        .cmd()
+        .args(["hash", "/dev/zero"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "it should still be reading"
+    );
+    let (status, _) = signal_and_wait(&mut child, libc::SIGINT, Duration::from_secs(3));
+    assert_died_of(status, libc::SIGINT);
+}
+
+#[test]
+fn a_block_device_named_on_the_command_line_is_refused_without_read_devices() {
+    let env = TestEnv::new();
+    let node = env.root().join("disk");
+    let c = std::ffi::CString::new(node.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mknod with a valid C string (a loop-device node; it is never opened here).
+    let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFBLK | 0o600, libc::makedev(7, 0)) };
+    assert_eq!(rc, 0, "mknod needs root (CI runs as root)");
+    let out = env.run(&["hash", "disk"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_stderr_contains(
+        &out,
+        "disk: not a regular file: block device: not read unless --read-devices",
+    );
 }

@@ -736,3 +736,14 @@ fn output_without_a_directory_part_fsyncs_its_directory_too() {
         assert!(dir_synced, "{target}: no fsync of the directory:\n{log}");
     }
 }
+
+#[test]
+fn audit_never_reads_a_fifo_where_its_directory_should_be() {
+    // Only PATHs the user names are read as streams; the audited directory is derived from
+    // an untrusted manifest and is only ever walked.
+    let env = TestEnv::new();
+    mkfifo(&env.root().join("x"));
+    env.file("m.b3", format!("{}  x/y\n", hex(b"y")));
+    let out = env.run(&["check", "--audit", "m.b3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}

@@ -64,6 +64,7 @@ fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
         roots: vec![root],
         excludes,
         relative_names: true,
+        roots_named: true,
         ..config::walk(&args.walk)
     };
     let engine_cfg = EngineConfig {

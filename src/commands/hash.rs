@@ -62,6 +62,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
         skip_files: output.own_files(),
         skip_paths: output.own_path().into_iter().collect(),
         skip_temp_names: true,
+        roots_named: true,
         ..config::walk(&args.walk)
     };
 

@@ -49,6 +49,37 @@ fn hash_path(path: &Path) -> Outcome {
     }
 }
 
+/// Hashes a FIFO or character device named on the command line: opened blocking (a FIFO
+/// waits for its writer, as `cat` does) and read to its end, the cancel flag polled between
+/// chunks (`/dev/zero` never ends: Ctrl-C stops it). No size to compare: a stream is what it
+/// delivers.
+pub fn hash_stream(path: &Path) -> Outcome {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Failed(open_error(&e, false)),
+    };
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; SMALL_BUF];
+    let mut total = 0u64;
+    loop {
+        if cancel::is_stopped() {
+            return Outcome::Failed(ReadStop::Cancelled.into_error());
+        }
+        match read_some(&file, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                total += n as u64;
+            }
+            Err(stop) => return Outcome::Failed(stop.into_error()),
+        }
+    }
+    Outcome::Hashed {
+        hash: hasher.finalize(),
+        size: total,
+    }
+}
+
 /// [`hash_path`], reusing `dirs` for files of the same directory.
 pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
     let file = match dirs.open(path) {

@@ -11,6 +11,9 @@ use std::fmt;
 pub enum Action {
     /// Open, read and hash the file.
     Hash,
+    /// Read a FIFO or device named on the command line as a stream, to its end (as b3sum
+    /// and cat do); never for what a walk or a manifest finds.
+    HashStream,
     /// The source already knows the outcome (a walk error, a FIFO, a refused manifest line);
     /// it still travels in order so the output stays canonical.
     Report(Outcome),

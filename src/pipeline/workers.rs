@@ -27,7 +27,10 @@ pub async fn worker<T: Send + 'static>(
     confine: Confine,
 ) {
     while let Ok(batch) = rx.recv().await {
-        let needs_files = batch.jobs.iter().any(|j| matches!(j.action, Action::Hash));
+        let needs_files = batch
+            .jobs
+            .iter()
+            .any(|j| matches!(j.action, Action::Hash | Action::HashStream));
         let done = if needs_files && !cancel::is_stopped() {
             let permit = open_files.acquire_arc().await;
             let confine = confine.clone();
@@ -52,9 +55,12 @@ fn process<T>(batch: Batch<T>, confine: Confine) -> DoneBatch<T> {
     // after a stop) must not do I/O there.
     let mut dirs: Option<Result<DirCache, EntryError>> = None;
     let mut confine = Some(confine);
-    settle(batch, |path| {
+    settle(batch, |path, stream| {
         if cancel::is_stopped() {
             return Outcome::Failed(EntryError::new(ErrorKind::Cancelled, ""));
+        }
+        if stream {
+            return file::hash_stream(path);
         }
         let dirs = dirs.get_or_insert_with(|| {
             // If the root itself cannot be opened, every file of the batch fails so.
@@ -69,14 +75,15 @@ fn process<T>(batch: Batch<T>, confine: Confine) -> DoneBatch<T> {
 }
 
 /// Turns every job into its outcome: reports as they are, files through `hash`.
-fn settle<T>(batch: Batch<T>, mut hash: impl FnMut(&Path) -> Outcome) -> DoneBatch<T> {
+fn settle<T>(batch: Batch<T>, mut hash: impl FnMut(&Path, bool) -> Outcome) -> DoneBatch<T> {
     let items = batch
         .jobs
         .into_iter()
         .map(|job| {
             let outcome = match job.action {
                 Action::Report(outcome) => outcome,
-                Action::Hash => hash(&job.path),
+                Action::Hash => hash(&job.path, false),
+                Action::HashStream => hash(&job.path, true),
             };
             Done {
                 name: job.name,
