@@ -165,7 +165,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub allow_outside: bool,
 
-    /// Show live progress on stderr even when it is not a terminal
+    /// Show progress on stderr even when it is not a terminal (then one plain line every 5 s)
     #[arg(long, overrides_with = "no_progress")]
     pub progress: bool,
 
@@ -229,7 +229,7 @@ pub struct HashArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Show live progress on stderr even when it is not a terminal
+    /// Show progress on stderr even when it is not a terminal (then one plain line every 5 s)
     #[arg(long, overrides_with = "no_progress")]
     pub progress: bool,
 
@@ -358,5 +358,31 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_last_of_progress_and_no_progress_wins() {
+        for cmd in ["hash", "check"] {
+            let parse = |flags: [&str; 2]| {
+                let mut argv = vec!["b3tree", cmd];
+                argv.extend(flags);
+                argv.push("x");
+                match Cli::parse_from(argv).command {
+                    Command::Hash(a) => (a.progress, a.no_progress),
+                    Command::Check(a) => (a.progress, a.no_progress),
+                    _ => unreachable!(),
+                }
+            };
+            assert_eq!(
+                parse(["--progress", "--no-progress"]),
+                (false, true),
+                "{cmd}"
+            );
+            assert_eq!(
+                parse(["--no-progress", "--progress"]),
+                (true, false),
+                "{cmd}"
+            );
+        }
     }
 }

@@ -153,23 +153,6 @@ fn counts_of_one_are_singular() {
 }
 
 #[test]
-fn the_last_of_progress_and_no_progress_wins() {
-    let env = TestEnv::new();
-    env.file("t/a", "a\n");
-    let quiet = env.run(&["hash", "--progress", "--no-progress", "t"]);
-    assert_eq!(
-        normalise(&stderr(&quiet)),
-        "b3tree: 1 file, 2 B in T s (RATE); 0 errors, 0 skipped\n"
-    );
-    let shown = env.run(&["hash", "--no-progress", "--progress", "t"]);
-    assert!(
-        stderr(&shown).len() > stderr(&quiet).len(),
-        "{}",
-        stderr(&shown)
-    );
-}
-
-#[test]
 fn hash_json_carries_the_tree_digest_in_its_summary() {
     let env = TestEnv::new();
     env.file("t/a", "a\n");
@@ -343,5 +326,27 @@ fn an_absolute_and_a_relative_name_of_one_file_are_one_entry() {
         stderr(&out).contains("m.b3:2: duplicate entry (first at m.b3:1)"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn progress_into_a_log_is_plain_lines_and_the_summary_stands_alone() {
+    let env = TestEnv::new();
+    for i in 0..300 {
+        env.file(format!("t/{i:03}"), vec![b'x'; 2048]);
+    }
+    let out = env.run(&["hash", "--progress", "-j", "1", "t"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(!err.contains('\r'), "{err:?}");
+    assert!(err.is_ascii(), "no spinner glyphs: {err:?}");
+    for line in err.lines() {
+        assert!(line.starts_with("b3tree: "), "{err:?}");
+        assert_eq!(line, line.trim_end(), "no padding: {err:?}");
+    }
+    let last = normalise(err.lines().last().unwrap());
+    assert_eq!(
+        last,
+        "b3tree: 300 files, 600.00 KiB in T s (RATE); 0 errors, 0 skipped\n"
     );
 }

@@ -1,10 +1,10 @@
 //! Everything on stderr: per-entry errors as they are emitted, the live progress display,
 //! and the closing summary. stdout belongs to the output alone.
 
-use std::io::{self, IsTerminal, Write};
-use std::time::Duration;
+use std::io::{self, IsTerminal};
+use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::hash::outcome::{Outcome, SkipKind};
 use crate::names::escape;
@@ -33,9 +33,59 @@ impl ProgressMode {
 
 /// Writes diagnostics and progress to stderr.
 pub struct Reporter {
+    /// The live bar, on a terminal.
     bar: Option<ProgressBar>,
+    /// Plain progress lines, when `--progress` writes to a log (not a terminal).
+    log: Option<LogProgress>,
     quiet: bool,
     files: u64,
+}
+
+/// How often a log gets a progress line: often enough to see a run move, rarely enough that
+/// a CI log stays readable.
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// `--progress` into a log: one plain line per [`LOG_EVERY`], no spinner, no padding, no
+/// carriage returns; the summary stays on its own line.
+#[derive(Debug)]
+struct LogProgress {
+    started: Instant,
+    next: Instant,
+    files: u64,
+    bytes: u64,
+}
+
+impl LogProgress {
+    fn new(now: Instant) -> Self {
+        LogProgress {
+            started: now,
+            next: now + LOG_EVERY,
+            files: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Counts a hashed file; the line to print when one is due.
+    fn add(&mut self, size: u64, now: Instant) -> Option<String> {
+        self.files += 1;
+        self.bytes += size;
+        if now < self.next {
+            return None;
+        }
+        self.next = now + LOG_EVERY;
+        let secs = now.duration_since(self.started).as_secs_f64();
+        let rate = if secs > 0.0 {
+            self.bytes as f64 / secs
+        } else {
+            0.0
+        };
+        Some(format!(
+            "b3tree: progress: {} files, {} in {secs:.0} s ({}/s)",
+            self.files,
+            HumanBytes(self.bytes),
+            HumanBytes(rate as u64)
+        ))
+    }
 }
 
 impl Reporter {
@@ -45,12 +95,10 @@ impl Reporter {
             ProgressMode::Never => false,
             ProgressMode::Auto => io::stderr().is_terminal(),
         };
-        let bar = show.then(|| {
-            let target = if io::stderr().is_terminal() {
-                ProgressDrawTarget::stderr_with_hz(10)
-            } else {
-                ProgressDrawTarget::term_like_with_hz(Box::new(PlainStderr), 4)
-            };
+        let terminal = io::stderr().is_terminal();
+        let log = (show && !terminal).then(|| LogProgress::new(Instant::now()));
+        let bar = (show && terminal).then(|| {
+            let target = ProgressDrawTarget::stderr_with_hz(10);
             let bar = ProgressBar::with_draw_target(None, target);
             bar.set_style(
                 ProgressStyle::with_template(
@@ -63,6 +111,7 @@ impl Reporter {
         });
         Reporter {
             bar,
+            log,
             quiet,
             files: 0,
         }
@@ -88,6 +137,11 @@ impl Reporter {
 
     /// Counts a hashed file in the progress display.
     pub fn progress(&mut self, outcome: &Outcome) {
+        if let (Some(log), Outcome::Hashed { size, .. }) = (&mut self.log, outcome) {
+            if let Some(line) = log.add(*size, Instant::now()) {
+                eprintln!("{line}");
+            }
+        }
         if let (Some(bar), Outcome::Hashed { size, .. }) = (&self.bar, outcome) {
             self.files += 1;
             bar.inc(*size);
@@ -124,42 +178,24 @@ impl Reporter {
     }
 }
 
-/// A TermLike for `--progress` when stderr is not a terminal: each update a new line.
-#[derive(Debug)]
-struct PlainStderr;
-
-impl TermLike for PlainStderr {
-    fn width(&self) -> u16 {
-        100
-    }
-    fn move_cursor_up(&self, _: usize) -> io::Result<()> {
-        Ok(())
-    }
-    fn move_cursor_down(&self, _: usize) -> io::Result<()> {
-        Ok(())
-    }
-    fn move_cursor_right(&self, _: usize) -> io::Result<()> {
-        Ok(())
-    }
-    fn move_cursor_left(&self, _: usize) -> io::Result<()> {
-        Ok(())
-    }
-    fn write_line(&self, s: &str) -> io::Result<()> {
-        writeln!(io::stderr(), "{s}")
-    }
-    fn write_str(&self, s: &str) -> io::Result<()> {
-        write!(io::stderr(), "{s}")
-    }
-    fn clear_line(&self) -> io::Result<()> {
-        Ok(())
-    }
-    fn flush(&self) -> io::Result<()> {
-        io::stderr().flush()
-    }
-}
-
 /// Prints `b3tree: MESSAGE` on stderr: the diagnostics of a command before or after its
 /// run's [`Reporter`] exists (usage errors, output that cannot be written).
 pub fn say(message: std::fmt::Arguments) {
     eprintln!("b3tree: {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_gets_one_plain_line_per_interval() {
+        let t0 = Instant::now();
+        let mut log = LogProgress::new(t0);
+        assert_eq!(log.add(1000, t0 + Duration::from_secs(1)), None);
+        let line = log.add(1000, t0 + Duration::from_secs(5)).unwrap();
+        assert_eq!(line, "b3tree: progress: 2 files, 1.95 KiB in 5 s (400 B/s)");
+        assert_eq!(log.add(1, t0 + Duration::from_secs(9)), None);
+        assert!(log.add(1, t0 + Duration::from_secs(10)).is_some());
+    }
 }
