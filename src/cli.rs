@@ -160,6 +160,20 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DIR", requires = "audit")]
     pub audit_root: Option<PathBuf>,
 
+    /// With --audit: leave out paths matching GLOB, relative to the audited directory (as
+    /// hash matches them relative to its PATH, so the same GLOBs give the same set;
+    /// repeatable). Excluded entries are counted
+    #[arg(long, value_name = "GLOB", requires = "audit")]
+    pub exclude: Vec<String>,
+
+    /// With --audit: do not cross filesystem boundaries
+    #[arg(long, requires = "audit")]
+    pub one_file_system: bool,
+
+    /// With --audit: descend at most N directory levels below the audited directory
+    #[arg(long, value_name = "N", requires = "audit")]
+    pub max_depth: Option<usize>,
+
     /// Allow absolute paths, `..` and symlinks leading outside the working directory (for
     /// verification and for --audit)
     #[arg(long)]

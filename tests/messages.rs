@@ -350,3 +350,61 @@ fn progress_into_a_log_is_plain_lines_and_the_summary_stands_alone() {
         "b3tree: 300 files, 600.00 KiB in T s (RATE); 0 errors, 0 skipped\n"
     );
 }
+
+#[test]
+fn audit_takes_the_same_excludes_as_hash() {
+    let env = TestEnv::new();
+    env.file("x/a", "a\n");
+    env.file("x/node_modules/m/i.js", "js\n");
+    env.file("x/deep/er/f", "f\n");
+    let out = env.run(&[
+        "hash",
+        "-q",
+        "-C",
+        "x",
+        "--exclude",
+        "node_modules",
+        "-o",
+        "../m.b3",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.run(&[
+        "check",
+        "-C",
+        "x",
+        "--audit",
+        "--exclude",
+        "node_modules",
+        "--quiet",
+        "../m.b3",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // Without the exclude, the same tree has NEW files.
+    let out = env.run(&["check", "-C", "x", "--audit", "--quiet", "../m.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "node_modules/m/i.js: NEW\n");
+    // --max-depth and a bad GLOB.
+    let out = env.run(&[
+        "check",
+        "-C",
+        "x",
+        "--audit",
+        "--max-depth",
+        "1",
+        "--exclude",
+        "node_modules",
+        "--quiet",
+        "../m.b3",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.run(&["check", "--audit", "--exclude", "a[", "m.b3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.run(&["check", "--exclude", "x", "m.b3"]);
+    assert_eq!(out.status.code(), Some(2), "--exclude needs --audit");
+}

@@ -26,6 +26,8 @@ pub(super) struct Tree {
     pub(super) root: PathBuf,
     pub(super) known: Option<NameSet>,
     pub(super) skip_files: Vec<(u64, u64)>,
+    /// `--exclude`, `--one-file-system`, `--max-depth` (roots and skips set here).
+    pub(super) walk: WalkConfig,
 }
 
 /// Pass 2: reports each regular file under the tree that the manifests do not list as NEW,
@@ -41,14 +43,14 @@ pub(super) fn audit_tree<W: Write>(
         roots: vec![tree.root],
         max_open_dirs: engine.walker_dirs,
         skip_files: tree.skip_files,
-        ..WalkConfig::default()
+        ..tree.walk
     };
     let known = tree.known;
     held.index();
     let mut skipped = 0u64;
     // Files the manifests list are not NEW (special files still count); the verdict
     // writer records its own errors, so emit never fails.
-    let _walked = engine::run(
+    let walked = engine::run(
         engine,
         move |feeder: &mut Feeder<()>| {
             walk_into(&walk_cfg, feeder, |name, action| {
@@ -114,6 +116,7 @@ pub(super) fn audit_tree<W: Write>(
             Ok(())
         },
     );
+    sink.counts.excluded = walked.source.stats.excluded;
     skipped
 }
 

@@ -19,6 +19,8 @@ pub(super) struct Counts {
     /// Lines refused for their length only (failures, unlike other malformed lines).
     pub(super) too_long: u64,
     pub(super) new: u64,
+    /// Entries the audit left out by `--exclude` (a directory counts once).
+    pub(super) excluded: u64,
     pub(super) moved: u64,
     pub(super) first_malformed: Option<Location>,
 }
@@ -47,6 +49,9 @@ impl Counts {
         }
         if let Some(skipped) = audit {
             s.push_str(&format!(", {} new, {} moved", self.new, self.moved));
+            if self.excluded > 0 {
+                s.push_str(&format!(", {} excluded", self.excluded));
+            }
             if skipped > 0 {
                 s.push_str(&format!(
                     ", {skipped} not audited (symlinks and special files)"
@@ -64,7 +69,7 @@ impl Counts {
             "missing": self.missing, "unreadable": self.unreadable,
             "outside": self.outside, "malformed": self.malformed,
             "duplicates": self.duplicates, "too_long": self.too_long,
-            "new": self.new, "moved": self.moved,
+            "new": self.new, "moved": self.moved, "excluded": self.excluded,
             "ignored_missing": self.ignored_missing, "passed": passed,
             "interrupted": crate::sys::cancel::was_interrupted(),
         })

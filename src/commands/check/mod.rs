@@ -27,6 +27,7 @@ use verdict::{Sink, settle_entry, verdict, warnings};
 use crate::cli::CheckArgs;
 use crate::commands::check::missing::MissingSet;
 use crate::commands::engine_config;
+use crate::config;
 use crate::config::Env;
 use crate::exit::Exit;
 use crate::manifest::read::{self, Opened};
@@ -35,10 +36,24 @@ use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::stderr::{ProgressMode, Reporter, say};
 use crate::sys::cancel;
 use crate::sys::open::Confine;
+use crate::walk::WalkConfig;
 
 pub fn run(args: CheckArgs, env: &Env) -> Exit {
     let started = Instant::now();
     let mode = ProgressMode::from_flags(args.progress, args.no_progress);
+    // The audit walk's own narrowing (checked before any work: a bad GLOB is a usage error).
+    let audit_walk = match config::excludes(&args.exclude) {
+        Ok(excludes) => WalkConfig {
+            excludes,
+            one_file_system: args.one_file_system,
+            max_depth: args.max_depth,
+            ..WalkConfig::default()
+        },
+        Err(msg) => {
+            say(format_args!("{msg}"));
+            return Exit::Usage;
+        }
+    };
     let Opened {
         readers,
         names: manifest_names,
@@ -133,6 +148,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
                 root,
                 known: info.names.take(),
                 skip_files: manifest_ids,
+                walk: audit_walk,
             };
             // The audit reads files beneath the working directory, like verification.
             let engine = engine_cfg.clone();
