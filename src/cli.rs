@@ -113,6 +113,14 @@ Exit status:
   2    usage error, unreadable manifest, or output that cannot be written
   128+n  killed by signal n (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP...)";
 
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Manifests to verify (`-` reads stdin). Names resolve beneath the working directory
@@ -154,6 +162,11 @@ pub struct CheckArgs {
     /// --allow-outside
     #[arg(long)]
     pub audit: bool,
+
+    /// Colour the verdicts (FAILED, MISSING, NEW, MOVED, OK): auto = when stdout is a
+    /// terminal and NO_COLOR is not set
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorWhen,
 
     /// With --audit: walk DIR instead. Names are matched as written, so spell DIR the way
     /// the manifest's names begin (e.g. `/srv/data` for absolute names under it)

@@ -408,3 +408,39 @@ fn audit_takes_the_same_excludes_as_hash() {
     let out = env.run(&["check", "--exclude", "x", "m.b3"]);
     assert_eq!(out.status.code(), Some(2), "--exclude needs --audit");
 }
+
+/// Runs `b3tree ARGS` on a pseudo-terminal (util-linux `script`) in `dir`; its output.
+fn on_a_pty(dir: &std::path::Path, args: &str, no_color: bool) -> String {
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &format!("{} {args}", bin().display()), "/dev/null"])
+        .current_dir(dir)
+        .env_remove("NO_COLOR");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    stdout(&run_with_timeout(
+        &mut cmd,
+        std::time::Duration::from_secs(30),
+    ))
+}
+
+#[test]
+fn verdicts_are_coloured_on_a_terminal_only() {
+    let env = TestEnv::new();
+    env.file("a", "changed\n");
+    env.file("m.b3", format!("{}  a\n", hex(b"a\n")));
+    let tty = on_a_pty(env.root(), "check --no-progress m.b3", false);
+    assert!(tty.contains("\u{1b}[31mFAILED\u{1b}[0m"), "{tty:?}");
+    let no_color = on_a_pty(env.root(), "check --no-progress m.b3", true);
+    assert!(!no_color.contains('\u{1b}'), "{no_color:?}");
+    let never = on_a_pty(env.root(), "check --no-progress --color never m.b3", false);
+    assert!(!never.contains('\u{1b}'), "{never:?}");
+    let piped = env.run(&["check", "m.b3"]);
+    assert_eq!(stdout(&piped), "a: FAILED\n");
+    let always = env.run(&["check", "--color", "always", "m.b3"]);
+    assert!(
+        stdout(&always).contains("\u{1b}[31mFAILED"),
+        "{}",
+        stdout(&always)
+    );
+}

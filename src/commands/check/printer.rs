@@ -6,7 +6,7 @@ use std::io::{self, IsTerminal, Write};
 use serde_json::{Value, json};
 
 use super::missing::Missing;
-use crate::cli::CheckArgs;
+use crate::cli::{CheckArgs, ColorWhen};
 use crate::manifest::output::Output;
 use crate::manifest::write::json_path;
 use crate::names::escape::{Escaping, push_marked};
@@ -23,6 +23,8 @@ pub(super) struct Printer<W: Write = Output> {
     pub(super) json: bool,
     pub(super) quiet: bool,
     pub(super) escaping: Escaping,
+    /// Colour the status word (a terminal, or --color always).
+    pub(super) color: bool,
     pub(super) manifests: Vec<String>,
     pub(super) error: Option<io::Error>,
 }
@@ -36,6 +38,14 @@ impl Printer {
             eager: stdio::stdout_is_pipe(),
             json: args.json,
             quiet: args.quiet,
+            color: match args.color {
+                ColorWhen::Always => true,
+                ColorWhen::Never => false,
+                ColorWhen::Auto => {
+                    io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                }
+            },
             escaping: if io::stdout().is_terminal() {
                 Escaping::Terminal
             } else {
@@ -58,6 +68,7 @@ impl<W: Write> Printer<W> {
             json,
             quiet,
             escaping: Escaping::Manifest,
+            color: false,
             manifests,
             error: None,
         }
@@ -134,7 +145,12 @@ impl<W: Write> Printer<W> {
         let mut line = Vec::with_capacity(name.len() + 16);
         push_marked(name, self.escaping, &mut line);
         line.extend_from_slice(b": ");
-        line.extend_from_slice(status.as_bytes());
+        match self.color.then(|| status_style(status)) {
+            Some(style) => {
+                line.extend_from_slice(format!("{style}{status}{style:#}").as_bytes());
+            }
+            None => line.extend_from_slice(status.as_bytes()),
+        }
         line.push(b'\n');
         self.write(&line);
     }
@@ -160,4 +176,20 @@ pub(super) fn entry_json(
         o.insert("actual".into(), json!(h.to_hex().as_str()));
     }
     Value::Object(o)
+}
+
+/// The colour of a verdict: readable on dark and light backgrounds (no yellow).
+fn status_style(status: &str) -> anstyle::Style {
+    use anstyle::AnsiColor;
+    let colour = if status == "OK" {
+        AnsiColor::Green
+    } else if status.starts_with("NEW") {
+        AnsiColor::Magenta
+    } else if status.starts_with("MOVED") {
+        AnsiColor::Cyan
+    } else {
+        AnsiColor::Red
+    };
+    let style = colour.on_default();
+    if status == "OK" { style } else { style.bold() }
 }
