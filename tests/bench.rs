@@ -86,7 +86,7 @@ fn csv_json_and_svg_hold_every_run_and_series() {
     let doc = roxmltree::Document::parse(&svg).expect("the plot is well-formed XML");
     let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
     assert!(
-        texts.iter().any(|t| t.contains("throughput (MB/s)")),
+        texts.iter().any(|t| t.contains("throughput (MiB/s)")),
         "y label"
     );
     assert!(texts.iter().any(|t| t.contains("--jobs")), "x label");
@@ -188,4 +188,39 @@ fn ctrl_c_stops_the_sweep_and_reports_finished_rows() {
     assert!(stdout(&out).contains("best:"));
     let csv = std::fs::read_to_string(env.root().join("b.csv")).unwrap();
     assert!(csv.lines().count() > rows, "every finished run exported");
+}
+
+#[test]
+fn a_plot_named_for_another_format_is_refused_before_any_run() {
+    let env = TestEnv::new();
+    small_tree(&env, 10);
+    let out = env.run(&[
+        "bench", "t", "--repeat", "1", "--jobs", "1", "--plot", "x.png",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_stderr_contains(
+        &out,
+        "--plot x.png: the plot is written as SVG; name it .svg",
+    );
+    assert!(stdout(&out).is_empty(), "no sweep ran");
+    assert!(!env.root().join("x.png").exists());
+}
+
+#[test]
+fn the_table_speaks_in_human_sizes_and_mib_per_s() {
+    let env = TestEnv::new();
+    small_tree(&env, 10);
+    let out = env.run(&["bench", "t", "--repeat", "1", "--jobs", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = stdout(&out);
+    let header = table.lines().nth(1).unwrap();
+    assert!(
+        header.contains(" size ") && header.contains("MiB/s"),
+        "{table}"
+    );
+    let row = table.lines().nth(2).unwrap();
+    assert!(
+        row.contains(" B ") || row.contains("KiB") || row.contains("MiB"),
+        "{table}"
+    );
 }

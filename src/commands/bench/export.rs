@@ -68,10 +68,10 @@ pub(super) fn write_plot(
         let label = r.setting.series();
         let point = Point {
             jobs: r.setting.jobs,
-            median: r.mb_per_s(r.median),
+            median: r.mib_per_s(r.median),
             // The fastest run gives the highest throughput.
-            min: r.mb_per_s(r.max),
-            max: r.mb_per_s(r.min),
+            min: r.mib_per_s(r.max),
+            max: r.mib_per_s(r.min),
         };
         match series.iter_mut().find(|(l, _)| *l == label) {
             Some((_, pts)) => pts.push(point),

@@ -105,8 +105,15 @@ impl Row {
         self.runs[0].bytes
     }
 
+    /// Decimal MB/s (the JSON export's `mb_per_s`).
     fn mb_per_s(&self, secs: f64) -> f64 {
         self.bytes() as f64 / 1e6 / secs.max(1e-9)
+    }
+
+    /// MiB/s: the unit of the table and the plot, as the rest of the tool (`hash`'s summary
+    /// says KiB, MiB, GiB/s).
+    fn mib_per_s(&self, secs: f64) -> f64 {
+        self.bytes() as f64 / (1u64 << 20) as f64 / secs.max(1e-9)
     }
 }
 
@@ -117,6 +124,19 @@ pub fn default_jobs_sweep(cpus: usize) -> Vec<u32> {
 }
 
 pub fn run(args: BenchArgs, env: &Env) -> Exit {
+    // The plot is SVG; a name that promises another format (x.png) is refused before any run.
+    if let Some(p) = &args.plot {
+        if p.extension()
+            .is_some_and(|e| !e.eq_ignore_ascii_case("svg"))
+        {
+            say(format_args!(
+                "--plot {}: the plot is written as SVG; name it .svg (rsvg-convert makes a PNG \
+                 of it)",
+                p.display()
+            ));
+            return Exit::Usage;
+        }
+    }
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
     if let Err(e) = std::fs::metadata(&root).and_then(|m| {
         if m.is_dir() {
@@ -365,7 +385,7 @@ fn write_table(
     writeln!(
         out,
         "{:<36} {:>9} {:>12} {:>9} {:>11} {:>9} {:>8}  spread (min-max s)",
-        "setting", "files", "bytes", "median s", "files/s", "MB/s", "speedup"
+        "setting", "files", "size", "median s", "files/s", "MiB/s", "speedup"
     )?;
     let Some(first) = rows.first() else {
         return writeln!(out, "(no setting finished)");
@@ -376,10 +396,10 @@ fn write_table(
             "{:<36} {:>9} {:>12} {:>9.3} {:>11.0} {:>9.1} {:>7.2}x  {:.3}-{:.3}",
             r.setting.label(),
             r.files(),
-            r.bytes(),
+            indicatif::HumanBytes(r.bytes()).to_string(),
             r.median,
             r.files() as f64 / r.median.max(1e-9),
-            r.mb_per_s(r.median),
+            r.mib_per_s(r.median),
             first.median / r.median.max(1e-9),
             r.min,
             r.max
