@@ -2,6 +2,8 @@
 
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::cli::HashArgs;
@@ -15,10 +17,10 @@ use crate::manifest::output::{Output, Target};
 use crate::manifest::write::{Format, ManifestWriter};
 use crate::names::escape::{Escaping, display};
 use crate::pipeline::engine::{self, EngineConfig};
-use crate::report::stderr::{ProgressMode, Reporter, say};
+use crate::report::stderr::{ProgressMode, Reporter, UNKNOWN, say};
 use crate::report::summary::Summary;
 use crate::sys::cancel;
-use crate::walk::WalkConfig;
+use crate::walk::{WalkConfig, count_files};
 
 pub fn run(args: HashArgs, env: &Env) -> Exit {
     let started = Instant::now();
@@ -78,6 +80,18 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
         ..walk_cfg
     };
     let mut reporter = Reporter::new(mode, args.quiet);
+    // Percent and ETA: a names-only count of the same walk, beside the run (only when
+    // progress is shown, and not for a shard, which hashes ~1/N of what a walk counts).
+    if reporter.shows_progress() && args.shard.is_none() {
+        let total = Arc::new(AtomicU64::new(UNKNOWN));
+        reporter.count_into(total.clone());
+        let cfg = walk_cfg.clone();
+        std::thread::spawn(move || {
+            if let Some(n) = count_files(&cfg) {
+                total.store(n, Ordering::Relaxed);
+            }
+        });
+    }
     let mut writer = ManifestWriter::new(output, format, escaping);
     // A shard manifest says which shard it is, so that merge can tell a missing one.
     if let Some((k, n)) = args.shard {

@@ -2,6 +2,8 @@
 //! and the closing summary. stdout belongs to the output alone.
 
 use std::io::{self, IsTerminal};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -39,7 +41,12 @@ pub struct Reporter {
     log: Option<LogProgress>,
     quiet: bool,
     files: u64,
+    /// Files the run will hash, once a concurrent count knows ([`UNKNOWN`] until then).
+    total: Option<Arc<AtomicU64>>,
 }
+
+/// The total of files is not known (yet).
+pub const UNKNOWN: u64 = u64::MAX;
 
 /// How often a log gets a progress line: often enough to see a run move, rarely enough that
 /// a CI log stays readable.
@@ -114,6 +121,7 @@ impl Reporter {
             log,
             quiet,
             files: 0,
+            total: None,
         }
     }
 
@@ -135,18 +143,49 @@ impl Reporter {
         }
     }
 
+    /// Whether progress is shown at all (a concurrent count of the total only pays then).
+    pub fn shows_progress(&self) -> bool {
+        self.bar.is_some() || self.log.is_some()
+    }
+
+    /// Where a concurrent count will store the number of files to hash.
+    pub fn count_into(&mut self, total: Arc<AtomicU64>) {
+        self.total = Some(total);
+    }
+
+    /// How far along: `4 % of 300, eta 3 s` once the total is known.
+    fn how_far(&self, elapsed: Duration) -> Option<String> {
+        let total = self.total.as_ref()?.load(Ordering::Relaxed);
+        (total != UNKNOWN && total > 0).then(|| how_far(self.files, total, elapsed))
+    }
+
     /// Counts a hashed file in the progress display.
     pub fn progress(&mut self, outcome: &Outcome) {
-        if let (Some(log), Outcome::Hashed { size, .. }) = (&mut self.log, outcome) {
-            if let Some(line) = log.add(*size, Instant::now()) {
-                eprintln!("{line}");
+        let Outcome::Hashed { size, .. } = outcome else {
+            return;
+        };
+        if self.bar.is_none() && self.log.is_none() {
+            return;
+        }
+        self.files += 1;
+        if let Some(log) = &self.log {
+            let elapsed = log.started.elapsed();
+            let far = self.how_far(elapsed);
+            if let Some(line) = self.log.as_mut().and_then(|l| l.add(*size, Instant::now())) {
+                match far {
+                    Some(f) => eprintln!("{line}; {f}"),
+                    None => eprintln!("{line}"),
+                }
             }
         }
-        if let (Some(bar), Outcome::Hashed { size, .. }) = (&self.bar, outcome) {
-            self.files += 1;
+        if let Some(bar) = &self.bar {
             bar.inc(*size);
             if self.files % 64 == 1 {
-                bar.set_message(self.files.to_string());
+                let far = self.how_far(bar.elapsed());
+                bar.set_message(match far {
+                    Some(f) => format!("{} ({f})", self.files),
+                    None => self.files.to_string(),
+                });
             }
         }
     }
@@ -184,9 +223,30 @@ pub fn say(message: std::fmt::Arguments) {
     eprintln!("b3tree: {message}");
 }
 
+/// `4 % of 300, eta 3 s`: the share of `total` files done after `elapsed`, and the time
+/// left at the rate so far.
+fn how_far(files: u64, total: u64, elapsed: Duration) -> String {
+    let done = files.min(total);
+    let pct = done * 100 / total.max(1);
+    let eta = elapsed.as_secs_f64() * (total - done) as f64 / done.max(1) as f64;
+    format!("{pct} % of {total}, eta {eta:.0} s")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn how_far_gives_share_and_time_left() {
+        assert_eq!(
+            how_far(25, 100, Duration::from_secs(10)),
+            "25 % of 100, eta 30 s"
+        );
+        assert_eq!(
+            how_far(120, 100, Duration::from_secs(10)),
+            "100 % of 100, eta 0 s"
+        );
+    }
 
     #[test]
     fn a_log_gets_one_plain_line_per_interval() {

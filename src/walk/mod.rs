@@ -28,6 +28,9 @@ use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::sys::limits::WALKER_OPEN_DIRS;
 use crate::sys::open;
 
+mod count;
+pub use count::count_files;
+
 /// What to walk and how.
 #[derive(Debug, Clone, Default)]
 pub struct WalkConfig {
