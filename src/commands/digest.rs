@@ -22,6 +22,7 @@ use crate::names::escape::display;
 use crate::names::nameset::normalize;
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::stderr::{ProgressMode, Reporter, say};
+use crate::report::summary::{count, plural};
 use crate::sys::cancel;
 use crate::walk::WalkConfig;
 
@@ -102,8 +103,8 @@ fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
         return Err(Exit::Interrupted);
     }
     if errors > 0 {
-        let what = if errors == 1 { "entry" } else { "entries" };
-        reporter.error(&format!("no digest: {errors} {what} could not be hashed"));
+        let what = plural(errors, "entry", "entries");
+        reporter.error(&format!("no digest: {what} could not be hashed"));
         return Err(Exit::Failed);
     }
     let excluded = match walked.stats.excluded {
@@ -112,7 +113,7 @@ fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
     };
     reporter.info(&format!(
         "digest of {}, {} ({} skipped, not covered{excluded}) in {:.2} s",
-        crate::report::summary::count(digest.count(), "file"),
+        count(digest.count(), "file"),
         HumanBytes(bytes),
         skipped,
         started.elapsed().as_secs_f64()

@@ -18,7 +18,7 @@ use crate::manifest::write::{Format, ManifestWriter};
 use crate::names::escape::{Escaping, display};
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::stderr::{ProgressMode, Reporter, UNKNOWN, say};
-use crate::report::summary::Summary;
+use crate::report::summary::{Summary, plural};
 use crate::sys::cancel;
 use crate::walk::{WalkConfig, count_files};
 
@@ -212,10 +212,6 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     } else {
         Exit::Ok
     }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Opens `-o FILE` (or stdout). A FILE that is a symlink into a tree being hashed is

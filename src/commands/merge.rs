@@ -20,6 +20,7 @@ use crate::manifest::write::format_line;
 use crate::names::escape::{Escaping, display};
 use crate::names::nameset::{is_ancestor, narrow_common_dir, normalize};
 use crate::report::stderr::say;
+use crate::report::summary::{self, plural};
 use crate::sys::cancel;
 
 struct Input {
@@ -125,11 +126,11 @@ pub fn run(args: MergeArgs, env: &Env) -> Exit {
             if let Some(w) = layout_warning(&inputs) {
                 say(format_args!("warning: {w}"));
             }
-            let (entries, manifests) = (
-                if count == 1 { "entry" } else { "entries" },
-                crate::report::summary::count(inputs.len() as u64, "manifest"),
-            );
-            say(format_args!("merged {count} {entries} from {manifests}"));
+            say(format_args!(
+                "merged {} from {}",
+                plural(count, "entry", "entries"),
+                summary::count(inputs.len() as u64, "manifest")
+            ));
             Exit::Ok
         }
         Err(e) => {

@@ -58,7 +58,6 @@ const LOG_EVERY: Duration = Duration::from_secs(5);
 struct LogProgress {
     started: Instant,
     next: Instant,
-    files: u64,
     bytes: u64,
 }
 
@@ -67,31 +66,31 @@ impl LogProgress {
         LogProgress {
             started: now,
             next: now + LOG_EVERY,
-            files: 0,
             bytes: 0,
         }
     }
 
-    /// Counts a hashed file; the line to print when one is due.
-    fn add(&mut self, size: u64, now: Instant) -> Option<String> {
-        self.files += 1;
+    /// Counts a hashed file of `size` bytes, the `files`-th; the line to print (and the time
+    /// since the start) when one is due.
+    fn add(&mut self, size: u64, files: u64, now: Instant) -> Option<(String, Duration)> {
         self.bytes += size;
         if now < self.next {
             return None;
         }
         self.next = now + LOG_EVERY;
-        let secs = now.duration_since(self.started).as_secs_f64();
+        let elapsed = now.duration_since(self.started);
+        let secs = elapsed.as_secs_f64();
         let rate = if secs > 0.0 {
             self.bytes as f64 / secs
         } else {
             0.0
         };
-        Some(format!(
-            "b3tree: progress: {} files, {} in {secs:.0} s ({}/s)",
-            self.files,
+        let line = format!(
+            "b3tree: progress: {files} files, {} in {secs:.0} s ({}/s)",
             HumanBytes(self.bytes),
             HumanBytes(rate as u64)
-        ))
+        );
+        Some((line, elapsed))
     }
 }
 
@@ -168,14 +167,15 @@ impl Reporter {
             return;
         }
         self.files += 1;
-        if let Some(log) = &self.log {
-            let elapsed = log.started.elapsed();
-            let far = self.how_far(elapsed);
-            if let Some(line) = self.log.as_mut().and_then(|l| l.add(*size, Instant::now())) {
-                match far {
-                    Some(f) => eprintln!("{line}; {f}"),
-                    None => eprintln!("{line}"),
-                }
+        let files = self.files;
+        let due = self
+            .log
+            .as_mut()
+            .and_then(|l| l.add(*size, files, Instant::now()));
+        if let Some((line, elapsed)) = due {
+            match self.how_far(elapsed) {
+                Some(f) => eprintln!("{line}; {f}"),
+                None => eprintln!("{line}"),
             }
         }
         if let Some(bar) = &self.bar {
@@ -252,10 +252,10 @@ mod tests {
     fn a_log_gets_one_plain_line_per_interval() {
         let t0 = Instant::now();
         let mut log = LogProgress::new(t0);
-        assert_eq!(log.add(1000, t0 + Duration::from_secs(1)), None);
-        let line = log.add(1000, t0 + Duration::from_secs(5)).unwrap();
+        assert_eq!(log.add(1000, 1, t0 + Duration::from_secs(1)), None);
+        let (line, _) = log.add(1000, 2, t0 + Duration::from_secs(5)).unwrap();
         assert_eq!(line, "b3tree: progress: 2 files, 1.95 KiB in 5 s (400 B/s)");
-        assert_eq!(log.add(1, t0 + Duration::from_secs(9)), None);
-        assert!(log.add(1, t0 + Duration::from_secs(10)).is_some());
+        assert_eq!(log.add(1, 3, t0 + Duration::from_secs(9)), None);
+        assert!(log.add(1, 4, t0 + Duration::from_secs(10)).is_some());
     }
 }

@@ -81,5 +81,10 @@ impl Summary {
 
 /// `1 file`, `2 files`.
 pub fn count(n: u64, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+    plural(n, noun, &format!("{noun}s"))
+}
+
+/// `1 entry`, `2 entries`: a count with the singular or plural word.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -87,8 +87,7 @@ impl DirCache {
             Confine::Anywhere => self.open_relative(None, bytes, false),
             Confine::Beneath => self.open_relative(Some(0), bytes, true),
             Confine::NoSymlinks(roots) => {
-                let roots = roots.clone();
-                let Some((idx, rest)) = split_root(&roots, bytes) else {
+                let Some((idx, rest)) = split_root(roots, bytes) else {
                     // The PATH itself (a file given on the command line): as given.
                     return open_at(None, bytes, &mut self.cstr, FILE_FLAGS).map(File::from);
                 };

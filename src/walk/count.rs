@@ -29,7 +29,9 @@ pub fn count_files(cfg: &WalkConfig) -> Option<u64> {
             }
             match entry {
                 Ok(e) if e.file_type().is_file() => n += 1,
-                Ok(e) if e.depth() == 0 && !e.file_type().is_dir() => n += 1,
+                // A root named on the command line that is not a directory (a symlink to a
+                // file, a FIFO) is one entry; a symlink to a directory is walked instead.
+                Ok(e) if e.depth() == 0 && !e.path().is_dir() => n += 1,
                 _ => {}
             }
         }
@@ -44,14 +46,15 @@ mod tests {
     #[test]
     fn the_count_for_progress_sees_what_the_walk_hashes() {
         let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("t");
         for p in ["a", "d/b", "d/e/c", "skip/x", "skip/y"] {
-            let p = dir.path().join(p);
+            let p = tree.join(p);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, "x").unwrap();
         }
-        std::os::unix::fs::symlink("a", dir.path().join("lnk")).unwrap();
+        std::os::unix::fs::symlink("a", tree.join("lnk")).unwrap();
         let mut cfg = WalkConfig {
-            roots: vec![dir.path().to_path_buf()],
+            roots: vec![tree.clone()],
             ..WalkConfig::default()
         };
         assert_eq!(
@@ -63,5 +66,14 @@ mod tests {
         assert_eq!(count_files(&cfg), Some(3));
         cfg.max_depth = Some(1);
         assert_eq!(count_files(&cfg), Some(1));
+        // A root that is a symlink to a directory counts what is under it, not itself; one
+        // that is a symlink to a file counts as one.
+        std::os::unix::fs::symlink("t", dir.path().join("dirlink")).unwrap();
+        std::os::unix::fs::symlink("t/a", dir.path().join("filelink")).unwrap();
+        let roots = WalkConfig {
+            roots: vec![dir.path().join("dirlink"), dir.path().join("filelink")],
+            ..WalkConfig::default()
+        };
+        assert_eq!(count_files(&roots), Some(6));
     }
 }

@@ -17,6 +17,7 @@ use crate::manifest::read::Malformed;
 use crate::names::escape::display;
 use crate::pipeline::job::Done;
 use crate::report::stderr::Reporter;
+use crate::report::summary::plural;
 
 /// Where verdicts go.
 pub(super) struct Sink<'a, W: Write> {
@@ -117,10 +118,6 @@ fn another_algorithm(counts: &Counts) -> Option<String> {
                 .to_string()
         },
     )
-}
-
-pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Prints and counts the verdict for one pass-1 item.
