@@ -150,20 +150,8 @@ fn an_eighty_level_tree_hashes_completely() {
 fn a_path_longer_than_path_max_is_hashed() {
     let env = TestEnv::new();
     // 20 levels of 250-byte names: about 5,000 bytes, beyond PATH_MAX (4,096).
-    let comp = "x".repeat(250);
-    let mut dir = env.root().to_path_buf();
-    let mut rel = String::new();
-    for i in 0..20 {
-        let name = format!("{i:02}{}", &comp[2..]);
-        // mkdir relative to the previous level, so the full path is never passed to the OS.
-        std::fs::create_dir(dir.join(&name))
-            .or_else(|_| mkdir_long(&dir, &name))
-            .unwrap();
-        dir = dir.join(&name);
-        rel.push_str(&name);
-        rel.push('/');
-    }
-    write_long(&env.root().join(&rel), "file", b"far");
+    let (dir, rel) = deep_dirs(env.root(), 20, 'x');
+    write_long(&dir, "file", b"far");
     let out = env.run(&["hash", "-q"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{}  {rel}file\n", hex(b"far")));
@@ -174,19 +162,8 @@ fn a_path_longer_than_path_max_is_hashed() {
 #[test]
 fn a_path_beyond_the_old_line_cap_is_checked_and_tampering_fails() {
     let env = TestEnv::new();
-    let comp = "y".repeat(250);
     std::fs::create_dir(env.root().join("t")).unwrap();
-    let mut dir = env.root().join("t");
-    let mut rel = String::new();
-    for i in 0..80 {
-        let name = format!("{i:02}{}", &comp[2..]);
-        std::fs::create_dir(dir.join(&name))
-            .or_else(|_| mkdir_long(&dir, &name))
-            .unwrap();
-        dir = dir.join(&name);
-        rel.push_str(&name);
-        rel.push('/');
-    }
+    let (dir, rel) = deep_dirs(&env.root().join("t"), 80, 'y');
     assert!(rel.len() > 16_640);
     write_long(&dir, "file", b"far");
     let out = env.run(&["hash", "-q", "-C", "t", "-o", "../m.b3"]);
@@ -198,6 +175,25 @@ fn a_path_beyond_the_old_line_cap_is_checked_and_tampering_fails() {
     let out = env.run(&["check", "-C", "t", "../m.b3"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{rel}file: FAILED\n"));
+}
+
+/// `levels` nested directories of 250-byte names (`00yyy…`, `01yyy…`) below `base`, made
+/// one level at a time so the full path is never passed to the OS; the deepest one and the
+/// path to it relative to `base` (ending in `/`).
+fn deep_dirs(base: &std::path::Path, levels: usize, fill: char) -> (std::path::PathBuf, String) {
+    let comp: String = std::iter::repeat_n(fill, 248).collect();
+    let mut dir = base.to_path_buf();
+    let mut rel = String::new();
+    for i in 0..levels {
+        let name = format!("{i:02}{comp}");
+        std::fs::create_dir(dir.join(&name))
+            .or_else(|_| mkdir_long(&dir, &name))
+            .unwrap();
+        dir = dir.join(&name);
+        rel.push_str(&name);
+        rel.push('/');
+    }
+    (dir, rel)
 }
 
 /// Creates `name` inside the (possibly too long) directory path `dir`, going down with openat.

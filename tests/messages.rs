@@ -145,11 +145,7 @@ fn counts_of_one_are_singular() {
     let out = env.run(&["merge", "s.b3"]);
     assert_eq!(stderr(&out), "b3tree: merged 1 entry from 1 manifest\n");
     let out = env.run(&["digest", "nope"]);
-    assert!(
-        stderr(&out).contains("no digest: 1 entry could not be hashed"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "no digest: 1 entry could not be hashed");
 }
 
 #[test]
@@ -170,52 +166,48 @@ fn hash_json_carries_the_tree_digest_in_its_summary() {
     );
 }
 
-#[test]
-fn an_interrupted_json_stream_still_ends_with_its_summary() {
-    let env = TestEnv::new();
-    let big = std::fs::File::create(env.root().join("sparse")).unwrap();
-    big.set_len(64 << 30).unwrap();
-    env.file("a", "a\n");
+/// Runs b3tree with `args` (stdout piped), waits until it is hashing `sparse`, interrupts it
+/// with SIGINT and returns the last stdout line as JSON.
+fn last_json_after_ctrl_c(env: &TestEnv, args: &[&str]) -> serde_json::Value {
     let mut child = env
         .cmd()
-        .args(["hash", "--json", "--jobs", "1", "a", "sparse"])
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    wait_until_open(&child, "sparse");
     let (status, _) = signal_and_wait(&mut child, libc::SIGINT, std::time::Duration::from_secs(5));
     assert_died_of(status, libc::SIGINT);
     let mut text = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut text).unwrap();
-    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    assert_eq!(last["type"], "summary", "{text}");
+    serde_json::from_str(text.lines().last().unwrap()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn an_interrupted_json_stream_still_ends_with_its_summary() {
+    let env = TestEnv::new();
+    huge_sparse_file(&env, "sparse");
+    env.file("a", "a\n");
+    let last = last_json_after_ctrl_c(&env, &["hash", "--json", "--jobs", "1", "a", "sparse"]);
+    assert_eq!(last["type"], "summary", "{last}");
     assert_eq!(last["interrupted"], true);
 }
 
 #[test]
 fn an_interrupted_check_json_stream_still_ends_with_its_summary() {
     let env = TestEnv::new();
-    let big = std::fs::File::create(env.root().join("sparse")).unwrap();
-    big.set_len(64 << 30).unwrap();
-    env.file("m.b3", format!("{}  sparse\n", hex(b"")));
-    let mut child = env
-        .cmd()
-        .args(["check", "--json", "m.b3"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let (status, _) = signal_and_wait(&mut child, libc::SIGINT, std::time::Duration::from_secs(5));
-    assert_died_of(status, libc::SIGINT);
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut text).unwrap();
-    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    huge_sparse_file(&env, "sparse");
+    env.file("a", "a\n");
+    env.file(
+        "m.b3",
+        format!("{}  a\n{}  sparse\n", hex(b"a\n"), hex(b"")),
+    );
+    let last = last_json_after_ctrl_c(&env, &["check", "--json", "--jobs", "1", "m.b3"]);
     assert_eq!(
         (last["type"].as_str(), last["interrupted"].as_bool()),
         (Some("summary"), Some(true)),
-        "{text}"
+        "{last}"
     );
 }
 
@@ -322,11 +314,7 @@ fn an_absolute_and_a_relative_name_of_one_file_are_one_entry() {
         format!("{h}  a\n{h}  {}\n", abs.display(), h = hex(b"a\n")),
     );
     let out = env.run(&["check", "m.b3"]);
-    assert!(
-        stderr(&out).contains("m.b3:2: duplicate entry (first at m.b3:1)"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "m.b3:2: duplicate entry (first at m.b3:1)");
 }
 
 #[test]

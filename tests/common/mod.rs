@@ -145,11 +145,36 @@ pub fn as_nobody(cmd: &mut Command) -> &mut Command {
     std::os::unix::process::CommandExt::gid(cmd, 65534)
 }
 
+/// A 64 GiB sparse file named `name`: far longer to hash than any test waits.
+pub fn huge_sparse_file(env: &TestEnv, name: &str) {
+    let big = std::fs::File::create(env.root().join(name)).unwrap();
+    big.set_len(64 << 30).unwrap();
+}
+
+/// Waits (bounded) until `child` has a file named `name` open: its run is under way.
+pub fn wait_until_open(child: &std::process::Child, name: &str) {
+    let fds = PathBuf::from(format!("/proc/{}/fd", child.id()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let open = std::fs::read_dir(&fds)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                std::fs::read_link(e.path()).is_ok_and(|t| t.file_name().is_some_and(|n| n == name))
+            });
+        if open {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} was never opened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Starts `b3tree hash --jobs 1 -o m.b3 sparse` on a 64 GiB sparse file (far longer than any
 /// test waits) and returns once hashing is under way (the temporary output file exists).
 pub fn start_hashing_huge_file(env: &TestEnv, stderr: Stdio) -> std::process::Child {
-    let big = std::fs::File::create(env.root().join("sparse")).unwrap();
-    big.set_len(64 << 30).unwrap();
+    huge_sparse_file(env, "sparse");
     let child = env
         .cmd()
         .args(["hash", "--jobs", "1", "-o", "m.b3", "sparse"])
