@@ -747,3 +747,39 @@ fn audit_never_reads_a_fifo_where_its_directory_should_be() {
     let out = env.run(&["check", "--audit", "m.b3"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
+
+#[test]
+fn ctrl_c_at_any_moment_leaves_the_old_or_the_whole_new_manifest_and_no_temporary_file() {
+    // A bounded race: SIGINT lands at spread-out moments of short runs (start-up, walk,
+    // writing, fsync, rename, directory fsync).
+    let env = TestEnv::new();
+    for i in 0..300 {
+        env.file(format!("t/f{i:03}"), format!("{i}"));
+    }
+    let full = env.run(&["hash", "-q", "t"]);
+    let new = stdout(&full);
+    std::fs::write(env.root().join("m.b3"), "old\n").unwrap();
+    let mut outcomes = [0u32; 2];
+    for round in 0..120u64 {
+        let mut child = env
+            .cmd()
+            .args(["hash", "-q", "-o", "m.b3", "t"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros((round * 97) % 12_000));
+        let _ = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
+        let now = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
+        assert!(
+            now == "old\n" || now == new,
+            "round {round}: a partial manifest:\n{now}"
+        );
+        outcomes[usize::from(now == new)] += 1;
+        assert_no_temp_files(env.root());
+        std::fs::write(env.root().join("m.b3"), "old\n").unwrap();
+    }
+    eprintln!(
+        "kept the old manifest {} times, wrote the new one {} times",
+        outcomes[0], outcomes[1]
+    );
+}

@@ -308,9 +308,13 @@ impl AtomicFile {
         let Some(path) = temp.0.take() else {
             return Err(io::Error::other("temporary file already gone"));
         };
-        cancel::unregister_temp_file(&path);
+        // Still registered while it is renamed: a signal before the rename removes it (dest
+        // untouched), one after finds nothing to remove — never a stray temporary file.
+        let registered = path.to_path_buf();
         // On failure the error owns the TempPath, whose drop removes the file.
-        path.persist(dest).map_err(|e| e.error)?;
+        let renamed = path.persist(dest).map_err(|e| e.error);
+        cancel::unregister_temp_file(&registered);
+        renamed?;
         // The rename is durable only once the directory is on disk too.
         File::open(&dir)?.sync_all()
     }
