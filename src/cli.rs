@@ -90,8 +90,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
-    /// Plot throughput against worker count (median, min–max whiskers) as SVG to FILE
-    #[arg(long, value_name = "FILE.svg")]
+    /// Plot throughput against worker count (median, min–max whiskers) to FILE: SVG or PNG,
+    /// by its extension
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub plot: Option<PathBuf>,
 
     /// Paths per batch handed to the blocking pool (tuning)

@@ -84,6 +84,13 @@ fn csv_json_and_svg_hold_every_run_and_series() {
     assert_eq!(json["runs"][0]["files"], 100);
     let svg = std::fs::read_to_string(env.root().join("b.svg")).unwrap();
     let doc = roxmltree::Document::parse(&svg).expect("the plot is well-formed XML");
+    // Text is placed by `y` alone: ImageMagick's renderer ignores `dy` in em/ex.
+    assert!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .all(|n| n.attribute("dy").is_none() && n.attribute("transform").is_none()),
+        "no dy, no rotated text"
+    );
     let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
     assert!(
         texts.iter().any(|t| t.contains("throughput (MiB/s)")),
@@ -194,16 +201,71 @@ fn ctrl_c_stops_the_sweep_and_reports_finished_rows() {
 fn a_plot_named_for_another_format_is_refused_before_any_run() {
     let env = TestEnv::new();
     small_tree(&env, 10);
+    for name in ["x.jpg", "x"] {
+        let out = env.run(&["bench", "t", "--repeat", "1", "--jobs", "1", "--plot", name]);
+        assert_eq!(out.status.code(), Some(2));
+        assert_stderr_contains(
+            &out,
+            &format!("--plot {name}: the plot is written as SVG or PNG; name it .svg or .png"),
+        );
+        assert!(stdout(&out).is_empty(), "no sweep ran");
+        assert!(!env.root().join(name).exists());
+    }
+}
+
+/// `--plot x.png` writes a real PNG: it decodes, has the plot's size, draws the series in
+/// their colours and draws text (the title band holds dark pixels), with the font compiled
+/// into the binary (no system fonts are looked up: the test sets no font path either way).
+#[test]
+fn a_png_plot_is_a_real_picture_with_series_and_text() {
+    let env = TestEnv::new();
+    small_tree(&env, 50);
     let out = env.run(&[
-        "bench", "t", "--repeat", "1", "--jobs", "1", "--plot", "x.png",
+        "bench",
+        "t",
+        "--repeat",
+        "2",
+        "--jobs",
+        "1,2",
+        "--max-open",
+        "1,8",
+        "--plot",
+        "p.PNG",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert_stderr_contains(
-        &out,
-        "--plot x.png: the plot is written as SVG; name it .svg",
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let file = std::fs::File::open(env.root().join("p.PNG")).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .expect("a PNG header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("PNG image data");
+    assert_eq!((info.width, info.height), (1060, 560));
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    let px = |x: u32, y: u32| {
+        let i = ((y * info.width + x) * 3) as usize;
+        (buf[i], buf[i + 1], buf[i + 2])
+    };
+    let count = |pred: &dyn Fn((u8, u8, u8)) -> bool, rows: std::ops::Range<u32>| {
+        rows.flat_map(|y| (0..info.width).map(move |x| (x, y)))
+            .filter(|&(x, y)| pred(px(x, y)))
+            .count()
+    };
+    let near = |c: (u8, u8, u8), t: (u8, u8, u8)| {
+        c.0.abs_diff(t.0) < 24 && c.1.abs_diff(t.1) < 24 && c.2.abs_diff(t.2) < 24
+    };
+    assert!(
+        count(&|c| near(c, (31, 119, 180)), 0..560) > 200,
+        "first series (blue)"
     );
-    assert!(stdout(&out).is_empty(), "no sweep ran");
-    assert!(!env.root().join("x.png").exists());
+    assert!(
+        count(&|c| near(c, (214, 39, 40)), 0..560) > 200,
+        "second series (red)"
+    );
+    assert!(
+        count(&|c| c.0 < 100 && c.1 < 100 && c.2 < 100, 0..30) > 300,
+        "the title is drawn"
+    );
+    assert_eq!(px(1, 1), (255, 255, 255), "white background");
 }
 
 #[test]

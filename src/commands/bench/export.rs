@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::plot::{Point, throughput_svg};
+use super::plot::{Format, Point, throughput};
 use super::{Row, Run, Setting};
 use crate::cli::CacheMode;
 use crate::config;
@@ -91,6 +91,7 @@ pub(super) fn write_plot(
         },
         config::cpus()
     );
-    let svg = throughput_svg(&title, &series)?;
-    write_whole(path, svg.as_bytes())
+    // The name was checked before any run.
+    let format = Format::of(path).unwrap_or(Format::Svg);
+    write_whole(path, &throughput(format, &title, &series)?)
 }

@@ -124,14 +124,12 @@ pub fn default_jobs_sweep(cpus: usize) -> Vec<u32> {
 }
 
 pub fn run(args: BenchArgs, env: &Env) -> Exit {
-    // The plot is SVG; a name that promises another format (x.png) is refused before any run.
+    // The plot's format follows its name; a name that promises neither (x.jpg, x) is refused
+    // before any run.
     if let Some(p) = &args.plot {
-        if p.extension()
-            .is_some_and(|e| !e.eq_ignore_ascii_case("svg"))
-        {
+        if plot::Format::of(p).is_none() {
             say(format_args!(
-                "--plot {}: the plot is written as SVG; name it .svg (rsvg-convert makes a PNG \
-                 of it)",
+                "--plot {}: the plot is written as SVG or PNG; name it .svg or .png",
                 p.display()
             ));
             return Exit::Usage;

@@ -1,9 +1,14 @@
 //! The bench plot: throughput (MiB/s, as in the table) against worker count, median with
-//! min–max whiskers, one series per (--max-open, --queue) pair. plotters' SVG backend writes
-//! text as SVG `<text>`, so no system fonts are needed. The legend has a panel of its own
-//! right of the plot, so it never covers a point; x ticks sit at the measured `--jobs`;
-//! colours are dark enough to read on white (no yellow).
+//! min–max whiskers, one series per (--max-open, --queue) pair, as SVG or PNG (chosen by the
+//! file name). The same drawing code serves both backends. Text is measured (and, in the PNG,
+//! drawn) with a subset of DejaVu Sans compiled into the binary (`assets/`), so no system
+//! fonts are needed; the SVG names the family "sans-serif" and leaves the glyphs to the
+//! viewer. The legend has a panel of its own right of the plot, so it never covers a point;
+//! x ticks sit at the measured `--jobs`; colours are dark enough to read on white (no yellow).
 
+use std::sync::Once;
+
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 /// One point of a series.
@@ -14,15 +19,83 @@ pub struct Point {
     pub max: f64,
 }
 
-/// Draws `series` (label, points) as an SVG document (written out by the caller, by the
-/// same rules as `-o`).
-pub fn throughput_svg(title: &str, series: &[(String, Vec<Point>)]) -> Result<String, String> {
-    let mut svg = String::new();
-    draw(&mut svg, title, series)?;
-    Ok(svg)
+/// The file formats `--plot` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Svg,
+    Png,
 }
 
-fn draw(svg: &mut String, title: &str, series: &[(String, Vec<Point>)]) -> Result<(), String> {
+impl Format {
+    /// The format a file name asks for: `.svg` or `.png` (any case); anything else is refused.
+    pub fn of(path: &std::path::Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?;
+        if ext.eq_ignore_ascii_case("svg") {
+            Some(Format::Svg)
+        } else if ext.eq_ignore_ascii_case("png") {
+            Some(Format::Png)
+        } else {
+            None
+        }
+    }
+}
+
+const SIZE: (u32, u32) = (1060, 560);
+const FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans-subset.ttf");
+
+/// Draws `series` (label, points) as a document in `format` (written out by the caller, by
+/// the same rules as `-o`).
+pub fn throughput(
+    format: Format,
+    title: &str,
+    series: &[(String, Vec<Point>)],
+) -> Result<Vec<u8>, String> {
+    static FONT_ONCE: Once = Once::new();
+    FONT_ONCE.call_once(|| {
+        // The font is ours and fixed; a failure here is a build defect the tests catch.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+    match format {
+        Format::Svg => {
+            let mut svg = String::new();
+            draw(
+                SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
+                title,
+                series,
+            )?;
+            Ok(portable_svg(&svg).into_bytes())
+        }
+        Format::Png => {
+            let (w, h) = SIZE;
+            let mut rgb = vec![0u8; (w * h * 3) as usize];
+            draw(
+                BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area(),
+                title,
+                series,
+            )?;
+            encode_png(&rgb, w, h)
+        }
+    }
+}
+
+/// RGB bytes to a PNG file's bytes.
+fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let err = |e: png::EncodingError| format!("cannot encode the plot as PNG: {e}");
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut writer = enc.write_header().map_err(err)?;
+    writer.write_image_data(rgb).map_err(err)?;
+    writer.finish().map_err(err)?;
+    Ok(out)
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    series: &[(String, Vec<Point>)],
+) -> Result<(), String> {
     let max_jobs = series
         .iter()
         .flat_map(|(_, p)| p.iter().map(|p| p.jobs))
@@ -41,7 +114,6 @@ fn draw(svg: &mut String, title: &str, series: &[(String, Vec<Point>)]) -> Resul
         .collect();
     ticks.sort_by(f64::total_cmp);
     ticks.dedup();
-    let root = SVGBackend::with_string(svg, (1060, 560)).into_drawing_area();
     let err = |e: &dyn std::fmt::Display| format!("cannot draw the plot: {e}");
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let root = root
@@ -60,10 +132,21 @@ fn draw(svg: &mut String, title: &str, series: &[(String, Vec<Point>)]) -> Resul
     chart
         .configure_mesh()
         .light_line_style(TRANSPARENT)
+        // Solid light grey, not black at 20 % opacity: ImageMagick's renderer ignores opacity.
+        .bold_line_style(GRID)
         .x_desc("worker tasks (--jobs, log scale)")
-        .y_desc("throughput (MiB/s)")
         .x_label_formatter(&|x| format!("{}", x.round()))
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()
+        .map_err(|e| err(&e))?;
+    // The y caption is set horizontally above the axis: rotated text is the one thing the
+    // renderers we checked place differently.
+    plot_area
+        .draw(&Text::new(
+            "throughput (MiB/s)",
+            (12, 2),
+            ("sans-serif", 13).into_font().color(&BLACK),
+        ))
         .map_err(|e| err(&e))?;
     for (i, (label, points)) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
@@ -98,6 +181,57 @@ fn draw(svg: &mut String, title: &str, series: &[(String, Vec<Point>)]) -> Resul
     Ok(())
 }
 
+const GRID: RGBColor = RGBColor(204, 204, 204);
+
+/// plotters places SVG text with `dy` in em/ex, which ImageMagick's renderer ignores (text
+/// then sits above its place: the title is cut off). This folds each `<text>`'s `dy` into
+/// its `y` in pixels (1ex = 0.5em, as browsers and librsvg take it for want of font data), so
+/// every renderer puts the text at the same place. A tag it does not understand stays as is.
+fn portable_svg(svg: &str) -> String {
+    let mut out = String::with_capacity(svg.len());
+    let mut rest = svg;
+    while let Some(at) = rest.find("<text ") {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let end = rest.find('>').map_or(rest.len(), |e| e + 1);
+        let tag = &rest[..end];
+        out.push_str(&fold_dy(tag).unwrap_or_else(|| tag.to_string()));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// One `<text …>` tag with `dy` folded into `y`, or None if it lacks a number it needs.
+fn fold_dy(tag: &str) -> Option<String> {
+    // The value of ` name="…"` in the tag, and the span of the whole attribute.
+    let attr = |name: &str| -> Option<(&str, std::ops::Range<usize>)> {
+        let key = format!(" {name}=\"");
+        let start = tag.find(&key)?;
+        let value = start + key.len();
+        let end = value + tag[value..].find('"')?;
+        Some((&tag[value..end], start..end + 1))
+    };
+    let (dy, dy_span) = attr("dy")?;
+    let (y, y_span) = attr("y")?;
+    let size: f64 = attr("font-size")?.0.parse().ok()?;
+    let px = match dy.strip_suffix("em") {
+        Some(v) => v.parse::<f64>().ok()? * size,
+        None => dy.strip_suffix("ex")?.parse::<f64>().ok()? * size * 0.5,
+    };
+    let y = format!(" y=\"{:.1}\"", y.parse::<f64>().ok()? + px);
+    let mut spans = [(y_span, y.as_str()), (dy_span, "")];
+    spans.sort_by_key(|(r, _)| r.start);
+    let (mut out, mut at) = (String::with_capacity(tag.len()), 0);
+    for (span, with) in spans {
+        out.push_str(&tag[at..span.start]);
+        out.push_str(with);
+        at = span.end;
+    }
+    out.push_str(&tag[at..]);
+    Some(out)
+}
+
 /// Series colours: distinct, and dark enough on white.
 const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
@@ -113,7 +247,7 @@ const PALETTE: [RGBColor; 8] = [
 /// One line of the legend panel: a sample of the series' line and its label (no marker: the
 /// markers in the plot are one per measured setting).
 fn legend_entry<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
+    area: &DrawingArea<DB, Shift>,
     i: usize,
     label: &str,
     color: RGBColor,
@@ -128,4 +262,27 @@ fn legend_entry<DB: DrawingBackend>(
         (48, y - 8),
         ("sans-serif", 15).into_font().color(&BLACK),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dy_is_folded_into_y_in_pixels() {
+        let tag = r##"<text x="5" y="10" dy="0.76em" font-size="20" fill="#000">"##;
+        assert_eq!(
+            fold_dy(tag).unwrap(),
+            r##"<text x="5" y="25.2" font-size="20" fill="#000">"##
+        );
+        let ex = r#"<text y="100" dy="-0.5ex" font-size="10">"#;
+        assert_eq!(fold_dy(ex).unwrap(), r#"<text y="97.5" font-size="10">"#);
+    }
+
+    #[test]
+    fn a_tag_without_what_is_needed_is_left_as_is() {
+        let svg =
+            r#"<svg><text x="1" y="2">a</text><text y="3" dy="1in" font-size="9">b</text></svg>"#;
+        assert_eq!(portable_svg(svg), svg);
+    }
 }
