@@ -90,8 +90,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
-    /// Plot throughput against worker count (median, min–max whiskers) to FILE: SVG or PNG,
-    /// by its extension
+    /// Plot throughput against worker count (median, min–max whiskers) to FILE: PNG if it
+    /// ends in .png, else SVG
     #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub plot: Option<PathBuf>,
 

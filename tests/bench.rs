@@ -201,7 +201,7 @@ fn ctrl_c_stops_the_sweep_and_reports_finished_rows() {
 fn a_plot_named_for_another_format_is_refused_before_any_run() {
     let env = TestEnv::new();
     small_tree(&env, 10);
-    for name in ["x.jpg", "x"] {
+    for name in ["x.jpg", "x.svg.gz"] {
         let out = env.run(&["bench", "t", "--repeat", "1", "--jobs", "1", "--plot", name]);
         assert_eq!(out.status.code(), Some(2));
         assert_stderr_contains(

@@ -419,9 +419,7 @@ fn escapes_are_refused_without_openat2_too() {
 fn special_files_named_by_a_manifest_never_hang() {
     let env = TestEnv::new();
     let fifo = env.root().join("fifo");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo with a valid path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    mkfifo(&fifo);
     std::os::unix::fs::symlink("/dev/zero", env.root().join("zero")).unwrap();
     let h = hex(b"");
     env.file(

@@ -1,13 +1,14 @@
 #!/bin/sh
 # Installs what the test suite needs beyond the Rust toolchain (a fresh machine has neither):
 # strace (the "vanished between walk and open" and fsync tests inject and trace syscalls
-# with it) and b3sum (the compatibility tests run the real `b3sum --check`).
+# with it), GNU time (peak RSS of one process, for the memory tests) and b3sum (the
+# compatibility tests run the real `b3sum --check`).
 set -eu
-if ! command -v strace >/dev/null 2>&1; then
+if ! command -v strace >/dev/null 2>&1 || ! [ -x /usr/bin/time ]; then
     if [ "$(id -u)" -eq 0 ]; then
-        apt-get update -qq && apt-get install -y -qq strace
+        apt-get update -qq && apt-get install -y -qq strace time
     else
-        sudo apt-get update -qq && sudo apt-get install -y -qq strace
+        sudo apt-get update -qq && sudo apt-get install -y -qq strace time
     fi
 fi
 if ! command -v b3sum >/dev/null 2>&1 && ! [ -x "$HOME/.cargo/bin/b3sum" ]; then

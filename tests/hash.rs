@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -212,7 +211,7 @@ fn non_utf8_names_round_trip_through_the_escape() {
 fn json_lines_carry_files_errors_skips_and_summary() {
     let env = TestEnv::new();
     env.file("a", "x");
-    nix_mkfifo(&env.root().join("pipe"));
+    mkfifo(&env.root().join("pipe"));
     std::os::unix::fs::symlink("nowhere", env.root().join("dangling")).unwrap();
     let out = env.run(&["hash", "--json", "-q", ".", "missing-root"]);
     assert_eq!(out.status.code(), Some(1));
@@ -232,17 +231,11 @@ fn json_lines_carry_files_errors_skips_and_summary() {
     assert_stderr_contains(&out, "b3tree: missing-root: missing");
 }
 
-fn nix_mkfifo(p: &std::path::Path) {
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
-    // SAFETY: mkfifo with a valid C string.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-}
-
 #[test]
 fn fifo_in_tree_does_not_hang_and_is_counted_as_skipped() {
     let env = TestEnv::new();
     env.file("a", "x");
-    nix_mkfifo(&env.root().join("fifo"));
+    mkfifo(&env.root().join("fifo"));
     let out = env.run(&["hash"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), format!("{}  a\n", hex(b"x")));
@@ -257,7 +250,7 @@ fn fifo_named_directly_is_read_as_a_stream_like_cat_does() {
     // walk it stays skipped (fifo_in_tree_does_not_hang_and_is_counted_as_skipped).
     let env = TestEnv::new();
     let fifo = env.root().join("fifo");
-    nix_mkfifo(&fifo);
+    mkfifo(&fifo);
     let writer = std::thread::spawn(move || std::fs::write(fifo, b"through a pipe").unwrap());
     let out = env.run(&["hash", "fifo"]);
     writer.join().unwrap();

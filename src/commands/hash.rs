@@ -2,8 +2,7 @@
 
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::cli::HashArgs;
@@ -17,7 +16,7 @@ use crate::manifest::output::{Output, Target};
 use crate::manifest::write::{Format, ManifestWriter};
 use crate::names::escape::{Escaping, display};
 use crate::pipeline::engine::{self, EngineConfig};
-use crate::report::stderr::{ProgressMode, Reporter, UNKNOWN, say};
+use crate::report::stderr::{ProgressMode, Reporter, say};
 use crate::report::summary::{Summary, plural};
 use crate::sys::cancel;
 use crate::walk::{WalkConfig, count_files};
@@ -82,9 +81,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     let mut reporter = Reporter::new(mode, args.quiet);
     // Percent and ETA: a names-only count of the same walk, beside the run (only when
     // progress is shown, and not for a shard, which hashes ~1/N of what a walk counts).
-    if reporter.shows_progress() && args.shard.is_none() {
-        let total = Arc::new(AtomicU64::new(UNKNOWN));
-        reporter.count_into(total.clone());
+    if let Some(total) = reporter.total_slot().filter(|_| args.shard.is_none()) {
         let cfg = walk_cfg.clone();
         std::thread::spawn(move || {
             if let Some(n) = count_files(&cfg) {

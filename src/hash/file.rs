@@ -20,6 +20,7 @@ use std::path::Path;
 
 use crate::hash::biglane::{self, Turn};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
+use crate::hash::progress;
 use crate::sys::cancel;
 use crate::sys::mapguard;
 use crate::sys::open::DirCache;
@@ -70,6 +71,7 @@ pub fn hash_stream(path: &Path) -> Outcome {
             Ok(n) => {
                 hasher.update(&buf[..n]);
                 total += n as u64;
+                progress::add(n as u64);
             }
             Err(stop) => return Outcome::Failed(stop.into_error()),
         }
@@ -232,6 +234,7 @@ fn read_small(file: &File, size: u64, hasher: &mut blake3::Hasher) -> Result<u64
                 return Err(ReadStop::Longer(size));
             }
             hasher.update(&buf[..n]);
+            progress::add(n as u64);
             if total == size && n < want && total == n as u64 {
                 return Ok(total);
             }
@@ -283,6 +286,7 @@ fn read_mapped(
         }
         spent = Some(map);
         offset += len;
+        progress::add(len);
     }
     Ok(size)
 }
@@ -316,6 +320,7 @@ fn read_big(
             return Err(ReadStop::Longer(size));
         }
         update(hasher, turn, &buf[..filled]);
+        progress::add(filled as u64);
     }
 }
 

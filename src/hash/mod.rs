@@ -4,3 +4,4 @@ pub(crate) mod backend;
 pub(crate) mod biglane;
 pub(crate) mod file;
 pub mod outcome;
+pub mod progress;

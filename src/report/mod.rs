@@ -1,4 +1,5 @@
 //! What the user reads on stderr, and the totals of a run.
 
+pub(crate) mod progress;
 pub(crate) mod stderr;
 pub(crate) mod summary;

@@ -29,6 +29,8 @@ static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 /// The first signal received (0: none).
 static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
 static TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// A progress bar is drawn on the terminal: dying erases its line, as a normal end does.
+static LIVE_LINE: AtomicBool = AtomicBool::new(false);
 
 /// The signals that end a run (all catchable ones whose default action is to terminate,
 /// except SIGPIPE, which Rust ignores so that writes fail with EPIPE instead).
@@ -110,10 +112,20 @@ fn lock_temps() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     TEMP_FILES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Removes the temporary files, then dies of `sig` (never returns).
+/// Says whether a live progress line is on the terminal (for [`die_of`] to erase).
+pub fn live_line(on: bool) {
+    LIVE_LINE.store(on, Ordering::SeqCst);
+}
+
+/// Removes the temporary files, erases a live progress line, then dies of `sig` (never
+/// returns).
 pub fn die_of(sig: i32) -> ! {
     for p in lock_temps().drain(..) {
         let _ = std::fs::remove_file(p);
+    }
+    if LIVE_LINE.load(Ordering::SeqCst) {
+        // A raw write: the thread that holds std's stderr lock may be the one blocked.
+        let _ = rustix::io::write(rustix::stdio::stderr(), b"\r\x1b[2K");
     }
     // No core file for SIGQUIT/SIGXCPU: the user asked us to stop, not for a post-mortem.
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};

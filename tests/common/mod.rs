@@ -261,3 +261,10 @@ pub fn with_rlimit(cmd: &mut Command, resource: libc::__rlimit_resource_t, n: u6
 pub fn with_nofile(cmd: &mut Command, n: u64) -> &mut Command {
     with_rlimit(cmd, libc::RLIMIT_NOFILE, n)
 }
+
+/// Makes a FIFO at `path`.
+pub fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}

@@ -27,9 +27,13 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format a file name asks for: `.svg` or `.png` (any case); anything else is refused.
+    /// The format a file name asks for: `.png` (any case) a PNG; `.svg` or no extension
+    /// (`/dev/stdout`, a FIFO) SVG; any other extension is refused.
     pub fn of(path: &std::path::Path) -> Option<Format> {
-        let ext = path.extension()?.to_str()?;
+        let Some(ext) = path.extension() else {
+            return Some(Format::Svg);
+        };
+        let ext = ext.to_str()?;
         if ext.eq_ignore_ascii_case("svg") {
             Some(Format::Svg)
         } else if ext.eq_ignore_ascii_case("png") {
