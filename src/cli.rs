@@ -275,6 +275,14 @@ pub struct HashArgs {
     #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
     pub shard: Option<(u64, u64)>,
 
+    /// With -o: reuse the digests of files unchanged since the run that wrote FILE (same
+    /// size, mtime, ctime and inode, recorded in FILE.b3tree-state) and read only the rest;
+    /// the manifest is the same as a full run's. A stopped run leaves a journal
+    /// (FILE.b3tree-journal.N) that the next --update resumes from. Several PATHs must come
+    /// in canonical order, none inside another
+    #[arg(long, requires = "output")]
+    pub update: bool,
+
     /// Also print the tree digest (b3t1:..., see `b3tree digest`) of the names as written,
     /// on stderr (and in the JSON summary with --json); several PATHs must come in canonical
     /// order, none inside another

@@ -21,6 +21,7 @@
 //! pipeline  queue → workers → gather, wired by `engine`; `rt` is the only async-std file
 //! report    stderr (the one owner of diagnostics) and run summaries
 //! digest    the b3t1 tree digest and shards
+//! state     `hash --update`'s state and journals beside a manifest (stat facts + digests)
 //! commands  hash, check, digest, merge, bench: each wires the floors for one subcommand
 //! cli, config, lib, main   flags → configuration → a command → an exit code
 //! ```
@@ -35,6 +36,7 @@ pub mod manifest;
 pub mod names;
 pub(crate) mod pipeline;
 pub(crate) mod report;
+pub(crate) mod state;
 pub mod sys;
 pub(crate) mod walk;
 

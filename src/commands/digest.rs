@@ -82,7 +82,7 @@ fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
     // The emit closure never fails: only the walk's counts matter.
     let walked = engine::run(
         &engine_cfg,
-        move |feeder| walk_into(&walk_cfg, feeder, |_, _| true),
+        move |feeder| walk_into(&walk_cfg, feeder, |_, a| Some(a)),
         |done| {
             reporter.outcome(&done.name, &done.outcome);
             match &done.outcome {

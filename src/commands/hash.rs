@@ -3,10 +3,10 @@
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::cli::HashArgs;
-use crate::commands::{engine_config, walk_into};
+use crate::commands::{engine_config, update, walk_into};
 use crate::config;
 use crate::config::Env;
 use crate::digest::{OrderCheck, TreeDigest, shard_of};
@@ -20,9 +20,12 @@ use crate::report::stderr::{ProgressMode, Reporter, say};
 use crate::report::summary::{Summary, plural};
 use crate::sys::cancel;
 use crate::walk::{WalkConfig, count_files};
+use indicatif::HumanBytes;
 
 pub fn run(args: HashArgs, env: &Env) -> Exit {
     let started = Instant::now();
+    // The racy rule of --update compares file times with this: taken before any stat.
+    let wall_start = SystemTime::now();
     let mode = ProgressMode::from_flags(args.progress, args.no_progress);
     let excludes = match config::excludes(&args.walk.exclude) {
         Ok(x) => x,
@@ -36,6 +39,15 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     } else {
         args.paths.clone()
     };
+    if args.update {
+        if let Some(why) = update::order_problem(&roots) {
+            say(format_args!(
+                "--update reads its state in canonical order: {why} (give PATHs in that order \
+                 and not inside one another, or hash one directory with -C DIR)"
+            ));
+            return Exit::Usage;
+        }
+    }
     let output = match open_output(args.output.as_deref(), &roots, env) {
         Ok(o) => o,
         Err(msg) => {
@@ -43,6 +55,30 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
             return Exit::Fatal;
         }
     };
+    // --update: the known digests, and this run's journal (see `update`).
+    let mut sources = None;
+    let mut update = None;
+    if args.update {
+        let Some(real) = output.own_path() else {
+            say(format_args!(
+                "--update keeps its state beside the manifest: -o must name a regular file"
+            ));
+            return Exit::Usage;
+        };
+        let options = update::options_text(&args, &roots);
+        match update::prepare(&real, &options, wall_start, &mut |n| {
+            say(format_args!("{n}"))
+        }) {
+            Ok((u, s)) => {
+                update = Some(u);
+                sources = Some(s);
+            }
+            Err(msg) => {
+                say(format_args!("{msg}"));
+                return Exit::Fatal;
+            }
+        }
+    }
     // A terminal gets control characters escaped; files and pipes get b3sum's format.
     let escaping = if args.output.is_none() && io::stdout().is_terminal() {
         Escaping::Terminal
@@ -57,11 +93,24 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
         Format::Plain
     };
     let replaces_existing = output.replaces_existing();
+    let output_real = output.own_path();
     let walk_cfg = WalkConfig {
         roots,
         excludes,
         skip_files: output.own_files(),
-        skip_paths: output.own_path().into_iter().collect(),
+        // Our output, and the state and journals of --update beside it (with or without
+        // --update, so that both runs hash the same files).
+        skip_paths: output
+            .own_path()
+            .into_iter()
+            .chain(
+                output
+                    .own_path()
+                    .iter()
+                    .flat_map(|p| update::state_paths(p)),
+            )
+            .chain(update.iter().flat_map(|u| u.own_paths()))
+            .collect(),
         skip_temp_names: true,
         roots_named: true,
         ..config::walk(&args.walk)
@@ -107,13 +156,26 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     let finished = engine::run(
         &engine_cfg,
         move |feeder| {
-            walk_into(&walk_cfg, feeder, |name, _| {
-                shard.is_none_or(|(k, n)| shard_of(name, n) == k)
-            })
+            let (walked, sources) = (
+                walk_into(&walk_cfg, feeder, |name, action| {
+                    if shard.is_some_and(|(k, n)| shard_of(name, n) != k) {
+                        return None;
+                    }
+                    Some(match &mut sources {
+                        Some(s) => s.action_for(name, action),
+                        None => action,
+                    })
+                }),
+                sources,
+            );
+            (walked, sources.map(|s| s.problems()).unwrap_or_default())
         },
         |mut done| {
             writer.refuse_unreadable_line(&done.name, &mut done.outcome);
             if let Outcome::Hashed { hash, .. } = &done.outcome {
+                if let (Some(u), Some(facts)) = (&mut update, done.facts) {
+                    u.record(&done.name, hash, facts, done.reused)?;
+                }
                 if let Some(Err(last)) = order.as_mut().map(|o| o.next(&done.name)) {
                     broken.get_or_insert_with(|| {
                         format!("{} comes after {}", display(&done.name), display(last))
@@ -125,12 +187,17 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
             }
             summary.add(&done.outcome);
             reporter.outcome(&done.name, &done.outcome);
-            writer.record(&done.name, &done.outcome)
+            let reused = update.is_some().then_some(done.reused);
+            writer.record_entry(&done.name, &done.outcome, reused)
         },
     );
     let result = finished.emitted;
-    summary.excluded = finished.source.stats.excluded;
-    summary.other_shards = finished.source.refused;
+    let (walked, state_problems) = finished.source;
+    summary.excluded = walked.stats.excluded;
+    summary.other_shards = walked.refused;
+    for p in state_problems {
+        reporter.error(&p);
+    }
     summary.elapsed = started.elapsed();
     summary.interrupted = cancel::was_interrupted();
     reporter.finish();
@@ -146,6 +213,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
             drop(writer);
         }
         reporter.error(&summary.line());
+        keep_journal(update, &reporter);
         return Exit::Interrupted;
     }
     // The tree digest exists only for a complete run in canonical order.
@@ -156,6 +224,12 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     let mut json_summary = summary.to_json();
     if let (Some(d), Some(obj)) = (&digest, json_summary.as_object_mut()) {
         obj.insert("digest".into(), serde_json::Value::from(d.clone()));
+    }
+    if let (Some(u), Some(obj)) = (&update, json_summary.as_object_mut()) {
+        obj.insert("reused".into(), u.reused.0.into());
+        obj.insert("reused_bytes".into(), u.reused.1.into());
+        obj.insert("read".into(), u.read.0.into());
+        obj.insert("read_bytes".into(), u.read.1.into());
     }
     // A run with error records never replaces an existing manifest (unless asked to): the
     // old one stays, the new one is kept beside it for inspection.
@@ -175,9 +249,27 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
                 .map_or("stdout".into(), |p| p.display().to_string());
             reporter.error(&format!("cannot write {target}: {e}"));
         }
+        keep_journal(update, &reporter);
         return Exit::Fatal;
     }
     reporter.info(&summary.line());
+    if let Some(u) = update {
+        reporter.info(&format!(
+            "update: {} reused ({}), {} read ({})",
+            plural(u.reused.0, "digest", "digests"),
+            HumanBytes(u.reused.1),
+            plural(u.read.0, "file", "files"),
+            HumanBytes(u.read.1)
+        ));
+        let committed = match (&partial, output_real) {
+            (None, Some(real)) => u.commit(&real),
+            _ => u.keep(),
+        };
+        if let Err(e) = committed {
+            reporter.error(&e);
+            return Exit::Fatal;
+        }
+    }
     if let (Some(p), Some(target)) = (&partial, &args.output) {
         reporter.error(&format!(
             "{} left as it was: {} could not be hashed; the new manifest is in {} \
@@ -208,6 +300,13 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
         Exit::Failed
     } else {
         Exit::Ok
+    }
+}
+
+/// Leaves the journal of an `--update` run that did not replace the manifest, for the next.
+fn keep_journal(update: Option<update::Update>, reporter: &Reporter) {
+    if let Some(Err(e)) = update.map(update::Update::keep) {
+        reporter.error(&e);
     }
 }
 

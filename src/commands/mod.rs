@@ -5,6 +5,7 @@ pub(crate) mod check;
 pub(crate) mod digest;
 pub(crate) mod hash;
 pub(crate) mod merge;
+pub(crate) mod update;
 
 use crate::cli::EngineArgs;
 use crate::config;
@@ -23,20 +24,20 @@ pub(crate) struct Walked {
     pub refused: u64,
 }
 
-/// The source most commands give the engine: the walk of `cfg`, each entry queued unless
-/// `keep(name, action)` refuses it.
+/// The source most commands give the engine: the walk of `cfg`, each entry queued with the
+/// action `keep(name, action)` gives it, unless that is None (the entry is refused).
 pub(crate) fn walk_into(
     cfg: &WalkConfig,
     feeder: &mut Feeder<()>,
-    mut keep: impl FnMut(&[u8], &Action) -> bool,
+    mut keep: impl FnMut(&[u8], Action) -> Option<Action>,
 ) -> Walked {
     let mut refused = 0;
-    let stats = walk(cfg, &mut |path, name, action| {
-        if !keep(&name, &action) {
+    let stats = walk(cfg, &mut |path, name, action| match keep(&name, action) {
+        Some(action) => feeder.push(path, name, action, ()),
+        None => {
             refused += 1;
-            return true;
+            true
         }
-        feeder.push(path, name, action, ())
     });
     Walked { stats, refused }
 }

@@ -19,8 +19,10 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use crate::hash::biglane::{self, Turn};
+use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::hash::progress;
+use crate::hash::stat::Stat;
 use crate::sys::cancel;
 use crate::sys::mapguard;
 use crate::sys::open::DirCache;
@@ -83,15 +85,58 @@ pub fn hash_stream(path: &Path) -> Outcome {
 }
 
 /// [`hash_path`], reusing `dirs` for files of the same directory.
-pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
+#[cfg(test)]
+fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
+    hash_file_in(dirs, path).0
+}
+
+/// [`hash_path_in`], with the stat facts of the file read when there is one (its fstat
+/// before the read, which the one after must equal for a digest): what `hash --update`
+/// records and `check` compares for its bit-rot verdict.
+pub fn hash_file_in(dirs: &mut DirCache, path: &Path) -> (Outcome, Option<Facts>) {
     let file = match dirs.open(path) {
         Ok(f) => f,
-        Err(e) => return Outcome::Failed(open_error(&e, dirs.no_symlinks())),
+        Err(e) => return (Outcome::Failed(open_error(&e, dirs.no_symlinks())), None),
     };
     let before = match Stat::of(&file) {
         Ok(m) => m,
-        Err(e) => return Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)),
+        Err(e) => {
+            return (
+                Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)),
+                None,
+            );
+        }
     };
+    let facts = before.facts();
+    (hash_open_file(&file, before), Some(facts))
+}
+
+/// Reuses `known`'s digest when the file at `path` is, by its stat facts, the version it
+/// describes (a regular file with the same size, mtime, ctime and inode); reads it
+/// otherwise. Returns the outcome, the facts now, and whether the digest was reused.
+pub fn refresh_in(
+    dirs: &mut DirCache,
+    path: &Path,
+    known: &Known,
+) -> (Outcome, Option<Facts>, bool) {
+    if let Ok(st) = dirs.stat(path) {
+        let now = Stat::from(&st);
+        let facts = now.facts();
+        if now.not_regular().is_none() && known.facts.same_version(&facts) {
+            progress::add(facts.size);
+            let outcome = Outcome::Hashed {
+                hash: known.hash,
+                size: facts.size,
+            };
+            return (outcome, Some(facts), true);
+        }
+    }
+    let (outcome, facts) = hash_file_in(dirs, path);
+    (outcome, facts, false)
+}
+
+/// Hashes an open file whose fstat gave `before`.
+fn hash_open_file(file: &File, before: Stat) -> Outcome {
     if let Some(what) = before.not_regular() {
         return Outcome::Failed(EntryError::new(ErrorKind::NotRegular, what));
     }
@@ -100,15 +145,15 @@ pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
         // At most one big file per core; each decides per window whether to spread over
         // the rayon pool (see `biglane`).
         let turn = biglane::lane().enter();
-        read_mapped(&file, &before, &turn, &mut hasher)
+        read_mapped(file, &before, &turn, &mut hasher)
     } else {
-        read_small(&file, before.size, &mut hasher)
+        read_small(file, before.size, &mut hasher)
     };
     let read = match read {
         Ok(n) => n,
         Err(stop) => return Outcome::Failed(stop.into_error()),
     };
-    let after = match Stat::of(&file) {
+    let after = match Stat::of(file) {
         Ok(m) => m,
         Err(e) => return Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)),
     };
@@ -118,44 +163,6 @@ pub fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
     Outcome::Hashed {
         hash: hasher.finalize(),
         size: read,
-    }
-}
-
-/// The fields of `fstat` that identify a version of a file. Plain `fstat` rather than
-/// std's `statx` (which also fetches birth time): it is called twice per file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stat {
-    mode: u32,
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl Stat {
-    fn of(file: &File) -> io::Result<Stat> {
-        let st = rustix::fs::fstat(file)?;
-        Ok(Stat {
-            mode: st.st_mode,
-            dev: st.st_dev,
-            ino: st.st_ino,
-            size: u64::try_from(st.st_size).unwrap_or(0),
-            mtime: (st.st_mtime, st.st_mtime_nsec as i64),
-            ctime: (st.st_ctime, st.st_ctime_nsec as i64),
-        })
-    }
-
-    /// What the file is, when it is not a regular file.
-    fn not_regular(&self) -> Option<&'static str> {
-        match self.mode & libc::S_IFMT {
-            libc::S_IFREG => None,
-            libc::S_IFDIR => Some("directory"),
-            libc::S_IFIFO => Some("fifo"),
-            libc::S_IFSOCK => Some("socket"),
-            libc::S_IFBLK | libc::S_IFCHR => Some("device"),
-            _ => Some("special file"),
-        }
     }
 }
 

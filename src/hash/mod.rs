@@ -2,6 +2,8 @@
 
 pub(crate) mod backend;
 pub(crate) mod biglane;
+pub mod facts;
 pub(crate) mod file;
 pub mod outcome;
 pub mod progress;
+pub(crate) mod stat;

@@ -69,6 +69,17 @@ impl<W: Write> ManifestWriter<W> {
 
     /// Writes the record for one outcome (plain/tag write hashed files only).
     pub fn record(&mut self, name: &[u8], outcome: &Outcome) -> io::Result<()> {
+        self.record_entry(name, outcome, None)
+    }
+
+    /// [`Self::record`]; with `reused` (`hash --update`), a JSON record also says whether
+    /// its digest was reused from the state (`"reused": true`) or read.
+    pub fn record_entry(
+        &mut self,
+        name: &[u8],
+        outcome: &Outcome,
+        reused: Option<bool>,
+    ) -> io::Result<()> {
         self.line.clear();
         match (self.format, outcome) {
             (Format::Plain, Outcome::Hashed { hash, .. }) => {
@@ -78,7 +89,13 @@ impl<W: Write> ManifestWriter<W> {
                 format_line(&mut self.line, name, hash, true, self.escaping);
             }
             (Format::Json, _) => {
-                serde_json::to_writer(&mut self.line, &json_record(name, outcome))?;
+                let mut record = json_record(name, outcome);
+                if let (Some(r), Some(obj), Outcome::Hashed { .. }) =
+                    (reused, record.as_object_mut(), outcome)
+                {
+                    obj.insert("reused".into(), r.into());
+                }
+                serde_json::to_writer(&mut self.line, &record)?;
                 self.line.push(b'\n');
             }
             _ => return Ok(()),

@@ -63,6 +63,8 @@ mod tests {
                 .iter()
                 .map(|n| Done {
                     name: n.as_bytes().to_vec(),
+                    facts: None,
+                    reused: false,
                     outcome: Outcome::Skipped(SkipKind::Other),
                     tag: (),
                 })

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use async_lock::SemaphoreGuardArc;
 
+use crate::hash::facts::Facts;
 use crate::hash::outcome::{Action, Outcome};
 
 /// One entry to process.
@@ -30,6 +31,11 @@ pub struct Done<T> {
     /// Name as written to the output.
     pub name: Vec<u8>,
     pub outcome: Outcome,
+    /// The stat facts of the file the outcome is about, when it was opened or stat'ed
+    /// (`hash --update` records them; `check` compares them for its bit-rot verdict).
+    pub facts: Option<Facts>,
+    /// The digest is a recorded one, reused because the facts still match (`--update`).
+    pub reused: bool,
     pub tag: T,
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_channel::{Receiver, Sender};
 use async_lock::Semaphore;
 
+use crate::hash::facts::Facts;
 use crate::hash::file;
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome};
 use crate::pipeline::job::{Batch, Done, DoneBatch};
@@ -30,7 +31,7 @@ pub async fn worker<T: Send + 'static>(
         let needs_files = batch
             .jobs
             .iter()
-            .any(|j| matches!(j.action, Action::Hash | Action::HashStream));
+            .any(|j| !matches!(j.action, Action::Report(_)));
         let done = if needs_files && !cancel::is_stopped() {
             let permit = open_files.acquire_arc().await;
             let confine = confine.clone();
@@ -55,39 +56,75 @@ fn process<T>(batch: Batch<T>, confine: Confine) -> DoneBatch<T> {
     // after a stop) must not do I/O there.
     let mut dirs: Option<Result<DirCache, EntryError>> = None;
     let mut confine = Some(confine);
-    settle(batch, |path, stream| {
+    settle(batch, |path, action| {
         if cancel::is_stopped() {
-            return Outcome::Failed(EntryError::new(ErrorKind::Cancelled, ""));
+            return Settled::of(Outcome::Failed(EntryError::new(ErrorKind::Cancelled, "")));
         }
-        if stream {
-            return file::hash_stream(path);
+        if let Action::HashStream = action {
+            return Settled::of(file::hash_stream(path));
         }
         let dirs = dirs.get_or_insert_with(|| {
             // If the root itself cannot be opened, every file of the batch fails so.
             DirCache::new(confine.take().unwrap_or_default())
                 .map_err(|e| EntryError::from_io(ErrorKind::Unreadable, &e))
         });
-        match dirs {
-            Ok(d) => file::hash_path_in(d, path),
-            Err(e) => Outcome::Failed(e.clone()),
+        let dirs = match dirs {
+            Ok(d) => d,
+            Err(e) => return Settled::of(Outcome::Failed(e.clone())),
+        };
+        match action {
+            Action::Refresh(known) => {
+                let (outcome, facts, reused) = file::refresh_in(dirs, path, known);
+                Settled {
+                    outcome,
+                    facts,
+                    reused,
+                }
+            }
+            _ => {
+                let (outcome, facts) = file::hash_file_in(dirs, path);
+                Settled {
+                    outcome,
+                    facts,
+                    reused: false,
+                }
+            }
         }
     })
 }
 
+/// What a worker made of one job that needed the file.
+struct Settled {
+    outcome: Outcome,
+    facts: Option<Facts>,
+    reused: bool,
+}
+
+impl Settled {
+    fn of(outcome: Outcome) -> Settled {
+        Settled {
+            outcome,
+            facts: None,
+            reused: false,
+        }
+    }
+}
+
 /// Turns every job into its outcome: reports as they are, files through `hash`.
-fn settle<T>(batch: Batch<T>, mut hash: impl FnMut(&Path, bool) -> Outcome) -> DoneBatch<T> {
+fn settle<T>(batch: Batch<T>, mut hash: impl FnMut(&Path, &Action) -> Settled) -> DoneBatch<T> {
     let items = batch
         .jobs
         .into_iter()
         .map(|job| {
-            let outcome = match job.action {
-                Action::Report(outcome) => outcome,
-                Action::Hash => hash(&job.path, false),
-                Action::HashStream => hash(&job.path, true),
+            let settled = match job.action {
+                Action::Report(outcome) => Settled::of(outcome),
+                action => hash(&job.path, &action),
             };
             Done {
                 name: job.name,
-                outcome,
+                outcome: settled.outcome,
+                facts: settled.facts,
+                reused: settled.reused,
                 tag: job.tag,
             }
         })

@@ -102,35 +102,94 @@ impl DirCache {
         }
     }
 
+    /// The metadata of the file at `path` without opening it (`hash --update`'s test for
+    /// an unchanged file), under this cache's policy: below a root of `NoSymlinks`, resolved
+    /// beneath it with no symlink followed, the last component not followed either; a PATH
+    /// itself and `Anywhere` (`-L`) as given, symlinks followed, as their opens are. Any
+    /// failure is returned as is: the caller then opens the file, which gives the precise
+    /// error (vanished, outside...).
+    pub fn stat(&mut self, path: &Path) -> io::Result<rustix::fs::Stat> {
+        let bytes = path.as_os_str().as_bytes();
+        let Confine::NoSymlinks(roots) = &self.policy else {
+            // `Beneath` (not used by hash): stat what a confined open gives.
+            if matches!(self.policy, Confine::Beneath) {
+                return Ok(rustix::fs::fstat(self.open(path)?)?);
+            }
+            return Ok(rustix::fs::stat(path)?);
+        };
+        let Some((idx, rest)) = split_root(roots, bytes) else {
+            return Ok(rustix::fs::stat(path)?);
+        };
+        if self.root.as_ref().is_none_or(|(i, _)| *i != idx) {
+            self.dir = None;
+            let root_bytes = roots[idx].as_os_str().as_bytes();
+            let fd = open_at(None, root_bytes, &mut self.cstr, DIR_FLAGS)?;
+            self.root = Some((idx, fd));
+        }
+        let (dirfd, name) = match rest.iter().rposition(|&b| b == b'/') {
+            Some(split) if split > 0 && split + 1 < rest.len() => {
+                self.enter_parent(Some(idx), Some(false), &rest[..split])?;
+                (
+                    self.dir.as_ref().map(|(_, fd)| fd.as_fd()),
+                    &rest[split + 1..],
+                )
+            }
+            Some(_) => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+            None => (self.root.as_ref().map(|(_, fd)| fd.as_fd()), rest),
+        };
+        let c = to_cstr(name, &mut self.cstr)?;
+        let dirfd = dirfd.ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
+        Ok(rustix::fs::statat(
+            dirfd,
+            c,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )?)
+    }
+
+    /// Makes `self.dir` the directory `parent` (relative to the root held for `root`, or to
+    /// the working directory), resolved under `policy` (see [`open_in`]); kept if it already
+    /// is.
+    fn enter_parent(
+        &mut self,
+        root: Option<usize>,
+        policy: Option<bool>,
+        parent: &[u8],
+    ) -> io::Result<()> {
+        if self.dir.as_ref().is_some_and(|(p, _)| p == parent) {
+            return Ok(());
+        }
+        self.dir = None;
+        let root_fd = root.and(self.root.as_ref()).map(|(_, fd)| fd.as_fd());
+        let opened = match open_in(policy, root_fd, parent, &mut self.cstr, DIR_FLAGS) {
+            Err(e) if root_fd.is_none() && e.raw_os_error() == Some(libc::ENAMETOOLONG) => {
+                open_dir_stepwise(parent)
+            }
+            other => other,
+        };
+        self.dir = Some((parent.to_vec(), opened?));
+        Ok(())
+    }
+
     /// Opens `rel` (relative to the root held for `root`, or to the working directory when
     /// `root` is None), through the cached parent directory. `follow`: in-root symlinks are
     /// followed (only meaningful with a root).
     fn open_relative(&mut self, root: Option<usize>, rel: &[u8], follow: bool) -> io::Result<File> {
-        let root_fd = root.and(self.root.as_ref()).map(|(_, fd)| fd.as_fd());
         // Some(follow) when confined to a root.
-        let policy = root_fd.map(|_| follow);
+        let policy = root.and(self.root.as_ref()).map(|_| follow);
         let split = match rel.iter().rposition(|&b| b == b'/') {
             Some(i) if i + 1 < rel.len() => i,
-            _ => return open_in(policy, root_fd, rel, &mut self.cstr, FILE_FLAGS).map(File::from),
+            _ => {
+                let root_fd = root.and(self.root.as_ref()).map(|(_, fd)| fd.as_fd());
+                return open_in(policy, root_fd, rel, &mut self.cstr, FILE_FLAGS).map(File::from);
+            }
         };
         let parent = if split == 0 { &rel[..1] } else { &rel[..split] };
-        if self.dir.as_ref().is_none_or(|(p, _)| p != parent) {
-            self.dir = None;
-            let opened = match open_in(policy, root_fd, parent, &mut self.cstr, DIR_FLAGS) {
-                Err(e) if root_fd.is_none() && e.raw_os_error() == Some(libc::ENAMETOOLONG) => {
-                    open_dir_stepwise(parent)
-                }
-                other => other,
-            };
-            match opened {
-                Ok(fd) => self.dir = Some((parent.to_vec(), fd)),
-                // Let the full open produce the precise error (vanished, outside...).
-                Err(_) => {
-                    return open_in(policy, root_fd, rel, &mut self.cstr, FILE_FLAGS)
-                        .map(File::from);
-                }
-            }
+        if self.enter_parent(root, policy, parent).is_err() {
+            // Let the full open produce the precise error (vanished, outside...).
+            let root_fd = root.and(self.root.as_ref()).map(|(_, fd)| fd.as_fd());
+            return open_in(policy, root_fd, rel, &mut self.cstr, FILE_FLAGS).map(File::from);
         }
+        let root_fd = root.and(self.root.as_ref()).map(|(_, fd)| fd.as_fd());
         let dirfd = self.dir.as_ref().map(|(_, fd)| fd.as_fd());
         let name = &rel[split + 1..];
         let res = match policy {

@@ -340,7 +340,7 @@ fn run_once(cfg: &EngineConfig, root: &Path) -> Option<Run> {
     // part of a timing row.
     let _finished = engine::run(
         &cfg,
-        move |feeder| walk_into(&walk_cfg, feeder, |_, _| true),
+        move |feeder| walk_into(&walk_cfg, feeder, |_, a| Some(a)),
         |done| {
             match done.outcome {
                 Outcome::Hashed { size, .. } => {

@@ -54,7 +54,9 @@ pub(super) fn audit_tree<W: Write>(
         engine,
         move |feeder: &mut Feeder<()>| {
             walk_into(&walk_cfg, feeder, |name, action| {
-                !matches!(action, Action::Hash) || known.as_ref().is_none_or(|k| !k.contains(name))
+                let keep = !matches!(action, Action::Hash)
+                    || known.as_ref().is_none_or(|k| !k.contains(name));
+                keep.then_some(action)
             })
         },
         |done| {

@@ -267,6 +267,8 @@ mod tests {
     fn entry(name: &str, line: u64, expected: [u8; 32], outcome: Outcome) -> Done<Item> {
         Done {
             name: name.as_bytes().to_vec(),
+            facts: None,
+            reused: false,
             outcome,
             tag: Item::Entry {
                 at: (0, line),
@@ -354,6 +356,8 @@ mod tests {
     fn a_line_too_long_fails_the_run_but_other_malformed_lines_only_with_strict() {
         let long = Done {
             name: Vec::new(),
+            facts: None,
+            reused: false,
             outcome: Outcome::Skipped(SkipKind::Other),
             tag: Item::Malformed {
                 at: (0, 1),
@@ -365,6 +369,8 @@ mod tests {
         let a = *blake3::hash(b"a").as_bytes();
         let bad_line = || Done {
             name: Vec::new(),
+            facts: None,
+            reused: false,
             outcome: Outcome::Skipped(SkipKind::Other),
             tag: Item::Malformed {
                 at: (0, 2),

@@ -1,0 +1,271 @@
+//! `hash --update`: the state and journals beside the manifest, wired into a hash run.
+//!
+//! Before the walk: the sources of known digests are opened (journals of stopped runs,
+//! newest first, then the state if it is bound to the manifest now in place), and this
+//! run's own journal is created. During the walk (in canonical order) each file's name is
+//! looked up in every source, each a forward-only cursor, so memory does not grow with the
+//! tree; a file with a trusted record becomes a `Refresh` job (the worker reuses the digest
+//! if the stat facts still match, else reads). Every digest the run ends with is appended
+//! to the journal. After the run: a manifest that replaced the old one gets the journal as
+//! its new state and the other journals go; otherwise the journal stays for the next run.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::cli::HashArgs;
+use crate::digest::canonical_cmp;
+use crate::hash::facts::{Facts, Known};
+use crate::hash::outcome::Action;
+use crate::names::escape::display;
+use crate::state::files::{MAX_JOURNALS, Place, file_digest};
+use crate::state::read::{StateReader, open_regular, read_end};
+use crate::state::write::Journal;
+
+/// The sources of known digests, in the order they are trusted (newest first).
+pub(crate) struct Sources {
+    readers: Vec<StateReader>,
+}
+
+impl Sources {
+    /// The action for the walked file `name`: `Refresh` with the newest trusted record of
+    /// it, else the walk's own. Every cursor moves past `name`.
+    pub fn action_for(&mut self, name: &[u8], action: Action) -> Action {
+        if !matches!(action, Action::Hash) {
+            return action;
+        }
+        let mut found = None;
+        for r in &mut self.readers {
+            let known = r.find(name);
+            if found.is_none() {
+                found = known;
+            }
+        }
+        match found {
+            Some(known) => Action::Refresh(Box::new(known)),
+            None => action,
+        }
+    }
+
+    /// One line per source whose records ended early, for the notices after the run.
+    pub fn problems(&self) -> Vec<String> {
+        self.readers
+            .iter()
+            .filter_map(|r| {
+                r.problem()
+                    .map(|p| format!("{}: {p}; the files after it were read", r.path().display()))
+            })
+            .collect()
+    }
+}
+
+/// What a run with `--update` keeps on the side of the hash run.
+pub(crate) struct Update {
+    place: Place,
+    journal: Journal,
+    /// Journals found at the start: removed once a complete run replaced the manifest.
+    old_journals: Vec<PathBuf>,
+    pub reused: (u64, u64),
+    pub read: (u64, u64),
+}
+
+/// Opens the sources and creates this run's journal for the manifest at `real` (symlinks
+/// resolved). Notices (why a file is not used) go to `notice`. Err: the journal cannot be
+/// created.
+pub(crate) fn prepare(
+    real: &Path,
+    options: &[u8],
+    started: SystemTime,
+    notice: &mut dyn FnMut(String),
+) -> Result<(Update, Sources), String> {
+    let place = Place::of(real);
+    let journals = place.journals().unwrap_or_default();
+    let mut readers = Vec::new();
+    for (_, path) in journals.iter().take(MAX_JOURNALS) {
+        match StateReader::open(path, options) {
+            Ok(Some(r)) => readers.push(r),
+            Ok(None) => {}
+            Err(why) => notice(format!("{} not used: it {why}", path.display())),
+        }
+    }
+    let resumed = readers.len();
+    let state = place.state();
+    match bound_state(&state, real) {
+        Ok(true) => match StateReader::open(&state, options) {
+            Ok(Some(r)) => readers.push(r),
+            Ok(None) => {}
+            Err(why) => notice(format!(
+                "{} not used: it {why}; every file is read",
+                state.display()
+            )),
+        },
+        Ok(false) if resumed == 0 => notice(format!(
+            "no state for {} yet: every file is read (the next --update reads only what \
+             changed)",
+            real.display()
+        )),
+        Ok(false) => {}
+        Err(why) => notice(format!(
+            "{} not used: {why}; every file not in a journal is read",
+            state.display()
+        )),
+    }
+    if resumed > 0 {
+        notice(format!(
+            "resuming: {} of a stopped run {} used",
+            if resumed == 1 {
+                "the journal"
+            } else {
+                "journals"
+            },
+            if resumed == 1 { "is" } else { "are" }
+        ));
+    }
+    let next = journals.first().map_or(1, |(n, _)| n + 1);
+    let journal = Journal::create(&place.journal(next), started, options)
+        .map_err(|e| format!("cannot create {}: {e}", place.journal(next).display()))?;
+    let update = Update {
+        place,
+        journal,
+        old_journals: journals.into_iter().map(|(_, p)| p).collect(),
+        reused: (0, 0),
+        read: (0, 0),
+    };
+    Ok((update, Sources { readers }))
+}
+
+/// Whether the state at `state` is bound to the manifest now at `manifest`: its `end` line
+/// names the BLAKE3 of the manifest's bytes. Ok(false) when there is no state (or no
+/// manifest); Err says why a state that exists is not trusted.
+fn bound_state(state: &Path, manifest: &Path) -> Result<bool, String> {
+    let mut file = match open_regular(state) {
+        Ok(Some(f)) => f,
+        Ok(None) => return Ok(false),
+        Err(e) => return Err(format!("it cannot be read: {e}")),
+    };
+    let Some((_, bound)) = read_end(&mut file) else {
+        return Err("it has no valid end line (cut short?)".into());
+    };
+    match file_digest(manifest) {
+        Ok(Some(now)) if now == bound => Ok(true),
+        Ok(Some(_)) => Err(format!(
+            "it belongs to another version of {} (replaced or edited since)",
+            manifest.display()
+        )),
+        Ok(None) => Ok(false),
+        Err(e) => Err(format!("{} cannot be read: {e}", manifest.display())),
+    }
+}
+
+impl Update {
+    /// Paths of every file of ours beside the manifest (never hashed).
+    pub fn own_paths(&self) -> Vec<PathBuf> {
+        let mut paths = self.old_journals.clone();
+        paths.push(self.journal.path().to_path_buf());
+        paths.push(self.place.state());
+        paths
+    }
+
+    /// Records a digest the run ended with: in the journal, and in the counts.
+    pub fn record(
+        &mut self,
+        name: &[u8],
+        hash: &blake3::Hash,
+        facts: Facts,
+        reused: bool,
+    ) -> std::io::Result<()> {
+        let count = if reused {
+            &mut self.reused
+        } else {
+            &mut self.read
+        };
+        count.0 += 1;
+        count.1 += facts.size;
+        self.journal.record(name, &Known { facts, hash: *hash })
+    }
+
+    /// The manifest at `real` was replaced: the journal becomes its state, bound to its
+    /// bytes, and the older journals go.
+    pub fn commit(self, real: &Path) -> Result<(), String> {
+        let digest = match file_digest(real) {
+            Ok(Some(d)) => d,
+            Ok(None) => return Err(format!("{} is gone", real.display())),
+            Err(e) => return Err(format!("cannot read {} back: {e}", real.display())),
+        };
+        let state = self.place.state();
+        let journal = self
+            .journal
+            .finish(&digest)
+            .map_err(|e| format!("cannot write the state: {e}"))?;
+        std::fs::rename(&journal, &state).map_err(|e| {
+            format!(
+                "cannot rename {} to {}: {e}",
+                journal.display(),
+                state.display()
+            )
+        })?;
+        for old in &self.old_journals {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(())
+    }
+
+    /// The manifest was not replaced: the journal stays for the next run.
+    pub fn keep(self) -> Result<(), String> {
+        let path = self.journal.path().to_path_buf();
+        self.journal
+            .keep()
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}
+
+/// The state and journals present beside the manifest at `real` (never hashed, with or
+/// without `--update`).
+pub(crate) fn state_paths(real: &Path) -> Vec<PathBuf> {
+    let place = Place::of(real);
+    let mut paths: Vec<PathBuf> = place
+        .journals()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    paths.push(place.state());
+    paths
+}
+
+/// The options a state is valid for: everything that shapes the names or the digests. A
+/// state written under other options is not used.
+pub(crate) fn options_text(args: &HashArgs, roots: &[PathBuf]) -> Vec<u8> {
+    let cwd = std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .map(|p| display(p.as_os_str().as_encoded_bytes()))
+        .unwrap_or_default();
+    let paths: Vec<String> = roots
+        .iter()
+        .map(|p| display(p.as_os_str().as_encoded_bytes()))
+        .collect();
+    let value = serde_json::json!({
+        "cwd": cwd,
+        "paths": paths,
+        "exclude": args.walk.exclude,
+        "follow": args.walk.follow,
+        "one_file_system": args.walk.one_file_system,
+        "max_depth": args.walk.max_depth,
+        "read_devices": args.walk.read_devices,
+        "shard": args.shard,
+    });
+    value.to_string().into_bytes()
+}
+
+/// `--update` reads its state in canonical order, so several PATHs must come in that order,
+/// none inside another (as for `--digest`). The first pair that breaks it, if any.
+pub(crate) fn order_problem(roots: &[PathBuf]) -> Option<String> {
+    roots.windows(2).find_map(|w| {
+        let (a, b) = (
+            w[0].as_os_str().as_encoded_bytes(),
+            w[1].as_os_str().as_encoded_bytes(),
+        );
+        let inside = w[1].starts_with(&w[0]) || w[0].starts_with(&w[1]) || a == b".";
+        (inside || canonical_cmp(a, b) != std::cmp::Ordering::Less)
+            .then(|| format!("{} comes after {}", display(b), display(a)))
+    })
+}

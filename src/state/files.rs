@@ -1,0 +1,110 @@
+//! Where the state and journals of a manifest live: beside it (its real path, symlinks
+//! followed), named after it, so that they travel with it and one directory listing finds
+//! them.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use crate::state::read::open_regular;
+
+const STATE: &str = ".b3tree-state";
+const JOURNAL: &str = ".b3tree-journal.";
+
+/// At most this many journals are read (the newest): each stopped run leaves one.
+pub const MAX_JOURNALS: usize = 16;
+
+/// The files that belong to one manifest.
+#[derive(Debug, Clone)]
+pub struct Place {
+    dir: PathBuf,
+    base: Vec<u8>,
+}
+
+impl Place {
+    /// For the manifest at `real` (a path with symlinks resolved).
+    pub fn of(real: &Path) -> Place {
+        let dir = match real.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let base = real.file_name().unwrap_or_default().as_bytes().to_vec();
+        Place { dir, base }
+    }
+
+    fn named(&self, suffix: &[u8]) -> PathBuf {
+        let mut name = self.base.clone();
+        name.extend_from_slice(suffix);
+        self.dir.join(OsString::from_vec(name))
+    }
+
+    /// `MANIFEST.b3tree-state`.
+    pub fn state(&self) -> PathBuf {
+        self.named(STATE.as_bytes())
+    }
+
+    /// `MANIFEST.b3tree-journal.N`.
+    pub fn journal(&self, n: u64) -> PathBuf {
+        self.named(format!("{JOURNAL}{n}").as_bytes())
+    }
+
+    /// The journals present, newest (highest N) first.
+    pub fn journals(&self) -> io::Result<Vec<(u64, PathBuf)>> {
+        let mut prefix = self.base.clone();
+        prefix.extend_from_slice(JOURNAL.as_bytes());
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(n) = name.as_bytes().strip_prefix(prefix.as_slice()) else {
+                continue;
+            };
+            let number = std::str::from_utf8(n)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok());
+            if let Some(n) = number.filter(|_| n.first() != Some(&b'0') || n.len() == 1) {
+                found.push((n, entry.path()));
+            }
+        }
+        found.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
+        Ok(found)
+    }
+}
+
+/// The BLAKE3 of the file at `path`, if it is a regular file (never through a symlink).
+pub fn file_digest(path: &Path) -> io::Result<Option<blake3::Hash>> {
+    let Some(mut file) = open_regular(path)? else {
+        return Ok(None);
+    };
+    let mut hasher = blake3::Hasher::new();
+    io::copy(&mut file, &mut hasher)?;
+    Ok(Some(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_beside_the_manifest_and_journals_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let place = Place::of(&dir.path().join("m.b3"));
+        assert_eq!(place.state(), dir.path().join("m.b3.b3tree-state"));
+        for n in ["1", "10", "2", "02", "x", ""] {
+            std::fs::write(dir.path().join(format!("m.b3.b3tree-journal.{n}")), "").unwrap();
+        }
+        std::fs::write(dir.path().join("other.b3tree-journal.5"), "").unwrap();
+        let found: Vec<u64> = place
+            .journals()
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(found, [10, 2, 1]);
+        assert_eq!(
+            Place::of(Path::new("m")).journal(3),
+            Path::new("./m.b3tree-journal.3")
+        );
+    }
+}

@@ -1,0 +1,300 @@
+//! Reading a state or journal file as a cursor in canonical order: the walk asks for each
+//! name in turn and the cursor moves forward to it, so memory stays that of one record.
+
+use std::cmp::Ordering;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::digest::canonical_cmp;
+use crate::hash::facts::Known;
+use crate::manifest::read::MAX_LINE;
+use crate::state::line::{self, MAGIC, Record};
+
+/// Longest line a state file may hold: a manifest line's limit plus the record's fields.
+const LIMIT: u64 = MAX_LINE as u64 + 256;
+
+/// An open state or journal file, positioned at its next record.
+pub struct StateReader {
+    path: PathBuf,
+    reader: BufReader<File>,
+    started: SystemTime,
+    line_no: u64,
+    next: Option<Record>,
+    /// Why the records ended before the file did (a bad line, out of order).
+    problem: Option<String>,
+    /// The `end` line (count, manifest digest), once read.
+    end: Option<(u64, blake3::Hash)>,
+    records: u64,
+    buf: Vec<u8>,
+}
+
+/// Opens `path` for reading if it is a regular file: never through a symlink (a state file
+/// is ours, and a symlink there is not), never blocking on a FIFO. `Ok(None)` if missing.
+pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(io::Error::other("it is a symlink"));
+        }
+        Err(e) => return Err(e),
+    };
+    let ft = file.metadata()?.file_type();
+    if !ft.is_file() {
+        let what = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_fifo() {
+            "a FIFO"
+        } else {
+            "not a regular file"
+        };
+        return Err(io::Error::other(format!("it is {what}")));
+    }
+    Ok(Some(file))
+}
+
+impl StateReader {
+    /// Opens `path` and checks its header: a state file of this format, written for
+    /// `options`. `Ok(None)` if there is no such file; `Err` says why it is not used.
+    pub fn open(path: &Path, options: &[u8]) -> Result<Option<StateReader>, String> {
+        let file = match open_regular(path) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(format!("cannot be read: {e}")),
+        };
+        let mut r = StateReader {
+            path: path.to_path_buf(),
+            reader: BufReader::with_capacity(256 * 1024, file),
+            started: SystemTime::UNIX_EPOCH,
+            line_no: 0,
+            next: None,
+            problem: None,
+            end: None,
+            records: 0,
+            buf: Vec::new(),
+        };
+        let mut header = |what: &str| -> Result<Vec<u8>, String> {
+            match r.line() {
+                Ok(Some(content)) => Ok(content.to_vec()),
+                _ => Err(format!("has no valid {what} line")),
+            }
+        };
+        if header("first")? != MAGIC.as_bytes() {
+            return Err("is not a b3tree state of this format".into());
+        }
+        let started = line::parse_started(&header("started")?);
+        let opts = header("options")?;
+        r.started = started.ok_or("has no valid started line")?;
+        if opts.strip_prefix(b"options ") != Some(options) {
+            return Err("was written for other options (PATHs, -C, excludes, -L, shard...)".into());
+        }
+        r.advance();
+        Ok(Some(r))
+    }
+
+    /// The next line's content, checksum verified; None at the end of the file; Err for a
+    /// line that is torn, too long or fails its checksum.
+    fn line(&mut self) -> Result<Option<&[u8]>, String> {
+        self.buf.clear();
+        self.line_no += 1;
+        let n = (&mut self.reader)
+            .take(LIMIT)
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| format!("line {}: {e}", self.line_no))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if self.buf.pop() != Some(b'\n') {
+            return Err(format!("line {}: torn (no end of line)", self.line_no));
+        }
+        match line::open(&self.buf) {
+            Some(content) => Ok(Some(content)),
+            None => Err(format!("line {}: checksum mismatch", self.line_no)),
+        }
+    }
+
+    /// Reads the next record into `self.next` (None at the end, or at the first problem).
+    fn advance(&mut self) {
+        let previous = self.next.take();
+        if self.end.is_some() || self.problem.is_some() {
+            return;
+        }
+        let content = match self.line() {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(why) => {
+                self.problem = Some(why);
+                return;
+            }
+        };
+        if content.starts_with(b"end ") {
+            match line::parse_end(content) {
+                Some(end) => self.end = Some(end),
+                None => self.problem = Some(format!("line {}: bad end line", self.line_no)),
+            }
+            return;
+        }
+        let Some(record) = line::parse_record(content) else {
+            self.problem = Some(format!("line {}: not a record", self.line_no));
+            return;
+        };
+        if let Some(prev) = previous {
+            if canonical_cmp(&prev.name, &record.name) != Ordering::Less {
+                self.problem = Some(format!("line {}: out of canonical order", self.line_no));
+                return;
+            }
+        }
+        self.records += 1;
+        self.next = Some(record);
+    }
+
+    /// What the file knows of `name`, if it holds a record for it that may be trusted (not
+    /// racy). Names must be asked for in canonical order; the cursor moves past them.
+    pub fn find(&mut self, name: &[u8]) -> Option<Known> {
+        loop {
+            let rec = self.next.as_ref()?;
+            match canonical_cmp(&rec.name, name) {
+                Ordering::Less => self.advance(),
+                Ordering::Greater => return None,
+                Ordering::Equal => {
+                    let known = rec.known.clone();
+                    self.advance();
+                    return known.facts.trusted_against(self.started).then_some(known);
+                }
+            }
+        }
+    }
+
+    /// Why the records ended before the file did, if they did.
+    pub fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The `end` line of the state file at `path` (count, manifest digest): the last line,
+/// read from the end without reading the records.
+pub fn read_end(file: &mut File) -> Option<(u64, blake3::Hash)> {
+    use std::io::{Seek, SeekFrom};
+    let len = file.metadata().ok()?.len();
+    let tail = len.min(512);
+    file.seek(SeekFrom::Start(len - tail)).ok()?;
+    let mut buf = Vec::with_capacity(tail as usize);
+    file.take(tail).read_to_end(&mut buf).ok()?;
+    file.seek(SeekFrom::Start(0)).ok()?;
+    let body = buf.strip_suffix(b"\n")?;
+    let last = body.rsplit(|&b| b == b'\n').next()?;
+    line::parse_end(line::open(last)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::facts::Facts;
+    use std::io::Write;
+    use std::time::Duration;
+
+    fn known(n: u8, mtime: i64) -> Known {
+        Known {
+            facts: Facts {
+                size: u64::from(n),
+                mtime: (mtime, 0),
+                ctime: (mtime, 0),
+                ino: u64::from(n),
+                dev: 1,
+            },
+            hash: blake3::hash(&[n]),
+        }
+    }
+
+    fn write_state(dir: &Path, records: &[(&[u8], Known)], started: i64, tail: &[u8]) -> PathBuf {
+        let mut out = Vec::new();
+        line::seal(MAGIC.as_bytes(), &mut out);
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(started as u64);
+        line::seal(line::started(at).as_bytes(), &mut out);
+        line::seal(b"options o", &mut out);
+        for (name, k) in records {
+            line::record(name, k, &mut out);
+        }
+        out.extend_from_slice(tail);
+        let path = dir.join("s");
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(&out)
+            .unwrap();
+        path
+    }
+
+    #[test]
+    fn find_walks_forward_and_trusts_only_old_enough_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let recs: Vec<(&[u8], Known)> = vec![
+            (b"a", known(1, 100)),
+            (b"a/b", known(2, 100)),
+            (b"a.c", known(3, 999)),
+            (b"z", known(4, 100)),
+        ];
+        let path = write_state(dir.path(), &recs, 1000, b"");
+        let mut r = StateReader::open(&path, b"o").unwrap().unwrap();
+        assert_eq!(r.find(b"0"), None);
+        assert_eq!(r.find(b"a"), Some(known(1, 100)));
+        assert_eq!(r.find(b"a/a"), None);
+        assert_eq!(r.find(b"a/b"), Some(known(2, 100)));
+        // Racy: modified 1 s before the run that recorded it started.
+        assert_eq!(r.find(b"a.c"), None);
+        assert_eq!(r.find(b"z"), Some(known(4, 100)));
+        assert_eq!(r.find(b"zz"), None);
+        assert_eq!(r.problem(), None);
+    }
+
+    #[test]
+    fn records_end_at_a_bad_line_or_a_break_of_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let recs: Vec<(&[u8], Known)> = vec![(b"b", known(1, 1)), (b"a", known(2, 1))];
+        let path = write_state(dir.path(), &recs, 1000, b"garbage\n");
+        let mut r = StateReader::open(&path, b"o").unwrap().unwrap();
+        assert_eq!(r.find(b"a"), None);
+        assert_eq!(r.find(b"b"), Some(known(1, 1)));
+        assert_eq!(r.find(b"c"), None);
+        assert_eq!(r.problem(), Some("line 5: out of canonical order"));
+        let torn = write_state(dir.path(), &recs[..1], 1000, b"0123");
+        let mut r = StateReader::open(&torn, b"o").unwrap().unwrap();
+        assert!(r.find(b"b").is_some());
+        assert_eq!(r.find(b"c"), None);
+        assert_eq!(r.problem(), Some("line 5: torn (no end of line)"));
+    }
+
+    #[test]
+    fn other_options_and_foreign_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_state(dir.path(), &[], 1000, b"");
+        assert!(
+            StateReader::open(&path, b"other")
+                .err()
+                .unwrap()
+                .contains("other options")
+        );
+        std::fs::write(&path, "hello\n").unwrap();
+        assert!(StateReader::open(&path, b"o").is_err());
+        assert!(
+            StateReader::open(&dir.path().join("none"), b"o")
+                .unwrap()
+                .is_none()
+        );
+        std::os::unix::fs::symlink(&path, dir.path().join("l")).unwrap();
+        let e = StateReader::open(&dir.path().join("l"), b"o")
+            .err()
+            .unwrap();
+        assert!(e.contains("symlink"), "{e}");
+    }
+}

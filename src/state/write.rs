@@ -1,0 +1,93 @@
+//! Writing a journal as the run goes, and turning it into the state when the run is done.
+//!
+//! Records are appended in the order the run emits them (canonical). They reach the file at
+//! least every [`FLUSH_EVERY`] (so a signal, which ends the run without this writer's help
+//! when a read is blocked, loses at most that much) and the disk every [`SYNC_EVERY`] (a
+//! power cut loses at most that much; the checksums find a torn tail).
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::hash::facts::Known;
+use crate::state::line::{self, MAGIC};
+
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+const SYNC_EVERY: Duration = Duration::from_secs(5);
+const BUF_MAX: usize = 256 * 1024;
+
+/// A journal being written.
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    buf: Vec<u8>,
+    records: u64,
+    flushed: Instant,
+    synced: Instant,
+}
+
+impl Journal {
+    /// Creates the journal at `path` (which must not exist: never a file that is not ours,
+    /// never through a symlink) with its header.
+    pub fn create(path: &Path, started: SystemTime, options: &[u8]) -> io::Result<Journal> {
+        let file = File::create_new(path)?;
+        let now = Instant::now();
+        let mut j = Journal {
+            file,
+            path: path.to_path_buf(),
+            buf: Vec::with_capacity(BUF_MAX + 4096),
+            records: 0,
+            flushed: now,
+            synced: now,
+        };
+        line::seal(MAGIC.as_bytes(), &mut j.buf);
+        line::seal(line::started(started).as_bytes(), &mut j.buf);
+        let mut opts = b"options ".to_vec();
+        opts.extend_from_slice(options);
+        line::seal(&opts, &mut j.buf);
+        j.flush()?;
+        Ok(j)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends the record of `name`.
+    pub fn record(&mut self, name: &[u8], known: &Known) -> io::Result<()> {
+        line::record(name, known, &mut self.buf);
+        self.records += 1;
+        if self.buf.len() >= BUF_MAX || self.flushed.elapsed() >= FLUSH_EVERY {
+            self.flush()?;
+            if self.synced.elapsed() >= SYNC_EVERY {
+                self.file.sync_data()?;
+                self.synced = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered to the file.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.file.write_all(&self.buf)?;
+        self.buf.clear();
+        self.flushed = Instant::now();
+        Ok(())
+    }
+
+    /// Ends the journal as a state for the manifest whose bytes hash to `manifest`, and
+    /// syncs it (it is about to be renamed into place).
+    pub fn finish(mut self, manifest: &blake3::Hash) -> io::Result<PathBuf> {
+        line::seal(line::end(self.records, manifest).as_bytes(), &mut self.buf);
+        self.flush()?;
+        self.file.sync_data()?;
+        Ok(self.path)
+    }
+
+    /// Leaves the journal for the next run: flushed and synced.
+    pub fn keep(mut self) -> io::Result<()> {
+        self.flush()?;
+        self.file.sync_data()
+    }
+}
