@@ -1,0 +1,288 @@
+//! `hash --update`: reuse of unchanged files' digests, equality with a full run, the racy
+//! rule, resuming a stopped run, and every state that must not be trusted.
+//!
+//! A record is trusted only when the file's times lie 2 s before the run that recorded it,
+//! so tests that expect reuse make their tree, then wait [`SETTLE`].
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+
+const SETTLE: Duration = Duration::from_millis(2100);
+
+/// (digests reused, files read), from the `update:` line on stderr.
+fn counts(out: &std::process::Output) -> (u64, u64) {
+    let err = stderr(out);
+    let line = err
+        .lines()
+        .find_map(|l| l.strip_prefix("b3tree: update: "))
+        .unwrap_or_else(|| panic!("no update line: {err}"));
+    // "40 digests reused (396 B), 0 files read (0 B)"
+    let first = |t: &str| t.split_whitespace().next().unwrap().parse::<u64>().unwrap();
+    let reused = first(line);
+    let read = first(line.split("), ").nth(1).unwrap());
+    (reused, read)
+}
+
+fn tree(env: &TestEnv, n: usize) {
+    for i in 0..n {
+        env.file(format!("t/d{}/f{i:03}", i % 4), format!("content {i}\n"));
+    }
+}
+
+/// `hash -o NAME ARGS` as a full run, its manifest's bytes.
+fn full_run(env: &TestEnv, args: &[&str]) -> Vec<u8> {
+    let mut all = vec!["hash", "-q", "-o", "full.b3"];
+    all.extend_from_slice(args);
+    let out = env.run(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::read(env.root().join("full.b3")).unwrap()
+}
+
+fn update(env: &TestEnv, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["hash", "--update", "-o", "m.b3"];
+    all.extend_from_slice(args);
+    let out = env.run(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out
+}
+
+fn manifest(env: &TestEnv) -> Vec<u8> {
+    std::fs::read(env.root().join("m.b3")).unwrap()
+}
+
+#[test]
+fn unchanged_files_are_reused_and_the_manifest_equals_a_full_run() {
+    let env = TestEnv::new();
+    tree(&env, 40);
+    std::thread::sleep(SETTLE);
+    let first = update(&env, &["t"]);
+    assert_stderr_contains(&first, "no state for ");
+    assert_eq!(counts(&first), (0, 40));
+    assert_eq!(manifest(&env), full_run(&env, &["t"]));
+    assert!(env.root().join("m.b3.b3tree-state").is_file());
+
+    let second = update(&env, &["t"]);
+    assert_eq!(counts(&second), (40, 0));
+    assert_eq!(manifest(&env), full_run(&env, &["t"]));
+
+    // Modified with the same size and its old mtime put back (only ctime tells), deleted,
+    // added, renamed.
+    let modified = env.root().join("t/d1/f005");
+    let mtime = std::fs::metadata(&modified).unwrap().modified().unwrap();
+    std::fs::write(&modified, "CONTENT 5\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&modified)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    std::fs::remove_file(env.root().join("t/d2/f010")).unwrap();
+    env.file("t/d0/new", "new\n");
+    std::fs::rename(env.root().join("t/d3/f011"), env.root().join("t/d3/g011")).unwrap();
+    let third = update(&env, &["t"]);
+    assert_eq!(counts(&third), (37, 3));
+    assert_eq!(manifest(&env), full_run(&env, &["t"]));
+    assert!(String::from_utf8_lossy(&manifest(&env)).contains("  t/d1/f005\n"));
+    // A complete run leaves no journal.
+    assert!(!env.root().join("m.b3.b3tree-journal.1").exists());
+    assert!(!env.root().join("m.b3.b3tree-journal.2").exists());
+}
+
+#[test]
+fn a_file_modified_just_before_a_run_is_read_again_next_time() {
+    let env = TestEnv::new();
+    tree(&env, 10);
+    std::thread::sleep(SETTLE);
+    env.file("t/fresh", "just written\n");
+    let first = update(&env, &["t"]);
+    assert_eq!(counts(&first), (0, 11));
+    // Its record is racy (written less than 2 s before that run started): never trusted.
+    let second = update(&env, &["t"]);
+    assert_eq!(counts(&second), (10, 1));
+    assert_eq!(manifest(&env), full_run(&env, &["t"]));
+}
+
+#[test]
+fn a_run_stopped_by_sigint_is_resumed_from_its_journal() {
+    let env = TestEnv::new();
+    tree(&env, 300);
+    std::thread::sleep(SETTLE);
+    huge_sparse_file(&env, "t/zz");
+    let mut child = env
+        .cmd()
+        .args([
+            "hash", "--update", "-o", "m.b3", "-j", "1", "--batch", "1", "t",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_open(&child, "zz");
+    let (status, _) = signal_and_wait(&mut child, libc::SIGINT, Duration::from_secs(5));
+    assert_died_of(status, libc::SIGINT);
+    assert!(
+        !env.root().join("m.b3").exists(),
+        "no manifest from a stopped run"
+    );
+    let journal = std::fs::read_to_string(env.root().join("m.b3.b3tree-journal.1")).unwrap();
+    assert!(
+        journal.lines().count() >= 3 + 300,
+        "{} lines",
+        journal.lines().count()
+    );
+    std::fs::remove_file(env.root().join("t/zz")).unwrap();
+    let resumed = update(&env, &["t"]);
+    assert_stderr_contains(&resumed, "resuming: the journal of a stopped run is used");
+    assert_eq!(counts(&resumed), (300, 0));
+    assert_eq!(manifest(&env), full_run(&env, &["t"]));
+    assert!(!env.root().join("m.b3.b3tree-journal.1").exists());
+    assert!(!env.root().join("m.b3.b3tree-journal.2").exists());
+}
+
+/// Bounded race test: SIGINT at spread-out moments of 12 runs, then one run to the end;
+/// whatever the journals hold, the manifest equals a full run's.
+#[test]
+fn sigint_at_any_moment_leaves_nothing_that_spoils_the_next_run() {
+    let env = TestEnv::new();
+    tree(&env, 2000);
+    std::thread::sleep(SETTLE);
+    for i in 0..12u64 {
+        let mut child = env
+            .cmd()
+            .args(["hash", "--update", "-o", "m.b3", "-j", "2", "t"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(i * 7 % 60));
+        let _ = signal_and_wait(&mut child, libc::SIGINT, Duration::from_secs(5));
+        // Edits between runs: the journals must not hide them.
+        env.file(format!("t/d0/f{:03}", i * 4), format!("edited {i}\n"));
+    }
+    update(&env, &["t"]);
+    assert_eq!(manifest(&env), full_run(&env, &["t"]));
+    assert_no_temp_files(env.root());
+}
+
+#[test]
+fn a_state_that_cannot_be_trusted_means_reading_the_files() {
+    let env = TestEnv::new();
+    tree(&env, 20);
+    std::thread::sleep(SETTLE);
+    update(&env, &["t"]);
+    let state = env.root().join("m.b3.b3tree-state");
+    let good = std::fs::read(&state).unwrap();
+
+    // A flipped byte in a record: the records end there, the rest is read.
+    let mut bad = good.clone();
+    let at = good.len() / 2;
+    bad[at] = if bad[at] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&state, &bad).unwrap();
+    let out = update(&env, &["t"]);
+    assert_stderr_contains(&out, "checksum mismatch; the files after it were read");
+    let (reused, read) = counts(&out);
+    assert!(reused < 20 && reused + read == 20, "{reused} {read}");
+    assert_eq!(manifest(&env), full_run(&env, &["t"]));
+
+    // The manifest edited since: the state belongs to another version of it.
+    update(&env, &["t"]);
+    let mut m = manifest(&env);
+    m.extend_from_slice(b"# a comment\n");
+    std::fs::write(env.root().join("m.b3"), &m).unwrap();
+    let out = update(&env, &["t"]);
+    assert_stderr_contains(&out, "belongs to another version of ");
+    assert_eq!(counts(&out), (0, 20));
+
+    // Other options (an exclude): not used.
+    let out = update(&env, &["--exclude", "nothing", "t"]);
+    assert_stderr_contains(&out, "was written for other options");
+    assert_eq!(counts(&out), (0, 20));
+
+    // Cut short (no end line), and a symlink in its place.
+    update(&env, &["t"]);
+    let text = std::fs::read(&state).unwrap();
+    let cut = text[..text.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    std::fs::write(&state, &text[..cut]).unwrap();
+    let out = update(&env, &["t"]);
+    assert_stderr_contains(&out, "has no valid end line");
+    assert_eq!(counts(&out), (0, 20));
+    std::fs::rename(&state, env.root().join("elsewhere")).unwrap();
+    let elsewhere = std::fs::read(env.root().join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink("elsewhere", &state).unwrap();
+    let out = update(&env, &["t"]);
+    assert_stderr_contains(&out, "symlink");
+    assert_eq!(counts(&out), (0, 20));
+    assert_eq!(manifest(&env), full_run(&env, &["t"]));
+    // The run replaced the symlink with its own state; the file it led to is untouched.
+    assert!(!std::fs::symlink_metadata(&state).unwrap().is_symlink());
+    assert!(std::fs::read(env.root().join("elsewhere")).unwrap() == elsewhere);
+}
+
+#[test]
+fn json_says_per_entry_whether_a_digest_was_reused() {
+    let env = TestEnv::new();
+    tree(&env, 5);
+    std::thread::sleep(SETTLE);
+    update(&env, &["--json", "t"]);
+    env.file("t/d0/f000", "changed\n");
+    update(&env, &["--json", "t"]);
+    let text = String::from_utf8(manifest(&env)).unwrap();
+    let recs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let reused: Vec<bool> = recs[..5]
+        .iter()
+        .map(|r| r["reused"].as_bool().unwrap())
+        .collect();
+    assert_eq!(reused, [false, true, true, true, true]);
+    let summary = &recs[5];
+    assert_eq!(summary["reused"], 4);
+    assert_eq!(summary["read"], 1);
+    assert_eq!(summary["read_bytes"], 8);
+}
+
+#[test]
+fn the_manifest_and_its_state_inside_the_tree_are_never_hashed() {
+    let env = TestEnv::new();
+    tree(&env, 5);
+    let out = env.run(&["hash", "-q", "-C", "t", "--update", "-o", "m.b3", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.run(&["hash", "-C", "t", "--update", "-o", "m.b3", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let m = std::fs::read_to_string(env.root().join("t/m.b3")).unwrap();
+    assert_eq!(m.lines().count(), 5, "{m}");
+    assert!(!m.contains("b3tree-"), "{m}");
+    // A full run with the same -o skips them too, so both give the same manifest.
+    let copy = std::fs::read(env.root().join("t/m.b3")).unwrap();
+    let out = env.run(&["hash", "-q", "-C", "t", "-o", "m.b3", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read(env.root().join("t/m.b3")).unwrap(), copy);
+}
+
+#[test]
+fn update_is_refused_where_it_cannot_keep_a_state() {
+    let env = TestEnv::new();
+    tree(&env, 2);
+    env.file("u/x", "x");
+    let cases: [&[&str]; 4] = [
+        &["hash", "--update", "t"],
+        &["hash", "--update", "-o", "m.b3", "u", "t"],
+        &["hash", "--update", "-o", "m.b3", "t", "t/d0"],
+        &["hash", "--update", "-o", "/dev/null", "t"],
+    ];
+    for args in cases {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!env.root().join("m.b3").exists());
+    }
+    assert!(!Path::new(&env.root().join("m.b3.b3tree-journal.1")).exists());
+}
