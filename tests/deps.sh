@@ -1,14 +1,16 @@
 #!/bin/sh
 # Installs what the test suite needs beyond the Rust toolchain (a fresh machine has neither):
 # strace (the "vanished between walk and open" and fsync tests inject and trace syscalls
-# with it), GNU time (peak RSS of one process, for the memory tests) and b3sum (the
+# with it), GNU time (peak RSS of one process, for the memory tests), e2fsprogs (the bit-rot
+# test corrupts a block of a loop-mounted ext4 image found with debugfs) and b3sum (the
 # compatibility tests run the real `b3sum --check`).
 set -eu
-if ! command -v strace >/dev/null 2>&1 || ! [ -x /usr/bin/time ]; then
+if ! command -v strace >/dev/null 2>&1 || ! [ -x /usr/bin/time ] \
+    || ! command -v debugfs >/dev/null 2>&1 || ! command -v mkfs.ext4 >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ]; then
-        apt-get update -qq && apt-get install -y -qq strace time
+        apt-get update -qq && apt-get install -y -qq strace time e2fsprogs
     else
-        sudo apt-get update -qq && sudo apt-get install -y -qq strace time
+        sudo apt-get update -qq && sudo apt-get install -y -qq strace time e2fsprogs
     fi
 fi
 if ! command -v b3sum >/dev/null 2>&1 && ! [ -x "$HOME/.cargo/bin/b3sum" ]; then

@@ -17,8 +17,8 @@ use crate::digest::canonical_cmp;
 use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::Action;
 use crate::names::escape::display;
-use crate::state::files::{MAX_JOURNALS, Place, file_digest};
-use crate::state::read::{StateReader, open_regular, read_end};
+use crate::state::files::{MAX_JOURNALS, Place, bound, file_digest};
+use crate::state::read::StateReader;
 use crate::state::write::Journal;
 
 /// The sources of known digests, in the order they are trusted (newest first).
@@ -81,7 +81,7 @@ pub(crate) fn prepare(
     let journals = place.journals().unwrap_or_default();
     let mut readers = Vec::new();
     for (_, path) in journals.iter().take(MAX_JOURNALS) {
-        match StateReader::open(path, options) {
+        match StateReader::open(path, Some(options)) {
             Ok(Some(r)) => readers.push(r),
             Ok(None) => {}
             Err(why) => notice(format!("{} not used: it {why}", path.display())),
@@ -89,8 +89,8 @@ pub(crate) fn prepare(
     }
     let resumed = readers.len();
     let state = place.state();
-    match bound_state(&state, real) {
-        Ok(true) => match StateReader::open(&state, options) {
+    match bound(&state, real) {
+        Ok(true) => match StateReader::open(&state, Some(options)) {
             Ok(Some(r)) => readers.push(r),
             Ok(None) => {}
             Err(why) => notice(format!(
@@ -131,29 +131,6 @@ pub(crate) fn prepare(
         read: (0, 0),
     };
     Ok((update, Sources { readers }))
-}
-
-/// Whether the state at `state` is bound to the manifest now at `manifest`: its `end` line
-/// names the BLAKE3 of the manifest's bytes. Ok(false) when there is no state (or no
-/// manifest); Err says why a state that exists is not trusted.
-fn bound_state(state: &Path, manifest: &Path) -> Result<bool, String> {
-    let mut file = match open_regular(state) {
-        Ok(Some(f)) => f,
-        Ok(None) => return Ok(false),
-        Err(e) => return Err(format!("it cannot be read: {e}")),
-    };
-    let Some((_, bound)) = read_end(&mut file) else {
-        return Err("it has no valid end line (cut short?)".into());
-    };
-    match file_digest(manifest) {
-        Ok(Some(now)) if now == bound => Ok(true),
-        Ok(Some(_)) => Err(format!(
-            "it belongs to another version of {} (replaced or edited since)",
-            manifest.display()
-        )),
-        Ok(None) => Ok(false),
-        Err(e) => Err(format!("{} cannot be read: {e}", manifest.display())),
-    }
 }
 
 impl Update {

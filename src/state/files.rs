@@ -7,7 +7,7 @@ use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use crate::state::read::open_regular;
+use crate::state::read::{open_regular, read_end};
 
 const STATE: &str = ".b3tree-state";
 const JOURNAL: &str = ".b3tree-journal.";
@@ -80,6 +80,29 @@ pub fn file_digest(path: &Path) -> io::Result<Option<blake3::Hash>> {
     let mut hasher = blake3::Hasher::new();
     io::copy(&mut file, &mut hasher)?;
     Ok(Some(hasher.finalize()))
+}
+
+/// Whether the state at `state` is bound to the manifest now at `manifest`: its `end` line
+/// names the BLAKE3 of the manifest's bytes. Ok(false) when there is no state (or no
+/// manifest); Err says why a state that exists is not trusted.
+pub fn bound(state: &Path, manifest: &Path) -> Result<bool, String> {
+    let mut file = match open_regular(state) {
+        Ok(Some(f)) => f,
+        Ok(None) => return Ok(false),
+        Err(e) => return Err(format!("it cannot be read: {e}")),
+    };
+    let Some((_, bound)) = read_end(&mut file) else {
+        return Err("it has no valid end line (cut short?)".into());
+    };
+    match file_digest(manifest) {
+        Ok(Some(now)) if now == bound => Ok(true),
+        Ok(Some(_)) => Err(format!(
+            "it belongs to another version of {} (replaced or edited since)",
+            manifest.display()
+        )),
+        Ok(None) => Ok(false),
+        Err(e) => Err(format!("{} cannot be read: {e}", manifest.display())),
+    }
 }
 
 #[cfg(test)]

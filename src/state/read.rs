@@ -62,8 +62,9 @@ pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
 
 impl StateReader {
     /// Opens `path` and checks its header: a state file of this format, written for
-    /// `options`. `Ok(None)` if there is no such file; `Err` says why it is not used.
-    pub fn open(path: &Path, options: &[u8]) -> Result<Option<StateReader>, String> {
+    /// `options` (any options when None: `check` only compares recorded facts with the
+    /// files it reads). `Ok(None)` if there is no such file; `Err` says why it is not used.
+    pub fn open(path: &Path, options: Option<&[u8]>) -> Result<Option<StateReader>, String> {
         let file = match open_regular(path) {
             Ok(Some(f)) => f,
             Ok(None) => return Ok(None),
@@ -92,7 +93,8 @@ impl StateReader {
         let started = line::parse_started(&header("started")?);
         let opts = header("options")?;
         r.started = started.ok_or("has no valid started line")?;
-        if opts.strip_prefix(b"options ") != Some(options) {
+        let written = opts.strip_prefix(b"options ");
+        if written.is_none() || options.is_some_and(|o| written != Some(o)) {
             return Err("was written for other options (PATHs, -C, excludes, -L, shard...)".into());
         }
         r.advance();
@@ -245,7 +247,7 @@ mod tests {
             (b"z", known(4, 100)),
         ];
         let path = write_state(dir.path(), &recs, 1000, b"");
-        let mut r = StateReader::open(&path, b"o").unwrap().unwrap();
+        let mut r = StateReader::open(&path, Some(b"o")).unwrap().unwrap();
         assert_eq!(r.find(b"0"), None);
         assert_eq!(r.find(b"a"), Some(known(1, 100)));
         assert_eq!(r.find(b"a/a"), None);
@@ -262,13 +264,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let recs: Vec<(&[u8], Known)> = vec![(b"b", known(1, 1)), (b"a", known(2, 1))];
         let path = write_state(dir.path(), &recs, 1000, b"garbage\n");
-        let mut r = StateReader::open(&path, b"o").unwrap().unwrap();
+        let mut r = StateReader::open(&path, Some(b"o")).unwrap().unwrap();
         assert_eq!(r.find(b"a"), None);
         assert_eq!(r.find(b"b"), Some(known(1, 1)));
         assert_eq!(r.find(b"c"), None);
         assert_eq!(r.problem(), Some("line 5: out of canonical order"));
         let torn = write_state(dir.path(), &recs[..1], 1000, b"0123");
-        let mut r = StateReader::open(&torn, b"o").unwrap().unwrap();
+        let mut r = StateReader::open(&torn, Some(b"o")).unwrap().unwrap();
         assert!(r.find(b"b").is_some());
         assert_eq!(r.find(b"c"), None);
         assert_eq!(r.problem(), Some("line 5: torn (no end of line)"));
@@ -279,20 +281,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write_state(dir.path(), &[], 1000, b"");
         assert!(
-            StateReader::open(&path, b"other")
+            StateReader::open(&path, Some(b"other"))
                 .err()
                 .unwrap()
                 .contains("other options")
         );
         std::fs::write(&path, "hello\n").unwrap();
-        assert!(StateReader::open(&path, b"o").is_err());
+        assert!(StateReader::open(&path, Some(b"o")).is_err());
         assert!(
-            StateReader::open(&dir.path().join("none"), b"o")
+            StateReader::open(&dir.path().join("none"), Some(b"o"))
                 .unwrap()
                 .is_none()
         );
         std::os::unix::fs::symlink(&path, dir.path().join("l")).unwrap();
-        let e = StateReader::open(&dir.path().join("l"), b"o")
+        let e = StateReader::open(&dir.path().join("l"), Some(b"o"))
             .err()
             .unwrap();
         assert!(e.contains("symlink"), "{e}");

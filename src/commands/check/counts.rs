@@ -10,6 +10,10 @@ use crate::names::nameset::Location;
 pub(super) struct Counts {
     pub(super) ok: u64,
     pub(super) failed: u64,
+    /// Failed with content changed and every stat fact as recorded (bit rot).
+    pub(super) corrupted: u64,
+    /// Failed with a cause the state gave (corrupted or modified).
+    pub(super) explained: u64,
     pub(super) missing: u64,
     pub(super) ignored_missing: u64,
     pub(super) unreadable: u64,
@@ -31,10 +35,14 @@ impl Counts {
     /// summary; NEW and MOVED only with `--audit` (`audit_skipped`: symlinks and special
     /// files the audit saw and did not hash).
     pub(super) fn summary(&self, audit: Option<u64>, elapsed_s: f64) -> String {
-        let mut s = format!(
-            "{} ok, {} failed, {} missing, {} unreadable",
-            self.ok, self.failed, self.missing, self.unreadable
-        );
+        let mut s = format!("{} ok, {} failed", self.ok, self.failed);
+        if self.corrupted > 0 {
+            s.push_str(&format!(" ({} corrupted)", self.corrupted));
+        }
+        s.push_str(&format!(
+            ", {} missing, {} unreadable",
+            self.missing, self.unreadable
+        ));
         let optional = [
             (self.outside, "outside the root"),
             (self.malformed, "malformed"),
@@ -66,6 +74,7 @@ impl Counts {
     pub(super) fn json(&self, passed: bool) -> Value {
         json!({
             "type": "summary", "ok": self.ok, "failed": self.failed,
+            "corrupted": self.corrupted,
             "missing": self.missing, "unreadable": self.unreadable,
             "outside": self.outside, "malformed": self.malformed,
             "duplicates": self.duplicates, "too_long": self.too_long,

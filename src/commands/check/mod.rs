@@ -11,6 +11,7 @@ mod audit;
 mod counts;
 mod missing;
 mod printer;
+mod rot;
 mod source;
 mod verdict;
 
@@ -93,6 +94,8 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
             .collect(),
     );
 
+    // The state `hash --update` left beside the manifest, if bound to it: names bit rot.
+    let mut recorded = rot::Recorded::of(&args.manifests);
     // Pass 1: every manifest entry, in manifest order.
     // The audited directory is derived from the entries only when --audit-root does not name it.
     let find_common = args.audit && args.audit_root.is_none();
@@ -108,6 +111,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
                 printer: &mut printer,
                 counts: &mut counts,
                 reporter: &mut reporter,
+                recorded: recorded.as_mut(),
             };
             settle_entry(done, &args, &mut sink, &mut held);
             Ok(())
@@ -156,6 +160,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
                 printer: &mut printer,
                 counts: &mut counts,
                 reporter: &mut reporter,
+                recorded: None,
             };
             audit_skipped = audit_tree(tree, &engine, &mut held, &mut sink);
         }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::counts::Counts;
 use super::printer::{Printer, entry_json};
+use super::rot::{Cause, Recorded};
 use super::source::Item;
 
 use super::missing::MissingSet;
@@ -24,6 +25,8 @@ pub(super) struct Sink<'a, W: Write> {
     pub(super) printer: &'a mut Printer<W>,
     pub(super) counts: &'a mut Counts,
     pub(super) reporter: &'a mut Reporter,
+    /// The state bound to the manifest, to say how a mismatch came about.
+    pub(super) recorded: Option<&'a mut Recorded>,
 }
 
 /// The exit code, and why the run failed when no single entry says so.
@@ -109,15 +112,15 @@ pub(super) fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<S
 }
 
 /// Every verified entry failed and nothing is missing: the manifest was likely made with
-/// another algorithm (a SHA256SUMS given to check) — said once, not per entry.
+/// another algorithm (a SHA256SUMS given to check) — said once, not per entry. Not when the
+/// state beside the manifest explained a failure (its digests are ours, then).
 fn another_algorithm(counts: &Counts) -> Option<String> {
-    (counts.failed > 0 && counts.ok == 0 && counts.missing == 0 && counts.unreadable == 0).then(
-        || {
-            "every checksum differs: was the manifest made with another algorithm (sha256sum...)? \
+    let plain = counts.ok == 0 && counts.missing == 0 && counts.unreadable == 0;
+    (counts.failed > 0 && plain && counts.explained == 0).then(|| {
+        "every checksum differs: was the manifest made with another algorithm (sha256sum...)? \
          b3tree checks BLAKE3 digests"
-                .to_string()
-        },
-    )
+            .to_string()
+    })
 }
 
 /// Prints and counts the verdict for one pass-1 item.
@@ -131,6 +134,7 @@ pub(super) fn settle_entry<W: Write>(
         printer,
         counts,
         reporter,
+        recorded,
     } = sink;
     let (at, expected, offset) = match done.tag {
         // Refused for its length alone: it may be the entry of a tampered file, so it fails
@@ -177,20 +181,38 @@ pub(super) fn settle_entry<W: Write>(
     let err = match done.outcome {
         Outcome::Hashed { hash, .. } => {
             let ok = hash.as_bytes() == &expected;
+            let cause = match recorded {
+                Some(r) if !ok => r.cause(&name, done.facts),
+                _ => None,
+            };
             if ok {
                 counts.ok += 1;
             } else {
                 counts.failed += 1;
             }
-            let status = if ok { "OK" } else { "FAILED" };
-            printer.verdict(&name, status, ok, |p| {
-                entry_json(
+            if cause.is_some() {
+                counts.explained += 1;
+            }
+            if cause == Some(Cause::Corrupted) {
+                counts.corrupted += 1;
+            }
+            let status = match (ok, cause) {
+                (true, _) => "OK".to_string(),
+                (false, None) => "FAILED".to_string(),
+                (false, Some(c)) => format!("FAILED ({})", c.label()),
+            };
+            printer.verdict(&name, &status, ok, |p| {
+                let mut record = entry_json(
                     &name,
                     if ok { "ok" } else { "failed" },
                     &p.loc(at),
                     &expected,
                     Some(&hash),
-                )
+                );
+                if let (Some(c), Some(obj)) = (cause, record.as_object_mut()) {
+                    obj.insert("cause".into(), c.json().into());
+                }
+                record
             });
             return;
         }
@@ -292,6 +314,7 @@ mod tests {
                 printer: &mut printer,
                 counts: &mut counts,
                 reporter: &mut reporter,
+                recorded: None,
             };
             settle_entry(done, &args, &mut sink, &mut held);
         }
