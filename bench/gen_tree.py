@@ -4,6 +4,10 @@
   gen_tree.py small DIR [COUNT]   COUNT files (default 100000) of 64 B..64 KiB, log-uniform,
                                   100 files per directory, two directory levels
   gen_tree.py big DIR N SIZE      N files of SIZE bytes (e.g. 4 1073741824), random content
+  gen_tree.py tiny DIR [COUNT]    COUNT files (default 1000000) of 1..512 B, 1000 directories
+                                  (the `hash --update` benchmark: many files, little data)
+  gen_tree.py touch DIR N [COUNT] appends to N files of a tiny tree of COUNT files, spread
+                                  evenly
 """
 import math
 import os
@@ -36,10 +40,32 @@ def big(root, n, size):
                 left -= k
 
 
+def tiny(root, count):
+    rng = random.Random(1000000)
+    for i in range(count):
+        d = os.path.join(root, f"d{i % 1000:03d}")
+        if i < 1000:
+            os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i:07d}"), "wb") as f:
+            f.write(rng.randbytes(rng.randint(1, 512)))
+
+
+def touch(root, n, count=1_000_000):
+    for k in range(n):
+        i = k * (count // n)
+        path = os.path.join(root, f"d{i % 1000:03d}", f"f{i:07d}")
+        with open(path, "ab") as f:
+            f.write(b"changed\n")
+
+
 if __name__ == "__main__":
     kind, root = sys.argv[1], sys.argv[2]
     if kind == "small":
         small(root, int(sys.argv[3]) if len(sys.argv) > 3 else 100_000)
+    elif kind == "tiny":
+        tiny(root, int(sys.argv[3]) if len(sys.argv) > 3 else 1_000_000)
+    elif kind == "touch":
+        touch(root, int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 1_000_000)
     elif kind == "big":
         big(root, int(sys.argv[3]), int(sys.argv[4]))
     else:

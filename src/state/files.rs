@@ -72,14 +72,31 @@ impl Place {
     }
 }
 
-/// The BLAKE3 of the file at `path`, if it is a regular file (never through a symlink).
+/// The BLAKE3 of the file at `path`, if it is a regular file (never through a symlink):
+/// read a MiB at a time and hashed on every core (a manifest of a million files is ~90 MB,
+/// read once at the start of an `--update` run and once at its end).
 pub fn file_digest(path: &Path) -> io::Result<Option<blake3::Hash>> {
+    use std::io::Read;
     let Some(mut file) = open_regular(path)? else {
         return Ok(None);
     };
     let mut hasher = blake3::Hasher::new();
-    io::copy(&mut file, &mut hasher)?;
-    Ok(Some(hasher.finalize()))
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if filled == 0 {
+            return Ok(Some(hasher.finalize()));
+        }
+        hasher.update_rayon(&buf[..filled]);
+    }
 }
 
 /// Whether the state at `state` is bound to the manifest now at `manifest`: its `end` line

@@ -1,6 +1,8 @@
-//! One line of a state or journal file: its content, a space and a checksum — the first 16
-//! hex digits of the BLAKE3 of the content — so that a torn write (a power cut) or an edit
-//! is found at the line it touches.
+//! The lines of a state or journal file. Header and `end` lines are sealed one by one: their
+//! content, a space and a checksum (the first 16 hex digits of the BLAKE3 of the content).
+//! Records come in blocks, each followed by a `sum` line that seals the block as a whole (one
+//! BLAKE3 over a block is far cheaper than one per line): a torn write (a power cut) or an
+//! edit is found at the block it touches.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -39,19 +41,40 @@ pub struct Record {
     pub known: Known,
 }
 
-/// `HASH SIZE MTIME CTIME INO DEV NAME` (times as `SECONDS.NANOSECONDS`; the name in the
-/// manifest's escaping, with a leading `\` when escaped).
+/// Appends the record line `HASH SIZE MTIME CTIME INO DEV NAME` (times as
+/// `SECONDS.NANOSECONDS`; the name in the manifest's escaping, with a leading `\` when
+/// escaped) to `out`.
 pub fn record(name: &[u8], known: &Known, out: &mut Vec<u8>) {
+    use std::io::Write;
     let f = &known.facts;
-    let mut content = Vec::with_capacity(name.len() + 128);
-    content.extend_from_slice(known.hash.to_hex().as_bytes());
-    let fields = format!(
+    out.extend_from_slice(known.hash.to_hex().as_bytes());
+    let _ = write!(
+        out,
         " {} {}.{:09} {}.{:09} {} {} ",
         f.size, f.mtime.0, f.mtime.1, f.ctime.0, f.ctime.1, f.ino, f.dev
     );
-    content.extend_from_slice(fields.as_bytes());
-    escape::push_marked(name, Escaping::Manifest, &mut content);
-    seal(&content, out);
+    escape::push_marked(name, Escaping::Manifest, out);
+    out.push(b'\n');
+}
+
+/// The `sum COUNT CHECK` line that seals a block: `COUNT` records, whose bytes (lines with
+/// their newlines) hash to `CHECK` (the first 16 hex digits of their BLAKE3).
+pub fn block_sum(block: &[u8], count: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("sum {count} ").as_bytes());
+    out.extend_from_slice(&checksum(block));
+    out.push(b'\n');
+}
+
+/// Whether a `sum` line's content (without its newline) seals `block` of `count` records.
+pub fn block_sealed(sum: &[u8], block: &[u8], count: u64) -> bool {
+    let Some(rest) = sum.strip_prefix(b"sum ") else {
+        return false;
+    };
+    let Some(space) = rest.iter().position(|&b| b == b' ') else {
+        return false;
+    };
+    let (n, check) = (&rest[..space], &rest[space + 1..]);
+    number(n) == Some(count) && check == checksum(block)
 }
 
 /// Parses a record's content (checksum already verified).
@@ -153,8 +176,7 @@ mod tests {
             let mut line = Vec::new();
             record(name, &known(), &mut line);
             assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
-            let content = open(&line[..line.len() - 1]).expect("checksum");
-            let r = parse_record(content).unwrap();
+            let r = parse_record(&line[..line.len() - 1]).unwrap();
             assert_eq!(r.name, name);
             assert_eq!(r.known, known());
         }
@@ -163,13 +185,25 @@ mod tests {
     #[test]
     fn an_edited_or_torn_line_fails_its_checksum() {
         let mut line = Vec::new();
-        record(b"name", &known(), &mut line);
+        seal(b"started 5.000000000", &mut line);
         let line = &line[..line.len() - 1];
+        assert!(open(line).is_some());
         let mut edited = line.to_vec();
-        edited[70] ^= 1;
+        edited[9] ^= 1;
         assert!(open(&edited).is_none());
         assert!(open(&line[..line.len() - 3]).is_none());
         assert!(open(b"").is_none());
+        // A block: any change to its records, or a wrong count, breaks the seal.
+        let mut block = Vec::new();
+        record(b"a", &known(), &mut block);
+        record(b"b", &known(), &mut block);
+        let mut sum = Vec::new();
+        block_sum(&block, 2, &mut sum);
+        let sum = &sum[..sum.len() - 1];
+        assert!(block_sealed(sum, &block, 2));
+        assert!(!block_sealed(sum, &block, 1));
+        block[3] ^= 1;
+        assert!(!block_sealed(sum, &block, 2));
     }
 
     #[test]

@@ -16,6 +16,10 @@ use crate::state::line::{self, MAGIC, Record};
 /// Longest line a state file may hold: a manifest line's limit plus the record's fields.
 const LIMIT: u64 = MAX_LINE as u64 + 256;
 
+/// Largest block of records a reader holds before its `sum` line: the writer seals a block
+/// every 256 KiB, so only a block with one huge name comes near it.
+const BLOCK_LIMIT: usize = 2 * LIMIT as usize;
+
 /// An open state or journal file, positioned at its next record.
 pub struct StateReader {
     path: PathBuf,
@@ -29,6 +33,11 @@ pub struct StateReader {
     end: Option<(u64, blake3::Hash)>,
     records: u64,
     buf: Vec<u8>,
+    /// The records of the current block (its seal verified), and where the next one starts.
+    block: Vec<u8>,
+    pos: usize,
+    /// The file line of `block[pos..]`'s first record.
+    block_line: u64,
 }
 
 /// Opens `path` for reading if it is a regular file: never through a symlink (a state file
@@ -80,6 +89,9 @@ impl StateReader {
             end: None,
             records: 0,
             buf: Vec::new(),
+            block: Vec::new(),
+            pos: 0,
+            block_line: 0,
         };
         let mut header = |what: &str| -> Result<Vec<u8>, String> {
             match r.line() {
@@ -122,34 +134,93 @@ impl StateReader {
         }
     }
 
+    /// Reads the next block of records and its `sum` line into `self.block`, seal checked.
+    /// Ok(false) at the `end` line or the end of the file; Err says what is wrong.
+    fn load_block(&mut self) -> Result<bool, String> {
+        self.block.clear();
+        self.pos = 0;
+        self.block_line = self.line_no + 1;
+        let mut count = 0u64;
+        loop {
+            let start = self.block.len();
+            self.line_no += 1;
+            let n = (&mut self.reader)
+                .take(LIMIT)
+                .read_until(b'\n', &mut self.block)
+                .map_err(|e| format!("line {}: {e}", self.line_no))?;
+            if n == 0 {
+                return match count {
+                    0 => Ok(false),
+                    _ => Err(format!(
+                        "line {}: records without a sum line (cut short?)",
+                        self.line_no
+                    )),
+                };
+            }
+            if self.block.last() != Some(&b'\n') {
+                return Err(format!("line {}: torn (no end of line)", self.line_no));
+            }
+            let line = &self.block[start..self.block.len() - 1];
+            if line.starts_with(b"sum ") {
+                let sealed = line::block_sealed(line, &self.block[..start], count);
+                self.block.truncate(start);
+                return match sealed {
+                    true => Ok(true),
+                    false => Err(format!(
+                        "lines {}-{}: checksum mismatch",
+                        self.block_line, self.line_no
+                    )),
+                };
+            }
+            if line.starts_with(b"end ") {
+                let end = line::open(line).and_then(line::parse_end);
+                self.block.truncate(start);
+                return match (end, count) {
+                    (Some(end), 0) => {
+                        self.end = Some(end);
+                        Ok(false)
+                    }
+                    (Some(_), _) => {
+                        Err(format!("line {}: records without a sum line", self.line_no))
+                    }
+                    (None, _) => Err(format!("line {}: bad end line", self.line_no)),
+                };
+            }
+            count += 1;
+            if self.block.len() > BLOCK_LIMIT {
+                return Err(format!("line {}: block too long", self.line_no));
+            }
+        }
+    }
+
     /// Reads the next record into `self.next` (None at the end, or at the first problem).
     fn advance(&mut self) {
         let previous = self.next.take();
-        if self.end.is_some() || self.problem.is_some() {
+        if self.problem.is_some() {
             return;
         }
-        let content = match self.line() {
-            Ok(Some(c)) => c,
-            Ok(None) => return,
-            Err(why) => {
-                self.problem = Some(why);
-                return;
+        while self.pos >= self.block.len() {
+            match self.load_block() {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(why) => {
+                    self.problem = Some(why);
+                    return;
+                }
             }
-        };
-        if content.starts_with(b"end ") {
-            match line::parse_end(content) {
-                Some(end) => self.end = Some(end),
-                None => self.problem = Some(format!("line {}: bad end line", self.line_no)),
-            }
-            return;
         }
-        let Some(record) = line::parse_record(content) else {
-            self.problem = Some(format!("line {}: not a record", self.line_no));
+        let rest = &self.block[self.pos..];
+        let len = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let at = self.block_line;
+        self.pos += len + 1;
+        self.block_line += 1;
+        let Some(record) = line::parse_record(&rest[..len]) else {
+            self.problem = Some(format!("line {at}: not a record"));
             return;
         };
         if let Some(prev) = previous {
             if canonical_cmp(&prev.name, &record.name) != Ordering::Less {
-                self.problem = Some(format!("line {}: out of canonical order", self.line_no));
+                self.problem = Some(format!("line {at}: out of canonical order"));
                 return;
             }
         }
@@ -225,8 +296,14 @@ mod tests {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(started as u64);
         line::seal(line::started(at).as_bytes(), &mut out);
         line::seal(b"options o", &mut out);
-        for (name, k) in records {
-            line::record(name, k, &mut out);
+        // Two records per block.
+        for pair in records.chunks(2) {
+            let mut block = Vec::new();
+            for (name, k) in pair {
+                line::record(name, k, &mut block);
+            }
+            out.extend_from_slice(&block);
+            line::block_sum(&block, pair.len() as u64, &mut out);
         }
         out.extend_from_slice(tail);
         let path = dir.join("s");
@@ -269,11 +346,39 @@ mod tests {
         assert_eq!(r.find(b"b"), Some(known(1, 1)));
         assert_eq!(r.find(b"c"), None);
         assert_eq!(r.problem(), Some("line 5: out of canonical order"));
+        // A torn tail: the sealed block before it is good.
         let torn = write_state(dir.path(), &recs[..1], 1000, b"0123");
         let mut r = StateReader::open(&torn, Some(b"o")).unwrap().unwrap();
         assert!(r.find(b"b").is_some());
         assert_eq!(r.find(b"c"), None);
-        assert_eq!(r.problem(), Some("line 5: torn (no end of line)"));
+        assert_eq!(r.problem(), Some("line 6: torn (no end of line)"));
+        // An edited record breaks its block's seal: none of the block is used.
+        let good: Vec<(&[u8], Known)> = vec![
+            (b"a", known(1, 1)),
+            (b"b", known(2, 1)),
+            (b"c", known(3, 1)),
+        ];
+        let path = write_state(dir.path(), &good, 1000, b"");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.windows(2).position(|w| w == b" b").unwrap() + 1;
+        bytes[at] = b'x';
+        std::fs::write(&path, &bytes).unwrap();
+        let mut r = StateReader::open(&path, Some(b"o")).unwrap().unwrap();
+        assert_eq!(r.find(b"a"), None);
+        assert_eq!(r.find(b"c"), None);
+        assert_eq!(r.problem(), Some("lines 4-6: checksum mismatch"));
+        // Records after the last seal (a journal cut by a power cut) are not used.
+        let mut tail = Vec::new();
+        line::record(b"z", &known(9, 1), &mut tail);
+        let path = write_state(dir.path(), &good[..2], 1000, &tail);
+        let mut r = StateReader::open(&path, Some(b"o")).unwrap().unwrap();
+        assert!(r.find(b"b").is_some());
+        assert_eq!(r.find(b"z"), None);
+        assert!(
+            r.problem().unwrap().contains("without a sum line"),
+            "{:?}",
+            r.problem()
+        );
     }
 
     #[test]

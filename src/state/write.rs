@@ -22,6 +22,9 @@ pub struct Journal {
     file: File,
     path: PathBuf,
     buf: Vec<u8>,
+    /// Where the unsealed records start in `buf`, and how many there are.
+    block_start: usize,
+    block_records: u64,
     records: u64,
     flushed: Instant,
     synced: Instant,
@@ -37,6 +40,8 @@ impl Journal {
             file,
             path: path.to_path_buf(),
             buf: Vec::with_capacity(BUF_MAX + 4096),
+            block_start: 0,
+            block_records: 0,
             records: 0,
             flushed: now,
             synced: now,
@@ -46,6 +51,7 @@ impl Journal {
         let mut opts = b"options ".to_vec();
         opts.extend_from_slice(options);
         line::seal(&opts, &mut j.buf);
+        j.block_start = j.buf.len();
         j.flush()?;
         Ok(j)
     }
@@ -58,6 +64,7 @@ impl Journal {
     pub fn record(&mut self, name: &[u8], known: &Known) -> io::Result<()> {
         line::record(name, known, &mut self.buf);
         self.records += 1;
+        self.block_records += 1;
         if self.buf.len() >= BUF_MAX || self.flushed.elapsed() >= FLUSH_EVERY {
             self.flush()?;
             if self.synced.elapsed() >= SYNC_EVERY {
@@ -68,10 +75,17 @@ impl Journal {
         Ok(())
     }
 
-    /// Writes what is buffered to the file.
+    /// Seals the records buffered as one block and writes what is buffered to the file.
     pub fn flush(&mut self) -> io::Result<()> {
+        if self.block_records > 0 {
+            let mut sum = Vec::with_capacity(40);
+            line::block_sum(&self.buf[self.block_start..], self.block_records, &mut sum);
+            self.buf.extend_from_slice(&sum);
+            self.block_records = 0;
+        }
         self.file.write_all(&self.buf)?;
         self.buf.clear();
+        self.block_start = 0;
         self.flushed = Instant::now();
         Ok(())
     }
@@ -79,6 +93,7 @@ impl Journal {
     /// Ends the journal as a state for the manifest whose bytes hash to `manifest`, and
     /// syncs it (it is about to be renamed into place).
     pub fn finish(mut self, manifest: &blake3::Hash) -> io::Result<PathBuf> {
+        self.flush()?;
         line::seal(line::end(self.records, manifest).as_bytes(), &mut self.buf);
         self.flush()?;
         self.file.sync_data()?;

@@ -312,8 +312,13 @@ fn same_dir_as_listed(entry: &DirEntry) -> bool {
 }
 
 fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
+    let name = entry.file_name().as_bytes();
     let same_path = |p: &PathBuf| {
-        p.file_name() == Some(entry.file_name())
+        // The last component first, as bytes (no component parsing per entry).
+        let full = p.as_os_str().as_bytes();
+        full.len() > name.len()
+            && full.ends_with(name)
+            && full[full.len() - name.len() - 1] == b'/'
             && entry
                 .path()
                 .parent()
