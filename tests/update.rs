@@ -286,3 +286,36 @@ fn update_is_refused_where_it_cannot_keep_a_state() {
     }
     assert!(!Path::new(&env.root().join("m.b3.b3tree-journal.1")).exists());
 }
+
+#[test]
+fn update_works_with_digest_shard_follow_and_excludes() {
+    let env = TestEnv::new();
+    tree(&env, 30);
+    std::thread::sleep(SETTLE);
+    let cases: [&[&str]; 4] = [
+        &["--digest", "t"],
+        &["--shard", "1/3", "t"],
+        &["-L", "t"],
+        &["--exclude", "f01*", "t"],
+    ];
+    for args in cases {
+        let _ = std::fs::remove_file(env.root().join("m.b3.b3tree-state"));
+        update(&env, args);
+        let second = update(&env, args);
+        let (reused, read) = counts(&second);
+        assert!(reused > 0 && read == 0, "{args:?}: {reused} {read}");
+        let full = full_run(&env, args);
+        assert_eq!(manifest(&env), full, "{args:?}");
+        if args[0] == "--digest" {
+            let digest = |o: &std::process::Output| {
+                stderr(o)
+                    .lines()
+                    .find(|l| l.contains("digest b3t1:"))
+                    .map(str::to_string)
+            };
+            let again = env.run(&["hash", "--digest", "-o", "full.b3", "t"]);
+            assert!(digest(&second).is_some());
+            assert_eq!(digest(&second), digest(&again));
+        }
+    }
+}
