@@ -319,3 +319,53 @@ fn update_works_with_digest_shard_follow_and_excludes() {
         }
     }
 }
+
+/// Journals and states are trusted only when they are ours: owned by this user and writable
+/// by no one else. A manifest kept inside the tree it describes sits where others may create
+/// files; a journal planted there with a forged digest (paired with stat facts anyone can
+/// read) must not end up in the manifest.
+#[test]
+fn a_planted_journal_is_not_trusted() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    tree(&env, 6);
+    std::thread::sleep(SETTLE);
+    update(&env, &["t"]);
+    let full = full_run(&env, &["t"]);
+    // A forged copy of the state: one digest changed, the block sealed again.
+    let text = std::fs::read_to_string(env.root().join("m.b3.b3tree-state")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut records: Vec<String> = lines[3..9].iter().map(|l| l.to_string()).collect();
+    records[2].replace_range(..64, &"0".repeat(64));
+    let block: String = records.iter().map(|r| format!("{r}\n")).collect();
+    let sum = &blake3::hash(block.as_bytes()).to_hex()[..16];
+    let forged = format!(
+        "{}\n{}\n{}\n{block}sum 6 {sum}\n",
+        lines[0], lines[1], lines[2]
+    );
+    let journal = env.root().join("m.b3.b3tree-journal.9");
+    let plant = |mode: u32, uid: u32| {
+        std::fs::write(&journal, &forged).unwrap();
+        std::fs::set_permissions(&journal, std::fs::Permissions::from_mode(mode)).unwrap();
+        std::os::unix::fs::chown(&journal, Some(uid), None).unwrap();
+    };
+    // Ours (as we would write it): the forgery is believed — the test has teeth.
+    // SAFETY (here and below): geteuid has no preconditions.
+    plant(0o644, unsafe { libc::geteuid() });
+    update(&env, &["t"]);
+    assert_ne!(manifest(&env), full);
+    update(&env, &["--exclude", "x", "t"]); // a run under other options: resets the state
+    // Someone else's, or writable by others: not used, said once, and left in place.
+    let me = unsafe { libc::geteuid() };
+    for (mode, uid, why) in [
+        (0o644, 65534, "owned by uid 65534"),
+        (0o664, me, "others may write to it"),
+    ] {
+        plant(mode, uid);
+        let out = update(&env, &["t"]);
+        assert_stderr_contains(&out, why);
+        assert_eq!(manifest(&env), full);
+        // A complete run removes the journals it found — only those of this user.
+        assert_eq!(journal.exists(), uid != me);
+    }
+}

@@ -17,7 +17,7 @@ use crate::digest::canonical_cmp;
 use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::Action;
 use crate::names::escape::display;
-use crate::state::files::{MAX_JOURNALS, Place, bound, file_digest};
+use crate::state::files::{MAX_JOURNALS, Place, bound, file_digest, remove_ours};
 use crate::state::read::StateReader;
 use crate::state::write::Journal;
 
@@ -181,7 +181,7 @@ impl Update {
             )
         })?;
         for old in &self.old_journals {
-            let _ = std::fs::remove_file(old);
+            remove_ours(old);
         }
         Ok(())
     }

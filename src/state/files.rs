@@ -7,7 +7,7 @@ use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use crate::state::read::{open_regular, read_end};
+use crate::state::read::{open_ours, open_regular, read_end};
 
 const STATE: &str = ".b3tree-state";
 const JOURNAL: &str = ".b3tree-journal.";
@@ -72,6 +72,16 @@ impl Place {
     }
 }
 
+/// Removes the journal at `path` if it is ours (a regular file owned by this user): a file
+/// someone else put there under that name is left alone.
+pub fn remove_ours(path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.uid() == me) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// The BLAKE3 of the file at `path`, if it is a regular file (never through a symlink):
 /// read a MiB at a time and hashed on every core (a manifest of a million files is ~90 MB,
 /// read once at the start of an `--update` run and once at its end).
@@ -103,7 +113,7 @@ pub fn file_digest(path: &Path) -> io::Result<Option<blake3::Hash>> {
 /// names the BLAKE3 of the manifest's bytes. Ok(false) when there is no state (or no
 /// manifest); Err says why a state that exists is not trusted.
 pub fn bound(state: &Path, manifest: &Path) -> Result<bool, String> {
-    let mut file = match open_regular(state) {
+    let mut file = match open_ours(state) {
         Ok(Some(f)) => f,
         Ok(None) => return Ok(false),
         Err(e) => return Err(format!("it cannot be read: {e}")),

@@ -40,6 +40,31 @@ pub struct StateReader {
     block_line: u64,
 }
 
+/// Opens a state or journal file: [`open_regular`], and only if it is ours — owned by this
+/// user and writable by no one else. The manifest often lies in the tree it describes, where
+/// others may create files: a state or journal planted there with forged records (digests
+/// paired with the stat facts anyone can read) would otherwise be trusted.
+pub fn open_ours(path: &Path) -> io::Result<Option<File>> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(file) = open_regular(path)? else {
+        return Ok(None);
+    };
+    let meta = file.metadata()?;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(io::Error::other(format!(
+            "it is owned by uid {}, not by this user (uid {me})",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(io::Error::other(
+            "others may write to it (mode allows group or other writes)",
+        ));
+    }
+    Ok(Some(file))
+}
+
 /// Opens `path` for reading if it is a regular file: never through a symlink (a state file
 /// is ours, and a symlink there is not), never blocking on a FIFO. `Ok(None)` if missing.
 pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
@@ -74,7 +99,7 @@ impl StateReader {
     /// `options` (any options when None: `check` only compares recorded facts with the
     /// files it reads). `Ok(None)` if there is no such file; `Err` says why it is not used.
     pub fn open(path: &Path, options: Option<&[u8]>) -> Result<Option<StateReader>, String> {
-        let file = match open_regular(path) {
+        let file = match open_ours(path) {
             Ok(Some(f)) => f,
             Ok(None) => return Ok(None),
             Err(e) => return Err(format!("cannot be read: {e}")),

@@ -32,9 +32,16 @@ pub struct Journal {
 
 impl Journal {
     /// Creates the journal at `path` (which must not exist: never a file that is not ours,
-    /// never through a symlink) with its header.
+    /// never through a symlink) with its header. Mode 0644 at most (the umask may take
+    /// more): a reader trusts only files no one else can write.
     pub fn create(path: &Path, started: SystemTime, options: &[u8]) -> io::Result<Journal> {
-        let file = File::create_new(path)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)?;
         let now = Instant::now();
         let mut j = Journal {
             file,
