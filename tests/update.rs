@@ -443,3 +443,55 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+/// A nightly run with a file it can never read: the manifest is kept (the new one goes to
+/// FILE.partial) and so is the journal, whose records the next run reuses; with
+/// `--replace-partial` the manifest is replaced, the errors recorded, and the state written.
+/// Run as uid 65534 (as root nothing is unreadable).
+#[test]
+fn a_permanently_unreadable_file_keeps_the_journal_unless_replace_partial() {
+    let tree = public_tree();
+    let (_bin_dir, bin) = public_copy_of_binary();
+    std::fs::create_dir(tree.path().join("t")).unwrap();
+    chmod(tree.path().join("t"), 0o755);
+    for i in 0..5 {
+        write_mode(tree.path().join(format!("t/f{i}")), format!("{i}\n"), 0o644);
+    }
+    write_mode(tree.path().join("t/secret"), "no\n", 0o000);
+    // The manifest's directory is nobody's: it writes the manifest, state and journals there.
+    std::os::unix::fs::chown(tree.path(), Some(65534), Some(65534)).unwrap();
+    std::thread::sleep(SETTLE);
+    let run = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(&bin);
+        as_nobody(&mut cmd);
+        cmd.args(["hash", "--update", "-o", "m.b3"])
+            .args(extra)
+            .arg("t")
+            .current_dir(tree.path());
+        run_with_timeout(&mut cmd, Duration::from_secs(30))
+    };
+    let exists = |name: &str| tree.path().join(name).exists();
+    // First run: no manifest to keep, so it is written (with the error said), and its state.
+    let first = run(&[]);
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    assert!(exists("m.b3") && exists("m.b3.b3tree-state"));
+    // Again: the old manifest stays, the new one goes to .partial, the journal stays.
+    let second = run(&[]);
+    assert_eq!(second.status.code(), Some(1));
+    assert_eq!(counts(&second), (5, 0));
+    assert!(exists("m.b3.partial") && exists("m.b3.b3tree-journal.1"));
+    let third = run(&[]);
+    assert_eq!(counts(&third), (5, 0));
+    assert!(
+        exists("m.b3.b3tree-journal.2"),
+        "each kept run leaves its journal"
+    );
+    // --replace-partial: replaced, state written, journals gone.
+    let replaced = run(&["--replace-partial"]);
+    assert_eq!(replaced.status.code(), Some(1));
+    assert_eq!(counts(&replaced), (5, 0));
+    assert!(!exists("m.b3.b3tree-journal.1") && !exists("m.b3.b3tree-journal.2"));
+    assert!(!exists("m.b3.b3tree-journal.3"));
+    let m = std::fs::read_to_string(tree.path().join("m.b3")).unwrap();
+    assert_eq!(m.lines().count(), 5, "{m}");
+}
