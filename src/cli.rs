@@ -226,7 +226,7 @@ pub struct EngineArgs {
 
 #[derive(Debug, Args)]
 pub struct HashArgs {
-    /// Files and directories to hash, in this order [default: .]
+    /// Files and directories to hash, in this order; - is standard input [default: .]
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 

@@ -35,6 +35,12 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
         }
     };
     let roots = if args.paths.is_empty() {
+        if crate::sys::stdio::stdin_is_pipe() {
+            say(format_args!(
+                "no PATH given: hashing the current directory; standard input (a pipe) is not \
+                 read — give - to hash it"
+            ));
+        }
         vec![PathBuf::from(".")]
     } else {
         args.paths.clone()

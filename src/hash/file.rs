@@ -57,9 +57,18 @@ fn hash_path(path: &Path) -> Outcome {
 /// chunks (`/dev/zero` never ends: Ctrl-C stops it). No size to compare: a stream is what it
 /// delivers.
 pub fn hash_stream(path: &Path) -> Outcome {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) => return Outcome::Failed(open_error(&e, false)),
+    // `-`: standard input itself (read from where it stands, as b3sum does), not a reopening
+    // of /dev/stdin (which would start a redirected file over).
+    let file = if path.as_os_str() == "-" {
+        match rustix::io::dup(rustix::stdio::stdin()) {
+            Ok(fd) => File::from(fd),
+            Err(e) => return Outcome::Failed(open_error(&e.into(), false)),
+        }
+    } else {
+        match File::open(path) {
+            Ok(f) => f,
+            Err(e) => return Outcome::Failed(open_error(&e, false)),
+        }
     };
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; SMALL_BUF];

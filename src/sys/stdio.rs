@@ -1,5 +1,5 @@
-//! What the process's standard streams are: probes on fd 1 that the printers need, and the
-//! file-creation mask. Each is a plain question with a boolean or number answer.
+//! What the process's standard streams are: probes on fd 1 that the printers need, one on
+//! fd 0, and the file-creation mask. Each is a plain question with a boolean or number answer.
 
 use std::os::fd::AsFd;
 
@@ -11,6 +11,14 @@ fn stdout_stat() -> Option<rustix::fs::Stat> {
 /// Stdout is a pipe (or FIFO).
 pub fn stdout_is_pipe() -> bool {
     stdout_stat().is_some_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
+    })
+}
+
+/// Stdin is a pipe (or FIFO): `cat f | b3tree hash` without `-` would hash the current
+/// directory and leave the pipe unread.
+pub fn stdin_is_pipe() -> bool {
+    rustix::fs::fstat(std::io::stdin().as_fd()).is_ok_and(|st| {
         rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
     })
 }

@@ -90,6 +90,10 @@ fn walk_root(cfg: &WalkConfig, root: &Path, excluded: &Cell<u64>, emit: &mut Emi
     let naming = Naming {
         prefix: (cfg.relative_names || root_bytes == b".").then_some(root_bytes),
     };
+    // `-` is standard input, as for b3sum and cat (a file named `-` is `./-`).
+    if cfg.roots_named && root_bytes == b"-" {
+        return emit(root.to_path_buf(), b"-".to_vec(), Action::HashStream);
+    }
     if let Some(action) = cfg.roots_named.then(|| named_root(cfg, root)).flatten() {
         return emit(root.to_path_buf(), naming.name(root), action);
     }

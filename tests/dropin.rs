@@ -1,0 +1,86 @@
+//! b3tree as a drop-in for b3sum and GNU's *sum tools: the same arguments give the same
+//! output as the real tools, run here on the same inputs.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// The `b3sum` the tests compare with (tests/deps.sh installs it).
+fn b3sum() -> Command {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let local = std::path::Path::new(&home).join(".cargo/bin/b3sum");
+    Command::new(if local.exists() {
+        local.into_os_string()
+    } else {
+        "b3sum".into()
+    })
+}
+
+/// Runs `cmd` with `input` on its stdin; its output.
+fn with_stdin(cmd: &mut Command, input: &[u8]) -> std::process::Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+#[test]
+fn dash_is_standard_input_as_in_b3sum() {
+    let env = TestEnv::new();
+    let input = b"hello from a pipe\n";
+    let ours = with_stdin(env.cmd().args(["hash", "-q", "-"]), input);
+    let theirs = with_stdin(b3sum().arg("-"), input);
+    assert_eq!(ours.status.code(), Some(0), "{}", stderr(&ours));
+    assert_eq!(stdout(&ours), stdout(&theirs));
+    // With files around it, in the order given.
+    env.file("a", "a\n");
+    let ours = with_stdin(env.cmd().args(["hash", "-q", "a", "-", "a"]), input);
+    let theirs = with_stdin(b3sum().current_dir(env.root()).args(["a", "-", "a"]), input);
+    assert_eq!(stdout(&ours), stdout(&theirs));
+}
+
+#[test]
+fn a_redirected_file_is_read_from_where_stdin_stands() {
+    let env = TestEnv::new();
+    let path = env.file("in", "0123456789");
+    // `sh` consumes 4 bytes of the shared descriptor first (dd), then runs b3tree.
+    let script = format!(
+        "dd bs=1 count=4 of=/dev/null 2>/dev/null; exec '{}' hash -q -",
+        bin().display()
+    );
+    let out = run_with_timeout(
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::fs::File::open(&path).unwrap()),
+        Duration::from_secs(20),
+    );
+    assert_eq!(stdout(&out), format!("{}  -\n", hex(b"456789")));
+}
+
+#[test]
+fn no_path_with_a_pipe_on_stdin_warns_that_the_pipe_is_not_read() {
+    let env = TestEnv::new();
+    env.file("f", "f\n");
+    let out = with_stdin(env.cmd().args(["hash", "-q"]), b"ignored\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), format!("{}  f\n", hex(b"f\n")));
+    assert_stderr_contains(
+        &out,
+        "standard input (a pipe) is not read — give - to hash it",
+    );
+    // Not when stdin is not a pipe.
+    let out = env.run(&["hash", "-q"]);
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
