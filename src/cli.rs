@@ -41,6 +41,21 @@ pub enum Command {
     Merge(MergeArgs),
     /// Benchmark the hash pipeline over a sweep of --jobs (and --max-open, --queue) settings
     Bench(BenchArgs),
+    /// Print a shell completion script (e.g. b3tree completions bash > /etc/bash_completion.d/b3tree)
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, roff (e.g. b3tree man > /usr/local/share/man/man1/b3tree.1)
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand's page instead (b3tree man hash > b3tree-hash.1)
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 /// Cache state for `bench`.

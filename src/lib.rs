@@ -82,5 +82,7 @@ pub fn run(cli: Cli, env: &Env) -> Exit {
         Command::Digest(args) => commands::digest::run(args, env),
         Command::Merge(args) => commands::merge::run(args, env),
         Command::Bench(args) => commands::bench::run(args, env),
+        Command::Completions { shell } => commands::docs::completions(shell),
+        Command::Man(args) => commands::docs::man(&args),
     }
 }

@@ -84,3 +84,59 @@ fn no_path_with_a_pipe_on_stdin_warns_that_the_pipe_is_not_read() {
     let out = env.run(&["hash", "-q"]);
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
+
+#[test]
+fn completions_for_every_shell_know_the_flags_and_load_in_bash() {
+    let env = TestEnv::new();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = env.run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let text = stdout(&out);
+        for word in ["hash", "check", "--update", "--audit"] {
+            assert!(text.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let script = env.root().join("b3tree.bash");
+    std::fs::write(&script, stdout(&env.run(&["completions", "bash"]))).unwrap();
+    let out = run_with_timeout(
+        Command::new("bash").args([
+            "-c",
+            &format!("source '{}' && complete -p b3tree", script.display()),
+        ]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("b3tree"), "{}", stdout(&out));
+    let out = env.run(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn man_pages_render_from_the_same_definition_as_help() {
+    let env = TestEnv::new();
+    let page = stdout(&env.run(&["man"]));
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH b3tree 1"),
+        "{page}"
+    );
+    let hash = env.run(&["man", "hash"]);
+    assert_eq!(hash.status.code(), Some(0));
+    let roff = stdout(&hash);
+    assert!(roff.contains(".TH b3tree-hash 1"), "{roff}");
+    // Every long flag of `hash --help` is in its page.
+    let help = stdout(&env.run(&["hash", "--help"]));
+    for flag in help.split_whitespace().filter(|w| w.starts_with("--")) {
+        let flag = flag
+            .trim_end_matches(',')
+            .split(['=', '<', '['])
+            .next()
+            .unwrap();
+        assert!(
+            roff.contains(&flag.replace('-', "\\-")),
+            "{flag} not in the man page"
+        );
+    }
+    let out = env.run(&["man", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_stderr_contains(&out, "no command \"nosuch\"");
+}

@@ -3,6 +3,7 @@
 pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod digest;
+pub(crate) mod docs;
 pub(crate) mod hash;
 pub(crate) mod merge;
 pub(crate) mod update;
