@@ -286,9 +286,11 @@ pub struct HashArgs {
     /// Hash only the files of shard K of N (0-based), chosen by a stable hash of each name:
     /// N machines of a CI matrix each hash ~1/N of the tree; `b3tree merge` joins them. The
     /// shard manifest starts with a `# b3tree shard K/N` line, by which merge knows a
-    /// missing shard
-    #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
-    pub shard: Option<(u64, u64)>,
+    /// missing shard. `auto` takes K and N from the CI engine running the job (GitLab
+    /// parallel, CircleCI, Buildkite); `auto/N` also from a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX, whose count is not in the environment)
+    #[arg(long, value_name = "K/N|auto|auto/N", value_parser = parse_shard_arg)]
+    pub shard: Option<ShardArg>,
 
     /// With -o: reuse the digests of files unchanged since the run that wrote FILE (same
     /// size, mtime, ctime and inode, recorded in FILE.b3tree-state) and read only the rest;
@@ -306,7 +308,28 @@ pub struct HashArgs {
 }
 
 /// Parses `K/N` (0 ≤ K < N).
-fn parse_shard_arg(s: &str) -> Result<(u64, u64), String> {
+/// `--shard` as given: fixed, or to be read from the CI engine's environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardArg {
+    Fixed(u64, u64),
+    /// `auto` or `auto/N`.
+    Auto(Option<u64>),
+}
+
+fn parse_shard_arg(s: &str) -> Result<ShardArg, String> {
+    if s == "auto" {
+        return Ok(ShardArg::Auto(None));
+    }
+    if let Some(n) = s.strip_prefix("auto/") {
+        return match n.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(ShardArg::Auto(Some(n))),
+            _ => Err(format!("--shard {s:?}: N is not a positive number")),
+        };
+    }
+    parse_fixed_shard(s).map(|(k, n)| ShardArg::Fixed(k, n))
+}
+
+fn parse_fixed_shard(s: &str) -> Result<(u64, u64), String> {
     let (k, n) = s
         .split_once('/')
         .ok_or_else(|| format!("--shard {s:?}: expected K/N, e.g. 0/3"))?;
@@ -330,7 +353,10 @@ mod shard_arg_tests {
 
     #[test]
     fn shards_parse() {
-        assert_eq!(parse_shard_arg("2/3"), Ok((2, 3)));
+        assert_eq!(parse_shard_arg("2/3"), Ok(ShardArg::Fixed(2, 3)));
+        assert_eq!(parse_shard_arg("auto"), Ok(ShardArg::Auto(None)));
+        assert_eq!(parse_shard_arg("auto/4"), Ok(ShardArg::Auto(Some(4))));
+        assert!(parse_shard_arg("auto/0").is_err());
         assert!(parse_shard_arg("3/3").is_err());
         assert!(parse_shard_arg("0/0").is_err());
         assert!(parse_shard_arg("x").is_err());

@@ -369,3 +369,43 @@ fn merge_refuses_overlap_conflict_mixed_roots_and_keeps_the_old_output() {
     assert_eq!(out.status.code(), Some(0));
     assert_stderr_contains(&out, "do not look like");
 }
+
+#[test]
+fn shard_auto_reads_the_ci_engine_and_equals_the_fixed_shard() {
+    let env = TestEnv::new();
+    for i in 0..40 {
+        env.file(format!("t/f{i:02}"), format!("{i}\n"));
+    }
+    let fixed = env.run(&["hash", "-q", "--shard", "1/3", "t"]);
+    let gitlab = run_with_timeout(
+        env.cmd()
+            .args(["hash", "-q", "--shard", "auto", "t"])
+            .env("CI_NODE_INDEX", "2")
+            .env("CI_NODE_TOTAL", "3"),
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(gitlab.status.code(), Some(0), "{}", stderr(&gitlab));
+    assert_eq!(stdout(&gitlab), stdout(&fixed));
+    let k8s = run_with_timeout(
+        env.cmd()
+            .args(["hash", "-q", "--shard", "auto/3", "t"])
+            .env("JOB_COMPLETION_INDEX", "1"),
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(stdout(&k8s), stdout(&fixed));
+    let none = run_with_timeout(
+        env.cmd()
+            .args(["hash", "--shard", "auto", "t"])
+            .env_remove("CI_NODE_INDEX")
+            .env_remove("CIRCLE_NODE_INDEX")
+            .env_remove("BUILDKITE_PARALLEL_JOB")
+            .env_remove("JOB_COMPLETION_INDEX"),
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(none.status.code(), Some(2));
+    assert_stderr_contains(
+        &none,
+        "--shard auto: no CI engine's shard variables are set",
+    );
+    assert!(stdout(&none).is_empty());
+}

@@ -34,6 +34,18 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
             return Exit::Usage;
         }
     };
+    // --shard auto: K/N from the CI engine's environment, read once here.
+    let shard = match args
+        .shard
+        .map(|a| config::shard(a, |name| std::env::var(name).ok()))
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(msg) => {
+            say(format_args!("{msg}"));
+            return Exit::Usage;
+        }
+    };
     let roots = if args.paths.is_empty() {
         if crate::sys::stdio::stdin_is_pipe() {
             say(format_args!(
@@ -71,7 +83,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
             ));
             return Exit::Usage;
         };
-        let options = update::options_text(&args, &roots);
+        let options = update::options_text(&args, &roots, shard);
         match update::prepare(&real, &options, wall_start, &mut |n| {
             say(format_args!("{n}"))
         }) {
@@ -136,7 +148,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     let mut reporter = Reporter::new(mode, args.quiet);
     // Percent and ETA: a names-only count of the same walk, beside the run (only when
     // progress is shown, and not for a shard, which hashes ~1/N of what a walk counts).
-    if let Some(total) = reporter.total_slot().filter(|_| args.shard.is_none()) {
+    if let Some(total) = reporter.total_slot().filter(|_| shard.is_none()) {
         let cfg = walk_cfg.clone();
         std::thread::spawn(move || {
             if let Some(n) = count_files(&cfg) {
@@ -146,7 +158,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     }
     let mut writer = ManifestWriter::new(output, format, escaping);
     // A shard manifest says which shard it is, so that merge can tell a missing one.
-    if let Some((k, n)) = args.shard {
+    if let Some((k, n)) = shard {
         if let Err(e) = writer.comment(&crate::digest::shard_header(k, n)) {
             say(format_args!("cannot write the output: {e}"));
             return Exit::Fatal;
@@ -156,9 +168,8 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     let mut tree_digest = args.digest.then(TreeDigest::new);
     // The digest and `merge` need the names in canonical order; several PATHs given out of
     // that order, or one inside another, break it (the manifest itself is fine for check).
-    let mut order = (args.digest || args.shard.is_some()).then(OrderCheck::default);
+    let mut order = (args.digest || shard.is_some()).then(OrderCheck::default);
     let mut broken: Option<String> = None;
-    let shard = args.shard;
     let finished = engine::run(
         &engine_cfg,
         move |feeder| {

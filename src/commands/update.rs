@@ -211,7 +211,11 @@ pub(crate) fn state_paths(real: &Path) -> Vec<PathBuf> {
 
 /// The options a state is valid for: everything that shapes the names or the digests. A
 /// state written under other options is not used.
-pub(crate) fn options_text(args: &HashArgs, roots: &[PathBuf]) -> Vec<u8> {
+pub(crate) fn options_text(
+    args: &HashArgs,
+    roots: &[PathBuf],
+    shard: Option<(u64, u64)>,
+) -> Vec<u8> {
     let cwd = std::env::current_dir()
         .and_then(std::fs::canonicalize)
         .map(|p| display(p.as_os_str().as_encoded_bytes()))
@@ -228,7 +232,7 @@ pub(crate) fn options_text(args: &HashArgs, roots: &[PathBuf]) -> Vec<u8> {
         "one_file_system": args.walk.one_file_system,
         "max_depth": args.walk.max_depth,
         "read_devices": args.walk.read_devices,
-        "shard": args.shard,
+        "shard": shard,
     });
     value.to_string().into_bytes()
 }
