@@ -111,7 +111,9 @@ pub fn confine_for(walk: &WalkConfig) -> Confine {
     if walk.follow {
         Confine::Anywhere
     } else {
-        Confine::NoSymlinks(std::sync::Arc::new(walk.roots.clone()))
+        Confine::NoSymlinks(std::sync::Arc::new(crate::sys::roots::Roots::new(
+            walk.roots.clone(),
+        )))
     }
 }
 

@@ -7,4 +7,5 @@ pub mod limits;
 pub(crate) mod mapguard;
 pub mod open;
 pub(crate) mod resolve;
+pub mod roots;
 pub mod stdio;

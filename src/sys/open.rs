@@ -28,7 +28,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
@@ -36,6 +36,7 @@ pub use crate::sys::resolve::{DIR_FLAGS, FILE_FLAGS, open_dir_stepwise};
 use rustix::fs::{Mode, ResolveFlags};
 
 use crate::sys::resolve::{oflags, open_at, open_stepwise, retry_emfile, to_cstr};
+pub use crate::sys::roots::Roots;
 
 /// How opens after the walk are confined (see the module docs).
 #[derive(Debug, Clone, Default)]
@@ -46,7 +47,7 @@ pub enum Confine {
     /// Beneath the working directory; in-root symlinks followed.
     Beneath,
     /// Below each of these roots (as walked), no symlink followed.
-    NoSymlinks(Arc<Vec<PathBuf>>),
+    NoSymlinks(Arc<Roots>),
 }
 
 /// The directory of the previous file, kept open so that files of the same directory are
@@ -87,14 +88,14 @@ impl DirCache {
             Confine::Anywhere => self.open_relative(None, bytes, false),
             Confine::Beneath => self.open_relative(Some(0), bytes, true),
             Confine::NoSymlinks(roots) => {
-                let Some((idx, rest)) = split_root(roots, bytes) else {
+                let Some((idx, rest)) = roots.split(bytes) else {
                     // The PATH itself (a file given on the command line): as given.
                     return open_at(None, bytes, &mut self.cstr, FILE_FLAGS).map(File::from);
                 };
                 if self.root.as_ref().is_none_or(|(i, _)| *i != idx) {
                     self.dir = None;
-                    let root_bytes = roots[idx].as_os_str().as_bytes();
-                    let fd = open_at(None, root_bytes, &mut self.cstr, DIR_FLAGS)?;
+                    let root = roots.path(idx);
+                    let fd = open_at(None, root.as_os_str().as_bytes(), &mut self.cstr, DIR_FLAGS)?;
                     self.root = Some((idx, fd));
                 }
                 self.open_relative(Some(idx), rest, false)
@@ -117,13 +118,13 @@ impl DirCache {
             }
             return Ok(rustix::fs::stat(path)?);
         };
-        let Some((idx, rest)) = split_root(roots, bytes) else {
+        let Some((idx, rest)) = roots.split(bytes) else {
             return Ok(rustix::fs::stat(path)?);
         };
         if self.root.as_ref().is_none_or(|(i, _)| *i != idx) {
             self.dir = None;
-            let root_bytes = roots[idx].as_os_str().as_bytes();
-            let fd = open_at(None, root_bytes, &mut self.cstr, DIR_FLAGS)?;
+            let root = roots.path(idx);
+            let fd = open_at(None, root.as_os_str().as_bytes(), &mut self.cstr, DIR_FLAGS)?;
             self.root = Some((idx, fd));
         }
         let (dirfd, name) = match rest.iter().rposition(|&b| b == b'/') {
@@ -207,22 +208,6 @@ impl DirCache {
             other => other.map(File::from),
         }
     }
-}
-
-/// The root of `path` among `roots` (the walk joins names to the root as given), and the rest
-/// of the path below it; `None` for a path that is a root itself.
-fn split_root<'a>(roots: &[PathBuf], path: &'a [u8]) -> Option<(usize, &'a [u8])> {
-    roots.iter().enumerate().find_map(|(i, root)| {
-        let r = root.as_os_str().as_bytes();
-        let rest = path.strip_prefix(r)?;
-        let rest = if r.ends_with(b"/") {
-            rest
-        } else {
-            rest.strip_prefix(b"/")?
-        };
-        let rest = &rest[rest.iter().take_while(|&&b| b == b'/').count()..];
-        (!rest.is_empty()).then_some((i, rest))
-    })
 }
 
 /// Opens `name` relative to `base` (or the working directory). With `policy` =
@@ -348,19 +333,5 @@ mod tests {
                 assert_eq!(kernel, want, "openat2: {shown}");
             }
         }
-    }
-
-    #[test]
-    fn roots_are_split_off_paths() {
-        let roots = vec![
-            PathBuf::from("dist"),
-            PathBuf::from("."),
-            PathBuf::from("/abs/"),
-        ];
-        assert_eq!(split_root(&roots, b"dist/a/b"), Some((0, &b"a/b"[..])));
-        assert_eq!(split_root(&roots, b"./x"), Some((1, &b"x"[..])));
-        assert_eq!(split_root(&roots, b"/abs/y"), Some((2, &b"y"[..])));
-        assert_eq!(split_root(&roots, b"distx/a"), None);
-        assert_eq!(split_root(&roots, b"dist"), None);
     }
 }
