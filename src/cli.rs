@@ -245,6 +245,21 @@ pub struct HashArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
+    /// Hash the paths listed in FILE (- for standard input) instead of PATHs, one per line,
+    /// in the list's order: files hashed, directories walked, symlinks followed, duplicates
+    /// kept, a path that does not exist an error record
+    #[arg(long, value_name = "FILE", conflicts_with = "paths")]
+    pub files_from: Option<PathBuf>,
+
+    /// With --files-from: entries end with NUL, not newline (find -print0, git ls-files -z)
+    #[arg(short = '0', long = "null", requires = "files_from")]
+    pub null: bool,
+
+    /// With --files-from: hash the entries in canonical order (held in memory), as --digest,
+    /// --shard and --update need
+    #[arg(long, requires = "files_from")]
+    pub sort: bool,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 

@@ -140,3 +140,75 @@ fn man_pages_render_from_the_same_definition_as_help() {
     assert_eq!(out.status.code(), Some(2));
     assert_stderr_contains(&out, "no command \"nosuch\"");
 }
+
+#[test]
+fn files_from_hashes_the_list_in_its_order_like_b3sum_on_the_same_names() {
+    let env = TestEnv::new();
+    env.file("b", "b\n");
+    env.file("a", "a\n");
+    env.file("sp ace", "s\n");
+    env.file("d/x", "x\n");
+    env.file("d/y/z", "z\n");
+    let names = ["b", "sp ace", "a", "b"];
+    // Files only: exactly what b3sum prints for the same names, duplicates kept.
+    let list = names.join("\n") + "\n";
+    let ours = with_stdin(
+        env.cmd().args(["hash", "-q", "--files-from", "-"]),
+        list.as_bytes(),
+    );
+    let theirs = b3sum()
+        .current_dir(env.root())
+        .args(names)
+        .output()
+        .unwrap();
+    assert_eq!(ours.status.code(), Some(0), "{}", stderr(&ours));
+    assert_eq!(stdout(&ours), stdout(&theirs));
+    // NUL-separated, from a file, with a directory (walked) and a missing entry.
+    env.file("list0", "d\0a\0gone\0");
+    let out = env.run(&["hash", "-q", "--files-from", "list0", "-0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{}  d/x\n{}  d/y/z\n{}  a\n",
+            hex(b"x\n"),
+            hex(b"z\n"),
+            hex(b"a\n")
+        )
+    );
+    assert_stderr_contains(&out, "b3tree: gone: missing");
+    // --sort gives canonical order, which --digest needs; it equals the digest of the PATHs.
+    let sorted = with_stdin(
+        env.cmd()
+            .args(["hash", "-q", "--files-from", "-", "--sort", "--digest"]),
+        b"d\na\n",
+    );
+    let paths = env.run(&["hash", "-q", "--digest", "a", "d"]);
+    assert_eq!(stdout(&sorted), stdout(&paths));
+    let digest = |o: &std::process::Output| stderr(o).lines().last().map(str::to_string);
+    assert_eq!(digest(&sorted), digest(&paths));
+    let unsorted = with_stdin(
+        env.cmd().args(["hash", "--files-from", "-", "--digest"]),
+        b"a\n",
+    );
+    assert_eq!(unsorted.status.code(), Some(2));
+    assert_stderr_contains(&unsorted, "needs --sort");
+}
+
+#[test]
+fn a_dash_in_a_list_read_from_stdin_is_an_error_record_and_paths_conflict() {
+    let env = TestEnv::new();
+    env.file("a", "a\n");
+    let out = with_stdin(
+        env.cmd().args(["hash", "-q", "--files-from", "-", "-0"]),
+        b"a\0-\0",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), format!("{}  a\n", hex(b"a\n")));
+    assert_stderr_contains(&out, "- cannot be standard input, which holds the list");
+    let out = env.run(&["hash", "--files-from", "list", "a"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.run(&["hash", "--files-from", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_stderr_contains(&out, "--files-from nosuch: No such file or directory");
+}

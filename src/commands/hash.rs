@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
 use crate::cli::HashArgs;
-use crate::commands::{engine_config, update, walk_into};
+use crate::commands::{engine_config, list, list_into, update, walk_into};
 use crate::config;
 use crate::config::Env;
 use crate::digest::{OrderCheck, TreeDigest, shard_of};
@@ -19,6 +19,7 @@ use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::stderr::{ProgressMode, Reporter, say};
 use crate::report::summary::{Summary, plural};
 use crate::sys::cancel;
+use crate::sys::open::Confine;
 use crate::walk::{WalkConfig, count_files};
 use indicatif::HumanBytes;
 
@@ -46,7 +47,27 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
             return Exit::Usage;
         }
     };
-    let roots = if args.paths.is_empty() {
+    let needs_order = args.digest || shard.is_some() || args.update;
+    if args.files_from.is_some() && needs_order && !args.sort {
+        say(format_args!(
+            "--files-from with --digest, --shard or --update needs --sort (they take names in \
+             canonical order)"
+        ));
+        return Exit::Usage;
+    }
+    let list = match &args.files_from {
+        Some(path) => match list::open(path, args.null) {
+            Ok(l) => Some(l),
+            Err(msg) => {
+                say(format_args!("{msg}"));
+                return Exit::Usage;
+            }
+        },
+        None => None,
+    };
+    let roots = if args.files_from.is_some() {
+        Vec::new()
+    } else if args.paths.is_empty() {
         if crate::sys::stdio::stdin_is_pipe() {
             say(format_args!(
                 "no PATH given: hashing the current directory; standard input (a pipe) is not \
@@ -170,21 +191,28 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     // that order, or one inside another, break it (the manifest itself is fine for check).
     let mut order = (args.digest || shard.is_some()).then(OrderCheck::default);
     let mut broken: Option<String> = None;
+    let list_roots = match &engine_cfg.confine {
+        Confine::NoSymlinks(r) => Some(r.clone()),
+        _ => None,
+    };
+    let sort = args.sort;
     let finished = engine::run(
         &engine_cfg,
         move |feeder| {
-            let (walked, sources) = (
-                walk_into(&walk_cfg, feeder, |name, action| {
-                    if shard.is_some_and(|(k, n)| shard_of(name, n) != k) {
-                        return None;
-                    }
-                    Some(match &mut sources {
-                        Some(s) => s.action_for(name, action),
-                        None => action,
-                    })
-                }),
-                sources,
-            );
+            let keep = |name: &[u8], action| {
+                if shard.is_some_and(|(k, n)| shard_of(name, n) != k) {
+                    return None;
+                }
+                Some(match &mut sources {
+                    Some(s) => s.action_for(name, action),
+                    None => action,
+                })
+            };
+            let walked = match list {
+                Some(l) if sort => list_into(&walk_cfg, list::sorted(l), list_roots, feeder, keep),
+                Some(l) => list_into(&walk_cfg, l, list_roots, feeder, keep),
+                None => walk_into(&walk_cfg, feeder, keep),
+            };
             (walked, sources.map(|s| s.problems()).unwrap_or_default())
         },
         |mut done| {

@@ -5,6 +5,7 @@ pub(crate) mod check;
 pub(crate) mod digest;
 pub(crate) mod docs;
 pub(crate) mod hash;
+pub(crate) mod list;
 pub(crate) mod merge;
 pub(crate) mod update;
 
@@ -40,6 +41,36 @@ pub(crate) fn walk_into(
             true
         }
     });
+    Walked { stats, refused }
+}
+
+/// [`walk_into`] for a `--files-from` list: each entry walked as a PATH, every directory it
+/// names added to `roots` (the confinement of opens below it) before its entries are queued.
+pub(crate) fn list_into(
+    cfg: &WalkConfig,
+    list: impl Iterator<Item = crate::walk::Listed>,
+    roots: Option<std::sync::Arc<crate::sys::roots::Roots>>,
+    feeder: &mut Feeder<()>,
+    mut keep: impl FnMut(&[u8], Action) -> Option<Action>,
+) -> Walked {
+    let mut refused = 0;
+    let before_dir = |dir: &std::path::Path| {
+        if let Some(r) = &roots {
+            r.add(dir);
+        }
+    };
+    let stats = crate::walk::walk_list(
+        cfg,
+        list,
+        &before_dir,
+        &mut |path, name, action| match keep(&name, action) {
+            Some(action) => feeder.push(path, name, action, ()),
+            None => {
+                refused += 1;
+                true
+            }
+        },
+    );
     Walked { stats, refused }
 }
 

@@ -233,6 +233,7 @@ pub(crate) fn options_text(
         "max_depth": args.walk.max_depth,
         "read_devices": args.walk.read_devices,
         "shard": shard,
+        "files_from": args.files_from.is_some(),
     });
     value.to_string().into_bytes()
 }
