@@ -2,7 +2,8 @@
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::cli::{EngineArgs, ShardArg, WalkArgs};
+use crate::cli::{AlgoArg, EngineArgs, HashArgs, ShardArg, WalkArgs};
+use crate::hash::algo::{Algo, Mode};
 use crate::pipeline::engine::EngineConfig;
 use crate::sys::limits;
 use crate::sys::open::Confine;
@@ -74,6 +75,7 @@ pub fn pipeline(
         walker_dirs: budget.walker_dirs,
         batch,
         confine: Default::default(),
+        mode: Default::default(),
     };
     Ok((cfg, warnings))
 }
@@ -195,6 +197,39 @@ pub fn shard(arg: ShardArg, var: impl Fn(&str) -> Option<String>) -> Result<(u64
         return Err(format!("--shard auto/{g}: {engine} runs {n} shards"));
     }
     Ok((k, n))
+}
+
+/// The digest mode of `hash`'s flags; `key`: the bytes `--keyed` read from standard input.
+pub fn mode(args: &HashArgs, key: Option<Vec<u8>>) -> Result<Mode, String> {
+    let algo = match args.algo {
+        AlgoArg::Blake3 => Algo::Blake3,
+        AlgoArg::Sha256 => Algo::Sha256,
+        AlgoArg::Sha512 => Algo::Sha512,
+    };
+    let blake3_only =
+        args.keyed || args.derive_key.is_some() || args.length.is_some() || args.seek.is_some();
+    if algo != Algo::Blake3 && blake3_only {
+        return Err(format!(
+            "--keyed, --derive-key, --length and --seek are BLAKE3's modes, not {}'s",
+            algo.tag()
+        ));
+    }
+    let key = match key {
+        Some(k) => Some(<[u8; 32]>::try_from(k.as_slice()).map_err(|_| {
+            format!(
+                "--keyed: the key on standard input must be exactly 32 bytes, not {}",
+                k.len()
+            )
+        })?),
+        None => None,
+    };
+    Ok(Mode {
+        algo,
+        key,
+        context: args.derive_key.clone(),
+        len: args.length.map_or(algo.default_len(), |l| l as usize),
+        seek: args.seek.unwrap_or(0),
+    })
 }
 
 #[cfg(test)]

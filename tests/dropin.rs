@@ -212,3 +212,146 @@ fn a_dash_in_a_list_read_from_stdin_is_an_error_record_and_paths_conflict() {
     assert_eq!(out.status.code(), Some(2));
     assert_stderr_contains(&out, "--files-from nosuch: No such file or directory");
 }
+
+/// The official vectors' inputs as files; each case's expected field (131 bytes of extended
+/// output, hex) for `field`.
+fn vector_tree(env: &TestEnv, field: &str) -> Vec<(String, String)> {
+    let vectors: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/blake3-test-vectors.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    for case in vectors["cases"].as_array().unwrap() {
+        let n = case["input_len"].as_u64().unwrap() as usize;
+        let input: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+        let name = format!("v/{n:06}");
+        env.file(&name, &input);
+        out.push((name, case[field].as_str().unwrap().to_string()));
+    }
+    out
+}
+
+#[test]
+fn keyed_derive_key_and_extended_output_match_the_official_vectors() {
+    let env = TestEnv::new();
+    let key = b"whats the Elvish word for friend";
+    let context = "BLAKE3 2019-12-27 16:29:52 test vectors context";
+    for (field, args) in [
+        ("keyed_hash", vec!["--keyed"]),
+        ("derive_key", vec!["--derive-key", context]),
+        ("hash", vec!["-l", "131"]),
+    ] {
+        let cases = vector_tree(&env, field);
+        let mut cmd = env.cmd();
+        cmd.args(["hash", "-q"]).args(&args).arg("v");
+        let out = with_stdin(&mut cmd, key);
+        assert_eq!(out.status.code(), Some(0), "{field}: {}", stderr(&out));
+        let want: String = cases
+            .iter()
+            .map(|(name, hex)| {
+                let len = if args[0] == "-l" { 262 } else { 64 };
+                format!("{}  {name}\n", &hex[..len])
+            })
+            .collect();
+        assert_eq!(stdout(&out), want, "{field}");
+    }
+    // --seek: bytes 100..131 of the extended output.
+    let cases = vector_tree(&env, "hash");
+    let out = env.run(&["hash", "-q", "-l", "31", "--seek", "100", "v/001024"]);
+    let full = &cases.iter().find(|(n, _)| n == "v/001024").unwrap().1;
+    assert_eq!(stdout(&out), format!("{}  v/001024\n", &full[200..262]));
+}
+
+/// The same arguments give b3sum's output byte for byte.
+#[test]
+fn every_b3sum_mode_prints_what_b3sum_prints() {
+    let env = TestEnv::new();
+    env.file("a", "alpha\n");
+    env.file("b b", "beta\n");
+    env.file("new\nline", "gamma\n");
+    let key: Vec<u8> = (0..32).collect();
+    let modes: [&[&str]; 8] = [
+        &[],
+        &["--no-names"],
+        &["-l", "64"],
+        &["-l", "7", "--seek", "1000"],
+        &["--derive-key", "my app 2026"],
+        &["--keyed"],
+        &["--keyed", "--no-names", "-l", "16"],
+        &["--tag"],
+    ];
+    for args in modes {
+        let files = ["a", "b b", "new\nline"];
+        let ours = with_stdin(env.cmd().args(["hash", "-q"]).args(args).args(files), &key);
+        let theirs = with_stdin(b3sum().current_dir(env.root()).args(args).args(files), &key);
+        assert_eq!(ours.status.code(), Some(0), "{args:?}: {}", stderr(&ours));
+        assert_eq!(stdout(&ours), stdout(&theirs), "{args:?}");
+    }
+    let ours = env
+        .cmd()
+        .args(["hash", "-q", "--raw", "a"])
+        .output()
+        .unwrap();
+    let theirs = b3sum()
+        .current_dir(env.root())
+        .args(["--raw", "a"])
+        .output()
+        .unwrap();
+    assert_eq!(ours.stdout, theirs.stdout);
+    assert_eq!(ours.stdout.len(), 32);
+}
+
+#[test]
+fn sha256_and_sha512_lines_are_those_of_gnu() {
+    let env = TestEnv::new();
+    env.file("a", "alpha\n");
+    env.file("sp ace", "beta\n");
+    env.file("back\\slash", "gamma\n");
+    let files = ["a", "sp ace", "back\\slash"];
+    for (algo, tool) in [("sha256", "sha256sum"), ("sha512", "sha512sum")] {
+        for extra in [&[][..], &["--tag"], &["-z"], &["--tag", "-z"]] {
+            let ours = env
+                .cmd()
+                .args(["hash", "-q", "--algo", algo])
+                .args(extra)
+                .args(files)
+                .output()
+                .unwrap();
+            let theirs = Command::new(tool)
+                .current_dir(env.root())
+                .args(extra)
+                .args(files)
+                .output()
+                .unwrap();
+            assert_eq!(ours.status.code(), Some(0), "{}", stderr(&ours));
+            assert_eq!(ours.stdout, theirs.stdout, "{algo} {extra:?}");
+        }
+    }
+}
+
+#[test]
+fn modes_that_cannot_be_are_usage_errors() {
+    let env = TestEnv::new();
+    env.file("a", "a\n");
+    env.file("d/x", "x\n");
+    let short_key = with_stdin(env.cmd().args(["hash", "--keyed", "a"]), b"too short");
+    assert_eq!(short_key.status.code(), Some(2));
+    assert_stderr_contains(&short_key, "exactly 32 bytes, not 9");
+    let cases: [&[&str]; 6] = [
+        &["hash", "--keyed", "-"],
+        &["hash", "--algo", "sha256", "-l", "16", "a"],
+        &["hash", "--algo", "sha512", "--derive-key", "c", "a"],
+        &["hash", "--digest", "-l", "16", "a"],
+        &["hash", "--raw", "a", "a"],
+        &["hash", "--raw", "d"],
+    ];
+    for args in cases {
+        let out = with_stdin(env.cmd().args(args), &[7u8; 32]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}

@@ -15,6 +15,7 @@ use crate::config;
 use crate::config::Env;
 use crate::digest::{OrderCheck, TreeDigest, canonical_cmp};
 use crate::exit::Exit;
+use crate::hash::algo::Digest;
 use crate::hash::outcome::Outcome;
 use crate::manifest::output::Output;
 use crate::manifest::read::{self, LineReader, StrictError};
@@ -87,7 +88,9 @@ fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
             reporter.outcome(&done.name, &done.outcome);
             match &done.outcome {
                 Outcome::Hashed { hash, size } => {
-                    digest.add(&normalize(&done.name), hash.as_bytes());
+                    if let Digest::Blake3(h) = hash {
+                        digest.add(&normalize(&done.name), h.as_bytes());
+                    }
                     bytes += size;
                 }
                 Outcome::Failed(_) => errors += 1,

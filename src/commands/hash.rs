@@ -6,11 +6,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
 use crate::cli::HashArgs;
-use crate::commands::{engine_config, list, list_into, update, walk_into};
+use crate::commands::{engine_config, list, list_into, modes, update, walk_into};
 use crate::config;
 use crate::config::Env;
 use crate::digest::{OrderCheck, TreeDigest, shard_of};
 use crate::exit::Exit;
+use crate::hash::algo::Digest;
 use crate::hash::outcome::Outcome;
 use crate::manifest::output::{Output, Target};
 use crate::manifest::write::{Format, ManifestWriter};
@@ -46,6 +47,10 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
             say(format_args!("{msg}"));
             return Exit::Usage;
         }
+    };
+    let (digest_mode, shape) = match modes::resolve(&args) {
+        Ok(m) => m,
+        Err(exit) => return exit,
     };
     let needs_order = args.digest || shard.is_some() || args.update;
     if args.files_from.is_some() && needs_order && !args.sort {
@@ -104,7 +109,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
             ));
             return Exit::Usage;
         };
-        let options = update::options_text(&args, &roots, shard);
+        let options = update::options_text(&args, &roots, shard, &digest_mode);
         match update::prepare(&real, &options, wall_start, &mut |n| {
             say(format_args!("{n}"))
         }) {
@@ -118,8 +123,11 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
             }
         }
     }
-    // A terminal gets control characters escaped; files and pipes get b3sum's format.
-    let escaping = if args.output.is_none() && io::stdout().is_terminal() {
+    // A terminal gets control characters escaped; files and pipes get b3sum's format; -z
+    // lines carry names as they are (as sha256sum -z).
+    let escaping = if args.zero {
+        Escaping::Raw
+    } else if args.output.is_none() && io::stdout().is_terminal() {
         Escaping::Terminal
     } else {
         Escaping::Manifest
@@ -158,6 +166,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     let engine_cfg = match engine_config(&args.engine) {
         Ok(cfg) => EngineConfig {
             confine: config::confine_for(&walk_cfg),
+            mode: std::sync::Arc::new(digest_mode.clone()),
             ..cfg
         },
         Err(exit) => return exit,
@@ -177,7 +186,9 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
             }
         });
     }
-    let mut writer = ManifestWriter::new(output, format, escaping);
+    let mut writer = ManifestWriter::new(output, format, escaping)
+        .with_algo(digest_mode.algo)
+        .with_shape(shape);
     // A shard manifest says which shard it is, so that merge can tell a missing one.
     if let Some((k, n)) = shard {
         if let Err(e) = writer.comment(&crate::digest::shard_header(k, n)) {
@@ -226,8 +237,9 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
                         format!("{} comes after {}", display(&done.name), display(last))
                     });
                 }
-                if let Some(d) = &mut tree_digest {
-                    d.add(&done.name, hash.as_bytes());
+                // The tree digest is defined for default BLAKE3 digests (others are refused).
+                if let (Some(d), Digest::Blake3(h)) = (&mut tree_digest, hash) {
+                    d.add(&done.name, h.as_bytes());
                 }
             }
             summary.add(&done.outcome);

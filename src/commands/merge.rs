@@ -204,13 +204,9 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, MergeError> {
         let entry = inputs[b].head.take().expect("head");
         inputs[b].shards.insert(shard_of(&entry.name, n));
         line.clear();
-        format_line(
-            &mut line,
-            &entry.name,
-            &blake3::Hash::from_bytes(entry.hash),
-            tagged,
-            Escaping::Manifest,
-        );
+        let hex = blake3::Hash::from_bytes(entry.hash).to_hex();
+        let tag = tagged.then_some("BLAKE3");
+        format_line(&mut line, &entry.name, &hex, tag, Escaping::Manifest);
         out.write_all(&line).map_err(MergeError::Write)?;
         count += 1;
         inputs[b].advance().map_err(MergeError::Refused)?;

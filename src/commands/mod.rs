@@ -7,6 +7,7 @@ pub(crate) mod docs;
 pub(crate) mod hash;
 pub(crate) mod list;
 pub(crate) mod merge;
+pub(crate) mod modes;
 pub(crate) mod update;
 
 use crate::cli::EngineArgs;

@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use crate::cli::HashArgs;
 use crate::digest::canonical_cmp;
+use crate::hash::algo::{Digest, Mode};
 use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::Action;
 use crate::names::escape::display;
@@ -146,7 +147,7 @@ impl Update {
     pub fn record(
         &mut self,
         name: &[u8],
-        hash: &blake3::Hash,
+        hash: &Digest,
         facts: Facts,
         reused: bool,
     ) -> std::io::Result<()> {
@@ -157,7 +158,13 @@ impl Update {
         };
         count.0 += 1;
         count.1 += facts.size;
-        self.journal.record(name, &Known { facts, hash: *hash })
+        self.journal.record(
+            name,
+            &Known {
+                facts,
+                hash: hash.clone(),
+            },
+        )
     }
 
     /// The manifest at `real` was replaced: the journal becomes its state, bound to its
@@ -215,6 +222,7 @@ pub(crate) fn options_text(
     args: &HashArgs,
     roots: &[PathBuf],
     shard: Option<(u64, u64)>,
+    mode: &Mode,
 ) -> Vec<u8> {
     let cwd = std::env::current_dir()
         .and_then(std::fs::canonicalize)
@@ -234,6 +242,7 @@ pub(crate) fn options_text(
         "read_devices": args.walk.read_devices,
         "shard": shard,
         "files_from": args.files_from.is_some(),
+        "mode": mode.fingerprint(),
     });
     value.to_string().into_bytes()
 }

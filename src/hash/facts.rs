@@ -67,7 +67,7 @@ pub fn to_pair(t: SystemTime) -> (i64, u32) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Known {
     pub facts: Facts,
-    pub hash: blake3::Hash,
+    pub hash: crate::hash::algo::Digest,
 }
 
 #[cfg(test)]

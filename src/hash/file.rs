@@ -18,6 +18,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
+use crate::hash::algo::{Digester, Mode};
 use crate::hash::biglane::{self, Turn};
 use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
@@ -39,6 +40,14 @@ const BIG_CHUNK: usize = 4 * 1024 * 1024;
 /// speed within noise), and is how often the cancel flag is polled.
 const MAP_WINDOW: u64 = 16 * 1024 * 1024;
 
+/// `--no-mmap`: big files are read with read() into a buffer, never mapped.
+static NO_MMAP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes every later big file be read with read() (`hash --no-mmap`, as b3sum's).
+pub fn disable_mmap() {
+    NO_MMAP.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SMALL_BUF]);
 }
@@ -47,7 +56,7 @@ thread_local! {
 #[cfg(test)]
 fn hash_path(path: &Path) -> Outcome {
     match DirCache::new(crate::sys::open::Confine::Anywhere) {
-        Ok(mut dirs) => hash_path_in(&mut dirs, path),
+        Ok(mut dirs) => hash_path_in(&mut dirs, path, &Mode::default()),
         Err(e) => Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)),
     }
 }
@@ -56,7 +65,7 @@ fn hash_path(path: &Path) -> Outcome {
 /// waits for its writer, as `cat` does) and read to its end, the cancel flag polled between
 /// chunks (`/dev/zero` never ends: Ctrl-C stops it). No size to compare: a stream is what it
 /// delivers.
-pub fn hash_stream(path: &Path) -> Outcome {
+pub fn hash_stream(path: &Path, mode: &Mode) -> Outcome {
     // `-`: standard input itself (read from where it stands, as b3sum does), not a reopening
     // of /dev/stdin (which would start a redirected file over).
     let file = if path.as_os_str() == "-" {
@@ -70,7 +79,7 @@ pub fn hash_stream(path: &Path) -> Outcome {
             Err(e) => return Outcome::Failed(open_error(&e, false)),
         }
     };
-    let mut hasher = blake3::Hasher::new();
+    let mut hasher = mode.digester();
     let mut buf = vec![0u8; SMALL_BUF];
     let mut total = 0u64;
     loop {
@@ -88,21 +97,21 @@ pub fn hash_stream(path: &Path) -> Outcome {
         }
     }
     Outcome::Hashed {
-        hash: hasher.finalize(),
+        hash: hasher.finish(mode),
         size: total,
     }
 }
 
 /// [`hash_path`], reusing `dirs` for files of the same directory.
 #[cfg(test)]
-fn hash_path_in(dirs: &mut DirCache, path: &Path) -> Outcome {
-    hash_file_in(dirs, path).0
+fn hash_path_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> Outcome {
+    hash_file_in(dirs, path, mode).0
 }
 
 /// [`hash_path_in`], with the stat facts of the file read when there is one (its fstat
 /// before the read, which the one after must equal for a digest): what `hash --update`
 /// records and `check` compares for its bit-rot verdict.
-pub fn hash_file_in(dirs: &mut DirCache, path: &Path) -> (Outcome, Option<Facts>) {
+pub fn hash_file_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> (Outcome, Option<Facts>) {
     let file = match dirs.open(path) {
         Ok(f) => f,
         Err(e) => return (Outcome::Failed(open_error(&e, dirs.no_symlinks())), None),
@@ -117,7 +126,7 @@ pub fn hash_file_in(dirs: &mut DirCache, path: &Path) -> (Outcome, Option<Facts>
         }
     };
     let facts = before.facts();
-    (hash_open_file(&file, before), Some(facts))
+    (hash_open_file(&file, before, mode), Some(facts))
 }
 
 /// Reuses `known`'s digest when the file at `path` is, by its stat facts, the version it
@@ -127,6 +136,7 @@ pub fn refresh_in(
     dirs: &mut DirCache,
     path: &Path,
     known: &Known,
+    mode: &Mode,
 ) -> (Outcome, Option<Facts>, bool) {
     if let Ok(st) = dirs.stat(path) {
         let now = Stat::from(&st);
@@ -134,27 +144,31 @@ pub fn refresh_in(
         if now.not_regular().is_none() && known.facts.same_version(&facts) {
             progress::add(facts.size);
             let outcome = Outcome::Hashed {
-                hash: known.hash,
+                hash: known.hash.clone(),
                 size: facts.size,
             };
             return (outcome, Some(facts), true);
         }
     }
-    let (outcome, facts) = hash_file_in(dirs, path);
+    let (outcome, facts) = hash_file_in(dirs, path, mode);
     (outcome, facts, false)
 }
 
 /// Hashes an open file whose fstat gave `before`.
-fn hash_open_file(file: &File, before: Stat) -> Outcome {
+fn hash_open_file(file: &File, before: Stat, mode: &Mode) -> Outcome {
     if let Some(what) = before.not_regular() {
         return Outcome::Failed(EntryError::new(ErrorKind::NotRegular, what));
     }
-    let mut hasher = blake3::Hasher::new();
+    let mut hasher = mode.digester();
     let read = if before.size >= BIG_FILE {
         // At most one big file per core; each decides per window whether to spread over
         // the rayon pool (see `biglane`).
         let turn = biglane::lane().enter();
-        read_mapped(file, &before, &turn, &mut hasher)
+        if NO_MMAP.load(std::sync::atomic::Ordering::Relaxed) {
+            read_big(file, before.size, &turn, &mut hasher)
+        } else {
+            read_mapped(file, &before, &turn, &mut hasher)
+        }
     } else {
         read_small(file, before.size, &mut hasher)
     };
@@ -170,7 +184,7 @@ fn hash_open_file(file: &File, before: Stat) -> Outcome {
         return Outcome::Failed(EntryError::new(ErrorKind::Changed, why));
     }
     Outcome::Hashed {
-        hash: hasher.finalize(),
+        hash: hasher.finish(mode),
         size: read,
     }
 }
@@ -235,7 +249,7 @@ fn read_some(mut file: &File, buf: &mut [u8]) -> Result<usize, ReadStop> {
 /// we skip the extra `read` that would return 0 (a syscall per file saved). Growth after that
 /// read cannot affect the bytes hashed, and the second fstat still sees any size or mtime
 /// change.
-fn read_small(file: &File, size: u64, hasher: &mut blake3::Hasher) -> Result<u64, ReadStop> {
+fn read_small(file: &File, size: u64, hasher: &mut Digester) -> Result<u64, ReadStop> {
     BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         let mut total = 0u64;
@@ -269,7 +283,7 @@ fn read_mapped(
     file: &File,
     before: &Stat,
     turn: &Turn,
-    hasher: &mut blake3::Hasher,
+    hasher: &mut Digester,
 ) -> Result<u64, ReadStop> {
     let size = before.size;
     let mut offset = 0u64;
@@ -290,7 +304,12 @@ fn read_mapped(
         // serial kernel work (~5 % of a 1 GiB file's profile), which would otherwise leave
         // the other cores idle between windows.
         let previous = spent.take();
-        map.hash_into(hasher, turn.spread(), move || drop(previous));
+        let spread = turn.spread();
+        map.hash_into(
+            |bytes| hasher.update_spread(bytes, spread),
+            spread,
+            move || drop(previous),
+        );
         if map.faulted() {
             return Err(ReadStop::Shrunk);
         }
@@ -307,12 +326,7 @@ fn read_mapped(
     Ok(size)
 }
 
-fn read_big(
-    file: &File,
-    size: u64,
-    turn: &Turn,
-    hasher: &mut blake3::Hasher,
-) -> Result<u64, ReadStop> {
+fn read_big(file: &File, size: u64, turn: &Turn, hasher: &mut Digester) -> Result<u64, ReadStop> {
     let mut buf = vec![0u8; BIG_CHUNK];
     let mut total = 0u64;
     loop {
@@ -335,18 +349,8 @@ fn read_big(
         if total > size {
             return Err(ReadStop::Longer(size));
         }
-        update(hasher, turn, &buf[..filled]);
+        hasher.update_spread(&buf[..filled], turn.spread());
         progress::add(filled as u64);
-    }
-}
-
-/// Hashes one chunk of a big file read into memory: over every core while one is free of
-/// big files, else on this thread alone.
-fn update(hasher: &mut blake3::Hasher, turn: &Turn, bytes: &[u8]) {
-    if turn.spread() {
-        hasher.update_rayon(bytes);
-    } else {
-        hasher.update(bytes);
     }
 }
 
@@ -385,7 +389,7 @@ mod tests {
             assert_eq!(
                 hash_path(&p),
                 Outcome::Hashed {
-                    hash: blake3::hash(&data),
+                    hash: blake3::hash(&data).into(),
                     size: len as u64
                 },
                 "length {len}"
@@ -411,7 +415,7 @@ mod tests {
             for (p, want) in &files {
                 s.spawn(move || {
                     let want = Outcome::Hashed {
-                        hash: *want,
+                        hash: (*want).into(),
                         size: len as u64,
                     };
                     assert_eq!(hash_path(p), want, "{}", p.display());

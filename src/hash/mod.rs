@@ -1,5 +1,6 @@
 //! Reading and hashing one file, trusting only what is checked around the read.
 
+pub mod algo;
 pub(crate) mod backend;
 pub(crate) mod biglane;
 pub mod facts;

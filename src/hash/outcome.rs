@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::hash::algo::Digest;
+
 /// What the workers do with a job.
 #[derive(Debug)]
 pub enum Action {
@@ -24,7 +26,7 @@ pub enum Action {
 /// How an entry ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Hashed { hash: blake3::Hash, size: u64 },
+    Hashed { hash: Digest, size: u64 },
     Failed(EntryError),
     Skipped(SkipKind),
 }

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
+use crate::hash::algo::Algo;
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::manifest::read::MAX_LINE;
 use crate::names::escape::{Escaping, escape_into, needs_escape};
@@ -29,7 +30,30 @@ pub struct ManifestWriter<W: Write> {
     out: W,
     format: Format,
     escaping: Escaping,
+    algo: Algo,
+    shape: Shape,
     line: Vec<u8>,
+}
+
+/// How plain lines are shaped beyond their format (b3sum's and GNU's options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Names after the digest (`--no-names` leaves them out).
+    pub names: bool,
+    /// What ends a line: `\n`, or NUL with `-z`.
+    pub terminator: u8,
+    /// The digest's raw bytes only (`--raw`).
+    pub raw: bool,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape {
+            names: true,
+            terminator: b'\n',
+            raw: false,
+        }
+    }
 }
 
 impl<W: Write> ManifestWriter<W> {
@@ -38,8 +62,22 @@ impl<W: Write> ManifestWriter<W> {
             out,
             format,
             escaping,
+            algo: Algo::Blake3,
+            shape: Shape::default(),
             line: Vec::with_capacity(256),
         }
+    }
+
+    /// Lines shaped by `shape`.
+    pub fn with_shape(mut self, shape: Shape) -> Self {
+        self.shape = shape;
+        self
+    }
+
+    /// Lines of `algo` (the name `--tag` lines carry).
+    pub fn with_algo(mut self, algo: Algo) -> Self {
+        self.algo = algo;
+        self
     }
 
     /// An outcome `check` could not read back: a hashed file whose line would exceed
@@ -51,13 +89,8 @@ impl<W: Write> ManifestWriter<W> {
         }
         if let Outcome::Hashed { hash, .. } = outcome {
             let mut line = Vec::new();
-            format_line(
-                &mut line,
-                name,
-                hash,
-                self.format == Format::Tag,
-                self.escaping,
-            );
+            let tag = (self.format == Format::Tag).then_some(self.algo.tag());
+            format_line(&mut line, name, &hash.to_hex(), tag, self.escaping);
             if line.len() > MAX_LINE {
                 *outcome = Outcome::Failed(EntryError::new(
                     ErrorKind::NameTooLong,
@@ -82,11 +115,19 @@ impl<W: Write> ManifestWriter<W> {
     ) -> io::Result<()> {
         self.line.clear();
         match (self.format, outcome) {
-            (Format::Plain, Outcome::Hashed { hash, .. }) => {
-                format_line(&mut self.line, name, hash, false, self.escaping);
+            (_, Outcome::Hashed { hash, .. }) if self.shape.raw => {
+                self.line.extend_from_slice(hash.as_bytes());
             }
-            (Format::Tag, Outcome::Hashed { hash, .. }) => {
-                format_line(&mut self.line, name, hash, true, self.escaping);
+            (Format::Plain, Outcome::Hashed { hash, .. }) if !self.shape.names => {
+                self.line.extend_from_slice(hash.to_hex().as_bytes());
+                self.line.push(self.shape.terminator);
+            }
+            (Format::Plain | Format::Tag, Outcome::Hashed { hash, .. }) => {
+                let tag = (self.format == Format::Tag).then_some(self.algo.tag());
+                format_line(&mut self.line, name, &hash.to_hex(), tag, self.escaping);
+                if self.shape.terminator != b'\n' {
+                    *self.line.last_mut().expect("a line") = self.shape.terminator;
+                }
             }
             (Format::Json, _) => {
                 let mut record = json_record(name, outcome);
@@ -126,18 +167,20 @@ impl<W: Write> ManifestWriter<W> {
     }
 }
 
-/// Appends one manifest line (`HASH  name` or `BLAKE3 (name) = HASH`) to `line`.
-pub fn format_line(line: &mut Vec<u8>, name: &[u8], hash: &blake3::Hash, tag: bool, esc: Escaping) {
+/// Appends one manifest line (`HEX  name`, or with `tag` its BSD form `TAG (name) = HEX`,
+/// e.g. `BLAKE3 (name) = …`, `SHA256 (name) = …`) to `line`.
+pub fn format_line(line: &mut Vec<u8>, name: &[u8], hex: &str, tag: Option<&str>, esc: Escaping) {
     if needs_escape(name, esc) {
         line.push(b'\\');
     }
-    if tag {
-        line.extend_from_slice(b"BLAKE3 (");
+    if let Some(tag) = tag {
+        line.extend_from_slice(tag.as_bytes());
+        line.extend_from_slice(b" (");
         escape_into(name, esc, line);
         line.extend_from_slice(b") = ");
-        line.extend_from_slice(hash.to_hex().as_bytes());
+        line.extend_from_slice(hex.as_bytes());
     } else {
-        line.extend_from_slice(hash.to_hex().as_bytes());
+        line.extend_from_slice(hex.as_bytes());
         line.extend_from_slice(b"  ");
         escape_into(name, esc, line);
     }
@@ -165,7 +208,7 @@ fn json_record(name: &[u8], outcome: &Outcome) -> Value {
         Outcome::Hashed { hash, size } => {
             obj.insert("type".into(), json!("file"));
             json_path(name, &mut obj);
-            obj.insert("hash".into(), json!(hash.to_hex().as_str()));
+            obj.insert("hash".into(), json!(hash.to_hex()));
             obj.insert("size".into(), json!(size));
         }
         Outcome::Failed(err) => {
@@ -189,7 +232,14 @@ mod tests {
 
     fn line(name: &[u8], tag: bool) -> String {
         let mut v = Vec::new();
-        format_line(&mut v, name, &blake3::hash(b"foo"), tag, Escaping::Manifest);
+        let hex = blake3::hash(b"foo").to_hex();
+        format_line(
+            &mut v,
+            name,
+            &hex,
+            tag.then_some("BLAKE3"),
+            Escaping::Manifest,
+        );
         String::from_utf8_lossy(&v).into_owned()
     }
 
@@ -209,7 +259,7 @@ mod tests {
         w.record(
             b"a\xff",
             &Outcome::Hashed {
-                hash: blake3::hash(b""),
+                hash: blake3::hash(b"").into(),
                 size: 0,
             },
         )

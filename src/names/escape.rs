@@ -18,6 +18,8 @@ pub enum Escaping {
     Manifest,
     /// Manifest escaping plus every other control character as `\xHH` (for terminals).
     Terminal,
+    /// None: names as they are (`hash -z`, whose lines end with NUL, as GNU's `sha256sum -z`).
+    Raw,
 }
 
 fn needs_hex(b: u8, mode: Escaping) -> bool {
@@ -26,6 +28,9 @@ fn needs_hex(b: u8, mode: Escaping) -> bool {
 
 /// Whether `name` has to be written in escaped form (and so the line needs a leading `\`).
 pub fn needs_escape(name: &[u8], mode: Escaping) -> bool {
+    if mode == Escaping::Raw {
+        return false;
+    }
     name.iter()
         .any(|&b| b == b'\\' || b == b'\n' || b == b'\r' || needs_hex(b, mode))
         || std::str::from_utf8(name).is_err()

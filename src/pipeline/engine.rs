@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_lock::Semaphore;
 
+use crate::hash::algo::Mode;
 use crate::pipeline::gather::gather;
 use crate::pipeline::job::Done;
 use crate::pipeline::queue::Feeder;
@@ -31,6 +32,8 @@ pub struct EngineConfig {
     pub batch: usize,
     /// How opens after the walk are confined (see `confine`).
     pub confine: Confine,
+    /// How files are digested (algorithm, BLAKE3 mode, length).
+    pub mode: Arc<Mode>,
 }
 
 impl EngineConfig {
@@ -79,6 +82,7 @@ where
                 done_tx.clone(),
                 open_files.clone(),
                 cfg.confine.clone(),
+                cfg.mode.clone(),
             ))
         })
         .collect();

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_channel::{Receiver, Sender};
 use async_lock::Semaphore;
 
+use crate::hash::algo::Mode;
 use crate::hash::facts::Facts;
 use crate::hash::file;
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome};
@@ -26,6 +27,7 @@ pub async fn worker<T: Send + 'static>(
     tx: Sender<DoneBatch<T>>,
     open_files: Arc<Semaphore>,
     confine: Confine,
+    mode: Arc<Mode>,
 ) {
     while let Ok(batch) = rx.recv().await {
         let needs_files = batch
@@ -35,14 +37,15 @@ pub async fn worker<T: Send + 'static>(
         let done = if needs_files && !cancel::is_stopped() {
             let permit = open_files.acquire_arc().await;
             let confine = confine.clone();
+            let mode = mode.clone();
             rt::spawn_blocking(move || {
-                let done = process(batch, confine);
+                let done = process(batch, confine, &mode);
                 drop(permit);
                 done
             })
             .await
         } else {
-            process(batch, confine.clone())
+            process(batch, confine.clone(), &mode)
         };
         if tx.send(done).await.is_err() {
             break;
@@ -51,7 +54,7 @@ pub async fn worker<T: Send + 'static>(
 }
 
 /// Settles every job of a batch, in order. Runs on the blocking pool when files are read.
-fn process<T>(batch: Batch<T>, confine: Confine) -> DoneBatch<T> {
+fn process<T>(batch: Batch<T>, confine: Confine, mode: &Mode) -> DoneBatch<T> {
     // Opened on the first file only: a batch settled on an executor thread (reports only, or
     // after a stop) must not do I/O there.
     let mut dirs: Option<Result<DirCache, EntryError>> = None;
@@ -61,7 +64,7 @@ fn process<T>(batch: Batch<T>, confine: Confine) -> DoneBatch<T> {
             return Settled::of(Outcome::Failed(EntryError::new(ErrorKind::Cancelled, "")));
         }
         if let Action::HashStream = action {
-            return Settled::of(file::hash_stream(path));
+            return Settled::of(file::hash_stream(path, mode));
         }
         let dirs = dirs.get_or_insert_with(|| {
             // If the root itself cannot be opened, every file of the batch fails so.
@@ -74,7 +77,7 @@ fn process<T>(batch: Batch<T>, confine: Confine) -> DoneBatch<T> {
         };
         match action {
             Action::Refresh(known) => {
-                let (outcome, facts, reused) = file::refresh_in(dirs, path, known);
+                let (outcome, facts, reused) = file::refresh_in(dirs, path, known, mode);
                 Settled {
                     outcome,
                     facts,
@@ -82,7 +85,7 @@ fn process<T>(batch: Batch<T>, confine: Confine) -> DoneBatch<T> {
                 }
             }
             _ => {
-                let (outcome, facts) = file::hash_file_in(dirs, path);
+                let (outcome, facts) = file::hash_file_in(dirs, path, mode);
                 Settled {
                     outcome,
                     facts,

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::hash::algo::Digest;
 use crate::hash::facts::{Facts, Known, to_pair};
 use crate::names::escape::{self, Escaping};
 
@@ -80,7 +81,7 @@ pub fn block_sealed(sum: &[u8], block: &[u8], count: u64) -> bool {
 /// Parses a record's content (checksum already verified).
 pub fn parse_record(content: &[u8]) -> Option<Record> {
     let mut fields = content.splitn(7, |&b| b == b' ');
-    let hash = blake3::Hash::from_hex(fields.next()?).ok()?;
+    let hash = Digest::from_hex(fields.next()?)?;
     let size = number(fields.next()?)?;
     let mtime = time(fields.next()?)?;
     let ctime = time(fields.next()?)?;
@@ -160,7 +161,7 @@ mod tests {
                 ino: 42,
                 dev: 2049,
             },
-            hash: blake3::hash(b"x"),
+            hash: blake3::hash(b"x").into(),
         }
     }
 

@@ -132,7 +132,10 @@ impl StateReader {
         r.started = started.ok_or("has no valid started line")?;
         let written = opts.strip_prefix(b"options ");
         if written.is_none() || options.is_some_and(|o| written != Some(o)) {
-            return Err("was written for other options (PATHs, -C, excludes, -L, shard...)".into());
+            return Err(
+                "was written for other options (PATHs, -C, excludes, -L, shard, digest mode...)"
+                    .into(),
+            );
         }
         r.advance();
         Ok(Some(r))
@@ -311,7 +314,7 @@ mod tests {
                 ino: u64::from(n),
                 dev: 1,
             },
-            hash: blake3::hash(&[n]),
+            hash: blake3::hash(&[n]).into(),
         }
     }
 

@@ -214,12 +214,13 @@ impl GuardedMap {
         unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
     }
 
-    /// Feeds the mapped bytes to `hasher` — the only use made of them (see the module
-    /// docs). With `spread`, over rayon's pool, running `alongside` (e.g. unmapping the
-    /// previous window) at the same time; else on this thread, after `alongside`.
+    /// Feeds the mapped bytes to `hash` — the only use made of them (see the module docs).
+    /// With `spread` (`hash` then spreads over rayon's pool), running `alongside` (e.g.
+    /// unmapping the previous window) at the same time; else on this thread, after
+    /// `alongside`.
     pub fn hash_into(
         &self,
-        hasher: &mut blake3::Hasher,
+        hash: impl FnOnce(&[u8]) + Send,
         spread: bool,
         alongside: impl FnOnce() + Send,
     ) {
@@ -227,10 +228,10 @@ impl GuardedMap {
         // and the caller's before/after fstat reports the file as changed instead.
         let bytes = unsafe { self.as_slice() };
         if spread {
-            rayon::join(alongside, || hasher.update_rayon(bytes));
+            rayon::join(alongside, || hash(bytes));
         } else {
             alongside();
-            hasher.update(bytes);
+            hash(bytes);
         }
     }
 

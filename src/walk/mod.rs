@@ -29,7 +29,9 @@ use crate::sys::limits::WALKER_OPEN_DIRS;
 use crate::sys::open;
 
 mod count;
+mod list;
 pub use count::count_files;
+pub use list::{Listed, walk_list};
 
 /// What to walk and how.
 #[derive(Debug, Clone, Default)]
@@ -85,44 +87,12 @@ pub fn walk(cfg: &WalkConfig, emit: &mut Emit) -> WalkStats {
     }
 }
 
-/// One entry of a `--files-from` list: a path, or what was wrong with the entry (its name as
-/// written, and why).
-pub type Listed = Result<PathBuf, (Vec<u8>, String)>;
-
-/// Walks the entries of a `--files-from` list in turn, each as a PATH named on the command
-/// line (a file hashed, a directory walked, a symlink followed); `before_dir` hears of each
-/// directory before any of its entries is emitted (opens below it are confined to it).
-pub fn walk_list(
+pub(super) fn walk_root(
     cfg: &WalkConfig,
-    list: impl Iterator<Item = Listed>,
-    before_dir: &dyn Fn(&Path),
+    root: &Path,
+    excluded: &Cell<u64>,
     emit: &mut Emit,
-) -> WalkStats {
-    let excluded = Cell::new(0);
-    for entry in list {
-        let more = match entry {
-            Ok(path) => {
-                if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-                    before_dir(&path);
-                }
-                walk_root(cfg, &path, &excluded, emit)
-            }
-            Err((name, why)) => emit(
-                PathBuf::from(std::ffi::OsStr::from_bytes(&name)),
-                name,
-                Action::Report(Outcome::Failed(EntryError::new(ErrorKind::Unreadable, why))),
-            ),
-        };
-        if !more {
-            break;
-        }
-    }
-    WalkStats {
-        excluded: excluded.get(),
-    }
-}
-
-fn walk_root(cfg: &WalkConfig, root: &Path, excluded: &Cell<u64>, emit: &mut Emit) -> bool {
+) -> bool {
     let root_bytes = root.as_os_str().as_bytes();
     let naming = Naming {
         prefix: (cfg.relative_names || root_bytes == b".").then_some(root_bytes),

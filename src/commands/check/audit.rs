@@ -63,7 +63,8 @@ pub(super) fn audit_tree<W: Write>(
             sink.reporter.progress(&done.outcome);
             match &done.outcome {
                 Outcome::Hashed { hash, .. } => {
-                    if let Some(from) = held.take_match(hash.as_bytes()) {
+                    let key = <&[u8; 32]>::try_from(hash.as_bytes()).ok();
+                    if let Some(from) = key.and_then(|k| held.take_match(k)) {
                         let from = match from {
                             Ok(name) => name,
                             Err(e) => {

@@ -161,7 +161,7 @@ pub(super) fn entry_json(
     status: &str,
     at: &str,
     expected: &[u8; 32],
-    actual: Option<&blake3::Hash>,
+    actual: Option<&crate::hash::algo::Digest>,
 ) -> Value {
     let mut o = serde_json::Map::new();
     o.insert("type".into(), json!("entry"));
@@ -173,7 +173,7 @@ pub(super) fn entry_json(
         json!(blake3::Hash::from_bytes(*expected).to_hex().as_str()),
     );
     if let Some(h) = actual {
-        o.insert("actual".into(), json!(h.to_hex().as_str()));
+        o.insert("actual".into(), json!(h.to_hex()));
     }
     Value::Object(o)
 }

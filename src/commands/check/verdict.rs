@@ -180,7 +180,7 @@ pub(super) fn settle_entry<W: Write>(
     let name = done.name;
     let err = match done.outcome {
         Outcome::Hashed { hash, .. } => {
-            let ok = hash.as_bytes() == &expected;
+            let ok = hash.as_bytes() == &expected[..];
             let cause = match recorded {
                 Some(r) if !ok => r.cause(&name, done.facts),
                 _ => None,
@@ -326,7 +326,7 @@ mod tests {
 
     fn hashed(data: &[u8]) -> Outcome {
         Outcome::Hashed {
-            hash: blake3::hash(data),
+            hash: blake3::hash(data).into(),
             size: data.len() as u64,
         }
     }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod hash;
+pub use hash::{AlgoArg, HashArgs, ShardArg};
+
 pub const EXIT_CODES: &str = "\
 Exit status:
   0    everything hashed / verified
@@ -237,145 +240,6 @@ pub struct EngineArgs {
     #[arg(long, value_name = "N", default_value_t = 256, hide = true,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub batch: u32,
-}
-
-#[derive(Debug, Args)]
-pub struct HashArgs {
-    /// Files and directories to hash, in this order; - is standard input [default: .]
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-
-    /// Hash the paths listed in FILE (- for standard input) instead of PATHs, one per line,
-    /// in the list's order: files hashed, directories walked, symlinks followed, duplicates
-    /// kept, a path that does not exist an error record
-    #[arg(long, value_name = "FILE", conflicts_with = "paths")]
-    pub files_from: Option<PathBuf>,
-
-    /// With --files-from: entries end with NUL, not newline (find -print0, git ls-files -z)
-    #[arg(short = '0', long = "null", requires = "files_from")]
-    pub null: bool,
-
-    /// With --files-from: hash the entries in canonical order (held in memory), as --digest,
-    /// --shard and --update need
-    #[arg(long, requires = "files_from")]
-    pub sort: bool,
-
-    #[command(flatten)]
-    pub engine: EngineArgs,
-
-    /// Write the manifest to FILE, atomically (temporary file, fsync, rename); FILE is
-    /// replaced only when the run completed without error records (else the new manifest
-    /// goes to FILE.partial), and is never hashed itself. A symlink is followed; a device or
-    /// FIFO is written in place; a directory, block device or socket is refused
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
-    /// With -o: replace an existing FILE even when some entries could not be hashed (the
-    /// new manifest then lacks them)
-    #[arg(long, requires = "output")]
-    pub replace_partial: bool,
-
-    /// BSD-style lines: BLAKE3 (path) = HASH
-    #[arg(long, conflicts_with = "json")]
-    pub tag: bool,
-
-    /// JSON Lines: one object per file, error and skipped entry, then a summary object
-    #[arg(long)]
-    pub json: bool,
-
-    /// Print only errors on stderr (no summary)
-    #[arg(short, long)]
-    pub quiet: bool,
-
-    /// Show progress on stderr even when it is not a terminal (then one plain line every 5 s)
-    #[arg(long, overrides_with = "no_progress")]
-    pub progress: bool,
-
-    /// Never show live progress
-    #[arg(long, overrides_with = "progress")]
-    pub no_progress: bool,
-
-    #[command(flatten)]
-    pub walk: WalkArgs,
-
-    /// Hash only the files of shard K of N (0-based), chosen by a stable hash of each name:
-    /// N machines of a CI matrix each hash ~1/N of the tree; `b3tree merge` joins them. The
-    /// shard manifest starts with a `# b3tree shard K/N` line, by which merge knows a
-    /// missing shard. `auto` takes K and N from the CI engine running the job (GitLab
-    /// parallel, CircleCI, Buildkite); `auto/N` also from a Kubernetes Indexed Job
-    /// (JOB_COMPLETION_INDEX, whose count is not in the environment)
-    #[arg(long, value_name = "K/N|auto|auto/N", value_parser = parse_shard_arg)]
-    pub shard: Option<ShardArg>,
-
-    /// With -o: reuse the digests of files unchanged since the run that wrote FILE (same
-    /// size, mtime, ctime and inode, recorded in FILE.b3tree-state) and read only the rest;
-    /// the manifest is the same as a full run's. A stopped run leaves a journal
-    /// (FILE.b3tree-journal.N) that the next --update resumes from. Several PATHs must come
-    /// in canonical order, none inside another
-    #[arg(long, requires = "output")]
-    pub update: bool,
-
-    /// Also print the tree digest (b3t1:..., see `b3tree digest`) of the names as written,
-    /// on stderr (and in the JSON summary with --json); several PATHs must come in canonical
-    /// order, none inside another
-    #[arg(long)]
-    pub digest: bool,
-}
-
-/// Parses `K/N` (0 ≤ K < N).
-/// `--shard` as given: fixed, or to be read from the CI engine's environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShardArg {
-    Fixed(u64, u64),
-    /// `auto` or `auto/N`.
-    Auto(Option<u64>),
-}
-
-fn parse_shard_arg(s: &str) -> Result<ShardArg, String> {
-    if s == "auto" {
-        return Ok(ShardArg::Auto(None));
-    }
-    if let Some(n) = s.strip_prefix("auto/") {
-        return match n.trim().parse::<u64>() {
-            Ok(n) if n > 0 => Ok(ShardArg::Auto(Some(n))),
-            _ => Err(format!("--shard {s:?}: N is not a positive number")),
-        };
-    }
-    parse_fixed_shard(s).map(|(k, n)| ShardArg::Fixed(k, n))
-}
-
-fn parse_fixed_shard(s: &str) -> Result<(u64, u64), String> {
-    let (k, n) = s
-        .split_once('/')
-        .ok_or_else(|| format!("--shard {s:?}: expected K/N, e.g. 0/3"))?;
-    let k: u64 = k
-        .trim()
-        .parse()
-        .map_err(|_| format!("--shard {s:?}: K is not a number"))?;
-    let n: u64 = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("--shard {s:?}: N is not a number"))?;
-    if n == 0 || k >= n {
-        return Err(format!("--shard {s:?}: need 0 <= K < N"));
-    }
-    Ok((k, n))
-}
-
-#[cfg(test)]
-mod shard_arg_tests {
-    use super::*;
-
-    #[test]
-    fn shards_parse() {
-        assert_eq!(parse_shard_arg("2/3"), Ok(ShardArg::Fixed(2, 3)));
-        assert_eq!(parse_shard_arg("auto"), Ok(ShardArg::Auto(None)));
-        assert_eq!(parse_shard_arg("auto/4"), Ok(ShardArg::Auto(Some(4))));
-        assert!(parse_shard_arg("auto/0").is_err());
-        assert!(parse_shard_arg("3/3").is_err());
-        assert!(parse_shard_arg("0/0").is_err());
-        assert!(parse_shard_arg("x").is_err());
-    }
 }
 
 /// What the walk visits (shared by hash and digest).

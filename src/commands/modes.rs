@@ -1,0 +1,74 @@
+//! `hash`'s b3sum and GNU options, resolved before the run: the digest mode (with `--keyed`'s
+//! key read from standard input, as b3sum reads it), the shape of the lines, and b3sum's
+//! `--num-threads` and `--no-mmap`.
+
+use std::io::Read;
+
+use crate::cli::HashArgs;
+use crate::config;
+use crate::exit::Exit;
+use crate::hash::algo::Mode;
+use crate::manifest::write::Shape;
+use crate::report::stderr::say;
+
+/// The mode and line shape for `args`; a usage error is said and returned as `Err`.
+pub(crate) fn resolve(args: &HashArgs) -> Result<(Mode, Shape), Exit> {
+    let usage = |msg: String| {
+        say(format_args!("{msg}"));
+        Exit::Usage
+    };
+    let stdin_is_input = args.paths.iter().any(|p| p.as_os_str() == "-")
+        || args
+            .files_from
+            .as_ref()
+            .is_some_and(|f| f.as_os_str() == "-");
+    let key = if args.keyed {
+        if stdin_is_input {
+            return Err(usage(
+                "--keyed reads the key from standard input, so - cannot also be an input".into(),
+            ));
+        }
+        let mut key = Vec::with_capacity(33);
+        if let Err(e) = std::io::stdin().take(33).read_to_end(&mut key) {
+            return Err(usage(format!(
+                "--keyed: cannot read the key from standard input: {e}"
+            )));
+        }
+        Some(key)
+    } else {
+        None
+    };
+    let mode = config::mode(args, key).map_err(usage)?;
+    if args.digest && !mode.is_default() {
+        return Err(usage(
+            "--digest (b3t1) is defined over default BLAKE3 digests: not with --algo, --keyed, \
+             --derive-key, --length or --seek"
+                .into(),
+        ));
+    }
+    if args.raw {
+        let one = args.paths.len() == 1
+            && std::fs::metadata(&args.paths[0])
+                .map_or(args.paths[0].as_os_str() == "-", |m| !m.is_dir());
+        if !one {
+            return Err(usage(
+                "--raw writes one digest: give exactly one file (or -), as b3sum".into(),
+            ));
+        }
+    }
+    if let Some(n) = args.num_threads {
+        // Before any big file is hashed: the pool BLAKE3 spreads one file over.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n as usize)
+            .build_global();
+    }
+    if args.no_mmap {
+        crate::hash::file::disable_mmap();
+    }
+    let shape = Shape {
+        names: !args.no_names,
+        terminator: if args.zero { 0 } else { b'\n' },
+        raw: args.raw,
+    };
+    Ok((mode, shape))
+}
