@@ -22,7 +22,10 @@ static PROBE_STDOUT: extern "C" fn() = probe_stdout;
 fn main() -> ExitCode {
     // The version text is known only at run time (the CPU's BLAKE3 implementation).
     let version: &'static str = Box::leak(b3tree::long_version().into_boxed_str());
-    let matches = b3tree::cli::Cli::command().version(version).get_matches();
+    let args = b3tree::cli::alias_args(std::env::args_os());
+    let matches = b3tree::cli::Cli::command()
+        .version(version)
+        .get_matches_from(args);
     let cli = b3tree::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let env = b3tree::Env {
         stdout_closed: STDOUT_CLOSED.load(Ordering::Relaxed),

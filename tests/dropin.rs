@@ -355,3 +355,20 @@ fn modes_that_cannot_be_are_usage_errors() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn hash_dash_c_checks_as_b3sum_and_gnu_users_type_it() {
+    let env = TestEnv::new();
+    env.file("a", "a\n");
+    env.file("b", "b\n");
+    let out = env.run(&["hash", "-q", "-o", "m.b3", "a", "b"]);
+    assert_eq!(out.status.code(), Some(0));
+    env.file("b", "changed\n");
+    let alias = env.run(&["hash", "-c", "m.b3"]);
+    let check = env.run(&["check", "m.b3"]);
+    assert_eq!(alias.status.code(), Some(1));
+    assert_eq!(stdout(&alias), "a: OK\nb: FAILED\n");
+    assert_eq!(stdout(&alias), stdout(&check));
+    let quiet = env.run(&["hash", "--check", "--quiet", "m.b3"]);
+    assert_eq!(stdout(&quiet), "b: FAILED\n");
+}

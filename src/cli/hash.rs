@@ -59,6 +59,10 @@ pub struct HashArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub num_threads: Option<u32>,
 
+    /// As b3sum and GNU: `b3tree hash -c FILE…` runs `b3tree check FILE…` (with check's flags)
+    #[arg(short = 'c', long = "check")]
+    pub check: bool,
+
     /// As b3sum: read files with read() instead of memory maps
     #[arg(long)]
     pub no_mmap: bool,
