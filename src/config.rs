@@ -232,6 +232,48 @@ pub fn mode(args: &HashArgs, key: Option<Vec<u8>>) -> Result<Mode, String> {
     })
 }
 
+/// The digest mode of `check`: its flags, else what the first entry shows (`first`: its tag
+/// algorithm and digest length); `key`: `--keyed`'s key from standard input.
+pub fn check_mode(
+    args: &crate::cli::CheckArgs,
+    key: Option<Vec<u8>>,
+    first: Option<(Option<Algo>, usize)>,
+) -> Result<Mode, String> {
+    let algo = match (args.algo, first.and_then(|(tag, _)| tag)) {
+        (Some(AlgoArg::Blake3), _) | (None, None | Some(Algo::Blake3)) => Algo::Blake3,
+        (Some(AlgoArg::Sha256), _) | (None, Some(Algo::Sha256)) => Algo::Sha256,
+        (Some(AlgoArg::Sha512), _) | (None, Some(Algo::Sha512)) => Algo::Sha512,
+    };
+    let blake3_only = args.keyed || args.derive_key.is_some() || args.length.is_some();
+    if algo != Algo::Blake3 && blake3_only {
+        return Err(format!(
+            "--keyed, --derive-key and --length are BLAKE3's modes, not {}'s",
+            algo.tag()
+        ));
+    }
+    let len = match (algo, args.length) {
+        (Algo::Blake3, Some(l)) => l as usize,
+        (Algo::Blake3, None) => first.map_or(32, |(_, len)| len),
+        (other, _) => other.default_len(),
+    };
+    let key = match key {
+        Some(k) => Some(<[u8; 32]>::try_from(k.as_slice()).map_err(|_| {
+            format!(
+                "--keyed: the key on standard input must be exactly 32 bytes, not {}",
+                k.len()
+            )
+        })?),
+        None => None,
+    };
+    Ok(Mode {
+        algo,
+        key,
+        context: args.derive_key.clone(),
+        len,
+        seek: 0,
+    })
+}
+
 #[cfg(test)]
 mod shard_tests {
     use super::*;

@@ -159,7 +159,7 @@ fn b3sum_cli_cases_bad_escapes_nul_and_short_hash() {
     for (l, why) in [
         (1, "invalid backslash escape"),
         (2, "invalid backslash escape"),
-        (3, "not 64 hexadecimal"),
+        (3, "hexadecimal digits"),
         (4, "NUL byte"),
     ] {
         assert!(

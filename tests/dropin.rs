@@ -372,3 +372,110 @@ fn hash_dash_c_checks_as_b3sum_and_gnu_users_type_it() {
     let quiet = env.run(&["hash", "--check", "--quiet", "m.b3"]);
     assert_eq!(stdout(&quiet), "b: FAILED\n");
 }
+
+/// Every mode round-trips: what `hash` writes in it, `check` verifies (inferring the mode
+/// from the manifest where it can), and a changed file fails.
+#[test]
+fn check_reads_every_mode_that_hash_writes() {
+    let env = TestEnv::new();
+    env.file("a", "alpha\n");
+    env.file("sp ace", "beta\n");
+    env.file("new\nline", "gamma\n");
+    let key = [9u8; 32];
+    // (hash's flags, check's flags: only what the manifest cannot say)
+    let modes: [(&[&str], &[&str]); 9] = [
+        (&[], &[]),
+        (&["--tag"], &[]),
+        (&["-l", "16"], &[]),
+        (&["-l", "64", "--tag"], &[]),
+        (&["--derive-key", "ctx 2026"], &["--derive-key", "ctx 2026"]),
+        (&["--keyed"], &["--keyed"]),
+        (&["--algo", "sha256"], &["--algo", "sha256"]),
+        (&["--algo", "sha512", "--tag"], &[]),
+        (&["--algo", "sha256", "-z"], &["--algo", "sha256", "-z"]),
+    ];
+    for (hash_flags, check_flags) in modes {
+        let files = ["a", "sp ace", "new\nline"];
+        let made = with_stdin(
+            env.cmd()
+                .args(["hash", "-q", "-o", "m"])
+                .args(hash_flags)
+                .args(files),
+            &key,
+        );
+        assert_eq!(
+            made.status.code(),
+            Some(0),
+            "{hash_flags:?}: {}",
+            stderr(&made)
+        );
+        let ok = with_stdin(env.cmd().args(["check"]).args(check_flags).arg("m"), &key);
+        assert_eq!(
+            ok.status.code(),
+            Some(0),
+            "{hash_flags:?}: {}{}",
+            stdout(&ok),
+            stderr(&ok)
+        );
+        assert_eq!(stdout(&ok).matches(": OK").count(), 3, "{hash_flags:?}");
+        env.file("a", "ALPHA\n");
+        let bad = with_stdin(
+            env.cmd().args(["check", "-q"]).args(check_flags).arg("m"),
+            &key,
+        );
+        assert_eq!(bad.status.code(), Some(1), "{hash_flags:?}");
+        assert!(
+            stdout(&bad).starts_with("a: FAILED"),
+            "{hash_flags:?}: {}",
+            stdout(&bad)
+        );
+        env.file("a", "alpha\n");
+    }
+}
+
+/// SHA256SUMS and SHA512SUMS as GNU writes them are checked, concurrently and with --audit,
+/// which sha256sum cannot do; tagged lines say their algorithm themselves.
+#[test]
+fn gnu_sums_are_checked_and_audited() {
+    let env = TestEnv::new();
+    env.file("d/a", "alpha\n");
+    env.file("d/b", "beta\n");
+    for (tool, algo) in [("sha256sum", "sha256"), ("sha512sum", "sha512")] {
+        for tag in [false, true] {
+            let mut cmd = Command::new(tool);
+            cmd.current_dir(env.root().join("d"));
+            if tag {
+                cmd.arg("--tag");
+            }
+            let sums = cmd.args(["a", "b"]).output().unwrap();
+            std::fs::write(env.root().join("SUMS"), &sums.stdout).unwrap();
+            let mut args = vec!["check", "-C", "d", "--audit"];
+            if !tag {
+                args.extend(["--algo", algo]);
+            }
+            args.push("../SUMS");
+            env.file("d/new", "n\n");
+            let out = env.run(&args);
+            assert_eq!(out.status.code(), Some(1), "{tool} {tag}: {}", stderr(&out));
+            assert_eq!(stdout(&out), "a: OK\nb: OK\nnew: NEW\n", "{tool} tag={tag}");
+            std::fs::remove_file(env.root().join("d/new")).unwrap();
+        }
+    }
+    // Untagged SHA-256 read as BLAKE3: every entry fails, and the hint names --algo.
+    let sums = Command::new("sha256sum")
+        .current_dir(env.root().join("d"))
+        .args(["a", "b"])
+        .output()
+        .unwrap();
+    std::fs::write(env.root().join("SUMS"), &sums.stdout).unwrap();
+    let out = env.run(&["check", "-C", "d", "../SUMS"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_stderr_contains(&out, "give --algo sha256 or --algo sha512");
+    // A line of another length than the run's is refused as malformed, not checked.
+    let h = hex(b"alpha\n");
+    env.file("mixed", format!("{h}  a\n{}  b\n", &h[..32]));
+    let out = env.run(&["check", "-C", "d", "--strict", "../mixed"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "a: OK\n");
+    assert_stderr_contains(&out, "length or algorithm differs");
+}

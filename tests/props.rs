@@ -27,8 +27,8 @@ proptest! {
             match parse_line(&line) {
                 Line::Entry(e) => {
                     prop_assert_eq!(&e.name, &name);
-                    prop_assert_eq!(e.hash, *hash.as_bytes());
-                    prop_assert_eq!(e.tagged, tag);
+                    prop_assert_eq!(e.hash.as_bytes(), hash.as_bytes());
+                    prop_assert_eq!(e.tagged(), tag);
                 }
                 other => prop_assert!(false, "{:?} from {:?}", other, line),
             }

@@ -178,6 +178,28 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
 
+    /// The manifest's algorithm [default: the first entry's --tag name, else BLAKE3; a
+    /// 64-hex untagged line is BLAKE3 unless --algo sha256]
+    #[arg(short = 'a', long = "algo", value_enum)]
+    pub algo: Option<AlgoArg>,
+
+    /// BLAKE3 keyed mode, as `hash --keyed`: the 32-byte key is read from standard input
+    #[arg(long, conflicts_with = "derive_key")]
+    pub keyed: bool,
+
+    /// BLAKE3 key derivation with CONTEXT, as `hash --derive-key`
+    #[arg(long, value_name = "CONTEXT")]
+    pub derive_key: Option<String>,
+
+    /// Digest length in bytes [default: the first entry's, for BLAKE3]
+    #[arg(short = 'l', long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub length: Option<u64>,
+
+    /// Manifests whose lines end with NUL, names unescaped (as written by `hash -z`)
+    #[arg(short = 'z', long)]
+    pub zero: bool,
+
     /// Do not print OK lines
     #[arg(short, long)]
     pub quiet: bool,

@@ -186,7 +186,17 @@ fn read_entries(
         match lines.next_entry() {
             Ok(None) => return Ok(true),
             Ok(Some(e)) => {
-                if !each(normalize(&e.name), e.hash)? {
+                // The tree digest is defined over default BLAKE3 digests only: a plausible
+                // wrong b3t1 is worse than none.
+                let Some(hash) = e.blake3() else {
+                    say(format_args!(
+                        "{shown}:{}: not a default BLAKE3 digest (-l, SHA-2...): b3t1 is defined \
+                         over those only",
+                        lines.line_no
+                    ));
+                    return Err(Exit::Failed);
+                };
+                if !each(normalize(&e.name), hash)? {
                     return Ok(false);
                 }
             }

@@ -14,6 +14,7 @@ use crate::cli::MergeArgs;
 use crate::config::Env;
 use crate::digest::{canonical_cmp, parse_shard_header, shard_of};
 use crate::exit::Exit;
+use crate::hash::algo::Algo;
 use crate::manifest::output::Output;
 use crate::manifest::read::{self, Entry, LineReader, StrictError};
 use crate::manifest::write::format_line;
@@ -168,7 +169,7 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, MergeError> {
     let tagged = inputs
         .iter()
         .filter_map(|i| i.head.as_ref())
-        .all(|e| e.tagged);
+        .all(|e| e.tagged());
     let mut line = Vec::with_capacity(256);
     let mut count = 0u64;
     loop {
@@ -204,8 +205,8 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, MergeError> {
         let entry = inputs[b].head.take().expect("head");
         inputs[b].shards.insert(shard_of(&entry.name, n));
         line.clear();
-        let hex = blake3::Hash::from_bytes(entry.hash).to_hex();
-        let tag = tagged.then_some("BLAKE3");
+        let hex = entry.hash.to_hex();
+        let tag = tagged.then(|| entry.tag.unwrap_or(Algo::Blake3).tag());
         format_line(&mut line, &entry.name, &hex, tag, Escaping::Manifest);
         out.write_all(&line).map_err(MergeError::Write)?;
         count += 1;

@@ -193,6 +193,16 @@ impl Digest {
         }
     }
 
+    /// A fixed-size key for matching digests of one run (all of one length): the first 32
+    /// bytes, zero-padded (`check --audit`'s MOVED matching keeps these, not the digests).
+    pub fn key32(&self) -> [u8; 32] {
+        let mut k = [0u8; 32];
+        let b = self.as_bytes();
+        let n = b.len().min(32);
+        k[..n].copy_from_slice(&b[..n]);
+        k
+    }
+
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
         match self {

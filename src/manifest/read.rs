@@ -1,22 +1,5 @@
-//! Reading manifests: b3tree's and b3sum's lines (plain and tagged), GNU conventions.
-//!
-//! Rules (GUIDE §1.2, matching b3sum and GNU coreutils where they agree):
-//! - a trailing LF, then a trailing CR, is stripped (CRLF manifests are accepted);
-//! - a line starting with `#` is a comment (GNU); an empty line is skipped (GNU 9.1 accepts
-//!   one even under `--strict`);
-//! - a leading `\` means the name is escaped (`\\`, `\n`, `\r`, and our `\xHH`);
-//! - tagged lines start with `BLAKE3 (` and split at the LAST `) = `;
-//! - untagged lines split at the FIRST two spaces (GNU's ` *` binary marker is accepted too);
-//! - the hash is exactly 64 hex digits. Upper case is accepted (as GNU does; b3sum does not):
-//!   it denotes the same digest, so accepting it cannot make a wrong file pass;
-//! - an empty name or a NUL byte in the name is refused (GNU 9.1 truncates at NUL and says OK).
-//!
-//! Lines are read with a hard length cap, so a 100 MiB line without a newline costs
-//! [`MAX_LINE`] bytes of memory, not 100 MiB. The cap is far above what names really are
-//! (a name of 1 MiB, every byte `\xHH`-escaped), and `hash` refuses to write a longer line
-//! (an error record), so whatever `hash` writes, `check` reads. A line refused for its length
-//! alone is a failure in `check`, never a skipped malformed line: it may be the entry of a
-//! tampered file.
+//! Reading manifests as streams of lines (see `line` for what a line may hold): a length
+//! cap per line, comments and blank lines skipped, every line numbered; and opening them.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -24,127 +7,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::names::escape::{UnescapeError, display, unescape};
-
-/// Longest accepted line: a 1 MiB name fully `\xHH`-escaped, plus the hash and framing
-/// (hash and digest lines longer than this are never written).
-pub const MAX_LINE: usize = 4 * (1 << 20) + 256;
-
-/// One entry of a manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub hash: [u8; 32],
-    /// The name, unescaped (raw bytes).
-    pub name: Vec<u8>,
-    pub tagged: bool,
-}
-
-/// What a line holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Line {
-    Entry(Entry),
-    Comment,
-    Malformed(Malformed),
-}
-
-/// Why a line is not an entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Malformed {
-    #[error("no hash and name separated by two spaces")]
-    NoSeparator,
-    #[error("the hash is not 64 hexadecimal digits")]
-    BadHash,
-    #[error("empty file name")]
-    EmptyName,
-    #[error("NUL byte in the file name")]
-    Nul,
-    #[error("invalid backslash escape")]
-    BadEscape,
-    #[error("line longer than {MAX_LINE} bytes")]
-    TooLong,
-    #[error(
-        "a JSON record: `hash --json` writes a report, not a manifest (write it without --json)"
-    )]
-    Json,
-}
-
-impl From<UnescapeError> for Malformed {
-    fn from(_: UnescapeError) -> Self {
-        Malformed::BadEscape
-    }
-}
-
-/// Parses one line (without its line terminator, or with: LF/CRLF are stripped).
-pub fn parse_line(line: &[u8]) -> Line {
-    match parse_entry(line) {
-        Ok(Some(e)) => Line::Entry(e),
-        Ok(None) => Line::Comment,
-        Err(m) => Line::Malformed(m),
-    }
-}
-
-fn parse_entry(line: &[u8]) -> Result<Option<Entry>, Malformed> {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.is_empty() || line.starts_with(b"#") {
-        return Ok(None);
-    }
-    let (escaped, body) = match line.strip_prefix(b"\\") {
-        Some(rest) => (true, rest),
-        None => (false, line),
-    };
-    if !escaped && body.starts_with(b"{\"") {
-        return Err(Malformed::Json);
-    }
-    let (hash, raw_name, tagged) = if let Some(rest) = body.strip_prefix(b"BLAKE3 (") {
-        let at = rfind(rest, b") = ").ok_or(Malformed::NoSeparator)?;
-        (&rest[at + 4..], &rest[..at], true)
-    } else {
-        // A well-formed hash is 64 digits followed by "  " (or GNU's " *"); otherwise split at
-        // the first two spaces, which then reports what is wrong with the hash.
-        let at = if body.len() > 66 && body[64] == b' ' && matches!(body[65], b' ' | b'*') {
-            64
-        } else {
-            find(body, b"  ").ok_or(Malformed::NoSeparator)?
-        };
-        (&body[..at], &body[at + 2..], false)
-    };
-    let hash = parse_hash(hash).ok_or(Malformed::BadHash)?;
-    let name = if escaped {
-        unescape(raw_name)?
-    } else {
-        raw_name.to_vec()
-    };
-    if name.is_empty() {
-        return Err(Malformed::EmptyName);
-    }
-    if name.contains(&0) {
-        return Err(Malformed::Nul);
-    }
-    Ok(Some(Entry { hash, name, tagged }))
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).rposition(|w| w == needle)
-}
-
-/// 64 hex digits (either case) → 32 bytes.
-pub fn parse_hash(hex: &[u8]) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in hex.chunks_exact(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        out[i] = (hi << 4 | lo) as u8;
-    }
-    Some(out)
-}
+pub use crate::manifest::line::{Entry, Line, MAX_LINE, Malformed, parse_line, peek_first_entry};
+use crate::manifest::line::{parse_entry, to_line};
+use crate::names::escape::display;
 
 /// Opens a manifest: `-` is stdin; a directory is refused. Also gives the file's (device,
 /// inode), so that a walk of the tree can leave the manifest itself out.
@@ -215,6 +80,8 @@ pub struct LineReader<R> {
     consumed: u64,
     /// Byte offset (from where reading began) of the line `next_line` returned last.
     pub line_start: u64,
+    /// Lines end with NUL and names are written as they are (`-z`, as GNU's `sha256sum -z`).
+    zero: bool,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -225,7 +92,14 @@ impl<R: BufRead> LineReader<R> {
             line_no: 0,
             consumed: 0,
             line_start: 0,
+            zero: false,
         }
+    }
+
+    /// A reader of `-z` manifests: NUL-terminated lines, names unescaped.
+    pub fn zero(mut self, zero: bool) -> Self {
+        self.zero = zero;
+        self
     }
 
     pub fn next_line(&mut self) -> io::Result<Option<Line>> {
@@ -243,7 +117,8 @@ impl<R: BufRead> LineReader<R> {
                 break;
             }
             any = true;
-            let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            let sep = if self.zero { 0 } else { b'\n' };
+            let (take, done) = match chunk.iter().position(|&b| b == sep) {
                 Some(i) => (i + 1, true),
                 None => (chunk.len(), false),
             };
@@ -267,6 +142,10 @@ impl<R: BufRead> LineReader<R> {
         self.line_no += 1;
         if too_long {
             return Ok(Some(Line::Malformed(Malformed::TooLong)));
+        }
+        if self.zero {
+            let line = self.buf.strip_suffix(b"\0").unwrap_or(&self.buf);
+            return Ok(Some(to_line(parse_entry(line, false))));
         }
         Ok(Some(parse_line(&self.buf)))
     }
@@ -299,12 +178,15 @@ impl<R: BufRead> LineReader<R> {
 
 /// The entry on the line that starts at byte `offset` of `file` (for re-reading a name that
 /// was not kept in memory); `None` if no entry starts there.
-pub fn entry_at(file: &File, offset: u64) -> io::Result<Option<Entry>> {
+pub fn entry_at(file: &File, offset: u64, zero: bool) -> io::Result<Option<Entry>> {
     use std::io::{Seek, SeekFrom};
     let mut f = file.try_clone()?;
     f.seek(SeekFrom::Start(offset))?;
     // A small buffer: names are short, and a long one just takes a few more reads.
-    match LineReader::new(BufReader::with_capacity(1024, f)).next_line()? {
+    match LineReader::new(BufReader::with_capacity(1024, f))
+        .zero(zero)
+        .next_line()?
+    {
         Some(Line::Entry(e)) => Ok(Some(e)),
         _ => Ok(None),
     }
@@ -336,7 +218,7 @@ mod tests {
         assert_eq!(entry(&format!("{H}  x  y\r\n")).name, b"x  y");
         assert_eq!(entry(&format!("{H} *bin")).name, b"bin");
         let t = entry(&format!("BLAKE3 (a) = b) = {H}"));
-        assert!(t.tagged);
+        assert!(t.tagged());
         assert_eq!(t.name, b"a) = b");
         assert_eq!(
             entry(&format!("{}  up", H.to_uppercase())).hash,

@@ -15,6 +15,7 @@ use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::PathBuf;
 
+use crate::hash::algo::Digest;
 use crate::manifest::read::{self, Line, LineReader};
 use crate::names::nameset::Location;
 
@@ -40,7 +41,7 @@ fn unpack(place: u64) -> (u32, u64) {
 /// A missing entry as printed at the end.
 pub struct Missing<'a> {
     pub name: &'a [u8],
-    pub expected: [u8; 32],
+    pub expected: &'a Digest,
     pub at: Location,
 }
 
@@ -52,9 +53,11 @@ pub struct MissingSet {
     /// Per manifest: its path when it can be read again.
     sources: Vec<Option<PathBuf>>,
     /// Names and line numbers of held entries whose manifest cannot be read again, by place.
-    kept: HashMap<u64, (Vec<u8>, u64)>,
+    kept: HashMap<u64, (Vec<u8>, u64, Digest)>,
     /// Open manifests for reading names by offset.
     open: HashMap<u32, File>,
+    /// The manifests are `-z` ones (NUL-terminated lines).
+    zero: bool,
 }
 
 impl MissingSet {
@@ -67,17 +70,28 @@ impl MissingSet {
             sources,
             kept: HashMap::new(),
             open: HashMap::new(),
+            zero: false,
         }
     }
 
+    /// For `-z` manifests.
+    pub fn zero(mut self, zero: bool) -> Self {
+        self.zero = zero;
+        self
+    }
+
     /// Holds the entry on the line that starts at byte `offset` of manifest `at.0` (line
-    /// `at.1`); `name` is kept only when that manifest cannot be read again.
-    pub fn push(&mut self, expected: [u8; 32], at: Location, offset: u64, name: Vec<u8>) {
+    /// `at.1`); `name` and the digest are kept only when that manifest cannot be read again
+    /// (else only the digest's first 32 bytes, for matching).
+    pub fn push(&mut self, expected: &Digest, at: Location, offset: u64, name: Vec<u8>) {
         let place = pack(at.0, offset);
         if self.sources.get(at.0 as usize).is_none_or(Option::is_none) {
-            self.kept.insert(place, (name, at.1));
+            self.kept.insert(place, (name, at.1, expected.clone()));
         }
-        self.held.push(Held { expected, place });
+        self.held.push(Held {
+            expected: expected.key32(),
+            place,
+        });
         self.moved.push(false);
     }
 
@@ -112,7 +126,7 @@ impl MissingSet {
     /// The name of held entry `i`, read again from its manifest when not kept.
     fn name_of(&mut self, i: usize) -> io::Result<Vec<u8>> {
         let Held { expected, place } = self.held[i];
-        if let Some((name, _)) = self.kept.get(&place) {
+        if let Some((name, _, _)) = self.kept.get(&place) {
             return Ok(name.clone());
         }
         let (m, offset) = unpack(place);
@@ -123,8 +137,8 @@ impl MissingSet {
                 v.insert(File::open(path)?)
             }
         };
-        match read::entry_at(file, offset)? {
-            Some(e) if e.hash == expected => Ok(e.name),
+        match read::entry_at(file, offset, self.zero)? {
+            Some(e) if e.hash.key32() == expected => Ok(e.name),
             _ => Err(changed()),
         }
     }
@@ -139,10 +153,10 @@ impl MissingSet {
             }
             let Held { expected, place } = self.held[i];
             let (m, offset) = unpack(place);
-            if let Some((name, line)) = self.kept.get(&place) {
+            if let Some((name, line, digest)) = self.kept.get(&place) {
                 f(Missing {
                     name,
-                    expected,
+                    expected: digest,
                     at: (m, *line),
                 });
                 continue;
@@ -152,7 +166,7 @@ impl MissingSet {
                 let file = File::open(path)?;
                 reader = Some((
                     m,
-                    LineReader::new(BufReader::with_capacity(64 * 1024, file)),
+                    LineReader::new(BufReader::with_capacity(64 * 1024, file)).zero(self.zero),
                 ));
             }
             let (_, lines) = reader.as_mut().expect("just set");
@@ -160,10 +174,12 @@ impl MissingSet {
                 match lines.next_line()? {
                     None => return Err(changed()),
                     Some(_) if lines.line_start < offset => continue,
-                    Some(Line::Entry(e)) if lines.line_start == offset && e.hash == expected => {
+                    Some(Line::Entry(e))
+                        if lines.line_start == offset && e.hash.key32() == expected =>
+                    {
                         f(Missing {
                             name: &e.name,
-                            expected,
+                            expected: &e.hash,
                             at: (m, lines.line_no),
                         });
                         break;
@@ -187,6 +203,10 @@ mod tests {
     const A: [u8; 32] = [1; 32];
     const B: [u8; 32] = [2; 32];
 
+    fn d(bytes: [u8; 32]) -> Digest {
+        blake3::Hash::from_bytes(bytes).into()
+    }
+
     #[test]
     fn names_are_read_back_by_offset_and_in_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -201,10 +221,10 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let off = |needle: &str| text.find(needle).unwrap() as u64 - 66;
         let mut set = MissingSet::new(vec![Some(path.clone()), None]);
-        set.push(A, (0, 2), off("one"), b"not kept".to_vec());
-        set.push(B, (0, 3), off("two"), Vec::new());
-        set.push(A, (0, 4), off("three"), Vec::new());
-        set.push(B, (1, 7), 0, b"from stdin".to_vec());
+        set.push(&d(A), (0, 2), off("one"), b"not kept".to_vec());
+        set.push(&d(B), (0, 3), off("two"), Vec::new());
+        set.push(&d(A), (0, 4), off("three"), Vec::new());
+        set.push(&d(B), (1, 7), 0, b"from stdin".to_vec());
         set.index();
         assert_eq!(set.take_match(&A).unwrap().unwrap(), b"one");
         assert_eq!(set.take_match(&B).unwrap().unwrap(), b"two");

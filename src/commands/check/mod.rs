@@ -18,7 +18,7 @@ mod verdict;
 use audit::{Tree, audit_tree, lies_beneath_cwd};
 use counts::Counts;
 use printer::Printer;
-use source::read_manifests;
+use source::{ReadFlags, read_manifests};
 use std::io::{self};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -56,7 +56,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
         }
     };
     let Opened {
-        readers,
+        mut readers,
         names: manifest_names,
         ids: manifest_ids,
         rereadable,
@@ -74,10 +74,18 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
         return Exit::Fatal;
     }
 
+    let algo_mode = match digest_mode(&args, &mut readers) {
+        Ok(m) => m,
+        Err(msg) => {
+            say(format_args!("{msg}"));
+            return Exit::Usage;
+        }
+    };
     let mut engine_cfg: EngineConfig = match engine_config(&args.engine) {
         Ok(cfg) => cfg,
         Err(exit) => return exit,
     };
+    engine_cfg.mode = std::sync::Arc::new(algo_mode.clone());
     engine_cfg.confine = if args.allow_outside {
         Confine::Anywhere
     } else {
@@ -92,19 +100,25 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
             .zip(&rereadable)
             .map(|(p, &r)| r.then(|| p.clone()))
             .collect(),
-    );
+    )
+    .zero(args.zero);
 
     // The state `hash --update` left beside the manifest, if bound to it: names bit rot.
     let mut recorded = rot::Recorded::of(&args.manifests);
     // Pass 1: every manifest entry, in manifest order.
     // The audited directory is derived from the entries only when --audit-root does not name it.
     let find_common = args.audit && args.audit_root.is_none();
-    let allow_outside = args.allow_outside;
+    let flags = ReadFlags {
+        allow_outside: args.allow_outside,
+        find_common,
+        zero: args.zero,
+        mode: algo_mode,
+    };
     // The verdict writer records its own errors (its emit never fails); the source returns
     // what the manifests held.
     let mut info = engine::run(
         &engine_cfg,
-        move |feeder| read_manifests(readers, allow_outside, find_common, feeder),
+        move |feeder| read_manifests(readers, flags, feeder),
         |done| {
             reporter.progress(&done.outcome);
             let mut sink = Sink {
@@ -221,4 +235,32 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
         }
     }
     code
+}
+
+/// The run's digest mode: the flags, else what the first manifest's first entry shows
+/// (peeked at, not consumed); `--keyed` reads its key from standard input.
+fn digest_mode(
+    args: &CheckArgs,
+    readers: &mut [Box<dyn std::io::BufRead + Send>],
+) -> Result<crate::hash::algo::Mode, String> {
+    use std::io::Read;
+    let key = if args.keyed {
+        if args.manifests.iter().any(|m| m.as_os_str() == "-") {
+            return Err(
+                "--keyed reads the key from standard input, so - cannot be a manifest".into(),
+            );
+        }
+        let mut key = Vec::with_capacity(33);
+        std::io::stdin()
+            .take(33)
+            .read_to_end(&mut key)
+            .map_err(|e| format!("--keyed: cannot read the key from standard input: {e}"))?;
+        Some(key)
+    } else {
+        None
+    };
+    let first = readers
+        .first_mut()
+        .and_then(|r| read::peek_first_entry(r.as_mut(), args.zero));
+    config::check_mode(args, key, first)
 }

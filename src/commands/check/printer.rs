@@ -95,7 +95,7 @@ impl<W: Write> Printer<W> {
     /// The verdict of an entry held back for the audit whose content did not turn up.
     pub(super) fn missing(&mut self, m: &Missing) {
         self.verdict(m.name, "FAILED (missing)", false, |p| {
-            entry_json(m.name, "missing", &p.loc(m.at), &m.expected, None)
+            entry_json(m.name, "missing", &p.loc(m.at), m.expected, None)
         });
     }
 
@@ -160,7 +160,7 @@ pub(super) fn entry_json(
     name: &[u8],
     status: &str,
     at: &str,
-    expected: &[u8; 32],
+    expected: &crate::hash::algo::Digest,
     actual: Option<&crate::hash::algo::Digest>,
 ) -> Value {
     let mut o = serde_json::Map::new();
@@ -168,10 +168,7 @@ pub(super) fn entry_json(
     json_path(name, &mut o);
     o.insert("status".into(), json!(status));
     o.insert("at".into(), json!(at));
-    o.insert(
-        "expected".into(),
-        json!(blake3::Hash::from_bytes(*expected).to_hex().as_str()),
-    );
+    o.insert("expected".into(), json!(expected.to_hex()));
     if let Some(h) = actual {
         o.insert("actual".into(), json!(h.to_hex()));
     }

@@ -6,6 +6,7 @@ use std::io::BufRead;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
+use crate::hash::algo::{Digest, Mode};
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::manifest::read::{Line, LineReader, Malformed};
 use crate::names::nameset::{Location, NameSet, narrow_common_dir, normalize};
@@ -16,7 +17,7 @@ use crate::pipeline::queue::Feeder;
 pub(super) enum Item {
     Entry {
         at: Location,
-        expected: [u8; 32],
+        expected: Digest,
         /// Byte offset of its line (to read the name again for `--audit`).
         offset: u64,
     },
@@ -24,6 +25,17 @@ pub(super) enum Item {
         at: Location,
         why: Malformed,
     },
+}
+
+/// How the manifests are read.
+pub(super) struct ReadFlags {
+    pub allow_outside: bool,
+    /// Derive the audited directory from the entries.
+    pub find_common: bool,
+    /// `-z` manifests.
+    pub zero: bool,
+    /// The run's digest mode: entries of another length or algorithm are refused.
+    pub mode: Mode,
 }
 
 /// What the manifest reader leaves behind for the later stages.
@@ -79,10 +91,15 @@ pub(super) fn lexically_outside(name: &[u8]) -> Option<&'static str> {
 /// The pass-1 source: every line of every manifest becomes one job.
 pub(super) fn read_manifests(
     readers: Vec<Box<dyn BufRead + Send>>,
-    allow_outside: bool,
-    find_common: bool,
+    flags: ReadFlags,
     feeder: &mut Feeder<Item>,
 ) -> SourceInfo {
+    let ReadFlags {
+        allow_outside,
+        find_common,
+        zero,
+        ref mode,
+    } = flags;
     let mut names = NameSet::new();
     let cwd = std::env::current_dir()
         .and_then(std::fs::canonicalize)
@@ -93,7 +110,7 @@ pub(super) fn read_manifests(
     let mut admitted = 0u64;
     let mut read_error = None;
     'manifests: for (idx, reader) in readers.into_iter().enumerate() {
-        let mut lines = LineReader::new(reader);
+        let mut lines = LineReader::new(reader).zero(zero);
         loop {
             let line = match lines.next_line() {
                 Ok(Some(l)) => l,
@@ -112,6 +129,22 @@ pub(super) fn read_manifests(
                     Action::Report(Outcome::Skipped(SkipKind::Other)),
                     Item::Malformed { at, why },
                 ),
+                // A digest of another length, or a tagged line of another algorithm, cannot be
+                // checked by this run's mode: said like any malformed line (--strict fails).
+                Line::Entry(e)
+                    if e.hash.as_bytes().len() != mode.len
+                        || e.tag.is_some_and(|t| t != mode.algo) =>
+                {
+                    feeder.push(
+                        PathBuf::new(),
+                        Vec::new(),
+                        Action::Report(Outcome::Skipped(SkipKind::Other)),
+                        Item::Malformed {
+                            at,
+                            why: Malformed::OtherMode,
+                        },
+                    )
+                }
                 Line::Entry(e) => {
                     entries += 1;
                     // An absolute name beneath the working directory is that file: opened

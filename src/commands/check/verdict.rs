@@ -117,8 +117,9 @@ pub(super) fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<S
 fn another_algorithm(counts: &Counts) -> Option<String> {
     let plain = counts.ok == 0 && counts.missing == 0 && counts.unreadable == 0;
     (counts.failed > 0 && plain && counts.explained == 0).then(|| {
-        "every checksum differs: was the manifest made with another algorithm (sha256sum...)? \
-         b3tree checks BLAKE3 digests"
+        "every checksum differs: was the manifest made with another algorithm? An untagged \
+         line is read as BLAKE3: for sha256sum or sha512sum manifests give --algo sha256 or \
+         --algo sha512"
             .to_string()
     })
 }
@@ -180,7 +181,7 @@ pub(super) fn settle_entry<W: Write>(
     let name = done.name;
     let err = match done.outcome {
         Outcome::Hashed { hash, .. } => {
-            let ok = hash.as_bytes() == &expected[..];
+            let ok = hash.as_bytes() == expected.as_bytes();
             let cause = match recorded {
                 Some(r) if !ok => r.cause(&name, done.facts),
                 _ => None,
@@ -229,7 +230,7 @@ pub(super) fn settle_entry<W: Write>(
                 return;
             }
             if args.audit {
-                held.push(expected, at, offset, name);
+                held.push(&expected, at, offset, name);
                 return;
             }
             counts.missing += 1;
@@ -294,7 +295,7 @@ mod tests {
             outcome,
             tag: Item::Entry {
                 at: (0, line),
-                expected,
+                expected: blake3::Hash::from_bytes(expected).into(),
                 offset: 0,
             },
         }
