@@ -479,3 +479,23 @@ fn gnu_sums_are_checked_and_audited() {
     assert_eq!(stdout(&out), "a: OK\n");
     assert_stderr_contains(&out, "length or algorithm differs");
 }
+
+#[test]
+fn the_tree_digest_refuses_other_modes_rather_than_give_a_wrong_b3t1() {
+    let env = TestEnv::new();
+    env.file("d/a", "a\n");
+    let out = env.run(&["hash", "-q", "-C", "d", "-l", "16", "-o", "../l16.b3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.run(&["digest", "--from", "l16.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    assert_stderr_contains(&out, "not a default BLAKE3 digest");
+    let out = env.run(&[
+        "hash", "-q", "-C", "d", "--algo", "sha256", "--tag", "-o", "../s.b3",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = env.run(&["digest", "--from", "s.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = env.run(&["hash", "--digest", "--algo", "sha256", "d"]);
+    assert_eq!(out.status.code(), Some(2));
+}
