@@ -286,3 +286,31 @@ fn the_table_speaks_in_human_sizes_and_mib_per_s() {
         "{table}"
     );
 }
+
+/// `--cache drop` empties every cache before each run (as root, which CI is); for anyone else
+/// it is a usage error before any run, pointing at `--cache cold`.
+#[test]
+fn cache_drop_is_completely_cold_and_root_only() {
+    let env = TestEnv::new();
+    small_tree(&env, 20);
+    let out = env.run(&[
+        "bench", "t", "--cache", "drop", "--jobs", "2", "--repeat", "1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("cold cache: all caches dropped"),
+        "{}",
+        stdout(&out)
+    );
+    let tree = public_tree();
+    let (_bin_dir, bin) = public_copy_of_binary();
+    std::fs::write(tree.path().join("f"), "f").unwrap();
+    let mut cmd = Command::new(&bin);
+    as_nobody(&mut cmd);
+    cmd.args(["bench", ".", "--cache", "drop", "--repeat", "1"])
+        .current_dir(tree.path());
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(2));
+    assert_stderr_contains(&out, "--cache drop needs root");
+    assert!(stdout(&out).is_empty());
+}

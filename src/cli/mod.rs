@@ -94,8 +94,33 @@ pub struct ManArgs {
 pub enum CacheMode {
     /// Leave the page cache as it is (a warm-up run fills it)
     Warm,
-    /// Evict the tree's file pages (posix_fadvise DONTNEED) before every run
+    /// Evict the tree's file pages (posix_fadvise DONTNEED) before every run; directories
+    /// and inodes stay cached
     Cold,
+    /// Completely cold, as after a reboot: sync, then drop the page cache, dentries and
+    /// inodes (/proc/sys/vm/drop_caches) before every run. Root only; the sync and the drop
+    /// cannot be interrupted
+    Drop,
+}
+
+impl CacheMode {
+    /// As the flag and the JSON export name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheMode::Warm => "warm",
+            CacheMode::Cold => "cold",
+            CacheMode::Drop => "drop",
+        }
+    }
+
+    /// As the table and the plot say it.
+    pub fn label(self) -> &'static str {
+        match self {
+            CacheMode::Warm => "warm cache",
+            CacheMode::Cold => "cold cache: file pages evicted",
+            CacheMode::Drop => "cold cache: all caches dropped",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -28,3 +28,11 @@ pub fn evict_tree(root: &Path) -> (u64, u64) {
     }
     (ok, failed)
 }
+
+/// `bench --cache drop`: syncs, then drops the page cache, dentries and inodes system-wide
+/// (`echo 3 > /proc/sys/vm/drop_caches`), as after a reboot. Root only; neither step can be
+/// interrupted (the kernel does not return before it is done).
+pub fn drop_all_caches() -> std::io::Result<()> {
+    rustix::fs::sync();
+    std::fs::write("/proc/sys/vm/drop_caches", b"3\n")
+}

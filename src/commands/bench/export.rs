@@ -41,7 +41,7 @@ pub(super) fn write_json(
 ) -> Result<(), String> {
     let v = json!({
         "path": root.to_string_lossy(),
-        "cache": if cache == CacheMode::Cold { "cold" } else { "warm" },
+        "cache": cache.name(),
         "cpus": config::cpus(),
         "runs": runs.iter().map(|(s, r)| json!({
             "jobs": s.jobs, "max_open": s.max_open, "queue": s.queue,
@@ -82,13 +82,9 @@ pub(super) fn write_plot(
         pts.sort_by_key(|p| p.jobs);
     }
     let title = format!(
-        "b3tree hash throughput, {} ({} cache, {} CPUs)",
+        "b3tree hash throughput, {} ({}, {} CPUs)",
         root.display(),
-        if cache == CacheMode::Cold {
-            "cold"
-        } else {
-            "warm"
-        },
+        cache.label(),
         config::cpus()
     );
     // The name was checked before any run.

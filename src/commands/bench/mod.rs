@@ -24,7 +24,7 @@ use crate::manifest::output::Output;
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::stderr::say;
 use crate::sys::cancel;
-use crate::sys::evict::evict_tree;
+use crate::sys::evict::{drop_all_caches, evict_tree};
 use crate::walk::WalkConfig;
 use export::{write_csv, write_json, write_plot};
 
@@ -135,6 +135,13 @@ pub fn run(args: BenchArgs, env: &Env) -> Exit {
             return Exit::Usage;
         }
     }
+    if args.cache == CacheMode::Drop && !rustix::process::geteuid().is_root() {
+        say(format_args!(
+            "--cache drop needs root (it writes /proc/sys/vm/drop_caches); --cache cold evicts \
+             the tree's pages without it"
+        ));
+        return Exit::Usage;
+    }
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
     if let Err(e) = std::fs::metadata(&root).and_then(|m| {
         if m.is_dir() {
@@ -212,8 +219,17 @@ pub fn run(args: BenchArgs, env: &Env) -> Exit {
                     }
                 ));
             }
-            if args.cache == CacheMode::Cold {
-                evict_tree(&root);
+            match args.cache {
+                CacheMode::Cold => {
+                    evict_tree(&root);
+                }
+                CacheMode::Drop => {
+                    if let Err(e) = drop_all_caches() {
+                        say(format_args!("cannot drop the caches: {e}"));
+                        return Exit::Fatal;
+                    }
+                }
+                CacheMode::Warm => {}
             }
             let Some(run) = run_once(&cfg, &root) else {
                 if !runs.is_empty() {
@@ -370,13 +386,9 @@ fn write_table(
 ) -> io::Result<()> {
     writeln!(
         out,
-        "b3tree bench {}  ({} cache, {} CPUs, median of {} runs)",
+        "b3tree bench {}  ({}, {} CPUs, median of {} runs)",
         root.display(),
-        if cache == CacheMode::Cold {
-            "cold"
-        } else {
-            "warm"
-        },
+        cache.label(),
         config::cpus(),
         rows.first().map_or(0, |r| r.runs.len())
     )?;
