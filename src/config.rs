@@ -46,6 +46,7 @@ pub fn pipeline(
     fds: Descriptors,
 ) -> Result<(EngineConfig, Vec<String>), String> {
     let mut warnings = Vec::new();
+    let adaptive = jobs.is_none();
     let jobs = jobs.unwrap_or_else(|| default_jobs(cpus()));
     let queue = queue.unwrap_or(2 * jobs);
     // What RLIMIT_NOFILE allows; more than that would only run into EMFILE (where the walker,
@@ -76,6 +77,7 @@ pub fn pipeline(
         batch,
         confine: Default::default(),
         mode: Default::default(),
+        adaptive,
     };
     Ok((cfg, warnings))
 }

@@ -298,7 +298,8 @@ pub struct CheckArgs {
 /// Pipeline knobs shared by every command that hashes.
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
-    /// Worker tasks hashing concurrently [default: 4 × CPUs, at least 8]
+    /// Worker tasks hashing concurrently, fixed [default: adaptive — 4 × CPUs (at least 8) at
+    /// first, up to 128 while the CPUs wait on the device]
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub jobs: Option<u32>,
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_lock::Semaphore;
 
 use crate::hash::algo::Mode;
+use crate::pipeline::gate;
 use crate::pipeline::gather::gather;
 use crate::pipeline::job::Done;
 use crate::pipeline::queue::Feeder;
@@ -20,8 +21,11 @@ use crate::sys::open::Confine;
 /// The knobs of the pipeline (validated; see `config`).
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Worker tasks (`--jobs`).
+    /// Worker tasks (`--jobs`); with `adaptive`, the number active at first.
     pub jobs: usize,
+    /// `--jobs` was not given: up to `gate::MAX_WORKERS` workers, as many active as keep the
+    /// CPUs and the device busy (see `gate`).
+    pub adaptive: bool,
     /// Batches the queue holds (`--queue`).
     pub queue: usize,
     /// Files open at once (`--max-open`).
@@ -37,9 +41,18 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
+    /// Worker tasks spawned.
+    pub fn max_workers(&self) -> usize {
+        if self.adaptive {
+            gate::MAX_WORKERS.max(self.jobs)
+        } else {
+            self.jobs.max(1)
+        }
+    }
+
     /// Batches that may be in flight or waiting for reorder at once.
     pub fn window(&self) -> usize {
-        self.queue + 2 * self.jobs + 2
+        self.queue + 2 * self.max_workers() + 2
     }
 }
 
@@ -75,7 +88,10 @@ where
         learned
         // Dropping the feeder closes the queue: workers drain it and finish.
     });
-    let workers: Vec<_> = (0..cfg.jobs.max(1))
+    let gate = cfg
+        .adaptive
+        .then(|| gate::Gate::new(cfg.jobs.max(1), cfg.max_workers()));
+    let workers: Vec<_> = (0..cfg.max_workers())
         .map(|_| {
             rt::spawn(worker(
                 job_rx.clone(),
@@ -83,6 +99,7 @@ where
                 open_files.clone(),
                 cfg.confine.clone(),
                 cfg.mode.clone(),
+                gate.clone(),
             ))
         })
         .collect();

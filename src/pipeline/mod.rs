@@ -2,6 +2,7 @@
 //! to the blocking pool, the gather stage restores canonical order. `engine::run` wires it.
 
 pub(crate) mod engine;
+pub(crate) mod gate;
 pub(crate) mod gather;
 pub(crate) mod job;
 pub(crate) mod queue;

@@ -16,6 +16,7 @@ use crate::hash::algo::Mode;
 use crate::hash::facts::Facts;
 use crate::hash::file;
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome};
+use crate::pipeline::gate::Gate;
 use crate::pipeline::job::{Batch, Done, DoneBatch};
 use crate::pipeline::rt;
 use crate::sys::cancel;
@@ -28,8 +29,17 @@ pub async fn worker<T: Send + 'static>(
     open_files: Arc<Semaphore>,
     confine: Confine,
     mode: Arc<Mode>,
+    gate: Option<Arc<Gate>>,
 ) {
-    while let Ok(batch) = rx.recv().await {
+    loop {
+        // Adaptive: only the gate's active workers take batches.
+        let turn = match &gate {
+            Some(g) => Some(g.enter().await),
+            None => None,
+        };
+        let Ok(batch) = rx.recv().await else {
+            break;
+        };
         let needs_files = batch
             .jobs
             .iter()
@@ -47,6 +57,10 @@ pub async fn worker<T: Send + 'static>(
         } else {
             process(batch, confine.clone(), &mode)
         };
+        drop(turn);
+        if let Some(g) = &gate {
+            g.tick();
+        }
         if tx.send(done).await.is_err() {
             break;
         }

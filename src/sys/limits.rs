@@ -90,6 +90,12 @@ pub fn budget(soft_limit: u64, in_use: usize) -> Result<Budget, String> {
     })
 }
 
+/// CPU time this process has used so far (all threads, user and system).
+pub fn process_cpu_time() -> std::time::Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

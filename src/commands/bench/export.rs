@@ -1,6 +1,8 @@
-//! Bench exports: every run as CSV, settings and runs as JSON, and the throughput plot —
-//! each written by the same rules as `hash -o` (atomic, devices written in place).
+//! Bench output: the table on stdout, and the exports — every run as CSV, settings and runs
+//! as JSON, the throughput plot — each written by the same rules as `hash -o` (atomic,
+//! devices written in place).
 
+use std::io::{self, Write};
 use std::path::Path;
 
 use serde_json::json;
@@ -90,4 +92,54 @@ pub(super) fn write_plot(
     // The name was checked before any run.
     let format = Format::of(path).unwrap_or(Format::Svg);
     write_whole(path, &throughput(format, &title, &series)?)
+}
+
+pub(super) fn write_table(
+    out: &mut impl Write,
+    rows: &[Row],
+    root: &Path,
+    cache: CacheMode,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "b3tree bench {}  ({}, {} CPUs, median of {} runs)",
+        root.display(),
+        cache.label(),
+        config::cpus(),
+        rows.first().map_or(0, |r| r.runs.len())
+    )?;
+    writeln!(
+        out,
+        "{:<36} {:>9} {:>12} {:>9} {:>11} {:>9} {:>8}  spread (min-max s)",
+        "setting", "files", "size", "median s", "files/s", "MiB/s", "speedup"
+    )?;
+    let Some(first) = rows.first() else {
+        return writeln!(out, "(no setting finished)");
+    };
+    for r in rows {
+        writeln!(
+            out,
+            "{:<36} {:>9} {:>12} {:>9.3} {:>11.0} {:>9.1} {:>7.2}x  {:.3}-{:.3}",
+            r.setting.label(),
+            r.files(),
+            indicatif::HumanBytes(r.bytes()).to_string(),
+            r.median,
+            r.files() as f64 / r.median.max(1e-9),
+            r.mib_per_s(r.median),
+            first.median / r.median.max(1e-9),
+            r.min,
+            r.max
+        )?;
+    }
+    let best = rows
+        .iter()
+        .min_by(|a, b| a.median.total_cmp(&b.median))
+        .expect("non-empty");
+    writeln!(
+        out,
+        "best: {} ({:.1}x over {})",
+        best.setting.label(),
+        first.median / best.median.max(1e-9),
+        first.setting.label()
+    )
 }

@@ -8,7 +8,7 @@
 mod export;
 mod plot;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,7 @@ use crate::report::stderr::say;
 use crate::sys::cancel;
 use crate::sys::evict::{drop_all_caches, evict_tree};
 use crate::walk::WalkConfig;
-use export::{write_csv, write_json, write_plot};
+use export::{write_csv, write_json, write_plot, write_table};
 
 /// One point of the sweep.
 #[derive(Debug, Clone, Copy)]
@@ -376,56 +376,6 @@ fn run_once(cfg: &EngineConfig, root: &Path) -> Option<Run> {
         bytes,
         errors,
     })
-}
-
-fn write_table(
-    out: &mut impl Write,
-    rows: &[Row],
-    root: &Path,
-    cache: CacheMode,
-) -> io::Result<()> {
-    writeln!(
-        out,
-        "b3tree bench {}  ({}, {} CPUs, median of {} runs)",
-        root.display(),
-        cache.label(),
-        config::cpus(),
-        rows.first().map_or(0, |r| r.runs.len())
-    )?;
-    writeln!(
-        out,
-        "{:<36} {:>9} {:>12} {:>9} {:>11} {:>9} {:>8}  spread (min-max s)",
-        "setting", "files", "size", "median s", "files/s", "MiB/s", "speedup"
-    )?;
-    let Some(first) = rows.first() else {
-        return writeln!(out, "(no setting finished)");
-    };
-    for r in rows {
-        writeln!(
-            out,
-            "{:<36} {:>9} {:>12} {:>9.3} {:>11.0} {:>9.1} {:>7.2}x  {:.3}-{:.3}",
-            r.setting.label(),
-            r.files(),
-            indicatif::HumanBytes(r.bytes()).to_string(),
-            r.median,
-            r.files() as f64 / r.median.max(1e-9),
-            r.mib_per_s(r.median),
-            first.median / r.median.max(1e-9),
-            r.min,
-            r.max
-        )?;
-    }
-    let best = rows
-        .iter()
-        .min_by(|a, b| a.median.total_cmp(&b.median))
-        .expect("non-empty");
-    writeln!(
-        out,
-        "best: {} ({:.1}x over {})",
-        best.setting.label(),
-        first.median / best.median.max(1e-9),
-        first.setting.label()
-    )
 }
 
 #[cfg(test)]
