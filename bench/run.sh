@@ -6,12 +6,14 @@
 #
 # Prints two tables: every command's median (hyperfine, each command's runs back to back),
 # then b3tree against its reference with the two alternating (bench/pairs.py, PAIRS=11 pairs).
-# On the small-file tree it also times bench/floor.rs, the lean loop (walk, then one thread per
+# On the small-file and mixed trees it also times bench/floor.rs, the lean loop (walk, then one thread per
 # core: open, read, hash, close) that bounds what any tool can reach with those system calls.
 #
 # Needs: hyperfine and time (apt-get install -y hyperfine time), b3sum (cargo install b3sum
 # --locked), python3; optional: rhash, hashdeep. Generates (once, fixed seed) in WORKDIR:
 #   small/  100,000 files of 64 B..64 KiB (log-uniform sizes)   ~0.95 GB
+#   mixed/  117,772 files, 2,953 dirs up to 12 deep; log-normal sizes (p50 4.3 KB, p99
+#           175 KB) with 55 files of 4-44 MiB among them, like a real source tree  ~2.7 GB
 #   big4/   4 files of 1 GiB                                     4 GiB
 #   one1g/  one 1 GiB file;  one4g/  one 4 GiB file              5 GiB
 # Warm page cache: hyperfine's warm-up run reads every tree first; RAM must hold a tree.
@@ -29,6 +31,7 @@ b3tree="$here/../target/release/b3tree"
 floor="$here/../target/release/examples/floor"
 
 [ -d "$work/small" ] || python3 "$here/gen_tree.py" small "$work/small"
+[ -d "$work/mixed" ] || python3 "$here/gen_tree.py" mixed "$work/mixed"
 [ -d "$work/big4" ] || python3 "$here/gen_tree.py" big "$work/big4" 4 1073741824
 [ -d "$work/one1g" ] || { mkdir -p "$work/one1g"; cp "$work/big4/big0.bin" "$work/one1g/"; }
 [ -d "$work/one4g" ] || python3 "$here/gen_tree.py" big "$work/one4g" 1 4294967296
@@ -37,7 +40,7 @@ floor="$here/../target/release/examples/floor"
 np="$(nproc)"
 results="$work/results"
 mkdir -p "$results"
-for tree in small big4 one1g one4g; do
+for tree in small mixed big4 one1g one4g; do
     dir="$work/$tree"
     cmds=(
         "$b3tree hash $dir > /dev/null"
@@ -48,6 +51,8 @@ for tree in small big4 one1g one4g; do
     if [ "$tree" = small ]; then
         cmds+=("cd $dir && $b3tree check -q ../small.b3 > /dev/null")
         names+=("b3tree check (manifest of this tree)")
+    fi
+    if [ "$tree" = small ] || [ "$tree" = mixed ]; then
         cmds+=("$floor $dir > /dev/null")
         names+=("floor: lean loop, no guarantees (bench/floor.rs)")
     fi
@@ -76,6 +81,8 @@ xargs_small="find $small -type f -print0 | xargs -0 -P$np -n 5000 b3sum > /dev/n
 pair "100k files vs xargs -P$np b3sum" "$b3tree hash $small > /dev/null" "$xargs_small"
 pair "100k files vs the floor (bench/floor.rs)" "$b3tree hash $small > /dev/null" "$floor $small > /dev/null"
 pair "the floor vs xargs -P$np b3sum" "$floor $small > /dev/null" "$xargs_small"
+pair "mixed tree vs the floor (bench/floor.rs)" "$b3tree hash $work/mixed > /dev/null" \
+    "$floor $work/mixed > /dev/null"
 pair "4 x 1 GiB vs b3sum" "$b3tree hash $work/big4 > /dev/null" "b3sum $work/big4/* > /dev/null"
 pair "1 GiB vs b3sum" "$b3tree hash $work/one1g > /dev/null" "b3sum $work/one1g/* > /dev/null"
 pair "4 GiB vs b3sum" "$b3tree hash $work/one4g > /dev/null" "b3sum $work/one4g/* > /dev/null"
