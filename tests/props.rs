@@ -22,7 +22,7 @@ proptest! {
         let hash = blake3::hash(&seed);
         for esc in [Escaping::Manifest, Escaping::Terminal] {
             let mut line = Vec::new();
-            format_line(&mut line, &name, &hash.to_hex(), tag.then_some("BLAKE3"), esc);
+            format_line(&mut line, &name, &hash.into(), tag.then_some("BLAKE3"), esc);
             prop_assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
             match parse_line(&line) {
                 Line::Entry(e) => {

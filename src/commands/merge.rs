@@ -205,9 +205,8 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, MergeError> {
         let entry = inputs[b].head.take().expect("head");
         inputs[b].shards.insert(shard_of(&entry.name, n));
         line.clear();
-        let hex = entry.hash.to_hex();
         let tag = tagged.then(|| entry.tag.unwrap_or(Algo::Blake3).tag());
-        format_line(&mut line, &entry.name, &hex, tag, Escaping::Manifest);
+        format_line(&mut line, &entry.name, &entry.hash, tag, Escaping::Manifest);
         out.write_all(&line).map_err(MergeError::Write)?;
         count += 1;
         inputs[b].advance().map_err(MergeError::Refused)?;

@@ -203,6 +203,21 @@ impl Digest {
         k
     }
 
+    /// Appends the lowercase hex to `out` (no allocation for the default digest: this runs
+    /// once per manifest line).
+    pub fn push_hex(&self, out: &mut Vec<u8>) {
+        match self {
+            Digest::Blake3(h) => out.extend_from_slice(h.to_hex().as_bytes()),
+            Digest::Bytes(b) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                for &x in b.iter() {
+                    out.push(HEX[usize::from(x >> 4)]);
+                    out.push(HEX[usize::from(x & 15)]);
+                }
+            }
+        }
+    }
+
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
         match self {

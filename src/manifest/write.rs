@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use crate::hash::algo::Algo;
+use crate::hash::algo::{Algo, Digest};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::manifest::read::MAX_LINE;
 use crate::names::escape::{Escaping, escape_into, needs_escape};
@@ -90,7 +90,7 @@ impl<W: Write> ManifestWriter<W> {
         if let Outcome::Hashed { hash, .. } = outcome {
             let mut line = Vec::new();
             let tag = (self.format == Format::Tag).then_some(self.algo.tag());
-            format_line(&mut line, name, &hash.to_hex(), tag, self.escaping);
+            format_line(&mut line, name, hash, tag, self.escaping);
             if line.len() > MAX_LINE {
                 *outcome = Outcome::Failed(EntryError::new(
                     ErrorKind::NameTooLong,
@@ -119,12 +119,12 @@ impl<W: Write> ManifestWriter<W> {
                 self.line.extend_from_slice(hash.as_bytes());
             }
             (Format::Plain, Outcome::Hashed { hash, .. }) if !self.shape.names => {
-                self.line.extend_from_slice(hash.to_hex().as_bytes());
+                hash.push_hex(&mut self.line);
                 self.line.push(self.shape.terminator);
             }
             (Format::Plain | Format::Tag, Outcome::Hashed { hash, .. }) => {
                 let tag = (self.format == Format::Tag).then_some(self.algo.tag());
-                format_line(&mut self.line, name, &hash.to_hex(), tag, self.escaping);
+                format_line(&mut self.line, name, hash, tag, self.escaping);
                 if self.shape.terminator != b'\n' {
                     *self.line.last_mut().expect("a line") = self.shape.terminator;
                 }
@@ -169,7 +169,13 @@ impl<W: Write> ManifestWriter<W> {
 
 /// Appends one manifest line (`HEX  name`, or with `tag` its BSD form `TAG (name) = HEX`,
 /// e.g. `BLAKE3 (name) = …`, `SHA256 (name) = …`) to `line`.
-pub fn format_line(line: &mut Vec<u8>, name: &[u8], hex: &str, tag: Option<&str>, esc: Escaping) {
+pub fn format_line(
+    line: &mut Vec<u8>,
+    name: &[u8],
+    hash: &Digest,
+    tag: Option<&str>,
+    esc: Escaping,
+) {
     if needs_escape(name, esc) {
         line.push(b'\\');
     }
@@ -178,9 +184,9 @@ pub fn format_line(line: &mut Vec<u8>, name: &[u8], hex: &str, tag: Option<&str>
         line.extend_from_slice(b" (");
         escape_into(name, esc, line);
         line.extend_from_slice(b") = ");
-        line.extend_from_slice(hex.as_bytes());
+        hash.push_hex(line);
     } else {
-        line.extend_from_slice(hex.as_bytes());
+        hash.push_hex(line);
         line.extend_from_slice(b"  ");
         escape_into(name, esc, line);
     }
@@ -232,11 +238,11 @@ mod tests {
 
     fn line(name: &[u8], tag: bool) -> String {
         let mut v = Vec::new();
-        let hex = blake3::hash(b"foo").to_hex();
+        let hash = blake3::hash(b"foo").into();
         format_line(
             &mut v,
             name,
-            &hex,
+            &hash,
             tag.then_some("BLAKE3"),
             Escaping::Manifest,
         );
