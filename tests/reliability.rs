@@ -451,8 +451,9 @@ fn check_without_openat2_never_verifies_outside_files_while_a_directory_is_swapp
     check_never_verifies_outside_files_while_a_directory_is_swapped(true);
 }
 
-fn hash_never_reads_outside_files_while_swapped(no_openat2: bool) {
+fn hash_never_reads_outside_files_while_swapped(no_openat2: bool, via_list: bool) {
     let env = TestEnv::new();
+    env.file("list", "t\n");
     let (_outside, sub, link) = swap_fixture(&env);
     // A file swapped with a symlink to an outside file, too.
     let secret = _outside.path().join("secret");
@@ -469,7 +470,11 @@ fn hash_never_reads_outside_files_while_swapped(no_openat2: bool) {
     let outside_hash = hex(b"outside");
     for run in 0..150 {
         let mut cmd = env.cmd();
-        cmd.args(["hash", "t"]);
+        if via_list {
+            cmd.args(["hash", "--files-from", "list"]);
+        } else {
+            cmd.args(["hash", "t"]);
+        }
         if no_openat2 {
             cmd.env("B3TREE_NO_OPENAT2", "1");
         }
@@ -486,12 +491,19 @@ fn hash_never_reads_outside_files_while_swapped(no_openat2: bool) {
 
 #[test]
 fn hash_never_reads_through_a_symlink_swapped_in_after_the_walk() {
-    hash_never_reads_outside_files_while_swapped(false);
+    hash_never_reads_outside_files_while_swapped(false, false);
 }
 
 #[test]
 fn hash_without_openat2_never_reads_through_a_symlink_swapped_in_after_the_walk() {
-    hash_never_reads_outside_files_while_swapped(true);
+    hash_never_reads_outside_files_while_swapped(true, false);
+}
+
+/// A directory named by a `--files-from` list is confined like a PATH: the list's
+/// directories join the roots opens resolve beneath.
+#[test]
+fn hash_files_from_never_reads_through_a_symlink_swapped_in_after_the_walk() {
+    hash_never_reads_outside_files_while_swapped(false, true);
 }
 
 // ---- check --audit is confined like verification --------------------------------------------

@@ -23,12 +23,7 @@ pub fn walk_list(
     let excluded = Cell::new(0);
     for entry in list {
         let more = match entry {
-            Ok(path) => {
-                if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-                    before_dir(&path);
-                }
-                walk_root(cfg, &path, &excluded, emit)
-            }
+            Ok(path) => walk_root(cfg, &path, &excluded, emit, before_dir),
             Err((name, why)) => emit(
                 PathBuf::from(std::ffi::OsStr::from_bytes(&name)),
                 name,

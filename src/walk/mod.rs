@@ -78,7 +78,7 @@ pub type Emit<'a> = dyn FnMut(PathBuf, Vec<u8>, Action) -> bool + 'a;
 pub fn walk(cfg: &WalkConfig, emit: &mut Emit) -> WalkStats {
     let excluded = Cell::new(0);
     for root in &cfg.roots {
-        if !walk_root(cfg, root, &excluded, emit) {
+        if !walk_root(cfg, root, &excluded, emit, &|_| {}) {
             break;
         }
     }
@@ -87,11 +87,14 @@ pub fn walk(cfg: &WalkConfig, emit: &mut Emit) -> WalkStats {
     }
 }
 
+/// Walks one root; `before_dir` hears of a named root that is a directory (followed through
+/// a symlink too) before any of its entries is emitted.
 pub(super) fn walk_root(
     cfg: &WalkConfig,
     root: &Path,
     excluded: &Cell<u64>,
     emit: &mut Emit,
+    before_dir: &dyn Fn(&Path),
 ) -> bool {
     let root_bytes = root.as_os_str().as_bytes();
     let naming = Naming {
@@ -101,8 +104,10 @@ pub(super) fn walk_root(
     if cfg.roots_named && root_bytes == b"-" {
         return emit(root.to_path_buf(), b"-".to_vec(), Action::HashStream);
     }
-    if let Some(action) = cfg.roots_named.then(|| named_root(cfg, root)).flatten() {
-        return emit(root.to_path_buf(), naming.name(root), action);
+    match cfg.roots_named.then(|| named_root(cfg, root)) {
+        Some(Root::Named(action)) => return emit(root.to_path_buf(), naming.name(root), action),
+        Some(Root::Dir) => before_dir(root),
+        _ => {}
     }
     let tree = Subtree {
         root,
@@ -119,15 +124,19 @@ pub(super) fn walk_root(
 /// FIFO or character device is read as a stream (`b3tree hash <(cmd)`, `/dev/stdin`); a
 /// block device only with `--read-devices`. Regular files and directories (and roots that
 /// do not exist: the walk reports them) go through walkdir as before.
-fn named_root(cfg: &WalkConfig, root: &Path) -> Option<Action> {
+fn named_root(cfg: &WalkConfig, root: &Path) -> Root {
     use std::os::unix::fs::FileTypeExt;
-    let link = std::fs::symlink_metadata(root).ok()?;
-    let target = std::fs::metadata(root).ok()?;
+    let (Ok(link), Ok(target)) = (std::fs::symlink_metadata(root), std::fs::metadata(root)) else {
+        return Root::Walk;
+    };
     let ft = target.file_type();
-    if ft.is_dir() || (ft.is_file() && !link.file_type().is_symlink()) {
-        return None;
+    if ft.is_dir() {
+        return Root::Dir;
     }
-    Some(if ft.is_file() {
+    if ft.is_file() && !link.file_type().is_symlink() {
+        return Root::Walk;
+    }
+    Root::Named(if ft.is_file() {
         Action::Hash
     } else if ft.is_fifo() || ft.is_char_device() || (ft.is_block_device() && cfg.read_devices) {
         Action::HashStream
@@ -142,6 +151,16 @@ fn named_root(cfg: &WalkConfig, root: &Path) -> Option<Action> {
             "socket",
         )))
     })
+}
+
+/// What a named root is (see [`named_root`]).
+enum Root {
+    /// Not walked: hashed, streamed or refused as this action.
+    Named(Action),
+    /// A directory (perhaps through a symlink): walked.
+    Dir,
+    /// A regular file, or a path that does not exist: walkdir hashes or reports it.
+    Walk,
 }
 
 /// A walk of `real`, opened as `open_as`: the same directory, except below a path too long
