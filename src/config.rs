@@ -2,7 +2,7 @@
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::cli::{AlgoArg, EngineArgs, HashArgs, ShardArg, WalkArgs};
+use crate::cli::{AlgoArg, EngineArgs, KeyArgs, ShardArg, WalkArgs};
 use crate::hash::algo::{Algo, Mode};
 use crate::pipeline::engine::EngineConfig;
 use crate::sys::limits;
@@ -201,59 +201,31 @@ pub fn shard(arg: ShardArg, var: impl Fn(&str) -> Option<String>) -> Result<(u64
     Ok((k, n))
 }
 
-/// The digest mode of `hash`'s flags; `key`: the bytes `--keyed` read from standard input.
-pub fn mode(args: &HashArgs, key: Option<Vec<u8>>) -> Result<Mode, String> {
-    let algo = match args.algo {
-        AlgoArg::Blake3 => Algo::Blake3,
-        AlgoArg::Sha256 => Algo::Sha256,
-        AlgoArg::Sha512 => Algo::Sha512,
+/// The digest mode: `algo` as given (None: what the first entry's `--tag` name says, else
+/// BLAKE3), BLAKE3's modes from `keys` and `seek`, `key` the bytes `--keyed` read from
+/// standard input; `first` (check only): the first entry's tag algorithm and digest length,
+/// whose length is taken for BLAKE3 when `-l` does not give one.
+pub fn mode(
+    algo: Option<AlgoArg>,
+    keys: &KeyArgs,
+    seek: Option<u64>,
+    key: Option<Vec<u8>>,
+    first: Option<(Option<Algo>, usize)>,
+) -> Result<Mode, String> {
+    let algo = match (algo, first.and_then(|(tag, _)| tag)) {
+        (Some(AlgoArg::Blake3), _) | (None, None | Some(Algo::Blake3)) => Algo::Blake3,
+        (Some(AlgoArg::Sha256), _) | (None, Some(Algo::Sha256)) => Algo::Sha256,
+        (Some(AlgoArg::Sha512), _) | (None, Some(Algo::Sha512)) => Algo::Sha512,
     };
     let blake3_only =
-        args.keyed || args.derive_key.is_some() || args.length.is_some() || args.seek.is_some();
+        keys.keyed || keys.derive_key.is_some() || keys.length.is_some() || seek.is_some();
     if algo != Algo::Blake3 && blake3_only {
         return Err(format!(
             "--keyed, --derive-key, --length and --seek are BLAKE3's modes, not {}'s",
             algo.tag()
         ));
     }
-    let key = match key {
-        Some(k) => Some(<[u8; 32]>::try_from(k.as_slice()).map_err(|_| {
-            format!(
-                "--keyed: the key on standard input must be exactly 32 bytes, not {}",
-                k.len()
-            )
-        })?),
-        None => None,
-    };
-    Ok(Mode {
-        algo,
-        key,
-        context: args.derive_key.clone(),
-        len: args.length.map_or(algo.default_len(), |l| l as usize),
-        seek: args.seek.unwrap_or(0),
-    })
-}
-
-/// The digest mode of `check`: its flags, else what the first entry shows (`first`: its tag
-/// algorithm and digest length); `key`: `--keyed`'s key from standard input.
-pub fn check_mode(
-    args: &crate::cli::CheckArgs,
-    key: Option<Vec<u8>>,
-    first: Option<(Option<Algo>, usize)>,
-) -> Result<Mode, String> {
-    let algo = match (args.algo, first.and_then(|(tag, _)| tag)) {
-        (Some(AlgoArg::Blake3), _) | (None, None | Some(Algo::Blake3)) => Algo::Blake3,
-        (Some(AlgoArg::Sha256), _) | (None, Some(Algo::Sha256)) => Algo::Sha256,
-        (Some(AlgoArg::Sha512), _) | (None, Some(Algo::Sha512)) => Algo::Sha512,
-    };
-    let blake3_only = args.keyed || args.derive_key.is_some() || args.length.is_some();
-    if algo != Algo::Blake3 && blake3_only {
-        return Err(format!(
-            "--keyed, --derive-key and --length are BLAKE3's modes, not {}'s",
-            algo.tag()
-        ));
-    }
-    let len = match (algo, args.length) {
+    let len = match (algo, keys.length) {
         (Algo::Blake3, Some(l)) => l as usize,
         (Algo::Blake3, None) => first.map_or(32, |(_, len)| len),
         (other, _) => other.default_len(),
@@ -270,9 +242,9 @@ pub fn check_mode(
     Ok(Mode {
         algo,
         key,
-        context: args.derive_key.clone(),
+        context: keys.derive_key.clone(),
         len,
-        seek: 0,
+        seek: seek.unwrap_or(0),
     })
 }
 

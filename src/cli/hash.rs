@@ -23,19 +23,8 @@ pub struct HashArgs {
     #[arg(short = 'a', long = "algo", value_enum, default_value_t = AlgoArg::Blake3)]
     pub algo: AlgoArg,
 
-    /// BLAKE3 keyed hashing, as b3sum: the 32-byte key is read from standard input (which
-    /// then cannot be an input)
-    #[arg(long, conflicts_with = "derive_key")]
-    pub keyed: bool,
-
-    /// BLAKE3 key derivation with CONTEXT, as b3sum
-    #[arg(long, value_name = "CONTEXT")]
-    pub derive_key: Option<String>,
-
-    /// Digest length in bytes, from BLAKE3's extended output (hex doubles it) [default: 32]
-    #[arg(short = 'l', long, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
-    pub length: Option<u64>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
 
     /// Start the digest at byte N of BLAKE3's extended output
     #[arg(long, value_name = "N")]
@@ -139,6 +128,25 @@ pub struct HashArgs {
 }
 
 /// Parses `K/N` (0 ≤ K < N).
+/// BLAKE3's modes beyond the default, shared by hash and check (b3sum's flags).
+#[derive(Debug, Clone, Args)]
+pub struct KeyArgs {
+    /// BLAKE3 keyed hashing, as b3sum: the 32-byte key is read from standard input (which
+    /// then cannot also be an input or a manifest)
+    #[arg(long, conflicts_with = "derive_key")]
+    pub keyed: bool,
+
+    /// BLAKE3 key derivation with CONTEXT, as b3sum
+    #[arg(long, value_name = "CONTEXT")]
+    pub derive_key: Option<String>,
+
+    /// Digest length in bytes, from BLAKE3's extended output (hex doubles it) [default: 32;
+    /// check: the length of the manifest's first entry]
+    #[arg(short = 'l', long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub length: Option<u64>,
+}
+
 /// `--algo` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AlgoArg {

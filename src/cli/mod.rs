@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod hash;
-pub use hash::{AlgoArg, HashArgs, ShardArg};
+pub use hash::{AlgoArg, HashArgs, KeyArgs, ShardArg};
 
 /// `b3tree hash -c FILE…` (or `--check`), the b3sum and GNU habit, is `b3tree check FILE…`:
 /// the command line is rewritten before parsing (check's own flags then apply: --quiet,
@@ -208,18 +208,8 @@ pub struct CheckArgs {
     #[arg(short = 'a', long = "algo", value_enum)]
     pub algo: Option<AlgoArg>,
 
-    /// BLAKE3 keyed mode, as `hash --keyed`: the 32-byte key is read from standard input
-    #[arg(long, conflicts_with = "derive_key")]
-    pub keyed: bool,
-
-    /// BLAKE3 key derivation with CONTEXT, as `hash --derive-key`
-    #[arg(long, value_name = "CONTEXT")]
-    pub derive_key: Option<String>,
-
-    /// Digest length in bytes [default: the first entry's, for BLAKE3]
-    #[arg(short = 'l', long, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
-    pub length: Option<u64>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
 
     /// Manifests whose lines end with NUL, names unescaped (as written by `hash -z`)
     #[arg(short = 'z', long)]

@@ -11,6 +11,30 @@ use crate::hash::algo::Mode;
 use crate::manifest::write::Shape;
 use crate::report::stderr::say;
 
+/// `--keyed`'s key: up to 33 bytes of standard input (more than 32 is refused as b3sum
+/// refuses it), when `keyed`. `stdin_taken`: standard input is already `what` (an input, a
+/// manifest), so it cannot also hold the key.
+pub(crate) fn read_key(
+    keyed: bool,
+    stdin_taken: bool,
+    what: &str,
+) -> Result<Option<Vec<u8>>, String> {
+    if !keyed {
+        return Ok(None);
+    }
+    if stdin_taken {
+        return Err(format!(
+            "--keyed reads the key from standard input, so - cannot also be {what}"
+        ));
+    }
+    let mut key = Vec::with_capacity(33);
+    std::io::stdin()
+        .take(33)
+        .read_to_end(&mut key)
+        .map_err(|e| format!("--keyed: cannot read the key from standard input: {e}"))?;
+    Ok(Some(key))
+}
+
 /// The mode and line shape for `args`; a usage error is said and returned as `Err`.
 pub(crate) fn resolve(args: &HashArgs) -> Result<(Mode, Shape), Exit> {
     let usage = |msg: String| {
@@ -22,23 +46,8 @@ pub(crate) fn resolve(args: &HashArgs) -> Result<(Mode, Shape), Exit> {
             .files_from
             .as_ref()
             .is_some_and(|f| f.as_os_str() == "-");
-    let key = if args.keyed {
-        if stdin_is_input {
-            return Err(usage(
-                "--keyed reads the key from standard input, so - cannot also be an input".into(),
-            ));
-        }
-        let mut key = Vec::with_capacity(33);
-        if let Err(e) = std::io::stdin().take(33).read_to_end(&mut key) {
-            return Err(usage(format!(
-                "--keyed: cannot read the key from standard input: {e}"
-            )));
-        }
-        Some(key)
-    } else {
-        None
-    };
-    let mode = config::mode(args, key).map_err(usage)?;
+    let key = read_key(args.keys.keyed, stdin_is_input, "an input").map_err(usage)?;
+    let mode = config::mode(Some(args.algo), &args.keys, args.seek, key, None).map_err(usage)?;
     if args.digest && !mode.is_default() {
         return Err(usage(
             "--digest (b3t1) is defined over default BLAKE3 digests: not with --algo, --keyed, \

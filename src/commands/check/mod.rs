@@ -243,24 +243,10 @@ fn digest_mode(
     args: &CheckArgs,
     readers: &mut [Box<dyn std::io::BufRead + Send>],
 ) -> Result<crate::hash::algo::Mode, String> {
-    use std::io::Read;
-    let key = if args.keyed {
-        if args.manifests.iter().any(|m| m.as_os_str() == "-") {
-            return Err(
-                "--keyed reads the key from standard input, so - cannot be a manifest".into(),
-            );
-        }
-        let mut key = Vec::with_capacity(33);
-        std::io::stdin()
-            .take(33)
-            .read_to_end(&mut key)
-            .map_err(|e| format!("--keyed: cannot read the key from standard input: {e}"))?;
-        Some(key)
-    } else {
-        None
-    };
+    let stdin_is_manifest = args.manifests.iter().any(|m| m.as_os_str() == "-");
+    let key = crate::commands::modes::read_key(args.keys.keyed, stdin_is_manifest, "a manifest")?;
     let first = readers
         .first_mut()
         .and_then(|r| read::peek_first_entry(r.as_mut(), args.zero));
-    config::check_mode(args, key, first)
+    config::mode(args.algo, &args.keys, None, key, first)
 }
