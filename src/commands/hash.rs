@@ -156,7 +156,7 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
                     .iter()
                     .flat_map(|p| update::state_paths(p)),
             )
-            .chain(update.iter().flat_map(|u| u.own_paths()))
+            .chain(update.iter().map(|u| u.journal_path().to_path_buf()))
             .collect(),
         skip_temp_names: true,
         roots_named: true,
@@ -177,8 +177,10 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     };
     let mut reporter = Reporter::new(mode, args.quiet);
     // Percent and ETA: a names-only count of the same walk, beside the run (only when
-    // progress is shown, and not for a shard, which hashes ~1/N of what a walk counts).
-    if let Some(total) = reporter.total_slot().filter(|_| shard.is_none()) {
+    // progress is shown; not for a shard, which hashes ~1/N of what a walk counts, nor for a
+    // --files-from list, which is read once, as it streams).
+    let countable = shard.is_none() && args.files_from.is_none();
+    if let Some(total) = reporter.total_slot().filter(|_| countable) {
         let cfg = walk_cfg.clone();
         std::thread::spawn(move || {
             if let Some(n) = count_files(&cfg) {

@@ -135,12 +135,10 @@ pub(crate) fn prepare(
 }
 
 impl Update {
-    /// Paths of every file of ours beside the manifest (never hashed).
-    pub fn own_paths(&self) -> Vec<PathBuf> {
-        let mut paths = self.old_journals.clone();
-        paths.push(self.journal.path().to_path_buf());
-        paths.push(self.place.state());
-        paths
+    /// This run's journal (never hashed; the state and older journals are in
+    /// [`state_paths`]).
+    pub fn journal_path(&self) -> &Path {
+        self.journal.path()
     }
 
     /// Records a digest the run ended with: in the journal, and in the counts.

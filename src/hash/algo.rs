@@ -26,16 +26,6 @@ impl Algo {
         }
     }
 
-    /// The algorithm a `--tag` line names.
-    pub fn from_tag(tag: &[u8]) -> Option<Algo> {
-        match tag {
-            b"BLAKE3" => Some(Algo::Blake3),
-            b"SHA256" => Some(Algo::Sha256),
-            b"SHA512" => Some(Algo::Sha512),
-            _ => None,
-        }
-    }
-
     /// Bytes of a digest by default.
     pub fn default_len(self) -> usize {
         match self {
@@ -220,10 +210,9 @@ impl Digest {
 
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
-        match self {
-            Digest::Blake3(h) => h.to_hex().to_string(),
-            Digest::Bytes(b) => hex(b),
-        }
+        let mut out = Vec::with_capacity(2 * self.as_bytes().len());
+        self.push_hex(&mut out);
+        String::from_utf8(out).expect("hex digits")
     }
 
     /// From lowercase or uppercase hex of an even length.
@@ -249,20 +238,13 @@ impl From<blake3::Hash> for Digest {
     }
 }
 
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 15)] as char);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        Digest::Bytes(bytes.into()).to_hex()
+    }
 
     fn digest(mode: &Mode, input: &[u8]) -> String {
         let mut d = mode.digester();

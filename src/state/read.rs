@@ -29,9 +29,8 @@ pub struct StateReader {
     next: Option<Record>,
     /// Why the records ended before the file did (a bad line, out of order).
     problem: Option<String>,
-    /// The `end` line (count, manifest digest), once read.
-    end: Option<(u64, blake3::Hash)>,
-    records: u64,
+    /// The `end` line was read: nothing after it is a record.
+    ended: bool,
     buf: Vec<u8>,
     /// The records of the current block (its seal verified), and where the next one starts.
     block: Vec<u8>,
@@ -111,8 +110,7 @@ impl StateReader {
             line_no: 0,
             next: None,
             problem: None,
-            end: None,
-            records: 0,
+            ended: false,
             buf: Vec::new(),
             block: Vec::new(),
             pos: 0,
@@ -204,8 +202,8 @@ impl StateReader {
                 let end = line::open(line).and_then(line::parse_end);
                 self.block.truncate(start);
                 return match (end, count) {
-                    (Some(end), 0) => {
-                        self.end = Some(end);
+                    (Some(_), 0) => {
+                        self.ended = true;
                         Ok(false)
                     }
                     (Some(_), _) => {
@@ -224,7 +222,7 @@ impl StateReader {
     /// Reads the next record into `self.next` (None at the end, or at the first problem).
     fn advance(&mut self) {
         let previous = self.next.take();
-        if self.problem.is_some() {
+        if self.problem.is_some() || self.ended {
             return;
         }
         while self.pos >= self.block.len() {
@@ -252,7 +250,6 @@ impl StateReader {
                 return;
             }
         }
-        self.records += 1;
         self.next = Some(record);
     }
 
