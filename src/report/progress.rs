@@ -61,6 +61,7 @@ pub struct Live {
 impl Live {
     /// Starts the display: a bar when `terminal`, else log lines.
     pub fn start(terminal: bool) -> Live {
+        read_bytes::enable();
         let counters = Arc::new(Counters {
             files: AtomicU64::new(0),
             total: Arc::new(AtomicU64::new(UNKNOWN)),
