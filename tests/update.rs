@@ -368,6 +368,22 @@ fn a_planted_journal_is_not_trusted() {
         // A complete run removes the journals it found — only those of this user.
         assert_eq!(journal.exists(), uid != me);
     }
+    // Another user's file where the state goes: not trusted, and not replaced either; the
+    // run's journal stays instead (exit 2: the state could not be written).
+    let _ = std::fs::remove_file(&journal);
+    let state = env.root().join("m.b3.b3tree-state");
+    std::fs::write(&state, &forged).unwrap();
+    std::os::unix::fs::chown(&state, Some(65534), None).unwrap();
+    let out = env.run(&["hash", "--update", "-o", "m.b3", "t"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_stderr_contains(&out, "not replacing");
+    assert_eq!(manifest(&env), full);
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), forged);
+    let kept = std::fs::read_dir(env.root())
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains(".b3tree-journal."));
+    assert!(kept, "the run's journal stays");
 }
 
 /// Property: after any sequence of edits, `--update` writes what a full run writes. Rounds of

@@ -18,7 +18,7 @@ use crate::hash::algo::{Digest, Mode};
 use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::Action;
 use crate::names::escape::display;
-use crate::state::files::{MAX_JOURNALS, Place, bound, file_digest, remove_ours};
+use crate::state::files::{MAX_JOURNALS, Place, bound, file_digest, remove_ours, replaceable};
 use crate::state::read::StateReader;
 use crate::state::write::Journal;
 
@@ -168,12 +168,19 @@ impl Update {
     /// The manifest at `real` was replaced: the journal becomes its state, bound to its
     /// bytes, and the older journals go.
     pub fn commit(self, real: &Path) -> Result<(), String> {
+        let state = self.place.state();
+        // Another user's file under the state's name stays; the journal is kept instead.
+        if let Err(why) = replaceable(&state) {
+            return Err(match self.keep() {
+                Ok(()) => format!("{why} (this run's journal stays beside it)"),
+                Err(e) => format!("{why}; {e}"),
+            });
+        }
         let digest = match file_digest(real) {
             Ok(Some(d)) => d,
             Ok(None) => return Err(format!("{} is gone", real.display())),
             Err(e) => return Err(format!("cannot read {} back: {e}", real.display())),
         };
-        let state = self.place.state();
         let journal = self
             .journal
             .finish(&digest)

@@ -72,13 +72,33 @@ impl Place {
     }
 }
 
+/// Who owns what is at `path` (not followed), if anything is there.
+fn owner(path: &Path) -> Option<(u32, bool)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.uid(), m.is_file()))
+}
+
 /// Removes the journal at `path` if it is ours (a regular file owned by this user): a file
 /// someone else put there under that name is left alone.
 pub fn remove_ours(path: &Path) {
-    use std::os::unix::fs::MetadataExt;
     let me = rustix::process::geteuid().as_raw();
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.uid() == me) {
+    if owner(path) == Some((me, true)) {
         let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Err when something that is not ours (another user's) is at `path`, which a rename onto
+/// it would replace.
+pub fn replaceable(path: &Path) -> Result<(), String> {
+    let me = rustix::process::geteuid().as_raw();
+    match owner(path) {
+        Some((uid, _)) if uid != me => Err(format!(
+            "not replacing {}: it is owned by uid {uid}, not by this user",
+            path.display()
+        )),
+        _ => Ok(()),
     }
 }
 
