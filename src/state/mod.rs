@@ -8,7 +8,8 @@
 //!   manifest differs, whose options differ from the command's, or that does not parse, is
 //!   not trusted (one notice; the files are read).
 //! - **journals** (`MANIFEST.b3tree-journal.N`): the records an `--update` run writes as it
-//!   goes, flushed every fraction of a second and synced every few seconds. They are not
+//!   goes, written out at the first record a fraction of a second after the last write, and
+//!   synced every few seconds. They are not
 //!   temporary files: a run stopped by a signal, a crash or a power cut leaves its journal,
 //!   and the next run trusts its records as it trusts the state's. A complete run turns its
 //!   own journal into the new state (an `end` line and a rename) and removes the others.

@@ -1,9 +1,10 @@
 //! Writing a journal as the run goes, and turning it into the state when the run is done.
 //!
-//! Records are appended in the order the run emits them (canonical). They reach the file at
-//! least every [`FLUSH_EVERY`] (so a signal, which ends the run without this writer's help
-//! when a read is blocked, loses at most that much) and the disk every [`SYNC_EVERY`] (a
-//! power cut loses at most that much; the checksums find a torn tail).
+//! Records are appended in the order the run emits them (canonical). The buffer is written
+//! out when a record arrives [`FLUSH_EVERY`] or more after the last write (there is no timer:
+//! a run ended by the signal watchdog while blocked in a read loses what it recorded since),
+//! and synced at such a write [`SYNC_EVERY`] or more after the last sync (a power cut loses
+//! what came since; the checksums find a torn tail). A normal stop flushes and syncs.
 
 use std::fs::File;
 use std::io::{self, Write};
