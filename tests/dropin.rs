@@ -213,26 +213,9 @@ fn a_dash_in_a_list_read_from_stdin_is_an_error_record_and_paths_conflict() {
     assert_stderr_contains(&out, "--files-from nosuch: No such file or directory");
 }
 
-/// The official vectors' inputs as files; each case's expected field (131 bytes of extended
-/// output, hex) for `field`.
+/// The official vectors' inputs as files under `v/`, with `field` of each case.
 fn vector_tree(env: &TestEnv, field: &str) -> Vec<(String, String)> {
-    let vectors: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/blake3-test-vectors.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    for case in vectors["cases"].as_array().unwrap() {
-        let n = case["input_len"].as_u64().unwrap() as usize;
-        let input: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
-        let name = format!("v/{n:06}");
-        env.file(&name, &input);
-        out.push((name, case[field].as_str().unwrap().to_string()));
-    }
-    out
+    vector_files(env, "v/", field)
 }
 
 #[test]

@@ -10,25 +10,10 @@ use common::*;
 #[test]
 fn official_blake3_vectors_through_the_file_path() {
     let env = TestEnv::new();
-    let vectors: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/blake3-test-vectors.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let mut expected = Vec::new();
-    for case in vectors["cases"].as_array().unwrap() {
-        let n = case["input_len"].as_u64().unwrap() as usize;
-        let input: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
-        let name = format!("v{n:06}");
-        env.file(&name, &input);
-        expected.push(format!(
-            "{}  {name}\n",
-            &case["hash"].as_str().unwrap()[..64]
-        ));
-    }
+    let expected: Vec<String> = vector_files(&env, "v", "hash")
+        .into_iter()
+        .map(|(name, hex)| format!("{}  {name}\n", &hex[..64]))
+        .collect();
     let out = env.run(&["hash", "-q"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), expected.concat());

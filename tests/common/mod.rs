@@ -268,3 +268,26 @@ pub fn mkfifo(path: &Path) {
     // SAFETY: mkfifo with a valid C string.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
 }
+
+/// The official BLAKE3 vectors (`fixtures/blake3-test-vectors.json`) written as files named
+/// `{prefix}{input_len:06}` (input: bytes `i % 251`); each file's name and `field` of its case
+/// (131 bytes of extended output, hex).
+pub fn vector_files(env: &TestEnv, prefix: &str, field: &str) -> Vec<(String, String)> {
+    let vectors: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/blake3-test-vectors.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    for case in vectors["cases"].as_array().unwrap() {
+        let n = case["input_len"].as_u64().unwrap() as usize;
+        let input: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+        let name = format!("{prefix}{n:06}");
+        env.file(&name, &input);
+        out.push((name, case[field].as_str().unwrap().to_string()));
+    }
+    out
+}
