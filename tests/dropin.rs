@@ -454,6 +454,12 @@ fn gnu_sums_are_checked_and_audited() {
     let out = env.run(&["check", "-C", "d", "../SUMS"]);
     assert_eq!(out.status.code(), Some(1));
     assert_stderr_contains(&out, "give --algo sha256 or --algo sha512");
+    // Short digests (b3sum -l 4) are checked, with one warning that an OK says little.
+    let out = env.run(&["hash", "-q", "-C", "d", "-l", "4", "-o", "../short"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = env.run(&["check", "-C", "d", "../short"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_stderr_contains(&out, "digests are 4 bytes long");
     // A line of another length than the run's is refused as malformed, not checked.
     let h = hex(b"alpha\n");
     env.file("mixed", format!("{h}  a\n{}  b\n", &h[..32]));

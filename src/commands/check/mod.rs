@@ -81,6 +81,15 @@ pub fn run(args: CheckArgs, env: &Env) -> Exit {
             return Exit::Usage;
         }
     };
+    // The length comes from the manifest itself (b3sum -l): a short one verifies little.
+    if algo_mode.len < 16 {
+        say(format_args!(
+            "warning: the manifest's digests are {} bytes long: an OK says only that much (a \
+             changed file matches by chance once in 2^{})",
+            algo_mode.len,
+            8 * algo_mode.len
+        ));
+    }
     let mut engine_cfg: EngineConfig = match engine_config(&args.engine) {
         Ok(cfg) => cfg,
         Err(exit) => return exit,
