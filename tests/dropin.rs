@@ -256,8 +256,12 @@ fn every_b3sum_mode_prints_what_b3sum_prints() {
     env.file("a", "alpha\n");
     env.file("b b", "beta\n");
     env.file("new\nline", "gamma\n");
+    // Past the size where one big file is hashed as subtrees over both cores (8 MiB leaves),
+    // ending mid-chunk: the subtree split and its merge, in every mode, against b3sum.
+    let big: Vec<u8> = (0..(21u32 << 20) + 3).map(|i| (i % 251) as u8).collect();
+    std::fs::write(env.root().join("big"), &big).unwrap();
     let key: Vec<u8> = (0..32).collect();
-    let modes: [&[&str]; 8] = [
+    let modes: [&[&str]; 9] = [
         &[],
         &["--no-names"],
         &["-l", "64"],
@@ -266,9 +270,10 @@ fn every_b3sum_mode_prints_what_b3sum_prints() {
         &["--keyed"],
         &["--keyed", "--no-names", "-l", "16"],
         &["--tag"],
+        &["--no-mmap"],
     ];
     for args in modes {
-        let files = ["a", "b b", "new\nline"];
+        let files = ["a", "b b", "new\nline", "big"];
         let ours = with_stdin(env.cmd().args(["hash", "-q"]).args(args).args(files), &key);
         let theirs = with_stdin(b3sum().current_dir(env.root()).args(args).args(files), &key);
         assert_eq!(ours.status.code(), Some(0), "{args:?}: {}", stderr(&ours));

@@ -72,7 +72,7 @@ pub(crate) fn resolve(args: &HashArgs) -> Result<(Mode, Shape), Exit> {
             .build_global();
     }
     if args.no_mmap {
-        crate::hash::file::disable_mmap();
+        crate::hash::big::disable_mmap();
     }
     let shape = Shape {
         names: !args.no_names,

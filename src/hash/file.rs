@@ -10,8 +10,8 @@
 //! - the cancel flag is polled between chunks, so Ctrl-C stops a multi-GiB read promptly.
 //!
 //! Small files (most of a typical tree) are read into a reused per-thread buffer with no
-//! extra work. Big files (≥ 4 MiB) are mapped a window at a time; one alone spreads over every
-//! core through blake3's rayon support, several at once each keep to one core (`biglane`).
+//! extra work. Big files (≥ 4 MiB) go to `big`: mapped a piece at a time, one alone spread
+//! over every core, several at once each on its own core.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -19,13 +19,12 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use crate::hash::algo::{Digester, Mode};
-use crate::hash::biglane::{self, Turn};
+use crate::hash::big;
 use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::hash::progress;
 use crate::hash::stat::Stat;
 use crate::sys::cancel;
-use crate::sys::mapguard;
 use crate::sys::open::DirCache;
 
 /// Per-thread read buffer: files smaller than this are read with a single `read` call.
@@ -33,20 +32,6 @@ const SMALL_BUF: usize = 128 * 1024;
 /// From this size on a file is hashed with blake3's rayon path (blake3's docs: below
 /// ~128 KiB per call rayon loses; our chunks are far larger).
 pub const BIG_FILE: u64 = 4 * 1024 * 1024;
-/// Read size for big files that cannot be mapped: large enough for rayon to split well.
-const BIG_CHUNK: usize = 4 * 1024 * 1024;
-/// Bytes of a big file mapped at once (a multiple of any page size). Bounds resident memory
-/// per file (measured: 1 GiB file, peak RSS 19.5 MiB vs 1027 MiB mapping it whole, same
-/// speed within noise), and is how often the cancel flag is polled.
-const MAP_WINDOW: u64 = 16 * 1024 * 1024;
-
-/// `--no-mmap`: big files are read with read() into a buffer, never mapped.
-static NO_MMAP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Makes every later big file be read with read() (`hash --no-mmap`, as b3sum's).
-pub fn disable_mmap() {
-    NO_MMAP.store(true, std::sync::atomic::Ordering::Relaxed);
-}
 
 thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SMALL_BUF]);
@@ -160,15 +145,12 @@ fn hash_open_file(file: &File, before: Stat, mode: &Mode) -> Outcome {
         return Outcome::Failed(EntryError::new(ErrorKind::NotRegular, what));
     }
     let mut hasher = mode.digester();
+    let mut whole = None;
     let read = if before.size >= BIG_FILE {
-        // At most one big file per core; each decides per window whether to spread over
-        // the rayon pool (see `biglane`).
-        let turn = biglane::lane().enter();
-        if NO_MMAP.load(std::sync::atomic::Ordering::Relaxed) {
-            read_big(file, before.size, &turn, &mut hasher)
-        } else {
-            read_mapped(file, &before, &turn, &mut hasher)
-        }
+        big::read(file, &before, mode, &mut hasher).map(|(n, digest)| {
+            whole = digest;
+            n
+        })
     } else {
         read_small(file, before.size, &mut hasher)
     };
@@ -184,7 +166,7 @@ fn hash_open_file(file: &File, before: Stat, mode: &Mode) -> Outcome {
         return Outcome::Failed(EntryError::new(ErrorKind::Changed, why));
     }
     Outcome::Hashed {
-        hash: hasher.finish(mode),
+        hash: whole.unwrap_or_else(|| hasher.finish(mode)),
         size: read,
     }
 }
@@ -202,8 +184,10 @@ fn open_error(e: &io::Error, no_symlinks: bool) -> EntryError {
     EntryError::from_io(kind, e)
 }
 
-enum ReadStop {
+pub(super) enum ReadStop {
     Cancelled,
+    /// The file cannot be memory-mapped (read it instead).
+    Unmappable,
     /// The file shrank under a memory map.
     Shrunk,
     /// fstat saw the file change before the read was over.
@@ -217,6 +201,7 @@ impl ReadStop {
     fn into_error(self) -> EntryError {
         match self {
             ReadStop::Cancelled => EntryError::new(ErrorKind::Cancelled, ""),
+            ReadStop::Unmappable => EntryError::new(ErrorKind::Unreadable, "cannot be mapped"),
             ReadStop::Shrunk => EntryError::new(ErrorKind::Changed, "file shrank while mapped"),
             ReadStop::Changed => EntryError::new(ErrorKind::Changed, "modified while being read"),
             ReadStop::Longer(0) => EntryError::new(
@@ -232,7 +217,7 @@ impl ReadStop {
     }
 }
 
-fn read_some(mut file: &File, buf: &mut [u8]) -> Result<usize, ReadStop> {
+pub(super) fn read_some(mut file: &File, buf: &mut [u8]) -> Result<usize, ReadStop> {
     loop {
         match file.read(buf) {
             Ok(n) => return Ok(n),
@@ -273,85 +258,6 @@ fn read_small(file: &File, size: u64, hasher: &mut Digester) -> Result<u64, Read
             }
         }
     })
-}
-
-/// Hashes a big file from the page cache through guarded memory maps, a window at a time:
-/// no copy, both cores via rayon, resident memory bounded by the window, and a truncation
-/// under the mapping becomes "changed" instead of a crash (see `mapguard`). Falls back to
-/// `read()` where the file cannot be mapped.
-fn read_mapped(
-    file: &File,
-    before: &Stat,
-    turn: &Turn,
-    hasher: &mut Digester,
-) -> Result<u64, ReadStop> {
-    let size = before.size;
-    let mut offset = 0u64;
-    // The window before this one: unmapped while this one is hashed (see `update`).
-    let mut spent: Option<mapguard::GuardedMap> = None;
-    while offset < size {
-        if cancel::is_stopped() {
-            return Err(ReadStop::Cancelled);
-        }
-        let len = (size - offset).min(MAP_WINDOW);
-        let map = match mapguard::GuardedMap::map(file, offset, len as usize) {
-            Ok(Some(m)) => m,
-            Ok(None) | Err(_) if offset == 0 => return read_big(file, size, turn, hasher),
-            Ok(None) => return Err(ReadStop::Io(io::Error::other("no mapping slot free"))),
-            Err(e) => return Err(ReadStop::Io(e)),
-        };
-        // The previous window is unmapped alongside: tearing down a window's page tables is
-        // serial kernel work (~5 % of a 1 GiB file's profile), which would otherwise leave
-        // the other cores idle between windows.
-        let previous = spent.take();
-        let spread = turn.spread();
-        map.hash_into(
-            |bytes| hasher.update_spread(bytes, spread),
-            spread,
-            move || drop(previous),
-        );
-        if map.faulted() {
-            return Err(ReadStop::Shrunk);
-        }
-        // A cheap fstat per window stops a long read as soon as the file changes.
-        match Stat::of(file) {
-            Ok(now) if now == *before => {}
-            Ok(_) => return Err(ReadStop::Changed),
-            Err(e) => return Err(ReadStop::Io(e)),
-        }
-        spent = Some(map);
-        offset += len;
-        progress::add(len);
-    }
-    Ok(size)
-}
-
-fn read_big(file: &File, size: u64, turn: &Turn, hasher: &mut Digester) -> Result<u64, ReadStop> {
-    let mut buf = vec![0u8; BIG_CHUNK];
-    let mut total = 0u64;
-    loop {
-        if cancel::is_stopped() {
-            return Err(ReadStop::Cancelled);
-        }
-        // Fill the chunk completely so rayon always gets a large input.
-        let mut filled = 0;
-        while filled < buf.len() {
-            let n = read_some(file, &mut buf[filled..])?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        if filled == 0 {
-            return Ok(total);
-        }
-        total += filled as u64;
-        if total > size {
-            return Err(ReadStop::Longer(size));
-        }
-        hasher.update_spread(&buf[..filled], turn.spread());
-        progress::add(filled as u64);
-    }
 }
 
 /// Why the file cannot be trusted to be the one we read, if it cannot.
@@ -402,7 +308,7 @@ mod tests {
         // Several files of a few windows each, at once: the lane admits one per core and each
         // switches between rayon and single-threaded windows as the others come and go.
         let dir = tempfile::tempdir().unwrap();
-        let len = 2 * MAP_WINDOW as usize + 4099;
+        let len = 2 * big::MAP_WINDOW as usize + 4099;
         let files: Vec<_> = (0..4u8)
             .map(|k| {
                 let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8 ^ k).collect();

@@ -2,9 +2,11 @@
 
 pub mod algo;
 pub(crate) mod backend;
+pub(crate) mod big;
 pub(crate) mod biglane;
 pub mod facts;
 pub(crate) mod file;
 pub mod outcome;
 pub mod progress;
 pub(crate) mod stat;
+pub(crate) mod tree;
