@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Interleaved A/B timing: the ratios behind the performance targets.
 
-    bench/pairs.py [-n PAIRS] [--warmup N] LABEL 'COMMAND A' 'COMMAND B' >> pairs.jsonl
+    bench/pairs.py [-n PAIRS] [--warmup N] [--prepare CMD] LABEL 'COMMAND A' 'COMMAND B' >> pairs.jsonl
 
 Why not hyperfine alone: hyperfine runs all of one command's repetitions, then all of the
 next one's, so a shared machine that slows down for a minute lands on one command. Here the
@@ -9,7 +9,9 @@ two commands alternate (A B A B ...), each pair gives a ratio A/B, and the media
 ratios is what we quote; a drift hits both halves of a pair alike.
 
 Each command runs under /bin/sh -c (give redirections in the command); standard error is
-discarded. Wall time is measured around the process. No peak RSS here: a child forked from
+discarded. Wall time is measured around the process. `--prepare CMD` runs (untimed) before
+every run of either command: `--prepare 'sync; echo 3 > /proc/sys/vm/drop_caches'` makes
+every run cold (root only). No peak RSS here: a child forked from
 Python starts with Python's resident set, which would set a floor under every figure (the
 hyperfine table of bench/run.sh gives RSS from GNU time). Prints one JSON object per call.
 """
@@ -21,7 +23,9 @@ import sys
 import time
 
 
-def run(cmd):
+def run(cmd, prepare=None):
+    if prepare:
+        subprocess.run(["/bin/sh", "-c", prepare], check=True)
     start = time.perf_counter()
     proc = subprocess.Popen(["/bin/sh", "-c", cmd], stderr=subprocess.DEVNULL)
     status = proc.wait()
@@ -35,23 +39,25 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=11, help="counted pairs (default 11)")
     ap.add_argument("--warmup", type=int, default=1, help="uncounted pairs first (default 1)")
+    ap.add_argument("--prepare", help="untimed shell command run before every run")
     ap.add_argument("label")
     ap.add_argument("a")
     ap.add_argument("b")
     args = ap.parse_args()
     for _ in range(args.warmup):
-        run(args.a)
-        run(args.b)
+        run(args.a, args.prepare)
+        run(args.b, args.prepare)
     a, b = [], []
     for _ in range(args.n):
-        a.append(run(args.a))
-        b.append(run(args.b))
+        a.append(run(args.a, args.prepare))
+        b.append(run(args.b, args.prepare))
     ratios = [x / y for x, y in zip(a, b)]
     print(json.dumps({
         "label": args.label,
         "a": args.a,
         "b": args.b,
         "pairs": args.n,
+        "prepare": args.prepare,
         "median_a_s": statistics.median(a),
         "median_b_s": statistics.median(b),
         "ratio_median": statistics.median(ratios),

@@ -17,6 +17,12 @@
 #   big4/   4 files of 1 GiB                                     4 GiB
 #   one1g/  one 1 GiB file;  one4g/  one 4 GiB file              5 GiB
 # Warm page cache: hyperfine's warm-up run reads every tree first; RAM must hold a tree.
+#
+# Cold (as root only; COLD=0 skips it, COLD=1 insists): the same trees with every cache
+# dropped before every run (`sync; echo 3 > /proc/sys/vm/drop_caches`: page cache, dentries,
+# inodes): b3tree's default against fixed --jobs, xargs b3sum and the floor (hyperfine
+# --prepare, COLD_RUNS runs, default 5), then the cold targets as interleaved pairs
+# (COLD_PAIRS, default 7). A VM's "cold" may still be cached by its host: read the spread.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 work="${1:-/tmp/b3tree-bench}"
@@ -88,4 +94,52 @@ pair "1 GiB vs b3sum" "$b3tree hash $work/one1g > /dev/null" "b3sum $work/one1g/
 pair "4 GiB vs b3sum" "$b3tree hash $work/one4g > /dev/null" "b3sum $work/one4g/* > /dev/null"
 pair "check vs hash, 100k files" "cd $small && $b3tree check -q ../small.b3 > /dev/null" \
     "$b3tree hash $small > /dev/null"
+
+cold="${COLD:-auto}"
+if [ "$cold" = auto ]; then
+    if [ "$(id -u)" = 0 ]; then cold=1; else cold=0; fi
+fi
+: > "$results/cold-pairs.jsonl"
+rm -f "$results"/cold-*.json "$results"/cold-*.rss
+if [ "$cold" = 1 ]; then
+    drop="sync; echo 3 > /proc/sys/vm/drop_caches"
+    sh -c "$drop" || { echo "COLD=1 needs root (drop_caches)" >&2; exit 2; }
+    cold_runs="${COLD_RUNS:-5}"
+    for tree in small mixed big4 one1g; do
+        dir="$work/$tree"
+        cmds=(
+            "$b3tree hash $dir > /dev/null"
+            "$b3tree hash -j 32 $dir > /dev/null"
+            "$b3tree hash -j 128 $dir > /dev/null"
+            "find $dir -type f -print0 | xargs -0 -P$np -n 5000 b3sum > /dev/null"
+        )
+        names=("b3tree hash" "b3tree hash -j 32" "b3tree hash -j 128" "xargs -P$np -n 5000 b3sum")
+        if [ "$tree" = small ] || [ "$tree" = mixed ]; then
+            cmds+=("$floor $dir > /dev/null")
+            names+=("floor: lean loop, no guarantees (bench/floor.rs)")
+        fi
+        args=()
+        for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+        hyperfine --style basic --prepare "$drop" --runs "$cold_runs" \
+            --export-json "$results/cold-$tree.json" "${args[@]}" >&2
+        : > "$results/cold-$tree.rss"
+        for i in "${!cmds[@]}"; do
+            sh -c "$drop"
+            kb="$( { /usr/bin/time -f '%M' sh -c "${cmds[$i]}" 2>&1 >/dev/null; } | tail -1)"
+            printf '%s\t%s\n' "${names[$i]}" "$kb" >> "$results/cold-$tree.rss"
+        done
+    done
+    cpairs="${COLD_PAIRS:-7}"
+    cpair() {
+        python3 "$here/pairs.py" -n "$cpairs" --warmup 0 --prepare "$drop" "$@" \
+            >> "$results/cold-pairs.jsonl"
+    }
+    cpair "100k files vs -j 128" "$b3tree hash $small > /dev/null" "$b3tree hash -j 128 $small > /dev/null"
+    cpair "100k files vs -j 32" "$b3tree hash $small > /dev/null" "$b3tree hash -j 32 $small > /dev/null"
+    cpair "100k files vs xargs -P$np b3sum" "$b3tree hash $small > /dev/null" "$xargs_small"
+    cpair "mixed tree vs the floor (bench/floor.rs)" "$b3tree hash $work/mixed > /dev/null" \
+        "$floor $work/mixed > /dev/null"
+    cpair "1 GiB vs b3sum" "$b3tree hash $work/one1g > /dev/null" "b3sum $work/one1g/* > /dev/null"
+    cpair "4 x 1 GiB vs b3sum" "$b3tree hash $work/big4 > /dev/null" "b3sum $work/big4/* > /dev/null"
+fi
 python3 "$here/report.py" "$results"
