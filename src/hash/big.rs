@@ -3,7 +3,7 @@
 //!
 //! Why three ways:
 //! - one BLAKE3 file with a core to spare is cut into subtrees (`tree`), each core reading its
-//!   own region front to back through maps of `SPLIT_LEAF` bytes: a cold disk then sees one
+//!   own region front to back through maps of `MAP_WINDOW` bytes: a cold disk then sees one
 //!   sequential stream per core, as with b3sum's whole-file map, while resident memory stays
 //!   at one leaf per core (1 GiB cold: 16 MiB windows over rayon 1.11 × b3sum, subtrees
 //!   0.95–1.01 ×; peak RSS 21 MiB vs b3sum's 1027 MiB);
@@ -28,13 +28,12 @@ use crate::sys::mapguard;
 
 /// Read size for big files that cannot be mapped: large enough for rayon to split well.
 const BIG_CHUNK: usize = 4 * 1024 * 1024;
-/// Bytes of a big file mapped at once on one thread (a multiple of any page size). Bounds
-/// resident memory per file (measured: 1 GiB file, peak RSS 19.5 MiB vs 1027 MiB mapping it
-/// whole, same speed within noise), and is how often the cancel flag is polled.
-pub(super) const MAP_WINDOW: u64 = 16 * 1024 * 1024;
-/// A subtree leaf: one map per leaf, one leaf per core at a time (16 MiB leaves: same speed,
-/// peak RSS 37 MiB instead of 21 on a 1 GiB file).
-const SPLIT_LEAF: u64 = 8 * 1024 * 1024;
+/// Bytes of a big file mapped at once: a window of a file hashed on one thread, or one leaf
+/// of a file hashed as subtrees (a multiple of any page size, and a power of two as leaves
+/// must be). Bounds resident memory (one 1 GiB file: peak RSS 21 MiB vs b3sum's 1027 MiB;
+/// 16 MiB gave the same speed with 37 MiB, and 44 MiB instead of 32 on the mixed tree), and
+/// is how often the cancel flag is polled.
+pub(super) const MAP_WINDOW: u64 = 8 * 1024 * 1024;
 
 /// `--no-mmap`: big files are read with read() into a buffer, never mapped.
 static NO_MMAP: AtomicBool = AtomicBool::new(false);
@@ -57,7 +56,7 @@ pub(super) fn read(
     if NO_MMAP.load(Ordering::Relaxed) {
         return read_big(file, before.size, &turn, hasher).map(|n| (n, None));
     }
-    if before.size > SPLIT_LEAF && mode.algo == Algo::Blake3 && turn.spread() {
+    if before.size > MAP_WINDOW && mode.algo == Algo::Blake3 && turn.spread() {
         return match read_split(file, before, mode) {
             Ok(digest) => Ok((before.size, Some(digest))),
             Err(ReadStop::Unmappable) => {
@@ -70,7 +69,7 @@ pub(super) fn read(
 }
 
 /// Hashes a big BLAKE3 file as subtrees over rayon's pool, each leaf one guarded map of at
-/// most `SPLIT_LEAF` bytes (see `tree`). The first failure stops the other leaves.
+/// most `MAP_WINDOW` bytes (see `tree`). The first failure stops the other leaves.
 fn read_split(file: &File, before: &Stat, mode: &Mode) -> Result<Digest, ReadStop> {
     let leaf = |offset: u64, len: u64, hasher: &mut blake3::Hasher| -> Result<(), ReadStop> {
         if cancel::is_stopped() {
@@ -80,13 +79,9 @@ fn read_split(file: &File, before: &Stat, mode: &Mode) -> Result<Digest, ReadSto
             Ok(Some(m)) => m,
             Ok(None) | Err(_) => return Err(ReadStop::Unmappable),
         };
-        map.hash_into(
-            |bytes| {
-                hasher.update(bytes);
-            },
-            false,
-            || {},
-        );
+        map.hash_into(|bytes| {
+            hasher.update(bytes);
+        });
         if map.faulted() {
             return Err(ReadStop::Shrunk);
         }
@@ -112,7 +107,7 @@ fn read_split(file: &File, before: &Stat, mode: &Mode) -> Result<Digest, ReadSto
             first.get_or_insert(e);
         })
     };
-    tree::digest(mode, before.size, SPLIT_LEAF, &read).map_err(|()| {
+    tree::digest(mode, before.size, MAP_WINDOW, &read).map_err(|()| {
         first
             .into_inner()
             .unwrap_or_else(|p| p.into_inner())
@@ -120,10 +115,10 @@ fn read_split(file: &File, before: &Stat, mode: &Mode) -> Result<Digest, ReadSto
     })
 }
 
-/// Hashes a big file from the page cache through guarded memory maps, a window at a time:
-/// no copy, both cores via rayon, resident memory bounded by the window, and a truncation
-/// under the mapping becomes "changed" instead of a crash (see `mapguard`). Falls back to
-/// `read()` where the file cannot be mapped.
+/// Hashes a big file through guarded memory maps, a window at a time, on this thread (or,
+/// for BLAKE3 while a core is free, each window over rayon's pool: a file of one window, or
+/// one that started while every core had a big file). Falls back to `read()` where the file
+/// cannot be mapped.
 fn read_mapped(
     file: &File,
     before: &Stat,
@@ -132,8 +127,6 @@ fn read_mapped(
 ) -> Result<u64, ReadStop> {
     let size = before.size;
     let mut offset = 0u64;
-    // The window before this one: unmapped while this one is hashed (see `update`).
-    let mut spent: Option<mapguard::GuardedMap> = None;
     while offset < size {
         if cancel::is_stopped() {
             return Err(ReadStop::Cancelled);
@@ -145,16 +138,8 @@ fn read_mapped(
             Ok(None) => return Err(ReadStop::Io(io::Error::other("no mapping slot free"))),
             Err(e) => return Err(ReadStop::Io(e)),
         };
-        // The previous window is unmapped alongside: tearing down a window's page tables is
-        // serial kernel work (~5 % of a 1 GiB file's profile), which would otherwise leave
-        // the other cores idle between windows.
-        let previous = spent.take();
         let spread = turn.spread();
-        map.hash_into(
-            |bytes| hasher.update_spread(bytes, spread),
-            spread,
-            move || drop(previous),
-        );
+        map.hash_into(|bytes| hasher.update_spread(bytes, spread));
         if map.faulted() {
             return Err(ReadStop::Shrunk);
         }
@@ -164,7 +149,6 @@ fn read_mapped(
             Ok(_) => return Err(ReadStop::Changed),
             Err(e) => return Err(ReadStop::Io(e)),
         }
-        spent = Some(map);
         offset += len;
         progress::add(len);
     }

@@ -215,24 +215,10 @@ impl GuardedMap {
     }
 
     /// Feeds the mapped bytes to `hash` — the only use made of them (see the module docs).
-    /// With `spread` (`hash` then spreads over rayon's pool), running `alongside` (e.g.
-    /// unmapping the previous window) at the same time; else on this thread, after
-    /// `alongside`.
-    pub fn hash_into(
-        &self,
-        hash: impl FnOnce(&[u8]) + Send,
-        spread: bool,
-        alongside: impl FnOnce() + Send,
-    ) {
+    pub fn hash_into(&self, hash: impl FnOnce(&[u8])) {
         // SAFETY: hashing tolerates bytes that change under it: the digest is then wrong,
         // and the caller's before/after fstat reports the file as changed instead.
-        let bytes = unsafe { self.as_slice() };
-        if spread {
-            rayon::join(alongside, || hash(bytes));
-        } else {
-            alongside();
-            hash(bytes);
-        }
+        hash(unsafe { self.as_slice() });
     }
 
     /// True if reading hit pages beyond the end of the file (it shrank after mapping).
