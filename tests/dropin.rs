@@ -257,9 +257,12 @@ fn every_b3sum_mode_prints_what_b3sum_prints() {
     env.file("b b", "beta\n");
     env.file("new\nline", "gamma\n");
     // Past the size where one big file is hashed as subtrees over both cores (8 MiB leaves),
-    // ending mid-chunk: the subtree split and its merge, in every mode, against b3sum.
-    let big: Vec<u8> = (0..(21u32 << 20) + 3).map(|i| (i % 251) as u8).collect();
-    std::fs::write(env.root().join("big"), &big).unwrap();
+    // ending mid-chunk: the subtree split and its merge, in every mode, against b3sum — read
+    // (below 64 MiB) and mapped.
+    for (name, len) in [("big", (21u32 << 20) + 3), ("huge", (65u32 << 20) + 1029)] {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        std::fs::write(env.root().join(name), &data).unwrap();
+    }
     let key: Vec<u8> = (0..32).collect();
     let modes: [&[&str]; 9] = [
         &[],
@@ -273,7 +276,7 @@ fn every_b3sum_mode_prints_what_b3sum_prints() {
         &["--no-mmap"],
     ];
     for args in modes {
-        let files = ["a", "b b", "new\nline", "big"];
+        let files = ["a", "b b", "new\nline", "big", "huge"];
         let ours = with_stdin(env.cmd().args(["hash", "-q"]).args(args).args(files), &key);
         let theirs = with_stdin(b3sum().current_dir(env.root()).args(args).args(files), &key);
         assert_eq!(ours.status.code(), Some(0), "{args:?}: {}", stderr(&ours));

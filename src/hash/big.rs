@@ -1,44 +1,51 @@
-//! Big files (≥ 4 MiB): read through guarded memory maps, over every core when a core is
-//! free, with `read()` where a file cannot be mapped (or under `--no-mmap`).
+//! Big files (≥ 4 MiB): over every core when a core is free, read with `pread` into a
+//! per-thread buffer below `MAP_FROM` and through guarded memory maps from there on.
 //!
-//! Why three ways:
-//! - one BLAKE3 file with a core to spare is cut into subtrees (`tree`), each core reading its
-//!   own region front to back through maps of `MAP_WINDOW` bytes: a cold disk then sees one
-//!   sequential stream per core, as with b3sum's whole-file map, while resident memory stays
-//!   at one leaf per core (1 GiB cold: 16 MiB windows over rayon 1.11 × b3sum, subtrees
-//!   0.95–1.01 ×; peak RSS 21 MiB vs b3sum's 1027 MiB);
-//! - with as many big files in flight as cores (`biglane`), or for SHA-2 (sequential by
-//!   nature), each file is hashed on its own thread a window at a time;
-//! - a truncation under a map becomes "changed" instead of a crash (`mapguard`), and a fstat
-//!   per window or leaf stops a long read as soon as the file changes.
+//! Why these ways (each measured warm with interleaved runs, and cold after `drop_caches`):
+//! - One BLAKE3 file with a core to spare is cut into subtrees (`tree`), each core reading its
+//!   own region front to back. A cold disk then sees one sequential stream per core, as with
+//!   b3sum's whole-file map, while memory stays at one piece per core (1 GiB cold: 16 MiB
+//!   windows over rayon 1.11 × b3sum; subtrees 0.97–1.01 ×). With as many big files in flight
+//!   as cores (`biglane`), or for SHA-2 (sequential by nature), each file keeps to its thread.
+//! - Below `MAP_FROM` a file is read into a 128 KiB buffer that stays in the core's cache,
+//!   so BLAKE3 reads it from there; mapping it costs a map, page faults and an unmap (with a
+//!   TLB shootdown to the other core) per piece, and BLAKE3 reads from memory. Ten 50 MiB
+//!   files: 0.75 × the time of mapping them; the mixed tree 0.96 ×; peak RSS 11 MiB.
+//! - From `MAP_FROM` on, mapping is cheaper when the page cache holds the file in large
+//!   folios (as after a cold read): a 1 GiB file read back mapped took 0.96 × the time of
+//!   `pread`, 4 × 1 GiB 0.85 ×, as no byte is copied. Just-written files (small folios) are
+//!   the other way round (1 GiB: `pread` 0.71 × mapped); we keep maps for these sizes, which
+//!   are never worse than b3sum's own whole-file map.
+//! - A truncation under a map becomes "changed" instead of a crash (`mapguard`); a fstat per
+//!   piece stops a long read as soon as the file changes; the cancel flag is polled per read.
 
 use std::fs::File;
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::hash::algo::{Algo, Digest, Digester, Mode};
 use crate::hash::biglane::{self, Turn};
-use crate::hash::file::{ReadStop, read_some};
+use crate::hash::file::{ReadStop, with_buf};
 use crate::hash::progress;
 use crate::hash::stat::Stat;
 use crate::hash::tree;
 use crate::sys::cancel;
 use crate::sys::mapguard;
 
-/// Read size for big files that cannot be mapped: large enough for rayon to split well.
-const BIG_CHUNK: usize = 4 * 1024 * 1024;
-/// Bytes of a big file mapped at once: a window of a file hashed on one thread, or one leaf
-/// of a file hashed as subtrees (a multiple of any page size, and a power of two as leaves
-/// must be). Bounds resident memory (one 1 GiB file: peak RSS 21 MiB vs b3sum's 1027 MiB;
-/// 16 MiB gave the same speed with 37 MiB, and 44 MiB instead of 32 on the mixed tree), and
-/// is how often the cancel flag is polled.
-pub(super) const MAP_WINDOW: u64 = 8 * 1024 * 1024;
+/// Files from this size on are mapped (unless `--no-mmap`).
+const MAP_FROM: u64 = 64 * 1024 * 1024;
+/// Bytes of a file mapped at once, and the size of a subtree leaf (a power of two and a
+/// multiple of any page size). Bounds resident memory (one mapped 1 GiB file: peak RSS
+/// 21 MiB vs b3sum's 1027 MiB; 16 MiB gave the same speed with 37 MiB), and is how often a
+/// mapped file is fstat'ed.
+pub(super) const PIECE: u64 = 8 * 1024 * 1024;
 
-/// `--no-mmap`: big files are read with read() into a buffer, never mapped.
+/// `--no-mmap`: no file is mapped.
 static NO_MMAP: AtomicBool = AtomicBool::new(false);
 
-/// Makes every later big file be read with read() (`hash --no-mmap`, as b3sum's).
+/// Makes every later file be read with `pread`, never mapped (`hash --no-mmap`, as b3sum's).
 pub fn disable_mmap() {
     NO_MMAP.store(true, Ordering::Relaxed);
 }
@@ -53,46 +60,45 @@ pub(super) fn read(
 ) -> Result<(u64, Option<Digest>), ReadStop> {
     // At most one big file per core (see `biglane`).
     let turn = biglane::lane().enter();
-    if NO_MMAP.load(Ordering::Relaxed) {
-        return read_big(file, before.size, &turn, hasher).map(|n| (n, None));
-    }
-    if before.size > MAP_WINDOW && mode.algo == Algo::Blake3 && turn.spread() {
-        return match read_split(file, before, mode) {
-            Ok(digest) => Ok((before.size, Some(digest))),
-            Err(ReadStop::Unmappable) => {
-                read_big(file, before.size, &turn, hasher).map(|n| (n, None))
-            }
-            Err(e) => Err(e),
+    let size = before.size;
+    let mapped = size >= MAP_FROM && !NO_MMAP.load(Ordering::Relaxed);
+    if size > PIECE && mode.algo == Algo::Blake3 && turn.spread() {
+        let split = match read_split(file, before, mode, mapped) {
+            Err(ReadStop::Unmappable) => read_split(file, before, mode, false),
+            other => other,
         };
+        return split.map(|digest| (size, Some(digest)));
     }
-    read_mapped(file, before, &turn, hasher).map(|n| (n, None))
+    if mapped {
+        match read_mapped(file, before, &turn, hasher) {
+            Err(ReadStop::Unmappable) => {}
+            other => return other.map(|n| (n, None)),
+        }
+    }
+    let mut offset = 0;
+    while offset < size {
+        let len = (size - offset).min(PIECE);
+        read_range(file, offset, len, |bytes| hasher.update(bytes))?;
+        unchanged(file, before)?;
+        offset += len;
+    }
+    Ok((size, None))
 }
 
-/// Hashes a big BLAKE3 file as subtrees over rayon's pool, each leaf one guarded map of at
-/// most `MAP_WINDOW` bytes (see `tree`). The first failure stops the other leaves.
-fn read_split(file: &File, before: &Stat, mode: &Mode) -> Result<Digest, ReadStop> {
+/// Hashes a big BLAKE3 file as subtrees over rayon's pool, each leaf of at most `PIECE`
+/// bytes mapped or read (see `tree`). The first failure stops the other leaves.
+fn read_split(file: &File, before: &Stat, mode: &Mode, mapped: bool) -> Result<Digest, ReadStop> {
     let leaf = |offset: u64, len: u64, hasher: &mut blake3::Hasher| -> Result<(), ReadStop> {
-        if cancel::is_stopped() {
-            return Err(ReadStop::Cancelled);
+        if mapped {
+            map_piece(file, offset, len, |bytes| {
+                hasher.update(bytes);
+            })?;
+        } else {
+            read_range(file, offset, len, |bytes| {
+                hasher.update(bytes);
+            })?;
         }
-        let map = match mapguard::GuardedMap::map(file, offset, len as usize) {
-            Ok(Some(m)) => m,
-            Ok(None) | Err(_) => return Err(ReadStop::Unmappable),
-        };
-        map.hash_into(|bytes| {
-            hasher.update(bytes);
-        });
-        if map.faulted() {
-            return Err(ReadStop::Shrunk);
-        }
-        drop(map);
-        match Stat::of(file) {
-            Ok(now) if now == *before => {}
-            Ok(_) => return Err(ReadStop::Changed),
-            Err(e) => return Err(ReadStop::Io(e)),
-        }
-        progress::add(len);
-        Ok(())
+        unchanged(file, before)
     };
     // The first failure is kept; the leaves not yet started then end at once.
     let first: Mutex<Option<ReadStop>> = Mutex::new(None);
@@ -107,7 +113,7 @@ fn read_split(file: &File, before: &Stat, mode: &Mode) -> Result<Digest, ReadSto
             first.get_or_insert(e);
         })
     };
-    tree::digest(mode, before.size, MAP_WINDOW, &read).map_err(|()| {
+    tree::digest(mode, before.size, PIECE, &read).map_err(|()| {
         first
             .into_inner()
             .unwrap_or_else(|p| p.into_inner())
@@ -115,10 +121,9 @@ fn read_split(file: &File, before: &Stat, mode: &Mode) -> Result<Digest, ReadSto
     })
 }
 
-/// Hashes a big file through guarded memory maps, a window at a time, on this thread (or,
-/// for BLAKE3 while a core is free, each window over rayon's pool: a file of one window, or
-/// one that started while every core had a big file). Falls back to `read()` where the file
-/// cannot be mapped.
+/// Hashes a big file through guarded memory maps, a piece at a time, on this thread (or,
+/// for BLAKE3 while a core is free, each piece over rayon's pool: a file that started while
+/// every core had a big file). `Unmappable` if the first piece cannot be mapped.
 fn read_mapped(
     file: &File,
     before: &Stat,
@@ -128,57 +133,76 @@ fn read_mapped(
     let size = before.size;
     let mut offset = 0u64;
     while offset < size {
-        if cancel::is_stopped() {
-            return Err(ReadStop::Cancelled);
-        }
-        let len = (size - offset).min(MAP_WINDOW);
-        let map = match mapguard::GuardedMap::map(file, offset, len as usize) {
-            Ok(Some(m)) => m,
-            Ok(None) | Err(_) if offset == 0 => return read_big(file, size, turn, hasher),
-            Ok(None) => return Err(ReadStop::Io(io::Error::other("no mapping slot free"))),
-            Err(e) => return Err(ReadStop::Io(e)),
-        };
+        let len = (size - offset).min(PIECE);
         let spread = turn.spread();
-        map.hash_into(|bytes| hasher.update_spread(bytes, spread));
-        if map.faulted() {
-            return Err(ReadStop::Shrunk);
+        match map_piece(file, offset, len, |bytes| {
+            hasher.update_spread(bytes, spread)
+        }) {
+            Err(ReadStop::Unmappable) if offset > 0 => {
+                return Err(ReadStop::Io(io::Error::other("no mapping slot free")));
+            }
+            other => other?,
         }
-        // A cheap fstat per window stops a long read as soon as the file changes.
-        match Stat::of(file) {
-            Ok(now) if now == *before => {}
-            Ok(_) => return Err(ReadStop::Changed),
-            Err(e) => return Err(ReadStop::Io(e)),
-        }
+        unchanged(file, before)?;
         offset += len;
-        progress::add(len);
     }
     Ok(size)
 }
 
-fn read_big(file: &File, size: u64, turn: &Turn, hasher: &mut Digester) -> Result<u64, ReadStop> {
-    let mut buf = vec![0u8; BIG_CHUNK];
-    let mut total = 0u64;
-    loop {
-        if cancel::is_stopped() {
-            return Err(ReadStop::Cancelled);
-        }
-        // Fill the chunk completely so rayon always gets a large input.
-        let mut filled = 0;
-        while filled < buf.len() {
-            let n = read_some(file, &mut buf[filled..])?;
-            if n == 0 {
-                break;
+/// Maps `len` bytes at `offset` and feeds them to `hash`.
+fn map_piece(file: &File, offset: u64, len: u64, hash: impl FnOnce(&[u8])) -> Result<(), ReadStop> {
+    if cancel::is_stopped() {
+        return Err(ReadStop::Cancelled);
+    }
+    let map = match mapguard::GuardedMap::map(file, offset, len as usize) {
+        Ok(Some(m)) => m,
+        Ok(None) | Err(_) => return Err(ReadStop::Unmappable),
+    };
+    map.hash_into(hash);
+    if map.faulted() {
+        return Err(ReadStop::Shrunk);
+    }
+    progress::add(len);
+    Ok(())
+}
+
+/// Feeds `len` bytes from `offset` to `hash`, read with `pread` into this thread's buffer.
+fn read_range(
+    file: &File,
+    offset: u64,
+    len: u64,
+    mut hash: impl FnMut(&[u8]),
+) -> Result<(), ReadStop> {
+    with_buf(|buf| {
+        let mut done = 0u64;
+        while done < len {
+            if cancel::is_stopped() {
+                return Err(ReadStop::Cancelled);
             }
-            filled += n;
+            let want = usize::try_from(len - done).map_or(buf.len(), |w| w.min(buf.len()));
+            let n = loop {
+                match file.read_at(&mut buf[..want], offset + done) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(ReadStop::Io(e)),
+                }
+            };
+            if n == 0 {
+                return Err(ReadStop::Shrunk);
+            }
+            hash(&buf[..n]);
+            done += n as u64;
+            progress::add(n as u64);
         }
-        if filled == 0 {
-            return Ok(total);
-        }
-        total += filled as u64;
-        if total > size {
-            return Err(ReadStop::Longer(size));
-        }
-        hasher.update_spread(&buf[..filled], turn.spread());
-        progress::add(filled as u64);
+        Ok(())
+    })
+}
+
+/// A cheap fstat per piece stops a long read as soon as the file changes.
+fn unchanged(file: &File, before: &Stat) -> Result<(), ReadStop> {
+    match Stat::of(file) {
+        Ok(now) if now == *before => Ok(()),
+        Ok(_) => Err(ReadStop::Changed),
+        Err(e) => Err(ReadStop::Io(e)),
     }
 }

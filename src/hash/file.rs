@@ -37,6 +37,11 @@ thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SMALL_BUF]);
 }
 
+/// Runs `f` with this thread's read buffer (files are read one at a time per thread).
+pub(super) fn with_buf<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    BUF.with(|buf| f(&mut buf.borrow_mut()))
+}
+
 /// Hashes the file at `path` (opened as given) and says how that ended.
 #[cfg(test)]
 fn hash_path(path: &Path) -> Outcome {
@@ -188,7 +193,7 @@ pub(super) enum ReadStop {
     Cancelled,
     /// The file cannot be memory-mapped (read it instead).
     Unmappable,
-    /// The file shrank under a memory map.
+    /// The file ended before its size (it shrank while being read).
     Shrunk,
     /// fstat saw the file change before the read was over.
     Changed,
@@ -202,7 +207,7 @@ impl ReadStop {
         match self {
             ReadStop::Cancelled => EntryError::new(ErrorKind::Cancelled, ""),
             ReadStop::Unmappable => EntryError::new(ErrorKind::Unreadable, "cannot be mapped"),
-            ReadStop::Shrunk => EntryError::new(ErrorKind::Changed, "file shrank while mapped"),
+            ReadStop::Shrunk => EntryError::new(ErrorKind::Changed, "file shrank while being read"),
             ReadStop::Changed => EntryError::new(ErrorKind::Changed, "modified while being read"),
             ReadStop::Longer(0) => EntryError::new(
                 ErrorKind::Changed,
@@ -217,7 +222,7 @@ impl ReadStop {
     }
 }
 
-pub(super) fn read_some(mut file: &File, buf: &mut [u8]) -> Result<usize, ReadStop> {
+fn read_some(mut file: &File, buf: &mut [u8]) -> Result<usize, ReadStop> {
     loop {
         match file.read(buf) {
             Ok(n) => return Ok(n),
@@ -235,8 +240,7 @@ pub(super) fn read_some(mut file: &File, buf: &mut [u8]) -> Result<usize, ReadSt
 /// read cannot affect the bytes hashed, and the second fstat still sees any size or mtime
 /// change.
 fn read_small(file: &File, size: u64, hasher: &mut Digester) -> Result<u64, ReadStop> {
-    BUF.with(|buf| {
-        let mut buf = buf.borrow_mut();
+    with_buf(|buf| {
         let mut total = 0u64;
         loop {
             let want = usize::try_from(size - total + 1).map_or(buf.len(), |w| w.min(buf.len()));
@@ -308,7 +312,7 @@ mod tests {
         // Several files of a few windows each, at once: the lane admits one per core and each
         // switches between rayon and single-threaded windows as the others come and go.
         let dir = tempfile::tempdir().unwrap();
-        let len = 2 * big::MAP_WINDOW as usize + 4099;
+        let len = 2 * big::PIECE as usize + 4099;
         let files: Vec<_> = (0..4u8)
             .map(|k| {
                 let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8 ^ k).collect();
