@@ -10,8 +10,8 @@
 //! - the cancel flag is polled between chunks, so Ctrl-C stops a multi-GiB read promptly.
 //!
 //! Small files (most of a typical tree) are read into a reused per-thread buffer with no
-//! extra work. Big files (≥ 4 MiB) go to `big`: mapped a piece at a time, one alone spread
-//! over every core, several at once each on its own core.
+//! extra work. Big files (≥ 4 MiB) go to `big`: read (or, from 64 MiB, mapped) a piece at a
+//! time, one alone spread over every core, several at once each on its own core.
 
 use std::cell::RefCell;
 use std::fs::File;
