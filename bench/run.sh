@@ -42,6 +42,9 @@ floor="$here/../target/release/examples/floor"
 [ -d "$work/one1g" ] || { mkdir -p "$work/one1g"; cp "$work/big4/big0.bin" "$work/one1g/"; }
 [ -d "$work/one4g" ] || python3 "$here/gen_tree.py" big "$work/one4g" 1 4294967296
 "$b3tree" hash -q -C "$work/small" -o "$work/small.b3"
+# Freshly generated trees leave gigabytes of dirty pages: their writeback would run during
+# the first measurements and take CPU from whichever command is running.
+sync
 
 np="$(nproc)"
 results="$work/results"

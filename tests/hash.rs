@@ -488,16 +488,21 @@ fn empty_file_and_empty_tree() {
     assert_eq!(stdout(&out), "");
 }
 
-/// Starts `b3tree hash --jobs 1 FILE` on a 64 GiB sparse file, lets it get well into the
-/// file, applies `change` to the file, and returns the finished run.
-fn hash_while_changing(change: impl FnOnce(&std::fs::File)) -> std::process::Output {
+/// Starts `b3tree hash --jobs 1 [EXTRA] FILE` on a 64 GiB sparse file, lets it get well into
+/// the file, applies `change` to the file, and returns the finished run.
+fn hash_while_changing(
+    extra: &[&str],
+    change: impl FnOnce(&std::fs::File),
+) -> std::process::Output {
     let env = TestEnv::new();
     let path = env.root().join("sparse");
     let f = std::fs::File::create(&path).unwrap();
     f.set_len(64 << 30).unwrap();
     let child = env
         .cmd()
-        .args(["hash", "--jobs", "1", "sparse"])
+        .args(["hash", "--jobs", "1"])
+        .args(extra)
+        .arg("sparse")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -511,18 +516,23 @@ fn hash_while_changing(change: impl FnOnce(&std::fs::File)) -> std::process::Out
 
 #[test]
 fn file_truncated_under_the_mapping_is_changed_not_a_crash() {
-    let out = hash_while_changing(|f| f.set_len(4096).unwrap());
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "");
-    assert_stderr_contains(&out, "sparse: changed while hashing");
+    // Mapped (a big file), then read with pread (--no-mmap): both as subtrees over the cores.
+    for extra in [&[][..], &["--no-mmap"]] {
+        let out = hash_while_changing(extra, |f| f.set_len(4096).unwrap());
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+        assert_stderr_contains(&out, "sparse: changed while hashing");
+    }
 }
 
 #[test]
 fn file_growing_while_hashed_is_changed() {
-    let out = hash_while_changing(|f| f.set_len((64 << 30) + 1).unwrap());
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "");
-    assert_stderr_contains(&out, "sparse: changed while hashing");
+    for extra in [&[][..], &["--no-mmap"]] {
+        let out = hash_while_changing(extra, |f| f.set_len((64 << 30) + 1).unwrap());
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+        assert_stderr_contains(&out, "sparse: changed while hashing");
+    }
 }
 
 #[test]
