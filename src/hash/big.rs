@@ -5,17 +5,18 @@
 //! - One BLAKE3 file with a core to spare is cut into subtrees (`tree`), each core reading its
 //!   own region front to back. A cold disk then sees one sequential stream per core, as with
 //!   b3sum's whole-file map, while memory stays at one piece per core (1 GiB cold: 16 MiB
-//!   windows over rayon 1.11 × b3sum; subtrees 0.97–1.01 ×). With as many big files in flight
+//!   windows over rayon 1.11 × b3sum; subtrees 0.95–1.01 ×). With as many big files in flight
 //!   as cores (`biglane`), or for SHA-2 (sequential by nature), each file keeps to its thread.
 //! - Below `MAP_FROM` a file is read into a 128 KiB buffer that stays in the core's cache,
 //!   so BLAKE3 reads it from there; mapping it costs a map, page faults and an unmap (with a
 //!   TLB shootdown to the other core) per piece, and BLAKE3 reads from memory. Ten 50 MiB
-//!   files: 0.75 × the time of mapping them; the mixed tree 0.96 ×; peak RSS 11 MiB.
+//!   files just written: 0.75–0.88 × the time of mapping them (read back cold: 1.08 ×); the
+//!   mixed tree 0.97 ×; peak RSS 11 MiB.
 //! - From `MAP_FROM` on, mapping is cheaper when the page cache holds the file in large
 //!   folios (as after a cold read): a 1 GiB file read back mapped took 0.96 × the time of
 //!   `pread`, 4 × 1 GiB 0.85 ×, as no byte is copied. Just-written files (small folios) are
-//!   the other way round (1 GiB: `pread` 0.71 × mapped); we keep maps for these sizes, which
-//!   are never worse than b3sum's own whole-file map.
+//!   the other way round (1 GiB: `pread` 0.71 × mapped); we keep maps for these sizes, where
+//!   b3sum's own whole-file map is what users compare with.
 //! - A truncation under a map becomes "changed" instead of a crash (`mapguard`); a fstat per
 //!   piece stops a long read as soon as the file changes; the cancel flag is polled per read.
 
@@ -69,13 +70,12 @@ pub(super) fn read(
         };
         return split.map(|digest| (size, Some(digest)));
     }
-    if mapped {
-        match read_mapped(file, before, &turn, hasher) {
-            Err(ReadStop::Unmappable) => {}
-            other => return other.map(|n| (n, None)),
-        }
-    }
-    let mut offset = 0;
+    // Mapped as far as maps can be had (a filesystem without mmap: not at all), read after.
+    let mut offset = if mapped {
+        read_mapped(file, before, &turn, hasher)?
+    } else {
+        0
+    };
     while offset < size {
         let len = (size - offset).min(PIECE);
         read_range(file, offset, len, |bytes| hasher.update(bytes))?;
@@ -123,7 +123,8 @@ fn read_split(file: &File, before: &Stat, mode: &Mode, mapped: bool) -> Result<D
 
 /// Hashes a big file through guarded memory maps, a piece at a time, on this thread (or,
 /// for BLAKE3 while a core is free, each piece over rayon's pool: a file that started while
-/// every core had a big file). `Unmappable` if the first piece cannot be mapped.
+/// every core had a big file). Returns how far it got: the size, or the offset of the first
+/// piece that could not be mapped.
 fn read_mapped(
     file: &File,
     before: &Stat,
@@ -138,9 +139,7 @@ fn read_mapped(
         match map_piece(file, offset, len, |bytes| {
             hasher.update_spread(bytes, spread)
         }) {
-            Err(ReadStop::Unmappable) if offset > 0 => {
-                return Err(ReadStop::Io(io::Error::other("no mapping slot free")));
-            }
+            Err(ReadStop::Unmappable) => return Ok(offset),
             other => other?,
         }
         unchanged(file, before)?;
