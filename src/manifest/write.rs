@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::hash::algo::{Algo, Digest};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::manifest::read::MAX_LINE;
-use crate::names::escape::{Escaping, escape_into, needs_escape};
+use crate::names::escape::{Escaping, needs_escape, push_name};
 
 /// Output format of `hash`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,19 +176,20 @@ pub fn format_line(
     tag: Option<&str>,
     esc: Escaping,
 ) {
-    if needs_escape(name, esc) {
+    let escaped = needs_escape(name, esc);
+    if escaped {
         line.push(b'\\');
     }
     if let Some(tag) = tag {
         line.extend_from_slice(tag.as_bytes());
         line.extend_from_slice(b" (");
-        escape_into(name, esc, line);
+        push_name(name, escaped, esc, line);
         line.extend_from_slice(b") = ");
         hash.push_hex(line);
     } else {
         hash.push_hex(line);
         line.extend_from_slice(b"  ");
-        escape_into(name, esc, line);
+        push_name(name, escaped, esc, line);
     }
     line.push(b'\n');
 }

@@ -39,9 +39,16 @@ pub fn needs_escape(name: &[u8], mode: Escaping) -> bool {
 /// Appends `name` to `out`, escaped if needed; returns whether it was (the caller then puts a
 /// `\` at the very start of the line).
 pub fn escape_into(name: &[u8], mode: Escaping, out: &mut Vec<u8>) -> bool {
-    if !needs_escape(name, mode) {
+    let escaped = needs_escape(name, mode);
+    push_name(name, escaped, mode, out);
+    escaped
+}
+
+/// Appends `name`, escaped when `escaped` (what [`needs_escape`] said of it).
+pub fn push_name(name: &[u8], escaped: bool, mode: Escaping, out: &mut Vec<u8>) {
+    if !escaped {
         out.extend_from_slice(name);
-        return false;
+        return;
     }
     for chunk in name.utf8_chunks() {
         for &b in chunk.valid().as_bytes() {
@@ -57,7 +64,6 @@ pub fn escape_into(name: &[u8], mode: Escaping, out: &mut Vec<u8>) -> bool {
             push_hex(b, out);
         }
     }
-    true
 }
 
 fn push_hex(b: u8, out: &mut Vec<u8>) {
@@ -73,10 +79,11 @@ fn push_hex(b: u8, out: &mut Vec<u8>) {
 /// Appends `name` in its written form: escaped if needed, then with the one leading `\`
 /// that marks an escaped name (as in `check` verdicts, `NAME: OK`).
 pub fn push_marked(name: &[u8], mode: Escaping, out: &mut Vec<u8>) {
-    if needs_escape(name, mode) {
+    let escaped = needs_escape(name, mode);
+    if escaped {
         out.push(b'\\');
     }
-    escape_into(name, mode, out);
+    push_name(name, escaped, mode, out);
 }
 
 /// A name made printable for diagnostics on stderr: terminal escaping, and the leading `\`
