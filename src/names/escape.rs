@@ -36,14 +36,6 @@ pub fn needs_escape(name: &[u8], mode: Escaping) -> bool {
         || std::str::from_utf8(name).is_err()
 }
 
-/// Appends `name` to `out`, escaped if needed; returns whether it was (the caller then puts a
-/// `\` at the very start of the line).
-pub fn escape_into(name: &[u8], mode: Escaping, out: &mut Vec<u8>) -> bool {
-    let escaped = needs_escape(name, mode);
-    push_name(name, escaped, mode, out);
-    escaped
-}
-
 /// Appends `name`, escaped when `escaped` (what [`needs_escape`] said of it).
 pub fn push_name(name: &[u8], escaped: bool, mode: Escaping, out: &mut Vec<u8>) {
     if !escaped {
@@ -104,7 +96,7 @@ pub enum UnescapeError {
     TrailingBackslash,
 }
 
-/// Reverses [`escape_into`] for a name taken from a line that started with `\`.
+/// Reverses [`push_name`] for a name taken from a line that started with `\`.
 pub fn unescape(escaped: &[u8]) -> Result<Vec<u8>, UnescapeError> {
     let mut out = Vec::with_capacity(escaped.len());
     let mut it = escaped.iter().copied();
@@ -147,7 +139,8 @@ mod tests {
 
     fn esc(name: &[u8]) -> (bool, Vec<u8>) {
         let mut v = Vec::new();
-        let e = escape_into(name, Escaping::Manifest, &mut v);
+        let e = needs_escape(name, Escaping::Manifest);
+        push_name(name, e, Escaping::Manifest, &mut v);
         (e, v)
     }
 
@@ -181,7 +174,9 @@ mod tests {
     #[test]
     fn terminal_mode_hides_control_characters() {
         let mut v = Vec::new();
-        assert!(escape_into(b"a\x1b[31m\x7f", Escaping::Terminal, &mut v));
+        let name = b"a\x1b[31m\x7f";
+        assert!(needs_escape(name, Escaping::Terminal));
+        push_name(name, true, Escaping::Terminal, &mut v);
         assert_eq!(v, b"a\\x1b[31m\\x7f".to_vec());
         assert_eq!(display(b"ok name"), "ok name");
         assert_eq!(display(b"bad\nname"), "\\bad\\nname");
