@@ -39,6 +39,22 @@ pub struct StateReader {
     block_line: u64,
 }
 
+/// Appends line `line_no` of `reader`, with its `\n`, to `into` (at most `LIMIT` bytes);
+/// false at the end of the file; Err for a read error or a line with no end.
+fn next_line(reader: &mut impl BufRead, into: &mut Vec<u8>, line_no: u64) -> Result<bool, String> {
+    let n = reader
+        .take(LIMIT)
+        .read_until(b'\n', into)
+        .map_err(|e| format!("line {line_no}: {e}"))?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if into.last() != Some(&b'\n') {
+        return Err(format!("line {line_no}: torn (no end of line)"));
+    }
+    Ok(true)
+}
+
 /// Opens a state or journal file: [`open_regular`], and only if it is ours — owned by this
 /// user and writable by no one else. The manifest often lies in the tree it describes, where
 /// others may create files: a state or journal planted there with forged records (digests
@@ -144,16 +160,10 @@ impl StateReader {
     fn line(&mut self) -> Result<Option<&[u8]>, String> {
         self.buf.clear();
         self.line_no += 1;
-        let n = (&mut self.reader)
-            .take(LIMIT)
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|e| format!("line {}: {e}", self.line_no))?;
-        if n == 0 {
+        if !next_line(&mut self.reader, &mut self.buf, self.line_no)? {
             return Ok(None);
         }
-        if self.buf.pop() != Some(b'\n') {
-            return Err(format!("line {}: torn (no end of line)", self.line_no));
-        }
+        self.buf.pop();
         match line::open(&self.buf) {
             Some(content) => Ok(Some(content)),
             None => Err(format!("line {}: checksum mismatch", self.line_no)),
@@ -170,11 +180,7 @@ impl StateReader {
         loop {
             let start = self.block.len();
             self.line_no += 1;
-            let n = (&mut self.reader)
-                .take(LIMIT)
-                .read_until(b'\n', &mut self.block)
-                .map_err(|e| format!("line {}: {e}", self.line_no))?;
-            if n == 0 {
+            if !next_line(&mut self.reader, &mut self.block, self.line_no)? {
                 return match count {
                     0 => Ok(false),
                     _ => Err(format!(
@@ -182,9 +188,6 @@ impl StateReader {
                         self.line_no
                     )),
                 };
-            }
-            if self.block.last() != Some(&b'\n') {
-                return Err(format!("line {}: torn (no end of line)", self.line_no));
             }
             let line = &self.block[start..self.block.len() - 1];
             if line.starts_with(b"sum ") {
