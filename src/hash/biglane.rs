@@ -10,8 +10,9 @@
 //! 1.08 × b3sum, two files at a time single-threaded 0.87 ×.
 //!
 //! So: at most one big file per core is admitted (with every core busy, more would not run
-//! any sooner, only hold more mapped windows in memory); a file asks, before each window, how
-//! many big files are in flight, and uses rayon only while there are fewer than cores.
+//! any sooner, only hold more pieces in memory); a file that finds fewer big files in flight
+//! than cores spreads over the pool (as subtrees, `hash::tree`), the others keep to their
+//! thread (a mapped one asks again before each piece).
 
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 

@@ -29,8 +29,8 @@ use crate::sys::open::DirCache;
 
 /// Per-thread read buffer: files smaller than this are read with a single `read` call.
 const SMALL_BUF: usize = 128 * 1024;
-/// From this size on a file is hashed with blake3's rayon path (blake3's docs: below
-/// ~128 KiB per call rayon loses; our chunks are far larger).
+/// From this size on a file goes to `big` (one per core at a time, over every core when one
+/// is free); below it a file is read on its thread in one or a few `read` calls.
 pub const BIG_FILE: u64 = 4 * 1024 * 1024;
 
 thread_local! {
@@ -70,25 +70,28 @@ pub fn hash_stream(path: &Path, mode: &Mode) -> Outcome {
         }
     };
     let mut hasher = mode.digester();
-    let mut buf = vec![0u8; SMALL_BUF];
-    let mut total = 0u64;
-    loop {
-        if cancel::is_stopped() {
-            return Outcome::Failed(ReadStop::Cancelled.into_error());
-        }
-        match read_some(&file, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-                total += n as u64;
-                progress::add(n as u64);
+    let read = with_buf(|buf| {
+        let mut total = 0u64;
+        loop {
+            if cancel::is_stopped() {
+                return Err(ReadStop::Cancelled);
             }
-            Err(stop) => return Outcome::Failed(stop.into_error()),
+            match read_some(&file, buf)? {
+                0 => return Ok(total),
+                n => {
+                    hasher.update(&buf[..n]);
+                    total += n as u64;
+                    progress::add(n as u64);
+                }
+            }
         }
-    }
-    Outcome::Hashed {
-        hash: hasher.finish(mode),
-        size: total,
+    });
+    match read {
+        Ok(size) => Outcome::Hashed {
+            hash: hasher.finish(mode),
+            size,
+        },
+        Err(stop) => Outcome::Failed(stop.into_error()),
     }
 }
 
@@ -309,8 +312,8 @@ mod tests {
 
     #[test]
     fn big_files_hashed_side_by_side_match_blake3() {
-        // Several files of a few windows each, at once: the lane admits one per core and each
-        // switches between rayon and single-threaded windows as the others come and go.
+        // Several files of a few pieces each, at once: the lane admits one per core; a file
+        // that finds a core free is hashed as subtrees, the others each on their thread.
         let dir = tempfile::tempdir().unwrap();
         let len = 2 * big::PIECE as usize + 4099;
         let files: Vec<_> = (0..4u8)

@@ -8,8 +8,8 @@
 //! mapped 1.02 ×). BLAKE3 is a tree, so the split can be made explicitly: the input is cut
 //! where blake3 itself cuts it (`left_subtree_len`), halves go to rayon's `join`, and a range
 //! of at most `leaf` bytes is one leaf, read by a caller's function into a hasher that knows
-//! its offset. Each core then walks its own region front to back through windows of the
-//! leaf's size — two streams, and resident memory bounded by one window per core.
+//! its offset. Each core then walks its own region front to back through pieces of the
+//! leaf's size — two streams, and resident memory bounded by one piece per core.
 //!
 //! The chaining values are merged as blake3 merges them (`hazmat`); tests compare with
 //! `blake3::hash`, `keyed_hash`, `derive_key` and extended output for sizes around the cuts.

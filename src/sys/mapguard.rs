@@ -1,8 +1,8 @@
 //! Memory-mapped reading of big files that survives the file shrinking underneath.
 //!
-//! Why mmap at all: for a big cached file the copy out of the page cache is the main cost of
-//! `read()`; mapping it lets blake3's rayon path hash straight from the page cache, which is
-//! what b3sum does and what matching its speed needs. Why a guard: touching a mapped page past
+//! Why mmap at all: for a big cached file the copy out of the page cache is a main cost of
+//! `read()`; mapping it lets BLAKE3 hash straight from the page cache, which is what b3sum
+//! does (`hash::big` says from which size that pays). Why a guard: touching a mapped page past
 //! the end of a file that was truncated after `mmap` raises SIGBUS, which kills b3sum.
 //!
 //! How: every mapping registers its address range in a fixed, lock-free table. A SIGBUS
@@ -10,7 +10,7 @@
 //! anonymous zero page over the faulting page (`MAP_FIXED`), marks the mapping as faulted and
 //! returns, so the read goes on and sees zeros. The hasher then reports the file as "changed
 //! while hashing" instead of a digest. A fault anywhere else restores the default action and
-//! re-faults, so real bugs still crash. Mappings are windows of a file (not the whole file),
+//! re-faults, so real bugs still crash. Mappings are pieces of a file (not the whole file),
 //! so resident memory stays bounded however big the file is.
 //!
 //! The handler does only atomic loads and stores, `mmap` and `sigaction`. POSIX lists
