@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::hash::progress as read_bytes;
+use crate::report::stderr;
 use crate::sys::cancel;
 
 /// The total of files is not known (yet).
@@ -91,11 +92,15 @@ impl Live {
                 let status = rate.sample(bytes, now);
                 let line = status_line(files, bytes, c.total(), now - started, &status);
                 match &b {
+                    // Nowhere to draw: stop drawing (indicatif ignores the write errors).
+                    Some(bar) if stderr::gone() => {
+                        bar.set_draw_target(ProgressDrawTarget::hidden())
+                    }
                     Some(bar) => {
                         bar.set_message(line);
                         bar.tick();
                     }
-                    None => eprintln!("b3tree: progress: {line}"),
+                    None => stderr::emit(&format!("b3tree: progress: {line}")),
                 }
             }
         });
@@ -119,8 +124,8 @@ impl Live {
     /// Prints `line` on stderr without tearing the bar.
     pub fn print(&self, line: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(bar) => bar.suspend(|| stderr::emit(line)),
+            None => stderr::emit(line),
         }
     }
 

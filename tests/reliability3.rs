@@ -1,0 +1,100 @@
+//! The third hazard table (docs/hazards.md, rows T1–T13): a closed stderr, memory with
+//! `-l`, long check lines, `--update`'s own files and journals, merge's input, walks on
+//! mounts, messages. Tests are named after the behaviour; every run is under a timeout.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Waits (bounded) for `child`, killing it and failing the test if it outlives LIMIT.
+fn wait_bounded(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("still running after {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+// ---- T1: a reader of stderr that leaves early ------------------------------------------
+
+/// Runs `b3tree ARGS` with stdin `input`, reads one line of stderr and closes it; returns
+/// the exit status and that line.
+fn run_with_stderr_cut(env: &TestEnv, args: &[&str], input: &[u8]) -> (Option<i32>, String) {
+    let mut child = env
+        .cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader goes away here, with most of the messages still to come.
+    let status = wait_bounded(&mut child);
+    feeder.join().unwrap();
+    (status.code(), first)
+}
+
+#[test]
+fn a_closed_stderr_never_panics_and_the_run_finishes_quietly() {
+    let env = TestEnv::new();
+    env.file("real/a", "a");
+    env.file("real/b", "b");
+    // 5,000 missing names: ~250 KB of error lines, far more than a pipe holds.
+    let mut list = b"real\n".to_vec();
+    for i in 0..5000 {
+        list.extend_from_slice(format!("nope{i}\n").as_bytes());
+    }
+    let (code, first) =
+        run_with_stderr_cut(&env, &["hash", "--files-from", "-", "-o", "m.b3"], &list);
+    assert_eq!(
+        code,
+        Some(1),
+        "exit status (101 is a panic); first line {first:?}"
+    );
+    assert!(first.contains("missing"), "{first}");
+    // The manifest is still written, complete.
+    let m = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
+    assert_eq!(
+        m,
+        format!("{}  real/a\n{}  real/b\n", hex(b"a"), hex(b"b")),
+        "the manifest"
+    );
+}
+
+#[test]
+fn check_warn_with_a_closed_stderr_never_panics() {
+    let env = TestEnv::new();
+    let mut bad = Vec::new();
+    for i in 0..5000 {
+        bad.extend_from_slice(format!("not a line {i}\n").as_bytes());
+    }
+    env.file("BAD.b3", &bad);
+    let (code, first) = run_with_stderr_cut(&env, &["check", "--warn", "BAD.b3"], b"");
+    assert!(first.contains("BAD.b3:1"), "{first}");
+    // Malformed lines and no valid one: the run fails, but never by a panic.
+    assert!(
+        matches!(code, Some(1 | 2)),
+        "exit status {code:?} (101 is a panic)"
+    );
+}
