@@ -662,31 +662,6 @@ fn too_few_descriptors_fail_up_front_and_the_minimum_runs_without_stalls() {
 
 // ---- memory --------------------------------------------------------------------------------
 
-/// Runs b3tree with `args` in `dir` under GNU time and returns its exit code and peak RSS in
-/// KiB. Not wait4 on a child of this process: a child spawned from the test harness
-/// inherits the harness's RSS high-water mark across exec (vfork shares the harness's
-/// memory until exec), so its figure would depend on what other tests hold; `time` is a
-/// small process, and b3tree is its child.
-fn peak_rss_kib(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, i64) {
-    let report = dir.join(".rss");
-    let out = std::process::Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&report)
-        .arg(bin())
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("GNU time (tests/deps.sh installs it)");
-    let text = std::fs::read_to_string(&report).unwrap();
-    // With a non-zero exit, time writes "Command exited with non-zero status N" first.
-    let kib = text.lines().last().unwrap().trim().parse().unwrap();
-    (out.code(), kib)
-}
-
 #[test]
 fn audit_memory_does_not_grow_with_the_length_of_missing_names() {
     let env = TestEnv::new();

@@ -98,3 +98,73 @@ fn check_warn_with_a_closed_stderr_never_panics() {
         "exit status {code:?} (101 is a panic)"
     );
 }
+
+// ---- T2, T3: long digests (`-l`) -------------------------------------------------------
+
+#[test]
+fn hash_with_a_megabyte_digest_keeps_memory_bounded_whatever_the_file_count() {
+    let env = TestEnv::new();
+    for i in 0..1000 {
+        env.file(format!("t/f{i:04}"), format!("{i}"));
+    }
+    // 1,000 digests of 1 MiB: 1 GB if every one in flight were held (it was).
+    let (code, kib) = peak_rss_kib(
+        env.root(),
+        &["hash", "-l", "1048576", "-o", "/dev/null", "t"],
+    );
+    assert_eq!(code, Some(0));
+    assert!(kib < 64 * 1024, "peak RSS {kib} KiB");
+}
+
+#[test]
+fn check_reads_manifests_of_any_length_hash_writes_without_being_told() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    env.file("t/b", "b");
+    for len in ["32767", "40000", "1048576"] {
+        for zero in [false, true] {
+            let mut args = vec!["hash", "-l", len, "-o", "m.b3", "t"];
+            if zero {
+                args.push("-z");
+            }
+            let out = env.run(&args);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            let mut check = vec!["check", "m.b3"];
+            if zero {
+                check.push("-z");
+            }
+            let out = env.run(&check);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "-l {len} -z {zero}: {}",
+                stderr(&out)
+            );
+            assert_stderr_contains(&out, "2 ok, 0 failed");
+        }
+    }
+    // A comment line before the first entry does not change that.
+    let out = env.run(&["hash", "-l", "1048576", "-o", "m.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let m = std::fs::read(env.root().join("m.b3")).unwrap();
+    let mut commented = b"# a comment\n".to_vec();
+    commented.extend_from_slice(&m);
+    std::fs::write(env.root().join("c.b3"), commented).unwrap();
+    let out = env.run(&["check", "c.b3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_stderr_contains(&out, "2 ok, 0 failed");
+}
+
+#[test]
+fn check_of_megabyte_digests_keeps_memory_bounded() {
+    let env = TestEnv::new();
+    for i in 0..300 {
+        env.file(format!("t/f{i:03}"), format!("{i}"));
+    }
+    let out = env.run(&["hash", "-l", "1048576", "-o", "m.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // 300 expected digests of 1 MiB: 300 MB if every line in flight were held.
+    let (code, kib) = peak_rss_kib(env.root(), &["check", "m.b3"]);
+    assert_eq!(code, Some(0));
+    assert!(kib < 64 * 1024, "peak RSS {kib} KiB");
+}

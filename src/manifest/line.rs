@@ -20,7 +20,7 @@
 //! alone is a failure in `check`, never a skipped malformed line: it may be the entry of a
 //! tampered file.
 
-use std::io::BufRead;
+use std::io::{self, BufRead, Read};
 
 use crate::hash::algo::{Algo, Digest};
 use crate::names::escape::{UnescapeError, unescape};
@@ -161,19 +161,40 @@ fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
-/// The first entry of a manifest as far as `reader`'s buffer holds it, without consuming
-/// anything: its `--tag` algorithm (if tagged) and its digest's length in bytes, from which
-/// `check` infers its mode when no flag gives it.
-pub fn peek_first_entry(reader: &mut dyn BufRead, zero: bool) -> Option<(Option<Algo>, usize)> {
-    let buf = reader.fill_buf().ok()?;
+/// The first entry of a manifest: its `--tag` algorithm (if tagged) and its digest's length
+/// in bytes, from which `check` infers its mode when no flag gives it. The lines read to
+/// find it (at most [`PEEK_LIMIT`] bytes, blank and comment lines included) are handed back
+/// in front of the rest, so the returned reader yields the manifest's bytes unchanged. A
+/// first line may be as long as `hash -l 1048576` writes it (2 MiB of hex), far beyond one
+/// buffer fill.
+pub fn peek_first_entry(
+    mut reader: Box<dyn BufRead + Send>,
+    zero: bool,
+) -> (Box<dyn BufRead + Send>, Option<(Option<Algo>, usize)>) {
     let sep = if zero { 0 } else { b'\n' };
-    for line in buf.split(|&b| b == sep) {
+    let mut seen = Vec::new();
+    let mut found = None;
+    while seen.len() < PEEK_LIMIT {
+        let start = seen.len();
+        let room = (PEEK_LIMIT - start) as u64;
+        match (&mut reader).take(room).read_until(sep, &mut seen) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = &seen[start..];
+        let line = line.strip_suffix(&[sep]).unwrap_or(line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match parse_entry(line, !zero) {
-            Ok(Some(e)) => return Some((e.tag, e.hash.as_bytes().len())),
+            Ok(Some(e)) => {
+                found = Some((e.tag, e.hash.as_bytes().len()));
+                break;
+            }
             Ok(None) => continue,
-            Err(_) => return None,
+            Err(_) => break,
         }
     }
-    None
+    (Box::new(io::Cursor::new(seen).chain(reader)), found)
 }
+
+/// How far [`peek_first_entry`] reads for the first entry: one line of the longest length.
+pub const PEEK_LIMIT: usize = MAX_LINE + 2;

@@ -18,6 +18,12 @@ use crate::pipeline::rt;
 use crate::pipeline::workers::worker;
 use crate::sys::open::Confine;
 
+/// Digests up to this many bytes (SHA-512's 64) never shrink the window.
+const LONG_DIGEST: usize = 64;
+
+/// The digest bytes a run with long digests may hold in flight (see `digest_cap`).
+const DIGEST_BYTES_IN_FLIGHT: usize = 24 << 20;
+
 /// The knobs of the pipeline (validated; see `config`).
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -52,7 +58,27 @@ impl EngineConfig {
 
     /// Batches that may be in flight or waiting for reorder at once.
     pub fn window(&self) -> usize {
-        self.queue + 2 * self.max_workers() + 2
+        let normal = self.queue + 2 * self.max_workers() + 2;
+        match self.digest_cap() {
+            None => normal,
+            Some(cap) => normal.min(cap / self.batch_size()).max(2),
+        }
+    }
+
+    /// Entries per batch, fewer when digests are long (see [`Self::digest_cap`]).
+    pub fn batch_size(&self) -> usize {
+        match self.digest_cap() {
+            None => self.batch.max(1),
+            Some(cap) => self.batch.min(cap / 8).max(1),
+        }
+    }
+
+    /// With long digests (`-l`, up to 1 MiB each), the entries the pipeline may hold at
+    /// once: every entry in flight can carry one (the expected digest of `check`, a state
+    /// record's digest for `--update`), so the window is sized by bytes, not entries, and a
+    /// run of `-l 1048576` holds about [`DIGEST_BYTES_IN_FLIGHT`] of them whatever the tree.
+    fn digest_cap(&self) -> Option<usize> {
+        (self.mode.len > LONG_DIGEST).then(|| (DIGEST_BYTES_IN_FLIGHT / self.mode.len).max(2))
     }
 }
 
@@ -79,7 +105,7 @@ where
     let (done_tx, done_rx) = async_channel::bounded(window);
     let window_slots = Arc::new(Semaphore::new(window));
     let open_files = Arc::new(Semaphore::new(cfg.max_open.max(1)));
-    let batch = cfg.batch.max(1);
+    let batch = cfg.batch_size();
 
     let walker = rt::spawn_blocking(move || {
         let mut feeder = Feeder::new(job_tx, window_slots, batch);

@@ -254,8 +254,11 @@ fn digest_mode(
 ) -> Result<crate::hash::algo::Mode, String> {
     let stdin_is_manifest = args.manifests.iter().any(|m| m.as_os_str() == "-");
     let key = crate::commands::modes::read_key(args.keys.keyed, stdin_is_manifest, "a manifest")?;
-    let first = readers
-        .first_mut()
-        .and_then(|r| read::peek_first_entry(r.as_mut(), args.zero));
+    let first = readers.first_mut().and_then(|r| {
+        let taken = std::mem::replace(r, Box::new(std::io::empty()));
+        let (back, first) = read::peek_first_entry(taken, args.zero);
+        *r = back;
+        first
+    });
     config::mode(args.algo, &args.keys, None, key, first)
 }
