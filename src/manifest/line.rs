@@ -170,7 +170,7 @@ fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 pub fn peek_first_entry(
     mut reader: Box<dyn BufRead + Send>,
     zero: bool,
-) -> (Box<dyn BufRead + Send>, Option<(Option<Algo>, usize)>) {
+) -> (Box<dyn BufRead + Send>, Option<FirstEntry>) {
     let sep = if zero { 0 } else { b'\n' };
     let mut seen = Vec::new();
     let mut found = None;
@@ -195,6 +195,9 @@ pub fn peek_first_entry(
     }
     (Box::new(io::Cursor::new(seen).chain(reader)), found)
 }
+
+/// What the first entry shows: its `--tag` algorithm (None: untagged) and digest length.
+pub type FirstEntry = (Option<Algo>, usize);
 
 /// How far [`peek_first_entry`] reads for the first entry: one line of the longest length.
 pub const PEEK_LIMIT: usize = MAX_LINE + 2;
