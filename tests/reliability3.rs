@@ -168,3 +168,94 @@ fn check_of_megabyte_digests_keeps_memory_bounded() {
     assert_eq!(code, Some(0));
     assert!(kib < 64 * 1024, "peak RSS {kib} KiB");
 }
+
+// ---- T5, T6: a manifest's own files ----------------------------------------------------
+
+#[test]
+fn update_never_hashes_its_own_state_and_journals_however_they_are_named() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    let out = env.run(&["hash", "--update", "-o", "m.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A stopped run's journal beside the state (a journal of a stopped run, planted).
+    let journal = env.root().join("m.b3.b3tree-journal.1");
+    std::fs::copy(env.root().join("m.b3.b3tree-state"), &journal).unwrap();
+    let expected = format!("{}  t/a\n", hex(b"a"));
+    // Named without ./, with ./, and through a list.
+    for names in [
+        ["m.b3.b3tree-journal.1", "m.b3.b3tree-state", "m.b3.partial"],
+        [
+            "./m.b3.b3tree-journal.1",
+            "./m.b3.b3tree-state",
+            "./m.b3.partial",
+        ],
+    ] {
+        std::fs::write(env.root().join("m.b3.partial"), "old partial").unwrap();
+        let mut args = vec!["hash", "--update", "-o", "m.b3"];
+        args.extend(names);
+        args.push("t/a");
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{names:?}: {}", stderr(&out));
+        let m = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
+        assert_eq!(m, expected, "{names:?}");
+        assert_stderr_contains(&out, "m.b3.b3tree-state: not hashed");
+        assert_stderr_contains(&out, "m.b3.partial: not hashed");
+        assert_stderr_contains(&out, "3 skipped");
+        // The next check passes.
+        let out = env.run(&["check", "m.b3"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        std::fs::copy(env.root().join("m.b3.b3tree-state"), &journal).unwrap();
+    }
+    let mut cmd = env.cmd();
+    cmd.args([
+        "hash",
+        "--update",
+        "--sort",
+        "-o",
+        "m.b3",
+        "--files-from",
+        "-",
+    ]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"m.b3.b3tree-journal.1\nm.b3.b3tree-state\nt/a\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let m = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
+    assert_eq!(m, expected, "--files-from");
+}
+
+#[test]
+fn audit_leaves_out_the_manifests_own_state_by_identity_not_by_name() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    let out = env.run(&["hash", "--update", "-o", "t/m.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(env.root().join("t/m.b3.b3tree-state").exists());
+    let out = env.run(&["check", "--audit", "t/m.b3"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("NEW"), "{}", stdout(&out));
+    // A file that only has such a name (no manifest x.b3 beside it) is still new.
+    env.file("t/x.b3.b3tree-state", "planted");
+    env.file("t/m.b3.b3tree-journal.7", "planted");
+    let out = env.run(&["check", "--audit", "t/m.b3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("t/x.b3.b3tree-state: NEW"), "{text}");
+    // A journal-named file is left out only as what it is: one of the manifest's journals
+    // (here a planted one, a regular file beside it, is taken as one: never hashed).
+    assert!(!text.contains("m.b3.b3tree-state"), "{text}");
+}

@@ -19,6 +19,7 @@ use crate::names::escape::{Escaping, display};
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::stderr::{ProgressMode, Reporter, say};
 use crate::report::summary::{Summary, plural};
+use crate::state::files::Place;
 use crate::sys::cancel;
 use crate::sys::open::Confine;
 use crate::walk::{WalkConfig, count_files};
@@ -144,7 +145,13 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     let walk_cfg = WalkConfig {
         roots,
         excludes,
-        skip_files: output.own_files(),
+        // Our output and, by identity, the state, journals and `.partial` that belong to it
+        // (however a PATH or a listed entry spells them).
+        skip_files: output
+            .own_files()
+            .into_iter()
+            .chain(output_real.iter().flat_map(|p| Place::of(p).own_ids()))
+            .collect(),
         // Our output, and the state and journals of --update beside it (with or without
         // --update, so that both runs hash the same files).
         skip_paths: output

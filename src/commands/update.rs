@@ -218,6 +218,7 @@ pub(crate) fn state_paths(real: &Path) -> Vec<PathBuf> {
         .map(|(_, p)| p)
         .collect();
     paths.push(place.state());
+    paths.push(place.partial());
     paths
 }
 

@@ -65,7 +65,7 @@ impl Reporter {
             Outcome::Failed(err) => self.error(&format!("{}: {}", escape::display(name), err)),
             // Left out on purpose, but never silently: the user may have expected it.
             Outcome::Skipped(SkipKind::OwnOutput) => self.info(&format!(
-                "{}: not hashed: it is this run's output",
+                "{}: not hashed: it is this run's output (or its --update state, a journal or .partial)",
                 escape::display(name)
             )),
             Outcome::Skipped(SkipKind::OwnTemp) => self.info(&format!(

@@ -49,6 +49,29 @@ impl Place {
         self.named(format!("{JOURNAL}{n}").as_bytes())
     }
 
+    /// `MANIFEST.partial`: where `-o` puts a run that could not replace the manifest.
+    pub fn partial(&self) -> PathBuf {
+        self.named(b".partial")
+    }
+
+    /// (device, inode) of the files that belong to this manifest and are not it: its
+    /// state, its journals and its `.partial`, where they are regular files. A walk (`hash`,
+    /// `check --audit`) leaves them out by identity, however their names are spelled.
+    pub fn own_ids(&self) -> Vec<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let journals = self
+            .journals()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, p)| p);
+        journals
+            .chain([self.state(), self.partial()])
+            .filter_map(|p| std::fs::symlink_metadata(p).ok())
+            .filter(|m| m.is_file())
+            .map(|m| (m.dev(), m.ino()))
+            .collect()
+    }
+
     /// The journals present, newest (highest N) first.
     pub fn journals(&self) -> io::Result<Vec<(u64, PathBuf)>> {
         let mut prefix = self.base.clone();

@@ -352,6 +352,14 @@ fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
             && entry
                 .path()
                 .parent()
+                // A bare name (`m.b3.b3tree-state` as a PATH or a listed entry) lies in ".".
+                .map(|d| {
+                    if d.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        d
+                    }
+                })
                 .and_then(|d| std::fs::canonicalize(d).ok())
                 .is_some_and(|d| d.join(entry.file_name()) == *p)
     };
