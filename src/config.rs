@@ -77,6 +77,7 @@ pub fn pipeline(
         batch,
         confine: Default::default(),
         mode: Default::default(),
+        salvage: false,
         adaptive,
     };
     Ok((cfg, warnings))

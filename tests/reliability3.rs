@@ -259,3 +259,181 @@ fn audit_leaves_out_the_manifests_own_state_by_identity_not_by_name() {
     // (here a planted one, a regular file beside it, is taken as one: never hashed).
     assert!(!text.contains("m.b3.b3tree-state"), "{text}");
 }
+
+// ---- T4, T7: --update's journals ---------------------------------------------------------
+
+/// Records (lines with a size field naming `t/`) in every journal beside `m.b3`.
+fn journal_records(env: &TestEnv) -> usize {
+    std::fs::read_dir(env.root())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("m.b3.b3tree-journal.")
+        })
+        .map(|e| {
+            let text = std::fs::read(e.path()).unwrap();
+            text.split(|&b| b == b'\n')
+                .filter(|l| l.windows(2).any(|w| w == b"t/"))
+                .count()
+        })
+        .sum()
+}
+
+/// The N of "N files" / "N file" in a summary line on stderr.
+fn files_in_summary(text: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|l| l.contains(" GiB in ") || l.contains(" B in "))
+        .unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words[1].parse().unwrap_or_else(|_| panic!("{line}"))
+}
+
+/// The N of "update: N digests reused".
+fn reused_in(text: &str) -> u64 {
+    let line = text.lines().find(|l| l.contains("update: ")).unwrap();
+    line.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_stopped_update_journals_every_file_it_finished() {
+    let env = TestEnv::new();
+    for i in 0..12 {
+        let f = std::fs::File::create(env.root().join(format!("t{i:02}"))).unwrap();
+        drop(f);
+    }
+    std::fs::create_dir(env.root().join("t")).unwrap();
+    for i in 0..12 {
+        std::fs::rename(
+            env.root().join(format!("t{i:02}")),
+            env.root().join(format!("t/f{i:02}")),
+        )
+        .unwrap();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(env.root().join(format!("t/f{i:02}")))
+            .unwrap();
+        f.set_len(1 << 30).unwrap();
+    }
+    // Digests are reused only for files whose timestamps lie 2 s before the run started.
+    std::thread::sleep(Duration::from_millis(2100));
+    let mut child = env
+        .cmd()
+        .args(["hash", "-j", "1", "--update", "-o", "m.b3", "t"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stopped once a few files are done, while the others are read.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while journal_records(&env) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no record reached the journal"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (status, _) = signal_and_wait(&mut child, libc::SIGINT, Duration::from_secs(5));
+    assert_died_of(status, libc::SIGINT);
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let done = files_in_summary(&err);
+    assert!(done < 12, "the run was not stopped: {err}");
+    // Every file the summary counts is in the journal, and the next run reuses each.
+    assert_eq!(journal_records(&env) as u64, done, "{err}");
+    let out = env.run(&["hash", "-j", "1", "--update", "-o", "m.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(reused_in(&stderr(&out)), done, "{}", stderr(&out));
+}
+
+#[test]
+fn a_finished_record_reaches_the_journal_while_a_big_file_is_read() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    huge_sparse_file(&env, "t/b");
+    let mut child = env
+        .cmd()
+        .args(["hash", "-j", "1", "--update", "-o", "m.b3", "t"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_open(&child, "b");
+    // t/a is done (t/b, in the same batch, is being read): its record is on disk within
+    // about a second, with no later record to push it out. SIGKILL loses nothing of it.
+    let opened = std::time::Instant::now();
+    while journal_records(&env) < 1 {
+        assert!(
+            opened.elapsed() < Duration::from_secs(3),
+            "t/a's record did not reach the journal"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!("record on disk {:?} after t/b was opened", opened.elapsed());
+    let (status, _) = signal_and_wait(&mut child, libc::SIGKILL, Duration::from_secs(5));
+    assert_died_of(status, libc::SIGKILL);
+    assert!(child.try_wait().unwrap().is_some());
+}
+
+#[test]
+fn planted_journal_names_never_fail_a_run() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    for (name, uid) in [
+        ("m.b3.b3tree-journal.18446744073709551615", 65534),
+        ("m.b3.b3tree-journal.18446744073709551614", 0),
+        ("m.b3.b3tree-journal.0", 0),
+        ("m.b3.b3tree-journal.+5", 0),
+        ("m.b3.b3tree-journal.1", 65534),
+    ] {
+        let p = env.file(name, "planted");
+        std::os::unix::fs::chown(&p, Some(uid), None).unwrap();
+    }
+    for _ in 0..3 {
+        let out = env.run(&["hash", "--update", "-o", "m.b3", "t"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let m = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
+        assert_eq!(m, format!("{}  t/a\n", hex(b"a")));
+    }
+    // Names that are no journals are left alone, and so is another user's file.
+    for name in [
+        "m.b3.b3tree-journal.0",
+        "m.b3.b3tree-journal.+5",
+        "m.b3.b3tree-journal.1",
+    ] {
+        assert!(env.root().join(name).exists(), "{name}");
+    }
+}
+
+#[test]
+fn concurrent_updates_of_one_manifest_both_succeed() {
+    let env = TestEnv::new();
+    for i in 0..300 {
+        env.file(format!("t/f{i:03}"), format!("{i}"));
+    }
+    let expected = env.run(&["hash", "t"]);
+    for round in 0..30 {
+        let spawn = || {
+            env.cmd()
+                .args(["hash", "--update", "-o", "m.b3", "t"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {}",
+                stderr(&out)
+            );
+        }
+        let m = std::fs::read(env.root().join("m.b3")).unwrap();
+        assert_eq!(m, expected.stdout, "round {round}");
+    }
+}

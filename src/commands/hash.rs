@@ -174,6 +174,8 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
         Ok(cfg) => EngineConfig {
             confine: config::confine_for(&walk_cfg),
             mode: std::sync::Arc::new(digest_mode.clone()),
+            // A stopped --update run keeps what it finished in its journal.
+            salvage: update.is_some(),
             ..cfg
         },
         Err(exit) => return exit,

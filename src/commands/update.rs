@@ -9,6 +9,7 @@
 //! to the journal. After the run: a manifest that replaced the old one gets the journal as
 //! its new state and the other journals go; otherwise the journal stays for the next run.
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -18,9 +19,9 @@ use crate::hash::algo::{Digest, Mode};
 use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::Action;
 use crate::names::escape::display;
-use crate::state::files::{MAX_JOURNALS, Place, bound, file_digest, remove_ours, replaceable};
+use crate::state::files::{MAX_JOURNALS, Place, bound, create_journal, file_digest, replaceable};
 use crate::state::read::StateReader;
-use crate::state::write::Journal;
+use crate::state::write::{Journal, remove_unlocked};
 
 /// The sources of known digests, in the order they are trusted (newest first).
 pub(crate) struct Sources {
@@ -121,9 +122,11 @@ pub(crate) fn prepare(
             if resumed == 1 { "is" } else { "are" }
         ));
     }
-    let next = journals.first().map_or(1, |(n, _)| n + 1);
-    let journal = Journal::create(&place.journal(next), started, options)
-        .map_err(|e| format!("cannot create {}: {e}", place.journal(next).display()))?;
+    let journal = create_journal(&place, &journals, |path| {
+        Journal::create(path, started, options)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display())))
+    })
+    .map_err(|e| e.to_string())?;
     let update = Update {
         place,
         journal,
@@ -181,19 +184,21 @@ impl Update {
             Ok(None) => return Err(format!("{} is gone", real.display())),
             Err(e) => return Err(format!("cannot read {} back: {e}", real.display())),
         };
-        let journal = self
-            .journal
+        let mut journal = self.journal;
+        journal
             .finish(&digest)
             .map_err(|e| format!("cannot write the state: {e}"))?;
-        std::fs::rename(&journal, &state).map_err(|e| {
+        // Renamed while still locked: a concurrent run never takes it for a stopped one.
+        std::fs::rename(journal.path(), &state).map_err(|e| {
             format!(
                 "cannot rename {} to {}: {e}",
-                journal.display(),
+                journal.path().display(),
                 state.display()
             )
         })?;
+        drop(journal);
         for old in &self.old_journals {
-            remove_ours(old);
+            remove_unlocked(old);
         }
         Ok(())
     }

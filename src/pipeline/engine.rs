@@ -44,6 +44,8 @@ pub struct EngineConfig {
     pub confine: Confine,
     /// How files are digested (algorithm, BLAKE3 mode, length).
     pub mode: Arc<Mode>,
+    /// After a stop, still emit what was finished before it (see `gather`).
+    pub salvage: bool,
 }
 
 impl EngineConfig {
@@ -132,8 +134,9 @@ where
     drop(job_rx);
     drop(done_tx);
 
+    let cfg_salvage = cfg.salvage;
     rt::block_on(async move {
-        let emitted = gather(done_rx, emit).await;
+        let emitted = gather(done_rx, cfg_salvage, emit).await;
         let source = walker.await;
         for w in workers {
             w.await;

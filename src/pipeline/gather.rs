@@ -11,25 +11,39 @@ use std::io;
 
 use async_channel::Receiver;
 
+use crate::hash::outcome::{ErrorKind, Outcome};
 use crate::pipeline::job::{Done, DoneBatch};
 use crate::sys::cancel;
 
 /// Drains `rx`, calling `emit` for every outcome in canonical order until the channel closes.
+///
+/// After a stop (Ctrl-C, a signal, a failed `emit`), nothing more is emitted — unless
+/// `salvage`: then what was finished before the stop still goes to `emit`, in order, and
+/// only the entries the stop cancelled are left out (`hash --update` keeps every digest it
+/// has in its journal; a resumed run does not read those files again).
 pub async fn gather<T>(
     rx: Receiver<DoneBatch<T>>,
+    salvage: bool,
     mut emit: impl FnMut(Done<T>) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut waiting: BTreeMap<u64, DoneBatch<T>> = BTreeMap::new();
-    let mut next = 0u64;
+    // Keyed by (batch, part): a batch may arrive in parts, the last holding the window slot.
+    let mut waiting: BTreeMap<(u64, u32), DoneBatch<T>> = BTreeMap::new();
+    let mut next = (0u64, 0u32);
     let mut failure = None;
     while let Ok(batch) = rx.recv().await {
-        waiting.insert(batch.number, batch);
+        waiting.insert((batch.number, batch.part), batch);
         while let Some(batch) = waiting.remove(&next) {
-            next += 1;
             let DoneBatch { items, window, .. } = batch;
+            next = match window {
+                Some(_) => (next.0 + 1, 0),
+                None => (next.0, next.1 + 1),
+            };
             for done in items {
-                if failure.is_some() || cancel::is_stopped() {
+                if failure.is_some() {
                     break;
+                }
+                if cancel::is_stopped() && !(salvage && finished(&done.outcome)) {
+                    continue;
                 }
                 if let Err(e) = emit(done) {
                     cancel::request_stop();
@@ -46,6 +60,11 @@ pub async fn gather<T>(
     }
 }
 
+/// An outcome the run reached on its own, not one a stop imposed.
+fn finished(outcome: &Outcome) -> bool {
+    !matches!(outcome, Outcome::Failed(e) if e.kind == ErrorKind::Cancelled)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -59,6 +78,7 @@ mod tests {
     fn batch(number: u64, names: &[&str], slots: &Arc<Semaphore>) -> DoneBatch<()> {
         DoneBatch {
             number,
+            part: 0,
             items: names
                 .iter()
                 .map(|n| Done {
@@ -69,7 +89,7 @@ mod tests {
                     tag: (),
                 })
                 .collect(),
-            window: slots.acquire_arc_blocking(),
+            window: Some(slots.acquire_arc_blocking()),
         }
     }
 
@@ -86,7 +106,7 @@ mod tests {
         }
         drop(tx);
         let mut seen = Vec::new();
-        let result = rt::block_on(gather(rx, |d| {
+        let result = rt::block_on(gather(rx, false, |d| {
             seen.push(String::from_utf8(d.name).unwrap());
             Ok(())
         }));

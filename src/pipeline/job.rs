@@ -49,9 +49,14 @@ pub struct Batch<T> {
     pub window: SemaphoreGuardArc,
 }
 
-/// A batch after hashing, on its way to the gather stage.
+/// A batch after hashing, or a part of it, on its way to the gather stage. A batch that
+/// takes long (big files) is sent in parts as its files finish, so that what is done reaches
+/// the output (and `--update`'s journal) while the rest is read, not when the batch ends.
 pub struct DoneBatch<T> {
     pub number: u64,
+    /// Parts of one batch are numbered from 0; the last one holds the window slot.
+    pub part: u32,
     pub items: Vec<Done<T>>,
-    pub window: SemaphoreGuardArc,
+    /// The batch's slot of the reorder window, on its last part only (None: more follow).
+    pub window: Option<SemaphoreGuardArc>,
 }

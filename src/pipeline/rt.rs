@@ -1,7 +1,7 @@
 //! The only module that names async-std.
 //!
 //! async-std 1.13 is discontinued upstream (RUSTSEC-2025-0052); the user asked for it, so we
-//! use it, but every call goes through these three functions. Swapping to smol (or any other
+//! use it, but every call goes through the functions here. Swapping to smol (or any other
 //! executor with a blocking pool) means rewriting this file and nothing else.
 
 use std::future::Future;
@@ -22,6 +22,15 @@ where
     F::Output: Send + 'static,
 {
     async_std::task::spawn(future)
+}
+
+/// Polls `future` for at most `limit`: its output, or None when the time ran out first (the
+/// future is left as it was, to be polled again).
+pub async fn within<F: Future + Unpin>(
+    limit: std::time::Duration,
+    future: &mut F,
+) -> Option<F::Output> {
+    async_std::future::timeout(limit, future).await.ok()
 }
 
 /// Runs blocking work (file I/O, hashing, walking) on async-std's blocking thread pool, never

@@ -5,9 +5,16 @@
 //! runs; the blocking job opens its files one after another, so permits bound the files
 //! open at once (`--max-open`). Batches that need no file (walk errors, skipped FIFOs) or
 //! that arrive after a stop are settled right here without a hand-off.
+//!
+//! A batch that takes long (big files) goes to the gather stage in parts: every
+//! [`PART_EVERY`] the worker sends what its blocking job has finished so far, so that a
+//! finished file reaches the output and `--update`'s journal while the rest of its batch is
+//! still read (a stop or a SIGKILL then loses only what was unfinished).
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
 use async_lock::Semaphore;
@@ -17,7 +24,7 @@ use crate::hash::facts::Facts;
 use crate::hash::file;
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome};
 use crate::pipeline::gate::Gate;
-use crate::pipeline::job::{Batch, Done, DoneBatch};
+use crate::pipeline::job::{Batch, Done, DoneBatch, Job};
 use crate::pipeline::rt;
 use crate::sys::cancel;
 use crate::sys::open::{Confine, DirCache};
@@ -44,36 +51,78 @@ pub async fn worker<T: Send + 'static>(
             .jobs
             .iter()
             .any(|j| !matches!(j.action, Action::Report(_)));
-        let done = if needs_files && !cancel::is_stopped() {
+        let Batch {
+            number,
+            jobs,
+            window,
+        } = batch;
+        let done: Arc<Mutex<Vec<Done<T>>>> = Arc::new(Mutex::new(Vec::with_capacity(jobs.len())));
+        let mut part = 0;
+        if needs_files && !cancel::is_stopped() {
             let permit = open_files.acquire_arc().await;
             let confine = confine.clone();
             let mode = mode.clone();
-            rt::spawn_blocking(move || {
-                let done = process(batch, confine, &mode);
+            let into = done.clone();
+            let mut job = rt::spawn_blocking(move || {
+                process(jobs, confine, &mode, &into);
                 drop(permit);
-                done
-            })
-            .await
+            });
+            // While the batch is read, what is done goes ahead every PART_EVERY: a record
+            // never waits behind a big file for the end of its batch.
+            while rt::within(PART_EVERY, &mut job).await.is_none() {
+                let items = std::mem::take(&mut *lock(&done));
+                if items.is_empty() {
+                    continue;
+                }
+                let ahead = DoneBatch {
+                    number,
+                    part,
+                    items,
+                    window: None,
+                };
+                part += 1;
+                if tx.send(ahead).await.is_err() {
+                    // The gather stage is gone: let the job end, and stop.
+                    job.await;
+                    return;
+                }
+            }
         } else {
-            process(batch, confine.clone(), &mode)
-        };
+            process(jobs, confine.clone(), &mode, &done);
+        }
         drop(turn);
         if let Some(g) = &gate {
             g.tick();
         }
-        if tx.send(done).await.is_err() {
+        let last = DoneBatch {
+            number,
+            part,
+            items: std::mem::take(&mut *lock(&done)),
+            window: Some(window),
+        };
+        if tx.send(last).await.is_err() {
             break;
         }
     }
 }
 
-/// Settles every job of a batch, in order. Runs on the blocking pool when files are read.
-fn process<T>(batch: Batch<T>, confine: Confine, mode: &Mode) -> DoneBatch<T> {
+/// A batch still being read sends what is done this often (a timer per batch that outlives
+/// it; batches of small files end before it fires).
+const PART_EVERY: Duration = Duration::from_millis(250);
+
+/// The list a batch's outcomes go to (a panic while holding it leaves whole entries only).
+fn lock<T>(done: &Mutex<Vec<Done<T>>>) -> std::sync::MutexGuard<'_, Vec<Done<T>>> {
+    done.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Settles every job of a batch, in order, into `done`. Runs on the blocking pool when
+/// files are read.
+fn process<T>(jobs: Vec<Job<T>>, confine: Confine, mode: &Mode, done: &Mutex<Vec<Done<T>>>) {
     // Opened on the first file only: a batch settled on an executor thread (reports only, or
     // after a stop) must not do I/O there.
     let mut dirs: Option<Result<DirCache, EntryError>> = None;
     let mut confine = Some(confine);
-    settle(batch, |path, action| {
+    settle(jobs, done, |path, action| {
         if cancel::is_stopped() {
             return Settled::of(Outcome::Failed(EntryError::new(ErrorKind::Cancelled, "")));
         }
@@ -127,28 +176,24 @@ impl Settled {
     }
 }
 
-/// Turns every job into its outcome: reports as they are, files through `hash`.
-fn settle<T>(batch: Batch<T>, mut hash: impl FnMut(&Path, &Action) -> Settled) -> DoneBatch<T> {
-    let items = batch
-        .jobs
-        .into_iter()
-        .map(|job| {
-            let settled = match job.action {
-                Action::Report(outcome) => Settled::of(outcome),
-                action => hash(&job.path, &action),
-            };
-            Done {
-                name: job.name,
-                outcome: settled.outcome,
-                facts: settled.facts,
-                reused: settled.reused,
-                tag: job.tag,
-            }
-        })
-        .collect();
-    DoneBatch {
-        number: batch.number,
-        items,
-        window: batch.window,
+/// Turns every job into its outcome, in order, each pushed to `done` as it is reached:
+/// reports as they are, files through `hash`.
+fn settle<T>(
+    jobs: Vec<Job<T>>,
+    done: &Mutex<Vec<Done<T>>>,
+    mut hash: impl FnMut(&Path, &Action) -> Settled,
+) {
+    for job in jobs {
+        let settled = match job.action {
+            Action::Report(outcome) => Settled::of(outcome),
+            action => hash(&job.path, &action),
+        };
+        lock(done).push(Done {
+            name: job.name,
+            outcome: settled.outcome,
+            facts: settled.facts,
+            reused: settled.reused,
+            tag: job.tag,
+        });
     }
 }

@@ -83,10 +83,7 @@ impl Place {
             let Some(n) = name.as_bytes().strip_prefix(prefix.as_slice()) else {
                 continue;
             };
-            let number = std::str::from_utf8(n)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok());
-            if let Some(n) = number.filter(|_| n.first() != Some(&b'0') || n.len() == 1) {
+            if let Some(n) = journal_number(n) {
                 found.push((n, entry.path()));
             }
         }
@@ -95,21 +92,50 @@ impl Place {
     }
 }
 
+/// The number of a journal name's suffix: `1`, `2`, … in decimal, without sign or leading
+/// zero (`0`, `01`, `+5` and numbers beyond u64 are no journals).
+fn journal_number(suffix: &[u8]) -> Option<u64> {
+    let digits = !suffix.is_empty() && suffix.iter().all(u8::is_ascii_digit);
+    if !digits || suffix[0] == b'0' {
+        return None;
+    }
+    std::str::from_utf8(suffix).ok()?.parse().ok()
+}
+
+/// Tries to create this run's journal: `create` is called with candidate paths until it
+/// succeeds or fails otherwise than with "exists". The candidates are the numbers after the
+/// highest present (`journals`, newest first), then — once those are taken or would pass
+/// u64::MAX (a planted `journal.18446744073709551615`) — the lowest free ones. A name that
+/// someone else took first (a concurrent run, a planted file) is skipped, never an error;
+/// after [`CREATE_TRIES`] taken names the run gives up with that error.
+pub fn create_journal<T>(
+    place: &Place,
+    journals: &[(u64, PathBuf)],
+    mut create: impl FnMut(&Path) -> io::Result<T>,
+) -> io::Result<T> {
+    let present: std::collections::HashSet<u64> = journals.iter().map(|(n, _)| *n).collect();
+    let highest = journals.first().map_or(0, |(n, _)| *n);
+    let after = (1..=CREATE_TRIES as u64).map_while(|k| highest.checked_add(k));
+    let lowest_free = (1..).filter(|n| !present.contains(n));
+    let mut last = None;
+    for n in after.chain(lowest_free).take(CREATE_TRIES) {
+        match create(&place.journal(n)) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists)))
+}
+
+/// How many journal names a run tries before it gives up.
+const CREATE_TRIES: usize = 64;
+
 /// Who owns what is at `path` (not followed), if anything is there.
 fn owner(path: &Path) -> Option<(u32, bool)> {
     use std::os::unix::fs::MetadataExt;
     std::fs::symlink_metadata(path)
         .ok()
         .map(|m| (m.uid(), m.is_file()))
-}
-
-/// Removes the journal at `path` if it is ours (a regular file owned by this user): a file
-/// someone else put there under that name is left alone.
-pub fn remove_ours(path: &Path) {
-    let me = rustix::process::geteuid().as_raw();
-    if owner(path) == Some((me, true)) {
-        let _ = std::fs::remove_file(path);
-    }
 }
 
 /// Err when something that is not ours (another user's) is at `path`, which a rename onto
@@ -184,7 +210,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let place = Place::of(&dir.path().join("m.b3"));
         assert_eq!(place.state(), dir.path().join("m.b3.b3tree-state"));
-        for n in ["1", "10", "2", "02", "x", ""] {
+        for n in [
+            "1",
+            "10",
+            "2",
+            "02",
+            "x",
+            "",
+            "0",
+            "+5",
+            "-3",
+            " 4",
+            "99999999999999999999",
+        ] {
             std::fs::write(dir.path().join(format!("m.b3.b3tree-journal.{n}")), "").unwrap();
         }
         std::fs::write(dir.path().join("other.b3tree-journal.5"), "").unwrap();
@@ -195,9 +233,37 @@ mod tests {
             .map(|(n, _)| n)
             .collect();
         assert_eq!(found, [10, 2, 1]);
+        assert_eq!(journal_number(b"18446744073709551615"), Some(u64::MAX));
         assert_eq!(
             Place::of(Path::new("m")).journal(3),
             Path::new("./m.b3tree-journal.3")
         );
+    }
+
+    #[test]
+    fn journal_numbers_never_wrap_and_taken_names_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let place = Place::of(&dir.path().join("m.b3"));
+        let create = |p: &Path| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(p)
+                .map(|_| p.to_path_buf())
+        };
+        for n in [u64::MAX, 1, 2] {
+            std::fs::write(place.journal(n), "").unwrap();
+        }
+        let journals = place.journals().unwrap();
+        // After u64::MAX nothing: the lowest free number.
+        let made = create_journal(&place, &journals, create).unwrap();
+        assert_eq!(made, place.journal(3));
+        // Names taken by someone else between the listing and the create are skipped.
+        let stale = vec![(5, place.journal(5)), (1, place.journal(1))];
+        for n in 6..9 {
+            std::fs::write(place.journal(n), "").unwrap();
+        }
+        let made = create_journal(&place, &stale, create).unwrap();
+        assert_eq!(made, place.journal(9));
     }
 }

@@ -1,27 +1,39 @@
 //! Writing a journal as the run goes, and turning it into the state when the run is done.
 //!
 //! Records are appended in the order the run emits them (canonical). The buffer is written
-//! out when a record arrives [`FLUSH_EVERY`] or more after the last write (there is no timer:
-//! a run ended by the signal watchdog while blocked in a read loses what it recorded since),
-//! and synced at such a write [`SYNC_EVERY`] or more after the last sync (a power cut loses
-//! what came since; the checksums find a torn tail). A normal stop flushes and syncs.
+//! out when a record arrives [`FLUSH_EVERY`] or more after the last write, and by a timer
+//! thread when records have waited [`FLUSH_AFTER`] with none after them (a run hashing one
+//! big file after another emits a record every few seconds): a SIGKILL or a power cut loses
+//! at most about a second of finished work. Writes are synced [`SYNC_EVERY`] or more after
+//! the last sync (the checksums find a torn tail). A normal stop flushes and syncs.
+//!
+//! The journal file is held under an exclusive `flock` for as long as its run has it open:
+//! a concurrent `--update` of the same manifest that finishes first removes the journals of
+//! stopped runs, never one that is being written (see [`remove_unlocked`]).
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::hash::facts::Known;
 use crate::state::line::{self, MAGIC};
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
+const FLUSH_AFTER: Duration = Duration::from_millis(500);
 const SYNC_EVERY: Duration = Duration::from_secs(5);
 const BUF_MAX: usize = 256 * 1024;
 
 /// A journal being written.
 pub struct Journal {
-    file: File,
     path: PathBuf,
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// What the run's thread and the timer thread share.
+struct Inner {
+    file: File,
     buf: Vec<u8>,
     /// Where the unsealed records start in `buf`, and how many there are.
     block_start: usize,
@@ -29,12 +41,14 @@ pub struct Journal {
     records: u64,
     flushed: Instant,
     synced: Instant,
+    /// A write of the timer thread that failed: the run's next call returns it.
+    failed: Option<io::Error>,
 }
 
 impl Journal {
     /// Creates the journal at `path` (which must not exist: never a file that is not ours,
-    /// never through a symlink) with its header. Mode 0644 at most (the umask may take
-    /// more): a reader trusts only files no one else can write.
+    /// never through a symlink) with its header, and locks it. Mode 0644 at most (the umask
+    /// may take more): a reader trusts only files no one else can write.
     pub fn create(path: &Path, started: SystemTime, options: &[u8]) -> io::Result<Journal> {
         use std::os::unix::fs::OpenOptionsExt;
         let file = std::fs::OpenOptions::new()
@@ -43,16 +57,18 @@ impl Journal {
             .mode(0o644)
             .custom_flags(libc::O_CLOEXEC)
             .open(path)?;
+        // Just created, so no one else holds it; a filesystem without locks is no error.
+        let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive);
         let now = Instant::now();
-        let mut j = Journal {
+        let mut j = Inner {
             file,
-            path: path.to_path_buf(),
             buf: Vec::with_capacity(BUF_MAX + 4096),
             block_start: 0,
             block_records: 0,
             records: 0,
             flushed: now,
             synced: now,
+            failed: None,
         };
         line::seal(MAGIC.as_bytes(), &mut j.buf);
         line::seal(line::started(started).as_bytes(), &mut j.buf);
@@ -61,56 +77,124 @@ impl Journal {
         line::seal(&opts, &mut j.buf);
         j.block_start = j.buf.len();
         j.flush()?;
-        Ok(j)
+        let inner = Arc::new(Mutex::new(j));
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || flush_when_idle(weak))?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            inner,
+        })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding it cannot leave the buffer half-written: every
+        // change is a whole record or a whole flush.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Appends the record of `name`.
     pub fn record(&mut self, name: &[u8], known: &Known) -> io::Result<()> {
-        line::record(name, known, &mut self.buf);
-        self.records += 1;
-        self.block_records += 1;
-        if self.buf.len() >= BUF_MAX || self.flushed.elapsed() >= FLUSH_EVERY {
-            self.flush()?;
-            if self.synced.elapsed() >= SYNC_EVERY {
-                self.file.sync_data()?;
-                self.synced = Instant::now();
-            }
+        let mut j = self.lock();
+        if let Some(e) = j.failed.take() {
+            return Err(e);
+        }
+        line::record(name, known, &mut j.buf);
+        j.records += 1;
+        j.block_records += 1;
+        if j.buf.len() >= BUF_MAX || j.flushed.elapsed() >= FLUSH_EVERY {
+            j.flush()?;
+            j.sync_if_due()?;
         }
         Ok(())
     }
 
+    /// Ends the journal as a state for the manifest whose bytes hash to `manifest`, and
+    /// syncs it (it is about to be renamed into place; the lock stays until it is dropped).
+    pub fn finish(&mut self, manifest: &blake3::Hash) -> io::Result<()> {
+        let mut j = self.lock();
+        if let Some(e) = j.failed.take() {
+            return Err(e);
+        }
+        j.flush()?;
+        let end = line::end(j.records, manifest);
+        line::seal(end.as_bytes(), &mut j.buf);
+        j.flush()?;
+        j.file.sync_data()
+    }
+
+    /// Leaves the journal for the next run: flushed and synced.
+    pub fn keep(self) -> io::Result<()> {
+        let mut j = self.lock();
+        if let Some(e) = j.failed.take() {
+            return Err(e);
+        }
+        j.flush()?;
+        j.file.sync_data()
+    }
+}
+
+impl Inner {
     /// Seals the records buffered as one block and writes what is buffered to the file.
-    pub fn flush(&mut self) -> io::Result<()> {
+    fn flush(&mut self) -> io::Result<()> {
         if self.block_records > 0 {
             let mut sum = Vec::with_capacity(40);
             line::block_sum(&self.buf[self.block_start..], self.block_records, &mut sum);
             self.buf.extend_from_slice(&sum);
             self.block_records = 0;
         }
-        self.file.write_all(&self.buf)?;
+        let written = self.file.write_all(&self.buf);
         self.buf.clear();
         self.block_start = 0;
         self.flushed = Instant::now();
+        written
+    }
+
+    fn sync_if_due(&mut self) -> io::Result<()> {
+        if self.synced.elapsed() >= SYNC_EVERY {
+            self.file.sync_data()?;
+            self.synced = Instant::now();
+        }
         Ok(())
     }
+}
 
-    /// Ends the journal as a state for the manifest whose bytes hash to `manifest`, and
-    /// syncs it (it is about to be renamed into place).
-    pub fn finish(mut self, manifest: &blake3::Hash) -> io::Result<PathBuf> {
-        self.flush()?;
-        line::seal(line::end(self.records, manifest).as_bytes(), &mut self.buf);
-        self.flush()?;
-        self.file.sync_data()?;
-        Ok(self.path)
+/// The timer: writes out records that have waited [`FLUSH_AFTER`] with no record after them;
+/// ends with the journal.
+fn flush_when_idle(journal: Weak<Mutex<Inner>>) {
+    loop {
+        std::thread::sleep(FLUSH_AFTER / 2);
+        let Some(inner) = journal.upgrade() else {
+            return;
+        };
+        let mut j = inner.lock().unwrap_or_else(|p| p.into_inner());
+        if j.block_records > 0 && j.failed.is_none() && j.flushed.elapsed() >= FLUSH_AFTER {
+            if let Err(e) = j.flush().and_then(|()| j.sync_if_due()) {
+                j.failed = Some(e);
+            }
+        }
     }
+}
 
-    /// Leaves the journal for the next run: flushed and synced.
-    pub fn keep(mut self) -> io::Result<()> {
-        self.flush()?;
-        self.file.sync_data()
+/// Removes the journal of a stopped run at `path` if it is ours (a regular file owned by
+/// this user) and no run holds it (its lock can be taken): a concurrent run's journal, or a
+/// file someone else put there, is left alone.
+pub fn remove_unlocked(path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    // A regular file (never through a symlink) owned by this user, whatever its mode.
+    let Ok(Some(file)) = crate::state::read::open_regular(path) else {
+        return;
+    };
+    let me = rustix::process::geteuid().as_raw();
+    let ours = file.metadata().is_ok_and(|m| m.uid() == me);
+    let free =
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok();
+    if ours && free {
+        let _ = std::fs::remove_file(path);
     }
 }

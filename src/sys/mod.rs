@@ -3,6 +3,7 @@
 
 pub mod cancel;
 pub mod evict;
+pub(crate) mod fsinfo;
 pub mod limits;
 pub(crate) mod mapguard;
 pub mod open;

@@ -18,17 +18,18 @@
 use std::cell::Cell;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use globset::GlobSet;
-use walkdir::{DirEntry, DirEntryExt, WalkDir};
+use walkdir::WalkDir;
 
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::sys::limits::WALKER_OPEN_DIRS;
 use crate::sys::open;
+use identity::{AsListed, dir_as_listed, is_own_output};
 
 mod count;
+mod identity;
 mod list;
 pub use count::count_files;
 pub use list::{Listed, walk_list};
@@ -235,8 +236,19 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
                     continue;
                 }
                 if ft.is_dir() {
-                    if cfg.follow || entry.depth() == 0 || same_dir_as_listed(&entry) {
+                    if cfg.follow || entry.depth() == 0 {
                         continue;
+                    }
+                    match dir_as_listed(&entry) {
+                        AsListed::Same => continue,
+                        // A bind mount of the same filesystem: another file system for -x,
+                        // as a mount of another device is (walkdir leaves those out).
+                        AsListed::MountRoot if cfg.one_file_system => {
+                            iter.skip_current_dir();
+                            continue;
+                        }
+                        AsListed::MountRoot => continue,
+                        AsListed::Swapped => {}
                     }
                     // Swapped (for a symlink, or another directory) since its parent was
                     // listed: do not descend, say so. walkdir opens directories by path, so
@@ -320,58 +332,6 @@ impl Naming<'_> {
             return path.file_name().map_or(bytes, |n| n.as_bytes()).to_vec();
         }
         rest.to_vec()
-    }
-}
-
-/// The directory still is the one its parent's listing named (same inode, not a symlink
-/// now), checked just before walkdir opens it by path. A mount point lists with the inode
-/// of the directory beneath it: a directory on another device than its parent is accepted.
-fn same_dir_as_listed(entry: &DirEntry) -> bool {
-    let Ok(now) = std::fs::symlink_metadata(entry.path()) else {
-        return true; // gone: walkdir's own open reports it
-    };
-    if !now.is_dir() {
-        return false;
-    }
-    now.ino() == entry.ino()
-        || entry
-            .path()
-            .parent()
-            .and_then(|p| std::fs::symlink_metadata(p).ok())
-            .is_some_and(|parent| parent.dev() != now.dev())
-}
-
-fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
-    let name = entry.file_name().as_bytes();
-    let same_path = |p: &PathBuf| {
-        // The last component first, as bytes (no component parsing per entry).
-        let full = p.as_os_str().as_bytes();
-        full.len() > name.len()
-            && full.ends_with(name)
-            && full[full.len() - name.len() - 1] == b'/'
-            && entry
-                .path()
-                .parent()
-                // A bare name (`m.b3.b3tree-state` as a PATH or a listed entry) lies in ".".
-                .map(|d| {
-                    if d.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        d
-                    }
-                })
-                .and_then(|d| std::fs::canonicalize(d).ok())
-                .is_some_and(|d| d.join(entry.file_name()) == *p)
-    };
-    if cfg.skip_paths.iter().any(same_path) {
-        return true;
-    }
-    if cfg.skip_files.is_empty() || !cfg.skip_files.iter().any(|&(_, ino)| ino == entry.ino()) {
-        return false;
-    }
-    match std::fs::symlink_metadata(entry.path()) {
-        Ok(m) => cfg.skip_files.contains(&(m.dev(), m.ino())),
-        Err(_) => false,
     }
 }
 

@@ -1,0 +1,61 @@
+//! What the walk asks of a directory just before it descends into it: is it still a
+//! directory, which file is it (device, inode), is it the root of a mount, and may the inode
+//! numbers of its filesystem's listings be compared with those of `stat` at all.
+//!
+//! Why the last question: `readdir` returns an inode number per name (`d_ino`) and the walk
+//! compares it with the directory it then opens, to see a directory swapped after its parent
+//! was listed. Most filesystems keep the two equal; FUSE filesystems (sshfs) need not, nor
+//! do overlayfs (without `xino`), 9p and SMB. There, a difference says nothing about a swap.
+
+use std::path::Path;
+
+/// A directory as it is now (`statx`, symlinks not followed).
+#[derive(Debug, Clone, Copy)]
+pub struct DirNow {
+    pub dev: u64,
+    pub ino: u64,
+    /// The root of a mount (`STATX_ATTR_MOUNT_ROOT`): a bind mount shows the inode of its
+    /// source, not the one its parent's listing gave; false where the kernel cannot tell.
+    pub mount_root: bool,
+}
+
+/// The directory at `path` now; None when it is no directory any more (a symlink, a file)
+/// or cannot be stat'ed.
+pub fn dir_now(path: &Path) -> Option<DirNow> {
+    use rustix::fs::{AtFlags, CWD, FileType, StatxAttributes, StatxFlags};
+    let st = rustix::fs::statx(
+        CWD,
+        path,
+        AtFlags::SYMLINK_NOFOLLOW | AtFlags::NO_AUTOMOUNT,
+        StatxFlags::TYPE | StatxFlags::INO,
+    )
+    .ok()?;
+    if FileType::from_raw_mode(u32::from(st.stx_mode)) != FileType::Directory {
+        return None;
+    }
+    Some(DirNow {
+        dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
+        ino: st.stx_ino,
+        mount_root: st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT)
+            && st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT),
+    })
+}
+
+/// Filesystems whose directory listings may give other inode numbers than `stat` does.
+const LISTING_INODES_DIFFER: [i64; 6] = [
+    0x6573_5546, // FUSE (sshfs, rclone, s3fs, virtiofs...)
+    0x794c_7630, // overlayfs
+    0x0102_1997, // 9p
+    0xff53_4d42, // CIFS
+    0xfe53_4d42, // SMB2
+    0x517b,      // SMB
+];
+
+/// Whether the inode numbers of listings in the filesystem holding `path` may be compared
+/// with `stat`'s (true when it cannot be told).
+pub fn listing_inodes_trusted(path: &Path) -> bool {
+    match rustix::fs::statfs(path) {
+        Ok(fs) => !LISTING_INODES_DIFFER.contains(&(fs.f_type as i64)),
+        Err(_) => true,
+    }
+}
