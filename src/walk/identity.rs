@@ -96,3 +96,31 @@ pub(super) fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
         Err(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use walkdir::WalkDir;
+
+    #[test]
+    fn a_directory_swapped_after_its_listing_is_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::create_dir_all(dir.path().join("other")).unwrap();
+        let entry = WalkDir::new(dir.path())
+            .min_depth(1)
+            .sort_by_file_name()
+            .into_iter()
+            .map(Result::unwrap)
+            .find(|e| e.file_name() == "sub")
+            .unwrap();
+        assert_eq!(dir_as_listed(&entry), AsListed::Same);
+        // Swapped for a symlink to another directory, then for another directory.
+        std::fs::rename(dir.path().join("sub"), dir.path().join("sub.old")).unwrap();
+        std::os::unix::fs::symlink("other", dir.path().join("sub")).unwrap();
+        assert_eq!(dir_as_listed(&entry), AsListed::Swapped);
+        std::fs::remove_file(dir.path().join("sub")).unwrap();
+        std::fs::rename(dir.path().join("other"), dir.path().join("sub")).unwrap();
+        assert_eq!(dir_as_listed(&entry), AsListed::Swapped);
+    }
+}
