@@ -53,6 +53,8 @@ const LISTING_INODES_DIFFER: [i64; 6] = [
 
 /// Whether the inode numbers of listings in the filesystem holding `path` may be compared
 /// with `stat`'s (true when it cannot be told).
+// `f_type` is i64 here, i32 or u32 on other targets.
+#[allow(clippy::unnecessary_cast)]
 pub fn listing_inodes_trusted(path: &Path) -> bool {
     match rustix::fs::statfs(path) {
         Ok(fs) => !LISTING_INODES_DIFFER.contains(&(fs.f_type as i64)),
