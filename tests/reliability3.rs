@@ -437,3 +437,193 @@ fn concurrent_updates_of_one_manifest_both_succeed() {
         assert_eq!(m, expected.stdout, "round {round}");
     }
 }
+
+// ---- T10: trees on bind mounts and FUSE (sshfs) ------------------------------------------
+
+/// A mount made by a test, undone when dropped (also when the test fails).
+struct Mounted {
+    point: std::path::PathBuf,
+    sshd: Option<std::process::Child>,
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.point)
+            .status();
+        if let Some(sshd) = &mut self.sshd {
+            let _ = sshd.kill();
+            let _ = sshd.wait();
+        }
+    }
+}
+
+fn must(cmd: &mut std::process::Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (tests/deps.sh installs it)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A small tree with nested directories under `dir`.
+fn nested_tree(env: &TestEnv, dir: &str) {
+    for d in ["d0", "d0/d1", "d0/d1/d2", "e"] {
+        for i in 0..3 {
+            env.file(format!("{dir}/{d}/f{i}"), format!("{d} {i}"));
+        }
+    }
+}
+
+/// `hash` of the tree at `dir` (names relative to it), and `check --audit` of that manifest
+/// there.
+fn hash_and_audit(env: &TestEnv, dir: &str) -> (String, std::process::Output) {
+    let out = env.run(&["hash", "-C", dir]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "hash -C {dir}: {}",
+        stderr(&out)
+    );
+    let manifest = stdout(&out);
+    std::fs::write(
+        env.root().join(format!("{}.b3", dir.replace('/', "_"))),
+        &manifest,
+    )
+    .unwrap();
+    let audit = env.run(&[
+        "check",
+        "-C",
+        dir,
+        "--audit",
+        &format!("../{}.b3", dir.replace('/', "_")),
+    ]);
+    (manifest, audit)
+}
+
+#[test]
+fn a_tree_with_a_bind_mount_hashes_like_its_copy() {
+    let env = TestEnv::new();
+    nested_tree(&env, "src");
+    nested_tree(&env, "copy/b");
+    env.file("t/a", "a");
+    env.file("copy/a", "a");
+    std::fs::create_dir(env.root().join("t/b")).unwrap();
+    must(
+        std::process::Command::new("mount")
+            .arg("--bind")
+            .arg(env.root().join("src"))
+            .arg(env.root().join("t/b")),
+    );
+    let _guard = Mounted {
+        point: env.root().join("t/b"),
+        sshd: None,
+    };
+    let (mounted, audit) = hash_and_audit(&env, "t");
+    let (copy, _) = hash_and_audit(&env, "copy");
+    assert_eq!(mounted, copy);
+    assert_eq!(mounted.lines().count(), 13);
+    assert_eq!(
+        audit.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&audit),
+        stderr(&audit)
+    );
+    // The bind mount is another file system for --one-file-system (as find -xdev would
+    // treat a mount of another device).
+    let out = env.run(&["hash", "-C", "t", "--one-file-system"]);
+    assert_eq!(
+        stdout(&out),
+        format!("{}  a\n", hex(b"a")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_tree_on_sshfs_hashes_like_its_local_copy() {
+    let env = TestEnv::new();
+    nested_tree(&env, "src");
+    let keys = env.root().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    for k in ["host", "user"] {
+        must(
+            std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", ""])
+                .arg("-f")
+                .arg(keys.join(k)),
+        );
+    }
+    std::fs::copy(keys.join("user.pub"), keys.join("authorized_keys")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        "Port {port}\nListenAddress 127.0.0.1\nHostKey {k}/host\nAuthorizedKeysFile {k}/authorized_keys\n\
+         PermitRootLogin yes\nPasswordAuthentication no\nStrictModes no\nUsePAM no\n\
+         Subsystem sftp internal-sftp\nPidFile {k}/sshd.pid\n",
+        k = keys.display()
+    );
+    std::fs::write(keys.join("sshd_config"), config).unwrap();
+    let sshd = std::process::Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(keys.join("sshd_config"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sshd (tests/deps.sh installs openssh-server)");
+    std::fs::create_dir(env.root().join("mnt")).unwrap();
+    let guard = Mounted {
+        point: env.root().join("mnt"),
+        sshd: Some(sshd),
+    };
+    let remote = format!("root@127.0.0.1:{}", env.root().join("src").display());
+    let options = format!(
+        "IdentityFile={}/user,StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,port={port}",
+        keys.display()
+    );
+    // sshd takes a moment to listen.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new("sshfs")
+            .args(["-o", &options, &remote])
+            .arg(&guard.point)
+            .output()
+            .expect("sshfs (tests/deps.sh installs it)");
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sshfs: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(
+        mounts
+            .lines()
+            .any(|l| l.contains("fuse.sshfs") && l.contains(guard.point.to_str().unwrap())),
+        "not an sshfs mount"
+    );
+    let (remote_sums, audit) = hash_and_audit(&env, "mnt");
+    let (local_sums, _) = hash_and_audit(&env, "src");
+    assert_eq!(remote_sums, local_sums);
+    assert_eq!(remote_sums.lines().count(), 12);
+    assert_eq!(
+        audit.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&audit),
+        stderr(&audit)
+    );
+    assert_stderr_contains(&audit, "12 ok, 0 failed, 0 missing, 0 unreadable, 0 new");
+}
