@@ -627,3 +627,53 @@ fn a_tree_on_sshfs_hashes_like_its_local_copy() {
     );
     assert_stderr_contains(&audit, "12 ok, 0 failed, 0 missing, 0 unreadable, 0 new");
 }
+
+// ---- T11: a directory that cannot be listed ---------------------------------------------
+
+#[test]
+fn a_readdir_error_names_the_directory_that_failed() {
+    let env = TestEnv::new();
+    env.file("t/a/f", "1");
+    env.file("t/b/g", "2");
+    env.file("t/c", "3");
+    // getdents64 on t/a (and only there, by path) fails with EIO.
+    let out = run_with_timeout(
+        std::process::Command::new("strace")
+            .args([
+                "-f",
+                "-qq",
+                "-o",
+                "/dev/null",
+                "-P",
+                "t/a",
+                "-e",
+                "trace=getdents64",
+            ])
+            .args(["-e", "inject=getdents64:error=EIO"])
+            .arg(bin())
+            .args(["hash", "--json", "t"])
+            .current_dir(env.root()),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_stderr_contains(
+        &out,
+        "b3tree: t/a: unreadable directory: Input/output error",
+    );
+    let records: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let errors: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r.get("error").is_some())
+        .collect();
+    assert_eq!(errors.len(), 1, "{records:?}");
+    assert_eq!(errors[0]["path"], "t/a", "{records:?}");
+    // The rest of the walk went on.
+    let names: Vec<&str> = records.iter().filter_map(|r| r["path"].as_str()).collect();
+    assert!(
+        names.contains(&"t/b/g") && names.contains(&"t/c"),
+        "{names:?}"
+    );
+}

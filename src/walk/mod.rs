@@ -226,6 +226,8 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
         }
         !out
     });
+    // The directories being listed, by depth below this subtree's start.
+    let mut listing: Vec<PathBuf> = Vec::new();
     while let Some(item) = iter.next() {
         let (path, action) = match item {
             Ok(entry) => {
@@ -236,6 +238,9 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
                     continue;
                 }
                 if ft.is_dir() {
+                    // The directory whose listing comes next (a readdir error names it).
+                    listing.truncate(entry.depth());
+                    listing.push(entry.path().to_path_buf());
                     if cfg.follow || entry.depth() == 0 {
                         continue;
                     }
@@ -282,7 +287,13 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
                 }
             }
             Err(err) => {
-                let path = tree.real_path(err.path().unwrap_or(tree.open_as).to_path_buf());
+                // An error reading a directory's entries (getdents: EIO) comes without a
+                // path, one level below the directory: name that directory, not the root.
+                let at = err.path().map(Path::to_path_buf).or_else(|| {
+                    let d = err.depth().checked_sub(1)?;
+                    listing.get(d).cloned()
+                });
+                let path = tree.real_path(at.unwrap_or_else(|| tree.open_as.to_path_buf()));
                 if err.io_error().and_then(std::io::Error::raw_os_error) == Some(libc::ENAMETOOLONG)
                 {
                     if let Ok(fd) = open::open_dir_stepwise(path.as_os_str().as_bytes()) {
