@@ -677,3 +677,62 @@ fn a_readdir_error_names_the_directory_that_failed() {
         "{names:?}"
     );
 }
+
+// ---- T9: merge refuses input that would make it lie --------------------------------------
+
+#[test]
+fn merge_refuses_disorder_duplicates_and_names_that_climb_out() {
+    let env = TestEnv::new();
+    for f in ["a", "b", "c", "d", "e", "f"] {
+        env.file(format!("t/{f}"), f);
+    }
+    for k in 0..2 {
+        let out = env.run(&[
+            "hash",
+            "--shard",
+            &format!("{k}/2"),
+            "-o",
+            &format!("s{k}"),
+            "t",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let good = env.run(&["merge", "s0", "s1"]);
+    assert_eq!(good.status.code(), Some(0), "{}", stderr(&good));
+    assert_eq!(stdout(&good).lines().count(), 6);
+    let s0 = std::fs::read_to_string(env.root().join("s0")).unwrap();
+    let lines: Vec<&str> = s0.lines().collect();
+    assert!(lines.len() >= 4, "{s0}");
+    let header = lines[0];
+    let entries = &lines[1..];
+    let hash = &entries[0][..64];
+    let mut reversed = entries.to_vec();
+    reversed.reverse();
+    let cases = [
+        (
+            "reversed",
+            format!("{header}\n{}\n", reversed.join("\n")),
+            "s:3: not in canonical order",
+        ),
+        (
+            "duplicate",
+            format!("{s0}{}\n", entries[entries.len() - 1]),
+            "is listed twice",
+        ),
+        (
+            "climbs",
+            format!("{s0}{hash}  t/z/../../../secret/s\n"),
+            "t/z/../../../secret/s climbs out",
+        ),
+    ];
+    for (what, text, says) in cases {
+        std::fs::write(env.root().join("s"), text).unwrap();
+        let out = env.run(&["merge", "-o", "merged.b3", "s", "s1"]);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", stderr(&out));
+        assert_stderr_contains(&out, says);
+        assert!(
+            !env.root().join("merged.b3").exists(),
+            "{what}: written anyway"
+        );
+    }
+}

@@ -19,7 +19,7 @@ use crate::manifest::output::Output;
 use crate::manifest::read::{self, Entry, LineReader, StrictError};
 use crate::manifest::write::format_line;
 use crate::names::escape::{Escaping, display};
-use crate::names::nameset::{is_ancestor, narrow_common_dir, normalize};
+use crate::names::nameset::{climbs_out, is_ancestor, narrow_common_dir, normalize};
 use crate::report::stderr::say;
 use crate::report::summary::{self, plural};
 use crate::sys::cancel;
@@ -30,6 +30,8 @@ struct Input {
     shard: Option<(u64, u64)>,
     lines: LineReader<Box<dyn BufRead + Send>>,
     head: Option<Entry>,
+    /// The name of the entry before `head` (order and duplicates are checked against it).
+    last: Option<Vec<u8>>,
     /// Deepest directory holding every entry so far.
     common: Option<Vec<u8>>,
     /// Shards (for N = number of inputs) its entries fall in.
@@ -53,15 +55,42 @@ impl Input {
             }
             Err(StrictError::Io(e)) => return Err(format!("cannot read {}: {e}", self.name)),
         };
-        if let Some(prev) = &self.head {
-            if canonical_cmp(&prev.name, &e.name) != Ordering::Less {
-                return Err(format!(
-                    "{}:{}: not in canonical order (was it written by b3tree hash?)",
-                    self.name, self.lines.line_no
-                ));
+        if let Some(prev) = &self.last {
+            match canonical_cmp(prev, &e.name) {
+                Ordering::Less => {}
+                Ordering::Equal => {
+                    return Err(format!(
+                        "{}:{}: {} is listed twice: refusing to merge",
+                        self.name,
+                        self.lines.line_no,
+                        display(&e.name)
+                    ));
+                }
+                Ordering::Greater => {
+                    return Err(format!(
+                        "{}:{}: not in canonical order ({} after {}; was it written by b3tree \
+                         hash?)",
+                        self.name,
+                        self.lines.line_no,
+                        display(&e.name),
+                        display(prev)
+                    ));
+                }
             }
         }
+        if climbs_out(&e.name) {
+            return Err(format!(
+                "{}:{}: {} climbs out of the shards' root (b3tree hash never writes such a \
+                 name): refusing to merge",
+                self.name,
+                self.lines.line_no,
+                display(&e.name)
+            ));
+        }
         narrow_common_dir(&mut self.common, &normalize(&e.name));
+        let last = self.last.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(&e.name);
         self.head = Some(e);
         Ok(())
     }
@@ -94,6 +123,7 @@ pub fn run(args: MergeArgs, env: &Env) -> Exit {
             lines,
             shard,
             head: None,
+            last: None,
             common: None,
             shards: Default::default(),
         });

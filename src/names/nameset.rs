@@ -104,6 +104,33 @@ impl NameSet {
     }
 }
 
+/// Whether `name` climbs above where it starts: past its leading `..` components (a root
+/// named `../data` is fine), a `..` that leaves more directories than the name entered
+/// (`t/z/../../../secret/s`). `b3tree hash` never writes such a name: below a root, a walk
+/// only descends.
+pub fn climbs_out(name: &[u8]) -> bool {
+    let mut depth = 0usize;
+    let mut leading = true;
+    for comp in name
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+    {
+        if comp == b".." {
+            if leading {
+                continue;
+            }
+            match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            }
+        } else {
+            leading = false;
+            depth += 1;
+        }
+    }
+    false
+}
+
 /// Lexical normal form: empty and `.` components dropped, a leading `/` kept.
 pub fn normalize(name: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(name.len());
@@ -211,5 +238,23 @@ mod tests {
         assert!(is_ancestor(b"/", b"/srv"));
         assert!(!is_ancestor(b"dist", b"distx"));
         assert!(!is_ancestor(b"dist", b"build"));
+    }
+
+    #[test]
+    fn names_that_climb_out_are_told() {
+        for n in ["t/z/../../../secret/s", "a/../../x", "/a/../../etc/passwd"] {
+            assert!(climbs_out(n.as_bytes()), "{n}");
+        }
+        for n in [
+            "t/a",
+            "../data/f",
+            "../../x/y",
+            "a/../b/f",
+            "./a/./b",
+            "/abs/f",
+            "a/b/../c",
+        ] {
+            assert!(!climbs_out(n.as_bytes()), "{n}");
+        }
     }
 }
