@@ -90,12 +90,20 @@ pub fn excludes(globs: &[String]) -> Result<Option<GlobSet>, String> {
     }
     let mut set = GlobSetBuilder::new();
     for g in globs {
-        let glob = Glob::new(g).map_err(|e| format!("invalid --exclude pattern {g:?}: {e}"))?;
+        // globset's own message repeats the pattern raw: only its kind is said, and the
+        // pattern escaped (control characters never reach a terminal).
+        let glob = Glob::new(g).map_err(|e| {
+            format!(
+                "invalid --exclude pattern {}: {}",
+                crate::names::escape::display(g.as_bytes()),
+                e.kind()
+            )
+        })?;
         set.add(glob);
     }
     set.build()
         .map(Some)
-        .map_err(|e| format!("invalid --exclude patterns: {e}"))
+        .map_err(|e| format!("invalid --exclude patterns: {}", e.kind()))
 }
 
 /// The walk settings that come straight from flags (roots, excludes and the rest are set by

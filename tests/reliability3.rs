@@ -736,3 +736,24 @@ fn merge_refuses_disorder_duplicates_and_names_that_climb_out() {
         );
     }
 }
+
+// ---- T13: messages ---------------------------------------------------------------------
+
+#[test]
+fn an_invalid_glob_is_echoed_escaped_and_a_failed_output_names_the_users_path() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    let out = env.run(&["hash", "--exclude", "a[\x1b]2;owned\x07[", "t"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        !out.stderr.iter().any(|&b| b == 0x1b || b == 0x07),
+        "raw control bytes: {:?}",
+        stderr(&out)
+    );
+    assert_stderr_contains(&out, "invalid --exclude pattern");
+    assert_stderr_contains(&out, "\\x1b");
+    let out = env.run(&["hash", "-o", "nodir/x.b3", "t"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_stderr_contains(&out, "cannot create nodir/x.b3: No such file or directory");
+    assert!(!stderr(&out).contains(".b3tree-"), "{}", stderr(&out));
+}

@@ -241,7 +241,16 @@ impl AtomicFile {
         let named = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .suffix(TEMP_SUFFIX)
-            .tempfile_in(&dir)?;
+            .tempfile_in(&dir)
+            // tempfile names its own temporary path in the error; the user's path is said by
+            // the caller, so keep only what went wrong.
+            .map_err(|e| {
+                // tempfile's message ends "… at path \"<its temporary file>\"" (its error
+                // keeps no OS error code to rebuild it from).
+                let text = e.to_string();
+                let what = text.split(" at path ").next().unwrap_or(&text);
+                io::Error::new(e.kind(), what.to_string())
+            })?;
         let (file, temp) = named.into_parts();
         cancel::register_temp_file(temp.to_path_buf());
         let temp = RegisteredTemp(Some(temp));
