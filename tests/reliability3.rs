@@ -757,3 +757,87 @@ fn an_invalid_glob_is_echoed_escaped_and_a_failed_output_names_the_users_path() 
     assert_stderr_contains(&out, "cannot create nodir/x.b3: No such file or directory");
     assert!(!stderr(&out).contains(".b3tree-"), "{}", stderr(&out));
 }
+
+// ---- T12: the progress bar and stdout on one terminal ------------------------------------
+
+/// Lines of a terminal transcript whose visible text (after the last carriage return and
+/// line erase) holds `marker` somewhere other than at the start: a progress frame drawn in
+/// front of an output line. Also the number of lines that hold it, and of progress frames.
+fn mixed_lines(
+    transcript: &[u8],
+    marker: impl Fn(&[u8]) -> Option<usize>,
+) -> (usize, usize, usize) {
+    let (mut found, mut mixed) = (0, 0);
+    for line in transcript.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let visible = line.rsplit(|&b| b == b'\r').next().unwrap_or(line);
+        let visible = visible.strip_prefix(b"\x1b[2K").unwrap_or(visible);
+        if let Some(at) = marker(visible) {
+            found += 1;
+            if at != 0 {
+                mixed += 1;
+            }
+        }
+    }
+    let frames = transcript.windows(7).filter(|w| w == b" files,").count();
+    (found, mixed, frames)
+}
+
+#[test]
+fn the_progress_bar_never_lands_inside_output_lines_on_one_terminal() {
+    let env = TestEnv::new();
+    for i in 0..1000 {
+        env.file(format!("t/a{i:04}"), format!("{i}"));
+    }
+    // A big file in the middle: the bar is drawn while it is read, then 3,000 lines follow.
+    huge_sparse_file(&env, "t/m");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(env.root().join("t/m"))
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    for i in 0..3000 {
+        env.file(format!("t/z{i:04}"), format!("{i}"));
+    }
+    let out = env.run(&["hash", "-o", "m.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let is_hash_line = |v: &[u8]| {
+        v.windows(66)
+            .position(|w| w[..64].iter().all(u8::is_ascii_hexdigit) && &w[64..] == b"  ")
+    };
+    // Verdicts are coloured on a terminal: `t/a0000: ` then OK in green.
+    let is_verdict = |v: &[u8]| {
+        let ok = v.windows(2).any(|w| w == b"OK");
+        v.windows(2).position(|w| w == b"t/").filter(|_| ok)
+    };
+    // stdout and stderr on one pseudo-terminal (script(1) allocates it).
+    for (args, marker) in [
+        (
+            format!("{} hash -j 2 t", bin().display()),
+            &is_hash_line as &dyn Fn(&[u8]) -> Option<usize>,
+        ),
+        (format!("{} check -j 2 m.b3", bin().display()), &is_verdict),
+    ] {
+        let transcript = env.root().join("typescript");
+        let out = run_with_timeout(
+            std::process::Command::new("script")
+                .args(["-q", "-e", "-c", &args])
+                .arg(&transcript)
+                .current_dir(env.root()),
+            LIMIT,
+        );
+        assert_eq!(out.status.code(), Some(0), "{args}: {}", stderr(&out));
+        let text = std::fs::read(&transcript).unwrap();
+        let (found, mixed, frames) = mixed_lines(&text, marker);
+        assert_eq!(found, 4001, "{args}: output lines seen");
+        assert!(
+            frames > 0,
+            "{args}: the bar was never drawn (the test saw nothing)"
+        );
+        assert_eq!(
+            mixed, 0,
+            "{args}: {mixed} output lines start after a progress frame"
+        );
+    }
+}

@@ -15,7 +15,7 @@
 //!   manifest there.
 
 use std::fs::{File, OpenOptions, Permissions};
-use std::io::{self, BufWriter, Stdout, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -30,7 +30,7 @@ const MAX_LINKS: usize = 40;
 
 /// The manifest's destination.
 pub enum Output {
-    Stdout(BufWriter<Stdout>),
+    Stdout(BufWriter<stdio::Stdout>),
     File(AtomicFile),
     /// A character device or FIFO named by `-o`, written in place.
     Direct(BufWriter<File>),
@@ -122,7 +122,7 @@ impl Target {
 
 impl Output {
     pub fn stdout() -> Self {
-        Output::Stdout(BufWriter::with_capacity(BUF, io::stdout()))
+        Output::Stdout(BufWriter::with_capacity(BUF, stdio::Stdout))
     }
 
     /// `-o FILE` or stdout; the error message says why neither can be used.

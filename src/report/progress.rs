@@ -7,6 +7,7 @@
 //! after it.
 
 use std::collections::VecDeque;
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -17,7 +18,7 @@ use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::hash::progress as read_bytes;
 use crate::report::stderr;
-use crate::sys::cancel;
+use crate::sys::{cancel, stdio};
 
 /// The total of files is not known (yet).
 pub const UNKNOWN: u64 = u64::MAX;
@@ -73,6 +74,13 @@ impl Live {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
             cancel::live_line(true);
             bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+            // Output lines on the same terminal: the bar is cleared while they are written.
+            if std::io::stdout().is_terminal() {
+                let b = bar.clone();
+                stdio::set_stdout_pause(Some(Arc::new(move |write: &mut dyn FnMut()| {
+                    b.suspend(&mut *write)
+                })));
+            }
             bar
         });
         let (stop, stopped) = mpsc::channel::<()>();
@@ -136,6 +144,7 @@ impl Live {
             let _ = handle.join();
         }
         if let Some(bar) = &self.bar {
+            stdio::set_stdout_pause(None);
             bar.finish_and_clear();
             cancel::live_line(false);
         }

@@ -1,7 +1,49 @@
 //! What the process's standard streams are: probes on fd 1 that the printers need, one on
 //! fd 0, and the file-creation mask. Each is a plain question with a boolean or number answer.
 
+use std::io::Write;
 use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex};
+
+/// Something drawn live on the terminal (the progress bar): it is cleared around every write
+/// to stdout, so that a stdout line never starts after a half-drawn frame when both streams
+/// are one terminal. The function gets the write to run while the display is cleared.
+pub type Pause = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
+
+static PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+
+/// Registers (Some) or removes (None) the live display that stdout writes pause.
+pub fn set_stdout_pause(pause: Option<Pause>) {
+    *PAUSE.lock().unwrap_or_else(|p| p.into_inner()) = pause;
+}
+
+/// The process's stdout, writing through [`set_stdout_pause`]'s display when one is live.
+pub struct Stdout;
+
+impl Stdout {
+    fn paused<T>(run: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+        let pause = PAUSE.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match pause {
+            None => run(),
+            Some(pause) => {
+                let mut run = Some(run);
+                let mut result = None;
+                pause(&mut || result = run.take().map(|r| r()));
+                result.unwrap_or_else(|| Err(std::io::Error::other("stdout write skipped")))
+            }
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Stdout::paused(|| std::io::stdout().lock().write_all(buf).map(|()| buf.len()))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Stdout::paused(|| std::io::stdout().lock().flush())
+    }
+}
 
 /// fstat of fd 1 (None if it fails).
 fn stdout_stat() -> Option<rustix::fs::Stat> {
