@@ -841,3 +841,96 @@ fn the_progress_bar_never_lands_inside_output_lines_on_one_terminal() {
         );
     }
 }
+
+// ---- T8: another filesystem at the same path ----------------------------------------------
+
+#[test]
+fn another_filesystem_at_the_same_path_never_gets_the_old_digest() {
+    let env = TestEnv::new();
+    let (a, b) = (env.root().join("a.img"), env.root().join("b.img"));
+    let mnt = env.root().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    must(
+        std::process::Command::new("truncate")
+            .arg("-s")
+            .arg("8M")
+            .arg(&a),
+    );
+    // 128-byte inodes: 1-second timestamps, as the images of the report had.
+    must(
+        std::process::Command::new("mkfs.ext2")
+            .args(["-q", "-F", "-b", "1024", "-I", "128"])
+            .arg(&a),
+    );
+    let mount = |img: &std::path::Path| {
+        must(
+            std::process::Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(img)
+                .arg(&mnt),
+        );
+        Mounted {
+            point: mnt.clone(),
+            sshd: None,
+        }
+    };
+    {
+        let _m = mount(&a);
+        std::fs::write(mnt.join("f"), "content of image A\n").unwrap();
+    }
+    // B: a copy of A with another UUID and other bytes in f's data block; every stat fact
+    // of f (size, times, inode) is the same.
+    std::fs::copy(&a, &b).unwrap();
+    must(
+        std::process::Command::new("tune2fs")
+            .args(["-U", "random"])
+            .arg(&b),
+    );
+    let blocks = std::process::Command::new("debugfs")
+        .args(["-R", "blocks /f"])
+        .arg(&b)
+        .output()
+        .unwrap();
+    let block: u64 = String::from_utf8_lossy(&blocks.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut img = std::fs::OpenOptions::new().write(true).open(&b).unwrap();
+        img.seek(SeekFrom::Start(block * 1024)).unwrap();
+        img.write_all(b"CONTENT OF IMAGE B\n").unwrap();
+    }
+    // Records are trusted for files whose timestamps lie 2 s before the run.
+    std::thread::sleep(Duration::from_millis(2100));
+    let update = || env.run(&["hash", "-C", "mnt", "--update", "-o", "../m.b3", "."]);
+    {
+        let _m = mount(&a);
+        let out = update();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let _m = mount(&b);
+    let facts = |p: &std::path::Path| {
+        let m = std::fs::metadata(p).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        (m.size(), m.mtime(), m.ctime(), m.ino())
+    };
+    assert_eq!(
+        std::fs::read_to_string(mnt.join("f")).unwrap(),
+        "CONTENT OF IMAGE B\n"
+    );
+    let out = update();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(reused_in(&stderr(&out)), 0, "{}", stderr(&out));
+    let m = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
+    assert_eq!(m, format!("{}  f\n", hex(b"CONTENT OF IMAGE B\n")));
+    // The same filesystem mounted again is the same: its digest is reused.
+    let before = facts(&mnt.join("f"));
+    drop(_m);
+    let _m = mount(&b);
+    assert_eq!(facts(&mnt.join("f")), before);
+    let out = update();
+    assert_eq!(reused_in(&stderr(&out)), 1, "{}", stderr(&out));
+}

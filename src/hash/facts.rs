@@ -7,7 +7,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A file's identifying stat facts. The device is recorded but not compared: a remount
-/// (or a reboot for some filesystems) changes it while the file stays what it was.
+/// (or a reboot for some filesystems) changes it while the file stays what it was. The
+/// filesystem's identity is compared: another filesystem mounted at the same path can hold a
+/// file with every other fact equal (see `sys::fsinfo::fs_identity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facts {
     pub size: u64,
@@ -17,6 +19,9 @@ pub struct Facts {
     pub ctime: (i64, u32),
     pub ino: u64,
     pub dev: u64,
+    /// The filesystem's identity (its `f_fsid`, or the device where it has none); 0: unknown,
+    /// never the same as anything.
+    pub fs: u64,
 }
 
 /// How far before a run's start an mtime or ctime must lie for the record to be trusted:
@@ -25,9 +30,12 @@ pub struct Facts {
 pub const RACY_MARGIN: Duration = Duration::from_secs(2);
 
 impl Facts {
-    /// The same file, unchanged: every compared fact equal (not the device).
+    /// The same file, unchanged: every compared fact equal (not the device), on the same
+    /// filesystem.
     pub fn same_version(&self, now: &Facts) -> bool {
-        self.size == now.size
+        self.fs != 0
+            && self.fs == now.fs
+            && self.size == now.size
             && self.mtime == now.mtime
             && self.ctime == now.ctime
             && self.ino == now.ino
@@ -81,6 +89,7 @@ mod tests {
             ctime,
             ino: 7,
             dev: 1,
+            fs: 5,
         }
     }
 
@@ -113,6 +122,9 @@ mod tests {
             ..a
         }));
         assert!(!a.same_version(&Facts { ino: 8, ..a }));
+        // Another filesystem at the same path, or one whose identity is unknown.
+        assert!(!a.same_version(&Facts { fs: 6, ..a }));
+        assert!(!Facts { fs: 0, ..a }.same_version(&Facts { fs: 0, ..a }));
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::hash::progress;
 use crate::hash::stat::Stat;
 use crate::sys::cancel;
+use crate::sys::fsinfo;
 use crate::sys::open::DirCache;
 
 /// Per-thread read buffer: files smaller than this are read with a single `read` call.
@@ -118,7 +119,8 @@ pub fn hash_file_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> (Outcome, 
             );
         }
     };
-    let facts = before.facts();
+    let fs = fsinfo::fs_identity(before.dev, || fsinfo::fsid_of(&file)).unwrap_or(0);
+    let facts = before.facts(fs);
     (hash_open_file(&file, before, mode), Some(facts))
 }
 
@@ -133,7 +135,8 @@ pub fn refresh_in(
 ) -> (Outcome, Option<Facts>, bool) {
     if let Ok(st) = dirs.stat(path) {
         let now = Stat::from(&st);
-        let facts = now.facts();
+        let fs = fsinfo::fs_identity(now.dev, || fsinfo::fsid_at(path)).unwrap_or(0);
+        let facts = now.facts(fs);
         if now.not_regular().is_none() && known.facts.same_version(&facts) {
             progress::add(facts.size);
             let outcome = Outcome::Hashed {

@@ -36,13 +36,15 @@ impl Stat {
         Ok(Stat::from(&rustix::fs::fstat(file)?))
     }
 
-    pub fn facts(&self) -> Facts {
+    /// The facts, with `fs` the filesystem's identity (`sys::fsinfo::fs_identity`).
+    pub fn facts(&self, fs: u64) -> Facts {
         Facts {
             size: self.size,
             mtime: (self.mtime.0, self.mtime.1 as u32),
             ctime: (self.ctime.0, self.ctime.1 as u32),
             ino: self.ino,
             dev: self.dev,
+            fs,
         }
     }
 

@@ -11,7 +11,7 @@ use crate::hash::facts::{Facts, Known, to_pair};
 use crate::names::escape::{self, Escaping};
 
 /// The first line of every state and journal file.
-pub const MAGIC: &str = "b3tree-state 1";
+pub const MAGIC: &str = "b3tree-state 2";
 
 /// Appends `content`, its checksum and a newline to `out`.
 pub fn seal(content: &[u8], out: &mut Vec<u8>) {
@@ -42,7 +42,7 @@ pub struct Record {
     pub known: Known,
 }
 
-/// Appends the record line `HASH SIZE MTIME CTIME INO DEV NAME` (times as
+/// Appends the record line `HASH SIZE MTIME CTIME INO DEV FS NAME` (times as
 /// `SECONDS.NANOSECONDS`; the name in the manifest's escaping, with a leading `\` when
 /// escaped) to `out`.
 pub fn record(name: &[u8], known: &Known, out: &mut Vec<u8>) {
@@ -51,8 +51,8 @@ pub fn record(name: &[u8], known: &Known, out: &mut Vec<u8>) {
     out.extend_from_slice(known.hash.to_hex().as_bytes());
     let _ = write!(
         out,
-        " {} {}.{:09} {}.{:09} {} {} ",
-        f.size, f.mtime.0, f.mtime.1, f.ctime.0, f.ctime.1, f.ino, f.dev
+        " {} {}.{:09} {}.{:09} {} {} {:x} ",
+        f.size, f.mtime.0, f.mtime.1, f.ctime.0, f.ctime.1, f.ino, f.dev, f.fs
     );
     escape::push_marked(name, Escaping::Manifest, out);
     out.push(b'\n');
@@ -80,13 +80,14 @@ pub fn block_sealed(sum: &[u8], block: &[u8], count: u64) -> bool {
 
 /// Parses a record's content (checksum already verified).
 pub fn parse_record(content: &[u8]) -> Option<Record> {
-    let mut fields = content.splitn(7, |&b| b == b' ');
+    let mut fields = content.splitn(8, |&b| b == b' ');
     let hash = Digest::from_hex(fields.next()?)?;
     let size = number(fields.next()?)?;
     let mtime = time(fields.next()?)?;
     let ctime = time(fields.next()?)?;
     let ino = number(fields.next()?)?;
     let dev = number(fields.next()?)?;
+    let fs = u64::from_str_radix(std::str::from_utf8(fields.next()?).ok()?, 16).ok()?;
     let written = fields.next()?;
     let name = match written.strip_prefix(b"\\") {
         Some(escaped) => escape::unescape(escaped).ok()?,
@@ -104,6 +105,7 @@ pub fn parse_record(content: &[u8]) -> Option<Record> {
                 ctime,
                 ino,
                 dev,
+                fs,
             },
             hash,
         },
@@ -160,6 +162,7 @@ mod tests {
                 ctime: (-3, 999_999_999),
                 ino: 42,
                 dev: 2049,
+                fs: 0x8000_0000_0000_0801,
             },
             hash: blake3::hash(b"x").into(),
         }

@@ -313,6 +313,7 @@ mod tests {
                 ctime: (mtime, 0),
                 ino: u64::from(n),
                 dev: 1,
+                fs: 7,
             },
             hash: blake3::hash(&[n]).into(),
         }

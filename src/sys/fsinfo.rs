@@ -61,3 +61,41 @@ pub fn listing_inodes_trusted(path: &Path) -> bool {
         Err(_) => true,
     }
 }
+
+/// A filesystem's identity that survives a remount: `f_fsid` of `statfs`, which ext4, XFS and
+/// btrfs derive from the filesystem's UUID (so two images mounted one after the other at
+/// one path differ, and one image mounted again is the same). Where a filesystem reports
+/// none (0), the device number stands in, tagged so that it never equals an fsid: a remount
+/// of such a filesystem then changes it, which costs a read, never a wrong digest.
+/// `probe` is asked only the first time a thread meets device `dev`.
+pub fn fs_identity(dev: u64, probe: impl FnOnce() -> rustix::io::Result<u64>) -> Option<u64> {
+    use std::cell::Cell;
+    thread_local! {
+        /// (device, identity) of the last filesystem this thread asked about.
+        static LAST: Cell<Option<(u64, u64)>> = const { Cell::new(None) };
+    }
+    if let Some((d, id)) = LAST.get() {
+        if d == dev {
+            return Some(id);
+        }
+    }
+    let id = match probe().ok()? {
+        0 => NO_FSID | (dev & !NO_FSID),
+        fsid => fsid & !NO_FSID,
+    };
+    LAST.set(Some((dev, id)));
+    Some(id)
+}
+
+/// The bit that marks an identity taken from the device number (see [`fs_identity`]).
+const NO_FSID: u64 = 1 << 63;
+
+/// `f_fsid` of the filesystem holding `file`.
+pub fn fsid_of(file: &std::fs::File) -> rustix::io::Result<u64> {
+    rustix::fs::fstatvfs(file).map(|v| v.f_fsid)
+}
+
+/// `f_fsid` of the filesystem holding `path`.
+pub fn fsid_at(path: &Path) -> rustix::io::Result<u64> {
+    rustix::fs::statvfs(path).map(|v| v.f_fsid)
+}
