@@ -18,8 +18,9 @@ use crate::sys::cancel;
 /// Drains `rx`, calling `emit` for every outcome in canonical order until the channel closes.
 ///
 /// After a stop (Ctrl-C, a signal, a failed `emit`), nothing more is emitted — unless
-/// `salvage`: then what was finished before the stop still goes to `emit`, in order, and
-/// only the entries the stop cancelled are left out (`hash --update` keeps every digest it
+/// `salvage`: then what was finished before the stop still goes to `emit`, in order (also
+/// after `emit` failed: the first error is the one returned), and only the entries the stop
+/// cancelled are left out (`hash --update` keeps every digest it
 /// has in its journal; a resumed run does not read those files again).
 pub async fn gather<T>(
     rx: Receiver<DoneBatch<T>>,
@@ -39,15 +40,17 @@ pub async fn gather<T>(
                 None => (next.0, next.1 + 1),
             };
             for done in items {
-                if failure.is_some() {
+                if failure.is_some() && !salvage {
                     break;
                 }
                 if cancel::is_stopped() && !(salvage && finished(&done.outcome)) {
                     continue;
                 }
+                // After a failure (salvage only), what `emit` still keeps (a journal record)
+                // is kept; its later errors add nothing to the first.
                 if let Err(e) = emit(done) {
                     cancel::request_stop();
-                    failure = Some(e);
+                    failure.get_or_insert(e);
                 }
             }
             // Its window slot is freed only now, once emitted: the source may send one more.
