@@ -40,16 +40,8 @@ pub(super) fn dir_as_listed(entry: &DirEntry) -> AsListed {
     if now.ino == entry.ino() {
         return AsListed::Same;
     }
-    let parent_dev = path
-        .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })
-        .and_then(|p| std::fs::symlink_metadata(p).ok())
+    let parent_dev = std::fs::symlink_metadata(parent_of(path))
+        .ok()
         .map(|m| m.dev());
     if parent_dev.is_some_and(|d| d != now.dev) {
         return AsListed::Same;
@@ -63,6 +55,16 @@ pub(super) fn dir_as_listed(entry: &DirEntry) -> AsListed {
     AsListed::Swapped
 }
 
+/// The directory that holds `path`: "." for a bare name (`m.b3.b3tree-state` as a PATH or
+/// a listed entry), "/" for "/".
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        Some(_) => Path::new("."),
+        None => path,
+    }
+}
+
 pub(super) fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
     let name = entry.file_name().as_bytes();
     let same_path = |p: &PathBuf| {
@@ -71,19 +73,8 @@ pub(super) fn is_own_output(cfg: &WalkConfig, entry: &DirEntry) -> bool {
         full.len() > name.len()
             && full.ends_with(name)
             && full[full.len() - name.len() - 1] == b'/'
-            && entry
-                .path()
-                .parent()
-                // A bare name (`m.b3.b3tree-state` as a PATH or a listed entry) lies in ".".
-                .map(|d| {
-                    if d.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        d
-                    }
-                })
-                .and_then(|d| std::fs::canonicalize(d).ok())
-                .is_some_and(|d| d.join(entry.file_name()) == *p)
+            && std::fs::canonicalize(parent_of(entry.path()))
+                .is_ok_and(|d| d.join(entry.file_name()) == *p)
     };
     if cfg.skip_paths.iter().any(same_path) {
         return true;
