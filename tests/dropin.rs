@@ -496,3 +496,102 @@ fn the_tree_digest_refuses_other_modes_rather_than_give_a_wrong_b3t1() {
     let out = env.run(&["hash", "--digest", "--algo", "sha256", "d"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The verdict word a checker printed for `name` ("OK" or "FAILED"), from lines
+/// `name: OK`, `name: FAILED`, `name: FAILED open or read`, `name: FAILED (why)`.
+fn verdict<'a>(stdout: &'a str, name: &str) -> Option<&'a str> {
+    stdout.lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?.strip_prefix(": ")?;
+        rest.split_whitespace().next()
+    })
+}
+
+#[test]
+fn check_with_no_manifest_reads_it_from_stdin_as_sha256sum_and_b3sum_do() {
+    let env = TestEnv::new();
+    for n in ["a", "b", "c"] {
+        env.file(n, n);
+    }
+    let sha = stdout(&run_with_timeout(
+        Command::new("sha256sum")
+            .args(["a", "b", "c"])
+            .current_dir(env.root()),
+        Duration::from_secs(30),
+    ));
+    let b3 = stdout(&run_with_timeout(
+        b3sum().args(["a", "b", "c"]).current_dir(env.root()),
+        Duration::from_secs(30),
+    ));
+    // b modified, c gone; a malformed line besides.
+    env.file("b", "B");
+    std::fs::remove_file(env.root().join("c")).unwrap();
+    for (tool, manifest, ours) in [
+        ("sha256sum", sha, vec!["check", "--algo", "sha256"]),
+        ("b3sum", b3.clone(), vec!["check"]),
+        ("b3sum", b3, vec!["-c"]),
+    ] {
+        let piped = format!("{manifest}not a line\n");
+        let mut theirs_cmd = if tool == "b3sum" {
+            b3sum()
+        } else {
+            Command::new(tool)
+        };
+        theirs_cmd.arg("-c").current_dir(env.root());
+        let theirs = with_stdin(&mut theirs_cmd, piped.as_bytes());
+        let mine = with_stdin(env.cmd().args(&ours), piped.as_bytes());
+        assert_eq!(
+            mine.status.code(),
+            theirs.status.code(),
+            "{tool} vs {ours:?}: {}",
+            stderr(&mine)
+        );
+        for name in ["a", "b", "c"] {
+            assert_eq!(
+                verdict(&stdout(&mine), name),
+                verdict(&stdout(&theirs), name),
+                "{tool}: {name}\nours: {}\ntheirs: {}",
+                stdout(&mine),
+                stdout(&theirs)
+            );
+        }
+        assert_eq!(verdict(&stdout(&mine), "a"), Some("OK"));
+        assert_eq!(verdict(&stdout(&mine), "b"), Some("FAILED"));
+    }
+    // An empty stdin is no pass (GNU: exit 1; b3sum passes it, a hole we do not copy).
+    let theirs = with_stdin(
+        Command::new("sha256sum").arg("-c").current_dir(env.root()),
+        b"",
+    );
+    let mine = with_stdin(env.cmd().arg("check"), b"");
+    assert_eq!(theirs.status.code(), Some(1));
+    assert_eq!(mine.status.code(), Some(1), "{}", stderr(&mine));
+    assert_stderr_contains(&mine, "no properly formatted");
+    // `hash -c` and `--check` with no manifest too.
+    let m = format!("{}  a\n", hex(b"a"));
+    for args in [&["hash", "-c"][..], &["--check"][..]] {
+        let out = with_stdin(env.cmd().args(args), m.as_bytes());
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "a: OK\n");
+    }
+}
+
+#[test]
+fn check_with_no_manifest_on_a_terminal_says_so_instead_of_waiting() {
+    let env = TestEnv::new();
+    let transcript = env.root().join("typescript");
+    // script(1) gives the command a pseudo-terminal as stdin.
+    let out = run_with_timeout(
+        Command::new("script")
+            .args(["-q", "-e", "-c", &format!("{} check", bin().display())])
+            .arg(&transcript)
+            .current_dir(env.root())
+            .stdin(Stdio::null()),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&std::fs::read(&transcript).unwrap()).into_owned();
+    assert!(
+        text.contains("no MANIFEST given and standard input is a terminal"),
+        "{text}"
+    );
+}

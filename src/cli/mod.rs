@@ -5,49 +5,39 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod argv;
 mod hash;
+pub use argv::alias_args;
 pub use hash::{AlgoArg, HashArgs, KeyArgs, ShardArg};
 
-/// `b3tree hash -c FILE…` (or `--check`), the b3sum and GNU habit, is `b3tree check FILE…`:
-/// the command line is rewritten before parsing (check's own flags then apply: --quiet,
-/// --status, --warn, --strict, --ignore-missing…).
-pub fn alias_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let mut v: Vec<std::ffi::OsString> = args.into_iter().collect();
-    // The subcommand: the first word after the program that is not an option (or -C's DIR).
-    let mut i = 1;
-    while i < v.len() {
-        match v[i].to_str() {
-            Some("-C" | "--directory") => i += 2,
-            Some(w) if w.starts_with('-') => i += 1,
-            _ => break,
-        }
-    }
-    if v.get(i).and_then(|w| w.to_str()) != Some("hash") {
-        return v;
-    }
-    let end = v.iter().position(|w| w == "--").unwrap_or(v.len());
-    if let Some(c) = v[i + 1..end]
-        .iter()
-        .position(|w| w == "-c" || w == "--check")
-    {
-        v.remove(i + 1 + c);
-        v[i] = "check".into();
-    }
-    v
-}
-
-pub const EXIT_CODES: &str = "\
+/// The exit status text (a macro so that `concat!` can put it after other help text).
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit status:
   0    everything hashed / verified
   1    some entries failed (unreadable, vanished, changed while hashing, symlink loop...)
   2    usage error or fatal error (cannot write the output, stdout closed or full)
   128+n  killed by signal n after cleanup: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP,
          131 SIGQUIT...; the process dies of the signal, so shells stop loops; within
-         250 ms even when blocked in I/O; a second signal exits at once";
+         250 ms even when blocked in I/O; a second signal exits at once"
+    };
+}
+
+pub const EXIT_CODES: &str = exit_codes!();
+
+/// What `b3tree --help` says after the commands: the b3sum-style spelling of check, and the
+/// exit status.
+const TOP_AFTER_HELP: &str = concat!(
+    "As b3sum and sha256sum: `b3tree -c [MANIFEST]...` (or `--check`, or `b3tree hash -c`) is\n",
+    "`b3tree check [MANIFEST]...`; with no MANIFEST, the manifest is read from standard input.\n",
+    "\n",
+    exit_codes!()
+);
 
 /// Hash whole directory trees with BLAKE3, concurrently, and verify them later.
 #[derive(Debug, Parser)]
-#[command(name = "b3tree", version, after_help = EXIT_CODES)]
+#[command(name = "b3tree", version, after_help = TOP_AFTER_HELP)]
 pub struct Cli {
     /// Run as if started in DIR (like tar -C and git -C): every path given (PATHs,
     /// manifests, -o, exports) is relative to DIR, and so are the names in manifests.
@@ -195,9 +185,9 @@ pub enum ColorWhen {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Manifests to verify (`-` reads stdin). Names resolve beneath the working directory
-    /// (or -C DIR)
-    #[arg(value_name = "MANIFEST", required = true)]
+    /// Manifests to verify (`-`, or none, reads stdin, as sha256sum -c does). Names resolve
+    /// beneath the working directory (or -C DIR)
+    #[arg(value_name = "MANIFEST")]
     pub manifests: Vec<PathBuf>,
 
     #[command(flatten)]
@@ -370,35 +360,6 @@ pub struct MergeArgs {
     /// manifest's first line, `# b3tree shard K/N`, says which it is)
     #[arg(long)]
     pub partial: bool,
-}
-
-#[cfg(test)]
-mod alias_tests {
-    use super::alias_args;
-
-    fn run(args: &[&str]) -> Vec<String> {
-        alias_args(args.iter().map(|a| a.into()))
-            .into_iter()
-            .map(|a| a.into_string().unwrap())
-            .collect()
-    }
-
-    #[test]
-    fn hash_dash_c_is_check() {
-        assert_eq!(
-            run(&["b3tree", "hash", "-c", "m.b3"]),
-            ["b3tree", "check", "m.b3"]
-        );
-        assert_eq!(
-            run(&["b3tree", "-C", "d", "hash", "--quiet", "--check", "m"]),
-            ["b3tree", "-C", "d", "check", "--quiet", "m"]
-        );
-        assert_eq!(
-            run(&["b3tree", "hash", "--", "-c"]),
-            ["b3tree", "hash", "--", "-c"]
-        );
-        assert_eq!(run(&["b3tree", "check", "-c"]), ["b3tree", "check", "-c"]);
-    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use audit::{Tree, audit_tree, lies_beneath_cwd};
 use counts::Counts;
 use printer::Printer;
 use source::{ReadFlags, read_manifests};
-use std::io::{self};
+use std::io::{self, IsTerminal};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -39,8 +39,20 @@ use crate::sys::cancel;
 use crate::sys::open::Confine;
 use crate::walk::WalkConfig;
 
-pub fn run(args: CheckArgs, env: &Env) -> Exit {
+pub fn run(mut args: CheckArgs, env: &Env) -> Exit {
     let started = Instant::now();
+    // No MANIFEST: standard input, as `sha256sum -c` and `b3sum -c` read it — unless it is
+    // a terminal, where waiting for a manifest to be typed helps no one.
+    if args.manifests.is_empty() {
+        if std::io::stdin().is_terminal() {
+            say(format_args!(
+                "no MANIFEST given and standard input is a terminal: name a manifest, or pipe \
+                 one in (`b3tree check -` reads standard input)"
+            ));
+            return Exit::Usage;
+        }
+        args.manifests.push(PathBuf::from("-"));
+    }
     let mode = ProgressMode::from_flags(args.progress, args.no_progress);
     // The audit walk's own narrowing (checked before any work: a bad GLOB is a usage error).
     let audit_walk = match config::excludes(&args.exclude) {
