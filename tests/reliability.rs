@@ -13,9 +13,10 @@ use common::*;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// A bound far above the 250 ms promise, so that a loaded CI machine cannot make it flaky,
-/// and far below "ignored until a second signal" (forever).
-const SIGNAL_BOUND: Duration = Duration::from_secs(3);
+/// The 250 ms promise with a margin that a loaded 2-core CI machine keeps (the 250 ms figure
+/// itself is measured by the benchmark); far below "ignored until a second signal" (forever)
+/// and below a watchdog grace of 1 s or more.
+const SIGNAL_BOUND: Duration = Duration::from_secs(1);
 
 fn mknod_char(path: &std::path::Path, major: u32, minor: u32) {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
@@ -264,6 +265,7 @@ fn every_catchable_terminating_signal_removes_the_temporary_file_and_kills_with_
         let env = TestEnv::new();
         std::fs::write(env.root().join("m.b3"), "old\n").unwrap();
         let mut child = start_hashing_huge_file(&env, Stdio::null());
+        wait_catching(&child, sig);
         let (status, took) = signal_and_wait(&mut child, sig, SIGNAL_BOUND);
         eprintln!("signal {sig}: died after {took:?}");
         assert_died_of(status, sig);
@@ -280,7 +282,11 @@ fn one_signal_stops_check_blocked_opening_a_fifo_manifest() {
     let env = TestEnv::new();
     mkfifo(&env.root().join("mf"));
     let mut child = env.cmd().args(["check", "mf"]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_blocked_in(
+        &child,
+        libc::SIGTERM,
+        &[libc::SYS_openat, libc::SYS_openat2, libc::SYS_open],
+    );
     let (status, took) = signal_and_wait(&mut child, libc::SIGTERM, SIGNAL_BOUND);
     eprintln!("took {took:?}");
     assert_died_of(status, libc::SIGTERM);
@@ -295,7 +301,7 @@ fn one_signal_stops_check_reading_an_idle_stdin() {
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_blocked_in(&child, libc::SIGINT, &[libc::SYS_read]);
     let (status, took) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
     eprintln!("took {took:?}");
     assert_died_of(status, libc::SIGINT);
@@ -315,8 +321,7 @@ fn one_signal_stops_hash_blocked_writing_to_a_full_pipe() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    assert!(child.try_wait().unwrap().is_none(), "it should be blocked");
+    wait_blocked_in(&child, libc::SIGTERM, &[libc::SYS_write, libc::SYS_writev]);
     let (status, took) = signal_and_wait(&mut child, libc::SIGTERM, SIGNAL_BOUND);
     eprintln!("took {took:?}");
     assert_died_of(status, libc::SIGTERM);
@@ -338,7 +343,7 @@ fn one_signal_stops_merge_reading_a_fifo_and_keeps_its_output() {
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     let half = format!("# b3tree shard 0/1\n{}", hex(b"a"));
     std::io::Write::write_all(&mut w, half.as_bytes()).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_blocked_in(&child, libc::SIGINT, &[libc::SYS_read]);
     let (status, took) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
     eprintln!("took {took:?}");
     drop(w);
@@ -362,7 +367,7 @@ fn sigint_during_merge_to_a_file_dies_of_sigint_not_exit_2() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_blocked_in(&child, libc::SIGINT, &[libc::SYS_read]);
     let (status, _) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
     assert_died_of(status, libc::SIGINT);
     assert!(!env.root().join("out.b3").exists());

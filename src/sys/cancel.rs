@@ -42,6 +42,15 @@ pub const TERMINATING: [i32; 9] = [
 /// watchdog ends it (the promise is 250 ms from the signal to the exit).
 pub const GRACE: Duration = Duration::from_millis(180);
 
+/// [`GRACE`], or `B3TREE_GRACE_MS` (a test hook: a long grace lets a test tell "the second
+/// signal ended it" from "the watchdog did").
+fn grace() -> Duration {
+    std::env::var("B3TREE_GRACE_MS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(GRACE, Duration::from_millis)
+}
+
 /// A file-size limit (`ulimit -f`) must surface as a write error (EFBIG) on the output,
 /// not kill the process with its temporary file left behind: SIGXFSZ is ignored.
 pub fn ignore_file_size_signal() {
@@ -54,6 +63,7 @@ pub fn ignore_file_size_signal() {
 /// Starts the signal thread.
 pub fn install_signal_handler() -> std::io::Result<()> {
     let mut signals = Signals::new(TERMINATING)?;
+    let grace = grace();
     std::thread::Builder::new()
         .name("b3tree-signals".into())
         .spawn(move || {
@@ -67,7 +77,7 @@ pub fn install_signal_handler() -> std::io::Result<()> {
                 let _ = std::thread::Builder::new()
                     .name("b3tree-watchdog".into())
                     .spawn(move || {
-                        std::thread::sleep(GRACE);
+                        std::thread::sleep(grace);
                         die_of(sig);
                     });
             }

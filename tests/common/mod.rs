@@ -316,3 +316,59 @@ pub fn peak_rss_kib(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, i64) 
     let kib = text.lines().last().unwrap().trim().parse().unwrap();
     (out.code(), kib)
 }
+
+/// The system call each thread of process `pid` is blocked in (`/proc/PID/task/*/syscall`:
+/// its number, or None for a thread that is running).
+fn blocked_syscalls(pid: u32) -> Vec<Option<i64>> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("syscall")).ok())
+        .map(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .collect()
+}
+
+/// Whether process `pid` has a handler installed for `sig` (`SigCgt` of /proc/PID/status).
+fn catches(pid: u32, sig: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (sig - 1)) != 0)
+}
+
+/// Waits (bounded) until `child` catches `sig` and one of its threads is blocked in one of
+/// `syscalls` (libc::SYS_*): a signal sent then lands where the test says, not before the
+/// handler exists or while the process is elsewhere.
+pub fn wait_blocked_in(child: &std::process::Child, sig: i32, syscalls: &[i64]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let blocked = blocked_syscalls(child.id());
+        if catches(child.id(), sig)
+            && blocked
+                .iter()
+                .any(|s| s.is_some_and(|n| syscalls.contains(&n)))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never blocked in {syscalls:?} with a handler for {sig}: threads in {blocked:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits (bounded) until `child` catches `sig` (its handler is installed).
+pub fn wait_catching(child: &std::process::Child, sig: i32) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !catches(child.id(), sig) {
+        assert!(Instant::now() < deadline, "no handler for signal {sig}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
