@@ -374,13 +374,19 @@ fn broken_pipe_is_not_a_panic() {
         env.file(format!("f{i:05}"), format!("{i}"));
     }
     let out = run_with_timeout(
-        Command::new("sh")
+        Command::new("bash")
             .arg("-c")
-            .arg(format!("'{}' hash | head -1; exit 0", bin().display()))
+            .arg(format!(
+                "'{}' hash | head -1; echo \"status ${{PIPESTATUS[0]}}\"",
+                bin().display()
+            ))
             .current_dir(env.root()),
         Duration::from_secs(60),
     );
-    assert_eq!(stdout(&out).lines().count(), 1);
+    // README: a broken pipe ends the run quietly with status 2.
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert_eq!(text.lines().last(), Some("status 2"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("Broken pipe"), "{}", stderr(&out));
 }

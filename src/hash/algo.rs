@@ -317,4 +317,42 @@ mod tests {
         assert!(!f.contains("4141") && !f.contains("AAAA"), "{f}");
         assert_ne!(f, Mode::default().fingerprint());
     }
+
+    #[test]
+    fn two_keys_give_two_fingerprints_and_the_key_is_not_in_them() {
+        let a = Mode {
+            key: Some([1; 32]),
+            ..Mode::default()
+        };
+        let b = Mode {
+            key: Some([2; 32]),
+            ..Mode::default()
+        };
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint(), a.clone().fingerprint());
+        assert_ne!(a.fingerprint(), Mode::default().fingerprint());
+        let key_hex = Digest::Bytes(Box::new([1u8; 32])).to_hex();
+        assert!(!a.fingerprint().contains(&key_hex[..16]));
+        for other in [
+            Mode {
+                len: 64,
+                ..Mode::default()
+            },
+            Mode {
+                seek: 1,
+                ..Mode::default()
+            },
+            Mode {
+                context: Some("c".into()),
+                ..Mode::default()
+            },
+            Mode::of(Algo::Sha256),
+        ] {
+            assert_ne!(
+                other.fingerprint(),
+                Mode::default().fingerprint(),
+                "{other:?}"
+            );
+        }
+    }
 }
