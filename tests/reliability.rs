@@ -428,6 +428,7 @@ fn check_never_verifies_outside_files_while_a_directory_is_swapped(no_openat2: b
     env.file("m.b3", manifest);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let swapper = keep_swapping(sub, link, stop.clone());
+    let mut hit = 0;
     for run in 0..150 {
         let mut cmd = env.cmd();
         cmd.args(["check", "-C", "t", "../m.b3"]);
@@ -441,9 +442,15 @@ fn check_never_verifies_outside_files_while_a_directory_is_swapped(no_openat2: b
             stdout(&out)
         );
         assert_eq!(out.status.code(), Some(1), "run {run}");
+        if stdout(&out).contains("FAILED (outside the root)") {
+            hit += 1;
+        }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(swapper.join().unwrap() > 0);
+    // The positive control: some runs met the symlink (else the loop proved nothing).
+    eprintln!("{hit} of 150 runs met the directory swapped for a symlink");
+    assert!(hit > 0, "no run met the swap");
 }
 
 #[test]
@@ -473,6 +480,7 @@ fn hash_never_reads_outside_files_while_swapped(no_openat2: bool, via_list: bool
         stop.clone(),
     );
     let outside_hash = hex(b"outside");
+    let mut hit = 0;
     for run in 0..150 {
         let mut cmd = env.cmd();
         if via_list {
@@ -489,9 +497,16 @@ fn hash_never_reads_outside_files_while_swapped(no_openat2: bool, via_list: bool
             "run {run}: content from outside the tree:\n{}",
             stdout(&out)
         );
+        if stderr(&out).contains("replaced by a symlink since the walk") {
+            hit += 1;
+        }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(swap_dir.join().unwrap() > 0 && swap_file.join().unwrap() > 0);
+    // The positive control: some runs met a swap between walk and open (else the loop
+    // proved nothing).
+    eprintln!("{hit} of 150 runs met a symlink swapped in after the walk");
+    assert!(hit > 0, "no run hit the window between walk and open");
 }
 
 #[test]
@@ -772,5 +787,10 @@ fn ctrl_c_at_any_moment_leaves_the_old_or_the_whole_new_manifest_and_no_temporar
     eprintln!(
         "kept the old manifest {} times, wrote the new one {} times",
         outcomes[0], outcomes[1]
+    );
+    // Both sides of the race were reached: the signal landed before the rename and after.
+    assert!(
+        outcomes[0] > 0 && outcomes[1] > 0,
+        "one outcome never happened: {outcomes:?}"
     );
 }
