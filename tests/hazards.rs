@@ -128,6 +128,10 @@ fn dangling_symlink_is_no_error_without_follow() {
     std::os::unix::fs::symlink("nowhere", env.root().join("dangling")).unwrap();
     let out = env.run(&["hash"]);
     assert_eq!(out.status.code(), Some(0));
+    // Not silently: counted as skipped.
+    assert_stderr_contains(&out, "1 file, 1 B");
+    assert_stderr_contains(&out, "0 errors, 1 skipped");
+    assert_eq!(stdout(&out), format!("{}  a\n", hex(b"a")));
     let out = env.run(&["hash", "-L"]);
     assert_eq!(out.status.code(), Some(1));
     assert_stderr_contains(&out, "b3tree: dangling:");
@@ -275,6 +279,7 @@ fn no_raw_control_characters_reach_a_terminal() {
     // Diagnostics on stderr are always escaped.
     let out = env.run(&["hash", "-q", "-L", "esc\x1b]0;missing"]);
     assert!(!stderr(&out).contains('\x1b'), "{:?}", stderr(&out));
+    assert_stderr_contains(&out, "esc\\x1b]0;missing: missing");
 }
 
 /// docs/hazards.md H10: a sparse file of 4 GiB + 1 byte has the known digest (u64 sizes all the way).

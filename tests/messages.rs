@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 
 /// Replaces the run-dependent parts of a summary (seconds, throughput) with fixed text.
@@ -323,9 +325,26 @@ fn progress_into_a_log_is_plain_lines_and_the_summary_stands_alone() {
     for i in 0..300 {
         env.file(format!("t/{i:03}"), vec![b'x'; 2048]);
     }
-    let out = env.run(&["hash", "--progress", "-j", "1", "t"]);
+    // A line every 20 ms (a test hook; 5 s by default) and a run long enough for several.
+    huge_sparse_file(&env, "t/zz");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(env.root().join("t/zz"))
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let out = run_with_timeout(
+        env.cmd()
+            .env("B3TREE_PROGRESS_EVERY", "0.02")
+            .args(["hash", "--progress", "-j", "1", "t"]),
+        Duration::from_secs(60),
+    );
     assert_eq!(out.status.code(), Some(0));
     let err = stderr(&out);
+    assert!(
+        err.lines().any(|l| l.starts_with("b3tree: progress: ")),
+        "no progress line was ever seen: {err:?}"
+    );
     assert!(!err.contains('\r'), "{err:?}");
     assert!(err.is_ascii(), "no spinner glyphs: {err:?}");
     for line in err.lines() {
@@ -335,7 +354,7 @@ fn progress_into_a_log_is_plain_lines_and_the_summary_stands_alone() {
     let last = normalise(err.lines().last().unwrap());
     assert_eq!(
         last,
-        "b3tree: 300 files, 600.00 KiB in T s (RATE); 0 errors, 0 skipped\n"
+        "b3tree: 301 files, 1.00 GiB in T s (RATE); 0 errors, 0 skipped\n"
     );
 }
 

@@ -273,15 +273,29 @@ fn update_is_refused_where_it_cannot_keep_a_state() {
     let env = TestEnv::new();
     tree(&env, 2);
     env.file("u/x", "x");
-    let cases: [&[&str]; 4] = [
-        &["hash", "--update", "t"],
-        &["hash", "--update", "-o", "m.b3", "u", "t"],
-        &["hash", "--update", "-o", "m.b3", "t", "t/d0"],
-        &["hash", "--update", "-o", "/dev/null", "t"],
+    // Each refused for its own reason (a mistyped flag would be exit 2 too).
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["hash", "--update", "t"],
+            "required arguments were not provided",
+        ),
+        (
+            &["hash", "--update", "-o", "m.b3", "u", "t"],
+            "canonical order: t comes after u",
+        ),
+        (
+            &["hash", "--update", "-o", "m.b3", "t", "t/d0"],
+            "canonical order: t/d0 comes after t",
+        ),
+        (
+            &["hash", "--update", "-o", "/dev/null", "t"],
+            "-o must name a regular file",
+        ),
     ];
-    for args in cases {
+    for (args, why) in cases {
         let out = env.run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert_stderr_contains(&out, why);
         assert!(!env.root().join("m.b3").exists());
     }
     assert!(!Path::new(&env.root().join("m.b3.b3tree-journal.1")).exists());
