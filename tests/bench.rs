@@ -184,7 +184,7 @@ fn ctrl_c_stops_the_sweep_and_reports_finished_rows() {
     // SAFETY: kill(2) on our child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let sent = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, WAIT);
     assert!(sent.elapsed() < Duration::from_secs(10));
     assert_died_of(out.status, libc::SIGINT);
     let rows = stdout(&out)

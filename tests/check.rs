@@ -506,7 +506,7 @@ fn manifest_from_stdin() {
         .unwrap()
         .write_all(line(b"a", "a").as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, WAIT);
     assert_eq!((code(&out), stdout(&out).as_str()), (0, "a: OK\n"));
 }
 

@@ -31,8 +31,8 @@ fn with_stdin(cmd: &mut Command, input: &[u8]) -> std::process::Output {
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&data);
     });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    let out = output_within(child, WAIT);
+    join_within(writer, WAIT);
     out
 }
 

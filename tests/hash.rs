@@ -238,7 +238,7 @@ fn fifo_named_directly_is_read_as_a_stream_like_cat_does() {
     mkfifo(&fifo);
     let writer = std::thread::spawn(move || std::fs::write(fifo, b"through a pipe").unwrap());
     let out = env.run(&["hash", "fifo"]);
-    writer.join().unwrap();
+    join_within(writer, WAIT);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{}  fifo\n", hex(b"through a pipe")));
 }
@@ -476,7 +476,7 @@ fn sigterm_is_handled_like_ctrl_c() {
     let child = start_hashing_huge_file(&env, Stdio::null());
     // SAFETY: kill(2) on our child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait_with_output().unwrap().status;
+    let status = output_within(child, WAIT).status;
     assert_died_of(status, libc::SIGTERM);
     assert_no_temp_files(env.root());
 }
@@ -528,7 +528,7 @@ fn hash_while_changing(
         .unwrap();
     std::thread::sleep(Duration::from_millis(400));
     change(&f);
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, WAIT);
     drop(env);
     out
 }
@@ -582,7 +582,7 @@ fn a_fifo_named_on_the_command_line_is_read_as_a_stream() {
         .unwrap();
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"hi\n").unwrap();
     drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, WAIT);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{}  /dev/stdin\n", hex(b"hi\n")));
 }

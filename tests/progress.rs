@@ -34,7 +34,7 @@ fn a_log_shows_bytes_inside_one_file_and_names_a_stall() {
             .env("B3TREE_PROGRESS_EVERY", "0.3"),
         Duration::from_secs(30),
     );
-    feeder.join().unwrap();
+    join_within(feeder, WAIT);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     let lines: Vec<&str> = err.lines().collect();
@@ -81,7 +81,7 @@ fn the_bar_on_a_terminal_moves_inside_a_file_and_is_cleared_before_the_summary()
     mkfifo(&fifo);
     let feeder = feed_with_a_pause(fifo, Duration::from_millis(2500));
     let out = on_a_pty(&env, "hash fifo -o m.b3");
-    feeder.join().unwrap();
+    join_within(feeder, WAIT);
     assert_eq!(out.status.code(), Some(0));
     let tty = stdout(&out);
     // Shown without --progress (stderr is a terminal), redrawn in place.
@@ -141,9 +141,9 @@ fn ctrl_c_on_a_terminal_erases_the_bar_too() {
     let b3tree: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
     // SAFETY: kill(2) on our grandchild.
     unsafe { libc::kill(b3tree, libc::SIGINT) };
-    let status = script.wait().unwrap();
+    let status = wait_within(&mut script, WAIT);
     drop(quiet_tx);
-    writer.join().unwrap();
+    join_within(writer, WAIT);
     let tty = std::fs::read_to_string(&log).unwrap();
     let last_frame = tty.rfind(frame).unwrap();
     assert!(

@@ -58,7 +58,7 @@ fn output_to_a_fifo_writes_into_it() {
     });
     let out = env.run(&["hash", "-o", "fifo", "t"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(reader.join().unwrap(), format!("{}  t/a\n", hex(b"a")));
+    assert_eq!(join_within(reader, WAIT), format!("{}  t/a\n", hex(b"a")));
     assert!(
         std::fs::symlink_metadata(&fifo)
             .unwrap()
@@ -222,7 +222,7 @@ fn concurrent_runs_writing_into_the_tree_never_list_each_others_temporary_files(
             })
             .collect();
         for mut c in children {
-            assert!(c.wait().unwrap().success());
+            assert!(wait_within(&mut c, WAIT).success());
         }
         let m = std::fs::read_to_string(env.root().join("t/out.b3")).unwrap();
         assert!(!m.contains(".b3tree-"), "round {round}: {m}");

@@ -51,7 +51,7 @@ fn run_with_stderr_cut(env: &TestEnv, args: &[&str], input: &[u8]) -> (Option<i3
         .unwrap();
     // The reader goes away here, with most of the messages still to come.
     let status = wait_bounded(&mut child);
-    feeder.join().unwrap();
+    join_within(feeder, WAIT);
     (status.code(), first)
 }
 
@@ -226,7 +226,7 @@ fn update_never_hashes_its_own_state_and_journals_however_they_are_named() {
         .unwrap()
         .write_all(b"m.b3.b3tree-journal.1\nm.b3.b3tree-state\nt/a\n")
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, WAIT);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let m = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
     assert_eq!(m, expected, "--files-from");
@@ -425,7 +425,7 @@ fn concurrent_updates_of_one_manifest_both_succeed() {
         };
         let (a, b) = (spawn(), spawn());
         for child in [a, b] {
-            let out = child.wait_with_output().unwrap();
+            let out = output_within(child, WAIT);
             assert_eq!(
                 out.status.code(),
                 Some(0),

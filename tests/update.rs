@@ -538,7 +538,7 @@ fn with_key(env: &TestEnv, args: &[&str], key: &[u8; 32]) -> std::process::Outpu
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(key).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, WAIT);
     assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
     out
 }

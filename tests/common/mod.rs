@@ -372,3 +372,52 @@ pub fn wait_catching(child: &std::process::Child, sig: i32) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// How long a test waits for a process or a helper thread before it fails instead of hanging.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// `child.wait_with_output()`, bounded: past `limit` the child is killed and the test fails.
+pub fn output_within(child: std::process::Child, limit: Duration) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait"),
+        Err(_) => {
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("pid {pid} still running after {limit:?}");
+        }
+    }
+}
+
+/// `child.wait()`, bounded like [`output_within`].
+pub fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("pid {} still running after {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `handle.join()`, bounded: a helper thread (a FIFO reader or writer) that never finishes
+/// fails the test instead of hanging it.
+pub fn join_within<T>(handle: std::thread::JoinHandle<T>, limit: Duration) -> T {
+    let start = Instant::now();
+    while !handle.is_finished() {
+        assert!(
+            start.elapsed() < limit,
+            "a helper thread still runs after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    handle.join().expect("the helper thread panicked")
+}
