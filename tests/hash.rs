@@ -507,8 +507,8 @@ fn empty_file_and_empty_tree() {
     assert_eq!(stdout(&out), "");
 }
 
-/// Starts `b3tree hash --jobs 1 [EXTRA] FILE` on a 64 GiB sparse file, lets it get well into
-/// the file, applies `change` to the file, and returns the finished run.
+/// Starts `b3tree hash --jobs 1 [EXTRA] FILE` on a 64 GiB sparse file, waits until it has the
+/// file open, applies `change` to the file, and returns the finished run.
 fn hash_while_changing(
     extra: &[&str],
     change: impl FnOnce(&std::fs::File),
@@ -526,7 +526,28 @@ fn hash_while_changing(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    // Under way: mapped, or 64 MiB read with pread (64 GiB take far longer than the change
+    // below takes to land).
+    wait_until_open(&child, "sparse");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let maps =
+            std::fs::read_to_string(format!("/proc/{}/maps", child.id())).unwrap_or_default();
+        let io = std::fs::read_to_string(format!("/proc/{}/io", child.id())).unwrap_or_default();
+        let rchar: u64 = io
+            .lines()
+            .find_map(|l| l.strip_prefix("rchar: "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        if maps.contains("/sparse") || rchar > 64 << 20 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the read never got under way"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
     change(&f);
     let out = output_within(child, WAIT);
     drop(env);
