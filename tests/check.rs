@@ -586,3 +586,20 @@ fn the_data_cap_of_the_huge_line_test_does_bite() {
     let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
     assert!(!out.status.success(), "{}", stdout(&out));
 }
+
+/// A seccomp profile may answer openat2 with EPERM instead of ENOSYS: the same fallback,
+/// the same verdicts.
+#[test]
+fn escapes_are_refused_when_openat2_answers_eperm() {
+    let outer = escape_tree();
+    let out = run_with_timeout(
+        Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=openat2"])
+            .args(["-e", "inject=openat2:error=EPERM"])
+            .arg(bin())
+            .args(["check", "-C", "root", "m"])
+            .current_dir(outer.root()),
+        Duration::from_secs(60),
+    );
+    assert_escapes_refused(&out);
+}

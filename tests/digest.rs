@@ -409,3 +409,43 @@ fn shard_auto_reads_the_ci_engine_and_equals_the_fixed_shard() {
     );
     assert!(stdout(&none).is_empty());
 }
+
+#[test]
+fn shard_auto_reads_circleci_and_buildkite_too() {
+    let env = TestEnv::new();
+    for i in 0..40 {
+        env.file(format!("t/f{i:02}"), format!("{i}\n"));
+    }
+    let fixed = env.run(&["hash", "-q", "--shard", "1/3", "t"]);
+    let clean = |cmd: &mut std::process::Command| {
+        for v in [
+            "CI_NODE_INDEX",
+            "CI_NODE_TOTAL",
+            "CIRCLE_NODE_INDEX",
+            "CIRCLE_NODE_TOTAL",
+        ] {
+            cmd.env_remove(v);
+        }
+        for v in [
+            "BUILDKITE_PARALLEL_JOB",
+            "BUILDKITE_PARALLEL_JOB_COUNT",
+            "JOB_COMPLETION_INDEX",
+        ] {
+            cmd.env_remove(v);
+        }
+    };
+    // Both are 0-based.
+    for (index, total) in [
+        ("CIRCLE_NODE_INDEX", "CIRCLE_NODE_TOTAL"),
+        ("BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT"),
+    ] {
+        let mut cmd = env.cmd();
+        clean(&mut cmd);
+        cmd.args(["hash", "-q", "--shard", "auto", "t"])
+            .env(index, "1")
+            .env(total, "3");
+        let out = run_with_timeout(&mut cmd, std::time::Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(0), "{index}: {}", stderr(&out));
+        assert_eq!(stdout(&out), stdout(&fixed), "{index}");
+    }
+}

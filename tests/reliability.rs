@@ -794,3 +794,96 @@ fn ctrl_c_at_any_moment_leaves_the_old_or_the_whole_new_manifest_and_no_temporar
         "one outcome never happened: {outcomes:?}"
     );
 }
+
+#[test]
+fn output_onto_a_block_device_or_a_socket_is_refused_and_left_alone() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    let block = env.root().join("blk");
+    let c = std::ffi::CString::new(block.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mknod with a valid C string (a block device node 7,0: a loop device).
+    let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFBLK | 0o600, libc::makedev(7, 0)) };
+    assert_eq!(rc, 0, "mknod needs root (CI runs as root)");
+    let sock = env.root().join("sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    for (name, what) in [("blk", "block device"), ("sock", "socket")] {
+        let out = env.run(&["hash", "-o", name, "t"]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert_stderr_contains(&out, "refusing to write the output to");
+        assert_stderr_contains(&out, what);
+    }
+    let meta = std::fs::symlink_metadata(&block).unwrap();
+    assert!(
+        meta.file_type().is_block_device(),
+        "the device node was replaced"
+    );
+    assert!(
+        std::fs::symlink_metadata(&sock)
+            .unwrap()
+            .file_type()
+            .is_socket()
+    );
+    assert_no_temp_files(env.root());
+}
+
+#[test]
+fn a_block_device_is_read_only_with_read_devices() {
+    let env = TestEnv::new();
+    let img = env.root().join("img");
+    let content: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&img, &content).unwrap();
+    let out = std::process::Command::new("losetup")
+        .args(["-f", "--show"])
+        .arg(&img)
+        .output()
+        .expect("losetup (util-linux)");
+    assert!(
+        out.status.success(),
+        "losetup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dev = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    struct Detach(String);
+    impl Drop for Detach {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("losetup")
+                .args(["-d", &self.0])
+                .status();
+        }
+    }
+    let _detach = Detach(dev.clone());
+    let out = env.run(&["hash", &dev]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert_stderr_contains(&out, &dev);
+    let out = env.run(&["hash", "--read-devices", &dev]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{}  {dev}\n", hex(&content)));
+}
+
+#[test]
+fn sigquit_leaves_no_core_file_and_sigvtalrm_sigxcpu_end_the_run_too() {
+    use std::os::unix::process::ExitStatusExt;
+    for sig in [libc::SIGQUIT, libc::SIGVTALRM, libc::SIGXCPU] {
+        let env = TestEnv::new();
+        std::fs::write(env.root().join("m.b3"), "old\n").unwrap();
+        huge_sparse_file(&env, "sparse");
+        let mut cmd = env.cmd();
+        cmd.args(["hash", "--jobs", "1", "-o", "m.b3", "sparse"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Cores allowed: only b3tree's own choice can keep one from being written.
+        with_rlimit(&mut cmd, libc::RLIMIT_CORE, libc::RLIM_INFINITY);
+        let mut child = cmd.spawn().unwrap();
+        wait_until_open(&child, "sparse");
+        wait_catching(&child, sig);
+        let (status, _) = signal_and_wait(&mut child, sig, SIGNAL_BOUND);
+        assert_died_of(status, sig);
+        assert!(!status.core_dumped(), "signal {sig}: a core was dumped");
+        assert_eq!(
+            std::fs::read_to_string(env.root().join("m.b3")).unwrap(),
+            "old\n"
+        );
+        assert_no_temp_files(env.root());
+    }
+}
