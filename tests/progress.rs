@@ -79,7 +79,8 @@ fn the_bar_on_a_terminal_moves_inside_a_file_and_is_cleared_before_the_summary()
     let env = TestEnv::new();
     let fifo = env.root().join("fifo");
     mkfifo(&fifo);
-    let feeder = feed_with_a_pause(fifo, Duration::from_millis(2500));
+    // 3.5 s: the stall (named after 2 s) stays on screen for 1.5 s, several 200 ms frames.
+    let feeder = feed_with_a_pause(fifo, Duration::from_millis(3500));
     let out = on_a_pty(&env, "hash fifo -o m.b3");
     join_within(feeder, WAIT);
     assert_eq!(out.status.code(), Some(0));
