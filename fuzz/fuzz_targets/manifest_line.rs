@@ -11,7 +11,8 @@ fuzz_target!(|data: &[u8]| {
     if let Line::Entry(e) = parse_line(data) {
         assert!(!e.name.is_empty() && !e.name.contains(&0));
         let mut line = Vec::new();
-        format_line(&mut line, &e.name, &blake3::Hash::from_bytes(e.hash), e.tagged, Escaping::Manifest);
+        let tag = e.tag.map(|a| a.tag());
+        format_line(&mut line, &e.name, &e.hash, tag, Escaping::Manifest);
         match parse_line(&line) {
             Line::Entry(again) => assert_eq!(again, e),
             other => panic!("re-parse of {line:?} gave {other:?}"),
