@@ -4,7 +4,7 @@
 //!     cargo run --release --example floor -- DIR [THREADS] > /dev/null
 //!
 //! Why it exists: "close to what the machine can do" needs a figure for what the machine can
-//! do. This is the lean synchronous loop of GUIDE §3: walk the whole tree first (sorted, into
+//! do. This is a lean synchronous loop, the kind of thing a user would write: walk the whole tree first (sorted, into
 //! memory), then one thread per core takes 64 paths at a time and opens, reads to EOF into a
 //! reused buffer, hashes and closes each file; the lines are printed in walk order at the end.
 //! It has none of b3tree's guarantees — no fstat (so no type check, no "changed while hashing"),

@@ -12,7 +12,7 @@
 //! Floors, each importing only those beneath it (`tests/layout.rs` checks this):
 //!
 //! ```text
-//! sys       every libc call and unsafe block: opening files confined, mappings, limits,
+//! sys       every libc call and unsafe block (but main's fd-1 probe): opening files confined, mappings, limits,
 //!           signals and cancellation, page-cache eviction
 //! names     escaping, canonical order, name sets (pure logic)
 //! hash      how one file is read and hashed, and how an entry ends (`outcome`)
@@ -25,6 +25,9 @@
 //! commands  hash, check, digest, merge, bench: each wires the floors for one subcommand
 //! cli, config, lib, main   flags → configuration → a command → an exit code
 //! ```
+
+// Unsafe code lives in sys/ alone (sys/mod.rs allows it there).
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub(crate) mod commands;

@@ -1,5 +1,8 @@
 //! Thin binary: parse, run, map to an exit code. The engine lives in the library.
 
+// The one unsafe outside the library's sys/: the fd-1 probe below.
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,6 +12,7 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Runs before Rust's runtime start-up, which silently reopens a closed fd 1 on /dev/null:
 /// this is the only moment `b3tree hash >&-` can be told apart from `> /dev/null`.
+#[allow(unsafe_code)]
 extern "C" fn probe_stdout() {
     // SAFETY: fcntl(F_GETFD) only queries the descriptor table.
     let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } == -1;
@@ -16,6 +20,7 @@ extern "C" fn probe_stdout() {
 }
 
 #[used]
+#[allow(unsafe_code)]
 #[unsafe(link_section = ".init_array")]
 static PROBE_STDOUT: extern "C" fn() = probe_stdout;
 

@@ -133,8 +133,8 @@ fn b3sum_checks_our_manifest_of_awkward_names() {
         rel.extend_from_slice(n);
         env.file(rel, format!("content {i}"));
     }
-    // b3sum cannot check a tagged line whose name holds two spaces (its own quirk, GUIDE
-    // 1.2), so the tagged run leaves that one name out.
+    // b3sum cannot check a tagged line whose name holds two spaces (its own quirk: it splits
+    // a tagged line at the first double space), so the tagged run leaves that one name out.
     for flag in [None, Some("--tag")] {
         if flag.is_some() {
             std::fs::remove_file(env.root().join("t/two  spaces")).unwrap();

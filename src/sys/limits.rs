@@ -3,7 +3,8 @@
 //! hashdeep drops files when it runs into EMFILE. We avoid EMFILE where we can (raise the
 //! soft RLIMIT_NOFILE toward the hard limit, then size the open-file semaphore from what is
 //! left after the descriptors already in use and those the walker may hold) and treat it as
-//! back-pressure where we cannot (the hasher waits and retries; see `hasher`).
+//! back-pressure where we cannot (an open that gets EMFILE waits and retries:
+//! `resolve::retry_emfile`).
 
 /// Cores this process may run on (2 if unknown).
 pub fn cpus() -> usize {

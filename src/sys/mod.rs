@@ -1,5 +1,8 @@
-//! The floor of system calls: every libc call and unsafe block lives here, behind safe,
+//! The floor of system calls: every libc call and unsafe block lives here (the one other is
+//! `main`'s probe of fd 1, which must run before std's start-up), behind safe,
 //! documented functions, so the rest of the crate reads as plain Rust.
+
+#![allow(unsafe_code)]
 
 pub mod cancel;
 pub mod evict;
