@@ -119,3 +119,99 @@ fn no_source_file_is_too_long() {
         long.join("\n")
     );
 }
+
+/// The sibling modules (files of the same folder, not `mod.rs`) that `text` names, as
+/// `crate::FOLDER::NAME` (also inside `crate::FOLDER::{…}`) or `super::NAME`.
+fn siblings_used(text: &str, folder: &str, names: &[String]) -> Vec<String> {
+    let mut used = Vec::new();
+    let prefix = format!("crate::{folder}::");
+    let mut heads: Vec<&str> = Vec::new();
+    for (i, _) in text.match_indices(&prefix) {
+        let rest = &text[i + prefix.len()..];
+        match rest.strip_prefix('{') {
+            Some(inner) => heads.extend(inner[..inner.find('}').unwrap_or(inner.len())].split(',')),
+            None => heads.push(rest),
+        }
+    }
+    for (i, _) in text.match_indices("super::") {
+        heads.push(&text[i + "super::".len()..]);
+    }
+    for head in heads {
+        let first: String = head
+            .trim()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if names.contains(&first) && !used.contains(&first) {
+            used.push(first);
+        }
+    }
+    used
+}
+
+#[test]
+fn no_cycle_between_the_files_of_a_folder() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut folders: Vec<PathBuf> = files
+        .iter()
+        .filter_map(|f| f.parent().map(Path::to_path_buf))
+        .collect();
+    folders.sort();
+    folders.dedup();
+    let mut cycles = Vec::new();
+    for dir in folders.iter().filter(|d| **d != src) {
+        let folder = dir
+            .strip_prefix(&src)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace('/', "::");
+        let mods: Vec<PathBuf> = files
+            .iter()
+            .filter(|f| f.parent() == Some(dir.as_path()) && !f.ends_with("mod.rs"))
+            .cloned()
+            .collect();
+        let names: Vec<String> = mods
+            .iter()
+            .map(|f| f.file_stem().unwrap().to_str().unwrap().to_string())
+            .collect();
+        let edges: Vec<Vec<String>> = mods
+            .iter()
+            .zip(&names)
+            .map(|(f, me)| {
+                let text = std::fs::read_to_string(f).unwrap();
+                let mut used = siblings_used(without_tests(&text), &folder, &names);
+                used.retain(|u| u != me);
+                used
+            })
+            .collect();
+        // A cycle: some module reaches itself again.
+        for (start, name) in names.iter().enumerate() {
+            let mut seen = vec![false; names.len()];
+            let mut stack: Vec<usize> = edges[start]
+                .iter()
+                .map(|u| names.iter().position(|n| n == u).unwrap())
+                .collect();
+            while let Some(m) = stack.pop() {
+                if m == start {
+                    cycles.push(format!("{folder}: {name} reaches itself"));
+                    break;
+                }
+                if !std::mem::replace(&mut seen[m], true) {
+                    stack.extend(
+                        edges[m]
+                            .iter()
+                            .map(|u| names.iter().position(|n| n == u).unwrap()),
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        cycles.is_empty(),
+        "import cycles between sibling files:\n{}",
+        cycles.join("\n")
+    );
+}

@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::hash::algo::{Algo, Digest, Digester, Mode};
 use crate::hash::biglane::{self, Turn};
-use crate::hash::file::{ReadStop, with_buf};
 use crate::hash::progress;
+use crate::hash::read::{ReadStop, with_buf};
 use crate::hash::stat::Stat;
 use crate::hash::tree;
 use crate::sys::cancel;

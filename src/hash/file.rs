@@ -13,9 +13,8 @@
 //! extra work. Big files (≥ 4 MiB) go to `big`: read (or, from 64 MiB, mapped) a piece at a
 //! time, one alone spread over every core, several at once each on its own core.
 
-use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
 
 use crate::hash::algo::{Digester, Mode};
@@ -23,25 +22,15 @@ use crate::hash::big;
 use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::hash::progress;
+use crate::hash::read::{ReadStop, read_some, with_buf};
 use crate::hash::stat::Stat;
 use crate::sys::cancel;
 use crate::sys::fsinfo;
 use crate::sys::open::DirCache;
 
-/// Per-thread read buffer: files smaller than this are read with a single `read` call.
-const SMALL_BUF: usize = 128 * 1024;
 /// From this size on a file goes to `big` (one per core at a time, over every core when one
 /// is free); below it a file is read on its thread in one or a few `read` calls.
 pub const BIG_FILE: u64 = 4 * 1024 * 1024;
-
-thread_local! {
-    static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SMALL_BUF]);
-}
-
-/// Runs `f` with this thread's read buffer (files are read one at a time per thread).
-pub(super) fn with_buf<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    BUF.with(|buf| f(&mut buf.borrow_mut()))
-}
 
 /// Hashes the file at `path` (opened as given) and says how that ended.
 #[cfg(test)]
@@ -195,49 +184,6 @@ fn open_error(e: &io::Error, no_symlinks: bool) -> EntryError {
     EntryError::from_io(kind, e)
 }
 
-pub(super) enum ReadStop {
-    Cancelled,
-    /// The file cannot be memory-mapped (read it instead).
-    Unmappable,
-    /// The file ended before its size (it shrank while being read).
-    Shrunk,
-    /// fstat saw the file change before the read was over.
-    Changed,
-    /// More bytes than the size fstat gave (a growing file, or a pseudo file).
-    Longer(u64),
-    Io(io::Error),
-}
-
-impl ReadStop {
-    fn into_error(self) -> EntryError {
-        match self {
-            ReadStop::Cancelled => EntryError::new(ErrorKind::Cancelled, ""),
-            ReadStop::Unmappable => EntryError::new(ErrorKind::Unreadable, "cannot be mapped"),
-            ReadStop::Shrunk => EntryError::new(ErrorKind::Changed, "file shrank while being read"),
-            ReadStop::Changed => EntryError::new(ErrorKind::Changed, "modified while being read"),
-            ReadStop::Longer(0) => EntryError::new(
-                ErrorKind::Changed,
-                "size unknown: it reports 0 bytes but has data (a pseudo file, as in /proc or /sys?)",
-            ),
-            ReadStop::Longer(size) => EntryError::new(
-                ErrorKind::Changed,
-                format!("more bytes than its size of {size} (growing?)"),
-            ),
-            ReadStop::Io(e) => EntryError::from_io(ErrorKind::Unreadable, &e),
-        }
-    }
-}
-
-fn read_some(mut file: &File, buf: &mut [u8]) -> Result<usize, ReadStop> {
-    loop {
-        match file.read(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ReadStop::Io(e)),
-        }
-    }
-}
-
 /// Reads a file smaller than the buffer, never more than its fstat size plus one probe
 /// byte: a pseudo file that reports 0 bytes and holds gigabytes (`/proc/self/pagemap`) ends
 /// at once as "size unknown" instead of being read for hours. When one `read` returns
@@ -287,6 +233,7 @@ fn changed(before: &Stat, after: &Stat, read: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::read::SMALL_BUF;
 
     #[test]
     fn hashes_sizes_around_the_thresholds() {

@@ -8,5 +8,6 @@ pub mod facts;
 pub(crate) mod file;
 pub mod outcome;
 pub mod progress;
+pub(crate) mod read;
 pub(crate) mod stat;
 pub(crate) mod tree;

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::hash::progress as read_bytes;
-use crate::report::stderr;
 use crate::sys::{cancel, stdio};
 
 /// The total of files is not known (yet).
@@ -101,14 +100,12 @@ impl Live {
                 let line = status_line(files, bytes, c.total(), now - started, &status);
                 match &b {
                     // Nowhere to draw: stop drawing (indicatif ignores the write errors).
-                    Some(bar) if stderr::gone() => {
-                        bar.set_draw_target(ProgressDrawTarget::hidden())
-                    }
+                    Some(bar) if stdio::gone() => bar.set_draw_target(ProgressDrawTarget::hidden()),
                     Some(bar) => {
                         bar.set_message(line);
                         bar.tick();
                     }
-                    None => stderr::emit(&format!("b3tree: progress: {line}")),
+                    None => stdio::write_err(&format!("b3tree: progress: {line}")),
                 }
             }
         });
@@ -132,8 +129,8 @@ impl Live {
     /// Prints `line` on stderr without tearing the bar.
     pub fn print(&self, line: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| stderr::emit(line)),
-            None => stderr::emit(line),
+            Some(bar) => bar.suspend(|| stdio::write_err(line)),
+            None => stdio::write_err(line),
         }
     }
 

@@ -1,15 +1,16 @@
 //! Everything on stderr: per-entry errors as they are emitted, the live progress display
 //! (`progress`), and the closing summary. stdout belongs to the output alone.
 //!
-//! Every byte b3tree writes to stderr goes through [`emit`]: a reader of stderr that leaves
+//! Every byte b3tree writes to stderr goes through one writer (`sys::stdio::write_err`, here
+//! `emit`): a reader of stderr that leaves
 //! early (`2>&1 | head -1`) must not end the run (std's `eprintln!` panics on EPIPE). When a
 //! write fails, stderr is taken as gone: nothing more is written to it and the run goes on
 //! as if `--quiet` were given — the output is still written, the exit status still says how
 //! the run went.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use crate::hash::outcome::{Outcome, SkipKind};
 use crate::names::escape;
@@ -124,24 +125,4 @@ pub fn say(message: std::fmt::Arguments) {
     emit(&format!("b3tree: {message}"));
 }
 
-/// Set once a write to stderr has failed: its reader is gone (or it is closed or full).
-static GONE: AtomicBool = AtomicBool::new(false);
-
-/// True once stderr has been found gone: displays that draw on it (progress bars) stop.
-pub fn gone() -> bool {
-    GONE.load(Ordering::Relaxed)
-}
-
-/// Writes `line` and a newline to stderr in one write, unless stderr is gone; a failed
-/// write marks it gone instead of panicking.
-pub fn emit(line: &str) {
-    if gone() {
-        return;
-    }
-    let mut buf = Vec::with_capacity(line.len() + 1);
-    buf.extend_from_slice(line.as_bytes());
-    buf.push(b'\n');
-    if io::stderr().lock().write_all(&buf).is_err() {
-        GONE.store(true, Ordering::Relaxed);
-    }
-}
+use crate::sys::stdio::write_err as emit;

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Something drawn live on the terminal (the progress bar): it is cleared around every write
@@ -103,6 +104,29 @@ pub fn current_umask() -> u32 {
             u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
         })
         .unwrap_or(0o022)
+}
+
+/// Set once a write to stderr has failed: its reader is gone (or it is closed or full).
+static GONE: AtomicBool = AtomicBool::new(false);
+
+/// True once stderr has been found gone: displays that draw on it (progress bars) stop.
+pub fn gone() -> bool {
+    GONE.load(Ordering::Relaxed)
+}
+
+/// Writes `line` and a newline to stderr in one write, unless stderr is gone; a failed
+/// write marks it gone instead of panicking (std's `eprintln!` panics on EPIPE). What is
+/// written is `report::stderr`'s to decide; this is only how.
+pub fn write_err(line: &str) {
+    if gone() {
+        return;
+    }
+    let mut buf = Vec::with_capacity(line.len() + 1);
+    buf.extend_from_slice(line.as_bytes());
+    buf.push(b'\n');
+    if std::io::stderr().lock().write_all(&buf).is_err() {
+        GONE.store(true, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
