@@ -132,7 +132,13 @@ pub(crate) fn parse_entry(line: &[u8], escapes: bool) -> Result<Option<Entry>, M
     } else {
         // A well-formed hash is 64 digits followed by "  " (or GNU's " *"); otherwise split at
         // the first two spaces, which then reports what is wrong with the hash.
-        let at = if body.len() > 66 && body[64] == b' ' && matches!(body[65], b' ' | b'*') {
+        // (The 64 must be hex digits: a shorter digest, `-l 1`, followed by a name holding
+        // two spaces at that offset is no 64-digit hash — found by the fuzz target.)
+        let at = if body.len() > 66
+            && body[64] == b' '
+            && matches!(body[65], b' ' | b'*')
+            && body[..64].iter().all(u8::is_ascii_hexdigit)
+        {
             64
         } else {
             find(body, b"  ").ok_or(Malformed::NoSeparator)?
@@ -202,3 +208,30 @@ pub type FirstEntry = (Option<Algo>, usize);
 
 /// How far [`peek_first_entry`] reads for the first entry: one line of the longest length.
 pub const PEEK_LIMIT: usize = MAX_LINE + 2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_digest_before_a_name_with_two_spaces_at_offset_64_round_trips() {
+        // The fuzz target's first find: hash `aa` (-l 1), a name whose escaped form holds "  "
+        // where a 64-digit hash would end.
+        let data: &[u8] = &[
+            65, 65, 32, 32, 8, 69, 233, 233, 233, 233, 233, 233, 233, 233, 23, 22, 233, 233, 233,
+            233, 194, 10, 65, 65, 32, 32, 8, 194, 10, 10, 1, 1,
+        ];
+        let Line::Entry(e) = parse_line(data) else {
+            panic!("not an entry")
+        };
+        let mut line = Vec::new();
+        crate::manifest::write::format_line(
+            &mut line,
+            &e.name,
+            &e.hash,
+            None,
+            crate::names::escape::Escaping::Manifest,
+        );
+        assert_eq!(parse_line(&line), Line::Entry(e));
+    }
+}
