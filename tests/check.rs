@@ -397,22 +397,28 @@ fn traversal_absolute_and_symlink_escapes_are_refused() {
     assert!(stdout(&out).contains("link: OK"));
 }
 
-/// On a kernel without openat2 (strace makes every openat2 fail with ENOSYS), confinement
-/// falls back to `O_NOFOLLOW` opens of plain names and resolving symlinks and longer paths,
-/// with the same verdicts (`alias`, a symlink inside, must still verify).
-#[test]
-fn escapes_are_refused_without_openat2_too() {
+/// Runs `check -C root m` on the escape tree with every openat2 failing with `errno`
+/// (strace), and asserts the verdicts of the openat2 path.
+fn escapes_refused_when_openat2_fails_with(errno: &str) {
     let outer = escape_tree();
     let out = run_with_timeout(
         Command::new("strace")
             .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=openat2"])
-            .args(["-e", "inject=openat2:error=ENOSYS"])
+            .args(["-e", &format!("inject=openat2:error={errno}")])
             .arg(bin())
             .args(["check", "-C", "root", "m"])
             .current_dir(outer.root()),
         Duration::from_secs(60),
     );
     assert_escapes_refused(&out);
+}
+
+/// On a kernel without openat2 (strace makes every openat2 fail with ENOSYS), confinement
+/// falls back to `O_NOFOLLOW` opens of plain names and resolving symlinks and longer paths,
+/// with the same verdicts (`alias`, a symlink inside, must still verify).
+#[test]
+fn escapes_are_refused_without_openat2_too() {
+    escapes_refused_when_openat2_fails_with("ENOSYS");
 }
 
 #[test]
@@ -591,15 +597,5 @@ fn the_data_cap_of_the_huge_line_test_does_bite() {
 /// the same verdicts.
 #[test]
 fn escapes_are_refused_when_openat2_answers_eperm() {
-    let outer = escape_tree();
-    let out = run_with_timeout(
-        Command::new("strace")
-            .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=openat2"])
-            .args(["-e", "inject=openat2:error=EPERM"])
-            .arg(bin())
-            .args(["check", "-C", "root", "m"])
-            .current_dir(outer.root()),
-        Duration::from_secs(60),
-    );
-    assert_escapes_refused(&out);
+    escapes_refused_when_openat2_fails_with("EPERM");
 }

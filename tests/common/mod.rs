@@ -68,18 +68,24 @@ pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
             other => break other.expect("spawn"),
         }
     };
-    let pid = child.id();
     let start = Instant::now();
+    wait_output(child, limit)
+        .unwrap_or_else(|()| panic!("command hung for {:?}: {cmd:?}", start.elapsed()))
+}
+
+/// The child's output, or Err once `limit` has passed (the child is then killed).
+fn wait_output(child: std::process::Child, limit: Duration) -> Result<Output, ()> {
+    let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
     match rx.recv_timeout(limit) {
-        Ok(out) => out.expect("wait"),
+        Ok(out) => Ok(out.expect("wait")),
         Err(_) => {
             // SAFETY: plain kill(2) on the child we spawned.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            panic!("command hung for {:?}: {cmd:?}", start.elapsed());
+            Err(())
         }
     }
 }
@@ -379,18 +385,7 @@ pub const WAIT: Duration = Duration::from_secs(60);
 /// `child.wait_with_output()`, bounded: past `limit` the child is killed and the test fails.
 pub fn output_within(child: std::process::Child, limit: Duration) -> Output {
     let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.expect("wait"),
-        Err(_) => {
-            // SAFETY: kill(2) on our own child.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            panic!("pid {pid} still running after {limit:?}");
-        }
-    }
+    wait_output(child, limit).unwrap_or_else(|()| panic!("pid {pid} still running after {limit:?}"))
 }
 
 /// `child.wait()`, bounded like [`output_within`].
