@@ -153,8 +153,13 @@ pub fn as_nobody(cmd: &mut Command) -> &mut Command {
 
 /// A 64 GiB sparse file named `name`: far longer to hash than any test waits.
 pub fn huge_sparse_file(env: &TestEnv, name: &str) {
-    let big = std::fs::File::create(env.root().join(name)).unwrap();
-    big.set_len(64 << 30).unwrap();
+    sparse_file(env, name, 64 << 30);
+}
+
+/// A sparse file of `len` bytes named `name` (its parent must exist).
+pub fn sparse_file(env: &TestEnv, name: &str, len: u64) {
+    let f = std::fs::File::create(env.root().join(name)).unwrap();
+    f.set_len(len).unwrap();
 }
 
 /// Waits (bounded) until `child` has a file named `name` open: its run is under way.
