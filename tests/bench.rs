@@ -159,6 +159,22 @@ fn nonsense_arguments_are_usage_errors() {
     }
 }
 
+/// User + system clock ticks `pid` has used (/proc/PID/stat fields 14 and 15).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name (field 2) may hold spaces: count fields after its closing ')'.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // After ')': field 3 is index 0, so utime (14) is 11 and stime (15) is 12.
+    tick(11) + tick(12)
+}
+
 #[test]
 fn ctrl_c_stops_the_sweep_and_reports_finished_rows() {
     let env = TestEnv::new();
@@ -180,7 +196,13 @@ fn ctrl_c_stops_the_sweep_and_reports_finished_rows() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Well into the sweep (one setting is ~20 ms of CPU here): half a second of CPU used,
+    // however loaded the machine, rather than a fixed sleep.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cpu_ticks(child.id()) < 50 {
+        assert!(Instant::now() < deadline, "the sweep never got going");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // SAFETY: kill(2) on our child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let sent = Instant::now();
