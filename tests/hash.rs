@@ -642,3 +642,40 @@ fn a_block_device_named_on_the_command_line_is_refused_without_read_devices() {
         "disk: not a regular file: block device: not read unless --read-devices",
     );
 }
+
+/// `--num-threads N` sizes the pool that hashes one big file (as b3sum's flag does), and the
+/// digest does not depend on it.
+#[test]
+fn num_threads_sizes_the_pool_of_one_big_file() {
+    let env = TestEnv::new();
+    let content: Vec<u8> = (0..(9u32 << 20)).map(|i| (i % 253) as u8).collect();
+    env.file("big", &content);
+    for n in ["1", "3"] {
+        let out = env.run(&["hash", "--num-threads", n, "big"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            format!("{}  big\n", hex(&content)),
+            "--num-threads {n}"
+        );
+    }
+    huge_sparse_file(&env, "huge");
+    let mut child = env
+        .cmd()
+        .args(["hash", "--num-threads", "5", "huge"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_open(&child, "huge");
+    let named = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.starts_with("b3tree-rayon-"))
+        })
+        .count();
+    let _ = signal_and_wait(&mut child, libc::SIGINT, Duration::from_secs(5));
+    assert_eq!(named, 5, "threads of the pool");
+}

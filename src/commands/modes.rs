@@ -67,8 +67,10 @@ pub(crate) fn resolve(args: &HashArgs) -> Result<(Mode, Shape), Exit> {
     }
     if let Some(n) = args.num_threads {
         // Before any big file is hashed: the pool BLAKE3 spreads one file over.
+        // Named, so that `ps -L` (and a test) can count them.
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(n as usize)
+            .thread_name(|i| format!("b3tree-rayon-{i}"))
             .build_global();
     }
     if args.no_mmap {
