@@ -108,7 +108,7 @@ pub fn hash_file_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> (Outcome, 
             );
         }
     };
-    let fs = fsinfo::fs_identity(before.dev, || fsinfo::fsid_of(&file)).unwrap_or(0);
+    let fs = fsinfo::fs_identity(before.dev, || fsinfo::fsid_of(&file).ok()).unwrap_or(0);
     let facts = before.facts(fs);
     (hash_open_file(&file, before, mode), Some(facts))
 }
@@ -122,11 +122,18 @@ pub fn refresh_in(
     known: &Known,
     mode: &Mode,
 ) -> (Outcome, Option<Facts>, bool) {
-    if let Ok(st) = dirs.stat(path) {
-        let now = Stat::from(&st);
-        let fs = fsinfo::fs_identity(now.dev, || fsinfo::fsid_at(path)).unwrap_or(0);
-        let facts = now.facts(fs);
-        if now.not_regular().is_none() && known.facts.same_version(&facts) {
+    if let Ok(st) = dirs.stat(path).map(|st| Stat::from(&st)) {
+        // The filesystem of the file the confined stat saw (asked once per device and
+        // thread): opened confined too and checked to be that file, never a path that a
+        // swap could point at another filesystem.
+        let fs = fsinfo::fs_identity(st.dev, || {
+            let file = dirs.open(path).ok()?;
+            let opened = Stat::of(&file).ok()?;
+            let same = opened.dev == st.dev && opened.ino == st.ino;
+            same.then(|| fsinfo::fsid_of(&file).ok()).flatten()
+        });
+        let facts = st.facts(fs.unwrap_or(0));
+        if st.not_regular().is_none() && known.facts.same_version(&facts) {
             progress::add(facts.size);
             let outcome = Outcome::Hashed {
                 hash: known.hash.clone(),

@@ -68,7 +68,7 @@ pub fn listing_inodes_trusted(path: &Path) -> bool {
 /// none (0), the device number stands in, tagged so that it never equals an fsid: a remount
 /// of such a filesystem then changes it, which costs a read, never a wrong digest.
 /// `probe` is asked only the first time a thread meets device `dev`.
-pub fn fs_identity(dev: u64, probe: impl FnOnce() -> rustix::io::Result<u64>) -> Option<u64> {
+pub fn fs_identity(dev: u64, probe: impl FnOnce() -> Option<u64>) -> Option<u64> {
     use std::cell::Cell;
     thread_local! {
         /// (device, identity) of the last filesystem this thread asked about.
@@ -79,7 +79,7 @@ pub fn fs_identity(dev: u64, probe: impl FnOnce() -> rustix::io::Result<u64>) ->
             return Some(id);
         }
     }
-    let id = match probe().ok()? {
+    let id = match probe()? {
         0 => NO_FSID | (dev & !NO_FSID),
         fsid => fsid & !NO_FSID,
     };
@@ -93,9 +93,4 @@ const NO_FSID: u64 = 1 << 63;
 /// `f_fsid` of the filesystem holding `file`.
 pub fn fsid_of(file: &std::fs::File) -> rustix::io::Result<u64> {
     rustix::fs::fstatvfs(file).map(|v| v.f_fsid)
-}
-
-/// `f_fsid` of the filesystem holding `path`.
-pub fn fsid_at(path: &Path) -> rustix::io::Result<u64> {
-    rustix::fs::statvfs(path).map(|v| v.f_fsid)
 }
