@@ -19,26 +19,25 @@ pub struct DirNow {
     pub mount_root: bool,
 }
 
-/// The directory at `path` now; None when it is no directory any more (a symlink, a file)
-/// or cannot be stat'ed.
-pub fn dir_now(path: &Path) -> Option<DirNow> {
+/// The directory at `path` now: Ok(None) when it is no directory any more (a symlink, a
+/// file), Err when it cannot be stat'ed (gone).
+pub fn dir_now(path: &Path) -> std::io::Result<Option<DirNow>> {
     use rustix::fs::{AtFlags, CWD, FileType, StatxAttributes, StatxFlags};
     let st = rustix::fs::statx(
         CWD,
         path,
         AtFlags::SYMLINK_NOFOLLOW | AtFlags::NO_AUTOMOUNT,
         StatxFlags::TYPE | StatxFlags::INO,
-    )
-    .ok()?;
+    )?;
     if FileType::from_raw_mode(u32::from(st.stx_mode)) != FileType::Directory {
-        return None;
+        return Ok(None);
     }
-    Some(DirNow {
+    Ok(Some(DirNow {
         dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
         ino: st.stx_ino,
         mount_root: st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT)
             && st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT),
-    })
+    }))
 }
 
 /// Filesystems whose directory listings may give other inode numbers than `stat` does.

@@ -31,11 +31,10 @@ pub(super) enum AsListed {
 /// directory, not a symlink" can be told. Opens stay confined in every case.
 pub(super) fn dir_as_listed(entry: &DirEntry) -> AsListed {
     let path = entry.path();
-    if std::fs::symlink_metadata(path).is_err() {
-        return AsListed::Same; // gone: walkdir's own open reports it
-    }
-    let Some(now) = fsinfo::dir_now(path) else {
-        return AsListed::Swapped;
+    let now = match fsinfo::dir_now(path) {
+        Ok(Some(now)) => now,
+        Ok(None) => return AsListed::Swapped,
+        Err(_) => return AsListed::Same, // gone: walkdir's own open reports it
     };
     if now.ino == entry.ino() {
         return AsListed::Same;
