@@ -19,7 +19,7 @@ use crate::names::escape::{Escaping, display};
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::stderr::{ProgressMode, Reporter, say};
 use crate::report::summary::{Summary, plural};
-use crate::state::files::Place;
+use crate::state::files::{Place, ids_of};
 use crate::sys::cancel;
 use crate::sys::open::Confine;
 use crate::walk::{WalkConfig, count_files};
@@ -142,27 +142,24 @@ pub fn run(args: HashArgs, env: &Env) -> Exit {
     };
     let replaces_existing = output.replaces_existing();
     let output_real = output.own_path();
+    // The state, journals and `.partial` beside the -o file (with or without --update, so
+    // that both runs hash the same files).
+    let own = output_real
+        .as_deref()
+        .map(|p| Place::of(p).own_paths())
+        .unwrap_or_default();
     let walk_cfg = WalkConfig {
         roots,
         excludes,
-        // Our output and, by identity, the state, journals and `.partial` that belong to it
-        // (however a PATH or a listed entry spells them).
-        skip_files: output
-            .own_files()
-            .into_iter()
-            .chain(output_real.iter().flat_map(|p| Place::of(p).own_ids()))
-            .collect(),
-        // Our output, and the state and journals of --update beside it (with or without
-        // --update, so that both runs hash the same files).
-        skip_paths: output
-            .own_path()
-            .into_iter()
-            .chain(
-                output
-                    .own_path()
-                    .iter()
-                    .flat_map(|p| update::state_paths(p)),
-            )
+        // Our output and, by identity, the files that belong to it (however a PATH or a
+        // listed entry spells them).
+        skip_files: output.own_files().into_iter().chain(ids_of(&own)).collect(),
+        // The same by path (this run's journal, created by `update::prepare`, is among
+        // them; named once more so that leaving it out does not hang on the listing).
+        skip_paths: output_real
+            .iter()
+            .cloned()
+            .chain(own)
             .chain(update.iter().map(|u| u.journal_path().to_path_buf()))
             .collect(),
         skip_temp_names: true,

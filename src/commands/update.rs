@@ -138,8 +138,7 @@ pub(crate) fn prepare(
 }
 
 impl Update {
-    /// This run's journal (never hashed; the state and older journals are in
-    /// [`state_paths`]).
+    /// This run's journal (never hashed, like the rest of `Place::own_paths`).
     pub fn journal_path(&self) -> &Path {
         self.journal.path()
     }
@@ -210,21 +209,6 @@ impl Update {
             .keep()
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
-}
-
-/// The state and journals present beside the manifest at `real` (never hashed, with or
-/// without `--update`).
-pub(crate) fn state_paths(real: &Path) -> Vec<PathBuf> {
-    let place = Place::of(real);
-    let mut paths: Vec<PathBuf> = place
-        .journals()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect();
-    paths.push(place.state());
-    paths.push(place.partial());
-    paths
 }
 
 /// The options a state is valid for: everything that shapes the names or the digests. A

@@ -54,22 +54,23 @@ impl Place {
         self.named(b".partial")
     }
 
-    /// (device, inode) of the files that belong to this manifest and are not it: its
-    /// state, its journals and its `.partial`, where they are regular files. A walk (`hash`,
-    /// `check --audit`) leaves them out by identity, however their names are spelled.
-    pub fn own_ids(&self) -> Vec<(u64, u64)> {
-        use std::os::unix::fs::MetadataExt;
-        let journals = self
+    /// The files that belong to this manifest and are not it: the journals present, the
+    /// state and the `.partial` (never hashed, with or without `--update`).
+    pub fn own_paths(&self) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = self
             .journals()
             .unwrap_or_default()
             .into_iter()
-            .map(|(_, p)| p);
-        journals
-            .chain([self.state(), self.partial()])
-            .filter_map(|p| std::fs::symlink_metadata(p).ok())
-            .filter(|m| m.is_file())
-            .map(|m| (m.dev(), m.ino()))
-            .collect()
+            .map(|(_, p)| p)
+            .collect();
+        paths.extend([self.state(), self.partial()]);
+        paths
+    }
+
+    /// (device, inode) of [`Self::own_paths`] that are regular files: a walk (`hash`,
+    /// `check --audit`) leaves them out by identity, however their names are spelled.
+    pub fn own_ids(&self) -> Vec<(u64, u64)> {
+        ids_of(&self.own_paths())
     }
 
     /// The journals present, newest (highest N) first.
@@ -90,6 +91,17 @@ impl Place {
         found.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
         Ok(found)
     }
+}
+
+/// (device, inode) of those of `paths` that are regular files (not followed).
+pub fn ids_of(paths: &[PathBuf]) -> Vec<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    paths
+        .iter()
+        .filter_map(|p| std::fs::symlink_metadata(p).ok())
+        .filter(|m| m.is_file())
+        .map(|m| (m.dev(), m.ino()))
+        .collect()
 }
 
 /// The number of a journal name's suffix: `1`, `2`, … in decimal, without sign or leading
