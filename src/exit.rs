@@ -27,6 +27,56 @@ impl Exit {
     }
 }
 
+/// Why a command could not go on: a usage error (bad flags, an unreadable manifest) or a
+/// fatal one (the output cannot be written). Commands return it with `?`; the library's `run`
+/// says its message once, on stderr, and maps it to its exit status — so no command prints a
+/// failure and picks a status in two places.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fail {
+    pub exit: Exit,
+    /// The line said (without the `b3tree: ` prefix); empty when it was said already.
+    pub message: String,
+}
+
+impl Fail {
+    /// Exit status 2, as a usage error.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Fail {
+            exit: Exit::Usage,
+            message: message.into(),
+        }
+    }
+
+    /// Exit status 2, as a fatal error.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        Fail {
+            exit: Exit::Fatal,
+            message: message.into(),
+        }
+    }
+
+    /// Output that could not be written (`cannot write WHAT: why`): fatal, and said unless
+    /// its reader left (a broken pipe ends quietly, as GNU tools end).
+    pub fn unwritten(what: &str, e: &std::io::Error) -> Self {
+        Fail::fatal(if e.kind() == std::io::ErrorKind::BrokenPipe {
+            String::new()
+        } else {
+            format!("cannot write {what}: {e}")
+        })
+    }
+
+    /// Status 1: the run's own verdict (a malformed manifest line, a duplicate entry).
+    pub fn failed(message: impl Into<String>) -> Self {
+        Fail {
+            exit: Exit::Failed,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a command returns: how it ended, or why it could not go on.
+pub type Ended = Result<Exit, Fail>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,7 +48,7 @@ use cli::{Cli, Command};
 use crate::report::stderr::say;
 
 pub use config::Env;
-pub use exit::Exit;
+pub use exit::{Exit, Fail};
 
 /// `b3tree --version`: the version, the BLAKE3 implementation this CPU gets, and the git
 /// commit when built from a checkout.
@@ -63,22 +63,26 @@ pub fn long_version() -> String {
     )
 }
 
-/// Runs a parsed command line; returns the exit code.
+/// Runs a parsed command line; returns the exit code. A command that could not go on says
+/// why here, once.
 pub fn run(cli: Cli, env: &Env) -> Exit {
-    if let Some(dir) = &cli.directory {
-        if let Err(e) = std::env::set_current_dir(dir) {
-            say(format_args!(
-                "cannot change to directory {}: {e}",
-                dir.display()
-            ));
-            return Exit::Usage;
+    command(cli, env).unwrap_or_else(|fail| {
+        if !fail.message.is_empty() {
+            say(format_args!("{}", fail.message));
         }
+        fail.exit
+    })
+}
+
+fn command(cli: Cli, env: &Env) -> exit::Ended {
+    if let Some(dir) = &cli.directory {
+        std::env::set_current_dir(dir).map_err(|e| {
+            Fail::usage(format!("cannot change to directory {}: {e}", dir.display()))
+        })?;
     }
     crate::sys::cancel::ignore_file_size_signal();
-    if let Err(e) = crate::sys::cancel::install_signal_handler() {
-        say(format_args!("cannot install the Ctrl-C handler: {e}"));
-        return Exit::Fatal;
-    }
+    crate::sys::cancel::install_signal_handler()
+        .map_err(|e| Fail::fatal(format!("cannot install the Ctrl-C handler: {e}")))?;
     match cli.command {
         Command::Hash(args) => commands::hash::run(args, env),
         Command::Check(args) => commands::check::run(args, env),

@@ -2,7 +2,7 @@
 //! or from a manifest (without reading the files). The definition lives in `digest` and
 //! docs/digest.md.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -14,69 +14,53 @@ use crate::commands::{engine_config, walk_into};
 use crate::config;
 use crate::config::Env;
 use crate::digest::{OrderCheck, TreeDigest, canonical_cmp};
-use crate::exit::Exit;
+use crate::exit::{Ended, Exit, Fail};
 use crate::hash::algo::Digest;
 use crate::hash::outcome::Outcome;
 use crate::manifest::output::Output;
 use crate::manifest::read::{self, LineReader, StrictError};
 use crate::names::escape::display;
 use crate::names::nameset::normalize;
-use crate::pipeline::engine::{self, EngineConfig};
-use crate::report::stderr::{ProgressMode, Reporter, say};
+use crate::pipeline::engine;
+use crate::report::stderr::{ProgressMode, Reporter};
 use crate::report::summary::{count, plural};
 use crate::sys::cancel;
 use crate::walk::WalkConfig;
 
-pub fn run(args: DigestArgs, env: &Env) -> Exit {
+pub fn run(args: DigestArgs, env: &Env) -> Ended {
     if env.stdout_closed {
-        say(format_args!(
-            "stdout is closed; nowhere to print the digest"
-        ));
-        return Exit::Fatal;
+        return Err(Fail::fatal("stdout is closed; nowhere to print the digest"));
     }
-    let result = match &args.from {
-        Some(m) => from_manifest(m),
-        None => from_tree(&args),
+    let digest = match &args.from {
+        Some(m) => from_manifest(m)?,
+        None => match from_tree(&args)? {
+            Ok(d) => d,
+            Err(exit) => return Ok(exit),
+        },
     };
-    match result {
-        Ok(digest) => {
-            let mut out = Output::stdout();
-            match writeln!(out, "{digest}").and_then(|()| out.commit()) {
-                Ok(()) => Exit::Ok,
-                Err(e) => {
-                    if e.kind() != io::ErrorKind::BrokenPipe {
-                        say(format_args!("cannot write stdout: {e}"));
-                    }
-                    Exit::Fatal
-                }
-            }
-        }
-        Err(code) => code,
-    }
+    let mut out = Output::stdout();
+    writeln!(out, "{digest}")
+        .and_then(|()| out.commit())
+        .map_err(|e| Fail::unwritten("stdout", &e))?;
+    Ok(Exit::Ok)
 }
 
-fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
+/// The digest of the tree, or how a run without one ended (interrupted, entries that could
+/// not be hashed).
+fn from_tree(args: &DigestArgs) -> Result<Result<String, Exit>, Fail> {
     let started = Instant::now();
-    let excludes = config::excludes(&args.walk.exclude).map_err(|msg| {
-        say(format_args!("{msg}"));
-        Exit::Usage
-    })?;
+    let excludes = config::excludes(&args.walk.exclude).map_err(Fail::usage)?;
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
-    let walk_cfg = WalkConfig {
-        roots: vec![root],
-        excludes,
-        relative_names: true,
-        roots_named: true,
-        ..config::walk(&args.walk)
-    };
-    let engine_cfg = EngineConfig {
-        confine: config::confine_for(&walk_cfg),
-        ..engine_config(&args.engine)?
-    };
-    let walk_cfg = WalkConfig {
-        max_open_dirs: engine_cfg.walker_dirs,
-        ..walk_cfg
-    };
+    let (walk_cfg, engine_cfg) = config::wire(
+        WalkConfig {
+            roots: vec![root],
+            excludes,
+            relative_names: true,
+            roots_named: true,
+            ..config::walk(&args.walk)
+        },
+        engine_config(&args.engine)?,
+    );
     let mut reporter = Reporter::new(ProgressMode::Auto, args.quiet);
     let mut digest = TreeDigest::new();
     let (mut bytes, mut errors, mut skipped) = (0u64, 0u64, 0u64);
@@ -103,12 +87,12 @@ fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
     reporter.finish();
     if cancel::was_interrupted() {
         reporter.error("interrupted");
-        return Err(Exit::Interrupted);
+        return Ok(Err(Exit::Interrupted));
     }
     if errors > 0 {
         let what = plural(errors, "entry", "entries");
         reporter.error(&format!("no digest: {what} could not be hashed"));
-        return Err(Exit::Failed);
+        return Ok(Err(Exit::Failed));
     }
     let excluded = match walked.stats.excluded {
         0 => String::new(),
@@ -121,14 +105,14 @@ fn from_tree(args: &DigestArgs) -> Result<String, Exit> {
         skipped,
         started.elapsed().as_secs_f64()
     ));
-    Ok(digest.finish())
+    Ok(Ok(digest.finish()))
 }
 
 /// Sorted input (what `hash` and `merge` write) is digested as it is read, in constant
 /// memory. At the first entry out of canonical order (b3sum or `find` output) the manifest is
 /// read again, whole, and sorted: memory in proportion to it, for that case only. Standard
 /// input cannot be read twice, so it is always sorted.
-fn from_manifest(path: &std::path::Path) -> Result<String, Exit> {
+fn from_manifest(path: &std::path::Path) -> Result<String, Fail> {
     let shown = display(path.as_os_str().as_bytes());
     if path.as_os_str() != "-" {
         let mut digest = TreeDigest::new();
@@ -162,9 +146,8 @@ fn from_manifest(path: &std::path::Path) -> Result<String, Exit> {
     Ok(digest.finish())
 }
 
-fn duplicate(shown: &str, name: &[u8]) -> Exit {
-    say(format_args!("{shown}: duplicate entry {}", display(name)));
-    Exit::Failed
+fn duplicate(shown: &str, name: &[u8]) -> Fail {
+    Fail::failed(format!("{shown}: duplicate entry {}", display(name)))
 }
 
 /// Hands each entry of the manifest (name normalised) to `each` until it returns false.
@@ -172,15 +155,10 @@ fn duplicate(shown: &str, name: &[u8]) -> Exit {
 fn read_entries(
     path: &std::path::Path,
     shown: &str,
-    mut each: impl FnMut(Vec<u8>, [u8; 32]) -> Result<bool, Exit>,
-) -> Result<bool, Exit> {
-    let reader = match read::open(path) {
-        Ok((reader, _)) => reader,
-        Err(e) => {
-            say(format_args!("cannot read manifest {shown}: {e}"));
-            return Err(Exit::Usage);
-        }
-    };
+    mut each: impl FnMut(Vec<u8>, [u8; 32]) -> Result<bool, Fail>,
+) -> Result<bool, Fail> {
+    let cannot_read = |e| Fail::usage(format!("cannot read manifest {shown}: {e}"));
+    let (reader, _) = read::open(path).map_err(cannot_read)?;
     let mut lines = LineReader::new(reader);
     loop {
         match lines.next_entry() {
@@ -189,27 +167,22 @@ fn read_entries(
                 // The tree digest is defined over default BLAKE3 digests only: a plausible
                 // wrong b3t1 is worse than none.
                 let Some(hash) = e.blake3() else {
-                    say(format_args!(
+                    return Err(Fail::failed(format!(
                         "{shown}:{}: not a default BLAKE3 digest (-l, SHA-2...): b3t1 is defined \
                          over those only",
                         lines.line_no
-                    ));
-                    return Err(Exit::Failed);
+                    )));
                 };
                 if !each(normalize(&e.name), hash)? {
                     return Ok(false);
                 }
             }
             Err(StrictError::Malformed(line, why)) => {
-                say(format_args!(
+                return Err(Fail::failed(format!(
                     "{shown}:{line}: improperly formatted line: {why}"
-                ));
-                return Err(Exit::Failed);
+                )));
             }
-            Err(StrictError::Io(e)) => {
-                say(format_args!("cannot read manifest {shown}: {e}"));
-                return Err(Exit::Usage);
-            }
+            Err(StrictError::Io(e)) => return Err(cannot_read(e)),
         }
     }
 }

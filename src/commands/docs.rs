@@ -6,18 +6,17 @@ use std::io::{self, Write};
 use clap::CommandFactory;
 
 use crate::cli::{Cli, ManArgs};
-use crate::exit::Exit;
-use crate::report::stderr::say;
+use crate::exit::{Ended, Exit, Fail};
 
 /// Prints the completion script for `shell` on stdout.
-pub fn completions(shell: clap_complete::Shell) -> Exit {
+pub fn completions(shell: clap_complete::Shell) -> Ended {
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "b3tree", &mut buf);
     write_out(&buf)
 }
 
 /// Prints the roff man page of b3tree, or of one of its subcommands (`b3tree-hash(1)`).
-pub fn man(args: &ManArgs) -> Exit {
+pub fn man(args: &ManArgs) -> Ended {
     let mut cmd = Cli::command();
     cmd.build();
     let page = match &args.command {
@@ -25,29 +24,24 @@ pub fn man(args: &ManArgs) -> Exit {
         Some(name) => match cmd.find_subcommand(name) {
             Some(sub) => sub.clone().name(format!("b3tree-{name}")),
             None => {
-                say(format_args!(
+                return Err(Fail::usage(format!(
                     "man: no command {name:?} (hash, check, digest, merge, bench...)"
-                ));
-                return Exit::Usage;
+                )));
             }
         },
     };
     let mut buf = Vec::new();
-    if let Err(e) = clap_mangen::Man::new(page).render(&mut buf) {
-        say(format_args!("cannot render the man page: {e}"));
-        return Exit::Fatal;
-    }
+    clap_mangen::Man::new(page)
+        .render(&mut buf)
+        .map_err(|e| Fail::fatal(format!("cannot render the man page: {e}")))?;
     write_out(&buf)
 }
 
-fn write_out(bytes: &[u8]) -> Exit {
+fn write_out(bytes: &[u8]) -> Ended {
     let mut out = io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => Exit::Ok,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Ok,
-        Err(e) => {
-            say(format_args!("cannot write to stdout: {e}"));
-            Exit::Fatal
-        }
+        Ok(()) => Ok(Exit::Ok),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
+        Err(e) => Err(Fail::fatal(format!("cannot write to stdout: {e}"))),
     }
 }

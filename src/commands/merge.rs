@@ -13,7 +13,7 @@ use std::io::{self, BufRead, Write};
 use crate::cli::MergeArgs;
 use crate::config::Env;
 use crate::digest::{canonical_cmp, parse_shard_header, shard_of};
-use crate::exit::Exit;
+use crate::exit::{Ended, Exit, Fail};
 use crate::hash::algo::Algo;
 use crate::manifest::output::Output;
 use crate::manifest::read::{self, Entry, LineReader, StrictError};
@@ -96,25 +96,14 @@ impl Input {
     }
 }
 
-pub fn run(args: MergeArgs, env: &Env) -> Exit {
-    let opened = match read::open_all(&args.manifests) {
-        Ok(o) => o,
-        Err(why) => {
-            say(format_args!("{why}"));
-            return Exit::Usage;
-        }
-    };
+pub fn run(args: MergeArgs, env: &Env) -> Ended {
+    let opened = read::open_all(&args.manifests).map_err(Fail::usage)?;
     let mut inputs = Vec::new();
     for (name, mut reader) in opened.names.into_iter().zip(opened.readers) {
         let shard = match read_shard_header(&mut reader) {
             Ok(s) => s,
-            Err(e) => {
-                if cancel::was_interrupted() {
-                    return Exit::Interrupted;
-                }
-                say(format_args!("cannot read {name}: {e}"));
-                return Exit::Usage;
-            }
+            Err(_) if cancel::was_interrupted() => return Ok(Exit::Interrupted),
+            Err(e) => return Err(Fail::usage(format!("cannot read {name}: {e}"))),
         };
         let mut lines = LineReader::new(reader);
         lines.line_no = u64::from(shard.is_some());
@@ -129,47 +118,34 @@ pub fn run(args: MergeArgs, env: &Env) -> Exit {
         });
     }
     if !args.partial {
-        if let Err(why) = complete_set(&inputs) {
-            say(format_args!(
+        complete_set(&inputs).map_err(|why| {
+            Fail::failed(format!(
                 "{why}; refusing to merge (--partial merges anyway)"
-            ));
-            return Exit::Failed;
-        }
+            ))
+        })?;
     }
-    let mut output = match Output::for_target(args.output.as_deref(), env.stdout_closed) {
-        Ok(o) => o,
-        Err(msg) => {
-            say(format_args!("{msg}"));
-            return Exit::Fatal;
+    let mut output =
+        Output::for_target(args.output.as_deref(), env.stdout_closed).map_err(Fail::fatal)?;
+    // On an error `output` is dropped unwritten: an -o target is left as it was.
+    let count = merge(&mut inputs, &mut output).map_err(|e| Fail {
+        exit: e.exit(),
+        message: e.to_string(),
+    })?;
+    if let Err(e) = output.commit() {
+        if crate::sys::cancel::was_interrupted() {
+            return Ok(Exit::Interrupted); // main dies of the signal
         }
-    };
-    match merge(&mut inputs, &mut output) {
-        Ok(count) => {
-            if let Err(e) = output.commit() {
-                if crate::sys::cancel::was_interrupted() {
-                    return Exit::Interrupted; // main dies of the signal
-                }
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    say(format_args!("cannot write the merged manifest: {e}"));
-                }
-                return Exit::Fatal;
-            }
-            if let Some(w) = layout_warning(&inputs) {
-                say(format_args!("warning: {w}"));
-            }
-            say(format_args!(
-                "merged {} from {}",
-                plural(count, "entry", "entries"),
-                summary::count(inputs.len() as u64, "manifest")
-            ));
-            Exit::Ok
-        }
-        Err(e) => {
-            say(format_args!("{e}"));
-            // `output` is dropped unwritten: an -o target is left as it was.
-            e.exit()
-        }
+        return Err(Fail::unwritten("the merged manifest", &e));
     }
+    if let Some(w) = layout_warning(&inputs) {
+        say(format_args!("warning: {w}"));
+    }
+    say(format_args!(
+        "merged {} from {}",
+        plural(count, "entry", "entries"),
+        summary::count(inputs.len() as u64, "manifest")
+    ));
+    Ok(Exit::Ok)
 }
 
 /// Why a merge stopped.

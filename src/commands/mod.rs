@@ -1,18 +1,17 @@
-//! One module per subcommand: each wires the floors beneath it and returns an exit code.
+//! One module per subcommand: each wires the floors beneath it and returns how it ended.
+//! Here beside them: the wiring several of them share (a walk fed into the engine, the
+//! engine's configuration with its warnings said, `--keyed`'s key read).
 
 pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod digest;
 pub(crate) mod docs;
 pub(crate) mod hash;
-pub(crate) mod list;
 pub(crate) mod merge;
-pub(crate) mod modes;
-pub(crate) mod update;
 
 use crate::cli::EngineArgs;
 use crate::config;
-use crate::exit::Exit;
+use crate::exit::Fail;
 use crate::hash::outcome::Action;
 use crate::pipeline::engine::EngineConfig;
 use crate::pipeline::queue::Feeder;
@@ -77,19 +76,12 @@ pub(crate) fn list_into(
 
 /// The pipeline's configuration for a command, its warnings said on stderr; a limit that
 /// leaves too few descriptors is fatal.
-pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, Exit> {
-    match config::engine(args, descriptors()) {
-        Ok((cfg, warnings)) => {
-            for w in warnings {
-                say(format_args!("{w}"));
-            }
-            Ok(cfg)
-        }
-        Err(msg) => {
-            say(format_args!("{msg}"));
-            Err(Exit::Fatal)
-        }
+pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, Fail> {
+    let (cfg, warnings) = config::engine(args, descriptors()).map_err(Fail::fatal)?;
+    for w in warnings {
+        say(format_args!("{w}"));
     }
+    Ok(cfg)
 }
 
 /// Raises RLIMIT_NOFILE as far as allowed and measures the descriptors in use (once per
@@ -97,4 +89,26 @@ pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, Exit> {
 pub(crate) fn descriptors() -> config::Descriptors {
     let (soft_limit, in_use) = crate::sys::limits::descriptors();
     config::Descriptors { soft_limit, in_use }
+}
+
+/// `--keyed`'s key: up to 33 bytes of standard input (more than 32 is refused as b3sum
+/// refuses it), when `keyed`. `stdin_taken`: standard input is already `what` (an input, a
+/// manifest), so it cannot also hold the key.
+pub(crate) fn read_key(
+    keyed: bool,
+    stdin_taken: bool,
+    what: &str,
+) -> Result<Option<Vec<u8>>, String> {
+    if !keyed {
+        return Ok(None);
+    }
+    if stdin_taken {
+        return Err(format!(
+            "--keyed reads the key from standard input, so - cannot also be {what}"
+        ));
+    }
+    let mut key = Vec::with_capacity(33);
+    std::io::Read::read_to_end(&mut std::io::Read::take(std::io::stdin(), 33), &mut key)
+        .map_err(|e| format!("--keyed: cannot read the key from standard input: {e}"))?;
+    Ok(Some(key))
 }

@@ -39,7 +39,11 @@ use crate::sys::cancel;
 use crate::sys::open::Confine;
 use crate::walk::WalkConfig;
 
-pub fn run(mut args: CheckArgs, env: &Env) -> Exit {
+pub fn run(args: CheckArgs, env: &Env) -> crate::exit::Ended {
+    Ok(run_old(args, env))
+}
+
+fn run_old(mut args: CheckArgs, env: &Env) -> Exit {
     let started = Instant::now();
     // No MANIFEST: standard input, as `sha256sum -c` and `b3sum -c` read it — unless it is
     // a terminal, where waiting for a manifest to be typed helps no one.
@@ -111,7 +115,10 @@ pub fn run(mut args: CheckArgs, env: &Env) -> Exit {
     }
     let mut engine_cfg: EngineConfig = match engine_config(&args.engine) {
         Ok(cfg) => cfg,
-        Err(exit) => return exit,
+        Err(fail) => {
+            say(format_args!("{}", fail.message));
+            return fail.exit;
+        }
     };
     engine_cfg.mode = std::sync::Arc::new(algo_mode.clone());
     engine_cfg.confine = if args.allow_outside {
@@ -272,7 +279,7 @@ fn digest_mode(
     readers: &mut [Box<dyn std::io::BufRead + Send>],
 ) -> Result<crate::hash::algo::Mode, String> {
     let stdin_is_manifest = args.manifests.iter().any(|m| m.as_os_str() == "-");
-    let key = crate::commands::modes::read_key(args.keys.keyed, stdin_is_manifest, "a manifest")?;
+    let key = crate::commands::read_key(args.keys.keyed, stdin_is_manifest, "a manifest")?;
     let first = readers.first_mut().and_then(|r| {
         let taken = std::mem::replace(r, Box::new(std::io::empty()));
         let (back, first) = read::peek_first_entry(taken, args.zero);

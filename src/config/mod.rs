@@ -1,8 +1,19 @@
 //! Second layer of configuration: raw clap flags → validated, resolved settings.
+//!
+//! Plain values only: nothing here opens a file, prints or sets process-wide state (the
+//! rayon pool, `--no-mmap`): what needs I/O is measured or read by the command's plan and
+//! handed in (descriptors, the key, whether stdout is a terminal); warnings come back as
+//! values for the command to say.
+
+mod hash;
+mod shard;
+
+pub use hash::{HashSettings, hash};
+pub use shard::shard;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::cli::{AlgoArg, EngineArgs, KeyArgs, ShardArg, WalkArgs};
+use crate::cli::{AlgoArg, EngineArgs, KeyArgs, WalkArgs};
 use crate::hash::algo::{Algo, Mode};
 use crate::pipeline::engine::EngineConfig;
 use crate::sys::limits;
@@ -118,6 +129,21 @@ pub fn walk(args: &WalkArgs) -> WalkConfig {
     }
 }
 
+/// Walk and engine wired together, the one way every command that walks does it: the hasher
+/// opens what the walk found confined as the walk was ([`confine_for`]), and the walk holds
+/// at most the directories the descriptor budget leaves it.
+pub fn wire(walk: WalkConfig, engine: EngineConfig) -> (WalkConfig, EngineConfig) {
+    let engine = EngineConfig {
+        confine: confine_for(&walk),
+        ..engine
+    };
+    let walk = WalkConfig {
+        max_open_dirs: engine.walker_dirs,
+        ..walk
+    };
+    (walk, engine)
+}
+
 /// How the hasher opens what `walk` found: below the roots no symlink is followed unless the
 /// walk follows them too (`-L`), so a symlink swapped in after the walk is never read through.
 pub fn confine_for(walk: &WalkConfig) -> Confine {
@@ -135,79 +161,6 @@ pub fn confine_for(walk: &WalkConfig) -> Confine {
 pub struct Env {
     /// fd 1 was closed when the process started (std reopens it on /dev/null before `main`).
     pub stdout_closed: bool,
-}
-
-/// The CI engines `--shard auto` reads: (name, index variable, count variable, first index).
-const SHARD_SOURCES: [(&str, &str, Option<&str>, u64); 4] = [
-    ("Kubernetes Indexed Job", "JOB_COMPLETION_INDEX", None, 0),
-    ("GitLab parallel", "CI_NODE_INDEX", Some("CI_NODE_TOTAL"), 1),
-    (
-        "CircleCI",
-        "CIRCLE_NODE_INDEX",
-        Some("CIRCLE_NODE_TOTAL"),
-        0,
-    ),
-    (
-        "Buildkite",
-        "BUILDKITE_PARALLEL_JOB",
-        Some("BUILDKITE_PARALLEL_JOB_COUNT"),
-        0,
-    ),
-];
-
-/// Resolves `--shard` to (K, N): as given, or for `auto[/N]` from the environment that
-/// `var` reads (the CI engine's variables). Errors when no engine's variables are set, when
-/// several disagree, or when one disagrees with the N given.
-pub fn shard(arg: ShardArg, var: impl Fn(&str) -> Option<String>) -> Result<(u64, u64), String> {
-    let given = match arg {
-        ShardArg::Fixed(k, n) => return Ok((k, n)),
-        ShardArg::Auto(n) => n,
-    };
-    let number = |name: &str| -> Result<Option<u64>, String> {
-        match var(name) {
-            None => Ok(None),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("--shard auto: {name}={v:?} is not a number")),
-        }
-    };
-    let mut found: Vec<(&str, u64, u64)> = Vec::new();
-    for (engine, index_var, count_var, first) in SHARD_SOURCES {
-        let Some(index) = number(index_var)? else {
-            continue;
-        };
-        let count = match count_var {
-            Some(c) => number(c)?,
-            None => None,
-        };
-        let Some(n) = count.or(given) else {
-            return Err(format!(
-                "--shard auto: {engine} ({index_var}={index}) does not give the number of \
-                 shards; use --shard auto/N"
-            ));
-        };
-        let k = index.checked_sub(first).filter(|k| *k < n).ok_or_else(|| {
-            format!("--shard auto: {engine}: {index_var}={index} is not a shard of {n}")
-        })?;
-        found.push((engine, k, n));
-    }
-    let Some(&(engine, k, n)) = found.first() else {
-        return Err("--shard auto: no CI engine's shard variables are set \
-                    (JOB_COMPLETION_INDEX, CI_NODE_INDEX, CIRCLE_NODE_INDEX, \
-                    BUILDKITE_PARALLEL_JOB); give --shard K/N"
-            .into());
-    };
-    if let Some(&(other, k2, n2)) = found.iter().find(|&&(_, k2, n2)| (k2, n2) != (k, n)) {
-        return Err(format!(
-            "--shard auto: {engine} says shard {k}/{n} but {other} says {k2}/{n2}"
-        ));
-    }
-    if let Some(g) = given.filter(|g| *g != n) {
-        return Err(format!("--shard auto/{g}: {engine} runs {n} shards"));
-    }
-    Ok((k, n))
 }
 
 /// The digest mode: `algo` as given (None: what the first entry's `--tag` name says, else
@@ -255,77 +208,4 @@ pub fn mode(
         len,
         seek: seek.unwrap_or(0),
     })
-}
-
-#[cfg(test)]
-mod shard_tests {
-    use super::*;
-
-    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
-
-    #[test]
-    fn auto_reads_each_engine_with_its_base() {
-        let auto = ShardArg::Auto(None);
-        assert_eq!(
-            shard(auto, env(&[("CI_NODE_INDEX", "1"), ("CI_NODE_TOTAL", "3")])),
-            Ok((0, 3))
-        );
-        assert_eq!(
-            shard(
-                auto,
-                env(&[("CIRCLE_NODE_INDEX", "2"), ("CIRCLE_NODE_TOTAL", "3")])
-            ),
-            Ok((2, 3))
-        );
-        assert_eq!(
-            shard(
-                auto,
-                env(&[
-                    ("BUILDKITE_PARALLEL_JOB", "0"),
-                    ("BUILDKITE_PARALLEL_JOB_COUNT", "2")
-                ])
-            ),
-            Ok((0, 2))
-        );
-        let k8s = env(&[("JOB_COMPLETION_INDEX", "4")]);
-        assert_eq!(shard(ShardArg::Auto(Some(5)), &k8s), Ok((4, 5)));
-        assert!(
-            shard(auto, &k8s)
-                .unwrap_err()
-                .contains("use --shard auto/N")
-        );
-        assert_eq!(shard(ShardArg::Fixed(1, 2), env(&[])), Ok((1, 2)));
-    }
-
-    #[test]
-    fn auto_refuses_nothing_disagreement_and_nonsense() {
-        let auto = ShardArg::Auto(None);
-        assert!(shard(auto, env(&[])).unwrap_err().contains("no CI engine"));
-        let both = env(&[
-            ("CI_NODE_INDEX", "1"),
-            ("CI_NODE_TOTAL", "2"),
-            ("CIRCLE_NODE_INDEX", "1"),
-            ("CIRCLE_NODE_TOTAL", "2"),
-        ]);
-        let e = shard(auto, both).unwrap_err();
-        assert!(
-            e.contains("GitLab parallel says shard 0/2 but CircleCI says 1/2"),
-            "{e}"
-        );
-        let gl = env(&[("CI_NODE_INDEX", "0"), ("CI_NODE_TOTAL", "2")]);
-        assert!(shard(auto, gl).unwrap_err().contains("is not a shard of 2"));
-        let e = shard(
-            ShardArg::Auto(Some(3)),
-            env(&[("CI_NODE_INDEX", "1"), ("CI_NODE_TOTAL", "2")]),
-        );
-        assert!(e.unwrap_err().contains("runs 2 shards"));
-        let bad = env(&[("CIRCLE_NODE_INDEX", "x")]);
-        assert!(shard(auto, bad).unwrap_err().contains("not a number"));
-    }
 }

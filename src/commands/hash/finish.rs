@@ -1,0 +1,211 @@
+//! How a `hash` run ends: the output committed or the old one kept, `--update`'s journal
+//! made the state or kept, the closing lines on stderr, and the exit status.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use indicatif::HumanBytes;
+
+use crate::commands::Walked;
+use crate::commands::hash::sink::Sink;
+use crate::commands::hash::update::Update;
+use crate::config::HashSettings;
+use crate::exit::{Ended, Exit, Fail};
+use crate::manifest::output::Output;
+use crate::manifest::write::ManifestWriter;
+use crate::report::stderr::Reporter;
+use crate::report::summary::{Summary, plural};
+use crate::sys::cancel;
+
+/// What the engine handed back.
+pub(super) struct Ran {
+    /// Whether every record reached the output (and the journal).
+    pub emitted: io::Result<()>,
+    pub walked: Walked,
+    /// Notices of `--update`'s sources (records that ended early).
+    pub state_problems: Vec<String>,
+    pub started: Instant,
+}
+
+/// The `-o` file as the plan found it.
+pub(super) struct Target {
+    /// Its path with symlinks resolved (None: stdout or a device).
+    pub real: Option<PathBuf>,
+    /// A manifest is there already (which a run with errors does not replace).
+    pub replaces_existing: bool,
+}
+
+/// Ends the run `sink` gathered.
+pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: Target) -> Ended {
+    let summary = &mut sink.summary;
+    summary.excluded = ran.walked.stats.excluded;
+    summary.other_shards = ran.walked.refused;
+    for p in &ran.state_problems {
+        sink.reporter.error(p);
+    }
+    summary.elapsed = ran.started.elapsed();
+    summary.interrupted = cancel::was_interrupted();
+    sink.reporter.finish();
+    if sink.summary.interrupted {
+        return Ok(interrupted(settings, sink));
+    }
+    // The tree digest exists only for a complete run in canonical order.
+    let wants_digest = sink.tree_digest.is_some();
+    let digest = sink
+        .tree_digest
+        .take()
+        .filter(|_| sink.broken.is_none() && sink.summary.errors == 0)
+        .map(|d| d.finish());
+    let Sink {
+        writer,
+        update,
+        reporter,
+        summary,
+        broken,
+        ..
+    } = sink;
+    let json = summary_json(&summary, digest.clone(), update.as_ref());
+    let keep_old = summary.errors > 0 && target.replaces_existing && !settings.replace_partial;
+    let partial = match commit(settings, writer, ran.emitted, &json, keep_old) {
+        Ok(p) => p,
+        Err(fail) => {
+            keep_journal(update, &reporter);
+            return Err(fail);
+        }
+    };
+    reporter.info(&summary.line());
+    if let Some(u) = update {
+        close_update(u, &reporter, partial.is_none(), target.real)?;
+    }
+    if let (Some(p), Some(target)) = (&partial, &settings.output) {
+        reporter.error(&format!(
+            "{} left as it was: {} could not be hashed; the new manifest is in {} \
+             (--replace-partial replaces it anyway)",
+            target.display(),
+            plural(summary.errors, "entry", "entries"),
+            p.display()
+        ));
+    }
+    if let Some(why) = broken {
+        let what = if settings.tree_digest {
+            "no digest: it is defined over names in canonical order"
+        } else {
+            "this shard manifest is not in canonical order, so merge will refuse it"
+        };
+        reporter.error(&format!(
+            "{what}: {why} (give PATHs in that order and not inside one another, or hash one \
+             directory with -C DIR)"
+        ));
+        return Ok(Exit::Failed);
+    }
+    match digest {
+        Some(d) => reporter.error(&format!("digest {d}")),
+        None if wants_digest => reporter.error("no digest: some entries could not be hashed"),
+        None => {}
+    }
+    Ok(if summary.errors > 0 {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}
+
+/// After a stop: a JSON stream on stdout still ends with its summary (`"interrupted":
+/// true`), if stdout takes it; an -o temporary file is removed and the old FILE stays as it
+/// was; `--update`'s journal stays for the next run.
+fn interrupted(settings: &HashSettings, sink: Sink) -> Exit {
+    let Sink {
+        mut writer,
+        update,
+        reporter,
+        summary,
+        ..
+    } = sink;
+    if settings.json && settings.output.is_none() {
+        let _ = writer
+            .summary(&summary.to_json())
+            .and_then(|()| writer.into_inner().commit());
+    } else {
+        drop(writer);
+    }
+    reporter.error(&summary.line());
+    keep_journal(update, &reporter);
+    Exit::Interrupted
+}
+
+/// The JSON summary record: the run's counts, the tree digest, `--update`'s counts.
+fn summary_json(
+    summary: &Summary,
+    digest: Option<String>,
+    update: Option<&Update>,
+) -> serde_json::Value {
+    let mut json_summary = summary.to_json();
+    if let (Some(d), Some(obj)) = (digest, json_summary.as_object_mut()) {
+        obj.insert("digest".into(), serde_json::Value::from(d));
+    }
+    if let (Some(u), Some(obj)) = (update, json_summary.as_object_mut()) {
+        obj.insert("reused".into(), u.reused.0.into());
+        obj.insert("reused_bytes".into(), u.reused.1.into());
+        obj.insert("read".into(), u.read.0.into());
+        obj.insert("read_bytes".into(), u.read.1.into());
+    }
+    json_summary
+}
+
+/// Writes the JSON summary and commits the output. `keep_old`: a run with error records
+/// never replaces an existing manifest (unless asked to): the old one stays, the new one is
+/// kept beside it for inspection — its path is returned.
+fn commit(
+    settings: &HashSettings,
+    mut writer: ManifestWriter<Output>,
+    emitted: io::Result<()>,
+    json: &serde_json::Value,
+    keep_old: bool,
+) -> Result<Option<PathBuf>, Fail> {
+    let mut partial = None;
+    let written =
+        emitted
+            .and_then(|()| writer.summary(json))
+            .and_then(|()| match writer.into_inner() {
+                Output::File(f) if keep_old => f.commit_partial().map(|p| partial = Some(p)),
+                out => out.commit(),
+            });
+    written.map_err(|e| {
+        let target = settings
+            .output
+            .as_ref()
+            .map_or("stdout".into(), |p| p.display().to_string());
+        Fail::unwritten(&target, &e)
+    })?;
+    Ok(partial)
+}
+
+/// `--update` after a complete run: counts said; the journal becomes the state when the
+/// manifest was replaced, else it stays.
+fn close_update(
+    u: Update,
+    reporter: &Reporter,
+    replaced: bool,
+    real: Option<PathBuf>,
+) -> Result<(), Fail> {
+    reporter.info(&format!(
+        "update: {} reused ({}), {} read ({})",
+        plural(u.reused.0, "digest", "digests"),
+        HumanBytes(u.reused.1),
+        plural(u.read.0, "file", "files"),
+        HumanBytes(u.read.1)
+    ));
+    let committed = match (replaced, real) {
+        (true, Some(real)) => u.commit(&real),
+        _ => u.keep(),
+    };
+    committed.map_err(Fail::fatal)
+}
+
+/// Leaves the journal of an `--update` run that did not replace the manifest, for the next.
+fn keep_journal(update: Option<Update>, reporter: &Reporter) {
+    if let Some(Err(e)) = update.map(Update::keep) {
+        reporter.error(&e);
+    }
+}

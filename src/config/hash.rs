@@ -1,0 +1,112 @@
+//! `hash`'s flags resolved once, into the values its plan, sink and finish read: nothing
+//! else in the command looks at a flag to decide something.
+
+use std::path::PathBuf;
+
+use globset::GlobSet;
+
+use crate::cli::HashArgs;
+use crate::hash::algo::Mode;
+use crate::manifest::write::{Format, Shape};
+use crate::names::escape::Escaping;
+use crate::report::stderr::ProgressMode;
+
+/// What `hash` does, as plain values.
+#[derive(Debug)]
+pub struct HashSettings {
+    pub progress: ProgressMode,
+    pub quiet: bool,
+    /// `--shard`, resolved (auto read from the CI engine's variables).
+    pub shard: Option<(u64, u64)>,
+    pub mode: Mode,
+    pub shape: Shape,
+    pub format: Format,
+    pub escaping: Escaping,
+    /// `--digest`: the tree digest after the run.
+    pub tree_digest: bool,
+    /// `--files-from` was given (its list is read by the plan).
+    pub listed: bool,
+    pub sort: bool,
+    pub update: bool,
+    pub json: bool,
+    /// `-o FILE` (None: stdout).
+    pub output: Option<PathBuf>,
+    pub replace_partial: bool,
+}
+
+impl HashSettings {
+    /// Names must arrive in canonical order: for the tree digest, a shard (merge takes
+    /// them so) and `--update` (its state is read as a cursor).
+    pub fn needs_order(&self) -> bool {
+        self.tree_digest || self.shard.is_some() || self.update
+    }
+
+    /// The run checks the order it emits names in (the digest and shards are defined over
+    /// canonical order; `--update`'s walk only reads in it).
+    pub fn checks_order(&self) -> bool {
+        self.tree_digest || self.shard.is_some()
+    }
+}
+
+/// Resolves `args`. `key`: what `--keyed` read from standard input; `stdout_terminal`:
+/// whether stdout (the output when no `-o`) is a terminal; `var`: the environment, for
+/// `--shard auto`. Returns the settings and the compiled `--exclude` globs.
+pub fn hash(
+    args: &HashArgs,
+    key: Option<Vec<u8>>,
+    stdout_terminal: bool,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(HashSettings, Option<GlobSet>), String> {
+    let excludes = super::excludes(&args.walk.exclude)?;
+    let shard = args.shard.map(|a| super::shard(a, var)).transpose()?;
+    let mode = super::mode(Some(args.algo), &args.keys, args.seek, key, None)?;
+    if args.digest && !mode.is_default() {
+        return Err(
+            "--digest (b3t1) is defined over default BLAKE3 digests: not with --algo, --keyed, \
+             --derive-key, --length or --seek"
+                .into(),
+        );
+    }
+    let settings = HashSettings {
+        progress: ProgressMode::from_flags(args.progress, args.no_progress),
+        quiet: args.quiet,
+        shard,
+        mode,
+        shape: Shape {
+            names: !args.no_names,
+            terminator: if args.zero { 0 } else { b'\n' },
+            raw: args.raw,
+        },
+        format: if args.json {
+            Format::Json
+        } else if args.tag {
+            Format::Tag
+        } else {
+            Format::Plain
+        },
+        // A terminal gets control characters escaped; files and pipes get b3sum's format;
+        // -z lines carry names as they are (as sha256sum -z).
+        escaping: if args.zero {
+            Escaping::Raw
+        } else if args.output.is_none() && stdout_terminal {
+            Escaping::Terminal
+        } else {
+            Escaping::Manifest
+        },
+        tree_digest: args.digest,
+        listed: args.files_from.is_some(),
+        sort: args.sort,
+        update: args.update,
+        json: args.json,
+        output: args.output.clone(),
+        replace_partial: args.replace_partial,
+    };
+    if settings.listed && settings.needs_order() && !settings.sort {
+        return Err(
+            "--files-from with --digest, --shard or --update needs --sort (they take names in \
+             canonical order)"
+                .into(),
+        );
+    }
+    Ok((settings, excludes))
+}
