@@ -15,6 +15,7 @@
 //! sys       every libc call and unsafe block (but main's fd-1 probe): opening files confined, mappings, limits,
 //!           signals and cancellation, page-cache eviction
 //! names     escaping, canonical order, name sets (pure logic)
+//! record    the typed `--json` records (serde)
 //! hash      how one file is read and hashed, and how an entry ends (`outcome`)
 //! walk      the walker (walkdir), emitting entries through a callback
 //! manifest  reading and writing manifest lines, the -o output file
@@ -38,6 +39,7 @@ pub(crate) mod hash;
 pub mod manifest;
 pub mod names;
 pub(crate) mod pipeline;
+pub(crate) mod record;
 pub(crate) mod report;
 pub(crate) mod state;
 pub mod sys;

@@ -7,12 +7,11 @@
 
 use std::io::{self, Write};
 
-use serde_json::{Value, json};
-
 use crate::hash::algo::{Algo, Digest};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::manifest::read::MAX_LINE;
 use crate::names::escape::{Escaping, needs_escape, push_name};
+use crate::record::{HashRecord, Path};
 
 /// Output format of `hash`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,13 +129,7 @@ impl<W: Write> ManifestWriter<W> {
                 }
             }
             (Format::Json, _) => {
-                let mut record = json_record(name, outcome);
-                if let (Some(r), Some(obj), Outcome::Hashed { .. }) =
-                    (reused, record.as_object_mut(), outcome)
-                {
-                    obj.insert("reused".into(), r.into());
-                }
-                serde_json::to_writer(&mut self.line, &record)?;
+                serde_json::to_writer(&mut self.line, &json_record(name, outcome, reused))?;
                 self.line.push(b'\n');
             }
             _ => return Ok(()),
@@ -145,7 +138,7 @@ impl<W: Write> ManifestWriter<W> {
     }
 
     /// Writes the closing summary record (JSON only).
-    pub fn summary(&mut self, summary: &Value) -> io::Result<()> {
+    pub fn summary(&mut self, summary: &impl serde::Serialize) -> io::Result<()> {
         if self.format == Format::Json {
             serde_json::to_writer(&mut self.out, summary)?;
             self.out.write_all(b"\n")?;
@@ -194,48 +187,31 @@ pub fn format_line(
     line.push(b'\n');
 }
 
-/// The JSON form of a name: `path` (a string; lossy only if the bytes are not UTF-8) and, in
-/// that case only, `path_bytes`: the exact bytes as lowercase hex.
-pub fn json_path(name: &[u8], obj: &mut serde_json::Map<String, Value>) {
-    match std::str::from_utf8(name) {
-        Ok(s) => {
-            obj.insert("path".into(), Value::from(s));
-        }
-        Err(_) => {
-            obj.insert("path".into(), Value::from(String::from_utf8_lossy(name)));
-            let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
-            obj.insert("path_bytes".into(), Value::from(hex));
-        }
-    }
-}
-
-fn json_record(name: &[u8], outcome: &Outcome) -> Value {
-    let mut obj = serde_json::Map::new();
+fn json_record<'a>(name: &'a [u8], outcome: &Outcome, reused: Option<bool>) -> HashRecord<'a> {
+    let name = Path::of(name);
     match outcome {
-        Outcome::Hashed { hash, size } => {
-            obj.insert("type".into(), json!("file"));
-            json_path(name, &mut obj);
-            obj.insert("hash".into(), json!(hash.to_hex()));
-            obj.insert("size".into(), json!(size));
-        }
-        Outcome::Failed(err) => {
-            obj.insert("type".into(), json!("error"));
-            json_path(name, &mut obj);
-            obj.insert("error".into(), json!(err.kind.as_str()));
-            obj.insert("message".into(), json!(err.to_string()));
-        }
-        Outcome::Skipped(kind) => {
-            obj.insert("type".into(), json!("skipped"));
-            json_path(name, &mut obj);
-            obj.insert("kind".into(), json!(kind.as_str()));
-        }
+        Outcome::Hashed { hash, size } => HashRecord::File {
+            name,
+            hash: hash.to_hex(),
+            size: *size,
+            reused,
+        },
+        Outcome::Failed(err) => HashRecord::Error {
+            name,
+            error: err.kind.as_str(),
+            message: err.to_string(),
+        },
+        Outcome::Skipped(kind) => HashRecord::Skipped {
+            name,
+            kind: kind.as_str(),
+        },
     }
-    Value::Object(obj)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn line(name: &[u8], tag: bool) -> String {
         let mut v = Vec::new();

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use crate::record::HashSummary;
 use indicatif::HumanBytes;
-use serde_json::{Value, json};
 
 use crate::hash::outcome::{ErrorKind, Outcome};
 
@@ -64,18 +64,22 @@ impl Summary {
         s
     }
 
-    pub fn to_json(&self) -> Value {
-        json!({
-            "type": "summary",
-            "files": self.files,
-            "bytes": self.bytes,
-            "errors": self.errors,
-            "skipped": self.skipped,
-            "excluded": self.excluded,
-            "other_shards": self.other_shards,
-            "elapsed_secs": self.elapsed.as_secs_f64(),
-            "interrupted": self.interrupted,
-        })
+    /// The closing `--json` record (the tree digest and `--update`'s counts are the
+    /// command's to add).
+    pub fn record(&self) -> HashSummary {
+        HashSummary {
+            kind: "summary",
+            files: self.files,
+            bytes: self.bytes,
+            errors: self.errors,
+            skipped: self.skipped,
+            excluded: self.excluded,
+            other_shards: self.other_shards,
+            elapsed_secs: self.elapsed.as_secs_f64(),
+            interrupted: self.interrupted,
+            digest: None,
+            update: None,
+        }
     }
 }
 

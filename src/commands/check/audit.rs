@@ -5,19 +5,18 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
-
+use super::sink::Sink;
 use super::source::lexically_outside;
-use super::verdict::Sink;
+use super::verdict::Verdict;
 
 use super::missing::MissingSet;
 use crate::commands::walk_into;
 use crate::hash::outcome::{Action, ErrorKind, Outcome, SkipKind};
-use crate::manifest::write::json_path;
 use crate::names::escape::display;
 use crate::names::nameset::NameSet;
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::pipeline::queue::Feeder;
+use crate::record::{CheckRecord, Path};
 use crate::walk::WalkConfig;
 
 /// What `--audit` walks: the deepest directory holding every entry (or `.`), the names the
@@ -76,32 +75,9 @@ pub(super) fn audit_tree<W: Write>(
                                 return Ok(());
                             }
                         };
-                        let from = &from;
-                        sink.counts.moved += 1;
-                        let status = format!("MOVED (from {})", display(from));
-                        sink.printer.verdict(&done.name, &status, false, |_| {
-                            let mut o = serde_json::Map::new();
-                            o.insert("type".into(), json!("moved"));
-                            json_path(&done.name, &mut o);
-                            let mut f = serde_json::Map::new();
-                            json_path(from, &mut f);
-                            o.insert("from".into(), f.remove("path").unwrap_or_default());
-                            // Like `path_bytes`: the exact old name when it is not UTF-8.
-                            if let Some(bytes) = f.remove("path_bytes") {
-                                o.insert("from_bytes".into(), bytes);
-                            }
-                            o.insert("hash".into(), json!(hash.to_hex().as_str()));
-                            Value::Object(o)
-                        });
+                        audited(sink, &done.name, Verdict::Moved(from), hash.to_hex());
                     } else {
-                        sink.counts.new += 1;
-                        sink.printer.verdict(&done.name, "NEW", false, |_| {
-                            let mut o = serde_json::Map::new();
-                            o.insert("type".into(), json!("new"));
-                            json_path(&done.name, &mut o);
-                            o.insert("hash".into(), json!(hash.to_hex().as_str()));
-                            Value::Object(o)
-                        });
+                        audited(sink, &done.name, Verdict::New, hash.to_hex());
                     }
                 }
                 Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => {}
@@ -121,6 +97,19 @@ pub(super) fn audit_tree<W: Write>(
     );
     sink.counts.excluded = walked.source.stats.excluded;
     skipped
+}
+
+/// Counts and prints the audit's verdict (NEW or MOVED) of the file `name`, whose digest is
+/// `hex`.
+fn audited<W: Write>(sink: &mut Sink<W>, name: &[u8], verdict: Verdict, hex: String) {
+    sink.counts.verdict(&verdict);
+    sink.printer.verdict(name, &verdict, |_| match &verdict {
+        Verdict::Moved(from) => CheckRecord::moved(name, from, hex),
+        _ => CheckRecord::New {
+            name: Path::of(name),
+            hash: hex,
+        },
+    });
 }
 
 /// The directory `dir` (symlinks resolved) is the working directory or lies beneath it.

@@ -1,9 +1,10 @@
 //! The counts of a check run, and the two places they are said: the closing line on
 //! stderr and the JSON summary, with the same words.
 
-use serde_json::{Value, json};
-
+use super::rot::Cause;
+use super::verdict::{Problem, Settled, Verdict};
 use crate::names::nameset::Location;
+use crate::record::CheckSummary;
 
 /// Verdict counts.
 #[derive(Debug, Default)]
@@ -30,7 +31,37 @@ pub(super) struct Counts {
 }
 
 impl Counts {
-    /// The closing line on stderr.
+    /// Counts what a pass-1 item came to.
+    pub(super) fn count(&mut self, settled: &Settled) {
+        match settled {
+            Settled::TooLong(_) => self.too_long += 1,
+            Settled::Malformed(at, _) => {
+                self.malformed += 1;
+                self.first_malformed.get_or_insert(*at);
+            }
+            Settled::Entry { verdict, .. } => self.verdict(verdict),
+            Settled::IgnoredMissing => self.ignored_missing += 1,
+            Settled::Held { .. } | Settled::Cancelled => {}
+        }
+    }
+
+    /// Counts one verdict.
+    pub(super) fn verdict(&mut self, verdict: &Verdict) {
+        match verdict {
+            Verdict::Ok => self.ok += 1,
+            Verdict::Failed(cause) => {
+                self.failed += 1;
+                self.explained += u64::from(cause.is_some());
+                self.corrupted += u64::from(*cause == Some(Cause::Corrupted));
+            }
+            Verdict::Unverified(Problem::Missing) => self.missing += 1,
+            Verdict::Unverified(Problem::Outside) => self.outside += 1,
+            Verdict::Unverified(_) => self.unreadable += 1,
+            Verdict::New => self.new += 1,
+            Verdict::Moved(_) => self.moved += 1,
+        }
+    }
+
     /// The closing line on stderr: the same counts, under the same words, as the JSON
     /// summary; NEW and MOVED only with `--audit` (`audit_skipped`: symlinks and special
     /// files the audit saw and did not hash).
@@ -71,16 +102,24 @@ impl Counts {
     }
 
     /// The closing `--json` record.
-    pub(super) fn json(&self, passed: bool) -> Value {
-        json!({
-            "type": "summary", "ok": self.ok, "failed": self.failed,
-            "corrupted": self.corrupted,
-            "missing": self.missing, "unreadable": self.unreadable,
-            "outside": self.outside, "malformed": self.malformed,
-            "duplicates": self.duplicates, "too_long": self.too_long,
-            "new": self.new, "moved": self.moved, "excluded": self.excluded,
-            "ignored_missing": self.ignored_missing, "passed": passed,
-            "interrupted": crate::sys::cancel::was_interrupted(),
-        })
+    pub(super) fn record(&self, passed: bool) -> CheckSummary {
+        CheckSummary {
+            kind: "summary",
+            ok: self.ok,
+            failed: self.failed,
+            corrupted: self.corrupted,
+            missing: self.missing,
+            unreadable: self.unreadable,
+            outside: self.outside,
+            malformed: self.malformed,
+            duplicates: self.duplicates,
+            too_long: self.too_long,
+            new: self.new,
+            moved: self.moved,
+            excluded: self.excluded,
+            ignored_missing: self.ignored_missing,
+            passed,
+            interrupted: crate::sys::cancel::was_interrupted(),
+        }
     }
 }

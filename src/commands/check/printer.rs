@@ -3,14 +3,13 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use serde_json::{Value, json};
-
 use super::missing::Missing;
+use super::verdict::{Problem, Verdict};
 use crate::cli::{CheckArgs, ColorWhen};
 use crate::manifest::output::Output;
-use crate::manifest::write::json_path;
 use crate::names::escape::{Escaping, push_marked};
 use crate::names::nameset::Location;
+use crate::record::{self, CheckRecord};
 use crate::sys::{cancel, stdio};
 
 pub(super) struct Printer<W: Write = Output> {
@@ -94,8 +93,9 @@ impl<W: Write> Printer<W> {
 
     /// The verdict of an entry held back for the audit whose content did not turn up.
     pub(super) fn missing(&mut self, m: &Missing) {
-        self.verdict(m.name, "FAILED (missing)", false, |p| {
-            entry_json(m.name, "missing", &p.loc(m.at), m.expected, None)
+        let verdict = Verdict::Unverified(Problem::Missing);
+        self.verdict(m.name, &verdict, |p| {
+            verdict.entry_record(m.name, p.loc(m.at), m.expected, None)
         });
     }
 
@@ -119,33 +119,31 @@ impl<W: Write> Printer<W> {
     }
 
     /// One JSON Lines record.
-    pub(super) fn json_line(&mut self, value: &Value) {
-        let mut line = serde_json::to_vec(value).unwrap_or_default();
-        line.push(b'\n');
-        self.write(&line);
+    pub(super) fn json_line(&mut self, value: &impl serde::Serialize) {
+        self.write(&record::line(value));
     }
 
     /// `NAME: STATUS` (name escaped as b3sum does), or the JSON object `json` builds (only
     /// then: most verdicts are plain OK lines, and this runs once per entry).
-    pub(super) fn verdict(
+    pub(super) fn verdict<'a>(
         &mut self,
         name: &[u8],
-        status: &str,
-        ok: bool,
-        json: impl FnOnce(&Self) -> Value,
+        verdict: &Verdict,
+        json: impl FnOnce(&Self) -> CheckRecord<'a>,
     ) {
         if self.json {
             let record = json(self);
             self.json_line(&record);
             return;
         }
-        if ok && self.quiet {
+        if verdict.passed() && self.quiet {
             return;
         }
+        let status = verdict.status();
         let mut line = Vec::with_capacity(name.len() + 16);
         push_marked(name, self.escaping, &mut line);
         line.extend_from_slice(b": ");
-        match self.color.then(|| status_style(status)) {
+        match self.color.then(|| status_style(verdict)) {
             Some(style) => {
                 line.extend_from_slice(format!("{style}{status}{style:#}").as_bytes());
             }
@@ -156,37 +154,19 @@ impl<W: Write> Printer<W> {
     }
 }
 
-pub(super) fn entry_json(
-    name: &[u8],
-    status: &str,
-    at: &str,
-    expected: &crate::hash::algo::Digest,
-    actual: Option<&crate::hash::algo::Digest>,
-) -> Value {
-    let mut o = serde_json::Map::new();
-    o.insert("type".into(), json!("entry"));
-    json_path(name, &mut o);
-    o.insert("status".into(), json!(status));
-    o.insert("at".into(), json!(at));
-    o.insert("expected".into(), json!(expected.to_hex()));
-    if let Some(h) = actual {
-        o.insert("actual".into(), json!(h.to_hex()));
-    }
-    Value::Object(o)
-}
-
 /// The colour of a verdict: readable on dark and light backgrounds (no yellow).
-fn status_style(status: &str) -> anstyle::Style {
+fn status_style(verdict: &Verdict) -> anstyle::Style {
     use anstyle::AnsiColor;
-    let colour = if status == "OK" {
-        AnsiColor::Green
-    } else if status.starts_with("NEW") {
-        AnsiColor::Magenta
-    } else if status.starts_with("MOVED") {
-        AnsiColor::Cyan
-    } else {
-        AnsiColor::Red
+    let colour = match verdict {
+        Verdict::Ok => AnsiColor::Green,
+        Verdict::New => AnsiColor::Magenta,
+        Verdict::Moved(_) => AnsiColor::Cyan,
+        Verdict::Failed(_) | Verdict::Unverified(_) => AnsiColor::Red,
     };
     let style = colour.on_default();
-    if status == "OK" { style } else { style.bold() }
+    if verdict.passed() {
+        style
+    } else {
+        style.bold()
+    }
 }

@@ -14,6 +14,7 @@ use crate::config::HashSettings;
 use crate::exit::{Ended, Exit, Fail};
 use crate::manifest::output::Output;
 use crate::manifest::write::ManifestWriter;
+use crate::record::{HashSummary, UpdateCounts};
 use crate::report::stderr::Reporter;
 use crate::report::summary::{Summary, plural};
 use crate::sys::cancel;
@@ -124,7 +125,7 @@ fn interrupted(settings: &HashSettings, sink: Sink) -> Exit {
     } = sink;
     if settings.json && settings.output.is_none() {
         let _ = writer
-            .summary(&summary.to_json())
+            .summary(&summary.record())
             .and_then(|()| writer.into_inner().commit());
     } else {
         drop(writer);
@@ -135,22 +136,17 @@ fn interrupted(settings: &HashSettings, sink: Sink) -> Exit {
 }
 
 /// The JSON summary record: the run's counts, the tree digest, `--update`'s counts.
-fn summary_json(
-    summary: &Summary,
-    digest: Option<String>,
-    update: Option<&Update>,
-) -> serde_json::Value {
-    let mut json_summary = summary.to_json();
-    if let (Some(d), Some(obj)) = (digest, json_summary.as_object_mut()) {
-        obj.insert("digest".into(), serde_json::Value::from(d));
+fn summary_json(summary: &Summary, digest: Option<String>, update: Option<&Update>) -> HashSummary {
+    HashSummary {
+        digest,
+        update: update.map(|u| UpdateCounts {
+            reused: u.reused.0,
+            reused_bytes: u.reused.1,
+            read: u.read.0,
+            read_bytes: u.read.1,
+        }),
+        ..summary.record()
     }
-    if let (Some(u), Some(obj)) = (update, json_summary.as_object_mut()) {
-        obj.insert("reused".into(), u.reused.0.into());
-        obj.insert("reused_bytes".into(), u.reused.1.into());
-        obj.insert("read".into(), u.read.0.into());
-        obj.insert("read_bytes".into(), u.read.1.into());
-    }
-    json_summary
 }
 
 /// Writes the JSON summary and commits the output. `keep_old`: a run with error records
@@ -160,7 +156,7 @@ fn commit(
     settings: &HashSettings,
     mut writer: ManifestWriter<Output>,
     emitted: io::Result<()>,
-    json: &serde_json::Value,
+    json: &HashSummary,
     keep_old: bool,
 ) -> Result<Option<PathBuf>, Fail> {
     let mut partial = None;

@@ -1,0 +1,164 @@
+//! How a `check` run ends: the JSON summary, the warnings GNU's `-c` gives (with b3tree's
+//! hints), the closing line on stderr and the exit status.
+
+use std::io::Write;
+use std::time::Duration;
+
+use super::Run;
+use super::counts::Counts;
+use super::printer::Printer;
+use crate::cli::CheckArgs;
+use crate::exit::{Exit, Fail};
+use crate::report::summary::plural;
+use crate::sys::cancel;
+
+/// What the passes left for the end.
+pub(super) struct Ended {
+    /// A manifest could not be read to its end.
+    pub read_error: Option<String>,
+    /// The missing entries' names could not be read again (said already).
+    pub reread_failed: bool,
+    /// Entries the manifests held.
+    pub entries: u64,
+    /// Symlinks and special files the audit saw and did not hash.
+    pub audit_skipped: u64,
+    pub elapsed: Duration,
+}
+
+pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::Ended {
+    let Run {
+        reporter,
+        mut printer,
+        counts,
+        ..
+    } = run;
+    if cancel::was_interrupted() {
+        // A JSON stream still ends with its summary (`"interrupted": true`), if stdout takes it.
+        if args.json {
+            printer.json_line(&counts.record(false));
+            let _ = printer.finish();
+        }
+        reporter.error("interrupted");
+        return Ok(Exit::Interrupted);
+    }
+    printer
+        .finish()
+        .map_err(|e| Fail::unwritten("stdout", &e))?;
+    if let Some(e) = ended.read_error {
+        return Err(Fail::usage(e));
+    }
+    if ended.reread_failed {
+        return Err(Fail::fatal(""));
+    }
+    let (code, mut notes) = verdict(&counts, ended.entries, args);
+    notes.extend(warnings(&counts, &printer));
+    if !args.status {
+        for n in &notes {
+            reporter.error(&format!("WARNING: {n}"));
+        }
+        if args.json {
+            printer.json_line(&counts.record(code == Exit::Ok));
+            printer.finish().map_err(|_| Fail::fatal(""))?;
+        }
+        if !args.quiet || code != Exit::Ok {
+            let audit = args.audit.then_some(ended.audit_skipped);
+            reporter.error(&counts.summary(audit, ended.elapsed.as_secs_f64()));
+        }
+    }
+    Ok(code)
+}
+
+/// The exit code, and why the run failed when no single entry says so.
+pub(super) fn verdict(counts: &Counts, entries: u64, args: &CheckArgs) -> (Exit, Vec<String>) {
+    let verified = counts.ok + counts.failed;
+    let mut notes = Vec::new();
+    if entries == 0 {
+        notes.push("no properly formatted BLAKE3 checksum lines found".to_string());
+    } else if args.ignore_missing && verified == 0 && counts.unreadable + counts.outside == 0 {
+        notes.push("no file was verified".to_string());
+    }
+    let bad_entries = counts.failed
+        + counts.missing
+        + counts.unreadable
+        + counts.outside
+        + counts.new
+        + counts.moved
+        + counts.too_long;
+    let bad_lines = args.strict && counts.malformed + counts.duplicates > 0;
+    let code = if !notes.is_empty() || bad_entries > 0 || bad_lines {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    };
+    (code, notes)
+}
+
+/// GNU-style warnings, e.g. "2 computed checksums did NOT match".
+fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<String> {
+    let first_malformed = counts
+        .first_malformed
+        .map(|at| format!(" (first: {})", printer.loc(at)))
+        .unwrap_or_default();
+    [
+        (
+            counts.failed,
+            "computed checksum did NOT match",
+            "computed checksums did NOT match",
+            "",
+        ),
+        (
+            counts.missing,
+            "listed file is missing",
+            "listed files are missing",
+            "",
+        ),
+        (
+            counts.unreadable,
+            "file could not be read",
+            "files could not be read",
+            "",
+        ),
+        (
+            counts.outside,
+            "entry lies outside the working directory (refused)",
+            "entries lie outside the working directory (refused)",
+            "; run check where they are (-C DIR) or pass --allow-outside",
+        ),
+        (
+            counts.malformed,
+            "line is improperly formatted",
+            "lines are improperly formatted",
+            first_malformed.as_str(),
+        ),
+        (
+            counts.duplicates,
+            "duplicate entry",
+            "duplicate entries",
+            "",
+        ),
+        (
+            counts.too_long,
+            "line is too long to be read (counted as a failure)",
+            "lines are too long to be read (counted as failures)",
+            "",
+        ),
+    ]
+    .into_iter()
+    .filter(|&(n, ..)| n > 0)
+    .map(|(n, one, many, extra)| format!("{}{extra}", plural(n, one, many)))
+    .chain(another_algorithm(counts))
+    .collect()
+}
+
+/// Every verified entry failed and nothing is missing: the manifest was likely made with
+/// another algorithm (a SHA256SUMS given to check) — said once, not per entry. Not when the
+/// state beside the manifest explained a failure (its digests are ours, then).
+fn another_algorithm(counts: &Counts) -> Option<String> {
+    let plain = counts.ok == 0 && counts.missing == 0 && counts.unreadable == 0;
+    (counts.failed > 0 && plain && counts.explained == 0).then(|| {
+        "every checksum differs: was the manifest made with another algorithm? An untagged \
+         line is read as BLAKE3: for sha256sum or sha512sum manifests give --algo sha256 or \
+         --algo sha512"
+            .to_string()
+    })
+}

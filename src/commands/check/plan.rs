@@ -1,0 +1,107 @@
+//! `check`'s plan: the manifests opened, the digest mode settled (from the flags or the
+//! first entry), the audit's walk and the engine configured — every usage or fatal error
+//! before a file is read.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cli::CheckArgs;
+use crate::commands::{engine_config, read_key};
+use crate::config::{self, Env};
+use crate::exit::Fail;
+use crate::hash::algo::Mode;
+use crate::manifest::read::{self, Opened};
+use crate::pipeline::engine::EngineConfig;
+use crate::report::stderr::say;
+use crate::sys::open::Confine;
+use crate::walk::WalkConfig;
+
+/// What a `check` run is, before it starts.
+pub(super) struct Plan {
+    pub args: CheckArgs,
+    pub opened: Opened,
+    /// The audit walk's own narrowing (`--exclude`, `--one-file-system`, `--max-depth`).
+    pub audit_walk: WalkConfig,
+    pub mode: Mode,
+    pub engine: EngineConfig,
+}
+
+impl Plan {
+    pub fn new(mut args: CheckArgs, env: &Env) -> Result<Plan, Fail> {
+        // No MANIFEST: standard input, as `sha256sum -c` and `b3sum -c` read it — unless it
+        // is a terminal, where waiting for a manifest to be typed helps no one.
+        if args.manifests.is_empty() {
+            if std::io::stdin().is_terminal() {
+                return Err(Fail::usage(
+                    "no MANIFEST given and standard input is a terminal: name a manifest, or \
+                     pipe one in (`b3tree check -` reads standard input)",
+                ));
+            }
+            args.manifests.push(PathBuf::from("-"));
+        }
+        // Checked before any work: a bad GLOB is a usage error.
+        let audit_walk = WalkConfig {
+            excludes: config::excludes(&args.exclude).map_err(Fail::usage)?,
+            one_file_system: args.one_file_system,
+            max_depth: args.max_depth,
+            ..WalkConfig::default()
+        };
+        let mut opened = read::open_all(&args.manifests).map_err(Fail::usage)?;
+        // The audit leaves out each manifest's own `--update` state, journals and `.partial`
+        // by identity, as it leaves out the manifest: a file that merely has such a name is
+        // audited.
+        for m in args.manifests.iter().filter(|m| m.as_os_str() != "-") {
+            if let Ok(real) = std::fs::canonicalize(m) {
+                opened
+                    .ids
+                    .extend(crate::state::files::Place::of(&real).own_ids());
+            }
+        }
+        if env.stdout_closed && !args.status {
+            return Err(Fail::fatal(
+                "stdout is closed; nowhere to report (use --status)",
+            ));
+        }
+        let mode = digest_mode(&args, &mut opened.readers).map_err(Fail::usage)?;
+        // The length comes from the manifest itself (b3sum -l): a short one verifies little.
+        if mode.len < 16 {
+            say(format_args!(
+                "warning: the manifest's digests are {} bytes long: an OK says only that much \
+                 (a changed file matches by chance once in 2^{})",
+                mode.len,
+                8 * mode.len
+            ));
+        }
+        let engine = EngineConfig {
+            mode: Arc::new(mode.clone()),
+            confine: if args.allow_outside {
+                Confine::Anywhere
+            } else {
+                Confine::Beneath
+            },
+            ..engine_config(&args.engine)?
+        };
+        Ok(Plan {
+            args,
+            opened,
+            audit_walk,
+            mode,
+            engine,
+        })
+    }
+}
+
+/// The run's digest mode: the flags, else what the first manifest's first entry shows
+/// (peeked at, not consumed); `--keyed` reads its key from standard input.
+fn digest_mode(args: &CheckArgs, readers: &mut [Box<dyn BufRead + Send>]) -> Result<Mode, String> {
+    let stdin_is_manifest = args.manifests.iter().any(|m| m.as_os_str() == "-");
+    let key = read_key(args.keys.keyed, stdin_is_manifest, "a manifest")?;
+    let first = readers.first_mut().and_then(|r| {
+        let taken = std::mem::replace(r, Box::new(std::io::empty()));
+        let (back, first) = read::peek_first_entry(taken, args.zero);
+        *r = back;
+        first
+    });
+    config::mode(args.algo, &args.keys, None, key, first)
+}

@@ -1,0 +1,204 @@
+//! The `--json` records, one typed struct or variant per record: the one definition of what
+//! JSON Lines output carries, fields serialised in the order they are declared (README
+//! "JSON output" documents them). Nothing builds a record by key.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+/// A name as JSON: `path` (a string; lossy only if the bytes are not UTF-8) and, in that
+/// case only, `path_bytes`: the exact bytes as lowercase hex.
+#[derive(Debug, Serialize)]
+pub struct Path<'a> {
+    pub path: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<String>,
+}
+
+impl<'a> Path<'a> {
+    pub fn of(name: &'a [u8]) -> Self {
+        match std::str::from_utf8(name) {
+            Ok(s) => Path {
+                path: Cow::Borrowed(s),
+                path_bytes: None,
+            },
+            Err(_) => Path {
+                path: String::from_utf8_lossy(name),
+                path_bytes: Some(hex(name)),
+            },
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One entry of `hash --json`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum HashRecord<'a> {
+    File {
+        #[serde(flatten)]
+        name: Path<'a>,
+        hash: String,
+        size: u64,
+        /// `--update` only: the digest was reused from the state (true) or read.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reused: Option<bool>,
+    },
+    Error {
+        #[serde(flatten)]
+        name: Path<'a>,
+        error: &'static str,
+        message: String,
+    },
+    Skipped {
+        #[serde(flatten)]
+        name: Path<'a>,
+        kind: &'static str,
+    },
+}
+
+/// The closing record of `hash --json`.
+#[derive(Debug, Serialize)]
+pub struct HashSummary {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub files: u64,
+    pub bytes: u64,
+    pub errors: u64,
+    pub skipped: u64,
+    pub excluded: u64,
+    pub other_shards: u64,
+    pub elapsed_secs: f64,
+    pub interrupted: bool,
+    /// `--digest`: the tree digest, when the run has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    #[serde(flatten)]
+    pub update: Option<UpdateCounts>,
+}
+
+/// What `hash --update` reused and read (files and bytes).
+#[derive(Debug, Serialize)]
+pub struct UpdateCounts {
+    pub reused: u64,
+    pub reused_bytes: u64,
+    pub read: u64,
+    pub read_bytes: u64,
+}
+
+/// One record of `check --json`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CheckRecord<'a> {
+    /// A manifest entry's verdict.
+    Entry {
+        #[serde(flatten)]
+        name: Path<'a>,
+        status: &'static str,
+        /// `MANIFEST:LINE`.
+        at: String,
+        expected: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        actual: Option<String>,
+        /// How a mismatch came about, when the state beside the manifest says.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cause: Option<&'static str>,
+    },
+    /// `--audit`: a listed file's content found under another name.
+    Moved {
+        #[serde(flatten)]
+        name: Path<'a>,
+        from: Cow<'a, str>,
+        /// Like `path_bytes`: the exact old name when it is not UTF-8.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from_bytes: Option<String>,
+        hash: String,
+    },
+    /// `--audit`: a file no manifest lists.
+    New {
+        #[serde(flatten)]
+        name: Path<'a>,
+        hash: String,
+    },
+    Malformed {
+        at: String,
+        reason: String,
+    },
+    TooLong {
+        at: String,
+    },
+}
+
+impl<'a> CheckRecord<'a> {
+    /// The MOVED record of `name`, whose content was listed as `from`.
+    pub fn moved(name: &'a [u8], from: &'a [u8], hash: String) -> Self {
+        let from = Path::of(from);
+        CheckRecord::Moved {
+            name: Path::of(name),
+            from: from.path,
+            from_bytes: from.path_bytes,
+            hash,
+        }
+    }
+}
+
+/// The closing record of `check --json`.
+#[derive(Debug, Default, Serialize)]
+pub struct CheckSummary {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub ok: u64,
+    pub failed: u64,
+    pub corrupted: u64,
+    pub missing: u64,
+    pub unreadable: u64,
+    pub outside: u64,
+    pub malformed: u64,
+    pub duplicates: u64,
+    pub too_long: u64,
+    pub new: u64,
+    pub moved: u64,
+    pub excluded: u64,
+    pub ignored_missing: u64,
+    pub passed: bool,
+    pub interrupted: bool,
+}
+
+/// One JSON Lines line of `record`.
+pub fn line(record: &impl Serialize) -> Vec<u8> {
+    let mut line = serde_json::to_vec(record).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_come_in_declared_order_and_bytes_only_when_needed() {
+        let r = HashRecord::File {
+            name: Path::of(b"a b"),
+            hash: "00".into(),
+            size: 3,
+            reused: None,
+        };
+        assert_eq!(
+            String::from_utf8(line(&r)).unwrap(),
+            "{\"type\":\"file\",\"path\":\"a b\",\"hash\":\"00\",\"size\":3}\n"
+        );
+        let r = CheckRecord::moved(b"new", b"o\xffld", "11".into());
+        assert_eq!(
+            String::from_utf8(line(&r)).unwrap(),
+            "{\"type\":\"moved\",\"path\":\"new\",\"from\":\"o\u{fffd}ld\",\"from_bytes\":\"6fff6c64\",\"hash\":\"11\"}\n"
+        );
+        let r = CheckRecord::TooLong { at: "m:1".into() };
+        assert_eq!(
+            String::from_utf8(line(&r)).unwrap(),
+            "{\"type\":\"too_long\",\"at\":\"m:1\"}\n"
+        );
+    }
+}
