@@ -826,6 +826,26 @@ fn the_progress_bar_never_lands_inside_output_lines_on_one_terminal() {
 
 // ---- T8: another filesystem at the same path ----------------------------------------------
 
+/// Writes `bytes` over the first data block (1 KiB blocks) of the file `inner` in the ext2
+/// image `img`, behind the filesystem's back: no stat fact of the file changes.
+fn overwrite_data_of(img: &std::path::Path, inner: &str, bytes: &[u8]) {
+    let blocks = std::process::Command::new("debugfs")
+        .args(["-R", &format!("blocks {inner}")])
+        .arg(img)
+        .output()
+        .unwrap();
+    let block: u64 = String::from_utf8_lossy(&blocks.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::OpenOptions::new().write(true).open(img).unwrap();
+    file.seek(SeekFrom::Start(block * 1024)).unwrap();
+    file.write_all(bytes).unwrap();
+}
+
 #[test]
 fn another_filesystem_at_the_same_path_never_gets_the_old_digest() {
     let env = TestEnv::new();
@@ -868,23 +888,7 @@ fn another_filesystem_at_the_same_path_never_gets_the_old_digest() {
             .args(["-U", "random"])
             .arg(&b),
     );
-    let blocks = std::process::Command::new("debugfs")
-        .args(["-R", "blocks /f"])
-        .arg(&b)
-        .output()
-        .unwrap();
-    let block: u64 = String::from_utf8_lossy(&blocks.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    {
-        use std::io::{Seek, SeekFrom};
-        let mut img = std::fs::OpenOptions::new().write(true).open(&b).unwrap();
-        img.seek(SeekFrom::Start(block * 1024)).unwrap();
-        img.write_all(b"CONTENT OF IMAGE B\n").unwrap();
-    }
+    overwrite_data_of(&b, "/f", b"CONTENT OF IMAGE B\n");
     // Records are trusted for files whose timestamps lie 2 s before the run.
     std::thread::sleep(Duration::from_millis(2100));
     let update = || env.run(&["hash", "-C", "mnt", "--update", "-o", "../m.b3", "."]);

@@ -187,7 +187,8 @@ impl Subtree<'_> {
     }
 }
 
-fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &mut Emit) -> bool {
+/// The walkdir walk of `tree`; None when `--max-depth` ends above it.
+fn walker(cfg: &WalkConfig, tree: &Subtree) -> Option<WalkDir> {
     let mut walker = WalkDir::new(tree.open_as)
         .follow_links(cfg.follow)
         .same_file_system(cfg.one_file_system)
@@ -208,24 +209,85 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
     }
     if let Some(d) = cfg.max_depth {
         if d < tree.base_depth {
-            return true;
+            return None;
         }
         walker = walker.max_depth(d - tree.base_depth);
     }
-    let mut iter = walker.into_iter().filter_entry(|e| {
-        let Some(set) = &cfg.excludes else {
-            return true;
-        };
-        if tree.base_depth + e.depth() == 0 {
-            return true;
-        }
-        let path = tree.real_path(e.path().to_path_buf());
-        let out = set.is_match(path.strip_prefix(tree.root).unwrap_or(&path));
-        if out {
-            excluded.set(excluded.get() + 1);
-        }
-        !out
-    });
+    Some(walker)
+}
+
+/// What becomes of a directory the walk reached (below its root, not following links).
+enum DirStep {
+    /// Listed as it was when its parent was: descend.
+    Descend,
+    /// A mount root that `--one-file-system` leaves out.
+    Skip,
+    /// Swapped (for a symlink, or another directory) since its parent was listed.
+    Swapped,
+}
+
+fn dir_step(cfg: &WalkConfig, entry: &walkdir::DirEntry) -> DirStep {
+    if cfg.follow || entry.depth() == 0 {
+        return DirStep::Descend;
+    }
+    match dir_as_listed(entry) {
+        AsListed::Same => DirStep::Descend,
+        // A bind mount of the same filesystem: another file system for -x, as a mount of
+        // another device is (walkdir leaves those out).
+        AsListed::MountRoot if cfg.one_file_system => DirStep::Skip,
+        AsListed::MountRoot => DirStep::Descend,
+        AsListed::Swapped => DirStep::Swapped,
+    }
+}
+
+/// The action for an entry that is not a directory; None: this run's own temporary file,
+/// which is not the user's and is left out without a word.
+fn file_action(cfg: &WalkConfig, entry: &walkdir::DirEntry) -> Option<Action> {
+    let ft = entry.file_type();
+    let own = ft.is_file() && is_own_output(cfg, entry);
+    let temp_name = crate::names::temp::is_temp_name(entry.file_name().as_bytes());
+    if own && temp_name {
+        return None;
+    }
+    Some(if own {
+        Action::Report(Outcome::Skipped(SkipKind::OwnOutput))
+    } else if ft.is_file() && cfg.skip_temp_names && temp_name {
+        Action::Report(Outcome::Skipped(SkipKind::OwnTemp))
+    } else if ft.is_file() {
+        Action::Hash
+    } else {
+        Action::Report(Outcome::Skipped(SkipKind::of(ft)))
+    })
+}
+
+/// `--exclude` matches the entry (never a root); counted in `excluded`.
+fn is_excluded(
+    cfg: &WalkConfig,
+    tree: &Subtree,
+    e: &walkdir::DirEntry,
+    excluded: &Cell<u64>,
+) -> bool {
+    let Some(set) = &cfg.excludes else {
+        return false;
+    };
+    if tree.base_depth + e.depth() == 0 {
+        return false;
+    }
+    let path = tree.real_path(e.path().to_path_buf());
+    let out = set.is_match(path.strip_prefix(tree.root).unwrap_or(&path));
+    if out {
+        excluded.set(excluded.get() + 1);
+    }
+    out
+}
+
+fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &mut Emit) -> bool {
+    let Some(walker) = walker(cfg, tree) else {
+        return true;
+    };
+    let mut iter = walker
+        .into_iter()
+        .filter_entry(|e| !is_excluded(cfg, tree, e, excluded));
     // The directories being listed, by depth below this subtree's start.
     let mut listing: Vec<PathBuf> = Vec::new();
     while let Some(item) = iter.next() {
@@ -241,24 +303,17 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
                     // The directory whose listing comes next (a readdir error names it).
                     listing.truncate(entry.depth());
                     listing.push(entry.path().to_path_buf());
-                    if cfg.follow || entry.depth() == 0 {
-                        continue;
-                    }
-                    match dir_as_listed(&entry) {
-                        AsListed::Same => continue,
-                        // A bind mount of the same filesystem: another file system for -x,
-                        // as a mount of another device is (walkdir leaves those out).
-                        AsListed::MountRoot if cfg.one_file_system => {
+                    match dir_step(cfg, &entry) {
+                        DirStep::Descend => continue,
+                        DirStep::Skip => {
                             iter.skip_current_dir();
                             continue;
                         }
-                        AsListed::MountRoot => continue,
-                        AsListed::Swapped => {}
+                        DirStep::Swapped => {}
                     }
-                    // Swapped (for a symlink, or another directory) since its parent was
-                    // listed: do not descend, say so. walkdir opens directories by path, so
-                    // a swap in the instant after this check can still show names from
-                    // elsewhere; their contents are never read (opens are confined).
+                    // Do not descend, say so. walkdir opens directories by path, so a swap in
+                    // the instant after this check can still show names from elsewhere;
+                    // their contents are never read (opens are confined).
                     iter.skip_current_dir();
                     let error = EntryError::new(
                         ErrorKind::Changed,
@@ -269,19 +324,8 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
                         Action::Report(Outcome::Failed(error)),
                     )
                 } else {
-                    let own = ft.is_file() && is_own_output(cfg, &entry);
-                    let temp_name = crate::names::temp::is_temp_name(entry.file_name().as_bytes());
-                    if own && temp_name {
-                        continue; // this run's own temporary file: not the user's
-                    }
-                    let action = if own {
-                        Action::Report(Outcome::Skipped(SkipKind::OwnOutput))
-                    } else if ft.is_file() && cfg.skip_temp_names && temp_name {
-                        Action::Report(Outcome::Skipped(SkipKind::OwnTemp))
-                    } else if ft.is_file() {
-                        Action::Hash
-                    } else {
-                        Action::Report(Outcome::Skipped(SkipKind::of(ft)))
+                    let Some(action) = file_action(cfg, &entry) else {
+                        continue;
                     };
                     (tree.real_path(entry.into_path()), action)
                 }

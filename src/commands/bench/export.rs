@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::plot::{Format, Point, throughput};
-use super::{Row, Run, Setting};
+use super::sweep::{Row, Run, Setting};
 use crate::cli::CacheMode;
 use crate::config;
 use crate::manifest::output::write_whole;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::hash::algo::{Digest, Mode};
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
-use crate::manifest::read::{Line, LineReader, Malformed};
+use crate::manifest::read::{Entry, Line, LineReader, Malformed};
 use crate::names::nameset::{Location, NameSet, narrow_common_dir, normalize};
 use crate::pipeline::queue::Feeder;
 
@@ -94,23 +94,20 @@ pub(super) fn read_manifests(
     flags: ReadFlags,
     feeder: &mut Feeder<Item>,
 ) -> SourceInfo {
-    let ReadFlags {
-        allow_outside,
-        find_common,
-        zero,
-        ref mode,
-    } = flags;
-    let mut names = NameSet::new();
-    let cwd = std::env::current_dir()
-        .and_then(std::fs::canonicalize)
-        .ok()
-        .map(|p| p.into_os_string().into_vec());
-    let mut common: Option<Vec<u8>> = None;
-    let mut entries = 0u64;
-    let mut admitted = 0u64;
+    let mut admit = Admission {
+        names: NameSet::new(),
+        cwd: std::env::current_dir()
+            .and_then(std::fs::canonicalize)
+            .ok()
+            .map(|p| p.into_os_string().into_vec()),
+        common: None,
+        entries: 0,
+        admitted: 0,
+        flags,
+    };
     let mut read_error = None;
     'manifests: for (idx, reader) in readers.into_iter().enumerate() {
-        let mut lines = LineReader::new(reader).zero(zero);
+        let mut lines = LineReader::new(reader).zero(admit.flags.zero);
         loop {
             let line = match lines.next_line() {
                 Ok(Some(l)) => l,
@@ -121,83 +118,87 @@ pub(super) fn read_manifests(
                 }
             };
             let at = (idx as u32, lines.line_no);
-            let pushed = match line {
-                Line::Comment => true,
-                Line::Malformed(why) => feeder.push(
+            let mode = &admit.flags.mode;
+            let malformed = |why| {
+                let report = Action::Report(Outcome::Skipped(SkipKind::Other));
+                (
                     PathBuf::new(),
                     Vec::new(),
-                    Action::Report(Outcome::Skipped(SkipKind::Other)),
+                    report,
                     Item::Malformed { at, why },
-                ),
-                // A digest of another length, or a tagged line of another algorithm, cannot be
-                // checked by this run's mode: said like any malformed line (--strict fails).
+                )
+            };
+            let (path, name, action, item) = match line {
+                Line::Comment => continue,
+                Line::Malformed(why) => malformed(why),
+                // A digest of another length, or a tagged line of another algorithm, cannot
+                // be checked by this run's mode: said like any malformed line (--strict fails).
                 Line::Entry(e)
                     if e.hash.as_bytes().len() != mode.len
                         || e.tag.is_some_and(|t| t != mode.algo) =>
                 {
-                    feeder.push(
-                        PathBuf::new(),
-                        Vec::new(),
-                        Action::Report(Outcome::Skipped(SkipKind::Other)),
-                        Item::Malformed {
-                            at,
-                            why: Malformed::OtherMode,
-                        },
-                    )
+                    malformed(Malformed::OtherMode)
                 }
-                Line::Entry(e) => {
-                    entries += 1;
-                    // An absolute name beneath the working directory is that file: opened
-                    // (confined) by its relative path, and one name with its relative form
-                    // for duplicates and the audit.
-                    let relative = (!allow_outside)
-                        .then(|| cwd.as_deref().and_then(|c| beneath(&e.name, c)))
-                        .flatten();
-                    let opened = relative.as_deref().unwrap_or(&e.name);
-                    let norm = normalize(opened);
-                    names.add(&norm, at);
-                    let refused = match lexically_outside(opened) {
-                        Some(why) if !allow_outside => Some(why),
-                        _ => None,
-                    };
-                    // A refused name never widens the audited directory.
-                    if refused.is_none() {
-                        admitted += 1;
-                        if find_common {
-                            narrow_common_dir(&mut common, &norm);
-                        }
-                    }
-                    let path = PathBuf::from(std::ffi::OsStr::from_bytes(opened));
-                    let action = match refused {
-                        Some(why) => Action::Report(Outcome::Failed(EntryError::new(
-                            ErrorKind::Outside,
-                            why,
-                        ))),
-                        None => Action::Hash,
-                    };
-                    feeder.push(
-                        path,
-                        e.name,
-                        action,
-                        Item::Entry {
-                            at,
-                            expected: e.hash,
-                            offset: lines.line_start,
-                        },
-                    )
-                }
+                Line::Entry(e) => admit.entry(e, at, lines.line_start),
             };
-            if !pushed {
+            if !feeder.push(path, name, action, item) {
                 break 'manifests;
             }
         }
     }
     SourceInfo {
-        names: Some(names),
-        common_dir: common,
-        entries,
-        admitted,
+        names: Some(admit.names),
+        common_dir: admit.common,
+        entries: admit.entries,
+        admitted: admit.admitted,
         read_error,
+    }
+}
+
+/// What the entries read so far add up to: their names, the directory holding them all.
+struct Admission {
+    names: NameSet,
+    /// The working directory (canonical), beneath which absolute names are taken as relative.
+    cwd: Option<Vec<u8>>,
+    common: Option<Vec<u8>>,
+    entries: u64,
+    admitted: u64,
+    flags: ReadFlags,
+}
+
+impl Admission {
+    /// The job of manifest entry `e` (line `at`, starting at byte `offset`): hashed, or
+    /// reported as outside when confinement refuses its name.
+    fn entry(&mut self, e: Entry, at: Location, offset: u64) -> (PathBuf, Vec<u8>, Action, Item) {
+        let allow_outside = self.flags.allow_outside;
+        self.entries += 1;
+        // An absolute name beneath the working directory is that file: opened (confined) by
+        // its relative path, and one name with its relative form for duplicates and the audit.
+        let relative = (!allow_outside)
+            .then(|| self.cwd.as_deref().and_then(|c| beneath(&e.name, c)))
+            .flatten();
+        let opened = relative.as_deref().unwrap_or(&e.name);
+        let norm = normalize(opened);
+        self.names.add(&norm, at);
+        let refused = lexically_outside(opened).filter(|_| !allow_outside);
+        // A refused name never widens the audited directory.
+        if refused.is_none() {
+            self.admitted += 1;
+            if self.flags.find_common {
+                narrow_common_dir(&mut self.common, &norm);
+            }
+        }
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(opened));
+        let action = match refused {
+            Some(why) => Action::Report(Outcome::Failed(EntryError::new(ErrorKind::Outside, why))),
+            None => Action::Hash,
+        };
+        let item = Item::Entry {
+            at,
+            expected: e.hash,
+            offset,
+        };
+        (path, e.name, action, item)
     }
 }
 
