@@ -14,14 +14,15 @@
 //! ```text
 //! sys       every libc call and unsafe block (but main's fd-1 probe): opening files confined, mappings, limits,
 //!           signals and cancellation, page-cache eviction
-//! names     escaping, canonical order, name sets (pure logic)
+//! names     escaping, canonical order (`order`), name sets (pure logic)
 //! record    the typed `--json` records (serde)
 //! hash      how one file is read and hashed, and how an entry ends (`outcome`)
 //! walk      the walker (walkdir), emitting entries through a callback
-//! manifest  reading and writing manifest lines, the -o output file
+//! output    the one writer of stdout, and the -o file replaced atomically
+//! manifest  reading and writing manifest lines
 //! pipeline  queue → workers → gather, wired by `engine`; `rt` is the only async-std file
 //! report    stderr (the one owner of diagnostics) and run summaries
-//! digest    the b3t1 tree digest and shards
+//! tree_digest  the b3t1 tree digest and shards
 //! state     `hash --update`'s state and journals beside a manifest (stat facts + digests)
 //! commands  hash, check, digest, merge, bench: each wires the floors for one subcommand
 //! cli, config, lib, main   flags → configuration → a command → an exit code
@@ -33,16 +34,17 @@
 pub mod cli;
 pub(crate) mod commands;
 pub(crate) mod config;
-pub(crate) mod digest;
 pub mod exit;
 pub(crate) mod hash;
 pub mod manifest;
 pub mod names;
+pub(crate) mod output;
 pub(crate) mod pipeline;
 pub(crate) mod record;
 pub(crate) mod report;
 pub(crate) mod state;
 pub mod sys;
+pub(crate) mod tree_digest;
 pub(crate) mod walk;
 
 use cli::{Cli, Command};

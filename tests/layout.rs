@@ -6,8 +6,23 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first. A module may use its own floor and those before it.
 const FLOORS: &[&str] = &[
-    "sys", "names", "record", "hash", "walk", "manifest", "pipeline", "report", "digest", "state",
-    "cli", "config", "exit", "commands", "lib", "main",
+    "sys",
+    "names",
+    "record",
+    "hash",
+    "walk",
+    "output",
+    "manifest",
+    "pipeline",
+    "report",
+    "tree_digest",
+    "state",
+    "cli",
+    "config",
+    "exit",
+    "commands",
+    "lib",
+    "main",
 ];
 
 const MAX_LINES: usize = 450;

@@ -13,18 +13,19 @@ use crate::cli::DigestArgs;
 use crate::commands::{engine_config, walk_into};
 use crate::config;
 use crate::config::Env;
-use crate::digest::{OrderCheck, TreeDigest, canonical_cmp};
 use crate::exit::{Ended, Exit, Fail};
 use crate::hash::algo::Digest;
 use crate::hash::outcome::Outcome;
-use crate::manifest::output::Output;
 use crate::manifest::read::{self, LineReader, StrictError};
 use crate::names::escape::display;
 use crate::names::nameset::normalize;
+use crate::names::order::{OrderCheck, canonical_cmp};
+use crate::output::Output;
 use crate::pipeline::engine;
 use crate::report::stderr::{ProgressMode, Reporter};
 use crate::report::summary::{count, plural};
 use crate::sys::cancel;
+use crate::tree_digest::TreeDigest;
 use crate::walk::WalkConfig;
 
 pub fn run(args: DigestArgs, env: &Env) -> Ended {

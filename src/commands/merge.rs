@@ -12,17 +12,18 @@ use std::io::{self, BufRead, Write};
 
 use crate::cli::MergeArgs;
 use crate::config::Env;
-use crate::digest::{canonical_cmp, parse_shard_header, shard_of};
 use crate::exit::{Ended, Exit, Fail};
 use crate::hash::algo::Algo;
-use crate::manifest::output::Output;
 use crate::manifest::read::{self, Entry, LineReader, StrictError};
 use crate::manifest::write::format_line;
 use crate::names::escape::{Escaping, display};
 use crate::names::nameset::{climbs_out, is_ancestor, narrow_common_dir, normalize};
+use crate::names::order::canonical_cmp;
+use crate::output::Output;
 use crate::report::stderr::say;
 use crate::report::summary::{self, plural};
 use crate::sys::cancel;
+use crate::tree_digest::{parse_shard_header, shard_of};
 
 struct Input {
     name: String,

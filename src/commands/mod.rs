@@ -84,11 +84,15 @@ pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, Fail> {
     Ok(cfg)
 }
 
-/// Raises RLIMIT_NOFILE as far as allowed and measures the descriptors in use (once per
-/// configuration; repeating it is harmless).
+/// Raises RLIMIT_NOFILE as far as allowed and measures the descriptors in use and the CPUs
+/// (once per configuration; repeating it is harmless).
 pub(crate) fn descriptors() -> config::Descriptors {
     let (soft_limit, in_use) = crate::sys::limits::descriptors();
-    config::Descriptors { soft_limit, in_use }
+    config::Descriptors {
+        soft_limit,
+        in_use,
+        cpus: crate::sys::limits::cpus(),
+    }
 }
 
 /// `--keyed`'s key: up to 33 bytes of standard input (more than 32 is refused as b3sum

@@ -25,14 +25,14 @@ pub fn default_jobs(cpus: usize) -> usize {
     (4 * cpus).max(8)
 }
 
-pub use crate::sys::limits::cpus;
-
-/// What the process's descriptors allow: the soft RLIMIT_NOFILE and the descriptors already
-/// open below it (measured by the caller, which raised the limit first).
+/// What the machine and the process allow, measured by the caller (which raised the limit
+/// first): the soft RLIMIT_NOFILE, the descriptors already open below it, and the CPUs this
+/// process may run on.
 #[derive(Debug, Clone, Copy)]
 pub struct Descriptors {
     pub soft_limit: u64,
     pub in_use: usize,
+    pub cpus: usize,
 }
 
 /// Resolves the pipeline knobs; fails when the limit leaves too few descriptors. No I/O:
@@ -58,7 +58,7 @@ pub fn pipeline(
 ) -> Result<(EngineConfig, Vec<String>), String> {
     let mut warnings = Vec::new();
     let adaptive = jobs.is_none();
-    let jobs = jobs.unwrap_or_else(|| default_jobs(cpus()));
+    let jobs = jobs.unwrap_or_else(|| default_jobs(fds.cpus));
     let queue = queue.unwrap_or(2 * jobs);
     // What RLIMIT_NOFILE allows; more than that would only run into EMFILE (where the walker,
     // unlike the hasher, cannot wait), so a larger --max-open is lowered, with a warning.

@@ -1,6 +1,5 @@
-//! Manifests: reading lines (b3sum and GNU conventions), writing them, and the output file.
+//! Manifests: reading lines (b3sum and GNU conventions) and writing them.
 
 pub mod line;
-pub(crate) mod output;
 pub mod read;
 pub mod write;

@@ -8,9 +8,9 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::digest::canonical_cmp;
 use crate::hash::facts::Known;
 use crate::manifest::read::MAX_LINE;
+use crate::names::order::canonical_cmp;
 use crate::state::line::{self, MAGIC, Record};
 
 /// Longest line a state file may hold: a manifest line's limit plus the record's fields.

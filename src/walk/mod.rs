@@ -4,7 +4,7 @@
 //! sorted by the bytes of their names. This equals comparing paths component by component,
 //! so the output is the same for any `--jobs`. Roots keep the order they were given in: the
 //! whole output is canonical only for roots given in canonical order, none inside another,
-//! which `hash --digest` and `--shard` check (`digest::OrderCheck`).
+//! which `hash --digest` and `--shard` check (`names::order::OrderCheck`).
 //!
 //! Every entry ends as a job: regular files are hashed; FIFOs, sockets, devices and (unless
 //! `--follow`) symlinks become "skipped" reports, never opened; walk errors (unreadable

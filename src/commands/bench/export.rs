@@ -10,8 +10,7 @@ use serde_json::json;
 use super::plot::{Format, Point, throughput};
 use super::sweep::{Row, Run, Setting};
 use crate::cli::CacheMode;
-use crate::config;
-use crate::manifest::output::write_whole;
+use crate::output::write_whole;
 
 pub(super) fn write_csv(path: &Path, runs: &[(Setting, &Run)]) -> Result<(), String> {
     let mut s = String::from("jobs,max_open,queue,run,wall_secs,files,bytes,errors\n");
@@ -44,7 +43,7 @@ pub(super) fn write_json(
     let v = json!({
         "path": root.to_string_lossy(),
         "cache": cache.name(),
-        "cpus": config::cpus(),
+        "cpus": crate::sys::limits::cpus(),
         "runs": runs.iter().map(|(s, r)| json!({
             "jobs": s.jobs, "max_open": s.max_open, "queue": s.queue,
             "wall_secs": r.wall.as_secs_f64(), "files": r.files, "bytes": r.bytes, "errors": r.errors,
@@ -87,7 +86,7 @@ pub(super) fn write_plot(
         "b3tree hash throughput, {} ({}, {} CPUs)",
         root.display(),
         cache.label(),
-        config::cpus()
+        crate::sys::limits::cpus()
     );
     // The name was checked before any run.
     let format = Format::of(path).unwrap_or(Format::Svg);
@@ -105,7 +104,7 @@ pub(super) fn write_table(
         "b3tree bench {}  ({}, {} CPUs, median of {} runs)",
         root.display(),
         cache.label(),
-        config::cpus(),
+        crate::sys::limits::cpus(),
         rows.first().map_or(0, |r| r.runs.len())
     )?;
     writeln!(

@@ -13,9 +13,9 @@ mod sweep;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{BenchArgs, CacheMode};
-use crate::config::{self, Env};
+use crate::config::Env;
 use crate::exit::{Ended, Exit, Fail};
-use crate::manifest::output::Output;
+use crate::output::Output;
 use crate::report::stderr::say;
 use crate::sys::cancel;
 use export::{write_csv, write_json, write_plot, write_table};
@@ -83,7 +83,7 @@ fn plan(args: &BenchArgs, env: &Env) -> Result<PathBuf, Fail> {
 /// The sweep: every `--max-open` × `--queue` × `--jobs` (jobs 1, 2, 4, … by default).
 fn settings(args: &BenchArgs) -> Vec<Setting> {
     let jobs = if args.jobs.is_empty() {
-        default_jobs_sweep(config::cpus())
+        default_jobs_sweep(crate::sys::limits::cpus())
     } else {
         args.jobs.clone()
     };

@@ -206,18 +206,11 @@ fn engine_config(s: &Setting, batch: u32) -> Result<EngineConfig, String> {
 
 /// One run of the pipeline over `root`; `None` if interrupted.
 fn run_once(cfg: &EngineConfig, root: &Path) -> Option<Run> {
-    let walk_cfg = WalkConfig {
+    let walk = WalkConfig {
         roots: vec![root.to_path_buf()],
         ..WalkConfig::default()
     };
-    let cfg = EngineConfig {
-        confine: config::confine_for(&walk_cfg),
-        ..cfg.clone()
-    };
-    let walk_cfg = WalkConfig {
-        max_open_dirs: cfg.walker_dirs,
-        ..walk_cfg
-    };
+    let (walk_cfg, cfg) = config::wire(walk, cfg.clone());
     let (mut files, mut bytes, mut errors) = (0u64, 0u64, 0u64);
     let started = Instant::now();
     // Bench times the whole pipeline; its emit never fails and the walk's counts are not

@@ -6,9 +6,9 @@ use std::io::{self, IsTerminal, Write};
 use super::missing::Missing;
 use super::verdict::{Problem, Verdict};
 use crate::cli::{CheckArgs, ColorWhen};
-use crate::manifest::output::Output;
 use crate::names::escape::{Escaping, push_marked};
 use crate::names::nameset::Location;
+use crate::output::Output;
 use crate::record::{self, CheckRecord};
 use crate::sys::{cancel, stdio};
 

@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-use crate::digest::canonical_cmp;
+use crate::names::order::canonical_cmp;
 use crate::walk::Listed;
 
 /// The entries of a list, in order.

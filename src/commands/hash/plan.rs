@@ -13,7 +13,7 @@ use crate::commands::hash::update::{self, Sources, Update};
 use crate::commands::{engine_config, read_key};
 use crate::config::{self, Env, HashSettings};
 use crate::exit::Fail;
-use crate::manifest::output::{Output, Target};
+use crate::output::{Output, Target};
 use crate::pipeline::engine::EngineConfig;
 use crate::report::stderr::say;
 use crate::state::files::{Place, ids_of};

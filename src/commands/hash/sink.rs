@@ -9,19 +9,20 @@ use crate::commands::hash::list::{self, List};
 use crate::commands::hash::update::{Sources, Update};
 use crate::commands::{Walked, list_into, walk_into};
 use crate::config::HashSettings;
-use crate::digest::{OrderCheck, TreeDigest, shard_of};
 use crate::exit::Fail;
 use crate::hash::algo::Digest;
 use crate::hash::outcome::Outcome;
-use crate::manifest::output::Output;
 use crate::manifest::write::ManifestWriter;
 use crate::names::escape::display;
+use crate::names::order::OrderCheck;
+use crate::output::Output;
 use crate::pipeline::job::Done;
 use crate::pipeline::queue::Feeder;
 use crate::report::stderr::Reporter;
 use crate::report::summary::Summary;
 use crate::sys::open::Confine;
 use crate::sys::roots::Roots;
+use crate::tree_digest::{TreeDigest, shard_of};
 use crate::walk::WalkConfig;
 
 /// Where the entries come from.
@@ -115,7 +116,7 @@ impl Sink {
             .with_shape(settings.shape);
         if let Some((k, n)) = settings.shard {
             writer
-                .comment(&crate::digest::shard_header(k, n))
+                .comment(&crate::tree_digest::shard_header(k, n))
                 .map_err(|e| Fail::fatal(format!("cannot write the output: {e}")))?;
         }
         Ok(Sink {

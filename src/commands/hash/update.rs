@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::cli::HashArgs;
-use crate::digest::canonical_cmp;
 use crate::hash::algo::{Digest, Mode};
 use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::Action;
 use crate::names::escape::display;
+use crate::names::order::canonical_cmp;
 use crate::state::files::{MAX_JOURNALS, Place, bound, create_journal, file_digest, replaceable};
 use crate::state::read::StateReader;
 use crate::state::write::{Journal, remove_unlocked};
