@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::plot::{Format, Point, throughput};
 use super::sweep::{Row, Run, Setting};
@@ -33,6 +33,40 @@ pub(super) fn write_csv(path: &Path, runs: &[(Setting, &Run)]) -> Result<(), Str
     write_whole(path, s.as_bytes())
 }
 
+/// The `--json` export: the sweep's settings and every timed run.
+#[derive(Serialize)]
+struct Export<'a> {
+    path: std::borrow::Cow<'a, str>,
+    cache: &'static str,
+    cpus: usize,
+    runs: Vec<RunRecord>,
+    settings: Vec<SettingRecord>,
+}
+
+#[derive(Serialize)]
+struct RunRecord {
+    jobs: u32,
+    max_open: Option<u32>,
+    queue: Option<u32>,
+    wall_secs: f64,
+    files: u64,
+    bytes: u64,
+    errors: u64,
+}
+
+#[derive(Serialize)]
+struct SettingRecord {
+    jobs: u32,
+    max_open: Option<u32>,
+    queue: Option<u32>,
+    median_secs: f64,
+    min_secs: f64,
+    max_secs: f64,
+    files: u64,
+    bytes: u64,
+    mb_per_s: f64,
+}
+
 pub(super) fn write_json(
     path: &Path,
     root: &Path,
@@ -40,20 +74,37 @@ pub(super) fn write_json(
     rows: &[Row],
     runs: &[(Setting, &Run)],
 ) -> Result<(), String> {
-    let v = json!({
-        "path": root.to_string_lossy(),
-        "cache": cache.name(),
-        "cpus": crate::sys::limits::cpus(),
-        "runs": runs.iter().map(|(s, r)| json!({
-            "jobs": s.jobs, "max_open": s.max_open, "queue": s.queue,
-            "wall_secs": r.wall.as_secs_f64(), "files": r.files, "bytes": r.bytes, "errors": r.errors,
-        })).collect::<Vec<_>>(),
-        "settings": rows.iter().map(|r| json!({
-            "jobs": r.setting.jobs, "max_open": r.setting.max_open, "queue": r.setting.queue,
-            "median_secs": r.median, "min_secs": r.min, "max_secs": r.max,
-            "files": r.files(), "bytes": r.bytes(), "mb_per_s": r.mb_per_s(r.median),
-        })).collect::<Vec<_>>(),
-    });
+    let v = Export {
+        path: root.to_string_lossy(),
+        cache: cache.name(),
+        cpus: crate::sys::limits::cpus(),
+        runs: runs
+            .iter()
+            .map(|(s, r)| RunRecord {
+                jobs: s.jobs,
+                max_open: s.max_open,
+                queue: s.queue,
+                wall_secs: r.wall.as_secs_f64(),
+                files: r.files,
+                bytes: r.bytes,
+                errors: r.errors,
+            })
+            .collect(),
+        settings: rows
+            .iter()
+            .map(|r| SettingRecord {
+                jobs: r.setting.jobs,
+                max_open: r.setting.max_open,
+                queue: r.setting.queue,
+                median_secs: r.median,
+                min_secs: r.min,
+                max_secs: r.max,
+                files: r.files(),
+                bytes: r.bytes(),
+                mb_per_s: r.mb_per_s(r.median),
+            })
+            .collect(),
+    };
     let text = serde_json::to_vec_pretty(&v).map_err(|e| e.to_string())?;
     write_whole(path, &text)
 }

@@ -211,6 +211,21 @@ impl Update {
     }
 }
 
+/// The options of [`options_text`], in the order they are written.
+#[derive(serde::Serialize)]
+struct StateOptions<'a> {
+    cwd: String,
+    paths: Vec<String>,
+    exclude: &'a [String],
+    follow: bool,
+    one_file_system: bool,
+    max_depth: Option<usize>,
+    read_devices: bool,
+    shard: Option<(u64, u64)>,
+    files_from: bool,
+    mode: String,
+}
+
 /// The options a state is valid for: everything that shapes the names or the digests. A
 /// state written under other options is not used.
 pub(crate) fn options_text(
@@ -227,19 +242,19 @@ pub(crate) fn options_text(
         .iter()
         .map(|p| display(p.as_os_str().as_encoded_bytes()))
         .collect();
-    let value = serde_json::json!({
-        "cwd": cwd,
-        "paths": paths,
-        "exclude": args.walk.exclude,
-        "follow": args.walk.follow,
-        "one_file_system": args.walk.one_file_system,
-        "max_depth": args.walk.max_depth,
-        "read_devices": args.walk.read_devices,
-        "shard": shard,
-        "files_from": args.files_from.is_some(),
-        "mode": mode.fingerprint(),
-    });
-    value.to_string().into_bytes()
+    let value = StateOptions {
+        cwd,
+        paths,
+        exclude: &args.walk.exclude,
+        follow: args.walk.follow,
+        one_file_system: args.walk.one_file_system,
+        max_depth: args.walk.max_depth,
+        read_devices: args.walk.read_devices,
+        shard,
+        files_from: args.files_from.is_some(),
+        mode: mode.fingerprint(),
+    };
+    serde_json::to_vec(&value).unwrap_or_default()
 }
 
 /// `--update` reads its state in canonical order, so several PATHs must come in that order,
