@@ -1,11 +1,9 @@
 //! `b3tree bench` on small trees: table, exports, plot, cold cache, errors, Ctrl-C.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn small_tree(env: &TestEnv, n: usize) {
     for i in 0..n {

@@ -2,12 +2,10 @@
 //! md5sum-newline.pl, md5sum-bsd.sh and cksum-c.sh (to BLAKE3); the b3sum cases follow
 //! b3sum's cli_tests.rs; the peer-written manifests come from the real b3sum.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn line(data: &[u8], name: &str) -> String {
     format!("{}  {name}\n", hex(data))

@@ -1,11 +1,9 @@
 //! `b3tree digest`, `hash --shard` and `merge`.
 
-mod common;
-
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/digest-tree");
 /// Golden vector of fixtures/digest-tree (docs/digest.md). Changing it changes the format.

@@ -1,13 +1,11 @@
 //! b3tree as a drop-in for b3sum and GNU's *sum tools: the same arguments give the same
 //! output as the real tools, run here on the same inputs.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// The `b3sum` the tests compare with (tests/deps.sh installs it).
 fn b3sum() -> Command {

@@ -1,11 +1,9 @@
 //! `b3tree hash` end to end: the real binary on real files.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn official_blake3_vectors_through_the_file_path() {

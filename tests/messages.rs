@@ -1,11 +1,9 @@
 //! Exact output: what a user reads for the main cases of hash and check, stdout and stderr
 //! whole (times and rates normalised), so any change to a message shows up here.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// Replaces the run-dependent parts of a summary (seconds, throughput) with fixed text.
 fn normalise(text: &str) -> String {

@@ -3,13 +3,11 @@
 //! the test writes part of it, holds it still, then writes the rest, so that the display is
 //! seen moving inside one file and then standing still.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// Writes 3 MiB into the FIFO `path`, holds it still for `pause`, writes 1 MiB more and
 /// closes it.

@@ -1,8 +1,6 @@
 //! Property tests: escape → parse round trips over arbitrary names; hash → check on random
 //! trees with awkward names; results independent of --jobs.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use b3tree::manifest::read::{Line, parse_line};
@@ -10,7 +8,7 @@ use b3tree::manifest::write::format_line;
 use b3tree::names::escape::Escaping;
 use proptest::prelude::*;
 
-use common::*;
+use crate::common::*;
 
 proptest! {
     #[test]

@@ -2,12 +2,10 @@
 //! stat fact stayed as recorded. The real case: a data block of a file changed underneath the
 //! filesystem (an ext4 image, loop-mounted, edited with `dd` while unmounted).
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn sh(cmd: &mut Command) -> String {
     let out = cmd.output().expect("runs");

@@ -4,12 +4,10 @@
 //! A record is trusted only when the file's times lie 2 s before the run that recorded it,
 //! so tests that expect reuse make their tree, then wait [`SETTLE`].
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const SETTLE: Duration = Duration::from_millis(2100);
 

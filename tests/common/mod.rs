@@ -1,6 +1,5 @@
 //! Shared helpers for the CLI suites: a temporary tree, the real binary, expectations
 //! computed with `blake3::hash`.
-#![allow(dead_code)]
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

@@ -2,13 +2,11 @@
 //! `-l`, long check lines, `--update`'s own files and journals, merge's input, walks on
 //! mounts, messages. Tests are named after the behaviour; every run is under a timeout.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const LIMIT: Duration = Duration::from_secs(60);
 

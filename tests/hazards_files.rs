@@ -1,13 +1,11 @@
 //! The first hazard table (docs/hazards.md, rows H1–H21): rows not already covered by
 //! tests/hash.rs and tests/check.rs. Each test cites its row. Every run is under a timeout.
 
-mod common;
-
 use std::os::unix::ffi::OsStrExt;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// docs/hazards.md H2: an unreadable directory is an error naming it; check --audit calls it unverifiable.
 #[test]

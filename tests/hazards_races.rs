@@ -2,14 +2,12 @@
 //! targets, partial manifests, signals while blocked. Tests are named after the behaviour;
 //! races run as bounded loops; every run is under a timeout.
 
-mod common;
-
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, symlink};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const LIMIT: Duration = Duration::from_secs(30);
 

@@ -1,0 +1,22 @@
+//! The integration suite, one test binary with a module per part of what README promises
+//! (as ripgrep and fd have it): the crate is linked once, and `tests/common` compiled once.
+//! The hazard tables of docs/hazards.md have a module each: `hazards_files` (rows H: odd
+//! files, names and inputs), `hazards_races` (rows R: confinement, swaps, `-o` targets,
+//! signals), `hazards_resources` (rows T: closed stderr, memory, journals, mounts).
+
+mod common;
+
+mod bench;
+mod check;
+mod digest;
+mod dropin;
+mod hash;
+mod hazards_files;
+mod hazards_races;
+mod hazards_resources;
+mod layout;
+mod messages;
+mod progress;
+mod props;
+mod rot;
+mod update;
