@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns bench/run.sh results (hyperfine JSON + peak RSS, interleaved pairs; warm, and cold
-when run as root) into the README's Markdown tables."""
+when run as root) into docs/performance.md's Markdown tables."""
 import json
 import os
 import statistics

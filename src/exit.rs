@@ -1,5 +1,5 @@
 //! How a run ends, as one type for every command; the numbers are the field's conventions
-//! (README "Exit status"): usage and fatal errors are both 2, as in GNU coreutils.
+//! (docs/guide.md "Exit status"): usage and fatal errors are both 2, as in GNU coreutils.
 
 /// The outcome of a command, mapped to a process exit status by [`Exit::code`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

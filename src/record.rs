@@ -1,6 +1,6 @@
 //! The `--json` records, one typed struct or variant per record: the one definition of what
-//! JSON Lines output carries, fields serialised in the order they are declared (README
-//! "JSON output" documents them). Nothing builds a record by key.
+//! JSON Lines output carries, fields serialised in the order they are declared (docs/guide.md,
+//! "Usage", documents them). Nothing builds a record by key.
 
 use std::borrow::Cow;
 

@@ -1,4 +1,4 @@
-//! The source layout (README "Code map"): floors of modules, each importing only those
+//! The source layout (CONTRIBUTING.md "Code map"): floors of modules, each importing only those
 //! beneath it, and no file too long to read in one sitting. Read from `src/` as text: a new
 //! `crate::` path that climbs a floor fails here, naming the file and the path.
 
@@ -59,10 +59,9 @@ fn without_tests(text: &str) -> &str {
 }
 
 fn rank(floor: &str) -> usize {
-    FLOORS
-        .iter()
-        .position(|f| *f == floor)
-        .unwrap_or_else(|| panic!("module {floor} is on no floor: add it to FLOORS and README"))
+    FLOORS.iter().position(|f| *f == floor).unwrap_or_else(|| {
+        panic!("module {floor} is on no floor: add it to FLOORS and CONTRIBUTING.md")
+    })
 }
 
 #[test]

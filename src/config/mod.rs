@@ -20,7 +20,7 @@ use crate::sys::limits;
 use crate::sys::open::Confine;
 use crate::walk::WalkConfig;
 
-/// Default worker count for `cpus` cores. See README "Defaults" for the measurement behind it.
+/// Default worker count for `cpus` cores. See docs/performance.md "Defaults" for the measurement behind it.
 pub fn default_jobs(cpus: usize) -> usize {
     (4 * cpus).max(8)
 }

@@ -1,6 +1,6 @@
 //! One manifest line: b3tree's, b3sum's and GNU's (plain and tagged), any digest length.
 //!
-//! Rules (b3sum's and GNU coreutils' `--check` parsing, where they agree; README "Coming from
+//! Rules (b3sum's and GNU coreutils' `--check` parsing, where they agree; docs/guide.md "Coming from
 //! b3sum / sha256sum" says where b3tree differs):
 //! - a trailing LF, then a trailing CR, is stripped (CRLF manifests are accepted);
 //! - a line starting with `#` is a comment (GNU); an empty line is skipped (GNU 9.1 accepts

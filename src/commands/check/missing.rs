@@ -7,7 +7,7 @@
 //! Names are read again from the manifest when they are printed: by offset for a MOVED line
 //! (rare), in one sequential pass for the MISSING lines at the end. A manifest that cannot be
 //! read twice (stdin, a FIFO) keeps the names of its missing entries in memory instead (the
-//! cost README states). A manifest changed during the run is detected (the digest on the
+//! cost docs/guide.md states). A manifest changed during the run is detected (the digest on the
 //! line read again must be the one held) and is an error, never a wrong name.
 
 use std::collections::HashMap;
