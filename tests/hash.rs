@@ -323,10 +323,7 @@ fn file_size_limit_keeps_the_old_manifest() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_stderr_contains(&out, "cannot write m.b3");
-    assert_eq!(
-        std::fs::read_to_string(env.root().join("m.b3")).unwrap(),
-        "old manifest\n"
-    );
+    assert_left_as_it_was(&env.root().join("m.b3"), "old manifest\n");
     assert_no_temp_files(env.root());
 }
 
@@ -422,10 +419,7 @@ fn ctrl_c_during_a_huge_file_dies_of_sigint_and_keeps_the_old_manifest() {
     let (status, took) = signal_and_wait(&mut child, libc::SIGINT, Duration::from_secs(1));
     eprintln!("exit after SIGINT took {took:?}");
     assert_died_of(status, libc::SIGINT);
-    assert_eq!(
-        std::fs::read_to_string(env.root().join("m.b3")).unwrap(),
-        "old\n"
-    );
+    assert_left_as_it_was(&env.root().join("m.b3"), "old\n");
     assert_no_temp_files(env.root());
 }
 
@@ -461,10 +455,7 @@ fn second_ctrl_c_exits_at_once_and_removes_the_temporary_file() {
     eprintln!("died {took:?} after the second SIGINT");
     assert!(took < Duration::from_secs(1), "{took:?}");
     assert_died_of(status, libc::SIGINT);
-    assert_eq!(
-        std::fs::read_to_string(env.root().join("m.b3")).unwrap(),
-        "old\n"
-    );
+    assert_left_as_it_was(&env.root().join("m.b3"), "old\n");
     assert_no_temp_files(env.root());
 }
 

@@ -135,10 +135,7 @@ fn a_run_with_errors_keeps_the_old_manifest_and_writes_partial_beside_it() {
     env.file("m.b3", "old\n");
     let out = env.run(&["hash", "-o", "m.b3", "t", "t_typo"]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        std::fs::read_to_string(env.root().join("m.b3")).unwrap(),
-        "old\n"
-    );
+    assert_left_as_it_was(&env.root().join("m.b3"), "old\n");
     assert_eq!(
         std::fs::read_to_string(env.root().join("m.b3.partial")).unwrap(),
         format!("{}  t/a\n", hex(b"a"))
@@ -267,10 +264,7 @@ fn every_catchable_terminating_signal_removes_the_temporary_file_and_kills_with_
         let (status, took) = signal_and_wait(&mut child, sig, SIGNAL_BOUND);
         eprintln!("signal {sig}: died after {took:?}");
         assert_died_of(status, sig);
-        assert_eq!(
-            std::fs::read_to_string(env.root().join("m.b3")).unwrap(),
-            "old\n"
-        );
+        assert_left_as_it_was(&env.root().join("m.b3"), "old\n");
         assert_no_temp_files(env.root());
     }
 }
@@ -346,10 +340,7 @@ fn one_signal_stops_merge_reading_a_fifo_and_keeps_its_output() {
     eprintln!("took {took:?}");
     drop(w);
     assert_died_of(status, libc::SIGINT);
-    assert_eq!(
-        std::fs::read_to_string(env.root().join("out.b3")).unwrap(),
-        "old\n"
-    );
+    assert_left_as_it_was(&env.root().join("out.b3"), "old\n");
     assert_no_temp_files(env.root());
 }
 
@@ -878,10 +869,7 @@ fn sigquit_leaves_no_core_file_and_sigvtalrm_sigxcpu_end_the_run_too() {
         let (status, _) = signal_and_wait(&mut child, sig, SIGNAL_BOUND);
         assert_died_of(status, sig);
         assert!(!status.core_dumped(), "signal {sig}: a core was dumped");
-        assert_eq!(
-            std::fs::read_to_string(env.root().join("m.b3")).unwrap(),
-            "old\n"
-        );
+        assert_left_as_it_was(&env.root().join("m.b3"), "old\n");
         assert_no_temp_files(env.root());
     }
 }

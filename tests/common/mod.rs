@@ -104,6 +104,13 @@ pub fn assert_stderr_contains(o: &Output, needle: &str) {
     assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
 }
 
+/// The file at `path` still holds exactly `old`: a run that must not replace it did not.
+pub fn assert_left_as_it_was(path: &Path, old: &str) {
+    let now = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{} is gone or unreadable: {e}", path.display()));
+    assert_eq!(now, old, "{} was not left as it was", path.display());
+}
+
 pub fn hex(data: &[u8]) -> String {
     blake3::hash(data).to_hex().to_string()
 }
