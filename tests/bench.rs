@@ -308,19 +308,47 @@ fn the_table_speaks_in_human_sizes_and_mib_per_s() {
 }
 
 /// `--cache drop` empties every cache before each run (as root, which CI is); for anyone else
-/// it is a usage error before any run, pointing at `--cache cold`.
+/// it is a usage error before any run, pointing at `--cache cold`. The drops are seen under
+/// strace and made no-ops there (`-P` traces the drop_caches file alone, the write is
+/// answered without reaching the kernel): dropping every cache of the machine in the middle
+/// of the parallel suite would slow every other test.
 #[test]
 fn cache_drop_is_completely_cold_and_root_only() {
     let env = TestEnv::new();
     small_tree(&env, 20);
-    let out = env.run(&[
-        "bench", "t", "--cache", "drop", "--jobs", "2", "--repeat", "1",
-    ]);
+    let trace = env.root().join("drops.txt");
+    let mut cmd = Command::new("strace");
+    cmd.args([
+        "-f",
+        "-qq",
+        "-P",
+        "/proc/sys/vm/drop_caches",
+        "-e",
+        "trace=write",
+    ])
+    .args(["-e", "inject=write:retval=2", "-o"])
+    .arg(&trace)
+    .arg(bin())
+    .args([
+        "bench", "t", "--cache", "drop", "--jobs", "1,2", "--repeat", "2",
+    ])
+    .current_dir(env.root());
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("cold cache: all caches dropped"),
         "{}",
         stdout(&out)
+    );
+    // Before every run: 2 settings × (1 warm-up + 2 timed runs).
+    let drops = std::fs::read_to_string(&trace).unwrap();
+    let writes: Vec<&str> = drops.lines().filter(|l| l.contains("write(")).collect();
+    assert_eq!(writes.len(), 6, "{drops}");
+    assert!(
+        writes
+            .iter()
+            .all(|l| l.contains("\"3\\n\", 2)") && l.contains("INJECTED")),
+        "{drops}"
     );
     let tree = public_tree();
     let (_bin_dir, bin) = public_copy_of_binary();
