@@ -503,6 +503,7 @@ fn hash_while_changing(
     change: impl FnOnce(&std::fs::File),
 ) -> std::process::Output {
     let env = TestEnv::new();
+    env.take_huge_file_turn();
     let path = env.root().join("sparse");
     let f = std::fs::File::create(&path).unwrap();
     f.set_len(64 << 30).unwrap();

@@ -298,6 +298,7 @@ fn reused_in(text: &str) -> u64 {
 #[test]
 fn a_stopped_update_journals_every_file_it_finished() {
     let env = TestEnv::new();
+    env.take_huge_file_turn();
     for i in 0..12 {
         let f = std::fs::File::create(env.root().join(format!("t{i:02}"))).unwrap();
         drop(f);
@@ -776,6 +777,7 @@ fn the_progress_bar_never_lands_inside_output_lines_on_one_terminal() {
         env.file(format!("t/a{i:04}"), format!("{i}"));
     }
     // A big file in the middle: the bar is drawn while it is read, then 3,000 lines follow.
+    env.take_huge_file_turn();
     sparse_file(&env, "t/m", 4 << 30);
     for i in 0..3000 {
         env.file(format!("t/z{i:04}"), format!("{i}"));

@@ -13,12 +13,27 @@ pub const EMPTY_HASH: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc
 /// A temporary directory with helpers to fill it and run b3tree in it.
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
+    /// Held while this test may hash a 64 GiB sparse file (see [`huge_sparse_file`]).
+    huge: std::cell::RefCell<Option<std::sync::MutexGuard<'static, ()>>>,
 }
+
+/// One test at a time hashes a huge sparse file: each such run keeps a core busy for as long
+/// as the test lets it, and several at once on a 2-core machine starve the rest of the suite.
+static HUGE_FILE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl TestEnv {
     pub fn new() -> Self {
         TestEnv {
             dir: tempfile::tempdir().expect("tempdir"),
+            huge: Default::default(),
+        }
+    }
+
+    /// Waits for this test's turn to hash a huge file; the turn lasts until the test ends.
+    pub fn take_huge_file_turn(&self) {
+        let mut huge = self.huge.borrow_mut();
+        if huge.is_none() {
+            *huge = Some(HUGE_FILE_TURN.lock().unwrap_or_else(|e| e.into_inner()));
         }
     }
 
@@ -157,8 +172,10 @@ pub fn as_nobody(cmd: &mut Command) -> &mut Command {
     std::os::unix::process::CommandExt::gid(cmd, 65534)
 }
 
-/// A 64 GiB sparse file named `name`: far longer to hash than any test waits.
+/// A 64 GiB sparse file named `name`: far longer to hash than any test waits. The test takes
+/// its turn first (one such test at a time).
 pub fn huge_sparse_file(env: &TestEnv, name: &str) {
+    env.take_huge_file_turn();
     sparse_file(env, name, 64 << 30);
 }
 
