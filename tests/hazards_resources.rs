@@ -540,6 +540,55 @@ fn a_tree_with_a_bind_mount_hashes_like_its_copy() {
     );
 }
 
+/// A tmpfs mounted inside the tree (another device): walked by default, left out whole by
+/// `--one-file-system` (hash and check's audit), as `find -xdev` leaves it.
+#[test]
+fn one_file_system_stops_at_a_tmpfs_inside_the_tree() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    std::fs::create_dir(env.root().join("t/m")).unwrap();
+    must(
+        std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(env.root().join("t/m")),
+    );
+    let _guard = Mounted {
+        point: env.root().join("t/m"),
+        sshd: None,
+    };
+    std::fs::write(env.root().join("t/m/on-tmpfs"), "m").unwrap();
+    let all = env.run(&["hash", "-C", "t"]);
+    assert_eq!(
+        stdout(&all),
+        format!("{}  a\n{}  m/on-tmpfs\n", hex(b"a"), hex(b"m")),
+        "{}",
+        stderr(&all)
+    );
+    let out = env.run(&["hash", "-C", "t", "--one-file-system", "-o", "../x.b3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("x.b3")).unwrap(),
+        format!("{}  a\n", hex(b"a"))
+    );
+    // The audit of that manifest: the tmpfs file is NEW, unless the audit stays on one file system too.
+    let audit = env.run(&["check", "-C", "t", "--audit", "../x.b3"]);
+    assert_eq!(audit.status.code(), Some(1), "{}", stdout(&audit));
+    assert!(
+        stdout(&audit).contains("m/on-tmpfs: NEW"),
+        "{}",
+        stdout(&audit)
+    );
+    let audit = env.run(&[
+        "check",
+        "-C",
+        "t",
+        "--audit",
+        "--one-file-system",
+        "../x.b3",
+    ]);
+    assert_eq!(audit.status.code(), Some(0), "{}", stdout(&audit));
+}
+
 #[test]
 fn a_tree_on_sshfs_hashes_like_its_local_copy() {
     let env = TestEnv::new();
