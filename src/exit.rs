@@ -55,14 +55,18 @@ impl Fail {
         }
     }
 
+    /// A fatal error whose cause was said already (or needs no word): nothing more is said.
+    pub fn said() -> Self {
+        Fail::fatal(String::new())
+    }
+
     /// Output that could not be written (`cannot write WHAT: why`): fatal, and said unless
     /// its reader left (a broken pipe ends quietly, as GNU tools end).
     pub fn unwritten(what: &str, e: &std::io::Error) -> Self {
-        Fail::fatal(if e.kind() == std::io::ErrorKind::BrokenPipe {
-            String::new()
-        } else {
-            format!("cannot write {what}: {e}")
-        })
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Fail::said();
+        }
+        Fail::fatal(format!("cannot write {what}: {e}"))
     }
 
     /// Status 1: the run's own verdict (a malformed manifest line, a duplicate entry).

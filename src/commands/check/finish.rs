@@ -48,7 +48,7 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
         return Err(Fail::usage(e));
     }
     if ended.reread_failed {
-        return Err(Fail::fatal(""));
+        return Err(Fail::said());
     }
     let (code, mut notes) = verdict(&counts, ended.entries, args);
     notes.extend(warnings(&counts, &printer));
@@ -58,7 +58,7 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
         }
         if args.json {
             printer.json_line(&counts.record(code == Exit::Ok));
-            printer.finish().map_err(|_| Fail::fatal(""))?;
+            printer.finish().map_err(|_| Fail::said())?;
         }
         if !args.quiet || code != Exit::Ok {
             let audit = args.audit.then_some(ended.audit_skipped);

@@ -67,7 +67,7 @@ impl Plan {
                 )));
             }
         }
-        let output = open_output(args.output.as_deref(), &roots, env).map_err(Fail::fatal)?;
+        let output = open_output(settings.output.as_deref(), &roots, env).map_err(Fail::fatal)?;
         let output_real = output.own_path();
         let update = match (settings.update, &output_real) {
             (false, _) => None,
