@@ -1,9 +1,9 @@
-//! The third hazard table (docs/hazards.md, rows T1–T13): a closed stderr, memory with
+//! The third hazard table (docs/hazards.md, rows T1–T14): a closed stderr, memory with
 //! `-l`, long check lines, `--update`'s own files and journals, merge's input, walks on
 //! mounts, messages. Tests are named after the behaviour; every run is under a timeout.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common::*;
@@ -437,6 +437,69 @@ fn concurrent_updates_of_one_manifest_both_succeed() {
     }
 }
 
+/// T14: a journal has its name only once it is locked. The first run's `flock` is held up
+/// for 3 s (strace delays the syscall); a second run of the same manifest starts, finishes
+/// and removes the journals of stopped runs meanwhile. With a journal created under its
+/// name and locked after, the second run found it unlocked and removed it, and the first
+/// failed ("cannot rename …journal.1 to …state"): the flake of the 30-round test above.
+#[test]
+fn a_journal_is_never_seen_under_its_name_before_it_is_locked() {
+    let env = TestEnv::new();
+    for i in 0..50 {
+        env.file(format!("t/f{i:02}"), format!("{i}"));
+    }
+    let expected = env.run(&["hash", "t"]);
+    // Older than the racy window, so that the state the runs leave is used in full.
+    std::thread::sleep(Duration::from_millis(2100));
+    let first = Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=flock"])
+        .args(["-e", "inject=flock:delay_enter=3000000:when=1"])
+        .arg(bin())
+        .args(["hash", "--update", "-o", "m.b3", "t"])
+        .current_dir(env.root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Until the first run is in its delayed flock: its journal exists, under its name or
+    // (beside the temporary manifest) under a temporary one.
+    let in_flock = || {
+        let names: Vec<String> = std::fs::read_dir(env.root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let temps = names.iter().filter(|n| n.ends_with(".tmp")).count();
+        names.iter().any(|n| n.contains(".b3tree-journal.")) || temps >= 2
+    };
+    let start = std::time::Instant::now();
+    while !in_flock() && start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(in_flock(), "the first run never created its journal");
+    let second = env.run(&["hash", "--update", "-o", "m.b3", "t"]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let first = output_within(first, WAIT);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(
+        std::fs::read(env.root().join("m.b3")).unwrap(),
+        expected.stdout
+    );
+    let left: Vec<_> = std::fs::read_dir(env.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| {
+            n.to_string_lossy().contains("journal") || n.to_string_lossy().ends_with(".tmp")
+        })
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let reused = env.run(&["hash", "--update", "-o", "m.b3", "t"]);
+    assert!(
+        stderr(&reused).contains("50 digests reused"),
+        "{}",
+        stderr(&reused)
+    );
+}
+
 // ---- T10: trees on bind mounts and FUSE (sshfs) ------------------------------------------
 
 /// A mount made by a test, undone when dropped (also when the test fails).
@@ -589,10 +652,9 @@ fn one_file_system_stops_at_a_tmpfs_inside_the_tree() {
     assert_eq!(audit.status.code(), Some(0), "{}", stdout(&audit));
 }
 
-#[test]
-fn a_tree_on_sshfs_hashes_like_its_local_copy() {
-    let env = TestEnv::new();
-    nested_tree(&env, "src");
+/// Mounts the test tree's `src` at `mnt` with sshfs, through an sshd on 127.0.0.1 that
+/// the test starts with keys it makes; undone when the guard is dropped.
+fn sshfs_mount(env: &TestEnv) -> Mounted {
     let keys = env.root().join("keys");
     std::fs::create_dir(&keys).unwrap();
     std::fs::create_dir_all("/run/sshd").unwrap();
@@ -658,9 +720,38 @@ fn a_tree_on_sshfs_hashes_like_its_local_copy() {
             .any(|l| l.contains("fuse.sshfs") && l.contains(guard.point.to_str().unwrap())),
         "not an sshfs mount"
     );
+    guard
+}
+
+#[test]
+fn a_tree_on_sshfs_hashes_like_its_local_copy() {
+    let env = TestEnv::new();
+    nested_tree(&env, "src");
+    let _guard = sshfs_mount(&env);
     assert_eq!(
         hash_and_audit(&env, "mnt", 12),
         hash_and_audit(&env, "src", 12)
+    );
+    // --update keeps its journal and state on the mount: the journal is named by a rename
+    // that never replaces (or a hard link), which sshfs must take.
+    for round in 0..2 {
+        let out = env.run(&["hash", "--update", "-o", "mnt/m.b3", "mnt"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: {}",
+            stderr(&out)
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(env.root().join("src"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("m.b3") || n.ends_with(".tmp"))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names.contains(&"m.b3.b3tree-state".to_string()),
+        "{names:?}"
     );
 }
 

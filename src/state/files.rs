@@ -33,6 +33,11 @@ impl Place {
         Place { dir, base }
     }
 
+    /// The directory the manifest and its files are in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn named(&self, suffix: &[u8]) -> PathBuf {
         let mut name = self.base.clone();
         name.extend_from_slice(suffix);

@@ -7,8 +7,9 @@
 //! at most about a second of finished work. Writes are synced [`SYNC_EVERY`] or more after
 //! the last sync (the checksums find a torn tail). A normal stop flushes and syncs.
 //!
-//! The journal file is held under an exclusive `flock` for as long as its run has it open:
-//! a concurrent `--update` of the same manifest that finishes first removes the journals of
+//! The journal file is held under an exclusive `flock` for as long as its run has it open,
+//! and it gets its name only once it is locked (it is created under a temporary name): a
+//! concurrent `--update` of the same manifest that finishes first removes the journals of
 //! stopped runs, never one that is being written (see [`remove_unlocked`]).
 
 use std::fs::File;
@@ -18,7 +19,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::hash::facts::Known;
+use crate::names::temp::{TEMP_PREFIX, TEMP_SUFFIX};
 use crate::state::line::{self, MAGIC};
+use crate::sys::cancel;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 const FLUSH_AFTER: Duration = Duration::from_millis(500);
@@ -28,7 +31,21 @@ const BUF_MAX: usize = 256 * 1024;
 /// A journal being written.
 pub struct Journal {
     path: PathBuf,
+    /// The temporary name until [`Journal::name`]; removed if the journal is never named.
+    temp: Unnamed,
     inner: Arc<Mutex<Inner>>,
+}
+
+/// The temporary path of a journal not yet named: removed when dropped, and by the signal
+/// handler if a signal ends the run first.
+struct Unnamed(Option<tempfile::TempPath>);
+
+impl Drop for Unnamed {
+    fn drop(&mut self) {
+        if let Some(temp) = self.0.take() {
+            cancel::unregister_temp_file(&temp);
+        }
+    }
 }
 
 /// What the run's thread and the timer thread share.
@@ -46,17 +63,23 @@ struct Inner {
 }
 
 impl Journal {
-    /// Creates the journal at `path` (which must not exist: never a file that is not ours,
-    /// never through a symlink) with its header, and locks it. Mode 0644 at most (the umask
-    /// may take more): a reader trusts only files no one else can write.
-    pub fn create(path: &Path, started: SystemTime, options: &[u8]) -> io::Result<Journal> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)?;
+    /// Creates a journal under a temporary name in `dir` (never a file that is not ours,
+    /// never through a symlink), locks it and writes its header. It becomes a journal other
+    /// runs see only when [`Self::name`] gives it its name: a file under a journal's name is
+    /// locked from the moment it has that name, so a concurrent run that removes the
+    /// journals of stopped runs can never take it for one. Mode 0644 at most (the umask may
+    /// take more): a reader trusts only files no one else can write.
+    pub fn create(dir: &Path, started: SystemTime, options: &[u8]) -> io::Result<Journal> {
+        use std::os::unix::fs::PermissionsExt;
+        let (file, temp) = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .suffix(TEMP_SUFFIX)
+            .permissions(std::fs::Permissions::from_mode(0o644))
+            .tempfile_in(dir)?
+            .into_parts();
+        let path = temp.to_path_buf();
+        cancel::register_temp_file(path.clone());
+        let temp = Unnamed(Some(temp));
         // Just created, so no one else holds it; a filesystem without locks is no error.
         let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive);
         let now = Instant::now();
@@ -82,10 +105,26 @@ impl Journal {
         std::thread::Builder::new()
             .name("journal".into())
             .spawn(move || flush_when_idle(weak))?;
-        Ok(Journal {
-            path: path.to_path_buf(),
-            inner,
-        })
+        Ok(Journal { path, temp, inner })
+    }
+
+    /// Gives the journal its name `path`, which must not exist (AlreadyExists: another run
+    /// or another file has it; the journal keeps its temporary name for the next try).
+    pub fn name(&mut self, path: &Path) -> io::Result<()> {
+        let Some(temp) = self.temp.0.take() else {
+            return Err(io::Error::other("the journal is named already"));
+        };
+        match temp.persist_noclobber(path) {
+            Ok(()) => {
+                cancel::unregister_temp_file(&self.path);
+                self.path = path.to_path_buf();
+                Ok(())
+            }
+            Err(e) => {
+                self.temp.0 = Some(e.path);
+                Err(e.error)
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -194,7 +233,15 @@ pub fn remove_unlocked(path: &Path) {
     let ours = file.metadata().is_ok_and(|m| m.uid() == me);
     let free =
         rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok();
-    if ours && free {
+    // Locked, and still the file under that name: a third run may have removed it (and a
+    // fourth created a new journal of that name, locked from birth) since it was opened.
+    let still_there = match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(held), Ok(named)) => {
+            held.nlink() > 0 && (held.dev(), held.ino()) == (named.dev(), named.ino())
+        }
+        _ => false,
+    };
+    if ours && free && still_there {
         let _ = std::fs::remove_file(path);
     }
 }

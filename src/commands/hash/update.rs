@@ -122,8 +122,11 @@ pub(crate) fn prepare(
             if resumed == 1 { "is" } else { "are" }
         ));
     }
-    let journal = create_journal(&place, &journals, |path| {
-        Journal::create(path, started, options)
+    let mut journal = Journal::create(place.dir(), started, options)
+        .map_err(|e| format!("cannot create a journal in {}: {e}", place.dir().display()))?;
+    create_journal(&place, &journals, |path| {
+        journal
+            .name(path)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display())))
     })
     .map_err(|e| e.to_string())?;
