@@ -193,18 +193,14 @@ impl Digest {
         k
     }
 
-    /// Appends the lowercase hex to `out` (no allocation for the default digest: this runs
-    /// once per manifest line).
+    /// Appends the lowercase hex to `out` (no allocation: this runs once per manifest line
+    /// and once per `--update` record).
     pub fn push_hex(&self, out: &mut Vec<u8>) {
-        match self {
-            Digest::Blake3(h) => out.extend_from_slice(h.to_hex().as_bytes()),
-            Digest::Bytes(b) => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                for &x in b.iter() {
-                    out.push(HEX[usize::from(x >> 4)]);
-                    out.push(HEX[usize::from(x & 15)]);
-                }
-            }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.reserve(2 * self.as_bytes().len());
+        for &x in self.as_bytes() {
+            out.push(HEX[usize::from(x >> 4)]);
+            out.push(HEX[usize::from(x & 15)]);
         }
     }
 
@@ -215,22 +211,44 @@ impl Digest {
         String::from_utf8(out).expect("hex digits")
     }
 
-    /// From lowercase or uppercase hex of an even length.
+    /// From lowercase or uppercase hex of an even length. A table lookup per digit: it runs
+    /// once per manifest line `check` reads and once per record `--update` reuses.
     pub fn from_hex(text: &[u8]) -> Option<Digest> {
-        if text.len() == 64 {
-            return blake3::Hash::from_hex(text).ok().map(Digest::Blake3);
-        }
         if text.is_empty() || text.len() % 2 != 0 {
             return None;
         }
-        let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-        let bytes: Option<Vec<u8>> = text
-            .chunks(2)
-            .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
-            .collect();
+        let byte = |pair: &[u8]| {
+            let (hi, lo) = (NIBBLE[usize::from(pair[0])], NIBBLE[usize::from(pair[1])]);
+            ((hi | lo) & 0x10 == 0).then_some(hi << 4 | lo)
+        };
+        if text.len() == 64 {
+            let mut out = [0u8; 32];
+            for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+                *o = byte(pair)?;
+            }
+            return Some(Digest::Blake3(blake3::Hash::from_bytes(out)));
+        }
+        let bytes: Option<Vec<u8>> = text.chunks_exact(2).map(byte).collect();
         bytes.map(|b| Digest::Bytes(b.into_boxed_slice()))
     }
 }
+
+/// The value of each hex digit (either case); 0x10 marks a byte that is not one.
+const NIBBLE: [u8; 256] = {
+    let mut t = [0x10u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 impl From<blake3::Hash> for Digest {
     fn from(h: blake3::Hash) -> Digest {
@@ -304,6 +322,17 @@ mod tests {
         }
         assert!(Digest::from_hex(b"abc").is_none());
         assert!(Digest::from_hex(b"zz").is_none());
+        // Every byte that is not a hex digit is refused, in either place of a pair; both
+        // cases of the digits are read.
+        for b in 0..=255u8 {
+            let digit = b.is_ascii_hexdigit();
+            assert_eq!(Digest::from_hex(&[b, b'0']).is_some(), digit, "{b}");
+            assert_eq!(Digest::from_hex(&[b'0', b]).is_some(), digit, "{b}");
+        }
+        let upper = "AB".repeat(32);
+        let d = Digest::from_hex(upper.as_bytes()).unwrap();
+        assert_eq!(d, Digest::Blake3(blake3::Hash::from_bytes([0xab; 32])));
+        assert_eq!(d.to_hex(), "ab".repeat(32));
     }
 
     #[test]

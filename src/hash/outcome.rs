@@ -16,8 +16,10 @@ pub enum Action {
     /// Read a FIFO or device named on the command line as a stream, to its end (as b3sum
     /// and cat do); never for what a walk or a manifest finds.
     HashStream,
-    /// `hash --update`: reuse this digest if the file's stat facts still match, else hash.
-    Refresh(Box<crate::hash::facts::Known>),
+    /// `hash --update`: reuse the recorded digest if the file's stat facts still match,
+    /// else hash. The record's text ([`crate::hash::facts::Known::parse_text`]) is parsed by
+    /// the worker, on every core, not by the walk's one thread.
+    Refresh(Box<[u8]>),
     /// The source already knows the outcome (a walk error, a FIFO, a refused manifest line);
     /// it still travels in order so the output stays canonical.
     Report(Outcome),

@@ -15,6 +15,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_channel::Sender;
 use async_lock::Semaphore;
@@ -30,7 +31,13 @@ pub struct Feeder<T> {
     pending: Vec<Job<T>>,
     batch_size: usize,
     next_batch: u64,
+    last_sent: Instant,
 }
+
+/// A batch sent before it is full holds at least this many jobs …
+const EARLY_MIN: usize = 32;
+/// … unless the last batch left this long ago (a slow walk still feeds the workers).
+const EARLY_AFTER: Duration = Duration::from_millis(1);
 
 impl<T> Feeder<T> {
     pub(crate) fn new(tx: Sender<Batch<T>>, window: Arc<Semaphore>, batch_size: usize) -> Self {
@@ -40,6 +47,7 @@ impl<T> Feeder<T> {
             pending: Vec::with_capacity(batch_size),
             batch_size,
             next_batch: 0,
+            last_sent: Instant::now(),
         }
     }
 
@@ -54,10 +62,20 @@ impl<T> Feeder<T> {
             action,
             tag,
         });
-        if self.pending.len() >= self.batch_size || self.tx.is_empty() {
+        if self.pending.len() >= self.batch_size || (self.tx.is_empty() && self.worth_early()) {
             return self.flush();
         }
         true
+    }
+
+    /// Whether a batch that is not full is worth sending now that the workers wait: it
+    /// holds [`EARLY_MIN`] jobs, or the last batch left [`EARLY_AFTER`] ago. Without the
+    /// bound, a walk slower than the workers (many small directories, or `--update`, whose
+    /// workers only stat) sent a batch for every few files, each with its hand-off to the
+    /// blocking pool and its wake-ups.
+    fn worth_early(&self) -> bool {
+        self.pending.len() >= EARLY_MIN.min(self.batch_size)
+            || self.last_sent.elapsed() >= EARLY_AFTER
     }
 
     /// Sends what is pending. Blocks while the window or the channel is full.
@@ -73,6 +91,7 @@ impl<T> Feeder<T> {
             window,
         };
         self.next_batch += 1;
+        self.last_sent = Instant::now();
         self.tx.send_blocking(batch).is_ok() && !cancel::is_stopped()
     }
 }

@@ -20,7 +20,7 @@ use async_channel::{Receiver, Sender};
 use async_lock::Semaphore;
 
 use crate::hash::algo::Mode;
-use crate::hash::facts::Facts;
+use crate::hash::facts::{Facts, Known};
 use crate::hash::file;
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome};
 use crate::pipeline::gate::Gate;
@@ -139,8 +139,17 @@ fn process<T>(jobs: Vec<Job<T>>, confine: Confine, mode: &Mode, done: &Mutex<Vec
             Err(e) => return Settled::of(Outcome::Failed(e.clone())),
         };
         match action {
-            Action::Refresh(known) => {
-                let (outcome, facts, reused) = file::refresh_in(dirs, path, known, mode);
+            Action::Refresh(text) => {
+                // A record that does not parse is no record: the file is read.
+                let Some(known) = Known::parse_text(text) else {
+                    let (outcome, facts) = file::hash_file_in(dirs, path, mode);
+                    return Settled {
+                        outcome,
+                        facts,
+                        reused: false,
+                    };
+                };
+                let (outcome, facts, reused) = file::refresh_in(dirs, path, &known, mode);
                 Settled {
                     outcome,
                     facts,

@@ -7,7 +7,8 @@ use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use crate::state::read::{open_ours, open_regular, read_end};
+use crate::state::open::{open_ours, open_regular};
+use crate::state::read::read_end;
 
 const STATE: &str = ".b3tree-state";
 const JOURNAL: &str = ".b3tree-journal.";

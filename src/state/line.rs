@@ -6,8 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::hash::algo::Digest;
-use crate::hash::facts::{Facts, Known, to_pair};
+use crate::hash::facts::{Known, to_pair};
 use crate::names::escape::{self, Escaping};
 
 /// The first line of every state and journal file.
@@ -35,27 +34,38 @@ pub fn open(line: &[u8]) -> Option<&[u8]> {
     (sum[0] == b' ' && sum[1..] == checksum(content)).then_some(content)
 }
 
-/// One record: a name, its digest and the facts of the file it was read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub name: Vec<u8>,
-    pub known: Known,
-}
-
-/// Appends the record line `HASH SIZE MTIME CTIME INO DEV FS NAME` (times as
-/// `SECONDS.NANOSECONDS`; the name in the manifest's escaping, with a leading `\` when
-/// escaped) to `out`.
+/// Appends the record line `HASH SIZE MTIME CTIME INO DEV FS NAME` (the [`Known`]'s text,
+/// then the name in the manifest's escaping, with a leading `\` when escaped) to `out`.
 pub fn record(name: &[u8], known: &Known, out: &mut Vec<u8>) {
-    use std::io::Write;
-    let f = &known.facts;
-    out.extend_from_slice(known.hash.to_hex().as_bytes());
-    let _ = write!(
-        out,
-        " {} {}.{:09} {}.{:09} {} {} {:x} ",
-        f.size, f.mtime.0, f.mtime.1, f.ctime.0, f.ctime.1, f.ino, f.dev, f.fs
-    );
+    known.write_text(out);
+    out.push(b' ');
     escape::push_marked(name, Escaping::Manifest, out);
     out.push(b'\n');
+}
+
+/// The fields of a [`Known`]'s text before the name.
+const KNOWN_FIELDS: usize = 7;
+
+/// A record's content split into the [`Known`]'s text and the name as written (escaped or
+/// not), without parsing either: the walk's cursor needs only the name, the worker that
+/// reuses a digest parses the rest.
+pub fn split_record(content: &[u8]) -> Option<(&[u8], &[u8])> {
+    let at = memchr::memchr_iter(b' ', content).nth(KNOWN_FIELDS - 1)?;
+    Some((&content[..at], &content[at + 1..]))
+}
+
+/// The name of a record as written, unescaped into `into` (cleared first); false if it is
+/// empty or badly escaped.
+pub fn unescape_name(written: &[u8], into: &mut Vec<u8>) -> bool {
+    into.clear();
+    match written.strip_prefix(b"\\") {
+        Some(escaped) => match escape::unescape(escaped) {
+            Ok(name) => *into = name,
+            Err(_) => return false,
+        },
+        None => into.extend_from_slice(written),
+    }
+    !into.is_empty()
 }
 
 /// The `sum COUNT CHECK` line that seals a block: `COUNT` records, whose bytes (lines with
@@ -76,40 +86,6 @@ pub fn block_sealed(sum: &[u8], block: &[u8], count: u64) -> bool {
     };
     let (n, check) = (&rest[..space], &rest[space + 1..]);
     number(n) == Some(count) && check == checksum(block)
-}
-
-/// Parses a record's content (checksum already verified).
-pub fn parse_record(content: &[u8]) -> Option<Record> {
-    let mut fields = content.splitn(8, |&b| b == b' ');
-    let hash = Digest::from_hex(fields.next()?)?;
-    let size = number(fields.next()?)?;
-    let mtime = time(fields.next()?)?;
-    let ctime = time(fields.next()?)?;
-    let ino = number(fields.next()?)?;
-    let dev = number(fields.next()?)?;
-    let fs = u64::from_str_radix(std::str::from_utf8(fields.next()?).ok()?, 16).ok()?;
-    let written = fields.next()?;
-    let name = match written.strip_prefix(b"\\") {
-        Some(escaped) => escape::unescape(escaped).ok()?,
-        None => written.to_vec(),
-    };
-    if name.is_empty() {
-        return None;
-    }
-    Some(Record {
-        name,
-        known: Known {
-            facts: Facts {
-                size,
-                mtime,
-                ctime,
-                ino,
-                dev,
-                fs,
-            },
-            hash,
-        },
-    })
 }
 
 fn number(field: &[u8]) -> Option<u64> {
@@ -153,6 +129,7 @@ pub fn parse_end(content: &[u8]) -> Option<(u64, blake3::Hash)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::facts::Facts;
 
     fn known() -> Known {
         Known {
@@ -180,9 +157,11 @@ mod tests {
             let mut line = Vec::new();
             record(name, &known(), &mut line);
             assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
-            let r = parse_record(&line[..line.len() - 1]).unwrap();
-            assert_eq!(r.name, name);
-            assert_eq!(r.known, known());
+            let (text, written) = split_record(&line[..line.len() - 1]).unwrap();
+            let mut unescaped = Vec::new();
+            assert!(unescape_name(written, &mut unescaped));
+            assert_eq!(unescaped, name);
+            assert_eq!(Known::parse_text(text), Some(known()));
         }
     }
 

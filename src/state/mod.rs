@@ -17,9 +17,10 @@
 //! Nothing here is trusted blindly: every line carries a checksum and a torn or edited line
 //! ends its file's records there; records must come in canonical order; a record is used
 //! only when the file's facts still match it and it is not "racy" (see
-//! `Facts::trusted_against`). The digest of every file not matched is read.
+//! `facts::trusted_times`). The digest of every file not matched is read.
 
 pub(crate) mod files;
 pub(crate) mod line;
+pub(crate) mod open;
 pub(crate) mod read;
 pub(crate) mod write;

@@ -3,15 +3,15 @@
 
 use std::cmp::Ordering;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::hash::facts::Known;
+use crate::hash::facts::{Known, text_times, trusted_times};
 use crate::manifest::read::MAX_LINE;
 use crate::names::order::canonical_cmp;
-use crate::state::line::{self, MAGIC, Record};
+use crate::state::line::{self, MAGIC};
+use crate::state::open::open_ours;
 
 /// Longest line a state file may hold: a manifest line's limit plus the record's fields.
 const LIMIT: u64 = MAX_LINE as u64 + 256;
@@ -26,7 +26,12 @@ pub struct StateReader {
     reader: BufReader<File>,
     started: SystemTime,
     line_no: u64,
-    next: Option<Record>,
+    /// The next record: its name (unescaped) and where its [`Known`]'s text lies in
+    /// `block`; parsed no further here (the worker that reuses it parses the rest).
+    next_name: Vec<u8>,
+    next_text: Option<std::ops::Range<usize>>,
+    /// The record before it, for the order check (buffers swapped, never reallocated).
+    prev_name: Vec<u8>,
     /// Why the records ended before the file did (a bad line, out of order).
     problem: Option<String>,
     /// The `end` line was read: nothing after it is a record.
@@ -55,60 +60,6 @@ fn next_line(reader: &mut impl BufRead, into: &mut Vec<u8>, line_no: u64) -> Res
     Ok(true)
 }
 
-/// Opens a state or journal file: [`open_regular`], and only if it is ours — owned by this
-/// user and writable by no one else. The manifest often lies in the tree it describes, where
-/// others may create files: a state or journal planted there with forged records (digests
-/// paired with the stat facts anyone can read) would otherwise be trusted.
-pub fn open_ours(path: &Path) -> io::Result<Option<File>> {
-    use std::os::unix::fs::MetadataExt;
-    let Some(file) = open_regular(path)? else {
-        return Ok(None);
-    };
-    let meta = file.metadata()?;
-    let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != me {
-        return Err(io::Error::other(format!(
-            "it is owned by uid {}, not by this user (uid {me})",
-            meta.uid()
-        )));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(io::Error::other(
-            "others may write to it (mode allows group or other writes)",
-        ));
-    }
-    Ok(Some(file))
-}
-
-/// Opens `path` for reading if it is a regular file: never through a symlink (a state file
-/// is ours, and a symlink there is not), never blocking on a FIFO. `Ok(None)` if missing.
-pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(io::Error::other("it is a symlink"));
-        }
-        Err(e) => return Err(e),
-    };
-    let ft = file.metadata()?.file_type();
-    if !ft.is_file() {
-        let what = if ft.is_dir() {
-            "a directory"
-        } else if ft.is_fifo() {
-            "a FIFO"
-        } else {
-            "not a regular file"
-        };
-        return Err(io::Error::other(format!("it is {what}")));
-    }
-    Ok(Some(file))
-}
-
 impl StateReader {
     /// Opens `path` and checks its header: a state file of this format, written for
     /// `options` (any options when None: `check` only compares recorded facts with the
@@ -124,7 +75,9 @@ impl StateReader {
             reader: BufReader::with_capacity(256 * 1024, file),
             started: SystemTime::UNIX_EPOCH,
             line_no: 0,
-            next: None,
+            next_name: Vec::new(),
+            next_text: None,
+            prev_name: Vec::new(),
             problem: None,
             ended: false,
             buf: Vec::new(),
@@ -222,9 +175,10 @@ impl StateReader {
         }
     }
 
-    /// Reads the next record into `self.next` (None at the end, or at the first problem).
+    /// Reads the next record into `self.next_*` (none at the end, or at the first problem).
     fn advance(&mut self) {
-        let previous = self.next.take();
+        let had_previous = self.next_text.take().is_some();
+        std::mem::swap(&mut self.prev_name, &mut self.next_name);
         if self.problem.is_some() || self.ended {
             return;
         }
@@ -239,38 +193,50 @@ impl StateReader {
             }
         }
         let rest = &self.block[self.pos..];
-        let len = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         let at = self.block_line;
+        let start = self.pos;
         self.pos += len + 1;
         self.block_line += 1;
-        let Some(record) = line::parse_record(&rest[..len]) else {
+        let split = line::split_record(&rest[..len]);
+        let named = split.is_some_and(|(text, written)| {
+            text_times(text).is_some() && line::unescape_name(written, &mut self.next_name)
+        });
+        let Some((text, _)) = split.filter(|_| named) else {
             self.problem = Some(format!("line {at}: not a record"));
             return;
         };
-        if let Some(prev) = previous {
-            if canonical_cmp(&prev.name, &record.name) != Ordering::Less {
-                self.problem = Some(format!("line {at}: out of canonical order"));
-                return;
-            }
+        if had_previous && canonical_cmp(&self.prev_name, &self.next_name) != Ordering::Less {
+            self.problem = Some(format!("line {at}: out of canonical order"));
+            return;
         }
-        self.next = Some(record);
+        self.next_text = Some(start..start + text.len());
     }
 
-    /// What the file knows of `name`, if it holds a record for it that may be trusted (not
+    /// The text of what the file knows of `name` (a [`Known`]'s text, parsed by the caller,
+    /// see [`Known::parse_text`]), if it holds a record for it that may be trusted (not
     /// racy). Names must be asked for in canonical order; the cursor moves past them.
-    pub fn find(&mut self, name: &[u8]) -> Option<Known> {
+    pub fn find_text(&mut self, name: &[u8]) -> Option<Box<[u8]>> {
         loop {
-            let rec = self.next.as_ref()?;
-            match canonical_cmp(&rec.name, name) {
+            let range = self.next_text.clone()?;
+            match canonical_cmp(&self.next_name, name) {
                 Ordering::Less => self.advance(),
                 Ordering::Greater => return None,
                 Ordering::Equal => {
-                    let known = rec.known.clone();
+                    let text = &self.block[range];
+                    let trusted =
+                        text_times(text).is_some_and(|(m, c)| trusted_times(m, c, self.started));
+                    let found = trusted.then(|| text.into());
                     self.advance();
-                    return known.facts.trusted_against(self.started).then_some(known);
+                    return found;
                 }
             }
         }
+    }
+
+    /// What the file knows of `name`, parsed: [`Self::find_text`].
+    pub fn find(&mut self, name: &[u8]) -> Option<Known> {
+        self.find_text(name).and_then(|t| Known::parse_text(&t))
     }
 
     /// Why the records ended before the file did, if they did.

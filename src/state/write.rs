@@ -226,7 +226,7 @@ fn flush_when_idle(journal: Weak<Mutex<Inner>>) {
 pub fn remove_unlocked(path: &Path) {
     use std::os::unix::fs::MetadataExt;
     // A regular file (never through a symlink) owned by this user, whatever its mode.
-    let Ok(Some(file)) = crate::state::read::open_regular(path) else {
+    let Ok(Some(file)) = crate::state::open::open_regular(path) else {
         return;
     };
     let me = rustix::process::geteuid().as_raw();

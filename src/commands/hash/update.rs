@@ -37,13 +37,13 @@ impl Sources {
         }
         let mut found = None;
         for r in &mut self.readers {
-            let known = r.find(name);
+            let known = r.find_text(name);
             if found.is_none() {
                 found = known;
             }
         }
         match found {
-            Some(known) => Action::Refresh(Box::new(known)),
+            Some(text) => Action::Refresh(text),
             None => action,
         }
     }
