@@ -35,7 +35,7 @@ pub struct Feeder<T> {
 }
 
 /// A batch sent before it is full holds at least this many jobs …
-const EARLY_MIN: usize = 32;
+const EARLY_MIN: usize = 128;
 /// … unless the last batch left this long ago (a slow walk still feeds the workers).
 const EARLY_AFTER: Duration = Duration::from_millis(1);
 
