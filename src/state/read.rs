@@ -199,9 +199,9 @@ impl StateReader {
         self.pos += len + 1;
         self.block_line += 1;
         let split = line::split_record(&rest[..len]);
-        let named = split.is_some_and(|(text, written)| {
-            text_times(text).is_some() && line::unescape_name(written, &mut self.next_name)
-        });
+        // The times are read only when the name is asked for (`find_text`).
+        let named =
+            split.is_some_and(|(_, written)| line::unescape_name(written, &mut self.next_name));
         let Some((text, _)) = split.filter(|_| named) else {
             self.problem = Some(format!("line {at}: not a record"));
             return;
