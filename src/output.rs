@@ -19,9 +19,7 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use tempfile::TempPath;
-
-use crate::names::temp::{TEMP_PREFIX, TEMP_SUFFIX};
+use crate::names::temp::{self, Temp};
 use crate::sys::{cancel, stdio};
 
 const BUF: usize = 64 * 1024;
@@ -228,7 +226,7 @@ pub struct AtomicFile {
     target: PathBuf,
     dir: PathBuf,
     writer: BufWriter<File>,
-    temp: RegisteredTemp,
+    temp: Temp,
     mode: u32,
     own_files: Vec<(u64, u64)>,
     /// A file of that name existed when we started.
@@ -238,22 +236,7 @@ pub struct AtomicFile {
 impl AtomicFile {
     fn create(target: &Target) -> io::Result<Self> {
         let dir = target.dir().to_path_buf();
-        let named = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .suffix(TEMP_SUFFIX)
-            .tempfile_in(&dir)
-            // tempfile names its own temporary path in the error; the user's path is said by
-            // the caller, so keep only what went wrong.
-            .map_err(|e| {
-                // tempfile's message ends "… at path \"<its temporary file>\"" (its error
-                // keeps no OS error code to rebuild it from).
-                let text = e.to_string();
-                let what = text.split(" at path ").next().unwrap_or(&text);
-                io::Error::new(e.kind(), what.to_string())
-            })?;
-        let (file, temp) = named.into_parts();
-        cancel::register_temp_file(temp.to_path_buf());
-        let temp = RegisteredTemp(Some(temp));
+        let (file, temp) = temp::create_in(&dir, 0o600)?;
         let meta = file.metadata()?;
         let mut own_files = vec![(meta.dev(), meta.ino())];
         let (mode, existed) = match std::fs::metadata(&target.real) {
@@ -314,30 +297,10 @@ impl AtomicFile {
         if honour_stop && cancel::is_stopped() {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
         }
-        let Some(path) = temp.0.take() else {
-            return Err(io::Error::other("temporary file already gone"));
-        };
-        // Still registered while it is renamed: a signal before the rename removes it (dest
-        // untouched), one after finds nothing to remove — never a stray temporary file.
-        let registered = path.to_path_buf();
-        // On failure the error owns the TempPath, whose drop removes the file.
-        let renamed = path.persist(dest).map_err(|e| e.error);
-        cancel::unregister_temp_file(&registered);
-        renamed?;
+        // On failure `temp` is dropped here, which removes the file.
+        temp.rename_to(dest, true)?;
         // The rename is durable only once the directory is on disk too.
         File::open(&dir)?.sync_all()
-    }
-}
-
-/// A temporary file known to the signal handler until it is renamed or removed.
-struct RegisteredTemp(Option<TempPath>);
-
-impl Drop for RegisteredTemp {
-    fn drop(&mut self) {
-        if let Some(t) = &self.0 {
-            cancel::unregister_temp_file(t);
-        }
-        // The TempPath's own drop then removes the file.
     }
 }
 

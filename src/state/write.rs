@@ -19,9 +19,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::hash::facts::Known;
-use crate::names::temp::{TEMP_PREFIX, TEMP_SUFFIX};
+use crate::names::temp::{self, Temp};
 use crate::state::line::{self, MAGIC};
-use crate::sys::cancel;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 const FLUSH_AFTER: Duration = Duration::from_millis(500);
@@ -31,21 +30,9 @@ const BUF_MAX: usize = 256 * 1024;
 /// A journal being written.
 pub struct Journal {
     path: PathBuf,
-    /// The temporary name until [`Journal::name`]; removed if the journal is never named.
-    temp: Unnamed,
+    /// The temporary file until [`Journal::name`]; removed if the journal is never named.
+    temp: Temp,
     inner: Arc<Mutex<Inner>>,
-}
-
-/// The temporary path of a journal not yet named: removed when dropped, and by the signal
-/// handler if a signal ends the run first.
-struct Unnamed(Option<tempfile::TempPath>);
-
-impl Drop for Unnamed {
-    fn drop(&mut self) {
-        if let Some(temp) = self.0.take() {
-            cancel::unregister_temp_file(&temp);
-        }
-    }
 }
 
 /// What the run's thread and the timer thread share.
@@ -70,16 +57,9 @@ impl Journal {
     /// journals of stopped runs can never take it for one. Mode 0644 at most (the umask may
     /// take more): a reader trusts only files no one else can write.
     pub fn create(dir: &Path, started: SystemTime, options: &[u8]) -> io::Result<Journal> {
-        use std::os::unix::fs::PermissionsExt;
-        let (file, temp) = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .suffix(TEMP_SUFFIX)
-            .permissions(std::fs::Permissions::from_mode(0o644))
-            .tempfile_in(dir)?
-            .into_parts();
-        let path = temp.to_path_buf();
-        cancel::register_temp_file(path.clone());
-        let temp = Unnamed(Some(temp));
+        let (file, temp) = temp::create_in(dir, 0o644)?;
+        // Just made, so it has its temporary name.
+        let path = temp.path().unwrap_or(dir).to_path_buf();
         // Just created, so no one else holds it; a filesystem without locks is no error.
         let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive);
         let now = Instant::now();
@@ -111,20 +91,9 @@ impl Journal {
     /// Gives the journal its name `path`, which must not exist (AlreadyExists: another run
     /// or another file has it; the journal keeps its temporary name for the next try).
     pub fn name(&mut self, path: &Path) -> io::Result<()> {
-        let Some(temp) = self.temp.0.take() else {
-            return Err(io::Error::other("the journal is named already"));
-        };
-        match temp.persist_noclobber(path) {
-            Ok(()) => {
-                cancel::unregister_temp_file(&self.path);
-                self.path = path.to_path_buf();
-                Ok(())
-            }
-            Err(e) => {
-                self.temp.0 = Some(e.path);
-                Err(e.error)
-            }
-        }
+        self.temp.rename_to(path, false)?;
+        self.path = path.to_path_buf();
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
