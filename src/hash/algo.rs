@@ -217,10 +217,7 @@ impl Digest {
         if text.is_empty() || text.len() % 2 != 0 {
             return None;
         }
-        let byte = |pair: &[u8]| {
-            let (hi, lo) = (NIBBLE[usize::from(pair[0])], NIBBLE[usize::from(pair[1])]);
-            ((hi | lo) & 0x10 == 0).then_some(hi << 4 | lo)
-        };
+        let byte = |pair: &[u8]| Some(hex_digit(pair[0])? << 4 | hex_digit(pair[1])?);
         if text.len() == 64 {
             let mut out = [0u8; 32];
             for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
@@ -231,6 +228,13 @@ impl Digest {
         let bytes: Option<Vec<u8>> = text.chunks_exact(2).map(byte).collect();
         bytes.map(|b| Digest::Bytes(b.into_boxed_slice()))
     }
+}
+
+/// The value of a hex digit (either case), by table: hex is read once per manifest line
+/// `check` reads and once per record `--update` reuses.
+pub fn hex_digit(b: u8) -> Option<u8> {
+    let v = NIBBLE[usize::from(b)];
+    (v < 16).then_some(v)
 }
 
 /// The value of each hex digit (either case); 0x10 marks a byte that is not one.

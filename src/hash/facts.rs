@@ -6,6 +6,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::hash::algo::hex_digit;
+
 /// A file's identifying stat facts. The device is recorded but not compared: a remount
 /// (or a reboot for some filesystems) changes it while the file stays what it was. The
 /// filesystem's identity is compared: another filesystem mounted at the same path can hold a
@@ -81,7 +83,8 @@ pub struct Known {
 /// The text of a [`Known`]: `HASH SIZE MTIME CTIME INO DEV FS` (times as
 /// `SECONDS.NANOSECONDS` with nine digits of nanoseconds, FS in hex), as a state record
 /// holds it before the name. Written and read by hand (itoa, a digit loop): `--update` of a
-/// million files writes and reads a million of them, the reads on the walk's one thread.
+/// million files writes and reads a million of them (the reads on the workers, the writes
+/// on the thread that gathers the outcomes).
 impl Known {
     pub fn write_text(&self, out: &mut Vec<u8>) {
         let f = &self.facts;
@@ -113,11 +116,11 @@ impl Known {
     pub fn parse_text(text: &[u8]) -> Option<Known> {
         let mut fields = text.split(|&b| b == b' ');
         let hash = crate::hash::algo::Digest::from_hex(fields.next()?)?;
-        let size = decimal(fields.next()?)?;
-        let mtime = time(fields.next()?)?;
-        let ctime = time(fields.next()?)?;
-        let ino = decimal(fields.next()?)?;
-        let dev = decimal(fields.next()?)?;
+        let size = parse_decimal(fields.next()?)?;
+        let mtime = parse_time(fields.next()?)?;
+        let ctime = parse_time(fields.next()?)?;
+        let ino = parse_decimal(fields.next()?)?;
+        let dev = parse_decimal(fields.next()?)?;
         let fs = hex(fields.next()?)?;
         if fields.next().is_some() {
             return None;
@@ -137,7 +140,7 @@ impl Known {
 /// The mtime and ctime of a [`Known`]'s text, for the racy rule, without reading the rest.
 pub fn text_times(text: &[u8]) -> Option<((i64, u32), (i64, u32))> {
     let mut fields = text.split(|&b| b == b' ').skip(2);
-    Some((time(fields.next()?)?, time(fields.next()?)?))
+    Some((parse_time(fields.next()?)?, parse_time(fields.next()?)?))
 }
 
 fn push_lower_hex(mut n: u64, out: &mut Vec<u8>) {
@@ -154,8 +157,8 @@ fn push_lower_hex(mut n: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(&digits[i..]);
 }
 
-/// Decimal digits only (at least one), no overflow.
-fn decimal(field: &[u8]) -> Option<u64> {
+/// Decimal digits only (at least one), no overflow (no sign, no spaces).
+pub fn parse_decimal(field: &[u8]) -> Option<u64> {
     if field.is_empty() {
         return None;
     }
@@ -171,24 +174,23 @@ fn hex(field: &[u8]) -> Option<u64> {
     if field.is_empty() || field.len() > 16 {
         return None;
     }
-    field.iter().try_fold(0u64, |n, &b| {
-        let d = char::from(b).to_digit(16)?;
-        Some(n << 4 | u64::from(d))
-    })
+    field
+        .iter()
+        .try_fold(0u64, |n, &b| Some(n << 4 | u64::from(hex_digit(b)?)))
 }
 
 /// `SECONDS.NANOSECONDS`: seconds may be negative, exactly nine digits of nanoseconds.
-fn time(field: &[u8]) -> Option<(i64, u32)> {
+pub fn parse_time(field: &[u8]) -> Option<(i64, u32)> {
     let dot = field.iter().position(|&b| b == b'.')?;
     let (s, ns) = (&field[..dot], &field[dot + 1..]);
     let secs = match s.strip_prefix(b"-") {
-        Some(abs) => 0i64.checked_sub_unsigned(decimal(abs)?)?,
-        None => i64::try_from(decimal(s)?).ok()?,
+        Some(abs) => 0i64.checked_sub_unsigned(parse_decimal(abs)?)?,
+        None => i64::try_from(parse_decimal(s)?).ok()?,
     };
     if ns.len() != 9 {
         return None;
     }
-    let nanos = u32::try_from(decimal(ns)?).ok()?;
+    let nanos = u32::try_from(parse_decimal(ns)?).ok()?;
     Some((secs, nanos))
 }
 
@@ -207,27 +209,23 @@ mod tests {
         }
     }
 
-    fn trusted(mtime: (i64, u32), ctime: (i64, u32), start: SystemTime) -> bool {
-        trusted_times(mtime, ctime, start)
-    }
-
     #[test]
     fn the_racy_rule_distrusts_timestamps_near_or_after_the_start() {
         let start = UNIX_EPOCH + Duration::new(1_000_000, 500_000_000);
         // Well before: trusted.
-        assert!(trusted((999_990, 0), (999_990, 0), start));
+        assert!(trusted_times((999_990, 0), (999_990, 0), start));
         // 2 s before to the nanosecond is still racy; one ns earlier is not.
-        assert!(!trusted((999_998, 500_000_000), (0, 0), start));
-        assert!(trusted(
+        assert!(!trusted_times((999_998, 500_000_000), (0, 0), start));
+        assert!(trusted_times(
             (999_998, 499_999_999),
             (999_998, 499_999_999),
             start
         ));
         // Within the margin, during the run, or in the future: racy.
-        assert!(!trusted((999_999, 900_000_000), (1, 0), start));
-        assert!(!trusted((1_000_100, 0), (1, 0), start));
+        assert!(!trusted_times((999_999, 900_000_000), (1, 0), start));
+        assert!(!trusted_times((1_000_100, 0), (1, 0), start));
         // An mtime set back by `touch -d` does not help: the ctime is recent.
-        assert!(!trusted((5, 0), (1_000_000, 0), start));
+        assert!(!trusted_times((5, 0), (1_000_000, 0), start));
     }
 
     #[test]

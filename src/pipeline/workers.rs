@@ -138,32 +138,22 @@ fn process<T>(jobs: Vec<Job<T>>, confine: Confine, mode: &Mode, done: &Mutex<Vec
             Ok(d) => d,
             Err(e) => return Settled::of(Outcome::Failed(e.clone())),
         };
-        match action {
-            Action::Refresh(text) => {
-                // A record that does not parse is no record: the file is read.
-                let Some(known) = Known::parse_text(text) else {
-                    let (outcome, facts) = file::hash_file_in(dirs, path, mode);
-                    return Settled {
-                        outcome,
-                        facts,
-                        reused: false,
-                    };
-                };
-                let (outcome, facts, reused) = file::refresh_in(dirs, path, &known, mode);
-                Settled {
-                    outcome,
-                    facts,
-                    reused,
-                }
-            }
-            _ => {
+        // A record that does not parse is no record: the file is read.
+        let known = match action {
+            Action::Refresh(text) => Known::parse_text(text),
+            _ => None,
+        };
+        let (outcome, facts, reused) = match known {
+            Some(known) => file::refresh_in(dirs, path, &known, mode),
+            None => {
                 let (outcome, facts) = file::hash_file_in(dirs, path, mode);
-                Settled {
-                    outcome,
-                    facts,
-                    reused: false,
-                }
+                (outcome, facts, false)
             }
+        };
+        Settled {
+            outcome,
+            facts,
+            reused,
         }
     })
 }

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::hash::facts::{Known, to_pair};
+use crate::hash::facts::{Known, parse_decimal, parse_time, to_pair};
 use crate::names::escape::{self, Escaping};
 
 /// The first line of every state and journal file.
@@ -85,20 +85,7 @@ pub fn block_sealed(sum: &[u8], block: &[u8], count: u64) -> bool {
         return false;
     };
     let (n, check) = (&rest[..space], &rest[space + 1..]);
-    number(n) == Some(count) && check == checksum(block)
-}
-
-fn number(field: &[u8]) -> Option<u64> {
-    std::str::from_utf8(field).ok()?.parse().ok()
-}
-
-/// `SECONDS.NANOSECONDS`, exactly nine digits of nanoseconds.
-fn time(field: &[u8]) -> Option<(i64, u32)> {
-    let text = std::str::from_utf8(field).ok()?;
-    let (s, ns) = text.split_once('.')?;
-    let nanos: u32 = (ns.len() == 9).then(|| ns.parse().ok())??;
-    (nanos < 1_000_000_000).then_some(())?;
-    Some((s.parse().ok()?, nanos))
+    parse_decimal(n) == Some(count) && check == checksum(block)
 }
 
 /// `started SECONDS.NANOSECONDS`: when the run that writes the file started.
@@ -109,7 +96,7 @@ pub fn started(at: SystemTime) -> String {
 
 /// The start time of a `started` line's content.
 pub fn parse_started(content: &[u8]) -> Option<SystemTime> {
-    let (s, ns) = time(content.strip_prefix(b"started ")?)?;
+    let (s, ns) = parse_time(content.strip_prefix(b"started ")?)?;
     let secs = u64::try_from(s).ok()?;
     UNIX_EPOCH.checked_add(Duration::new(secs, ns))
 }
@@ -191,9 +178,9 @@ mod tests {
 
     #[test]
     fn times_and_end_lines_parse_strictly() {
-        assert_eq!(time(b"5.000000001"), Some((5, 1)));
-        assert_eq!(time(b"-5.5"), None, "nine digits");
-        assert_eq!(time(b"5.1000000000"), None);
+        assert_eq!(parse_time(b"5.000000001"), Some((5, 1)));
+        assert_eq!(parse_time(b"-5.5"), None, "nine digits");
+        assert_eq!(parse_time(b"5.1000000000"), None);
         let at = UNIX_EPOCH + Duration::new(1_700_000_000, 123);
         assert_eq!(parse_started(started(at).as_bytes()), Some(at));
         let h = blake3::hash(b"m");
