@@ -500,6 +500,52 @@ fn a_journal_is_never_seen_under_its_name_before_it_is_locked() {
     );
 }
 
+/// T14, on a filesystem that can neither refuse to replace on rename nor link (strace makes
+/// renameat2 fail with EINVAL and linkat with EPERM, as some FUSE filesystems do): the
+/// journal is made under its name instead, `--update` works, and its state is reused.
+#[test]
+fn update_works_where_rename_cannot_refuse_to_replace_and_links_fail() {
+    let env = TestEnv::new();
+    for i in 0..20 {
+        env.file(format!("t/f{i:02}"), format!("{i}"));
+    }
+    std::thread::sleep(Duration::from_millis(2100));
+    for round in 0..2 {
+        let out = run_with_timeout(
+            Command::new("strace")
+                .args([
+                    "-f",
+                    "-qq",
+                    "-o",
+                    "/dev/null",
+                    "-e",
+                    "trace=renameat2,linkat",
+                ])
+                .args(["-e", "inject=renameat2:error=EINVAL"])
+                .args(["-e", "inject=linkat:error=EPERM"])
+                .arg(bin())
+                .args(["hash", "--update", "-o", "m.b3", "t"])
+                .current_dir(env.root()),
+            LIMIT,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: {}",
+            stderr(&out)
+        );
+        if round == 1 {
+            assert_stderr_contains(&out, "20 digests reused");
+        }
+    }
+    let mut left: Vec<String> = std::fs::read_dir(env.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["m.b3", "m.b3.b3tree-state", "t"]);
+}
+
 // ---- T10: trees on bind mounts and FUSE (sshfs) ------------------------------------------
 
 /// A mount made by a test, undone when dropped (also when the test fails).

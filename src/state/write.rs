@@ -31,7 +31,7 @@ const BUF_MAX: usize = 256 * 1024;
 pub struct Journal {
     path: PathBuf,
     /// The temporary file until [`Journal::name`]; removed if the journal is never named.
-    temp: Temp,
+    temp: Option<Temp>,
     inner: Arc<Mutex<Inner>>,
 }
 
@@ -51,7 +51,8 @@ struct Inner {
 
 impl Journal {
     /// Creates a journal under a temporary name in `dir` (never a file that is not ours,
-    /// never through a symlink), locks it and writes its header. It becomes a journal other
+    /// never through a symlink), locks it and prepares its header (written once it is
+    /// named). It becomes a journal other
     /// runs see only when [`Self::name`] gives it its name: a file under a journal's name is
     /// locked from the moment it has that name, so a concurrent run that removes the
     /// journals of stopped runs can never take it for one. Mode 0644 at most (the umask may
@@ -79,21 +80,50 @@ impl Journal {
         opts.extend_from_slice(options);
         line::seal(&opts, &mut j.buf);
         j.block_start = j.buf.len();
-        j.flush()?;
         let inner = Arc::new(Mutex::new(j));
         let weak = Arc::downgrade(&inner);
         std::thread::Builder::new()
             .name("journal".into())
             .spawn(move || flush_when_idle(weak))?;
-        Ok(Journal { path, temp, inner })
+        Ok(Journal {
+            path,
+            temp: Some(temp),
+            inner,
+        })
     }
 
     /// Gives the journal its name `path`, which must not exist (AlreadyExists: another run
-    /// or another file has it; the journal keeps its temporary name for the next try).
+    /// or another file has it; the journal keeps its temporary name for the next try), and
+    /// writes its header there.
+    ///
+    /// A filesystem that can neither refuse to replace on rename nor make a hard link (some
+    /// FUSE filesystems) gets the journal made under its name instead (never replacing
+    /// anything) and locked right after: there, a concurrent run that finishes in between
+    /// may still take it for a stopped run's journal.
     pub fn name(&mut self, path: &Path) -> io::Result<()> {
-        self.temp.rename_to(path, false)?;
+        let Some(temp) = self.temp.as_mut() else {
+            return Err(io::Error::other("the journal is named already"));
+        };
+        match temp.rename_to(path, false) {
+            Ok(()) => {}
+            Err(e) if cannot_link(&e) => {
+                use std::os::unix::fs::OpenOptionsExt;
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o644)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(path)?;
+                let _ =
+                    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive);
+                self.lock().file = file;
+            }
+            Err(e) => return Err(e),
+        }
+        // Renamed, or left for its drop to remove.
+        self.temp = None;
         self.path = path.to_path_buf();
-        Ok(())
+        self.lock().flush()
     }
 
     pub fn path(&self) -> &Path {
@@ -170,6 +200,14 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// A rename that never replaces and a hard link are both unsupported here.
+fn cannot_link(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS)
+    )
 }
 
 /// The timer: writes out records that have waited [`FLUSH_AFTER`] with no record after them;
