@@ -174,6 +174,14 @@ impl Output {
         Some(dir.join(f.target.file_name()?))
     }
 
+    /// Hashes what is written to an `-o` file from now on (BLAKE3), for
+    /// [`AtomicFile::commit_unless_same`]. Other outputs are not hashed.
+    pub fn digest_as_written(&mut self) {
+        if let Output::File(f) = self {
+            f.hasher = Some(Box::new(blake3::Hasher::new()));
+        }
+    }
+
     /// The `-o` file replaces an existing file (so a partial run must not replace it).
     pub fn replaces_existing(&self) -> bool {
         matches!(self, Output::File(f) if f.existed)
@@ -185,7 +193,7 @@ impl Write for Output {
         match self {
             Output::Stdout(w) => w.write(buf),
             Output::Direct(w) => w.write(buf),
-            Output::File(f) => f.writer.write(buf),
+            Output::File(f) => f.write(buf),
         }
     }
 
@@ -193,7 +201,7 @@ impl Write for Output {
         match self {
             Output::Stdout(w) => w.write_all(buf),
             Output::Direct(w) => w.write_all(buf),
-            Output::File(f) => f.writer.write_all(buf),
+            Output::File(f) => f.write_all(buf),
         }
     }
 
@@ -231,6 +239,38 @@ pub struct AtomicFile {
     own_files: Vec<(u64, u64)>,
     /// A file of that name existed when we started.
     existed: bool,
+    /// The BLAKE3 of what was written, when asked for ([`Output::digest_as_written`]).
+    hasher: Option<Box<blake3::Hasher>>,
+}
+
+/// How [`AtomicFile::commit_unless_same`] ended.
+pub struct Committed {
+    /// The BLAKE3 of the bytes now at the target (None: they were not hashed).
+    pub digest: Option<blake3::Hash>,
+    /// The target already held those bytes and was left as it was.
+    pub unchanged: bool,
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.writer.write(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.writer.write_all(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(buf);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
 }
 
 impl AtomicFile {
@@ -254,7 +294,26 @@ impl AtomicFile {
             mode,
             own_files,
             existed,
+            hasher: None,
         })
+    }
+
+    /// Commits, unless `same` says the target already holds exactly the bytes written (it
+    /// is given their BLAKE3, and checks the file is still the one whose digest it knows):
+    /// then the new file is removed and the target left as it was — no write, no fsync, no
+    /// rename. Without [`Output::digest_as_written`] it always commits.
+    pub fn commit_unless_same(
+        mut self,
+        same: impl FnOnce(&blake3::Hash) -> bool,
+    ) -> io::Result<Committed> {
+        let digest = self.hasher.take().map(|h| h.finalize());
+        let unchanged = digest.as_ref().is_some_and(same);
+        if unchanged {
+            // Dropped: the temporary file is removed.
+            return Ok(Committed { digest, unchanged });
+        }
+        self.commit()?;
+        Ok(Committed { digest, unchanged })
     }
 
     fn commit(self) -> io::Result<()> {

@@ -90,6 +90,125 @@ fn unchanged_files_are_reused_and_the_manifest_equals_a_full_run() {
     assert!(!env.root().join("m.b3.b3tree-journal.2").exists());
 }
 
+/// (inode, mtime, ctime) of a file: which version of it is in place.
+fn version(path: &Path) -> (u64, i64, i64, i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).unwrap();
+    (
+        m.ino(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    )
+}
+
+#[test]
+fn a_run_that_changes_nothing_writes_nothing_and_one_that_reads_a_file_rewrites_the_state() {
+    let env = TestEnv::new();
+    tree(&env, 20);
+    std::thread::sleep(SETTLE);
+    update(&env, &["t"]);
+    let (m, state) = (
+        env.root().join("m.b3"),
+        env.root().join("m.b3.b3tree-state"),
+    );
+    let (m0, s0) = (version(&m), version(&state));
+
+    // Nothing changed: neither file is touched, no journal is left, the run says so.
+    let same = update(&env, &["t"]);
+    assert_eq!(counts(&same), (20, 0));
+    assert_stderr_contains(&same, "the manifest is unchanged");
+    assert_eq!((version(&m), version(&state)), (m0, s0));
+    assert!(!env.root().join("m.b3.b3tree-journal.1").exists());
+
+    // A file touched (same bytes): it is read, the manifest stays, the state is new and bound.
+    std::thread::sleep(Duration::from_millis(20));
+    let touched = env.root().join("t/d1/f005");
+    std::fs::write(&touched, "content 5\n").unwrap();
+    let reread = update(&env, &["t"]);
+    assert_eq!(counts(&reread), (19, 1));
+    assert_stderr_contains(&reread, "the manifest is unchanged");
+    assert_eq!(version(&m), m0);
+    assert_ne!(version(&state), s0);
+    assert_eq!(manifest(&env), full_run(&env, &["t"]));
+    // Its record is racy, so it is read once more; then everything is reused from that state.
+    assert_eq!(counts(&update(&env, &["t"])), (19, 1));
+    std::thread::sleep(SETTLE);
+    update(&env, &["t"]);
+    assert_eq!(counts(&update(&env, &["t"])), (20, 0));
+
+    // Changed content: the manifest is replaced.
+    std::fs::write(&touched, "content 55\n").unwrap();
+    let changed = update(&env, &["t"]);
+    assert!(!stderr(&changed).contains("unchanged"));
+    assert_ne!(version(&m).0, m0.0);
+    assert_eq!(manifest(&env), full_run(&env, &["t"]));
+
+    // The same bytes put back under a new inode before a run: the state is still bound (it
+    // is bound to bytes), and that file is the one the run finds, so it stays.
+    let bytes = manifest(&env);
+    std::fs::remove_file(&m).unwrap();
+    std::fs::write(&m, &bytes).unwrap();
+    let m1 = version(&m);
+    std::thread::sleep(SETTLE);
+    let after = update(&env, &["t"]);
+    assert_stderr_contains(&after, "the manifest is unchanged");
+    assert_eq!(version(&m), m1);
+}
+
+/// A manifest replaced during a run (here with the very same bytes, under a new inode,
+/// while strace holds the run in its journal's `flock`, after it read the manifest) is no
+/// longer the file the run found: the run puts its own in place and binds the state to it,
+/// as it would after any change, rather than leave a file it has not seen.
+#[test]
+fn a_manifest_replaced_during_a_run_is_replaced_by_the_runs_own() {
+    let env = TestEnv::new();
+    tree(&env, 20);
+    std::thread::sleep(SETTLE);
+    update(&env, &["t"]);
+    let m = env.root().join("m.b3");
+    let bytes = manifest(&env);
+    let run = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=flock"])
+        .args(["-e", "inject=flock:delay_enter=1500000:when=1"])
+        .arg(bin())
+        .args(["hash", "--update", "-o", "m.b3", "t"])
+        .current_dir(env.root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // In its delayed flock: the journal's temporary file exists beside the manifest's.
+    let start = std::time::Instant::now();
+    let has_temp = || {
+        std::fs::read_dir(env.root())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count()
+            >= 2
+    };
+    while !has_temp() && start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(has_temp(), "the run never created its journal");
+    std::fs::remove_file(&m).unwrap();
+    std::fs::write(&m, &bytes).unwrap();
+    let planted = version(&m);
+    let out = output_within(run, WAIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("unchanged"), "{}", stderr(&out));
+    assert_ne!(version(&m), planted);
+    assert_eq!(manifest(&env), bytes);
+    assert_eq!(counts(&update(&env, &["t"])), (20, 0));
+}
+
 #[test]
 fn a_file_modified_just_before_a_run_is_read_again_next_time() {
     let env = TestEnv::new();

@@ -170,13 +170,60 @@ pub fn replaceable(path: &Path) -> Result<(), String> {
 }
 
 /// The BLAKE3 of the file at `path`, if it is a regular file (never through a symlink):
-/// read a MiB at a time and hashed on every core (a manifest of a million files is ~90 MB,
-/// read once at the start of an `--update` run and once at its end).
+/// read a MiB at a time and hashed on this thread (a manifest of a million files is ~90 MB,
+/// read once at the start of an `--update` run).
 pub fn file_digest(path: &Path) -> io::Result<Option<blake3::Hash>> {
+    Ok(seen(path)?.map(|s| s.digest))
+}
+
+/// A manifest as a run found it: the BLAKE3 of its bytes, and the stat facts of the file
+/// they were read from, taken before the read. A run whose new manifest has the same bytes
+/// leaves the file in place if these facts still hold at its end (no write, no fsync).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub digest: blake3::Hash,
+    stamp: Stamp,
+}
+
+/// What tells one version of a file from another without reading it: identity, size, and
+/// both times (the ctime moves on every write, rename or chmod, and no call sets it back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+impl Seen {
+    /// The file at `path` (not followed) is still the one seen: same identity, size and
+    /// times.
+    pub fn still_at(&self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && Stamp::of(&m) == self.stamp)
+    }
+}
+
+/// The manifest at `path` as it is now ([`Seen`]), if it is a regular file.
+pub fn seen(path: &Path) -> io::Result<Option<Seen>> {
     use std::io::Read;
     let Some(mut file) = open_regular(path)? else {
         return Ok(None);
     };
+    let stamp = Stamp::of(&file.metadata()?);
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -190,31 +237,33 @@ pub fn file_digest(path: &Path) -> io::Result<Option<blake3::Hash>> {
             }
         }
         if filled == 0 {
-            return Ok(Some(hasher.finalize()));
+            let digest = hasher.finalize();
+            return Ok(Some(Seen { digest, stamp }));
         }
-        hasher.update_rayon(&buf[..filled]);
+        hasher.update(&buf[..filled]);
     }
 }
 
 /// Whether the state at `state` is bound to the manifest now at `manifest`: its `end` line
-/// names the BLAKE3 of the manifest's bytes. Ok(false) when there is no state (or no
-/// manifest); Err says why a state that exists is not trusted.
-pub fn bound(state: &Path, manifest: &Path) -> Result<bool, String> {
+/// names the BLAKE3 of the manifest's bytes. Ok(Some(how the manifest was found)) when it
+/// is; Ok(None) when there is no state (or no manifest); Err says why a state that exists
+/// is not trusted.
+pub fn bound(state: &Path, manifest: &Path) -> Result<Option<Seen>, String> {
     let mut file = match open_ours(state) {
         Ok(Some(f)) => f,
-        Ok(None) => return Ok(false),
+        Ok(None) => return Ok(None),
         Err(e) => return Err(format!("it cannot be read: {e}")),
     };
     let Some((_, bound)) = read_end(&mut file) else {
         return Err("it has no valid end line (cut short?)".into());
     };
-    match file_digest(manifest) {
-        Ok(Some(now)) if now == bound => Ok(true),
+    match seen(manifest) {
+        Ok(Some(now)) if now.digest == bound => Ok(Some(now)),
         Ok(Some(_)) => Err(format!(
             "it belongs to another version of {} (replaced or edited since)",
             manifest.display()
         )),
-        Ok(None) => Ok(false),
+        Ok(None) => Ok(None),
         Err(e) => Err(format!("{} cannot be read: {e}", manifest.display())),
     }
 }

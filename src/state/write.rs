@@ -166,6 +166,19 @@ impl Journal {
         j.file.sync_data()
     }
 
+    /// Removes the journal (a run that had nothing new to record): only if the file under
+    /// its name is still the one this run holds.
+    pub fn discard(self) {
+        use std::os::unix::fs::MetadataExt;
+        let held = self.lock().file.metadata().map(|m| (m.dev(), m.ino()));
+        let named = std::fs::symlink_metadata(&self.path).map(|m| (m.dev(), m.ino()));
+        if let (Ok(h), Ok(n)) = (held, named) {
+            if h == n && self.temp.is_none() {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+
     /// Leaves the journal for the next run: flushed and synced.
     pub fn keep(self) -> io::Result<()> {
         let mut j = self.lock();

@@ -50,7 +50,7 @@ impl Recorded {
         }
         let real = std::fs::canonicalize(manifest).ok()?;
         let state = Place::of(&real).state();
-        if bound(&state, &real) != Ok(true) {
+        if !matches!(bound(&state, &real), Ok(Some(_))) {
             return None;
         }
         let reader = StateReader::open(&state, None).ok()??;

@@ -2,7 +2,7 @@
 //! made the state or kept, the closing lines on stderr, and the exit status.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::HumanBytes;
@@ -13,10 +13,11 @@ use crate::commands::hash::update::Update;
 use crate::config::HashSettings;
 use crate::exit::{Ended, Exit, Fail};
 use crate::manifest::write::ManifestWriter;
-use crate::output::Output;
+use crate::output::{Committed, Output};
 use crate::record::{HashSummary, UpdateCounts};
 use crate::report::stderr::Reporter;
 use crate::report::summary::{Summary, plural};
+use crate::state::files::Seen;
 use crate::sys::cancel;
 
 /// What the engine handed back.
@@ -68,8 +69,12 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
     } = sink;
     let json = summary_json(&summary, digest.clone(), update.as_ref());
     let keep_old = summary.errors > 0 && target.replaces_existing && !settings.replace_partial;
-    let partial = match commit(settings, writer, ran.emitted, &json, keep_old) {
-        Ok(p) => p,
+    let same = update
+        .as_ref()
+        .and_then(Update::manifest_seen)
+        .zip(target.real.as_deref());
+    let written = match commit(settings, writer, ran.emitted, &json, keep_old, same) {
+        Ok(w) => w,
         Err(fail) => {
             keep_journal(update, &reporter);
             return Err(fail);
@@ -77,9 +82,9 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
     };
     reporter.info(&summary.line());
     if let Some(u) = update {
-        close_update(u, &reporter, partial.is_none(), target.real)?;
+        close_update(u, &reporter, &written, target.real)?;
     }
-    if let (Some(p), Some(target)) = (&partial, &settings.output) {
+    if let (Some(p), Some(target)) = (&written.partial, &settings.output) {
         reporter.error(&format!(
             "{} left as it was: {} could not be hashed; the new manifest is in {} \
              (--replace-partial replaces it anyway)",
@@ -149,22 +154,40 @@ fn summary_json(summary: &Summary, digest: Option<String>, update: Option<&Updat
     }
 }
 
+/// How the output was committed.
+struct Written {
+    /// The new manifest was put beside the old one (`keep_old`), at this path.
+    partial: Option<PathBuf>,
+    /// An `-o` file put in place, or left as it was.
+    file: Option<Committed>,
+}
+
 /// Writes the JSON summary and commits the output. `keep_old`: a run with error records
 /// never replaces an existing manifest (unless asked to): the old one stays, the new one is
-/// kept beside it for inspection — its path is returned.
+/// kept beside it for inspection — its path is returned. `same`: the manifest `--update`'s
+/// state was bound to, and where it is; if it still is there with the very bytes written,
+/// it is left as it was.
 fn commit(
     settings: &HashSettings,
     mut writer: ManifestWriter<Output>,
     emitted: io::Result<()>,
     json: &HashSummary,
     keep_old: bool,
-) -> Result<Option<PathBuf>, Fail> {
-    let mut partial = None;
+    same: Option<(&Seen, &Path)>,
+) -> Result<Written, Fail> {
+    let mut done = Written {
+        partial: None,
+        file: None,
+    };
+    let is_same = |d: &blake3::Hash| {
+        same.is_some_and(|(seen, real)| seen.digest == *d && seen.still_at(real))
+    };
     let written =
         emitted
             .and_then(|()| writer.summary(json))
             .and_then(|()| match writer.into_inner() {
-                Output::File(f) if keep_old => f.commit_partial().map(|p| partial = Some(p)),
+                Output::File(f) if keep_old => f.commit_partial().map(|p| done.partial = Some(p)),
+                Output::File(f) => f.commit_unless_same(is_same).map(|c| done.file = Some(c)),
                 out => out.commit(),
             });
     written.map_err(|e| {
@@ -174,7 +197,7 @@ fn commit(
             .map_or("stdout".into(), |p| p.display().to_string());
         Fail::unwritten(&target, &e)
     })?;
-    Ok(partial)
+    Ok(done)
 }
 
 /// `--update` after a complete run: counts said; the journal becomes the state when the
@@ -182,18 +205,28 @@ fn commit(
 fn close_update(
     u: Update,
     reporter: &Reporter,
-    replaced: bool,
+    written: &Written,
     real: Option<PathBuf>,
 ) -> Result<(), Fail> {
+    let unchanged = written.file.as_ref().is_some_and(|c| c.unchanged);
     reporter.info(&format!(
-        "update: {} reused ({}), {} read ({})",
+        "update: {} reused ({}), {} read ({}){}",
         plural(u.reused.0, "digest", "digests"),
         HumanBytes(u.reused.1),
         plural(u.read.0, "file", "files"),
-        HumanBytes(u.read.1)
+        HumanBytes(u.read.1),
+        if unchanged {
+            "; the manifest is unchanged (left as it was)"
+        } else {
+            ""
+        }
     ));
-    let committed = match (replaced, real) {
-        (true, Some(real)) => u.commit(&real),
+    let committed = match (&written.partial, real) {
+        (None, Some(real)) => u.commit(
+            &real,
+            written.file.as_ref().and_then(|c| c.digest),
+            unchanged,
+        ),
         _ => u.keep(),
     };
     committed.map_err(Fail::fatal)

@@ -67,7 +67,12 @@ impl Plan {
                 )));
             }
         }
-        let output = open_output(settings.output.as_deref(), &roots, env).map_err(Fail::fatal)?;
+        let mut output =
+            open_output(settings.output.as_deref(), &roots, env).map_err(Fail::fatal)?;
+        if settings.update {
+            // The new state is bound to these bytes; unchanged, they are not written at all.
+            output.digest_as_written();
+        }
         let output_real = output.own_path();
         let update = match (settings.update, &output_real) {
             (false, _) => None,

@@ -19,7 +19,7 @@ use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::Action;
 use crate::names::escape::display;
 use crate::names::order::canonical_cmp;
-use crate::state::files::{MAX_JOURNALS, Place, bound, create_journal, file_digest, replaceable};
+use crate::state::files::{MAX_JOURNALS, Place, Seen, bound, create_journal, replaceable};
 use crate::state::read::StateReader;
 use crate::state::write::{Journal, remove_unlocked};
 
@@ -66,6 +66,10 @@ pub(crate) struct Update {
     journal: Journal,
     /// Journals found at the start: removed once a complete run replaced the manifest.
     old_journals: Vec<PathBuf>,
+    /// The manifest as found at the start, when the state was bound to it and used.
+    state_seen: Option<Seen>,
+    /// Journals of stopped runs were read.
+    resumed: bool,
     pub reused: (u64, u64),
     pub read: (u64, u64),
 }
@@ -91,21 +95,25 @@ pub(crate) fn prepare(
     }
     let resumed = readers.len();
     let state = place.state();
+    let mut state_seen = None;
     match bound(&state, real) {
-        Ok(true) => match StateReader::open(&state, Some(options)) {
-            Ok(Some(r)) => readers.push(r),
+        Ok(Some(seen)) => match StateReader::open(&state, Some(options)) {
+            Ok(Some(r)) => {
+                readers.push(r);
+                state_seen = Some(seen);
+            }
             Ok(None) => {}
             Err(why) => notice(format!(
                 "{} not used: it {why}; every file is read",
                 state.display()
             )),
         },
-        Ok(false) if resumed == 0 => notice(format!(
+        Ok(None) if resumed == 0 => notice(format!(
             "no state for {} yet: every file is read (the next --update reads only what \
              changed)",
             real.display()
         )),
-        Ok(false) => {}
+        Ok(None) => {}
         Err(why) => notice(format!(
             "{} not used: {why}; every file not in a journal is read",
             state.display()
@@ -134,6 +142,8 @@ pub(crate) fn prepare(
         place,
         journal,
         old_journals: journals.into_iter().map(|(_, p)| p).collect(),
+        state_seen,
+        resumed: resumed > 0,
         reused: (0, 0),
         read: (0, 0),
     };
@@ -170,9 +180,29 @@ impl Update {
         )
     }
 
-    /// The manifest at `real` was replaced: the journal becomes its state, bound to its
-    /// bytes, and the older journals go.
-    pub fn commit(self, real: &Path) -> Result<(), String> {
+    /// The manifest as the state knew it, if the state was used: a run that writes the same
+    /// bytes leaves it in place when it is still that file.
+    pub fn manifest_seen(&self) -> Option<&Seen> {
+        self.state_seen.as_ref()
+    }
+
+    /// The manifest at `real` is complete: the journal becomes its state, bound to its bytes
+    /// (`written`: their BLAKE3 as written, else they are read back), and the older journals
+    /// go. When the manifest was left as it was (`unchanged`) and every digest came from the
+    /// state unchanged, the state is still exact: it stays, and the journal goes.
+    pub fn commit(
+        self,
+        real: &Path,
+        written: Option<blake3::Hash>,
+        unchanged: bool,
+    ) -> Result<(), String> {
+        if unchanged && self.read.0 == 0 && !self.resumed && self.state_seen.is_some() {
+            self.journal.discard();
+            for old in &self.old_journals {
+                remove_unlocked(old);
+            }
+            return Ok(());
+        }
         let state = self.place.state();
         // Another user's file under the state's name stays; the journal is kept instead.
         if let Err(why) = replaceable(&state) {
@@ -181,10 +211,13 @@ impl Update {
                 Err(e) => format!("{why}; {e}"),
             });
         }
-        let digest = match file_digest(real) {
-            Ok(Some(d)) => d,
-            Ok(None) => return Err(format!("{} is gone", real.display())),
-            Err(e) => return Err(format!("cannot read {} back: {e}", real.display())),
+        let digest = match written {
+            Some(d) => d,
+            None => match crate::state::files::file_digest(real) {
+                Ok(Some(d)) => d,
+                Ok(None) => return Err(format!("{} is gone", real.display())),
+                Err(e) => return Err(format!("cannot read {} back: {e}", real.display())),
+            },
         };
         let mut journal = self.journal;
         journal
