@@ -49,3 +49,4 @@ runs_table("", "Warm, every command (hyperfine, median of the runs after a warm-
 pairs_table("pairs.jsonl", "Warm, interleaved pairs:")
 runs_table("cold-", "Cold, every cache dropped before every run (hyperfine --prepare):")
 pairs_table("cold-pairs.jsonl", "Cold, interleaved pairs, every cache dropped before every run:")
+pairs_table("prev-pairs.jsonl", "This build against the previous one (PREV), interleaved pairs, warm:")

@@ -5,7 +5,10 @@
 #   bench/run.sh [WORKDIR] [RUNS]      (default /tmp/b3tree-bench, 5 runs)
 #
 # Prints two tables: every command's median (hyperfine, each command's runs back to back),
-# then b3tree against its reference with the two alternating (bench/pairs.py, PAIRS=11 pairs).
+# then b3tree against its reference with the two alternating (bench/pairs.py, PAIRS=11 pairs),
+# on the generated trees and on real ones (REAL_TREES; default /usr/lib and the Rust
+# toolchain); then this build against the previous one, interleaved (PREV=REV, see below);
+# as root also cold caches and sshfs (bench/sshfs.sh).
 # On the small-file and mixed trees it also times bench/floor.rs, the lean loop (walk, then one thread per
 # core: open, read, hash, close) that bounds what any tool can reach with those system calls.
 #
@@ -98,6 +101,55 @@ pair "4 GiB vs b3sum" "$b3tree hash $work/one4g > /dev/null" "b3sum $work/one4g/
 pair "check vs hash, 100k files" "cd $small && $b3tree check -q ../small.b3 > /dev/null" \
     "$b3tree hash $small > /dev/null"
 
+# Real trees (generators miss what they have: fan-out, hard links, sizes at the thresholds):
+# every existing directory of REAL_TREES (default: /usr/lib and the active Rust toolchain),
+# warm, against the lean loop.
+real_trees="${REAL_TREES-/usr/lib $(rustc --print sysroot 2>/dev/null || true)}"
+for dir in $real_trees; do
+    [ -d "$dir" ] || continue
+    pair "real tree $dir vs the floor (bench/floor.rs)" "$b3tree hash $dir > /dev/null" \
+        "$floor $dir > /dev/null"
+done
+
+# The previous build, in the same run (interleaved), so that a loss of a few percent shows
+# when it is made. PREV=REV names it (any git revision); by default it is HEAD when src/ or
+# Cargo.* have uncommitted changes, else the commit before the last one that changed them;
+# PREV=none skips this part. Built from `git archive` into WORKDIR/prev-src.
+prev="${PREV:-auto}"
+: > "$results/prev-pairs.jsonl"
+repo="$here/.."
+if [ "$prev" = auto ]; then
+    if git -C "$repo" diff --quiet HEAD -- src Cargo.toml Cargo.lock; then
+        prev="$(git -C "$repo" log -1 --format=%H -- src Cargo.toml Cargo.lock)^"
+    else
+        prev=HEAD
+    fi
+fi
+if [ "$prev" != none ]; then
+    rev="$(git -C "$repo" rev-parse --verify --short "$prev^{commit}")"
+    rm -rf "$work/prev-src"
+    mkdir -p "$work/prev-src"
+    git -C "$repo" archive "$rev" | tar -x -C "$work/prev-src"
+    (cd "$work/prev-src" && CARGO_TARGET_DIR="$work/prev-target" \
+        cargo build --release --locked -q --bin b3tree)
+    old="$work/prev-target/release/b3tree"
+    ppair() { python3 "$here/pairs.py" -n "$pairs" "$@" >> "$results/prev-pairs.jsonl"; }
+    for dir in "$small" "$work/mixed" "$work/big4" $real_trees; do
+        [ -d "$dir" ] || continue
+        ppair "hash $dir: this build vs $rev" "$b3tree hash $dir > /dev/null" \
+            "$old hash $dir > /dev/null"
+    done
+    ppair "check, 100k files: this build vs $rev" \
+        "cd $small && $b3tree check -q ../small.b3 > /dev/null" \
+        "cd $small && $old check -q ../small.b3 > /dev/null"
+    # --update with nothing changed: each build keeps its own manifest and state.
+    "$b3tree" hash -q --update -o "$work/prev-this.b3" "$small"
+    "$old" hash -q --update -o "$work/prev-old.b3" "$small"
+    ppair "hash --update, 100k files, nothing changed: this build vs $rev" \
+        "$b3tree hash -q --update -o $work/prev-this.b3 $small" \
+        "$old hash -q --update -o $work/prev-old.b3 $small"
+fi
+
 cold="${COLD:-auto}"
 if [ "$cold" = auto ]; then
     if [ "$(id -u)" = 0 ]; then cold=1; else cold=0; fi
@@ -144,5 +196,10 @@ if [ "$cold" = 1 ]; then
         "$floor $work/mixed > /dev/null"
     cpair "1 GiB vs b3sum" "$b3tree hash $work/one1g > /dev/null" "b3sum $work/one1g/* > /dev/null"
     cpair "4 x 1 GiB vs b3sum" "$b3tree hash $work/big4 > /dev/null" "b3sum $work/big4/* > /dev/null"
+fi
+# The network filesystem (sshfs to 127.0.0.1), as root: bench/sshfs.sh, with what the
+# adaptive gate sees there. SSHFS=0 skips it.
+if [ "$(id -u)" = 0 ] && [ "${SSHFS:-1}" = 1 ] && command -v sshfs >/dev/null; then
+    "$here/sshfs.sh" "$work" "$runs"
 fi
 python3 "$here/report.py" "$results"
