@@ -279,7 +279,7 @@ pub struct CheckArgs {
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
     /// Worker tasks hashing concurrently, fixed [default: adaptive — 4 × CPUs (at least 8) at
-    /// first, up to 128 while the CPUs wait on the device]
+    /// first, up to 128 while the CPUs wait on the device; 16 at most on FUSE (sshfs)]
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub jobs: Option<u32>,
 

@@ -29,9 +29,12 @@ const DIGEST_BYTES_IN_FLIGHT: usize = 24 << 20;
 pub struct EngineConfig {
     /// Worker tasks (`--jobs`); with `adaptive`, the number active at first.
     pub jobs: usize,
-    /// `--jobs` was not given: up to `gate::MAX_WORKERS` workers, as many active as keep the
-    /// CPUs and the device busy (see `gate`).
+    /// `--jobs` was not given: up to `ceiling` workers, as many active as keep the CPUs and
+    /// the device busy (see `gate`).
     pub adaptive: bool,
+    /// With `adaptive`, the most workers ever active: `gate::MAX_WORKERS`, fewer where the
+    /// filesystem only queues what is beyond that (see `config::wire`).
+    pub ceiling: usize,
     /// Batches the queue holds (`--queue`).
     pub queue: usize,
     /// Files open at once (`--max-open`).
@@ -52,7 +55,7 @@ impl EngineConfig {
     /// Worker tasks spawned.
     pub fn max_workers(&self) -> usize {
         if self.adaptive {
-            gate::MAX_WORKERS.max(self.jobs)
+            self.ceiling.max(self.jobs)
         } else {
             self.jobs.max(1)
         }

@@ -8,7 +8,9 @@
 //! [`PERIOD`], the process's CPU use over the period decides: CPUs less than
 //! [`GROW_BELOW`] busy (workers wait on the device) → twice as many active, up to the
 //! maximum. Workers that wait for a permit cost nothing (an async task, no thread). A fixed
-//! `--jobs N` has no gate.
+//! `--jobs N` has no gate. On a FUSE filesystem the maximum is lower (`config::FUSE_CEILING`):
+//! its one daemon keeps the CPUs idle however many requests wait, so by this rule the gate
+//! would always grow to 128, where the daemon only queues.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

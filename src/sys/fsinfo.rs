@@ -61,6 +61,15 @@ pub fn listing_inodes_trusted(path: &Path) -> bool {
     }
 }
 
+const FUSE_MAGIC: i64 = 0x6573_5546;
+
+/// Whether `path` is on a FUSE filesystem (sshfs, rclone, s3fs…): one daemon serves every
+/// request, so requests beyond the few it handles at once only wait in its queue.
+#[allow(clippy::unnecessary_cast)]
+pub fn is_fuse(path: &Path) -> bool {
+    rustix::fs::statfs(path).is_ok_and(|fs| fs.f_type as i64 == FUSE_MAGIC)
+}
+
 /// A filesystem's identity that survives a remount: `f_fsid` of `statfs`, which ext4, XFS and
 /// btrfs derive from the filesystem's UUID (so two images mounted one after the other at
 /// one path differ, and one image mounted again is the same). Where a filesystem reports

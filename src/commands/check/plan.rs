@@ -73,6 +73,9 @@ impl Plan {
                 8 * mode.len
             ));
         }
+        // Names are opened from the working directory (`-C` changed to it).
+        let on_fuse = crate::sys::fsinfo::is_fuse(std::path::Path::new("."));
+        let engine = config::fit_to_filesystems(engine_config(&args.engine)?, on_fuse);
         let engine = EngineConfig {
             mode: Arc::new(mode.clone()),
             confine: if args.allow_outside {
@@ -80,7 +83,7 @@ impl Plan {
             } else {
                 Confine::Beneath
             },
-            ..engine_config(&args.engine)?
+            ..engine
         };
         Ok(Plan {
             args,

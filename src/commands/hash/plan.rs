@@ -17,6 +17,7 @@ use crate::output::{Output, Target};
 use crate::pipeline::engine::EngineConfig;
 use crate::report::stderr::say;
 use crate::state::files::{Place, ids_of};
+use crate::sys::fsinfo;
 use crate::walk::WalkConfig;
 
 /// What a `hash` run is, before it starts.
@@ -95,7 +96,9 @@ impl Plan {
             ..config::walk(&args.walk)
         };
         let walk = leave_out_own(walk, &output, output_real.as_deref(), update.as_ref());
-        let (walk, engine) = config::wire(walk, engine_config(&args.engine)?);
+        let on_fuse = walk.roots.iter().any(|r| fsinfo::is_fuse(r));
+        let engine = config::fit_to_filesystems(engine_config(&args.engine)?, on_fuse);
+        let (walk, engine) = config::wire(walk, engine);
         let engine = EngineConfig {
             mode: std::sync::Arc::new(settings.mode.clone()),
             // A stopped --update run keeps what it finished in its journal.
