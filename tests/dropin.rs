@@ -321,6 +321,33 @@ fn sha256_and_sha512_lines_are_those_of_gnu() {
     }
 }
 
+/// sha256sum habits: `-b`/`--binary` and `-t`/`--text` are accepted and change nothing (on
+/// Linux both read the same bytes; `-t` lines are GNU's own, and `-b` keeps the two-space
+/// form b3sum reads), and `check -w` is `--warn`.
+#[test]
+fn sha256sum_habits_binary_text_and_w_are_understood() {
+    let env = TestEnv::new();
+    env.file("a", "alpha\n");
+    let plain = env.run(&["hash", "-q", "--algo", "sha256", "a"]);
+    let gnu_text = Command::new("sha256sum")
+        .args(["-t", "a"])
+        .current_dir(env.root())
+        .output()
+        .unwrap();
+    assert_eq!(plain.stdout, gnu_text.stdout);
+    for flag in ["-b", "--binary", "-t", "--text"] {
+        let out = env.run(&["hash", "-q", "--algo", "sha256", flag, "a"]);
+        assert_eq!(out.status.code(), Some(0), "{flag}: {}", stderr(&out));
+        assert_eq!(out.stdout, plain.stdout, "{flag}");
+    }
+    let mut manifest = env.run(&["hash", "-q", "a"]).stdout;
+    manifest.extend_from_slice(b"not a line\n");
+    env.file("m.b3", manifest);
+    let warned = env.run(&["check", "-w", "m.b3"]);
+    assert_eq!(warned.status.code(), Some(0), "{}", stderr(&warned));
+    assert_stderr_contains(&warned, "m.b3:2: improperly formatted");
+}
+
 #[test]
 fn modes_that_cannot_be_are_usage_errors() {
     let env = TestEnv::new();

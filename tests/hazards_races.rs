@@ -753,6 +753,20 @@ fn ctrl_c_at_any_moment_leaves_the_old_or_the_whole_new_manifest_and_no_temporar
     }
     let full = env.run(&["hash", "-q", "t"]);
     let new = stdout(&full);
+    // The signals spread over a little more than a whole run takes on this machine now (a
+    // loaded machine runs slower: a fixed span would miss the end of the run).
+    let span = (0..3)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            env.run(&["hash", "-q", "-o", "probe.b3", "t"]);
+            start.elapsed()
+        })
+        .max()
+        .unwrap_or_default()
+        .as_micros() as u64
+        * 13
+        / 10;
+    std::fs::remove_file(env.root().join("probe.b3")).unwrap();
     std::fs::write(env.root().join("m.b3"), "old\n").unwrap();
     let mut outcomes = [0u32; 2];
     for round in 0..120u64 {
@@ -762,7 +776,7 @@ fn ctrl_c_at_any_moment_leaves_the_old_or_the_whole_new_manifest_and_no_temporar
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros((round * 97) % 12_000));
+        std::thread::sleep(Duration::from_micros((round * span / 120).max(1)));
         let _ = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
         let now = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
         assert!(

@@ -56,6 +56,15 @@ pub struct HashArgs {
     #[arg(long)]
     pub no_mmap: bool,
 
+    /// As sha256sum on Linux, where binary and text read the same bytes: accepted and ignored
+    /// (lines keep the two-space form b3sum reads)
+    #[arg(short = 'b', long, overrides_with = "text")]
+    pub binary: bool,
+
+    /// As sha256sum on Linux: accepted and ignored (see --binary)
+    #[arg(short = 't', long, overrides_with = "binary")]
+    pub text: bool,
+
     /// With --files-from: entries end with NUL, not newline (find -print0, git ls-files -z)
     #[arg(short = '0', long = "null", requires = "files_from")]
     pub null: bool,

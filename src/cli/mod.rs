@@ -218,7 +218,7 @@ pub struct CheckArgs {
     pub ignore_missing: bool,
 
     /// Report each improperly formatted line (MANIFEST:LINE) on stderr
-    #[arg(long)]
+    #[arg(short, long)]
     pub warn: bool,
 
     /// Fail on improperly formatted or duplicate lines

@@ -40,12 +40,23 @@ pub fn shard(arg: ShardArg, var: impl Fn(&str) -> Option<String>) -> Result<(u64
     };
     let mut found: Vec<(&str, u64, u64)> = Vec::new();
     for (engine, index_var, count_var, first) in SHARD_SOURCES {
-        let Some(index) = number(index_var)? else {
-            continue;
-        };
         let count = match count_var {
             Some(c) => number(c)?,
             None => None,
+        };
+        let Some(index) = number(index_var)? else {
+            // GitLab sets CI_NODE_TOTAL=1 and no index in a job without `parallel:`: the
+            // one job is the whole run.
+            match (count, count_var) {
+                (Some(1), _) => found.push((engine, 0, 1)),
+                (Some(n), Some(c)) => {
+                    return Err(format!(
+                        "--shard auto: {engine}: {c}={n} but {index_var} is not set"
+                    ));
+                }
+                _ => {}
+            }
+            continue;
         };
         let Some(n) = count.or(given) else {
             return Err(format!(
@@ -85,6 +96,22 @@ mod shard_tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn a_total_of_one_without_an_index_is_the_whole_run() {
+        let auto = ShardArg::Auto(None);
+        assert_eq!(shard(auto, env(&[("CI_NODE_TOTAL", "1")])), Ok((0, 1)));
+        assert_eq!(
+            shard(ShardArg::Auto(Some(1)), env(&[("CI_NODE_TOTAL", "1")])),
+            Ok((0, 1))
+        );
+        assert!(
+            shard(auto, env(&[("CI_NODE_TOTAL", "3")]))
+                .unwrap_err()
+                .contains("CI_NODE_INDEX is not set")
+        );
+        assert!(shard(auto, env(&[])).is_err());
     }
 
     #[test]
