@@ -69,6 +69,9 @@ pub struct HashSummary {
     pub bytes: u64,
     pub errors: u64,
     pub skipped: u64,
+    /// `skipped` by kind (`{"symlink": 2, "fifo": 1}`); absent when nothing was skipped.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub skipped_kinds: std::collections::BTreeMap<&'static str, u64>,
     pub excluded: u64,
     pub other_shards: u64,
     pub elapsed_secs: f64,
@@ -163,6 +166,9 @@ pub struct CheckSummary {
     pub moved: u64,
     pub excluded: u64,
     pub ignored_missing: u64,
+    /// `--audit`: what it saw and did not hash, by kind (`{"symlink": 2}`); absent when none.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub not_audited: std::collections::BTreeMap<&'static str, u64>,
     pub passed: bool,
     pub interrupted: bool,
 }

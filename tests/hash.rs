@@ -210,8 +210,26 @@ fn json_lines_carry_files_errors_skips_and_summary() {
     assert_eq!(recs[3]["error"], "missing");
     assert_eq!(recs[4]["files"], 1);
     assert_eq!(recs[4]["skipped"], 2);
+    assert_eq!(
+        recs[4]["skipped_kinds"],
+        serde_json::json!({"fifo": 1, "symlink": 1})
+    );
     assert_eq!(recs[4]["errors"], 1);
     assert_stderr_contains(&out, "b3tree: missing-root: missing");
+    // The closing line names the kinds too, and so does the audit's and digest's.
+    std::os::unix::fs::symlink("a", env.root().join("second")).unwrap();
+    let said = env.run(&["hash", "-o", "m.b3", "."]);
+    assert_stderr_contains(&said, "0 errors, 3 skipped (2 symlinks, 1 FIFO)");
+    let audit = env.run(&["check", "--audit", "--json", "m.b3"]);
+    assert_stderr_contains(&audit, "3 not audited (2 symlinks, 1 FIFO)");
+    let last = stdout(&audit).lines().last().unwrap().to_string();
+    let summary: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(
+        summary["not_audited"],
+        serde_json::json!({"fifo": 1, "symlink": 2})
+    );
+    let digest = env.run(&["digest", "."]);
+    assert_stderr_contains(&digest, "(3 skipped, not covered: 2 symlinks, 1 FIFO)");
 }
 
 #[test]

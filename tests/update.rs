@@ -115,9 +115,11 @@ fn a_run_that_changes_nothing_writes_nothing_and_one_that_reads_a_file_rewrites_
     );
     let (m0, s0) = (version(&m), version(&state));
 
-    // Nothing changed: neither file is touched, no journal is left, the run says so.
+    // Nothing changed: neither file is touched, no journal is left, the run says so (and
+    // gives no rate over bytes it did not read).
     let same = update(&env, &["t"]);
     assert_eq!(counts(&same), (20, 0));
+    assert_stderr_contains(&same, "(nothing read)");
     assert_stderr_contains(&same, "the manifest is unchanged");
     assert_eq!((version(&m), version(&state)), (m0, s0));
     assert!(!env.root().join("m.b3.b3tree-journal.1").exists());
@@ -128,6 +130,7 @@ fn a_run_that_changes_nothing_writes_nothing_and_one_that_reads_a_file_rewrites_
     std::fs::write(&touched, "content 5\n").unwrap();
     let reread = update(&env, &["t"]);
     assert_eq!(counts(&reread), (19, 1));
+    assert_stderr_contains(&reread, "(10 B read, ");
     assert_stderr_contains(&reread, "the manifest is unchanged");
     assert_eq!(version(&m), m0);
     assert_ne!(version(&state), s0);

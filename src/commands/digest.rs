@@ -23,7 +23,7 @@ use crate::names::order::{OrderCheck, canonical_cmp};
 use crate::output::Output;
 use crate::pipeline::engine;
 use crate::report::stderr::{ProgressMode, Reporter};
-use crate::report::summary::{count, plural};
+use crate::report::summary::{Skips, count, plural};
 use crate::sys::cancel;
 use crate::tree_digest::TreeDigest;
 use crate::walk::WalkConfig;
@@ -65,7 +65,7 @@ fn from_tree(args: &DigestArgs) -> Result<Result<String, Exit>, Fail> {
     );
     let mut reporter = Reporter::new(ProgressMode::Auto, args.quiet);
     let mut digest = TreeDigest::new();
-    let (mut bytes, mut errors, mut skipped) = (0u64, 0u64, 0u64);
+    let (mut bytes, mut errors, mut skipped) = (0u64, 0u64, Skips::default());
     // The emit closure never fails: only the walk's counts matter.
     let walked = engine::run(
         &engine_cfg,
@@ -80,7 +80,7 @@ fn from_tree(args: &DigestArgs) -> Result<Result<String, Exit>, Fail> {
                     bytes += size;
                 }
                 Outcome::Failed(_) => errors += 1,
-                Outcome::Skipped(_) => skipped += 1,
+                Outcome::Skipped(kind) => skipped.add(*kind),
             }
             Ok(())
         },
@@ -101,10 +101,14 @@ fn from_tree(args: &DigestArgs) -> Result<Result<String, Exit>, Fail> {
         n => format!(", {n} excluded"),
     };
     reporter.info(&format!(
-        "digest of {}, {} ({} skipped, not covered{excluded}) in {:.2} s",
+        "digest of {}, {} ({} skipped, not covered{}{excluded}) in {:.2} s",
         count(digest.count(), "file"),
         HumanBytes(bytes),
-        skipped,
+        skipped.total(),
+        match skipped.total() {
+            0 => String::new(),
+            _ => format!(": {}", skipped.kinds()),
+        },
         started.elapsed().as_secs_f64()
     ));
     Ok(Ok(digest.finish()))

@@ -128,6 +128,17 @@ pub enum SkipKind {
 }
 
 impl SkipKind {
+    /// Every kind, in the order summaries list them.
+    pub const ALL: [SkipKind; 7] = [
+        SkipKind::Symlink,
+        SkipKind::Fifo,
+        SkipKind::Socket,
+        SkipKind::Device,
+        SkipKind::Other,
+        SkipKind::OwnOutput,
+        SkipKind::OwnTemp,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SkipKind::Fifo => "fifo",

@@ -5,16 +5,82 @@ use std::time::Duration;
 use crate::record::HashSummary;
 use indicatif::HumanBytes;
 
-use crate::hash::outcome::{ErrorKind, Outcome};
+use crate::hash::outcome::{ErrorKind, Outcome, SkipKind};
+
+/// Entries skipped, by kind: a summary says which (`3 skipped (2 symlinks, 1 FIFO)`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Skips([u64; SkipKind::ALL.len()]);
+
+impl Skips {
+    pub fn add(&mut self, kind: SkipKind) {
+        if let Some(i) = SkipKind::ALL.iter().position(|k| *k == kind) {
+            self.0[i] += 1;
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// `2 symlinks, 1 FIFO` (empty when nothing was skipped).
+    pub fn kinds(&self) -> String {
+        SkipKind::ALL
+            .iter()
+            .zip(self.0)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| {
+                let (one, many) = words(*k);
+                plural(n, one, many)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `3 skipped (2 symlinks, 1 FIFO)`, or `0 skipped`.
+    pub fn line(&self) -> String {
+        match self.total() {
+            0 => "0 skipped".into(),
+            n => format!("{n} skipped ({})", self.kinds()),
+        }
+    }
+
+    /// The counts by kind for a JSON summary (kinds with none left out).
+    pub fn by_kind(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        SkipKind::ALL
+            .iter()
+            .zip(self.0)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.as_str(), n))
+            .collect()
+    }
+}
+
+/// The words for one and for several entries of a kind.
+fn words(kind: SkipKind) -> (&'static str, &'static str) {
+    match kind {
+        SkipKind::Symlink => ("symlink", "symlinks"),
+        SkipKind::Fifo => ("FIFO", "FIFOs"),
+        SkipKind::Socket => ("socket", "sockets"),
+        SkipKind::Device => ("device", "devices"),
+        SkipKind::Other => ("special file", "special files"),
+        SkipKind::OwnOutput => (
+            "of b3tree's own files (output, state)",
+            "of b3tree's own files (output, state)",
+        ),
+        SkipKind::OwnTemp => ("b3tree temporary file", "b3tree temporary files"),
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub files: u64,
     pub bytes: u64,
     pub errors: u64,
-    pub skipped: u64,
+    pub skipped: Skips,
     pub excluded: u64,
     pub other_shards: u64,
+    /// `--update`: the bytes of digests reused, not read (the rate is of what was read).
+    pub reused_bytes: u64,
     pub elapsed: Duration,
     pub interrupted: bool,
 }
@@ -28,14 +94,15 @@ impl Summary {
             }
             Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => {}
             Outcome::Failed(_) => self.errors += 1,
-            Outcome::Skipped(_) => self.skipped += 1,
+            Outcome::Skipped(kind) => self.skipped.add(*kind),
         }
     }
 
+    /// Bytes read per second (reused digests read nothing).
     fn rate(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
         if secs > 0.0 {
-            self.bytes as f64 / secs
+            self.bytes.saturating_sub(self.reused_bytes) as f64 / secs
         } else {
             0.0
         }
@@ -43,14 +110,23 @@ impl Summary {
 
     /// The human summary line (without the `b3tree: ` prefix).
     pub fn line(&self) -> String {
+        let read = self.bytes.saturating_sub(self.reused_bytes);
+        let rate = match (self.reused_bytes, read) {
+            (0, _) => format!("{}/s", HumanBytes(self.rate() as u64)),
+            (_, 0) => "nothing read".into(),
+            _ => format!(
+                "{} read, {}/s",
+                HumanBytes(read),
+                HumanBytes(self.rate() as u64)
+            ),
+        };
         let mut s = format!(
-            "{}, {} in {:.2} s ({}/s); {}, {} skipped",
+            "{}, {} in {:.2} s ({rate}); {}, {}",
             count(self.files, "file"),
             HumanBytes(self.bytes),
             self.elapsed.as_secs_f64(),
-            HumanBytes(self.rate() as u64),
             count(self.errors, "error"),
-            self.skipped,
+            self.skipped.line(),
         );
         if self.excluded > 0 {
             s.push_str(&format!(", {} excluded", self.excluded));
@@ -72,7 +148,8 @@ impl Summary {
             files: self.files,
             bytes: self.bytes,
             errors: self.errors,
-            skipped: self.skipped,
+            skipped: self.skipped.total(),
+            skipped_kinds: self.skipped.by_kind(),
             excluded: self.excluded,
             other_shards: self.other_shards,
             elapsed_secs: self.elapsed.as_secs_f64(),

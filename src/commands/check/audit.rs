@@ -30,14 +30,14 @@ pub(super) struct Tree {
 }
 
 /// Pass 2: reports each regular file under the tree that the manifests do not list as NEW,
-/// or as MOVED when its content equals a held-back missing entry's. Returns the number of
-/// special files and symlinks seen (not audited).
+/// or as MOVED when its content equals a held-back missing entry's. The special files and
+/// symlinks it sees (not audited) are counted by kind.
 pub(super) fn audit_tree<W: Write>(
     tree: Tree,
     engine: &EngineConfig,
     held: &mut MissingSet,
     sink: &mut Sink<W>,
-) -> u64 {
+) {
     let walk_cfg = WalkConfig {
         roots: vec![tree.root],
         max_open_dirs: engine.walker_dirs,
@@ -46,7 +46,6 @@ pub(super) fn audit_tree<W: Write>(
     };
     let known = tree.known;
     held.index();
-    let mut skipped = 0u64;
     // Files the manifests list are not NEW (special files still count); the verdict
     // writer records its own errors, so emit never fails.
     let walked = engine::run(
@@ -90,13 +89,12 @@ pub(super) fn audit_tree<W: Write>(
                 }
                 // The manifests themselves: given by the user, neither NEW nor special.
                 Outcome::Skipped(SkipKind::OwnOutput) => {}
-                Outcome::Skipped(_) => skipped += 1,
+                Outcome::Skipped(kind) => sink.counts.not_audited.add(*kind),
             }
             Ok(())
         },
     );
     sink.counts.excluded = walked.source.stats.excluded;
-    skipped
 }
 
 /// Counts and prints the audit's verdict (NEW or MOVED) of the file `name`, whose digest is

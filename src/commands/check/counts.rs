@@ -5,6 +5,7 @@ use super::rot::Cause;
 use super::verdict::{Problem, Settled, Verdict};
 use crate::names::nameset::Location;
 use crate::record::CheckSummary;
+use crate::report::summary::Skips;
 
 /// Verdict counts.
 #[derive(Debug, Default)]
@@ -27,6 +28,8 @@ pub(super) struct Counts {
     /// Entries the audit left out by `--exclude` (a directory counts once).
     pub(super) excluded: u64,
     pub(super) moved: u64,
+    /// Symlinks and special files the audit saw and did not hash, by kind.
+    pub(super) not_audited: Skips,
     pub(super) first_malformed: Option<Location>,
 }
 
@@ -63,9 +66,8 @@ impl Counts {
     }
 
     /// The closing line on stderr: the same counts, under the same words, as the JSON
-    /// summary; NEW and MOVED only with `--audit` (`audit_skipped`: symlinks and special
-    /// files the audit saw and did not hash).
-    pub(super) fn summary(&self, audit: Option<u64>, elapsed_s: f64) -> String {
+    /// summary; NEW and MOVED (and what the audit did not hash) only with `--audit`.
+    pub(super) fn summary(&self, audit: bool, elapsed_s: f64) -> String {
         let mut s = format!("{} ok, {} failed", self.ok, self.failed);
         if self.corrupted > 0 {
             s.push_str(&format!(" ({} corrupted)", self.corrupted));
@@ -86,14 +88,16 @@ impl Counts {
                 s.push_str(&format!(", {n} {what}"));
             }
         }
-        if let Some(skipped) = audit {
+        if audit {
             s.push_str(&format!(", {} new, {} moved", self.new, self.moved));
             if self.excluded > 0 {
                 s.push_str(&format!(", {} excluded", self.excluded));
             }
+            let skipped = self.not_audited.total();
             if skipped > 0 {
                 s.push_str(&format!(
-                    ", {skipped} not audited (symlinks and special files)"
+                    ", {skipped} not audited ({})",
+                    self.not_audited.kinds()
                 ));
             }
         }
@@ -118,6 +122,7 @@ impl Counts {
             moved: self.moved,
             excluded: self.excluded,
             ignored_missing: self.ignored_missing,
+            not_audited: self.not_audited.by_kind(),
             passed,
             interrupted: crate::sys::cancel::was_interrupted(),
         }

@@ -20,8 +20,6 @@ pub(super) struct Ended {
     pub reread_failed: bool,
     /// Entries the manifests held.
     pub entries: u64,
-    /// Symlinks and special files the audit saw and did not hash.
-    pub audit_skipped: u64,
     pub elapsed: Duration,
 }
 
@@ -61,8 +59,7 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
             printer.finish().map_err(|_| Fail::said())?;
         }
         if !args.quiet || code != Exit::Ok {
-            let audit = args.audit.then_some(ended.audit_skipped);
-            reporter.error(&counts.summary(audit, ended.elapsed.as_secs_f64()));
+            reporter.error(&counts.summary(args.audit, ended.elapsed.as_secs_f64()));
         }
     }
     Ok(code)

@@ -45,7 +45,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
     let mut run = Run::new(&plan);
     let mut info = run.pass1(&mut plan);
     run.duplicates(&mut info);
-    let audit_skipped = run.audit(&mut plan, &mut info);
+    run.audit(&mut plan, &mut info);
     // Missing entries held back for the audit, in manifest order.
     let (printer, counts) = (&mut run.printer, &mut run.counts);
     let reread = run.held.for_each_missing(|m| {
@@ -62,7 +62,6 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
         read_error: info.read_error.take(),
         reread_failed: reread.is_err(),
         entries: info.entries,
-        audit_skipped,
         elapsed: started.elapsed(),
     };
     finish::finish(&plan.args, run, ended)
@@ -139,20 +138,20 @@ impl Run {
         }
     }
 
-    /// Pass 2 (`--audit`): files present but not listed. Returns the symlinks and special
-    /// files the audit saw and did not hash.
-    fn audit(&mut self, plan: &mut Plan, info: &mut SourceInfo) -> u64 {
+    /// Pass 2 (`--audit`): files present but not listed (and, in the counts, the symlinks
+    /// and special files it saw and did not hash).
+    fn audit(&mut self, plan: &mut Plan, info: &mut SourceInfo) {
         let args = &plan.args;
         if !args.audit {
-            return 0;
+            return;
         }
         if info.entries > 0 && info.admitted == 0 {
             self.reporter
                 .error("audit: no entry lies inside the working directory; nothing to audit");
-            return 0;
+            return;
         }
         if cancel::is_stopped() || info.admitted == 0 {
-            return 0;
+            return;
         }
         let root = match &args.audit_root {
             Some(dir) => Some(dir.as_os_str().as_bytes().to_vec()),
@@ -169,7 +168,7 @@ impl Run {
                  (--allow-outside audits it)",
                 display(root.as_os_str().as_bytes())
             ));
-            return 0;
+            return;
         }
         let tree = Tree {
             root,
@@ -184,6 +183,6 @@ impl Run {
             reporter: &mut self.reporter,
             recorded: None,
         };
-        audit_tree(tree, &plan.engine, &mut self.held, &mut sink)
+        audit_tree(tree, &plan.engine, &mut self.held, &mut sink);
     }
 }

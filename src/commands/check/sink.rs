@@ -179,7 +179,7 @@ mod tests {
         );
         assert_eq!(code, Exit::Failed);
         assert_eq!(
-            counts.summary(None, 0.5),
+            counts.summary(false, 0.5),
             "1 ok, 1 failed, 1 missing, 0 unreadable, 1 outside the root in 0.50 s"
         );
     }

@@ -47,6 +47,7 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
         sink.reporter.error(p);
     }
     summary.elapsed = ran.started.elapsed();
+    summary.reused_bytes = sink.update.as_ref().map_or(0, |u| u.reused.1);
     summary.interrupted = cancel::was_interrupted();
     sink.reporter.finish();
     if sink.summary.interrupted {
