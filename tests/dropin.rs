@@ -476,7 +476,7 @@ fn gnu_sums_are_checked_and_audited() {
             std::fs::remove_file(env.root().join("d/new")).unwrap();
         }
     }
-    // Untagged SHA-256 read as BLAKE3: every entry fails, and the hint names --algo.
+    // Untagged SHA-256 read as BLAKE3: the first entry shows it, the run stops with --algo.
     let sums = Command::new("sha256sum")
         .current_dir(env.root().join("d"))
         .args(["a", "b"])
@@ -484,8 +484,8 @@ fn gnu_sums_are_checked_and_audited() {
         .unwrap();
     std::fs::write(env.root().join("SUMS"), &sums.stdout).unwrap();
     let out = env.run(&["check", "-C", "d", "../SUMS"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_stderr_contains(&out, "give --algo sha256 or --algo sha512");
+    assert_eq!(out.status.code(), Some(2));
+    assert_stderr_contains(&out, "check this manifest with --algo sha256");
     // Short digests (b3sum -l 4) are checked, with one warning that an OK says little.
     let out = env.run(&["hash", "-q", "-C", "d", "-l", "4", "-o", "../short"]);
     assert_eq!(out.status.code(), Some(0));

@@ -232,12 +232,40 @@ fn version_names_the_blake3_implementation_and_the_commit() {
     }
 }
 
+/// A sha256sum or sha512sum manifest given without `--algo`: the first entry fails, its file
+/// turns out to have that SHA-2 digest, and the run stops there (one FAILED line, exit 2,
+/// the hint) instead of printing one FAILED line per file.
+#[test]
+fn a_manifest_of_another_algorithm_stops_at_its_first_entry_with_the_hint() {
+    let env = TestEnv::new();
+    for i in 0..50 {
+        env.file(format!("f{i:02}"), format!("{i}\n"));
+    }
+    for (tool, algo) in [("sha256sum", "sha256"), ("sha512sum", "sha512")] {
+        let names: Vec<String> = (0..50).map(|i| format!("f{i:02}")).collect();
+        let sums = std::process::Command::new(tool)
+            .args(&names)
+            .current_dir(env.root())
+            .output()
+            .unwrap();
+        env.file("SUMS", &sums.stdout);
+        let out = env.run(&["check", "SUMS"]);
+        assert_eq!(out.status.code(), Some(2), "{tool}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "f00: FAILED\n", "{tool}");
+        assert_stderr_contains(&out, &format!("check this manifest with --algo {algo}"));
+        let right = env.run(&["check", "-q", "--algo", algo, "SUMS"]);
+        assert_eq!(right.status.code(), Some(0), "{}", stderr(&right));
+    }
+}
+
+/// When the first entry does not tell (its file changed since), every entry fails and one
+/// hint at the end says what the manifest may be.
 #[test]
 fn a_manifest_of_another_algorithm_gets_one_hint() {
     let env = TestEnv::new();
-    env.file("a", "a\n");
+    env.file("a", "changed since\n");
     env.file("b", "b\n");
-    // sha256sum's lines for the same files: every digest differs.
+    // sha256sum's lines for a (as it was) and b: every digest differs.
     env.file(
         "SHA256SUMS",
         "87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7  a\n\
@@ -250,6 +278,40 @@ fn a_manifest_of_another_algorithm_gets_one_hint() {
         .filter(|l| l.contains("another algorithm"))
         .count();
     assert_eq!(hints, 1, "{}", stderr(&out));
+}
+
+/// Run from the wrong directory, every entry is missing: one line names where names were
+/// looked for and the -C that finds them; a manifest not found after -C names the path tried.
+#[test]
+fn every_entry_missing_says_where_names_were_looked_for_and_which_dir_works() {
+    let env = TestEnv::new();
+    env.file("tree/data/a", "a\n");
+    env.file("tree/data/b", "b\n");
+    let made = env.run(&["-C", "tree/data", "hash", "-q", "-o", "../m.b3", "."]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let out = env.run(&["check", "tree/m.b3"]);
+    assert_eq!(out.status.code(), Some(1));
+    let root = std::fs::canonicalize(env.root()).unwrap();
+    assert_stderr_contains(
+        &out,
+        &format!(
+            "every entry is missing from {}, where names are looked for; a is in {}: run \
+             check with -C tree/data",
+            root.display(),
+            root.join("tree/data").display()
+        ),
+    );
+    let ok = env.run(&["check", "-C", "tree/data", "../m.b3"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let nowhere = env.run(&["check", "-C", "tree", "data.b3"]);
+    assert_eq!(nowhere.status.code(), Some(2));
+    assert_stderr_contains(
+        &nowhere,
+        &format!(
+            "cannot read manifest data.b3 (looked for {}):",
+            root.join("tree/data.b3").display()
+        ),
+    );
 }
 
 #[test]

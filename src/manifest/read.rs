@@ -59,7 +59,18 @@ pub fn open_all(paths: &[PathBuf]) -> Result<Opened, String> {
             stdin_used = true;
         }
         let shown = display(path.as_os_str().as_bytes());
-        let (reader, id) = open(path).map_err(|e| format!("cannot read manifest {shown}: {e}"))?;
+        let (reader, id) = open(path).map_err(|e| {
+            // A relative name is looked for in the working directory (after -C DIR): say
+            // where that was.
+            let tried = match std::env::current_dir() {
+                Ok(cwd) if path.is_relative() && path.as_os_str() != "-" => {
+                    let full = cwd.join(path);
+                    format!(" (looked for {})", display(full.as_os_str().as_bytes()))
+                }
+                _ => String::new(),
+            };
+            format!("cannot read manifest {shown}{tried}: {e}")
+        })?;
         let regular =
             id.is_some() && std::fs::metadata(path).is_ok_and(|m| m.file_type().is_file());
         opened.rereadable.push(regular);

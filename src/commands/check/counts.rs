@@ -31,6 +31,8 @@ pub(super) struct Counts {
     /// Symlinks and special files the audit saw and did not hash, by kind.
     pub(super) not_audited: Skips,
     pub(super) first_malformed: Option<Location>,
+    /// The name of the first entry found missing (for the hint when all are).
+    pub(super) first_missing: Option<Vec<u8>>,
 }
 
 impl Counts {

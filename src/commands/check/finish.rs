@@ -20,6 +20,8 @@ pub(super) struct Ended {
     pub reread_failed: bool,
     /// Entries the manifests held.
     pub entries: u64,
+    /// The run stopped at its first entry, whose digest is of another algorithm: the hint.
+    pub wrong_algorithm: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -45,11 +47,18 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
     if let Some(e) = ended.read_error {
         return Err(Fail::usage(e));
     }
+    if let Some(hint) = ended.wrong_algorithm {
+        return Err(Fail::usage(hint));
+    }
     if ended.reread_failed {
         return Err(Fail::said());
     }
     let (code, mut notes) = verdict(&counts, ended.entries, args);
     notes.extend(warnings(&counts, &printer));
+    let found = counts.ok + counts.failed + counts.unreadable + counts.outside + counts.moved;
+    if let (Some(first), true) = (&counts.first_missing, found == 0 && counts.missing > 0) {
+        notes.push(super::whereto::hint(first, &args.manifests));
+    }
     if !args.status {
         for n in &notes {
             reporter.error(&format!("WARNING: {n}"));

@@ -14,10 +14,12 @@ mod finish;
 mod missing;
 mod plan;
 mod printer;
+mod probe;
 mod rot;
 mod sink;
 mod source;
 mod verdict;
+mod whereto;
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -43,7 +45,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
     let started = Instant::now();
     let mut plan = Plan::new(args, env)?;
     let mut run = Run::new(&plan);
-    let mut info = run.pass1(&mut plan);
+    let (mut info, wrong_algorithm) = run.pass1(&mut plan);
     run.duplicates(&mut info);
     run.audit(&mut plan, &mut info);
     // Missing entries held back for the audit, in manifest order.
@@ -62,6 +64,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
         read_error: info.read_error.take(),
         reread_failed: reread.is_err(),
         entries: info.entries,
+        wrong_algorithm,
         elapsed: started.elapsed(),
     };
     finish::finish(&plan.args, run, ended)
@@ -91,9 +94,13 @@ impl Run {
         }
     }
 
-    /// Pass 1: every manifest entry, in manifest order. Returns what the manifests held.
-    fn pass1(&mut self, plan: &mut Plan) -> SourceInfo {
+    /// Pass 1: every manifest entry, in manifest order. Returns what the manifests held, and
+    /// the hint when the first entry showed the manifest to be of another algorithm (the
+    /// run stopped there).
+    fn pass1(&mut self, plan: &mut Plan) -> (SourceInfo, Option<String>) {
         let args = &plan.args;
+        let mut probe = probe::Probe::new(args, &plan.mode, plan.engine.confine.clone());
+        let mut wrong_algorithm = None;
         // The state `hash --update` left beside the manifest, if bound to it: names bit rot.
         let mut recorded = rot::Recorded::of(&args.manifests);
         let flags = ReadFlags {
@@ -105,11 +112,12 @@ impl Run {
         };
         let readers = std::mem::take(&mut plan.opened.readers);
         // The verdict writer records its own errors (its emit never fails).
-        engine::run(
+        let info = engine::run(
             &plan.engine,
             move |feeder| read_manifests(readers, flags, feeder),
             |done| {
                 self.reporter.progress(&done.outcome);
+                let wrong = probe.as_mut().and_then(|p| p.watch(&done));
                 let mut sink = Sink {
                     printer: &mut self.printer,
                     counts: &mut self.counts,
@@ -117,10 +125,15 @@ impl Run {
                     recorded: recorded.as_mut(),
                 };
                 sink.entry(done, args, &mut self.held);
+                if wrong.is_some() {
+                    wrong_algorithm = wrong;
+                    cancel::request_stop();
+                }
                 Ok(())
             },
         )
-        .source
+        .source;
+        (info, wrong_algorithm)
     }
 
     /// A name listed twice (after normalisation) is said once per repeat.

@@ -8,7 +8,7 @@ use super::missing::MissingSet;
 use super::printer::Printer;
 use super::rot::Recorded;
 use super::source::Item;
-use super::verdict::{Settled, settle};
+use super::verdict::{Problem, Settled, Verdict, settle};
 use crate::cli::CheckArgs;
 use crate::manifest::read::Malformed;
 use crate::names::escape::display;
@@ -67,6 +67,11 @@ impl<W: Write> Sink<'_, W> {
                     let line = format!("{}: {}: {err}", printer.loc(at), display(&name));
                     self.reporter.error(&line);
                 }
+                if verdict == Verdict::Unverified(Problem::Missing) {
+                    self.counts
+                        .first_missing
+                        .get_or_insert_with(|| name.clone());
+                }
                 printer.verdict(&name, &verdict, |p| {
                     verdict.entry_record(&name, p.loc(at), &expected, actual.as_ref())
                 });
@@ -76,7 +81,12 @@ impl<W: Write> Sink<'_, W> {
                 at,
                 expected,
                 offset,
-            } => held.push(&expected, at, offset, name),
+            } => {
+                self.counts
+                    .first_missing
+                    .get_or_insert_with(|| name.clone());
+                held.push(&expected, at, offset, name);
+            }
             Settled::IgnoredMissing | Settled::Cancelled => {}
         }
     }
