@@ -212,6 +212,53 @@ fn a_manifest_replaced_during_a_run_is_replaced_by_the_runs_own() {
     assert_eq!(counts(&update(&env, &["t"])), (20, 0));
 }
 
+/// The state is bound to names, options and each file's facts, not to the working
+/// directory: a tree moved with its manifest (or the same command run from its new place)
+/// reuses every digest; a file replaced in the moved tree is still read.
+#[test]
+fn a_tree_moved_with_its_manifest_keeps_its_state() {
+    let env = TestEnv::new();
+    for i in 0..20 {
+        env.file(format!("old/t/f{i:02}"), format!("{i}\n"));
+    }
+    std::thread::sleep(SETTLE);
+    let run_in = |dir: &str| {
+        let out = env.run(&["-C", dir, "hash", "--update", "-o", "m.b3", "t"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        out
+    };
+    assert_eq!(counts(&run_in("old")), (0, 20));
+    std::fs::rename(env.root().join("old"), env.root().join("new")).unwrap();
+    assert_eq!(counts(&run_in("new")), (20, 0));
+    // A copy elsewhere has the same names but other inodes: read, never trusted.
+    let copy = std::process::Command::new("cp")
+        .args(["-a", "new", "copy"])
+        .current_dir(env.root())
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    std::thread::sleep(SETTLE);
+    assert_eq!(counts(&run_in("copy")), (0, 20));
+    // In the moved tree, a file replaced by another with the same size and times is read.
+    let f = env.root().join("new/t/f03");
+    let mtime = std::fs::metadata(&f).unwrap().modified().unwrap();
+    std::fs::remove_file(&f).unwrap();
+    std::fs::write(&f, "X\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let out = run_in("new");
+    assert_eq!(counts(&out), (19, 1));
+    let manifest = std::fs::read_to_string(env.root().join("new/m.b3")).unwrap();
+    assert!(
+        manifest.contains(&format!("{}  t/f03\n", hex(b"X\n"))),
+        "{manifest}"
+    );
+}
+
 #[test]
 fn a_file_modified_just_before_a_run_is_read_again_next_time() {
     let env = TestEnv::new();
@@ -319,7 +366,10 @@ fn a_state_that_cannot_be_trusted_means_reading_the_files() {
 
     // Other options (an exclude): not used.
     let out = update(&env, &["--exclude", "nothing", "t"]);
-    assert_stderr_contains(&out, "was written for other options");
+    assert_stderr_contains(
+        &out,
+        r#"was written for other options (--exclude: [] then, ["nothing"] now)"#,
+    );
     assert_eq!(counts(&out), (0, 20));
 
     // Cut short (no end line), and a symlink in its place.

@@ -60,6 +60,41 @@ fn next_line(reader: &mut impl BufRead, into: &mut Vec<u8>, line_no: u64) -> Res
     Ok(true)
 }
 
+/// Which options differ between the `written` and `wanted` options texts (JSON objects):
+/// `--exclude: ["*.o"] then, [] now`, each named as its flag. Texts that are not both
+/// objects are "unknown options".
+fn differences(written: &[u8], wanted: &[u8]) -> String {
+    use serde_json::{Map, Value};
+    let object = |text: &[u8]| match serde_json::from_slice::<Value>(text) {
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
+    };
+    let (Some(then), Some(now)) = (object(written), object(wanted)) else {
+        return "unknown options".into();
+    };
+    let absent = Value::Null;
+    let get = |m: &Map<String, Value>, k: &str| m.get(k).unwrap_or(&absent).clone();
+    let mut keys: Vec<&String> = then.keys().collect();
+    keys.extend(now.keys().filter(|k| !then.contains_key(*k)));
+    keys.into_iter()
+        .filter_map(|key| {
+            let (a, b) = (get(&then, key), get(&now, key));
+            (a != b).then(|| format!("{}: {a} then, {b} now", flag(key)))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The flag an options key stands for.
+fn flag(key: &str) -> String {
+    match key {
+        "paths" => "PATHs".into(),
+        "mode" => "the digest mode (--algo, -l, --keyed, --derive-key)".into(),
+        "cwd" => "the working directory".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
 impl StateReader {
     /// Opens `path` and checks its header: a state file of this format, written for
     /// `options` (any options when None: `check` only compares recorded facts with the
@@ -98,11 +133,11 @@ impl StateReader {
         let opts = header("options")?;
         r.started = started.ok_or("has no valid started line")?;
         let written = opts.strip_prefix(b"options ");
-        if written.is_none() || options.is_some_and(|o| written != Some(o)) {
-            return Err(
-                "was written for other options (PATHs, -C, excludes, -L, shard, digest mode...)"
-                    .into(),
-            );
+        if let Some(wanted) = options.filter(|o| written != Some(*o)) {
+            return Err(format!(
+                "was written for other options ({})",
+                differences(written.unwrap_or_default(), wanted)
+            ));
         }
         r.advance();
         Ok(Some(r))
@@ -374,6 +409,17 @@ mod tests {
             "{:?}",
             r.problem()
         );
+    }
+
+    #[test]
+    fn the_options_that_differ_are_named_by_their_flags() {
+        let then = br#"{"cwd":"/a","paths":["t"],"exclude":[],"max_depth":null}"#;
+        let now = br#"{"paths":["t"],"exclude":["*.o"],"max_depth":2}"#;
+        assert_eq!(
+            differences(then, now),
+            r#"the working directory: "/a" then, null now; --exclude: [] then, ["*.o"] now; --max-depth: null then, 2 now"#
+        );
+        assert_eq!(differences(b"x", now), "unknown options");
     }
 
     #[test]

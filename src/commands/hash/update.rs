@@ -247,10 +247,12 @@ impl Update {
     }
 }
 
-/// The options of [`options_text`], in the order they are written.
+/// The options of [`options_text`], in the order they are written. Not the working
+/// directory: names are relative to it, so a tree moved with its manifest (or the same
+/// command run from another checkout) has the same names, and each file's recorded facts
+/// (inode, filesystem, times) decide whether its digest still holds.
 #[derive(serde::Serialize)]
 struct StateOptions<'a> {
-    cwd: String,
     paths: Vec<String>,
     exclude: &'a [String],
     follow: bool,
@@ -270,16 +272,11 @@ pub(crate) fn options_text(
     shard: Option<(u64, u64)>,
     mode: &Mode,
 ) -> Vec<u8> {
-    let cwd = std::env::current_dir()
-        .and_then(std::fs::canonicalize)
-        .map(|p| display(p.as_os_str().as_encoded_bytes()))
-        .unwrap_or_default();
     let paths: Vec<String> = roots
         .iter()
         .map(|p| display(p.as_os_str().as_encoded_bytes()))
         .collect();
     let value = StateOptions {
-        cwd,
         paths,
         exclude: &args.walk.exclude,
         follow: args.walk.follow,
