@@ -169,8 +169,15 @@ pub struct CheckSummary {
     /// `--audit`: what it saw and did not hash, by kind (`{"symlink": 2}`); absent when none.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub not_audited: std::collections::BTreeMap<&'static str, u64>,
+    /// `--shard`: entries left to the other shards (absent without it).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub other_shards: u64,
     pub passed: bool,
     pub interrupted: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One JSON Lines line of `record`.

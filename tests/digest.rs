@@ -246,6 +246,91 @@ fn shards_cover_every_file_exactly_once_and_merge_to_the_single_run() {
     }
 }
 
+/// The per-entry records of a `check --json` run (path and status), and its summary.
+fn check_records(env: &TestEnv, args: &[&str]) -> (Vec<(String, String)>, serde_json::Value) {
+    let out = env.run(args);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let mut records = Vec::new();
+    let mut summary = serde_json::Value::Null;
+    for line in stdout(&out).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] == "summary" {
+            summary = v;
+        } else {
+            records.push((v["path"].to_string(), v["status"].to_string()));
+        }
+    }
+    (records, summary)
+}
+
+/// `check --shard K/N`: N checks of one manifest together report every entry and every
+/// audited file exactly once, as one full check does; a NEW file is reported by one shard.
+#[test]
+fn check_shards_together_equal_one_full_check() {
+    let env = TestEnv::new();
+    shard_tree(&env, 300);
+    let made = env.run(&["hash", "-q", "-o", "all.b3", "t"]);
+    assert_eq!(made.status.code(), Some(0));
+    env.file("t/d1/f0001", "changed");
+    std::fs::remove_file(env.root().join("t/d2/f0002")).unwrap();
+    for i in 0..5 {
+        env.file(format!("t/new/n{i}"), format!("new {i}"));
+    }
+    std::os::unix::fs::symlink("d1", env.root().join("t/link")).unwrap();
+    let full = ["check", "--audit", "--json", "all.b3"];
+    let (mut whole, summary) = check_records(&env, &full);
+    assert_eq!(
+        (summary["new"].as_u64(), summary["missing"].as_u64()),
+        (Some(5), Some(1))
+    );
+    whole.sort();
+    for n in [1u64, 2, 3, 5] {
+        let mut union = Vec::new();
+        let mut not_audited = 0;
+        for k in 0..n {
+            let shard = format!("{k}/{n}");
+            let args = [
+                "check",
+                "--audit",
+                "--json",
+                "--shard",
+                shard.as_str(),
+                "all.b3",
+            ];
+            let (records, summary) = check_records(&env, &args);
+            let own = summary["ok"].as_u64().unwrap()
+                + summary["failed"].as_u64().unwrap()
+                + summary["missing"].as_u64().unwrap();
+            assert_eq!(
+                own + summary["other_shards"].as_u64().unwrap_or(0),
+                300,
+                "{shard}: {summary}"
+            );
+            not_audited += summary["not_audited"]["symlink"].as_u64().unwrap_or(0);
+            union.extend(records);
+        }
+        union.sort();
+        assert_eq!(union, whole, "N={n}");
+        assert_eq!(not_audited, 1, "N={n}: the symlink is one shard's");
+    }
+    // auto, from GitLab's variables, is the same as the fixed shard.
+    let fixed = check_records(&env, &["check", "--json", "--shard", "1/3", "all.b3"]).0;
+    let auto = env
+        .cmd()
+        .args(["check", "--json", "--shard", "auto", "all.b3"])
+        .env("CI_NODE_INDEX", "2")
+        .env("CI_NODE_TOTAL", "3")
+        .output()
+        .unwrap();
+    let auto: Vec<(String, String)> = stdout(&auto)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] != "summary")
+        .map(|v| (v["path"].to_string(), v["status"].to_string()))
+        .collect();
+    assert_eq!(auto, fixed);
+}
+
 #[test]
 fn merged_digest_equals_tree_digest() {
     let env = TestEnv::new();

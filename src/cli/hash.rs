@@ -172,7 +172,7 @@ pub enum ShardArg {
     Auto(Option<u64>),
 }
 
-fn parse_shard_arg(s: &str) -> Result<ShardArg, String> {
+pub(crate) fn parse_shard_arg(s: &str) -> Result<ShardArg, String> {
     if s == "auto" {
         return Ok(ShardArg::Auto(None));
     }

@@ -242,6 +242,12 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     pub color: ColorWhen,
 
+    /// Verify only the entries of shard K of N (0-based; the names `hash --shard` would give
+    /// that shard) and, with --audit, audit only that shard's files: N jobs of a CI matrix
+    /// together report every entry and every file once. `auto`, `auto/N` as for hash
+    #[arg(long, value_name = "K/N|auto|auto/N", value_parser = hash::parse_shard_arg)]
+    pub shard: Option<ShardArg>,
+
     /// With --audit: walk DIR instead. Names are matched as written, so spell DIR the way
     /// the manifest's names begin (e.g. `/srv/data` for absolute names under it)
     #[arg(long, value_name = "DIR", requires = "audit")]

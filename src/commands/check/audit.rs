@@ -13,10 +13,11 @@ use super::missing::MissingSet;
 use crate::commands::walk_into;
 use crate::hash::outcome::{Action, ErrorKind, Outcome, SkipKind};
 use crate::names::escape::display;
-use crate::names::nameset::NameSet;
+use crate::names::nameset::{NameSet, normalize};
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::pipeline::queue::Feeder;
 use crate::record::{CheckRecord, Path};
+use crate::tree_digest::shard_of;
 use crate::walk::WalkConfig;
 
 /// What `--audit` walks: the deepest directory holding every entry (or `.`), the names the
@@ -27,6 +28,8 @@ pub(super) struct Tree {
     pub(super) skip_files: Vec<(u64, u64)>,
     /// `--exclude`, `--one-file-system`, `--max-depth` (roots and skips set here).
     pub(super) walk: WalkConfig,
+    /// `--shard K/N`: only the files of shard K are audited (the others' jobs see theirs).
+    pub(super) shard: Option<(u64, u64)>,
 }
 
 /// Pass 2: reports each regular file under the tree that the manifests do not list as NEW,
@@ -45,6 +48,7 @@ pub(super) fn audit_tree<W: Write>(
         ..tree.walk
     };
     let known = tree.known;
+    let shard = tree.shard;
     held.index();
     // Files the manifests list are not NEW (special files still count); the verdict
     // writer records its own errors, so emit never fails.
@@ -52,6 +56,9 @@ pub(super) fn audit_tree<W: Write>(
         engine,
         move |feeder: &mut Feeder<()>| {
             walk_into(&walk_cfg, feeder, |name, action| {
+                if shard.is_some_and(|(k, n)| shard_of(&normalize(name), n) != k) {
+                    return None;
+                }
                 let keep = !matches!(action, Action::Hash)
                     || known.as_ref().is_none_or(|k| !k.contains(name));
                 keep.then_some(action)

@@ -28,6 +28,8 @@ pub(super) struct Counts {
     /// Entries the audit left out by `--exclude` (a directory counts once).
     pub(super) excluded: u64,
     pub(super) moved: u64,
+    /// `--shard`: entries left to the other shards' jobs.
+    pub(super) other_shards: u64,
     /// Symlinks and special files the audit saw and did not hash, by kind.
     pub(super) not_audited: Skips,
     pub(super) first_malformed: Option<Location>,
@@ -84,6 +86,7 @@ impl Counts {
             (self.too_long, "too long"),
             (self.duplicates, "duplicates"),
             (self.ignored_missing, "missing ignored"),
+            (self.other_shards, "in other shards"),
         ];
         for (n, what) in optional {
             if n > 0 {
@@ -125,6 +128,7 @@ impl Counts {
             excluded: self.excluded,
             ignored_missing: self.ignored_missing,
             not_audited: self.not_audited.by_kind(),
+            other_shards: self.other_shards,
             passed,
             interrupted: crate::sys::cancel::was_interrupted(),
         }

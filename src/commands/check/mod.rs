@@ -46,6 +46,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
     let mut plan = Plan::new(args, env)?;
     let mut run = Run::new(&plan);
     let (mut info, wrong_algorithm) = run.pass1(&mut plan);
+    run.counts.other_shards = info.other_shards;
     run.duplicates(&mut info);
     run.audit(&mut plan, &mut info);
     // Missing entries held back for the audit, in manifest order.
@@ -109,6 +110,7 @@ impl Run {
             find_common: args.audit && args.audit_root.is_none(),
             zero: args.zero,
             mode: plan.mode.clone(),
+            shard: plan.shard,
         };
         let readers = std::mem::take(&mut plan.opened.readers);
         // The verdict writer records its own errors (its emit never fails).
@@ -158,12 +160,14 @@ impl Run {
         if !args.audit {
             return;
         }
-        if info.entries > 0 && info.admitted == 0 {
+        // Entries of other shards still count here: every shard audits the same directory.
+        let admitted = info.admitted + info.other_shards;
+        if info.entries > 0 && admitted == 0 {
             self.reporter
                 .error("audit: no entry lies inside the working directory; nothing to audit");
             return;
         }
-        if cancel::is_stopped() || info.admitted == 0 {
+        if cancel::is_stopped() || admitted == 0 {
             return;
         }
         let root = match &args.audit_root {
@@ -188,6 +192,7 @@ impl Run {
             known: info.names.take(),
             skip_files: std::mem::take(&mut plan.opened.ids),
             walk: std::mem::take(&mut plan.audit_walk),
+            shard: plan.shard,
         };
         // The audit reads files beneath the working directory, like verification.
         let mut sink = Sink {

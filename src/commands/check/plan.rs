@@ -25,6 +25,8 @@ pub(super) struct Plan {
     pub audit_walk: WalkConfig,
     pub mode: Mode,
     pub engine: EngineConfig,
+    /// `--shard`, resolved: only its entries are verified, only its files audited.
+    pub shard: Option<(u64, u64)>,
 }
 
 impl Plan {
@@ -40,6 +42,11 @@ impl Plan {
             }
             args.manifests.push(PathBuf::from("-"));
         }
+        let shard = args
+            .shard
+            .map(|a| config::shard(a, |name| std::env::var(name).ok()))
+            .transpose()
+            .map_err(Fail::usage)?;
         // Checked before any work: a bad GLOB is a usage error.
         let audit_walk = WalkConfig {
             excludes: config::excludes(&args.exclude).map_err(Fail::usage)?,
@@ -91,6 +98,7 @@ impl Plan {
             audit_walk,
             mode,
             engine,
+            shard,
         })
     }
 }

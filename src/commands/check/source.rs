@@ -11,6 +11,7 @@ use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::manifest::read::{Entry, Line, LineReader, Malformed};
 use crate::names::nameset::{Location, NameSet, narrow_common_dir, normalize};
 use crate::pipeline::queue::Feeder;
+use crate::tree_digest::shard_of;
 
 /// What a job of the check source carries through the pipeline.
 #[derive(Debug)]
@@ -36,6 +37,8 @@ pub(super) struct ReadFlags {
     pub zero: bool,
     /// The run's digest mode: entries of another length or algorithm are refused.
     pub mode: Mode,
+    /// `--shard K/N`: only the entries whose name (in normal form) falls in shard K.
+    pub shard: Option<(u64, u64)>,
 }
 
 /// What the manifest reader leaves behind for the later stages.
@@ -48,6 +51,8 @@ pub(super) struct SourceInfo {
     pub(super) entries: u64,
     /// Entries not refused by confinement (the only ones that shape the audit).
     pub(super) admitted: u64,
+    /// `--shard`: entries of other shards, left to their jobs.
+    pub(super) other_shards: u64,
     pub(super) read_error: Option<String>,
 }
 
@@ -103,6 +108,7 @@ pub(super) fn read_manifests(
         common: None,
         entries: 0,
         admitted: 0,
+        other_shards: 0,
         flags,
     };
     let mut read_error = None;
@@ -130,6 +136,10 @@ pub(super) fn read_manifests(
             };
             let (path, name, action, item) = match line {
                 Line::Comment => continue,
+                // A line without a name belongs to no shard: shard 0 reports it.
+                Line::Malformed(_) if admit.flags.shard.is_some_and(|(k, _)| k != 0) => {
+                    continue;
+                }
                 Line::Malformed(why) => malformed(why),
                 // A digest of another length, or a tagged line of another algorithm, cannot
                 // be checked by this run's mode: said like any malformed line (--strict fails).
@@ -139,7 +149,10 @@ pub(super) fn read_manifests(
                 {
                     malformed(Malformed::OtherMode)
                 }
-                Line::Entry(e) => admit.entry(e, at, lines.line_start),
+                Line::Entry(e) => match admit.entry(e, at, lines.line_start) {
+                    Some(job) => job,
+                    None => continue,
+                },
             };
             if !feeder.push(path, name, action, item) {
                 break 'manifests;
@@ -151,6 +164,7 @@ pub(super) fn read_manifests(
         common_dir: admit.common,
         entries: admit.entries,
         admitted: admit.admitted,
+        other_shards: admit.other_shards,
         read_error,
     }
 }
@@ -163,13 +177,20 @@ struct Admission {
     common: Option<Vec<u8>>,
     entries: u64,
     admitted: u64,
+    other_shards: u64,
     flags: ReadFlags,
 }
 
 impl Admission {
     /// The job of manifest entry `e` (line `at`, starting at byte `offset`): hashed, or
-    /// reported as outside when confinement refuses its name.
-    fn entry(&mut self, e: Entry, at: Location, offset: u64) -> (PathBuf, Vec<u8>, Action, Item) {
+    /// reported as outside when confinement refuses its name; None for an entry of another
+    /// shard (which still shapes the audited directory, the same for every shard).
+    fn entry(
+        &mut self,
+        e: Entry,
+        at: Location,
+        offset: u64,
+    ) -> Option<(PathBuf, Vec<u8>, Action, Item)> {
         let allow_outside = self.flags.allow_outside;
         self.entries += 1;
         // An absolute name beneath the working directory is that file: opened (confined) by
@@ -179,8 +200,19 @@ impl Admission {
             .flatten();
         let opened = relative.as_deref().unwrap_or(&e.name);
         let norm = normalize(opened);
-        self.names.add(&norm, at);
         let refused = lexically_outside(opened).filter(|_| !allow_outside);
+        if self
+            .flags
+            .shard
+            .is_some_and(|(k, n)| shard_of(&norm, n) != k)
+        {
+            self.other_shards += 1;
+            if refused.is_none() && self.flags.find_common {
+                narrow_common_dir(&mut self.common, &norm);
+            }
+            return None;
+        }
+        self.names.add(&norm, at);
         // A refused name never widens the audited directory.
         if refused.is_none() {
             self.admitted += 1;
@@ -198,7 +230,7 @@ impl Admission {
             expected: e.hash,
             offset,
         };
-        (path, e.name, action, item)
+        Some((path, e.name, action, item))
     }
 }
 
