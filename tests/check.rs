@@ -597,3 +597,76 @@ fn the_data_cap_of_the_huge_line_test_does_bite() {
 fn escapes_are_refused_when_openat2_answers_eperm() {
     escapes_refused_when_openat2_fails_with("EPERM");
 }
+
+/// GitHub Actions: failures as `::error` workflow commands on stderr (escaped, at most 30,
+/// then one with the count of the rest), a Markdown summary appended to
+/// $GITHUB_STEP_SUMMARY; stdout unchanged; `--annotations never|always` override.
+#[test]
+fn github_annotations_and_step_summary() {
+    let env = TestEnv::new();
+    for i in 0..40 {
+        env.file(format!("d/f{i:02}"), format!("{i}"));
+    }
+    env.file("d/a,b:c%", "odd");
+    let made = env.run(&["hash", "-q", "-o", "m.b3", "d"]);
+    assert_eq!(made.status.code(), Some(0));
+    for i in 0..34 {
+        env.file(format!("d/f{i:02}"), "changed");
+    }
+    env.file("d/a,b:c%", "changed");
+    let summary = env.root().join("summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let plain = env.run(&["check", "--annotations", "never", "m.b3"]);
+    let gh = env
+        .cmd()
+        .args(["check", "m.b3"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", env.root())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(gh.status.code(), Some(1));
+    assert_eq!(
+        gh.stdout, plain.stdout,
+        "the verdicts on stdout do not change"
+    );
+    assert!(!stderr(&plain).contains("::error"));
+    let err = stderr(&gh);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("::error")).collect();
+    assert_eq!(errors.len(), 31, "{err}");
+    assert_eq!(
+        errors[0],
+        "::error file=d/a%2Cb%3Ac%25,title=b3tree check%3A FAILED::d/a,b:c%25: FAILED (listed \
+         at m.b3:1)"
+    );
+    assert_eq!(
+        errors[30],
+        "::error title=b3tree check::5 more failures, not annotated one by one (see the step's \
+         log)"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.starts_with("earlier step\n### b3tree check m.b3: FAILED\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| ok | failed | \n|---:|---:|\n| 6 | 35 | "),
+        "{md}"
+    );
+    assert!(md.contains("- <code>d/a,b:c%</code>: FAILED\n"), "{md}");
+    assert!(md.contains("- … and 15 more (see the step's log)"), "{md}");
+    // Forced on outside GitHub, forced off inside it.
+    let always = env.run(&["check", "--annotations", "always", "m.b3"]);
+    assert!(
+        stderr(&always).contains("::error file=d/f00,"),
+        "{}",
+        stderr(&always)
+    );
+    let never = env
+        .cmd()
+        .args(["check", "--annotations", "never", "m.b3"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert!(!stderr(&never).contains("::error"));
+}

@@ -248,6 +248,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "K/N|auto|auto/N", value_parser = hash::parse_shard_arg)]
     pub shard: Option<ShardArg>,
 
+    /// GitHub Actions: each failure also as an annotation (`::error file=…` on stderr, at
+    /// most 30, then one with the count of the rest) and a Markdown summary appended to
+    /// $GITHUB_STEP_SUMMARY: auto = when GITHUB_ACTIONS is true
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub annotations: ColorWhen,
+
     /// With --audit: walk DIR instead. Names are matched as written, so spell DIR the way
     /// the manifest's names begin (e.g. `/srv/data` for absolute names under it)
     #[arg(long, value_name = "DIR", requires = "audit")]

@@ -1,5 +1,6 @@
 //! What the user reads on stderr, and the totals of a run.
 
+pub(crate) mod github;
 pub(crate) mod progress;
 pub(crate) mod stderr;
 pub(crate) mod summary;

@@ -103,6 +103,12 @@ impl Reporter {
         }
     }
 
+    /// Prints `line` as it is: a workflow command (`::error …`) that the CI runner reads
+    /// from the stream (always, even with `--quiet`).
+    pub fn raw(&self, line: &str) {
+        self.print(line);
+    }
+
     fn print(&self, line: &str) {
         match &self.live {
             Some(live) => live.print(line),

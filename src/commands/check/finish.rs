@@ -2,6 +2,7 @@
 //! hints), the closing line on stderr and the exit status.
 
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
 use super::Run;
@@ -9,6 +10,9 @@ use super::counts::Counts;
 use super::printer::Printer;
 use crate::cli::CheckArgs;
 use crate::exit::{Exit, Fail};
+use crate::names::escape::display;
+use crate::report::github::Annotations;
+use crate::report::stderr::Reporter;
 use crate::report::summary::plural;
 use crate::sys::cancel;
 
@@ -30,6 +34,7 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
         reporter,
         mut printer,
         counts,
+        annotations,
         ..
     } = run;
     if cancel::was_interrupted() {
@@ -58,6 +63,9 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
     let found = counts.ok + counts.failed + counts.unreadable + counts.outside + counts.moved;
     if let (Some(first), true) = (&counts.first_missing, found == 0 && counts.missing > 0) {
         notes.push(super::whereto::hint(first, &args.manifests));
+    }
+    if let Some(a) = &annotations {
+        github_end(a, &counts, args, code, &reporter);
     }
     if !args.status {
         for n in &notes {
@@ -167,4 +175,38 @@ fn another_algorithm(counts: &Counts) -> Option<String> {
          --algo sha512"
             .to_string()
     })
+}
+
+/// The end of a run for GitHub: the annotation that counts the failures not annotated one
+/// by one, and the step summary appended to `$GITHUB_STEP_SUMMARY` (when set).
+fn github_end(a: &Annotations, counts: &Counts, args: &CheckArgs, code: Exit, reporter: &Reporter) {
+    if let Some(line) = a.left_out_line() {
+        reporter.raw(&line);
+    }
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let names: Vec<String> = args
+        .manifests
+        .iter()
+        .map(|m| display(m.as_os_str().as_bytes()))
+        .collect();
+    let verdict = if code == Exit::Ok { "passed" } else { "FAILED" };
+    let title = format!("b3tree check {}: {verdict}", names.join(" "));
+    let rows = [
+        ("ok", counts.ok),
+        ("failed", counts.failed),
+        ("missing", counts.missing),
+        ("unreadable", counts.unreadable),
+        ("outside the root", counts.outside),
+        ("new", counts.new),
+        ("moved", counts.moved),
+        ("malformed", counts.malformed),
+    ];
+    if let Err(e) = a.write_summary(std::path::Path::new(&path), &title, &rows) {
+        reporter.error(&format!(
+            "cannot append the step summary to {}: {e}",
+            display(path.as_bytes())
+        ));
+    }
 }

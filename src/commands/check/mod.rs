@@ -33,13 +33,15 @@ use printer::Printer;
 use sink::Sink;
 use source::{ReadFlags, SourceInfo, read_manifests};
 
-use crate::cli::CheckArgs;
+use crate::cli::{CheckArgs, ColorWhen};
 use crate::config::Env;
 use crate::exit::Ended;
 use crate::names::escape::display;
 use crate::pipeline::engine;
+use crate::report::github::Annotations;
 use crate::report::stderr::{ProgressMode, Reporter};
 use crate::sys::cancel;
+use verdict::{Problem, Verdict};
 
 pub fn run(args: CheckArgs, env: &Env) -> Ended {
     let started = Instant::now();
@@ -50,10 +52,17 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
     run.duplicates(&mut info);
     run.audit(&mut plan, &mut info);
     // Missing entries held back for the audit, in manifest order.
-    let (printer, counts) = (&mut run.printer, &mut run.counts);
+    let mut sink = Sink {
+        printer: &mut run.printer,
+        counts: &mut run.counts,
+        reporter: &mut run.reporter,
+        recorded: None,
+        annotations: run.annotations.as_mut(),
+    };
     let reread = run.held.for_each_missing(|m| {
-        counts.missing += 1;
-        printer.missing(&m);
+        sink.counts.missing += 1;
+        sink.printer.missing(&m);
+        sink.annotate(m.name, &Verdict::Unverified(Problem::Missing), Some(m.at));
     });
     if let Err(e) = &reread {
         run.reporter.error(&format!(
@@ -71,12 +80,26 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
     finish::finish(&plan.args, run, ended)
 }
 
+/// GitHub annotations when `--annotations` asks for them (auto: in a GitHub Actions job).
+fn annotations(when: ColorWhen) -> Option<Annotations> {
+    let on = match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+    };
+    let cwd = std::env::current_dir().ok()?;
+    let workspace = std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from);
+    on.then(|| Annotations::new(&cwd, workspace.as_deref()))
+}
+
 /// What the passes share: stdout, stderr, the counts, the held-back missing entries.
 struct Run {
     pub reporter: Reporter,
     pub printer: Printer,
     pub counts: Counts,
     pub held: MissingSet,
+    /// GitHub annotations and step summary (`--annotations`).
+    pub annotations: Option<Annotations>,
 }
 
 impl Run {
@@ -92,6 +115,7 @@ impl Run {
             counts: Counts::default(),
             held: MissingSet::new(rereadable.map(|(p, &r)| r.then(|| p.clone())).collect())
                 .zero(args.zero),
+            annotations: annotations(args.annotations),
         }
     }
 
@@ -125,6 +149,7 @@ impl Run {
                     counts: &mut self.counts,
                     reporter: &mut self.reporter,
                     recorded: recorded.as_mut(),
+                    annotations: self.annotations.as_mut(),
                 };
                 sink.entry(done, args, &mut self.held);
                 if wrong.is_some() {
@@ -200,6 +225,7 @@ impl Run {
             counts: &mut self.counts,
             reporter: &mut self.reporter,
             recorded: None,
+            annotations: self.annotations.as_mut(),
         };
         audit_tree(tree, &plan.engine, &mut self.held, &mut sink);
     }

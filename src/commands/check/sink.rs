@@ -12,8 +12,10 @@ use super::verdict::{Problem, Settled, Verdict, settle};
 use crate::cli::CheckArgs;
 use crate::manifest::read::Malformed;
 use crate::names::escape::display;
+use crate::names::nameset::Location;
 use crate::pipeline::job::Done;
 use crate::record::CheckRecord;
+use crate::report::github::Annotations;
 use crate::report::stderr::Reporter;
 
 /// Where verdicts go.
@@ -23,9 +25,24 @@ pub(super) struct Sink<'a, W: Write> {
     pub(super) reporter: &'a mut Reporter,
     /// The state bound to the manifest, to say how a mismatch came about.
     pub(super) recorded: Option<&'a mut Recorded>,
+    /// GitHub annotations, when asked for.
+    pub(super) annotations: Option<&'a mut Annotations>,
 }
 
 impl<W: Write> Sink<'_, W> {
+    /// A verdict that fails the run, as a GitHub annotation too (when asked for).
+    pub(super) fn annotate(&mut self, name: &[u8], verdict: &Verdict, at: Option<Location>) {
+        if verdict.passed() {
+            return;
+        }
+        if let Some(a) = self.annotations.as_deref_mut() {
+            let at = at.map(|at| self.printer.loc(at));
+            if let Some(line) = a.failure(&display(name), &verdict.status(), at.as_deref()) {
+                self.reporter.raw(&line);
+            }
+        }
+    }
+
     /// Decides, counts and prints one pass-1 item (a held one goes to `held`).
     pub(super) fn entry(&mut self, done: Done<Item>, args: &CheckArgs, held: &mut MissingSet) {
         let settled = settle(done, args, self.recorded.as_deref_mut());
@@ -75,6 +92,7 @@ impl<W: Write> Sink<'_, W> {
                 printer.verdict(&name, &verdict, |p| {
                     verdict.entry_record(&name, p.loc(at), &expected, actual.as_ref())
                 });
+                self.annotate(&name, &verdict, Some(at));
             }
             Settled::Held {
                 name,
@@ -143,6 +161,7 @@ mod tests {
                 counts: &mut counts,
                 reporter: &mut reporter,
                 recorded: None,
+                annotations: None,
             };
             sink.entry(done, &args, &mut held);
         }

@@ -1,0 +1,180 @@
+//! GitHub Actions: a failed check as annotations on the run's page, and a short Markdown
+//! summary of the step. The runner reads workflow commands (`::error file=…::…`) from a
+//! step's output streams, stderr included; so they go to stderr, where b3tree's other
+//! diagnostics are, and never into the verdict stream on stdout that a script may parse.
+//!
+//! GitHub shows only so many annotations per step: after [`MAX_ANNOTATIONS`] failures one
+//! more says how many were left out. Values are escaped by the workflow-command rules: in
+//! the message `%`, CR and LF; in properties (`file`, `title`) also `:` and `,`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Failures annotated one by one; the rest are counted in one more annotation.
+pub const MAX_ANNOTATIONS: u64 = 30;
+
+/// Failures listed by name in the step summary.
+const MAX_LISTED: usize = 20;
+
+/// The `::error` lines and the step summary of one `check` run.
+pub struct Annotations {
+    /// Where names are relative to, from the repository's root (`GITHUB_WORKSPACE`):
+    /// annotations name files as GitHub shows them in the repository.
+    prefix: PathBuf,
+    annotated: u64,
+    left_out: u64,
+    /// The first failures, for the summary: (name, status).
+    listed: Vec<(String, String)>,
+    failures: u64,
+}
+
+impl Annotations {
+    /// Annotations for a run whose names resolve from `cwd`, in a workspace `workspace`
+    /// (`GITHUB_WORKSPACE`, if set).
+    pub fn new(cwd: &Path, workspace: Option<&Path>) -> Annotations {
+        let prefix = workspace
+            .and_then(|w| {
+                let w = std::fs::canonicalize(w).unwrap_or_else(|_| w.to_path_buf());
+                cwd.strip_prefix(&w).ok().map(Path::to_path_buf)
+            })
+            .unwrap_or_default();
+        Annotations {
+            prefix,
+            annotated: 0,
+            left_out: 0,
+            listed: Vec::new(),
+            failures: 0,
+        }
+    }
+
+    /// A failed entry: the `::error` line to print, unless the limit is reached (then it is
+    /// counted for [`Self::left_out_line`]). `name` as the user reads it (escaped).
+    pub fn failure(&mut self, name: &str, status: &str, at: Option<&str>) -> Option<String> {
+        self.failures += 1;
+        if self.listed.len() < MAX_LISTED {
+            self.listed.push((name.to_string(), status.to_string()));
+        }
+        if self.annotated >= MAX_ANNOTATIONS {
+            self.left_out += 1;
+            return None;
+        }
+        self.annotated += 1;
+        let file = self.prefix.join(name);
+        let message = match at {
+            Some(at) => format!("{name}: {status} (listed at {at})"),
+            None => format!("{name}: {status}"),
+        };
+        Some(format!(
+            "::error file={},title={}::{}",
+            property(&file.to_string_lossy()),
+            property(&format!("b3tree check: {status}")),
+            data(&message)
+        ))
+    }
+
+    /// One more annotation for the failures not annotated, if any.
+    pub fn left_out_line(&self) -> Option<String> {
+        (self.left_out > 0).then(|| {
+            format!(
+                "::error title={}::{}",
+                property("b3tree check"),
+                data(&format!(
+                    "{} more failures, not annotated one by one (see the step's log)",
+                    self.left_out
+                ))
+            )
+        })
+    }
+
+    /// Appends the step summary to the file `GITHUB_STEP_SUMMARY` names: a title, the
+    /// counts (`rows`: label and number) and the first failures.
+    pub fn write_summary(
+        &self,
+        path: &Path,
+        title: &str,
+        rows: &[(&str, u64)],
+    ) -> std::io::Result<()> {
+        let mut md = format!("### {}\n\n", html(title));
+        let shown: Vec<&(&str, u64)> = rows.iter().filter(|(_, n)| *n > 0).collect();
+        md.push_str("| ");
+        for (label, _) in &shown {
+            md.push_str(&format!("{label} | "));
+        }
+        md.push_str("\n|");
+        md.push_str(&"---:|".repeat(shown.len()));
+        md.push_str("\n| ");
+        for (_, n) in &shown {
+            md.push_str(&format!("{n} | "));
+        }
+        md.push_str("\n\n");
+        if !self.listed.is_empty() {
+            for (name, status) in &self.listed {
+                md.push_str(&format!(
+                    "- <code>{}</code>: {}\n",
+                    html(name),
+                    html(status)
+                ));
+            }
+            let more = self.failures - self.listed.len() as u64;
+            if more > 0 {
+                md.push_str(&format!("- … and {more} more (see the step's log)\n"));
+            }
+            md.push('\n');
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)?;
+        file.write_all(md.as_bytes())
+    }
+}
+
+/// A workflow command's message: `%`, CR and LF escaped.
+pub fn data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: as [`data`], and `:` and `,` too.
+pub fn property(text: &str) -> String {
+    data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Text for Markdown/HTML: `&`, `<`, `>`, `|` and backquotes cannot break out.
+fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "&#124;")
+        .replace('`', "&#96;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_by_the_workflow_command_rules() {
+        assert_eq!(data("50% a\r\nb"), "50%25 a%0D%0Ab");
+        assert_eq!(property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+    }
+
+    #[test]
+    fn failures_beyond_the_limit_are_counted_in_one_line() {
+        let mut a = Annotations::new(Path::new("/w/sub"), Some(Path::new("/w")));
+        let first = a.failure("x,y", "FAILED", Some("m.b3:3")).unwrap();
+        assert_eq!(
+            first,
+            "::error file=sub/x%2Cy,title=b3tree check%3A FAILED::x,y: FAILED (listed at m.b3:3)"
+        );
+        for _ in 1..MAX_ANNOTATIONS + 5 {
+            a.failure("f", "FAILED (missing)", None);
+        }
+        assert_eq!(
+            a.left_out_line().unwrap(),
+            "::error title=b3tree check::5 more failures, not annotated one by one (see the \
+             step's log)"
+        );
+    }
+}
