@@ -138,6 +138,80 @@ fn man_pages_render_from_the_same_definition_as_help() {
     assert_stderr_contains(&out, "no command \"nosuch\"");
 }
 
+/// README's install of completions and man pages, on a fresh account (an empty HOME, PATH
+/// with ~/.cargo/bin as rustup sets it, no MANPATH): the commands as written work, `man`
+/// finds every page, and the pages carry EXAMPLES and EXIT STATUS.
+#[test]
+fn completions_and_man_pages_install_as_readme_says_on_a_fresh_account() {
+    let env = TestEnv::new();
+    let home = env.root().join("home");
+    let cargo_bin = home.join(".cargo/bin");
+    std::fs::create_dir_all(&cargo_bin).unwrap();
+    std::fs::copy(bin(), cargo_bin.join("b3tree")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    // The block that starts with the completions' mkdir, as README shows it.
+    let start = readme
+        .find("mkdir -p ~/.local/share/bash-completion")
+        .unwrap();
+    let block = &readme[start..start + readme[start..].find("```").unwrap()];
+    let path = format!("{}:/usr/bin:/bin", cargo_bin.display());
+    let out = run_with_timeout(
+        Command::new("sh")
+            .args(["-ec", block])
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", &path)
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "100"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{block}\n{}", stderr(&out));
+    let page = stdout(&out);
+    for section in [
+        "NAME",
+        "SYNOPSIS",
+        "OPTIONS",
+        "EXAMPLES",
+        "EXIT STATUS",
+        "FORMAT",
+        "SEE ALSO",
+    ] {
+        assert!(
+            page.contains(section),
+            "b3tree-check(1) lacks {section}:\n{page}"
+        );
+    }
+    assert!(
+        home.join(".local/share/bash-completion/completions/b3tree")
+            .is_file()
+    );
+    for name in [
+        "b3tree",
+        "b3tree-hash",
+        "b3tree-check",
+        "b3tree-digest",
+        "b3tree-merge",
+        "b3tree-bench",
+    ] {
+        let found = Command::new("man")
+            .args(["-w", name])
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            found.status.code(),
+            Some(0),
+            "man -w {name}: {}",
+            stderr(&found)
+        );
+        let text = std::fs::read_to_string(stdout(&found).trim()).unwrap();
+        assert!(text.contains(".SH \"EXIT STATUS\""), "{name}");
+    }
+}
+
 #[test]
 fn files_from_hashes_the_list_in_its_order_like_b3sum_on_the_same_names() {
     let env = TestEnv::new();

@@ -1,0 +1,210 @@
+//! The sections of the man pages that `--help` does not have: EXAMPLES, EXIT STATUS, the
+//! formats in brief (hash and check), SEE ALSO. Written as roff source here, next to the
+//! clap definition the rest of each page comes from (`commands::docs`).
+
+/// One example: the command, and what it does.
+type Example = (&'static str, &'static str);
+
+/// The extra roff sections of the page of `command` (None: the top page, `b3tree(1)`).
+pub(super) fn sections(command: Option<&str>) -> String {
+    let (examples, status, format): (&[Example], &[(&str, &str)], &str) = match command {
+        None => (TOP_EXAMPLES, HASH_STATUS, ""),
+        Some("hash") => (HASH_EXAMPLES, HASH_STATUS, HASH_FORMAT),
+        Some("check") => (CHECK_EXAMPLES, CHECK_STATUS, CHECK_FORMAT),
+        Some("digest") => (DIGEST_EXAMPLES, HASH_STATUS, ""),
+        Some("merge") => (MERGE_EXAMPLES, MERGE_STATUS, ""),
+        Some("bench") => (BENCH_EXAMPLES, HASH_STATUS, ""),
+        Some(_) => (&[], SIMPLE_STATUS, ""),
+    };
+    let mut roff = String::new();
+    if !examples.is_empty() {
+        roff.push_str(".SH EXAMPLES\n");
+        for (cmd, what) in examples {
+            roff.push_str(&format!(".TP\n.B {}\n{}\n", escape(cmd), escape(what)));
+        }
+    }
+    roff.push_str(".SH \"EXIT STATUS\"\n");
+    for (code, meaning) in status {
+        roff.push_str(&format!(".TP\n.B {code}\n{}\n", escape(meaning)));
+    }
+    roff.push_str(format);
+    roff.push_str(".SH \"SEE ALSO\"\n");
+    let pages = [
+        "b3tree",
+        "b3tree-hash",
+        "b3tree-check",
+        "b3tree-digest",
+        "b3tree-merge",
+    ];
+    let own = command.map_or("b3tree".to_string(), |c| format!("b3tree-{c}"));
+    let others: Vec<String> = pages
+        .iter()
+        .filter(|p| **p != own)
+        .map(|p| format!("\\fB{p}\\fR(1)"))
+        .collect();
+    roff.push_str(&format!(
+        "{}, \\fBb3sum\\fR(1), \\fBsha256sum\\fR(1). The guide: docs/guide.md in the \
+         sources.\n",
+        others.join(", ")
+    ));
+    roff
+}
+
+/// Text for roff: backslashes doubled, and a line that would start with `.` or `'` (a
+/// request) starts with the zero-width `\&` instead.
+fn escape(text: &str) -> String {
+    let text = text.replace('\\', "\\e").replace('-', "\\-");
+    if text.starts_with('.') || text.starts_with('\'') {
+        format!("\\&{text}")
+    } else {
+        text
+    }
+}
+
+const TOP_EXAMPLES: &[Example] = &[
+    (
+        "b3tree hash -C dist -o ../dist.b3",
+        "Hash the tree dist/ into a b3sum-compatible manifest.",
+    ),
+    (
+        "b3tree check -C dist --audit ../dist.b3",
+        "Verify it, and report files added (NEW) or moved (MOVED).",
+    ),
+    (
+        "b3tree hash --update -o data.b3 data",
+        "Re-hash a big tree, reading only the files that changed.",
+    ),
+    (
+        "b3tree digest dist",
+        "One digest for the whole tree (b3t1:...).",
+    ),
+];
+
+const HASH_EXAMPLES: &[Example] = &[
+    (
+        "b3tree hash -C dist -o ../dist.b3",
+        "Hash dist/ with names relative to it; the manifest is written atomically and is never hashed itself.",
+    ),
+    (
+        "b3tree hash --algo sha256 FILE...",
+        "The lines sha256sum writes.",
+    ),
+    (
+        "git ls-files -z | b3tree hash --files-from - -0",
+        "Hash exactly the files git tracks.",
+    ),
+    (
+        "b3tree hash --update -o /backup/data.b3 /data",
+        "Nightly: reuse the digests of files whose size, times and inode did not change.",
+    ),
+    (
+        "b3tree hash -C data --shard 2/4 -o ../shard-2.b3",
+        "The third of four shards of a CI matrix; join them with b3tree merge.",
+    ),
+];
+
+const CHECK_EXAMPLES: &[Example] = &[
+    (
+        "b3tree check -C dist --audit --quiet ../dist.b3",
+        "Fail on any difference: FAILED, missing, NEW or MOVED files.",
+    ),
+    (
+        "curl -sL URL/SHA256SUMS | b3tree check --algo sha256",
+        "Verify a published checksum file read from standard input.",
+    ),
+    (
+        "b3tree check --json m.b3 > report.jsonl",
+        "One JSON object per entry, then a summary.",
+    ),
+    (
+        "b3tree check --shard 1/4 --audit m.b3",
+        "The second of four jobs that together verify the whole manifest.",
+    ),
+];
+
+const DIGEST_EXAMPLES: &[Example] = &[
+    ("b3tree digest dist", "The b3t1 digest of the tree."),
+    (
+        "b3tree digest --from dist.b3",
+        "The same digest, computed from a manifest without reading the files.",
+    ),
+];
+
+const MERGE_EXAMPLES: &[Example] = &[(
+    "b3tree merge -o data.b3 shard-*.b3",
+    "Join the shards of hash --shard K/N into the manifest one run would write.",
+)];
+
+const BENCH_EXAMPLES: &[Example] = &[
+    (
+        "b3tree bench data --jobs 1,2,4,8,16",
+        "Time the hash pipeline over a sweep of worker counts (warm cache).",
+    ),
+    (
+        "b3tree bench data --cache drop --plot jobs.svg",
+        "The same with every cache dropped before each run (root), plotted.",
+    ),
+];
+
+const HASH_STATUS: &[(&str, &str)] = &[
+    ("0", "Everything hashed."),
+    (
+        "1",
+        "Some entries are error records (unreadable, vanished, changed while hashing).",
+    ),
+    (
+        "2",
+        "Usage error, or the output cannot be written (disk full, stdout closed).",
+    ),
+    ("128+n", "Ended by signal n (130 for Ctrl-C)."),
+];
+
+const CHECK_STATUS: &[(&str, &str)] = &[
+    (
+        "0",
+        "Every entry verified OK (with --audit: nothing new, missing or moved).",
+    ),
+    (
+        "1",
+        "An entry FAILED or is missing, NEW or MOVED; no valid line; --strict and a bad line.",
+    ),
+    (
+        "2",
+        "Usage error, unreadable manifest, a manifest of another algorithm, output that cannot be written.",
+    ),
+    ("128+n", "Ended by signal n (130 for Ctrl-C)."),
+];
+
+const MERGE_STATUS: &[(&str, &str)] = &[
+    ("0", "The shards joined into one manifest."),
+    (
+        "1",
+        "Shards missing, doubled, overlapping or conflicting; inputs out of canonical order.",
+    ),
+    (
+        "2",
+        "Usage error, unreadable input, output that cannot be written.",
+    ),
+    ("128+n", "Ended by signal n."),
+];
+
+const SIMPLE_STATUS: &[(&str, &str)] = &[
+    ("0", "Done."),
+    ("2", "Usage error, or the output cannot be written."),
+];
+
+const HASH_FORMAT: &str = r#".SH FORMAT
+One line per file, in canonical order (byte order of the names, a directory's files before its subdirectories' files): 64 lowercase hex digits, two spaces, the name \(em what b3sum writes and b3sum \-\-check reads.
+A name with a backslash, a newline or bytes that are not UTF\-8 is escaped and the line starts with a backslash, as b3sum does.
+\-\-tag writes BLAKE3 (name) = hash; \-z ends lines with NUL; \-\-json writes JSON Lines.
+.PP
+With \-\-update, MANIFEST.b3tree\-state beside the manifest keeps, per file, the digest with size, mtime, ctime, inode and filesystem identity, bound to the manifest's bytes; MANIFEST.b3tree\-journal.N files are the records of a stopped run, which the next run resumes from. Neither is ever hashed.
+"#;
+
+const CHECK_FORMAT: &str = r#".SH FORMAT
+Reads what b3tree hash, b3sum, sha256sum and sha512sum write: HASH, two spaces (or space and asterisk), NAME; BSD tags (ALGO (name) = hash); escaped names; CRLF; # comments.
+An untagged line of 64 hex digits is BLAKE3 unless \-\-algo says otherwise.
+Names resolve beneath the working directory (or \-C DIR); ../ and absolute names outside it are refused.
+.PP
+A MANIFEST.b3tree\-state left by hash \-\-update beside the manifest is only used to tell how an entry failed: "corrupted" when its content changed and none of its recorded facts did.
+"#;
