@@ -20,7 +20,7 @@ pub(super) fn write_csv(path: &Path, runs: &[(Setting, &Run)]) -> Result<(), Str
         *n += 1;
         s.push_str(&format!(
             "{},{},{},{},{:.6},{},{},{}\n",
-            setting.jobs,
+            setting.jobs.map_or("auto".to_string(), |j| j.to_string()),
             setting.max_open.map_or(String::new(), |m| m.to_string()),
             setting.queue.map_or(String::new(), |q| q.to_string()),
             n,
@@ -45,7 +45,8 @@ struct Export<'a> {
 
 #[derive(Serialize)]
 struct RunRecord {
-    jobs: u32,
+    /// null for the adaptive default.
+    jobs: Option<u32>,
     max_open: Option<u32>,
     queue: Option<u32>,
     wall_secs: f64,
@@ -56,7 +57,9 @@ struct RunRecord {
 
 #[derive(Serialize)]
 struct SettingRecord {
-    jobs: u32,
+    /// null for the adaptive default.
+    jobs: Option<u32>,
+    adaptive: bool,
     max_open: Option<u32>,
     queue: Option<u32>,
     median_secs: f64,
@@ -94,6 +97,7 @@ pub(super) fn write_json(
             .iter()
             .map(|r| SettingRecord {
                 jobs: r.setting.jobs,
+                adaptive: r.setting.jobs.is_none(),
                 max_open: r.setting.max_open,
                 queue: r.setting.queue,
                 median_secs: r.median,
@@ -116,10 +120,14 @@ pub(super) fn write_plot(
     rows: &[Row],
 ) -> Result<(), String> {
     let mut series: Vec<(String, Vec<Point>)> = Vec::new();
+    // The adaptive default has no place on the --jobs axis: the table and exports have it.
     for r in rows {
+        let Some(jobs) = r.setting.jobs else {
+            continue;
+        };
         let label = r.setting.series();
         let point = Point {
-            jobs: r.setting.jobs,
+            jobs,
             median: r.mib_per_s(r.median),
             // The fastest run gives the highest throughput.
             min: r.mib_per_s(r.max),
@@ -150,46 +158,78 @@ pub(super) fn write_table(
     root: &Path,
     cache: CacheMode,
 ) -> io::Result<()> {
+    let runs = rows.first().map_or(0, |r| r.runs.len());
     writeln!(
         out,
-        "b3tree bench {}  ({}, {} CPUs, median of {} runs)",
+        "b3tree bench {}  ({}, {} CPUs, {})",
         root.display(),
         cache.label(),
         crate::sys::limits::cpus(),
-        rows.first().map_or(0, |r| r.runs.len())
+        match runs {
+            1 => "one run per setting".to_string(),
+            n => format!("median of {n} runs per setting"),
+        }
     )?;
     writeln!(
         out,
-        "{:<36} {:>9} {:>12} {:>9} {:>11} {:>9} {:>8}  spread (min-max s)",
-        "setting", "files", "size", "median s", "files/s", "MiB/s", "speedup"
+        "{:<36} {:>9} {:>12} {:>9} {:>11} {:>9} {:>10}  spread (min-max s)",
+        "setting", "files", "size", "median s", "files/s", "MiB/s", "vs default"
     )?;
-    let Some(first) = rows.first() else {
-        return writeln!(out, "(no setting finished)");
-    };
+    if rows.is_empty() {
+        return writeln!(
+            out,
+            "stopped before any setting finished: nothing to compare"
+        );
+    }
+    let default = rows.iter().find(|r| r.setting.jobs.is_none());
     for r in rows {
+        let versus = default.map_or("-".to_string(), |d| {
+            format!("{:.2}x", d.median / r.median.max(1e-9))
+        });
         writeln!(
             out,
-            "{:<36} {:>9} {:>12} {:>9.3} {:>11.0} {:>9.1} {:>7.2}x  {:.3}-{:.3}",
+            "{:<36} {:>9} {:>12} {:>9.3} {:>11.0} {:>9.1} {:>10}  {:.3}-{:.3}",
             r.setting.label(),
             r.files(),
             indicatif::HumanBytes(r.bytes()).to_string(),
             r.median,
             r.files() as f64 / r.median.max(1e-9),
             r.mib_per_s(r.median),
-            first.median / r.median.max(1e-9),
+            versus,
             r.min,
             r.max
         )?;
     }
-    let best = rows
-        .iter()
-        .min_by(|a, b| a.median.total_cmp(&b.median))
-        .expect("non-empty");
-    writeln!(
-        out,
-        "best: {} ({:.1}x over {})",
-        best.setting.label(),
-        first.median / best.median.max(1e-9),
-        first.setting.label()
-    )
+    writeln!(out, "{}", verdict(rows, default, runs))
+}
+
+/// The sweep's conclusion in plain words: a setting is named only when every run of it beat
+/// every run of the default (their spreads do not overlap); else the default stays.
+fn verdict(rows: &[Row], default: Option<&Row>, runs: usize) -> String {
+    let fixed: Vec<&Row> = rows.iter().filter(|r| r.setting.jobs.is_some()).collect();
+    let Some(best) = fixed.iter().min_by(|a, b| a.median.total_cmp(&b.median)) else {
+        return "only the default was measured: nothing to compare it with".into();
+    };
+    let Some(default) = default else {
+        return format!(
+            "fastest: {} (the default was not measured to the end)",
+            best.setting.label()
+        );
+    };
+    if runs < 2 {
+        return "one run per setting cannot tell settings apart from noise: use --repeat 3 \
+                or more"
+            .into();
+    }
+    if best.max < default.min {
+        format!(
+            "best: {} ({:.2}x the default's speed; each of its runs beat each of the default's)",
+            best.setting.label(),
+            default.median / best.median.max(1e-9)
+        )
+    } else {
+        "no setting is clearly faster than the default (their run times overlap): keep the \
+         default"
+            .into()
+    }
 }

@@ -80,7 +80,8 @@ fn plan(args: &BenchArgs, env: &Env) -> Result<PathBuf, Fail> {
     Ok(root)
 }
 
-/// The sweep: every `--max-open` × `--queue` × `--jobs` (jobs 1, 2, 4, … by default).
+/// The sweep: every `--max-open` × `--queue` × (the adaptive default, then each `--jobs`;
+/// jobs 1, 2, 4, … by default).
 fn settings(args: &BenchArgs) -> Vec<Setting> {
     let jobs = if args.jobs.is_empty() {
         default_jobs_sweep(crate::sys::limits::cpus())
@@ -97,7 +98,8 @@ fn settings(args: &BenchArgs) -> Vec<Setting> {
     let mut settings = Vec::new();
     for max_open in or_default(&args.max_open) {
         for queue in or_default(&args.queue) {
-            for &jobs in &jobs {
+            let adaptive = std::iter::once(None);
+            for jobs in adaptive.chain(jobs.iter().copied().map(Some)) {
                 settings.push(Setting {
                     jobs,
                     max_open,

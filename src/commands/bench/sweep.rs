@@ -23,14 +23,18 @@ use crate::walk::WalkConfig;
 /// One point of the sweep.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Setting {
-    pub(super) jobs: u32,
+    /// `--jobs N`; None: the adaptive default (no `--jobs`), the setting a user keeps.
+    pub(super) jobs: Option<u32>,
     pub(super) max_open: Option<u32>,
     pub(super) queue: Option<u32>,
 }
 
 impl Setting {
     pub(super) fn label(&self) -> String {
-        let mut s = format!("--jobs {}", self.jobs);
+        let mut s = match self.jobs {
+            Some(j) => format!("--jobs {j}"),
+            None => "default (adaptive)".to_string(),
+        };
         if let Some(m) = self.max_open {
             s.push_str(&format!(" --max-open {m}"));
         }
@@ -192,7 +196,7 @@ fn prepare_cache(cache: CacheMode, root: &Path) -> Result<(), Fail> {
 fn engine_config(s: &Setting, batch: u32) -> Result<EngineConfig, String> {
     let as_usize = |v: Option<u32>| v.map(|v| v as usize);
     let (cfg, warnings) = config::pipeline(
-        Some(s.jobs as usize),
+        s.jobs.map(|j| j as usize),
         as_usize(s.queue),
         as_usize(s.max_open),
         batch as usize,
@@ -259,7 +263,7 @@ mod tests {
         };
         let r = Row::new(
             Setting {
-                jobs: 1,
+                jobs: Some(1),
                 max_open: None,
                 queue: None,
             },
