@@ -18,5 +18,6 @@ mod layout;
 mod messages;
 mod progress;
 mod props;
+mod release;
 mod rot;
 mod update;

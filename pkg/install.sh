@@ -1,0 +1,82 @@
+#!/bin/sh
+# Installs a b3tree release for this machine's architecture: downloads the static (musl)
+# archive and the release's SHA256SUMS, verifies the archive against it, unpacks it and puts
+# b3tree on PATH. The GitHub Action (action.yml) runs it; anyone may.
+#
+#   B3TREE_VERSION=0.1.0 pkg/install.sh      (or latest, the default)
+#
+# Environment:
+#   B3TREE_VERSION      a release version (0.1.0, v0.1.0) or `latest`
+#   B3TREE_BASE_URL     where releases are: BASE/download/vVERSION/FILE and
+#                       BASE/latest/download/FILE (GitHub's layout; the Action passes
+#                       https://github.com/OWNER/REPO/releases)
+#   B3TREE_INSTALL_DIR  where the binary goes (default: $RUNNER_TOOL_CACHE/b3tree/VERSION on
+#                       a runner, else ~/.local/bin)
+#   GITHUB_PATH         if set (a GitHub runner), the directory is appended to it
+# Nothing is installed unless the archive's SHA-256 matches the release's SHA256SUMS.
+set -eu
+base="${B3TREE_BASE_URL:?set B3TREE_BASE_URL (e.g. https://github.com/OWNER/REPO/releases)}"
+version="${B3TREE_VERSION:-latest}"
+version="${version#v}"
+case "$(uname -m)" in
+x86_64 | amd64) target=x86_64-unknown-linux-musl ;;
+aarch64 | arm64) target=aarch64-unknown-linux-musl ;;
+*) echo "b3tree install: no release for $(uname -s) $(uname -m) (Linux x86_64 and aarch64 only)" >&2; exit 1 ;;
+esac
+[ "$(uname -s)" = Linux ] || { echo "b3tree install: Linux only" >&2; exit 1; }
+
+fetch() { # URL FILE
+    if command -v curl >/dev/null 2>&1; then
+        curl --fail --silent --show-error --location --retry 3 -o "$2" "$1"
+    elif command -v wget >/dev/null 2>&1; then
+        wget -q -O "$2" "$1"
+    else
+        echo "b3tree install: needs curl or wget" >&2
+        return 1
+    fi
+}
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+if [ "$version" = latest ]; then
+    dir="$base/latest/download"
+else
+    dir="$base/download/v$version"
+fi
+fetch "$dir/SHA256SUMS" "$work/SHA256SUMS" || {
+    echo "b3tree install: cannot download $dir/SHA256SUMS" >&2
+    exit 1
+}
+# The archive for this target, as SHA256SUMS names it (which also gives `latest`'s version).
+line="$(grep -E "  b3tree-[^ ]+-$target\.tar\.gz\$" "$work/SHA256SUMS" | head -n 1 || true)"
+[ -n "$line" ] || { echo "b3tree install: the release has no archive for $target" >&2; exit 1; }
+archive="${line#*  }"
+found="${archive#b3tree-}"
+found="${found%-"$target".tar.gz}"
+if [ "$version" != latest ] && [ "$found" != "$version" ]; then
+    echo "b3tree install: SHA256SUMS of v$version lists $archive" >&2
+    exit 1
+fi
+fetch "$dir/$archive" "$work/$archive" || {
+    echo "b3tree install: cannot download $dir/$archive" >&2
+    exit 1
+}
+(cd "$work" && echo "$line" | sha256sum -c --quiet -) || {
+    echo "b3tree install: $archive does not match SHA256SUMS: not installed" >&2
+    exit 1
+}
+tar -xzf "$work/$archive" -C "$work"
+if [ -n "${B3TREE_INSTALL_DIR:-}" ]; then
+    dest="$B3TREE_INSTALL_DIR"
+elif [ -n "${RUNNER_TOOL_CACHE:-}" ]; then
+    dest="$RUNNER_TOOL_CACHE/b3tree/$found"
+else
+    dest="$HOME/.local/bin"
+fi
+mkdir -p "$dest"
+install -m 755 "$work/b3tree-$found-$target/b3tree" "$dest/b3tree"
+"$dest/b3tree" --version
+if [ -n "${GITHUB_PATH:-}" ]; then
+    echo "$dest" >> "$GITHUB_PATH"
+fi
+echo "b3tree $found installed in $dest"

@@ -1,0 +1,131 @@
+//! The install path a CI job uses: `pkg/install.sh` (which the GitHub Action runs) against a
+//! release directory served on 127.0.0.1 in GitHub's layout — a version and `latest`,
+//! the archive verified against SHA256SUMS before anything is installed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::*;
+
+/// Serves `dir` over HTTP on 127.0.0.1 (GET of files; 404 otherwise) until the returned
+/// server is dropped. The base URL.
+fn serve(dir: PathBuf) -> (std::sync::Arc<tiny_http::Server>, String) {
+    let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let port = server.server_addr().to_ip().unwrap().port();
+    let serving = server.clone();
+    std::thread::spawn(move || {
+        for request in serving.incoming_requests() {
+            let rel = request.url().trim_start_matches('/').to_string();
+            let file = (!rel.contains(".."))
+                .then(|| std::fs::File::open(dir.join(&rel)).ok())
+                .flatten();
+            let _ = match file {
+                Some(f) => request.respond(tiny_http::Response::from_file(f)),
+                None => request.respond(tiny_http::Response::empty(404)),
+            };
+        }
+    });
+    (server, format!("http://127.0.0.1:{port}/releases"))
+}
+
+/// This machine's release target, as install.sh picks it.
+fn target() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "aarch64-unknown-linux-musl",
+        _ => "x86_64-unknown-linux-musl",
+    }
+}
+
+/// A release of VERSION in `releases/download/vVERSION/` and `releases/latest/download/`:
+/// the archive (the binary under test, in pkg/package.sh's layout) and its SHA256SUMS.
+fn release(root: &Path, version: &str) {
+    let name = format!("b3tree-{version}-{}", target());
+    let stage = root.join("stage").join(&name);
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::copy(bin(), stage.join("b3tree")).unwrap();
+    for at in [
+        format!("download/v{version}"),
+        "latest/download".to_string(),
+    ] {
+        let dir = root.join("releases").join(at);
+        std::fs::create_dir_all(&dir).unwrap();
+        let tar = Command::new("tar")
+            .arg("-czf")
+            .arg(dir.join(format!("{name}.tar.gz")))
+            .arg("-C")
+            .arg(root.join("stage"))
+            .arg(&name)
+            .status()
+            .unwrap();
+        assert!(tar.success());
+        let sums = Command::new("sh")
+            .args(["-c", "sha256sum b3tree-* > SHA256SUMS"])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(sums.success());
+    }
+}
+
+fn install(env: &TestEnv, base: &str, version: &str, dest: &Path) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("pkg/install.sh");
+    run_with_timeout(
+        Command::new("sh")
+            .arg(script)
+            .env("B3TREE_BASE_URL", base)
+            .env("B3TREE_VERSION", version)
+            .env("B3TREE_INSTALL_DIR", dest)
+            .env("GITHUB_PATH", env.root().join("github_path"))
+            .current_dir(env.root()),
+        Duration::from_secs(60),
+    )
+}
+
+#[test]
+fn the_installer_verifies_the_release_and_puts_b3tree_on_path() {
+    let env = TestEnv::new();
+    let site = env.root().join("site");
+    release(&site, "9.8.7");
+    let (_server, base) = serve(site.clone());
+
+    for (version, dest) in [
+        ("9.8.7", "pinned"),
+        ("v9.8.7", "v-pinned"),
+        ("latest", "latest"),
+    ] {
+        let dest = env.root().join(dest);
+        let out = install(&env, &base, version, &dest);
+        assert_eq!(out.status.code(), Some(0), "{version}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("b3tree 9.8.7 installed in"),
+            "{}",
+            stdout(&out)
+        );
+        let ran = Command::new(dest.join("b3tree"))
+            .arg("--version")
+            .output()
+            .unwrap();
+        assert!(stdout(&ran).starts_with("b3tree "), "{}", stdout(&ran));
+        let path = std::fs::read_to_string(env.root().join("github_path")).unwrap();
+        assert!(path.lines().any(|l| Path::new(l) == dest), "{path}");
+    }
+
+    // A version the release does not have, and an archive that does not match its sums:
+    // an error, and nothing installed.
+    let out = install(&env, &base, "1.0.0", &env.root().join("none"));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!env.root().join("none/b3tree").exists());
+    let archive = site.join(format!(
+        "releases/download/v9.8.7/b3tree-9.8.7-{}.tar.gz",
+        target()
+    ));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&archive, bytes).unwrap();
+    let out = install(&env, &base, "9.8.7", &env.root().join("tampered"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_stderr_contains(&out, "does not match SHA256SUMS: not installed");
+    assert!(!env.root().join("tampered/b3tree").exists());
+}
