@@ -1,5 +1,6 @@
 //! Manifests: reading lines (b3sum and GNU conventions) and writing them.
 
 pub mod line;
+pub mod mtree;
 pub mod read;
 pub mod write;

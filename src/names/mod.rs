@@ -4,3 +4,4 @@ pub mod escape;
 pub(crate) mod nameset;
 pub(crate) mod order;
 pub(crate) mod temp;
+pub mod vis;
