@@ -194,7 +194,7 @@ const SIMPLE_STATUS: &[(&str, &str)] = &[
 ];
 
 const HASH_FORMAT: &str = r#".SH FORMAT
-One line per file, in canonical order (byte order of the names, a directory's files before its subdirectories' files): 64 lowercase hex digits, two spaces, the name \(em what b3sum writes and b3sum \-\-check reads.
+One line per file, in canonical order (names compared component by component, each by its bytes: a depth\-first walk with every directory sorted): 64 lowercase hex digits, two spaces, the name \(em what b3sum writes and b3sum \-\-check reads.
 A name with a backslash, a newline or bytes that are not UTF\-8 is escaped and the line starts with a backslash, as b3sum does.
 \-\-tag writes BLAKE3 (name) = hash; \-z ends lines with NUL; \-\-json writes JSON Lines.
 .PP
