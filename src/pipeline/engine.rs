@@ -15,7 +15,7 @@ use crate::pipeline::gather::gather;
 use crate::pipeline::job::Done;
 use crate::pipeline::queue::Feeder;
 use crate::pipeline::rt;
-use crate::pipeline::workers::worker;
+use crate::pipeline::workers::{ticker, worker};
 use crate::sys::open::Confine;
 
 /// Digests up to this many bytes (SHA-512's 64) never shrink the window.
@@ -122,6 +122,7 @@ where
     let gate = cfg
         .adaptive
         .then(|| gate::Gate::new(cfg.jobs.max(1), cfg.max_workers()));
+    let tick = ticker();
     let workers: Vec<_> = (0..cfg.max_workers())
         .map(|_| {
             rt::spawn(worker(
@@ -131,9 +132,12 @@ where
                 cfg.confine.clone(),
                 cfg.mode.clone(),
                 gate.clone(),
+                tick.clone(),
             ))
         })
         .collect();
+    // The workers hold the ticker's event; it stops once they and this are gone.
+    drop(tick);
     drop(job_rx);
     drop(done_tx);
 

@@ -24,13 +24,9 @@ where
     async_std::task::spawn(future)
 }
 
-/// Polls `future` for at most `limit`: its output, or None when the time ran out first (the
-/// future is left as it was, to be polled again).
-pub async fn within<F: Future + Unpin>(
-    limit: std::time::Duration,
-    future: &mut F,
-) -> Option<F::Output> {
-    async_std::future::timeout(limit, future).await.ok()
+/// Waits `period` on the executor's timer.
+pub async fn sleep(period: std::time::Duration) {
+    async_std::task::sleep(period).await;
 }
 
 /// Runs blocking work (file I/O, hashing, walking) on async-std's blocking thread pool, never

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
 use async_lock::Semaphore;
+use event_listener::Event;
 
 use crate::hash::algo::Mode;
 use crate::hash::facts::{Facts, Known};
@@ -37,6 +38,7 @@ pub async fn worker<T: Send + 'static>(
     confine: Confine,
     mode: Arc<Mode>,
     gate: Option<Arc<Gate>>,
+    tick: Arc<Event>,
 ) {
     loop {
         // Adaptive: only the gate's active workers take batches.
@@ -67,9 +69,9 @@ pub async fn worker<T: Send + 'static>(
                 process(jobs, confine, &mode, &into);
                 drop(permit);
             });
-            // While the batch is read, what is done goes ahead every PART_EVERY: a record
-            // never waits behind a big file for the end of its batch.
-            while rt::within(PART_EVERY, &mut job).await.is_none() {
+            // While the batch is read, what is done goes ahead at each tick (every
+            // PART_EVERY): a record never waits behind a big file for the end of its batch.
+            while let Waited::Tick = finished_or_tick(&mut job, &tick).await {
                 let items = std::mem::take(&mut *lock(&done));
                 if items.is_empty() {
                     continue;
@@ -106,9 +108,51 @@ pub async fn worker<T: Send + 'static>(
     }
 }
 
-/// A batch still being read sends what is done this often (a timer per batch that outlives
-/// it; batches of small files end before it fires).
+/// A batch still being read sends what is done this often.
 const PART_EVERY: Duration = Duration::from_millis(250);
+
+/// One timer for every worker of a run, which it notifies every [`PART_EVERY`] until the
+/// run drops the event. (A timer per batch cost a reactor wake-up and its system calls —
+/// timerfd_settime, epoll_ctl, an eventfd write — for every batch, most of which end long
+/// before it would fire.)
+pub fn ticker() -> Arc<Event> {
+    let tick = Arc::new(Event::new());
+    let weak = Arc::downgrade(&tick);
+    rt::spawn(async move {
+        loop {
+            rt::sleep(PART_EVERY).await;
+            match weak.upgrade() {
+                Some(tick) => tick.notify(usize::MAX),
+                None => break,
+            };
+        }
+    });
+    tick
+}
+
+/// What a worker waited for.
+enum Waited {
+    Finished,
+    Tick,
+}
+
+/// Waits for the blocking job to finish or the next tick, whichever comes first.
+async fn finished_or_tick(job: &mut rt::JoinHandle<()>, tick: &Event) -> Waited {
+    let mut listener = tick.listen();
+    std::future::poll_fn(|cx| {
+        use std::future::Future;
+        use std::pin::Pin;
+        use std::task::Poll;
+        if Pin::new(&mut *job).poll(cx).is_ready() {
+            return Poll::Ready(Waited::Finished);
+        }
+        match Pin::new(&mut listener).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Waited::Tick),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
 
 /// The list a batch's outcomes go to (a panic while holding it leaves whole entries only).
 fn lock<T>(done: &Mutex<Vec<Done<T>>>) -> std::sync::MutexGuard<'_, Vec<Done<T>>> {
