@@ -2,5 +2,6 @@
 
 pub mod line;
 pub mod mtree;
+pub mod mtree_keys;
 pub mod read;
 pub mod write;

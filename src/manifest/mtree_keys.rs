@@ -1,0 +1,362 @@
+//! What the keywords of an mtree spec entry claim about a file, compared with what the file
+//! is: type, link target, mode, owner, size, time, link count — each difference named the
+//! way `check` reports it (`mode 0755 → 0644`, `type: link → file`, `link: v1 → v2`). The
+//! digest keywords are handed back for the hashing pipeline; keywords b3tree does not know
+//! (`flags`, `uname`, `md5digest`…) are counted, never silently taken as verified.
+
+use crate::manifest::mtree::SpecEntry;
+use crate::names::escape::display;
+use crate::names::vis;
+
+/// A file's type, as mtree names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Link,
+    Fifo,
+    Socket,
+    Char,
+    Block,
+}
+
+impl Kind {
+    /// The `type=` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "dir",
+            Kind::Link => "link",
+            Kind::Fifo => "fifo",
+            Kind::Socket => "socket",
+            Kind::Char => "char",
+            Kind::Block => "block",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Kind> {
+        [
+            Kind::File,
+            Kind::Dir,
+            Kind::Link,
+            Kind::Fifo,
+            Kind::Socket,
+            Kind::Char,
+            Kind::Block,
+        ]
+        .into_iter()
+        .find(|k| k.name() == value)
+    }
+}
+
+/// What the file is (from `lstat`, and `readlink` for a link), never followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub kind: Kind,
+    /// Permission bits and set-id/sticky bits (`& 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub mtime: (i64, u32),
+    pub nlink: u64,
+    /// A link's target, as stored.
+    pub link: Option<Vec<u8>>,
+}
+
+/// One way the file differs from its entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    Type {
+        spec: String,
+        found: Kind,
+    },
+    Link {
+        spec: Vec<u8>,
+        found: Vec<u8>,
+    },
+    Mode {
+        spec: u32,
+        found: u32,
+    },
+    Uid {
+        spec: u32,
+        found: u32,
+    },
+    Gid {
+        spec: u32,
+        found: u32,
+    },
+    Size {
+        spec: u64,
+        found: u64,
+    },
+    Time {
+        spec: String,
+        found: (i64, u32),
+    },
+    Nlink {
+        spec: u64,
+        found: u64,
+    },
+    /// A value b3tree cannot read (`mode=u+rw`, `size=x`): the entry cannot pass.
+    Unreadable {
+        key: String,
+        value: String,
+    },
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Difference::Type { spec, found } => write!(f, "type: {spec} → {}", found.name()),
+            Difference::Link { spec, found } => {
+                write!(f, "link: {} → {}", display(spec), display(found))
+            }
+            Difference::Mode { spec, found } => write!(f, "mode {spec:04o} → {found:04o}"),
+            Difference::Uid { spec, found } => write!(f, "uid {spec} → {found}"),
+            Difference::Gid { spec, found } => write!(f, "gid {spec} → {found}"),
+            Difference::Size { spec, found } => write!(f, "size {spec} → {found}"),
+            Difference::Time { spec, found } => {
+                write!(f, "time {spec} → {}.{:09}", found.0, found.1)
+            }
+            Difference::Nlink { spec, found } => write!(f, "nlink {spec} → {found}"),
+            Difference::Unreadable { key, value } => write!(f, "{key}={value}: not understood"),
+        }
+    }
+}
+
+/// An entry compared with its file.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Compared {
+    pub differences: Vec<Difference>,
+    /// The digest keywords, for the hashing pipeline: (algorithm, hex), e.g. ("sha256", …).
+    pub digests: Vec<(&'static str, String)>,
+    /// Keywords b3tree does not verify (counted once per run by the caller).
+    pub unknown: Vec<String>,
+}
+
+/// The digest keywords b3tree verifies, with their aliases: (keyword, algorithm).
+const DIGESTS: [(&str, &str); 5] = [
+    ("sha256digest", "sha256"),
+    ("sha256", "sha256"),
+    ("sha512digest", "sha512"),
+    ("sha512", "sha512"),
+    ("blake3digest", "blake3"),
+];
+
+/// Compares `entry` with `seen`. When the types differ, nothing else is compared (a mode or
+/// size of another kind of file says nothing).
+pub fn compare(entry: &SpecEntry, seen: &Observed) -> Compared {
+    let mut out = Compared::default();
+    if let Some(spec) = entry.get("type") {
+        if Kind::parse(spec) != Some(seen.kind) {
+            out.differences.push(Difference::Type {
+                spec: spec.to_string(),
+                found: seen.kind,
+            });
+            return out;
+        }
+    }
+    for (key, value) in &entry.keywords {
+        if let Some(&(_, algo)) = DIGESTS.iter().find(|(k, _)| k == key) {
+            if !out.digests.iter().any(|(a, _)| *a == algo) {
+                out.digests.push((algo, value.to_ascii_lowercase()));
+            }
+            continue;
+        }
+        match keyword(key, value, seen) {
+            Some(Ok(())) => {}
+            Some(Err(d)) => out.differences.push(d),
+            None => out.unknown.push(key.clone()),
+        }
+    }
+    out
+}
+
+/// One keyword against the file: Some(Ok) when it holds, Some(Err) when not, None for a
+/// keyword b3tree does not verify.
+fn keyword(key: &str, value: &str, seen: &Observed) -> Option<Result<(), Difference>> {
+    let unreadable = || Difference::Unreadable {
+        key: key.to_string(),
+        value: value.to_string(),
+    };
+    let number = |v: &str| v.parse::<u64>().map_err(|_| unreadable());
+    let checked = match key {
+        "type" => Ok(()),
+        "link" => match vis::decode(value.as_bytes()) {
+            Err(_) => Err(unreadable()),
+            Ok(spec) => match &seen.link {
+                Some(found) if *found == spec => Ok(()),
+                found => Err(Difference::Link {
+                    spec,
+                    found: found.clone().unwrap_or_default(),
+                }),
+            },
+        },
+        "mode" => match u32::from_str_radix(value, 8) {
+            Ok(spec) if spec & 0o7777 == seen.mode => Ok(()),
+            Ok(spec) => Err(Difference::Mode {
+                spec: spec & 0o7777,
+                found: seen.mode,
+            }),
+            Err(_) => Err(unreadable()),
+        },
+        "uid" => number(value).and_then(|spec| match u32::try_from(spec) {
+            Ok(spec) if spec == seen.uid => Ok(()),
+            _ => Err(Difference::Uid {
+                spec: u32::try_from(spec).unwrap_or(u32::MAX),
+                found: seen.uid,
+            }),
+        }),
+        "gid" => number(value).and_then(|spec| match u32::try_from(spec) {
+            Ok(spec) if spec == seen.gid => Ok(()),
+            _ => Err(Difference::Gid {
+                spec: u32::try_from(spec).unwrap_or(u32::MAX),
+                found: seen.gid,
+            }),
+        }),
+        "size" if seen.kind == Kind::File => number(value).and_then(|spec| {
+            (spec == seen.size).then_some(()).ok_or(Difference::Size {
+                spec,
+                found: seen.size,
+            })
+        }),
+        // A size of a directory or link is the filesystem's business, not the tree's.
+        "size" => Ok(()),
+        "nlink" => number(value).and_then(|spec| {
+            (spec == seen.nlink).then_some(()).ok_or(Difference::Nlink {
+                spec,
+                found: seen.nlink,
+            })
+        }),
+        "time" => time(value).ok_or_else(unreadable).and_then(|spec| {
+            (spec == seen.mtime).then_some(()).ok_or(Difference::Time {
+                spec: value.to_string(),
+                found: seen.mtime,
+            })
+        }),
+        _ => return None,
+    };
+    Some(checked)
+}
+
+/// An mtree time: `SECONDS.NANOSECONDS` (NetBSD and bsdtar write nine digits; fewer are
+/// read as a fraction), or whole seconds.
+fn time(value: &str) -> Option<(i64, u32)> {
+    let (secs, frac) = value.split_once('.').unwrap_or((value, "0"));
+    if frac.is_empty() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos = frac.parse::<u32>().ok()? * 10u32.pow(9 - frac.len() as u32);
+    Some((secs.parse().ok()?, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(keywords: &[(&str, &str)]) -> SpecEntry {
+        SpecEntry {
+            path: b"x".to_vec(),
+            line: 1,
+            keywords: keywords
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn file() -> Observed {
+        Observed {
+            kind: Kind::File,
+            mode: 0o644,
+            uid: 1000,
+            gid: 100,
+            size: 12,
+            mtime: (1_700_000_000, 500_000_000),
+            nlink: 1,
+            link: None,
+        }
+    }
+
+    #[test]
+    fn matching_keywords_pass_and_digests_are_handed_back() {
+        let e = entry(&[
+            ("type", "file"),
+            ("mode", "0644"),
+            ("uid", "1000"),
+            ("gid", "100"),
+            ("size", "12"),
+            ("time", "1700000000.5"),
+            ("nlink", "1"),
+            ("sha256", "ABCD"),
+            ("sha256digest", "abcd"),
+            ("flags", "none"),
+            ("uname", "me"),
+        ]);
+        let c = compare(&e, &file());
+        assert!(c.differences.is_empty(), "{:?}", c.differences);
+        assert_eq!(c.digests, [("sha256", "abcd".to_string())]);
+        assert_eq!(c.unknown, ["flags", "uname"]);
+    }
+
+    #[test]
+    fn each_difference_is_named() {
+        let said = |keywords: &[(&str, &str)], seen: Observed| -> Vec<String> {
+            compare(&entry(keywords), &seen)
+                .differences
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(said(&[("mode", "755")], file()), ["mode 0755 → 0644"]);
+        assert_eq!(
+            said(&[("size", "13"), ("uid", "0")], file()),
+            ["size 13 → 12", "uid 0 → 1000"]
+        );
+        assert_eq!(
+            said(&[("time", "1700000000.000000000")], file()),
+            ["time 1700000000.000000000 → 1700000000.500000000"]
+        );
+        // A link retargeted, and a link that became a file (nothing else compared then).
+        let link = Observed {
+            kind: Kind::Link,
+            link: Some(b"v2/app.js".to_vec()),
+            ..file()
+        };
+        assert_eq!(
+            said(&[("type", "link"), ("link", "v1/app.js")], link),
+            ["link: v1/app.js → v2/app.js"]
+        );
+        assert_eq!(
+            said(&[("type", "link"), ("mode", "777")], file()),
+            ["type: link → file"]
+        );
+        assert_eq!(
+            said(
+                &[("link", r"sp\040ace")],
+                Observed {
+                    kind: Kind::Link,
+                    link: Some(b"sp ace".to_vec()),
+                    ..file()
+                }
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            said(&[("mode", "u+rw")], file()),
+            ["mode=u+rw: not understood"]
+        );
+        // A directory's size is not the tree's business.
+        let dir = Observed {
+            kind: Kind::Dir,
+            size: 4096,
+            ..file()
+        };
+        assert_eq!(
+            said(&[("type", "dir"), ("size", "0")], dir),
+            Vec::<String>::new()
+        );
+    }
+}
