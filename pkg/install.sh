@@ -48,7 +48,10 @@ fetch "$dir/SHA256SUMS" "$work/SHA256SUMS" || {
     exit 1
 }
 # The archive for this target, as SHA256SUMS names it (which also gives `latest`'s version).
-line="$(grep -E "  b3tree-[^ ]+-$target\.tar\.gz\$" "$work/SHA256SUMS" | head -n 1 || true)"
+# A version is letters, digits and . + ~ _ - only: a name from the server never climbs out
+# of the download directory.
+line="$(grep -E "^[0-9a-f]{64}  b3tree-[A-Za-z0-9.+~_-]+-$target\.tar\.gz\$" "$work/SHA256SUMS" \
+    | head -n 1 || true)"
 [ -n "$line" ] || { echo "b3tree install: the release has no archive for $target" >&2; exit 1; }
 archive="${line#*  }"
 found="${archive#b3tree-}"

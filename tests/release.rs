@@ -111,6 +111,18 @@ fn the_installer_verifies_the_release_and_puts_b3tree_on_path() {
         assert!(path.lines().any(|l| Path::new(l) == dest), "{path}");
     }
 
+    // A SHA256SUMS whose only archive name climbs out of the download directory: refused.
+    let hostile = site.join("releases/download/v6.6.6");
+    std::fs::create_dir_all(&hostile).unwrap();
+    std::fs::write(
+        hostile.join("SHA256SUMS"),
+        format!("{}  b3tree-../../x-{}.tar.gz\n", "0".repeat(64), target()),
+    )
+    .unwrap();
+    let out = install(&env, &base, "6.6.6", &env.root().join("hostile"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_stderr_contains(&out, "has no archive for");
+
     // A version the release does not have, and an archive that does not match its sums:
     // an error, and nothing installed.
     let out = install(&env, &base, "1.0.0", &env.root().join("none"));
