@@ -71,7 +71,8 @@ impl Plan {
         let mut output =
             open_output(settings.output.as_deref(), &roots, env).map_err(Fail::fatal)?;
         if settings.update {
-            // The new state is bound to these bytes; unchanged, they are not written at all.
+            // The new state is bound to these bytes; if they are the manifest in place, that
+            // file is kept and the new one dropped.
             output.digest_as_written();
         }
         let output_real = output.own_path();
