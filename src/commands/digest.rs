@@ -52,7 +52,7 @@ fn from_tree(args: &DigestArgs) -> Result<Result<String, Exit>, Fail> {
     let started = Instant::now();
     let excludes = config::excludes(&args.walk.exclude).map_err(Fail::usage)?;
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
-    let on_fuse = crate::sys::fsinfo::is_fuse(&root);
+    let engine_cfg = engine_config(&args.engine, &[root.as_path()])?;
     let (walk_cfg, engine_cfg) = config::wire(
         WalkConfig {
             roots: vec![root],
@@ -61,7 +61,7 @@ fn from_tree(args: &DigestArgs) -> Result<Result<String, Exit>, Fail> {
             roots_named: true,
             ..config::walk(&args.walk)
         },
-        config::fit_to_filesystems(engine_config(&args.engine)?, on_fuse),
+        engine_cfg,
     );
     let mut reporter = Reporter::new(ProgressMode::Auto, args.quiet);
     let mut digest = TreeDigest::new();

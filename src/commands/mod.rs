@@ -75,14 +75,20 @@ pub(crate) fn list_into(
     Walked { stats, refused }
 }
 
-/// The pipeline's configuration for a command, its warnings said on stderr; a limit that
-/// leaves too few descriptors is fatal.
-pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, Fail> {
+/// The pipeline's configuration for a command that reads files under `reading` (its roots,
+/// or the directory names resolve from), its warnings said on stderr; a limit that leaves
+/// too few descriptors is fatal. The adaptive default is fitted to those filesystems (a
+/// FUSE mount gets fewer workers: `config::fit_to_filesystems`).
+pub(crate) fn engine_config(
+    args: &EngineArgs,
+    reading: &[&std::path::Path],
+) -> Result<EngineConfig, Fail> {
     let (cfg, warnings) = config::engine(args, descriptors()).map_err(Fail::fatal)?;
     for w in warnings {
         say(format_args!("{w}"));
     }
-    Ok(cfg)
+    let on_fuse = reading.iter().any(|p| crate::sys::fsinfo::is_fuse(p));
+    Ok(config::fit_to_filesystems(cfg, on_fuse))
 }
 
 /// Raises RLIMIT_NOFILE as far as allowed and measures the descriptors in use and the CPUs

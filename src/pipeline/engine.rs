@@ -33,7 +33,7 @@ pub struct EngineConfig {
     /// the device busy (see `gate`).
     pub adaptive: bool,
     /// With `adaptive`, the most workers ever active: `gate::MAX_WORKERS`, fewer where the
-    /// filesystem only queues what is beyond that (see `config::wire`).
+    /// filesystem only queues what is beyond that (see `config::fit_to_filesystems`).
     pub ceiling: usize,
     /// Batches the queue holds (`--queue`).
     pub queue: usize,

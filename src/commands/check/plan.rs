@@ -81,8 +81,7 @@ impl Plan {
             ));
         }
         // Names are opened from the working directory (`-C` changed to it).
-        let on_fuse = crate::sys::fsinfo::is_fuse(std::path::Path::new("."));
-        let engine = config::fit_to_filesystems(engine_config(&args.engine)?, on_fuse);
+        let engine = engine_config(&args.engine, &[std::path::Path::new(".")])?;
         let engine = EngineConfig {
             mode: Arc::new(mode.clone()),
             confine: if args.allow_outside {

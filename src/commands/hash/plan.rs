@@ -17,7 +17,6 @@ use crate::output::{Output, Target};
 use crate::pipeline::engine::EngineConfig;
 use crate::report::stderr::say;
 use crate::state::files::{Place, ids_of};
-use crate::sys::fsinfo;
 use crate::walk::WalkConfig;
 
 /// What a `hash` run is, before it starts.
@@ -97,8 +96,8 @@ impl Plan {
             ..config::walk(&args.walk)
         };
         let walk = leave_out_own(walk, &output, output_real.as_deref(), update.as_ref());
-        let on_fuse = walk.roots.iter().any(|r| fsinfo::is_fuse(r));
-        let engine = config::fit_to_filesystems(engine_config(&args.engine)?, on_fuse);
+        let reading: Vec<&Path> = walk.roots.iter().map(PathBuf::as_path).collect();
+        let engine = engine_config(&args.engine, &reading)?;
         let (walk, engine) = config::wire(walk, engine);
         let engine = EngineConfig {
             mode: std::sync::Arc::new(settings.mode.clone()),
