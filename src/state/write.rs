@@ -169,13 +169,8 @@ impl Journal {
     /// Removes the journal (a run that had nothing new to record): only if the file under
     /// its name is still the one this run holds.
     pub fn discard(self) {
-        use std::os::unix::fs::MetadataExt;
-        let held = self.lock().file.metadata().map(|m| (m.dev(), m.ino()));
-        let named = std::fs::symlink_metadata(&self.path).map(|m| (m.dev(), m.ino()));
-        if let (Ok(h), Ok(n)) = (held, named) {
-            if h == n && self.temp.is_none() {
-                let _ = std::fs::remove_file(&self.path);
-            }
+        if self.temp.is_none() && still_named(&self.lock().file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 
@@ -255,13 +250,18 @@ pub fn remove_unlocked(path: &Path) {
         rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok();
     // Locked, and still the file under that name: a third run may have removed it (and a
     // fourth created a new journal of that name, locked from birth) since it was opened.
-    let still_there = match (file.metadata(), std::fs::symlink_metadata(path)) {
+    if ours && free && still_named(&file, path) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The open `file` is still linked, and is the file under `path` (not followed).
+fn still_named(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
         (Ok(held), Ok(named)) => {
             held.nlink() > 0 && (held.dev(), held.ino()) == (named.dev(), named.ino())
         }
         _ => false,
-    };
-    if ours && free && still_there {
-        let _ = std::fs::remove_file(path);
     }
 }

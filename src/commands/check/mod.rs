@@ -87,9 +87,12 @@ fn annotations(when: ColorWhen) -> Option<Annotations> {
         ColorWhen::Never => false,
         ColorWhen::Auto => std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
     };
-    let cwd = std::env::current_dir().ok()?;
-    let workspace = std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from);
-    on.then(|| Annotations::new(&cwd, workspace.as_deref()))
+    on.then(|| {
+        // Without a working directory, names are given as they are.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let workspace = std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from);
+        Annotations::new(&cwd, workspace.as_deref())
+    })
 }
 
 /// What the passes share: stdout, stderr, the counts, the held-back missing entries.
