@@ -277,12 +277,17 @@ fn check_shards_together_equal_one_full_check() {
         env.file(format!("t/new/n{i}"), format!("new {i}"));
     }
     std::os::unix::fs::symlink("d1", env.root().join("t/link")).unwrap();
+    // A line that is no line, and one whose digest has another length: each reported once.
+    let mut manifest = std::fs::read(env.root().join("all.b3")).unwrap();
+    manifest.extend_from_slice(format!("not a line\n{}  t/d0/other\n", "ab".repeat(16)).as_bytes());
+    std::fs::write(env.root().join("all.b3"), manifest).unwrap();
     let full = ["check", "--audit", "--json", "all.b3"];
     let (mut whole, summary) = check_records(&env, &full);
     assert_eq!(
         (summary["new"].as_u64(), summary["missing"].as_u64()),
         (Some(5), Some(1))
     );
+    assert_eq!(summary["malformed"].as_u64(), Some(2));
     whole.sort();
     for n in [1u64, 2, 3, 5] {
         let mut union = Vec::new();

@@ -134,19 +134,22 @@ pub(super) fn read_manifests(
                     Item::Malformed { at, why },
                 )
             };
+            let shard = admit.flags.shard;
             let (path, name, action, item) = match line {
                 Line::Comment => continue,
                 // A line without a name belongs to no shard: shard 0 reports it.
-                Line::Malformed(_) if admit.flags.shard.is_some_and(|(k, _)| k != 0) => {
-                    continue;
-                }
+                Line::Malformed(_) if !reports(shard, None) => continue,
                 Line::Malformed(why) => malformed(why),
                 // A digest of another length, or a tagged line of another algorithm, cannot
-                // be checked by this run's mode: said like any malformed line (--strict fails).
+                // be checked by this run's mode: said like any malformed line (--strict fails),
+                // by the shard its name falls in.
                 Line::Entry(e)
                     if e.hash.as_bytes().len() != mode.len
                         || e.tag.is_some_and(|t| t != mode.algo) =>
                 {
+                    if !reports(shard, Some(&e.name)) {
+                        continue;
+                    }
                     malformed(Malformed::OtherMode)
                 }
                 Line::Entry(e) => match admit.entry(e, at, lines.line_start) {
@@ -167,6 +170,15 @@ pub(super) fn read_manifests(
         other_shards: admit.other_shards,
         read_error,
     }
+}
+
+/// Whether this run (of `shard` K/N, if any) reports a malformed line: the shard of its
+/// name, in normal form; shard 0 when it has none. So N shards report each line once.
+fn reports(shard: Option<(u64, u64)>, name: Option<&[u8]>) -> bool {
+    shard.is_none_or(|(k, n)| match name {
+        Some(name) => shard_of(&normalize(name), n) == k,
+        None => k == 0,
+    })
 }
 
 /// What the entries read so far add up to: their names, the directory holding them all.
