@@ -206,8 +206,8 @@ pub(super) fn write_table(
 /// The sweep's conclusion in plain words: a setting is named only when every run of it beat
 /// every run of the default (their spreads do not overlap); else the default stays.
 fn verdict(rows: &[Row], default: Option<&Row>, runs: usize) -> String {
-    let fixed: Vec<&Row> = rows.iter().filter(|r| r.setting.jobs.is_some()).collect();
-    let Some(best) = fixed.iter().min_by(|a, b| a.median.total_cmp(&b.median)) else {
+    let fixed = rows.iter().filter(|r| r.setting.jobs.is_some());
+    let Some(best) = fixed.min_by(|a, b| a.median.total_cmp(&b.median)) else {
         return "only the default was measured: nothing to compare it with".into();
     };
     let Some(default) = default else {
