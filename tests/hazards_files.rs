@@ -67,22 +67,16 @@ fn file_deleted_between_walk_and_open_is_vanished() {
     env.file("victim", "v");
     env.file("z", "z");
     let out = run_with_timeout(
-        Command::new("strace")
-            .args([
-                "-f",
-                "-qq",
-                "-o",
-                "/dev/null",
-                "-P",
-                "victim",
-                "-e",
-                "trace=openat,openat2",
-                "-e",
-                "inject=openat,openat2:error=ENOENT",
-            ])
-            .arg(bin())
-            .args(["hash", "--jobs", "1"])
-            .current_dir(env.root()),
+        under_strace(&[
+            "-P",
+            "victim",
+            "-e",
+            "trace=openat,openat2",
+            "-e",
+            "inject=openat,openat2:error=ENOENT",
+        ])
+        .args(["hash", "--jobs", "1"])
+        .current_dir(env.root()),
         Duration::from_secs(60),
     );
     assert_eq!(

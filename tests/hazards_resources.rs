@@ -3,7 +3,7 @@
 //! mounts, messages. Tests are named after the behaviour; every run is under a timeout.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::*;
@@ -451,16 +451,18 @@ fn a_journal_is_never_seen_under_its_name_before_it_is_locked() {
     let expected = env.run(&["hash", "t"]);
     // Older than the racy window, so that the state the runs leave is used in full.
     std::thread::sleep(Duration::from_millis(2100));
-    let first = Command::new("strace")
-        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=flock"])
-        .args(["-e", "inject=flock:delay_enter=3000000:when=1"])
-        .arg(bin())
-        .args(["hash", "--update", "-o", "m.b3", "t"])
-        .current_dir(env.root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = under_strace(&[
+        "-e",
+        "trace=flock",
+        "-e",
+        "inject=flock:delay_enter=3000000:when=1",
+    ])
+    .args(["hash", "--update", "-o", "m.b3", "t"])
+    .current_dir(env.root())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     // Until the first run is in its delayed flock: its journal exists, under its name or
     // (beside the temporary manifest) under a temporary one.
     let in_flock = || {
@@ -512,20 +514,16 @@ fn update_works_where_rename_cannot_refuse_to_replace_and_links_fail() {
     std::thread::sleep(Duration::from_millis(2100));
     for round in 0..2 {
         let out = run_with_timeout(
-            Command::new("strace")
-                .args([
-                    "-f",
-                    "-qq",
-                    "-o",
-                    "/dev/null",
-                    "-e",
-                    "trace=renameat2,linkat",
-                ])
-                .args(["-e", "inject=renameat2:error=EINVAL"])
-                .args(["-e", "inject=linkat:error=EPERM"])
-                .arg(bin())
-                .args(["hash", "--update", "-o", "m.b3", "t"])
-                .current_dir(env.root()),
+            under_strace(&[
+                "-e",
+                "trace=renameat2,linkat",
+                "-e",
+                "inject=renameat2:error=EINVAL",
+                "-e",
+                "inject=linkat:error=EPERM",
+            ])
+            .args(["hash", "--update", "-o", "m.b3", "t"])
+            .current_dir(env.root()),
             LIMIT,
         );
         assert_eq!(
@@ -811,21 +809,16 @@ fn a_readdir_error_names_the_directory_that_failed() {
     env.file("t/c", "3");
     // getdents64 on t/a (and only there, by path) fails with EIO.
     let out = run_with_timeout(
-        std::process::Command::new("strace")
-            .args([
-                "-f",
-                "-qq",
-                "-o",
-                "/dev/null",
-                "-P",
-                "t/a",
-                "-e",
-                "trace=getdents64",
-            ])
-            .args(["-e", "inject=getdents64:error=EIO"])
-            .arg(bin())
-            .args(["hash", "--json", "t"])
-            .current_dir(env.root()),
+        under_strace(&[
+            "-P",
+            "t/a",
+            "-e",
+            "trace=getdents64",
+            "-e",
+            "inject=getdents64:error=EIO",
+        ])
+        .args(["hash", "--json", "t"])
+        .current_dir(env.root()),
         LIMIT,
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

@@ -172,16 +172,18 @@ fn a_manifest_replaced_during_a_run_is_replaced_by_the_runs_own() {
     update(&env, &["t"]);
     let m = env.root().join("m.b3");
     let bytes = manifest(&env);
-    let run = std::process::Command::new("strace")
-        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=flock"])
-        .args(["-e", "inject=flock:delay_enter=1500000:when=1"])
-        .arg(bin())
-        .args(["hash", "--update", "-o", "m.b3", "t"])
-        .current_dir(env.root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run = under_strace(&[
+        "-e",
+        "trace=flock",
+        "-e",
+        "inject=flock:delay_enter=1500000:when=1",
+    ])
+    .args(["hash", "--update", "-o", "m.b3", "t"])
+    .current_dir(env.root())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     // In its delayed flock: the journal's temporary file exists beside the manifest's.
     let start = std::time::Instant::now();
     let has_temp = || {

@@ -67,6 +67,17 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_b3tree"))
 }
 
+/// The binary under test run by strace (`-f -qq`, the trace itself discarded) with
+/// `options` — `-e trace=…`, `-e inject=…` (a fault or a delay), `-P PATH` — to make a
+/// system call fail or wait where a test needs it. Add the command's arguments.
+pub fn under_strace(options: &[&str]) -> Command {
+    let mut c = Command::new("strace");
+    c.args(["-f", "-qq", "-o", "/dev/null"])
+        .args(options)
+        .arg(bin());
+    c
+}
+
 /// Runs a command, killing it (and failing the test) if it outlives `limit`.
 pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
