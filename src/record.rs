@@ -43,6 +43,9 @@ pub enum HashRecord<'a> {
         name: Path<'a>,
         hash: String,
         size: u64,
+        /// `--format mtree --json`: the permission bits, in octal.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<String>,
         /// `--update` only: the digest was reused from the state (true) or read.
         #[serde(skip_serializing_if = "Option::is_none")]
         reused: Option<bool>,
@@ -58,6 +61,19 @@ pub enum HashRecord<'a> {
         name: Path<'a>,
         kind: &'static str,
     },
+    /// `--format mtree --json`: an entry that is not a regular file.
+    Entry {
+        #[serde(flatten)]
+        name: Path<'a>,
+        /// mtree's `type=` word: `dir`, `link`, `fifo`…
+        kind: &'static str,
+        mode: String,
+        /// A link's target (lossy if not UTF-8; then `link_bytes` too, as `path_bytes`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        link: Option<Cow<'a, str>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        link_bytes: Option<String>,
+    },
 }
 
 /// The closing record of `hash --json`.
@@ -72,6 +88,9 @@ pub struct HashSummary {
     /// `skipped` by kind (`{"symlink": 2, "fifo": 1}`); absent when nothing was skipped.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub skipped_kinds: std::collections::BTreeMap<&'static str, u64>,
+    /// `--format mtree`: entries recorded that are not regular files; absent otherwise.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub described: u64,
     pub excluded: u64,
     pub other_shards: u64,
     pub elapsed_secs: f64,
@@ -197,6 +216,7 @@ mod tests {
             name: Path::of(b"a b"),
             hash: "00".into(),
             size: 3,
+            mode: None,
             reused: None,
         };
         assert_eq!(

@@ -16,6 +16,7 @@ mod hazards_races;
 mod hazards_resources;
 mod layout;
 mod messages;
+mod mtree;
 mod progress;
 mod props;
 mod release;

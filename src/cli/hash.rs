@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{EngineArgs, WalkArgs};
+use super::{EngineArgs, FormatArg, WalkArgs};
 
 #[derive(Debug, Args)]
 pub struct HashArgs {
@@ -88,6 +88,19 @@ pub struct HashArgs {
     /// new manifest then lacks them)
     #[arg(long, requires = "output")]
     pub replace_partial: bool,
+
+    /// What to write: b3sum lines, or a tree spec of one directory in the mtree format
+    /// (every entry with its type and mode, symlinks with their targets, files with size and
+    /// digest: sha256digest / sha512digest with --algo, blake3digest otherwise, which only
+    /// b3tree reads). With --json, the same entries as JSON records
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = FormatArg::B3sum,
+          conflicts_with_all = ["tag", "no_names", "zero", "raw", "digest", "files_from"])]
+    pub format: FormatArg,
+
+    /// With --format mtree: optional keywords, comma-separated: uid, gid, nlink, time (off by
+    /// default: checkouts and copies change them while the tree stays the same)
+    #[arg(long, value_name = "LIST")]
+    pub keywords: Option<String>,
 
     /// BSD-style lines: BLAKE3 (path) = HASH
     #[arg(long, conflicts_with = "json")]

@@ -84,6 +84,16 @@ pub struct ManArgs {
     pub dir: Option<std::path::PathBuf>,
 }
 
+/// `--format` values: what a manifest is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Regular files and their digests: b3sum/sha256sum lines (or --tag, --json)
+    B3sum,
+    /// A tree spec: every entry (directories, symlinks, special files too) with its type,
+    /// mode, link target, size and digest, in the mtree format (mtree(5), bsdtar)
+    Mtree,
+}
+
 /// Cache state for `bench`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CacheMode {

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use globset::GlobSet;
 
-use crate::cli::HashArgs;
+use crate::cli::{FormatArg, HashArgs};
 use crate::hash::algo::Mode;
+use crate::manifest::mtree_write::Keywords;
 use crate::manifest::write::{Format, Shape};
 use crate::names::escape::Escaping;
 use crate::report::stderr::ProgressMode;
@@ -21,6 +22,9 @@ pub struct HashSettings {
     pub mode: Mode,
     pub shape: Shape,
     pub format: Format,
+    /// `--format mtree`: a tree spec, with these optional keywords (in mtree or, with
+    /// `--json`, JSON records).
+    pub spec: Option<Keywords>,
     pub escaping: Escaping,
     /// `--digest`: the tree digest after the run.
     pub tree_digest: bool,
@@ -67,6 +71,7 @@ pub fn hash(
                 .into(),
         );
     }
+    let spec = spec_keywords(args, &mode)?;
     let settings = HashSettings {
         progress: ProgressMode::from_flags(args.progress, args.no_progress),
         quiet: args.quiet,
@@ -79,6 +84,8 @@ pub fn hash(
         },
         format: if args.json {
             Format::Json
+        } else if spec.is_some() {
+            Format::Mtree
         } else if args.tag {
             Format::Tag
         } else {
@@ -93,6 +100,7 @@ pub fn hash(
         } else {
             Escaping::Manifest
         },
+        spec,
         tree_digest: args.digest,
         listed: args.files_from.is_some(),
         sort: args.sort,
@@ -109,4 +117,35 @@ pub fn hash(
         );
     }
     Ok((settings, excludes))
+}
+
+/// `--format mtree`'s keywords; None for b3sum lines. A spec holds plain digests only (the
+/// keyword says the algorithm; nothing says a key, context or length), and is of one tree
+/// (`--update` and `--shard` of specs are not built yet: refused, not half done).
+fn spec_keywords(args: &HashArgs, mode: &Mode) -> Result<Option<Keywords>, String> {
+    if args.format != FormatArg::Mtree {
+        return match args.keywords {
+            Some(_) => Err("--keywords is for --format mtree".into()),
+            None => Ok(None),
+        };
+    }
+    if *mode != Mode::of(mode.algo) {
+        return Err(
+            "--format mtree writes plain digests (blake3digest, sha256digest, sha512digest): \
+             not with --keyed, --derive-key, --length or --seek"
+                .into(),
+        );
+    }
+    if args.json && args.keywords.is_some() {
+        return Err("--keywords shapes mtree lines; --json records carry the mode only".into());
+    }
+    for (given, flag) in [(args.update, "--update"), (args.shard.is_some(), "--shard")] {
+        if given {
+            return Err(format!("{flag} does not take --format mtree yet"));
+        }
+    }
+    args.keywords
+        .as_deref()
+        .map_or(Ok(Keywords::default()), Keywords::parse)
+        .map(Some)
 }

@@ -24,6 +24,20 @@ pub struct Facts {
     /// The filesystem's identity (its `f_fsid`, or the device where it has none); 0: unknown,
     /// never the same as anything.
     pub fs: u64,
+    /// What a tree spec records beside the digest; not part of a version's identity (a chmod
+    /// changes the ctime anyway) and not kept in `--update`'s state (zero when read from it).
+    pub meta: Meta,
+}
+
+/// The stat fields a tree spec (mtree) records: the type and permission bits, owner and
+/// link count.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    /// `st_mode`: type and permission bits.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u64,
 }
 
 /// How far before a run's start an mtime or ctime must lie for the record to be trusted:
@@ -132,6 +146,7 @@ impl Known {
             ino,
             dev,
             fs,
+            meta: Meta::default(),
         };
         Some(Known { facts, hash })
     }
@@ -206,6 +221,7 @@ mod tests {
             ino: 7,
             dev: 1,
             fs: 5,
+            meta: Meta::default(),
         }
     }
 
@@ -257,6 +273,7 @@ mod tests {
                 ino: 0,
                 dev: 2049,
                 fs: 0x8000_0000_0000_0a01,
+                meta: Meta::default(),
             },
             hash: crate::hash::algo::Digest::Bytes(vec![0xab; 7].into_boxed_slice()),
         };

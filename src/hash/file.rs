@@ -20,6 +20,7 @@ use std::path::Path;
 use crate::hash::algo::{Digester, Mode};
 use crate::hash::big;
 use crate::hash::facts::{Facts, Known};
+use crate::hash::outcome::FileKind;
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::hash::progress;
 use crate::hash::read::{ReadStop, read_some, with_buf};
@@ -111,6 +112,32 @@ pub fn hash_file_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> (Outcome, 
     let fs = fsinfo::fs_identity(before.dev, || fsinfo::fsid_of(&file).ok()).unwrap_or(0);
     let facts = before.facts(fs);
     (hash_open_file(&file, before, mode), Some(facts))
+}
+
+/// A tree spec's entry: what `path` is, not followed. A regular file is hashed (and must be
+/// the file the `lstat` saw: same device and inode); anything else is described, a link with
+/// its target as stored. The facts are those of the `lstat` (or of the file read).
+pub fn describe_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> (Outcome, Option<Facts>) {
+    let (st, link) = match dirs.lstat(path) {
+        Ok(found) => found,
+        Err(e) => return (Outcome::Failed(open_error(&e, dirs.no_symlinks())), None),
+    };
+    let seen = Stat::from(&st);
+    let Some(kind) = FileKind::of_mode(seen.mode) else {
+        let error = EntryError::new(ErrorKind::NotRegular, "a file of unknown type");
+        return (Outcome::Failed(error), None);
+    };
+    if kind != FileKind::File {
+        let facts = seen.facts(0);
+        let link = link.map(Vec::into_boxed_slice);
+        return (Outcome::Described { kind, link }, Some(facts));
+    }
+    let (outcome, facts) = hash_file_in(dirs, path, mode);
+    if facts.is_some_and(|f| (f.dev, f.ino) != (seen.dev, seen.ino)) {
+        let error = EntryError::new(ErrorKind::Changed, "replaced while being described");
+        return (Outcome::Failed(error), facts);
+    }
+    (outcome, facts)
 }
 
 /// Reuses `known`'s digest when the file at `path` is, by its stat facts, the version it
@@ -234,7 +261,7 @@ fn changed(before: &Stat, after: &Stat, read: u64) -> Option<String> {
             before.size, after.size
         ));
     }
-    (before != after).then(|| "modified while being read".to_string())
+    (!before.same_version(after)).then(|| "modified while being read".to_string())
 }
 
 #[cfg(test)]

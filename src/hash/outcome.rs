@@ -20,6 +20,9 @@ pub enum Action {
     /// else hash. The record's text ([`crate::hash::facts::Known::parse_text`]) is parsed by
     /// the worker, on every core, not by the walk's one thread.
     Refresh(Box<[u8]>),
+    /// A tree spec's entry (`hash --format mtree`, `check` of a spec): what the entry is,
+    /// not followed (`lstat`, and the target of a link); a regular file is hashed.
+    Describe,
     /// The source already knows the outcome (a walk error, a FIFO, a refused manifest line);
     /// it still travels in order so the output stays canonical.
     Report(Outcome),
@@ -28,7 +31,17 @@ pub enum Action {
 /// How an entry ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Hashed { hash: Digest, size: u64 },
+    Hashed {
+        hash: Digest,
+        size: u64,
+    },
+    /// An entry that is not a regular file, as [`Action::Describe`] found it (its mode and
+    /// owner in the `Done`'s facts).
+    Described {
+        kind: FileKind,
+        /// A link's target, as stored.
+        link: Option<Box<[u8]>>,
+    },
     Failed(EntryError),
     Skipped(SkipKind),
 }
@@ -109,6 +122,62 @@ impl ErrorKind {
             ErrorKind::NameTooLong => "name too long for a manifest line",
             ErrorKind::Cancelled => "cancelled",
         }
+    }
+}
+
+/// A file's type, as mtree names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Dir,
+    Link,
+    Fifo,
+    Socket,
+    Char,
+    Block,
+}
+
+impl FileKind {
+    pub const ALL: [FileKind; 7] = [
+        FileKind::File,
+        FileKind::Dir,
+        FileKind::Link,
+        FileKind::Fifo,
+        FileKind::Socket,
+        FileKind::Char,
+        FileKind::Block,
+    ];
+
+    /// The `type=` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::File => "file",
+            FileKind::Dir => "dir",
+            FileKind::Link => "link",
+            FileKind::Fifo => "fifo",
+            FileKind::Socket => "socket",
+            FileKind::Char => "char",
+            FileKind::Block => "block",
+        }
+    }
+
+    /// The kind of `type=VALUE`.
+    pub fn parse(value: &str) -> Option<FileKind> {
+        FileKind::ALL.into_iter().find(|k| k.name() == value)
+    }
+
+    /// The kind of an `st_mode`.
+    pub fn of_mode(mode: u32) -> Option<FileKind> {
+        Some(match mode & libc::S_IFMT {
+            libc::S_IFREG => FileKind::File,
+            libc::S_IFDIR => FileKind::Dir,
+            libc::S_IFLNK => FileKind::Link,
+            libc::S_IFIFO => FileKind::Fifo,
+            libc::S_IFSOCK => FileKind::Socket,
+            libc::S_IFCHR => FileKind::Char,
+            libc::S_IFBLK => FileKind::Block,
+            _ => return None,
+        })
     }
 }
 

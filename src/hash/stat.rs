@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io;
 
-use crate::hash::facts::Facts;
+use crate::hash::facts::{Facts, Meta};
 
 /// The fields of `fstat` that identify a version of a file. Plain `fstat` rather than
 /// std's `statx` (which also fetches birth time): it is called twice per file.
@@ -16,6 +16,9 @@ pub(crate) struct Stat {
     pub size: u64,
     pub mtime: (i64, i64),
     pub ctime: (i64, i64),
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u64,
 }
 
 impl From<&rustix::fs::Stat> for Stat {
@@ -27,6 +30,9 @@ impl From<&rustix::fs::Stat> for Stat {
             size: u64::try_from(st.st_size).unwrap_or(0),
             mtime: (st.st_mtime, st.st_mtime_nsec as i64),
             ctime: (st.st_ctime, st.st_ctime_nsec as i64),
+            uid: st.st_uid,
+            gid: st.st_gid,
+            nlink: st.st_nlink,
         }
     }
 }
@@ -45,7 +51,29 @@ impl Stat {
             ino: self.ino,
             dev: self.dev,
             fs,
+            meta: Meta {
+                mode: self.mode,
+                uid: self.uid,
+                gid: self.gid,
+                nlink: self.nlink,
+            },
         }
+    }
+
+    /// The same version of the file: type and mode, identity, size and times equal. Owner
+    /// and link count are not compared: a file unlinked while it is read (FUSE shows it
+    /// renamed to `.fuse_hidden…`, sshfs keeps its times) holds the same bytes.
+    pub fn same_version(&self, other: &Stat) -> bool {
+        (
+            self.mode, self.dev, self.ino, self.size, self.mtime, self.ctime,
+        ) == (
+            other.mode,
+            other.dev,
+            other.ino,
+            other.size,
+            other.mtime,
+            other.ctime,
+        )
     }
 
     /// What the file is, when it is not a regular file.

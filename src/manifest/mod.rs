@@ -3,5 +3,6 @@
 pub mod line;
 pub mod mtree;
 pub mod mtree_keys;
+pub mod mtree_write;
 pub mod read;
 pub mod write;

@@ -145,6 +145,9 @@ impl<R: BufRead> SpecReader<R> {
         if components.iter().any(|c| *c == b"..") {
             return Err("a name with `..`".into());
         }
+        if name.starts_with(b"/") {
+            return Err("an absolute name".into());
+        }
         let full = name.contains(&b'/');
         let mut path: Vec<Vec<u8>> = if full { Vec::new() } else { self.dir.clone() };
         path.extend(components.iter().map(|c| c.to_vec()));
@@ -307,6 +310,11 @@ mod tests {
                 .starts_with("line 1: a name with")
         );
         assert!(err("..\n").unwrap().contains("above the root"));
+        assert!(
+            err("#mtree\n/etc/passwd type=file\n")
+                .unwrap()
+                .starts_with("line 2: an absolute name")
+        );
         assert!(
             err("#mtree\nx bad\\q=1 k\n")
                 .unwrap()

@@ -8,46 +8,7 @@ use crate::manifest::mtree::SpecEntry;
 use crate::names::escape::display;
 use crate::names::vis;
 
-/// A file's type, as mtree names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    File,
-    Dir,
-    Link,
-    Fifo,
-    Socket,
-    Char,
-    Block,
-}
-
-impl Kind {
-    /// The `type=` value.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::File => "file",
-            Kind::Dir => "dir",
-            Kind::Link => "link",
-            Kind::Fifo => "fifo",
-            Kind::Socket => "socket",
-            Kind::Char => "char",
-            Kind::Block => "block",
-        }
-    }
-
-    fn parse(value: &str) -> Option<Kind> {
-        [
-            Kind::File,
-            Kind::Dir,
-            Kind::Link,
-            Kind::Fifo,
-            Kind::Socket,
-            Kind::Char,
-            Kind::Block,
-        ]
-        .into_iter()
-        .find(|k| k.name() == value)
-    }
-}
+pub use crate::hash::outcome::FileKind as Kind;
 
 /// What the file is (from `lstat`, and `readlink` for a link), never followed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,9 @@
 use std::io::{self, Write};
 
 use crate::hash::algo::{Algo, Digest};
+use crate::hash::facts::Facts;
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
+use crate::manifest::mtree_write::{Keywords, spec_line};
 use crate::manifest::read::MAX_LINE;
 use crate::names::escape::{Escaping, needs_escape, push_name};
 use crate::record::{HashRecord, Path};
@@ -22,6 +24,8 @@ pub enum Format {
     Tag,
     /// One JSON object per entry, then a summary object.
     Json,
+    /// A tree spec (`--format mtree`, see `mtree_write`).
+    Mtree,
 }
 
 /// Writes manifest records to any `Write`.
@@ -31,6 +35,9 @@ pub struct ManifestWriter<W: Write> {
     escaping: Escaping,
     algo: Algo,
     shape: Shape,
+    /// `--format mtree` (with `--json` too): every entry with its type and mode, and these
+    /// optional keywords. None: regular files only.
+    spec: Option<Keywords>,
     line: Vec<u8>,
 }
 
@@ -63,6 +70,7 @@ impl<W: Write> ManifestWriter<W> {
             escaping,
             algo: Algo::Blake3,
             shape: Shape::default(),
+            spec: None,
             line: Vec::with_capacity(256),
         }
     }
@@ -70,6 +78,12 @@ impl<W: Write> ManifestWriter<W> {
     /// Lines shaped by `shape`.
     pub fn with_shape(mut self, shape: Shape) -> Self {
         self.shape = shape;
+        self
+    }
+
+    /// A tree spec's records, with these optional keywords.
+    pub fn with_spec(mut self, spec: Option<Keywords>) -> Self {
+        self.spec = spec;
         self
     }
 
@@ -101,19 +115,27 @@ impl<W: Write> ManifestWriter<W> {
 
     /// Writes the record for one outcome (plain/tag write hashed files only).
     pub fn record(&mut self, name: &[u8], outcome: &Outcome) -> io::Result<()> {
-        self.record_entry(name, outcome, None)
+        self.record_entry(name, outcome, None, None)
     }
 
     /// [`Self::record`]; with `reused` (`hash --update`), a JSON record also says whether
-    /// its digest was reused from the state (`"reused": true`) or read.
+    /// its digest was reused from the state (`"reused": true`) or read. `facts`: the
+    /// entry's stat facts, for a tree spec's mode and optional keywords.
     pub fn record_entry(
         &mut self,
         name: &[u8],
         outcome: &Outcome,
         reused: Option<bool>,
+        facts: Option<&Facts>,
     ) -> io::Result<()> {
         self.line.clear();
         match (self.format, outcome) {
+            (Format::Mtree, _) => {
+                let keywords = self.spec.unwrap_or_default();
+                if !spec_line(&mut self.line, name, outcome, facts, self.algo, keywords) {
+                    return Ok(());
+                }
+            }
             (_, Outcome::Hashed { hash, .. }) if self.shape.raw => {
                 self.line.extend_from_slice(hash.as_bytes());
             }
@@ -129,12 +151,25 @@ impl<W: Write> ManifestWriter<W> {
                 }
             }
             (Format::Json, _) => {
-                serde_json::to_writer(&mut self.line, &json_record(name, outcome, reused))?;
+                let mode = self
+                    .spec
+                    .and(facts)
+                    .map(|f| format!("{:04o}", f.meta.mode & 0o7777));
+                let record = json_record(name, outcome, reused, mode);
+                serde_json::to_writer(&mut self.line, &record)?;
                 self.line.push(b'\n');
             }
             _ => return Ok(()),
         }
         self.out.write_all(&self.line)
+    }
+
+    /// What comes before the first record: a tree spec's `#mtree` line.
+    pub fn start(&mut self) -> io::Result<()> {
+        match self.format {
+            Format::Mtree => self.out.write_all(crate::manifest::mtree_write::HEADER),
+            _ => Ok(()),
+        }
     }
 
     /// Writes the closing summary record (JSON only).
@@ -187,15 +222,33 @@ pub fn format_line(
     line.push(b'\n');
 }
 
-fn json_record<'a>(name: &'a [u8], outcome: &Outcome, reused: Option<bool>) -> HashRecord<'a> {
+/// The JSON record of an outcome; `mode` (octal) for a tree spec's entries.
+fn json_record<'a>(
+    name: &'a [u8],
+    outcome: &'a Outcome,
+    reused: Option<bool>,
+    mode: Option<String>,
+) -> HashRecord<'a> {
     let name = Path::of(name);
     match outcome {
         Outcome::Hashed { hash, size } => HashRecord::File {
             name,
             hash: hash.to_hex(),
             size: *size,
+            mode,
             reused,
         },
+        Outcome::Described { kind, link } => {
+            let link = link.as_deref().map(Path::of);
+            let (link, link_bytes) = link.map(|l| (l.path, l.path_bytes)).unzip();
+            HashRecord::Entry {
+                name,
+                kind: kind.name(),
+                mode: mode.unwrap_or_default(),
+                link,
+                link_bytes: link_bytes.flatten(),
+            }
+        }
         Outcome::Failed(err) => HashRecord::Error {
             name,
             error: err.kind.as_str(),

@@ -15,11 +15,13 @@ impl std::fmt::Display for BadEscape {
     }
 }
 
-/// `name` in mtree's encoding: bytes outside printable ASCII, space, `#` and `\` as `\ooo`.
+/// `name` in mtree's encoding: bytes outside printable ASCII, space, `#`, `\`, `=` and the
+/// glob characters `*?[` as `\ooo` (NetBSD's mtree reads a name with glob characters as a
+/// pattern; escaped, it is the name itself).
 pub fn encode(name: &[u8]) -> String {
     let mut out = String::with_capacity(name.len());
     for &b in name {
-        if b.is_ascii_graphic() && b != b'#' && b != b'\\' {
+        if b.is_ascii_graphic() && !b"#\\=*?[".contains(&b) {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("\\{b:03o}"));
@@ -149,5 +151,6 @@ mod tests {
             assert_eq!(decode(text.as_bytes()).unwrap(), name);
         }
         assert_eq!(encode(b"sp ace#"), r"sp\040ace\043");
+        assert_eq!(encode(b"a*?[=]"), r"a\052\077\133\075]");
     }
 }

@@ -182,6 +182,14 @@ fn process<T>(jobs: Vec<Job<T>>, confine: Confine, mode: &Mode, done: &Mutex<Vec
             Ok(d) => d,
             Err(e) => return Settled::of(Outcome::Failed(e.clone())),
         };
+        if let Action::Describe = action {
+            let (outcome, facts) = file::describe_in(dirs, path, mode);
+            return Settled {
+                outcome,
+                facts,
+                reused: false,
+            };
+        }
         // A record that does not parse is no record: the file is read.
         let known = match action {
             Action::Refresh(text) => Known::parse_text(text),

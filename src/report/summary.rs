@@ -77,6 +77,8 @@ pub struct Summary {
     pub bytes: u64,
     pub errors: u64,
     pub skipped: Skips,
+    /// Tree specs: entries recorded that are not regular files (directories, links…).
+    pub described: u64,
     pub excluded: u64,
     pub other_shards: u64,
     /// `--update`: the bytes of digests reused, not read (the rate is of what was read).
@@ -95,6 +97,7 @@ impl Summary {
             Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => {}
             Outcome::Failed(_) => self.errors += 1,
             Outcome::Skipped(kind) => self.skipped.add(*kind),
+            Outcome::Described { .. } => self.described += 1,
         }
     }
 
@@ -128,6 +131,12 @@ impl Summary {
             count(self.errors, "error"),
             self.skipped.line(),
         );
+        if self.described > 0 {
+            s.push_str(&format!(
+                ", {} (directories, links, special files)",
+                plural(self.described, "other entry", "other entries")
+            ));
+        }
         if self.excluded > 0 {
             s.push_str(&format!(", {} excluded", self.excluded));
         }
@@ -150,6 +159,7 @@ impl Summary {
             errors: self.errors,
             skipped: self.skipped.total(),
             skipped_kinds: self.skipped.by_kind(),
+            described: self.described,
             excluded: self.excluded,
             other_shards: self.other_shards,
             elapsed_secs: self.elapsed.as_secs_f64(),

@@ -127,6 +127,7 @@ mod tests {
                 ino: 42,
                 dev: 2049,
                 fs: 0x8000_0000_0000_0801,
+                meta: crate::hash::facts::Meta::default(),
             },
             hash: blake3::hash(b"x").into(),
         }

@@ -315,6 +315,7 @@ mod tests {
                 ino: u64::from(n),
                 dev: 1,
                 fs: 7,
+                meta: crate::hash::facts::Meta::default(),
             },
             hash: blake3::hash(&[n]).into(),
         }

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 pub use crate::sys::resolve::{DIR_FLAGS, FILE_FLAGS, open_dir_stepwise};
-use rustix::fs::{Mode, ResolveFlags};
+use rustix::fs::{AtFlags, Mode, ResolveFlags};
 
 use crate::sys::resolve::{oflags, open_at, open_stepwise, retry_emfile, to_cstr};
 pub use crate::sys::roots::Roots;
@@ -88,16 +88,13 @@ impl DirCache {
             Confine::Anywhere => self.open_relative(None, bytes, false),
             Confine::Beneath => self.open_relative(Some(0), bytes, true),
             Confine::NoSymlinks(roots) => {
+                let roots = roots.clone();
                 let Some((idx, rest)) = roots.split(bytes) else {
                     // The PATH itself (a file given on the command line): as given.
                     return open_at(None, bytes, &mut self.cstr, FILE_FLAGS).map(File::from);
                 };
-                if self.root.as_ref().is_none_or(|(i, _)| *i != idx) {
-                    self.dir = None;
-                    let root = roots.path(idx);
-                    let fd = open_at(None, root.as_os_str().as_bytes(), &mut self.cstr, DIR_FLAGS)?;
-                    self.root = Some((idx, fd));
-                }
+                let roots = roots.clone();
+                self.hold_root(&roots, idx)?;
                 self.open_relative(Some(idx), rest, false)
             }
         }
@@ -118,33 +115,82 @@ impl DirCache {
             }
             return Ok(rustix::fs::stat(path)?);
         };
+        let roots = roots.clone();
         let Some((idx, rest)) = roots.split(bytes) else {
             return Ok(rustix::fs::stat(path)?);
         };
+        self.hold_root(&roots, idx)?;
+        self.at_last(idx, false, rest, |dirfd, name| {
+            Ok(rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW)?)
+        })
+    }
+
+    /// What the entry at `path` is, its last component not followed (`lstat`), and a
+    /// link's target as stored: a tree spec's view of an entry. Resolved as [`Self::open`]
+    /// resolves the directories above it (beneath the root, or below a PATH with no symlink
+    /// followed); a PATH itself is as given (followed, as its walk was).
+    pub fn lstat(&mut self, path: &Path) -> io::Result<(rustix::fs::Stat, Option<Vec<u8>>)> {
+        let bytes = path.as_os_str().as_bytes();
+        let (idx, follow, rest) = match &self.policy {
+            Confine::Anywhere => {
+                let st = rustix::fs::lstat(path)?;
+                let link = is_link(&st)
+                    .then(|| rustix::fs::readlink(path, Vec::new()))
+                    .transpose()?;
+                return Ok((st, link.map(|l| l.into_bytes())));
+            }
+            Confine::Beneath => (0, true, bytes),
+            Confine::NoSymlinks(roots) => {
+                let roots = roots.clone();
+                let Some((idx, rest)) = roots.split(bytes) else {
+                    return Ok((rustix::fs::stat(path)?, None));
+                };
+                self.hold_root(&roots, idx)?;
+                return self.at_last(idx, false, rest, describe_at);
+            }
+        };
+        self.at_last(idx, follow, rest, describe_at)
+    }
+
+    /// Holds the descriptor of root `idx` of `roots` (`NoSymlinks`), opened as given.
+    fn hold_root(&mut self, roots: &Roots, idx: usize) -> io::Result<()> {
         if self.root.as_ref().is_none_or(|(i, _)| *i != idx) {
             self.dir = None;
             let root = roots.path(idx);
             let fd = open_at(None, root.as_os_str().as_bytes(), &mut self.cstr, DIR_FLAGS)?;
             self.root = Some((idx, fd));
         }
-        let (dirfd, name) = match rest.iter().rposition(|&b| b == b'/') {
+        Ok(())
+    }
+
+    /// `f` on the directory that holds the last component of `rest` (relative to the root
+    /// held as `root`; its parents resolved beneath it, in-root symlinks followed only if
+    /// `follow`) and that component's name.
+    fn at_last<R>(
+        &mut self,
+        root: usize,
+        follow: bool,
+        rest: &[u8],
+        f: impl FnOnce(BorrowedFd<'_>, &std::ffi::CStr) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let (in_dir, name) = match rest.iter().rposition(|&b| b == b'/') {
             Some(split) if split > 0 && split + 1 < rest.len() => {
-                self.enter_parent(Some(idx), Some(false), &rest[..split])?;
-                (
-                    self.dir.as_ref().map(|(_, fd)| fd.as_fd()),
-                    &rest[split + 1..],
-                )
+                self.enter_parent(Some(root), Some(follow), &rest[..split])?;
+                (true, &rest[split + 1..])
             }
             Some(_) => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
-            None => (self.root.as_ref().map(|(_, fd)| fd.as_fd()), rest),
+            None => (false, rest),
         };
         let c = to_cstr(name, &mut self.cstr)?;
-        let dirfd = dirfd.ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
-        Ok(rustix::fs::statat(
-            dirfd,
+        let dirfd = if in_dir {
+            self.dir.as_ref().map(|(_, fd)| fd.as_fd())
+        } else {
+            self.root.as_ref().map(|(_, fd)| fd.as_fd())
+        };
+        f(
+            dirfd.ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?,
             c,
-            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-        )?)
+        )
     }
 
     /// Makes `self.dir` the directory `parent` (relative to the root held for `root`, or to
@@ -208,6 +254,22 @@ impl DirCache {
             other => other.map(File::from),
         }
     }
+}
+
+fn is_link(st: &rustix::fs::Stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFLNK
+}
+
+/// The `lstat` of `name` in `dirfd`, and its target if it is a symlink.
+fn describe_at(
+    dirfd: BorrowedFd<'_>,
+    name: &std::ffi::CStr,
+) -> io::Result<(rustix::fs::Stat, Option<Vec<u8>>)> {
+    let st = rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    let link = is_link(&st)
+        .then(|| rustix::fs::readlinkat(dirfd, name, Vec::new()))
+        .transpose()?;
+    Ok((st, link.map(|l| l.into_bytes())))
 }
 
 /// Opens `name` relative to `base` (or the working directory). With `policy` =

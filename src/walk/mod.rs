@@ -27,10 +27,12 @@ use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::sys::limits::WALKER_OPEN_DIRS;
 use crate::sys::open;
 use identity::{AsListed, dir_as_listed, is_own_output};
+use naming::Naming;
 
 mod count;
 mod identity;
 mod list;
+mod naming;
 pub use count::count_files;
 pub use list::{Listed, walk_list};
 
@@ -62,6 +64,9 @@ pub struct WalkConfig {
     pub read_devices: bool,
     /// Directory handles walkdir may hold (0: the default, `limits::WALKER_OPEN_DIRS`).
     pub max_open_dirs: usize,
+    /// A tree spec (`hash --format mtree`): directories (the root as `.`), symlinks and
+    /// special files are entries to describe ([`Action::Describe`]), not skips.
+    pub describe: bool,
 }
 
 /// Counts the walker keeps beside the entries.
@@ -240,6 +245,35 @@ fn dir_step(cfg: &WalkConfig, entry: &walkdir::DirEntry) -> DirStep {
     }
 }
 
+/// The entry a directory the walk reached becomes, if any: a tree spec's directory (the
+/// root named `.`), or the error record of one swapped since its parent was listed (not
+/// descended: walkdir opens directories by path, so a swap in the instant after the check
+/// can still show names from elsewhere; their contents are never read, opens are
+/// confined). None: nothing to emit (descended, or a mount `-x` leaves out).
+fn dir_entry(
+    cfg: &WalkConfig,
+    tree: &Subtree,
+    entry: walkdir::DirEntry,
+    step: DirStep,
+) -> Option<(PathBuf, Vec<u8>, Action)> {
+    let top = tree.base_depth + entry.depth() == 0;
+    let path = tree.real_path(entry.into_path());
+    let action = match step {
+        DirStep::Descend if cfg.describe => Action::Describe,
+        DirStep::Descend | DirStep::Skip => return None,
+        DirStep::Swapped => Action::Report(Outcome::Failed(EntryError::new(
+            ErrorKind::Changed,
+            "directory replaced while walking: not descended",
+        ))),
+    };
+    let name = if top && cfg.describe {
+        b".".to_vec()
+    } else {
+        tree.naming.name(&path)
+    };
+    Some((path, name, action))
+}
+
 /// The action for an entry that is not a directory; None: this run's own temporary file,
 /// which is not the user's and is left out without a word.
 fn file_action(cfg: &WalkConfig, entry: &walkdir::DirEntry) -> Option<Action> {
@@ -255,6 +289,8 @@ fn file_action(cfg: &WalkConfig, entry: &walkdir::DirEntry) -> Option<Action> {
         Action::Report(Outcome::Skipped(SkipKind::OwnTemp))
     } else if ft.is_file() {
         Action::Hash
+    } else if cfg.describe {
+        Action::Describe
     } else {
         Action::Report(Outcome::Skipped(SkipKind::of(ft)))
     })
@@ -303,26 +339,17 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
                     // The directory whose listing comes next (a readdir error names it).
                     listing.truncate(entry.depth());
                     listing.push(entry.path().to_path_buf());
-                    match dir_step(cfg, &entry) {
-                        DirStep::Descend => continue,
-                        DirStep::Skip => {
-                            iter.skip_current_dir();
-                            continue;
-                        }
-                        DirStep::Swapped => {}
+                    let step = dir_step(cfg, &entry);
+                    if !matches!(step, DirStep::Descend) {
+                        iter.skip_current_dir();
                     }
-                    // Do not descend, say so. walkdir opens directories by path, so a swap in
-                    // the instant after this check can still show names from elsewhere;
-                    // their contents are never read (opens are confined).
-                    iter.skip_current_dir();
-                    let error = EntryError::new(
-                        ErrorKind::Changed,
-                        "directory replaced while walking: not descended",
-                    );
-                    (
-                        tree.real_path(entry.into_path()),
-                        Action::Report(Outcome::Failed(error)),
-                    )
+                    let Some((path, name, action)) = dir_entry(cfg, tree, entry, step) else {
+                        continue;
+                    };
+                    if !emit(path, name, action) {
+                        return false;
+                    }
+                    continue;
                 } else {
                     let Some(action) = file_action(cfg, &entry) else {
                         continue;
@@ -366,30 +393,6 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
     true
 }
 
-/// How names are formed from walked paths: the path as walked, minus `prefix` and the `/`
-/// after it. `hash` strips only a root of `.` (no `./` in names); `digest` strips its whole
-/// root (names relative to it). Bytes, not Path components: this runs once per entry and
-/// component parsing showed up in the profile.
-#[derive(Clone, Copy)]
-struct Naming<'a> {
-    prefix: Option<&'a [u8]>,
-}
-
-impl Naming<'_> {
-    fn name(self, path: &Path) -> Vec<u8> {
-        let bytes = path.as_os_str().as_bytes();
-        let Some(rest) = self.prefix.and_then(|p| bytes.strip_prefix(p)) else {
-            return bytes.to_vec();
-        };
-        let rest = &rest[rest.iter().take_while(|&&b| b == b'/').count()..];
-        if rest.is_empty() {
-            // The root itself (a file given as root, or an error on it): its own name.
-            return path.file_name().map_or(bytes, |n| n.as_bytes()).to_vec();
-        }
-        rest.to_vec()
-    }
-}
-
 fn classify(err: &walkdir::Error, path: &Path) -> EntryError {
     if let Some(ancestor) = err.loop_ancestor() {
         return EntryError::new(
@@ -418,29 +421,4 @@ fn classify(err: &walkdir::Error, path: &Path) -> EntryError {
         ErrorKind::Unreadable
     };
     EntryError::from_io(kind, io)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dot_root_names_have_no_prefix() {
-        let dot = Naming { prefix: Some(b".") };
-        let as_given = Naming { prefix: None };
-        assert_eq!(dot.name(Path::new("./a/b")), b"a/b".to_vec());
-        assert_eq!(dot.name(Path::new(".")), b".".to_vec());
-        assert_eq!(as_given.name(Path::new("dist/a")), b"dist/a".to_vec());
-        assert_eq!(as_given.name(Path::new("./dist/a")), b"./dist/a".to_vec());
-    }
-
-    #[test]
-    fn relative_names_drop_the_root() {
-        let rel = |root: &'static str| Naming {
-            prefix: Some(root.as_bytes()),
-        };
-        assert_eq!(rel("dist").name(Path::new("dist/a/b")), b"a/b".to_vec());
-        assert_eq!(rel("dist/").name(Path::new("dist/a")), b"a".to_vec());
-        assert_eq!(rel("x/file").name(Path::new("x/file")), b"file".to_vec());
-    }
 }

@@ -229,7 +229,7 @@ fn run_once(cfg: &EngineConfig, root: &Path) -> Option<Run> {
                     bytes += size;
                 }
                 Outcome::Failed(_) => errors += 1,
-                Outcome::Skipped(_) => {}
+                Outcome::Skipped(_) | Outcome::Described { .. } => {}
             }
             Ok(())
         },

@@ -97,6 +97,8 @@ pub(super) fn audit_tree<W: Write>(
                 // The manifests themselves: given by the user, neither NEW nor special.
                 Outcome::Skipped(SkipKind::OwnOutput) => {}
                 Outcome::Skipped(kind) => sink.counts.not_audited.add(*kind),
+                // The audit's walk describes nothing.
+                Outcome::Described { .. } => {}
             }
             Ok(())
         },

@@ -190,6 +190,7 @@ pub(super) fn settle(
         // The engine reports special files as failures for manifest jobs; keep the
         // invariant anyway: a skip is never a pass.
         Outcome::Skipped(kind) => EntryError::new(ErrorKind::NotRegular, kind.as_str()),
+        Outcome::Described { kind, .. } => EntryError::new(ErrorKind::NotRegular, kind.name()),
     };
     let problem = Problem::of(err.kind);
     match (err.kind, problem) {

@@ -88,11 +88,18 @@ impl Plan {
                 Some(update::prepare(real, &options, wall_start, notice).map_err(Fail::fatal)?)
             }
         };
+        if settings.spec.is_some() {
+            one_directory(&roots)?;
+        }
         let walk = WalkConfig {
             roots,
             excludes,
             skip_temp_names: true,
             roots_named: true,
+            // A spec names entries relative to its one directory (`./a`), as mtree and
+            // bsdtar do, so that `mtree -p DIR` and `check -C DIR` read it.
+            relative_names: settings.spec.is_some(),
+            describe: settings.spec.is_some(),
             ..config::walk(&args.walk)
         };
         let walk = leave_out_own(walk, &output, output_real.as_deref(), update.as_ref());
@@ -129,6 +136,21 @@ pub(super) fn apply_process_settings(args: &HashArgs) {
     }
     if args.no_mmap {
         crate::hash::big::disable_mmap();
+    }
+}
+
+/// A tree spec is of one directory (its entries are named relative to it).
+fn one_directory(roots: &[PathBuf]) -> Result<(), Fail> {
+    match roots {
+        [one] if std::fs::metadata(one).is_ok_and(|m| m.is_dir()) => Ok(()),
+        [one] => Err(Fail::usage(format!(
+            "--format mtree describes a directory: {} is not one",
+            one.display()
+        ))),
+        _ => Err(Fail::usage(
+            "--format mtree describes one directory: give one PATH (a spec names its entries \
+             relative to it)",
+        )),
     }
 }
 

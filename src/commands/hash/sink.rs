@@ -113,7 +113,11 @@ impl Sink {
     ) -> Result<Sink, Fail> {
         let mut writer = ManifestWriter::new(output, settings.format, settings.escaping)
             .with_algo(settings.mode.algo)
-            .with_shape(settings.shape);
+            .with_shape(settings.shape)
+            .with_spec(settings.spec);
+        writer
+            .start()
+            .map_err(|e| Fail::fatal(format!("cannot write the output: {e}")))?;
         if let Some((k, n)) = settings.shard {
             writer
                 .comment(&crate::tree_digest::shard_header(k, n))
@@ -151,6 +155,7 @@ impl Sink {
         self.summary.add(&done.outcome);
         self.reporter.outcome(&done.name, &done.outcome);
         let reused = self.update.is_some().then_some(done.reused);
-        self.writer.record_entry(&done.name, &done.outcome, reused)
+        self.writer
+            .record_entry(&done.name, &done.outcome, reused, done.facts.as_ref())
     }
 }
