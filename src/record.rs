@@ -128,6 +128,9 @@ pub enum CheckRecord<'a> {
         /// How a mismatch came about, when the state beside the manifest says.
         #[serde(skip_serializing_if = "Option::is_none")]
         cause: Option<&'static str>,
+        /// A tree spec's entry: each way the file differs from it.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        differences: Vec<String>,
     },
     /// `--audit`: a listed file's content found under another name.
     Moved {

@@ -213,3 +213,182 @@ fn optional_keywords_and_refusals() {
         assert_stderr_contains(&out, needle);
     }
 }
+
+/// The specs of the same tree by b3tree, bsdtar (full keywords, `/set` lines as it writes
+/// them by default) and NetBSD's `mtree -c` (hierarchical) and `-C` (full paths).
+fn three_producers(env: &TestEnv) -> Vec<(&'static str, Vec<&'static str>)> {
+    let root = env.root();
+    let out = env.run(&[
+        "hash",
+        "--format",
+        "mtree",
+        "--algo",
+        "sha256",
+        "dist",
+        "-o",
+        "b3tree.spec",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bsdtar = Command::new("bsdtar")
+        .args([
+            "-cf",
+            "bsdtar.spec",
+            "--format=mtree",
+            "--options=sha256",
+            "-C",
+            "dist",
+            ".",
+        ])
+        .current_dir(root)
+        .status()
+        .expect("bsdtar (tests/deps.sh installs libarchive-tools)");
+    assert!(bsdtar.success());
+    let out = Command::new("mtree")
+        .args(["-c", "-K", "sha256digest", "-p", "dist"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(root.join("netbsd-c.spec"), &out.stdout).unwrap();
+    // `mtree -C` converts a spec (on stdin) to full paths, one line per entry.
+    let out = Command::new("mtree")
+        .args(["-C", "-K", "sha256digest", "-f", "netbsd-c.spec"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.starts_with(b". "), "{}", stdout(&out));
+    std::fs::write(root.join("netbsd-C.spec"), &out.stdout).unwrap();
+    vec![
+        ("b3tree.spec", vec![]),
+        ("bsdtar.spec", vec![]),
+        // NetBSD's specs start with comments, not `#mtree`: named as specs.
+        ("netbsd-c.spec", vec!["--format", "mtree"]),
+        ("netbsd-C.spec", vec!["--format", "mtree"]),
+    ]
+}
+
+fn check_spec(env: &TestEnv, spec: &str, extra: &[&str]) -> std::process::Output {
+    let mut cmd = env.cmd();
+    cmd.args(["-C", "dist", "check"])
+        .args(extra)
+        .arg(format!("../{spec}"));
+    run_with_timeout(&mut cmd, std::time::Duration::from_secs(60))
+}
+
+#[test]
+fn check_verifies_the_three_producers_specs_and_names_each_change() {
+    let env = TestEnv::new();
+    let dist = release_tree(&env);
+    let specs = three_producers(&env);
+    for (spec, extra) in &specs {
+        let out = check_spec(&env, spec, extra);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{spec}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let text = stdout(&out);
+        assert!(text.contains("latest: OK\n"), "{spec}: {text}");
+        assert!(text.contains(".well-known/empty: OK\n"), "{spec}: {text}");
+        assert!(text.contains("pipe: OK\n"), "{spec}: {text}");
+        assert_eq!(
+            text.lines().filter(|l| l.ends_with(": OK")).count(),
+            21,
+            "{spec}: {text}"
+        );
+    }
+    std::fs::remove_file(dist.join("latest")).unwrap();
+    symlink("v2", dist.join("latest")).unwrap();
+    chmod(dist.join("run.sh"), 0o644);
+    std::fs::remove_dir(dist.join(".well-known/empty")).unwrap();
+    std::fs::write(dist.join("v1/app.js"), "ONE\n").unwrap();
+    std::fs::remove_file(dist.join("pipe")).unwrap();
+    env.file("dist/pipe", "now a file");
+    for (spec, extra) in &specs {
+        let out = check_spec(&env, spec, extra);
+        assert_eq!(out.status.code(), Some(1), "{spec}: {}", stderr(&out));
+        let text = stdout(&out);
+        let line = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{name}: ")))
+                .unwrap_or_else(|| panic!("{spec}: no line for {name}: {text}"))
+                .to_string()
+        };
+        assert!(line("latest").contains("link: v1 → v2"), "{spec}: {text}");
+        assert!(
+            line("run.sh").contains("mode 0755 → 0644"),
+            "{spec}: {text}"
+        );
+        assert_eq!(
+            line(".well-known/empty"),
+            ".well-known/empty: FAILED (missing)"
+        );
+        assert!(
+            line("v1/app.js").contains("sha256digest: content differs"),
+            "{spec}: {text}"
+        );
+        assert!(line("pipe").contains("type: fifo → file"), "{spec}: {text}");
+        assert!(line("v2/app.js").ends_with(": OK"), "{spec}: {text}");
+        assert_stderr_contains(&out, "entries differ from the tree spec");
+    }
+}
+
+#[test]
+fn hostile_specs_are_confined_and_links_never_followed() {
+    let env = TestEnv::new();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), "s").unwrap();
+    std::fs::create_dir(env.root().join("dist")).unwrap();
+    symlink(outside.path(), env.root().join("dist/escape")).unwrap();
+    let secret = hex(b"s");
+    let target = outside.path().display().to_string();
+    // A link is compared as a link; a name through it leads out and is refused; the spec's
+    // own `..` and absolute names stop the run at their line.
+    let spec = format!(
+        "#mtree\n./escape type=link link={target}\n./escape/secret type=file size=1 \
+         blake3digest={secret}\n"
+    );
+    std::fs::write(env.root().join("s1"), spec).unwrap();
+    let out = check_spec(&env, "s1", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "escape: OK\nescape/secret: FAILED (outside the root)\n"
+    );
+    for (bad, why) in [
+        (
+            "./a/../../etc/passwd type=file\n",
+            "s2: line 2: a name with `..`",
+        ),
+        ("/etc/passwd type=file\n", "s2: line 2: an absolute name"),
+        ("..\n", "s2: line 2: `..` above the root"),
+    ] {
+        std::fs::write(env.root().join("s2"), format!("#mtree\n{bad}")).unwrap();
+        let out = check_spec(&env, "s2", &[]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        assert_stderr_contains(&out, why);
+    }
+    // Traced: nothing outside is opened, stat'ed or read, whatever the spec named.
+    let trace = env.root().join("trace");
+    let out = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=%file,%desc", "-o"])
+        .arg(&trace)
+        .arg(bin())
+        .args(["-C", "dist", "check", "../s1"])
+        .current_dir(env.root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // The link itself is stat'ed and read without following; every open through it fails.
+    let trace = std::fs::read_to_string(trace).unwrap();
+    let through: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains("\"escape") && l.contains("open"))
+        .collect();
+    assert!(!through.is_empty(), "{trace}");
+    assert!(through.iter().all(|l| l.contains("= -1 ")), "{through:#?}");
+    assert!(trace.contains("AT_SYMLINK_NOFOLLOW"), "{trace}");
+}

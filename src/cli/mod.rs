@@ -217,6 +217,13 @@ pub struct CheckArgs {
     pub keys: KeyArgs,
 
     /// Manifests whose lines end with NUL, names unescaped (as written by `hash -z`)
+    /// What the manifest is: b3sum lines, or a tree spec (mtree; recognised without this by
+    /// its first line `#mtree`, as b3tree and bsdtar write it; NetBSD's `mtree -c` starts
+    /// with comments instead). A spec's every keyword b3tree knows is verified: type, link
+    /// target, mode, uid, gid, size, time, nlink and the digest
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<FormatArg>,
+
     #[arg(short = 'z', long)]
     pub zero: bool,
 

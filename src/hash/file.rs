@@ -20,7 +20,7 @@ use std::path::Path;
 use crate::hash::algo::{Digester, Mode};
 use crate::hash::big;
 use crate::hash::facts::{Facts, Known};
-use crate::hash::outcome::FileKind;
+use crate::hash::outcome::{Content, FileKind};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::hash::progress;
 use crate::hash::read::{ReadStop, read_some, with_buf};
@@ -117,7 +117,12 @@ pub fn hash_file_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> (Outcome, 
 /// A tree spec's entry: what `path` is, not followed. A regular file is hashed (and must be
 /// the file the `lstat` saw: same device and inode); anything else is described, a link with
 /// its target as stored. The facts are those of the `lstat` (or of the file read).
-pub fn describe_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> (Outcome, Option<Facts>) {
+pub fn describe_in(
+    dirs: &mut DirCache,
+    path: &Path,
+    content: Content,
+    mode: &Mode,
+) -> (Outcome, Option<Facts>) {
     let (st, link) = match dirs.lstat(path) {
         Ok(found) => found,
         Err(e) => return (Outcome::Failed(open_error(&e, dirs.no_symlinks())), None),
@@ -127,11 +132,20 @@ pub fn describe_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> (Outcome, O
         let error = EntryError::new(ErrorKind::NotRegular, "a file of unknown type");
         return (Outcome::Failed(error), None);
     };
-    if kind != FileKind::File {
-        let facts = seen.facts(0);
+    let own;
+    let mode = match content {
+        _ if kind != FileKind::File => None,
+        Content::Run => Some(mode),
+        Content::With(algo) => {
+            own = Mode::of(algo);
+            Some(&own)
+        }
+        Content::Unread => None,
+    };
+    let Some(mode) = mode else {
         let link = link.map(Vec::into_boxed_slice);
-        return (Outcome::Described { kind, link }, Some(facts));
-    }
+        return (Outcome::Described { kind, link }, Some(seen.facts(0)));
+    };
     let (outcome, facts) = hash_file_in(dirs, path, mode);
     if facts.is_some_and(|f| (f.dev, f.ino) != (seen.dev, seen.ino)) {
         let error = EntryError::new(ErrorKind::Changed, "replaced while being described");

@@ -21,11 +21,22 @@ pub enum Action {
     /// the worker, on every core, not by the walk's one thread.
     Refresh(Box<[u8]>),
     /// A tree spec's entry (`hash --format mtree`, `check` of a spec): what the entry is,
-    /// not followed (`lstat`, and the target of a link); a regular file is hashed.
-    Describe,
+    /// not followed (`lstat`, and the target of a link); a regular file is read as said.
+    Describe(Content),
     /// The source already knows the outcome (a walk error, a FIFO, a refused manifest line);
     /// it still travels in order so the output stays canonical.
     Report(Outcome),
+}
+
+/// What [`Action::Describe`] does with a regular file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// Hash it in the run's mode (`hash --format mtree`).
+    Run,
+    /// Hash it with this algorithm (a spec entry's digest names its own).
+    With(crate::hash::algo::Algo),
+    /// Do not read it (a spec entry with no digest): described as a file.
+    Unread,
 }
 
 /// How an entry ended.

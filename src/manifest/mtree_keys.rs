@@ -4,6 +4,7 @@
 //! digest keywords are handed back for the hashing pipeline; keywords b3tree does not know
 //! (`flags`, `uname`, `md5digest`…) are counted, never silently taken as verified.
 
+use crate::hash::algo::Algo;
 use crate::manifest::mtree::SpecEntry;
 use crate::names::escape::display;
 use crate::names::vis;
@@ -106,6 +107,20 @@ const DIGESTS: [(&str, &str); 5] = [
     ("blake3digest", "blake3"),
 ];
 
+/// The digest of `entry` a check verifies: `only`'s (`--algo`), else the strongest it holds
+/// that b3tree knows (BLAKE3, then SHA-512, then SHA-256), as (algorithm, lowercase hex).
+/// The others describe the same bytes: one digest read is the content verified.
+pub fn chosen_digest(entry: &SpecEntry, only: Option<Algo>) -> Option<(Algo, String)> {
+    let order = [Algo::Blake3, Algo::Sha512, Algo::Sha256];
+    order
+        .into_iter()
+        .filter(|a| only.is_none_or(|o| o == *a))
+        .find_map(|algo| {
+            let key = crate::manifest::mtree_write::digest_keyword(algo);
+            entry.get(key).map(|hex| (algo, hex.to_ascii_lowercase()))
+        })
+}
+
 /// Compares `entry` with `seen`. When the types differ, nothing else is compared (a mode or
 /// size of another kind of file says nothing).
 pub fn compare(entry: &SpecEntry, seen: &Observed) -> Compared {
@@ -202,15 +217,15 @@ fn keyword(key: &str, value: &str, seen: &Observed) -> Option<Result<(), Differe
     Some(checked)
 }
 
-/// An mtree time: `SECONDS.NANOSECONDS` (NetBSD and bsdtar write nine digits; fewer are
-/// read as a fraction), or whole seconds.
+/// An mtree time: `SECONDS.NANOSECONDS`, or whole seconds. The part after the dot is a
+/// count of nanoseconds, not a decimal fraction: NetBSD writes it with nine digits, bsdtar
+/// without leading zeros (`.94201125` is 94,201,125 ns), and both read it as a number.
 fn time(value: &str) -> Option<(i64, u32)> {
-    let (secs, frac) = value.split_once('.').unwrap_or((value, "0"));
-    if frac.is_empty() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    let (secs, nanos) = value.split_once('.').unwrap_or((value, "0"));
+    if nanos.is_empty() || nanos.len() > 9 || !nanos.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let nanos = frac.parse::<u32>().ok()? * 10u32.pow(9 - frac.len() as u32);
-    Some((secs.parse().ok()?, nanos))
+    Some((secs.parse().ok()?, nanos.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -249,7 +264,7 @@ mod tests {
             ("uid", "1000"),
             ("gid", "100"),
             ("size", "12"),
-            ("time", "1700000000.5"),
+            ("time", "1700000000.500000000"),
             ("nlink", "1"),
             ("sha256", "ABCD"),
             ("sha256digest", "abcd"),
@@ -279,6 +294,15 @@ mod tests {
         assert_eq!(
             said(&[("time", "1700000000.000000000")], file()),
             ["time 1700000000.000000000 → 1700000000.500000000"]
+        );
+        // bsdtar's nanoseconds without leading zeros are nanoseconds all the same.
+        let early = Observed {
+            mtime: (1_700_000_000, 94_201_125),
+            ..file()
+        };
+        assert_eq!(
+            said(&[("time", "1700000000.94201125")], early),
+            Vec::<String>::new()
         );
         // A link retargeted, and a link that became a file (nothing else compared then).
         let link = Observed {

@@ -182,8 +182,8 @@ fn process<T>(jobs: Vec<Job<T>>, confine: Confine, mode: &Mode, done: &Mutex<Vec
             Ok(d) => d,
             Err(e) => return Settled::of(Outcome::Failed(e.clone())),
         };
-        if let Action::Describe = action {
-            let (outcome, facts) = file::describe_in(dirs, path, mode);
+        if let Action::Describe(content) = action {
+            let (outcome, facts) = file::describe_in(dirs, path, *content, mode);
             return Settled {
                 outcome,
                 facts,

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use globset::GlobSet;
 use walkdir::WalkDir;
 
-use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
+use crate::hash::outcome::{Action, Content, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::sys::limits::WALKER_OPEN_DIRS;
 use crate::sys::open;
 use identity::{AsListed, dir_as_listed, is_own_output};
@@ -259,7 +259,7 @@ fn dir_entry(
     let top = tree.base_depth + entry.depth() == 0;
     let path = tree.real_path(entry.into_path());
     let action = match step {
-        DirStep::Descend if cfg.describe => Action::Describe,
+        DirStep::Descend if cfg.describe => Action::Describe(Content::Run),
         DirStep::Descend | DirStep::Skip => return None,
         DirStep::Swapped => Action::Report(Outcome::Failed(EntryError::new(
             ErrorKind::Changed,
@@ -290,7 +290,7 @@ fn file_action(cfg: &WalkConfig, entry: &walkdir::DirEntry) -> Option<Action> {
     } else if ft.is_file() {
         Action::Hash
     } else if cfg.describe {
-        Action::Describe
+        Action::Describe(Content::Run)
     } else {
         Action::Report(Outcome::Skipped(SkipKind::of(ft)))
     })

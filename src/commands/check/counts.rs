@@ -28,6 +28,13 @@ pub(super) struct Counts {
     /// Entries the audit left out by `--exclude` (a directory counts once).
     pub(super) excluded: u64,
     pub(super) moved: u64,
+    /// The manifest is a tree spec.
+    pub(super) spec: bool,
+    /// Tree spec entries that differ (counted in `failed` too).
+    pub(super) differ: u64,
+    /// What a tree spec's check says at the end (keywords not verified, files with no
+    /// digest).
+    pub(super) notes: Vec<String>,
     /// `--shard`: entries left to the other shards' jobs.
     pub(super) other_shards: u64,
     /// Symlinks and special files the audit saw and did not hash, by kind.
@@ -60,6 +67,10 @@ impl Counts {
                 self.failed += 1;
                 self.explained += u64::from(cause.is_some());
                 self.corrupted += u64::from(*cause == Some(Cause::Corrupted));
+            }
+            Verdict::Differs(_) => {
+                self.failed += 1;
+                self.differ += 1;
             }
             Verdict::Unverified(Problem::Missing) => self.missing += 1,
             Verdict::Unverified(Problem::Outside) => self.outside += 1,

@@ -86,7 +86,9 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
 pub(super) fn verdict(counts: &Counts, entries: u64, args: &CheckArgs) -> (Exit, Vec<String>) {
     let verified = counts.ok + counts.failed;
     let mut notes = Vec::new();
-    if entries == 0 {
+    if entries == 0 && counts.spec {
+        notes.push("the tree spec holds no entries".to_string());
+    } else if entries == 0 {
         notes.push("no properly formatted BLAKE3 checksum lines found".to_string());
     } else if args.ignore_missing && verified == 0 && counts.unreadable + counts.outside == 0 {
         notes.push("no file was verified".to_string());
@@ -113,11 +115,17 @@ fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<String> {
         .first_malformed
         .map(|at| format!(" (first: {})", printer.loc(at)))
         .unwrap_or_default();
-    [
+    let mut notes: Vec<String> = [
         (
-            counts.failed,
+            counts.failed - counts.differ,
             "computed checksum did NOT match",
             "computed checksums did NOT match",
+            "",
+        ),
+        (
+            counts.differ,
+            "entry differs from the tree spec",
+            "entries differ from the tree spec",
             "",
         ),
         (
@@ -161,7 +169,9 @@ fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<String> {
     .filter(|&(n, ..)| n > 0)
     .map(|(n, one, many, extra)| format!("{}{extra}", plural(n, one, many)))
     .chain(another_algorithm(counts))
-    .collect()
+    .collect();
+    notes.extend(counts.notes.iter().cloned());
+    notes
 }
 
 /// Every verified entry failed and nothing is missing: the manifest was likely made with
@@ -169,7 +179,7 @@ fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<String> {
 /// state beside the manifest explained a failure (its digests are ours, then).
 fn another_algorithm(counts: &Counts) -> Option<String> {
     let plain = counts.ok == 0 && counts.missing == 0 && counts.unreadable == 0;
-    (counts.failed > 0 && plain && counts.explained == 0).then(|| {
+    (counts.failed > 0 && counts.differ == 0 && plain && counts.explained == 0).then(|| {
         "every checksum differs: was the manifest made with another algorithm? An untagged \
          line is read as BLAKE3: for sha256sum or sha512sum manifests give --algo sha256 or \
          --algo sha512"

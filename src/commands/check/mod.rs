@@ -18,6 +18,7 @@ mod probe;
 mod rot;
 mod sink;
 mod source;
+mod spec;
 mod verdict;
 mod whereto;
 
@@ -47,6 +48,9 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
     let started = Instant::now();
     let mut plan = Plan::new(args, env)?;
     let mut run = Run::new(&plan);
+    if plan.spec {
+        return check_spec(plan, run, started);
+    }
     let (mut info, wrong_algorithm) = run.pass1(&mut plan);
     run.counts.other_shards = info.other_shards;
     run.duplicates(&mut info);
@@ -75,6 +79,30 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
         reread_failed: reread.is_err(),
         entries: info.entries,
         wrong_algorithm,
+        elapsed: started.elapsed(),
+    };
+    finish::finish(&plan.args, run, ended)
+}
+
+/// A tree spec's check: its one pass, then the same finish.
+fn check_spec(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
+    let readers = std::mem::take(&mut plan.opened.readers);
+    let reader = readers
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Box::new(std::io::empty()));
+    let (read, tally) = spec::pass(&plan.engine, reader, &plan.args, &mut run);
+    run.counts.notes = tally.notes();
+    run.counts.spec = true;
+    run.reporter.finish();
+    let manifest = plan.args.manifests.first().cloned().unwrap_or_default();
+    let ended = finish::Ended {
+        read_error: read
+            .error
+            .map(|e| format!("{}: {e}", display(manifest.as_os_str().as_bytes()))),
+        reread_failed: false,
+        entries: read.entries,
+        wrong_algorithm: None,
         elapsed: started.elapsed(),
     };
     finish::finish(&plan.args, run, ended)

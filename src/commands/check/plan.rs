@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cli::CheckArgs;
+use crate::cli::{CheckArgs, FormatArg};
 use crate::commands::{engine_config, read_key};
 use crate::config::{self, Env};
 use crate::exit::Fail;
@@ -27,6 +27,8 @@ pub(super) struct Plan {
     pub engine: EngineConfig,
     /// `--shard`, resolved: only its entries are verified, only its files audited.
     pub shard: Option<(u64, u64)>,
+    /// The manifest is a tree spec (`--format mtree`, or its first line is `#mtree`).
+    pub spec: bool,
 }
 
 impl Plan {
@@ -70,7 +72,12 @@ impl Plan {
                 "stdout is closed; nowhere to report (use --status)",
             ));
         }
-        let mode = digest_mode(&args, &mut opened.readers).map_err(Fail::usage)?;
+        let spec = is_spec(&args, &mut opened.readers)?;
+        let mode = if spec {
+            Mode::default()
+        } else {
+            digest_mode(&args, &mut opened.readers).map_err(Fail::usage)?
+        };
         // The length comes from the manifest itself (b3sum -l): a short one verifies little.
         if mode.len < 16 {
             say(format_args!(
@@ -98,7 +105,40 @@ impl Plan {
             mode,
             engine,
             shard,
+            spec,
         })
+    }
+}
+
+/// Whether the manifest is a tree spec: `--format`, else the first bytes of the first
+/// manifest (peeked at, not consumed). A spec is checked alone, and not yet with `--audit`,
+/// `--shard`, `-z` or a key: refused here rather than half done.
+fn is_spec(args: &CheckArgs, readers: &mut [Box<dyn BufRead + Send>]) -> Result<bool, Fail> {
+    let spec = match args.format {
+        Some(f) => f == FormatArg::Mtree,
+        None => readers
+            .first_mut()
+            .and_then(|r| r.fill_buf().ok())
+            .is_some_and(|head| head.starts_with(b"#mtree")),
+    };
+    if !spec {
+        return Ok(false);
+    }
+    let refused = [
+        (args.manifests.len() > 1, "several MANIFESTs"),
+        (args.audit, "--audit"),
+        (args.shard.is_some(), "--shard"),
+        (args.zero, "-z"),
+        (
+            args.keys.keyed || args.keys.derive_key.is_some() || args.keys.length.is_some(),
+            "--keyed, --derive-key or --length",
+        ),
+    ];
+    match refused.iter().find(|(given, _)| *given) {
+        Some((_, what)) => Err(Fail::usage(format!(
+            "checking a tree spec (mtree): not with {what} (not built yet)"
+        ))),
+        None => Ok(true),
     }
 }
 

@@ -26,6 +26,8 @@ pub(super) enum Verdict {
     New,
     /// `--audit`: a missing entry's content, found under this name; the entry's name.
     Moved(Vec<u8>),
+    /// A tree spec's entry: each way the file differs from it (`mode 0755 → 0644`).
+    Differs(Vec<String>),
 }
 
 /// Why an entry could not be verified.
@@ -39,7 +41,7 @@ pub(super) enum Problem {
 }
 
 impl Problem {
-    fn of(kind: ErrorKind) -> Self {
+    pub(super) fn of(kind: ErrorKind) -> Self {
         match kind {
             ErrorKind::Missing | ErrorKind::Vanished => Problem::Missing,
             ErrorKind::Outside => Problem::Outside,
@@ -80,6 +82,7 @@ impl Verdict {
             Verdict::Unverified(p) => format!("FAILED ({})", p.label()).into(),
             Verdict::New => "NEW".into(),
             Verdict::Moved(from) => format!("MOVED (from {})", display(from)).into(),
+            Verdict::Differs(what) => format!("FAILED ({})", what.join("; ")).into(),
         }
     }
 
@@ -88,7 +91,7 @@ impl Verdict {
     }
 
     /// The `status` of an entry's JSON record.
-    fn json(&self) -> &'static str {
+    pub(super) fn json(&self) -> &'static str {
         match self {
             Verdict::Ok => "ok",
             Verdict::Unverified(p) => p.json(),
@@ -114,6 +117,7 @@ impl Verdict {
                 Verdict::Failed(Some(c)) => Some(c.json()),
                 _ => None,
             },
+            differences: Vec::new(),
         }
     }
 }
