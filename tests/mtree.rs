@@ -374,7 +374,8 @@ fn hostile_specs_are_confined_and_links_never_followed() {
     // Traced: nothing outside is opened, stat'ed or read, whatever the spec named.
     let trace = env.root().join("trace");
     let out = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=%file,%desc", "-o"])
+        // One file per thread (`-ff`): no call split over two lines.
+        .args(["-ff", "-qq", "-e", "trace=%file,%desc", "-o"])
         .arg(&trace)
         .arg(bin())
         .args(["-C", "dist", "check", "../s1"])
@@ -383,7 +384,19 @@ fn hostile_specs_are_confined_and_links_never_followed() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     // The link itself is stat'ed and read without following; every open through it fails.
-    let trace = std::fs::read_to_string(trace).unwrap();
+    let mut text = String::new();
+    for e in std::fs::read_dir(env.root()).unwrap() {
+        let path = e.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("trace.")
+        {
+            text.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
+    let trace = text;
     let through: Vec<&str> = trace
         .lines()
         .filter(|l| l.contains("\"escape") && l.contains("open"))
@@ -391,4 +404,48 @@ fn hostile_specs_are_confined_and_links_never_followed() {
     assert!(!through.is_empty(), "{trace}");
     assert!(through.iter().all(|l| l.contains("= -1 ")), "{through:#?}");
     assert!(trace.contains("AT_SYMLINK_NOFOLLOW"), "{trace}");
+}
+
+#[test]
+fn audit_of_a_spec_reports_new_entries_of_every_kind_and_moved_files() {
+    let env = TestEnv::new();
+    let dist = release_tree(&env);
+    let specs = three_producers(&env);
+    std::fs::rename(dist.join("v2/app.js"), dist.join("v2/main.js")).unwrap();
+    std::fs::create_dir(dist.join("v3")).unwrap();
+    symlink("v3", dist.join("next")).unwrap();
+    env.file("dist/.env", "SECRET=1\n");
+    for (spec, extra) in &specs {
+        let mut args = extra.clone();
+        args.push("--audit");
+        let out = check_spec(&env, spec, &args);
+        assert_eq!(out.status.code(), Some(1), "{spec}: {}", stderr(&out));
+        let text = stdout(&out);
+        for line in [
+            "v2/main.js: MOVED (from v2/app.js)\n",
+            "v3: NEW\n",
+            "next: NEW\n",
+            ".env: NEW\n",
+        ] {
+            assert!(text.contains(line), "{spec}: no {line:?} in {text}");
+        }
+        assert!(!text.contains("v2/app.js: FAILED"), "{spec}: {text}");
+        // The spec itself lies outside the tree; nothing else is new.
+        assert_eq!(
+            text.lines().filter(|l| l.ends_with(": NEW")).count(),
+            3,
+            "{spec}: {text}"
+        );
+    }
+}
+
+#[test]
+fn audit_of_a_digest_manifest_points_to_tree_specs_for_its_links() {
+    let env = TestEnv::new();
+    release_tree(&env);
+    let out = env.run(&["hash", "dist", "-o", "m.b3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.run(&["check", "--audit", "m.b3"]);
+    assert_stderr_contains(&out, "2 symlinks were not audited");
+    assert_stderr_contains(&out, "b3tree hash --format mtree");
 }

@@ -22,6 +22,14 @@ impl Skips {
         self.0.iter().sum()
     }
 
+    /// The count of one kind.
+    pub fn of(&self, kind: SkipKind) -> u64 {
+        SkipKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .map_or(0, |i| self.0[i])
+    }
+
     /// `2 symlinks, 1 FIFO` (empty when nothing was skipped).
     pub fn kinds(&self) -> String {
         SkipKind::ALL

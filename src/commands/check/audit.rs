@@ -59,8 +59,9 @@ pub(super) fn audit_tree<W: Write>(
                 if shard.is_some_and(|(k, n)| shard_of(&normalize(name), n) != k) {
                     return None;
                 }
-                let keep = !matches!(action, Action::Hash)
-                    || known.as_ref().is_none_or(|k| !k.contains(name));
+                // A tree spec's audit describes every entry: each listed one is known.
+                let listed = matches!(action, Action::Hash | Action::Describe(_));
+                let keep = !listed || known.as_ref().is_none_or(|k| !k.contains(name));
                 keep.then_some(action)
             })
         },
@@ -97,8 +98,10 @@ pub(super) fn audit_tree<W: Write>(
                 // The manifests themselves: given by the user, neither NEW nor special.
                 Outcome::Skipped(SkipKind::OwnOutput) => {}
                 Outcome::Skipped(kind) => sink.counts.not_audited.add(*kind),
-                // The audit's walk describes nothing.
-                Outcome::Described { .. } => {}
+                // A tree spec's audit: a directory, link or special file not listed.
+                Outcome::Described { .. } => {
+                    audited(sink, &done.name, Verdict::New, String::new());
+                }
             }
             Ok(())
         },

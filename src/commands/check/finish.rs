@@ -171,6 +171,17 @@ fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<String> {
     .chain(another_algorithm(counts))
     .collect();
     notes.extend(counts.notes.iter().cloned());
+    let links = counts
+        .not_audited
+        .of(crate::hash::outcome::SkipKind::Symlink);
+    if links > 0 {
+        notes.push(format!(
+            "{} not audited: a manifest of digests lists regular files only; a tree spec \
+             (b3tree hash --format mtree) records link targets, modes and empty directories and \
+             check verifies them",
+            plural(links, "symlink was", "symlinks were")
+        ));
+    }
     notes
 }
 

@@ -37,11 +37,14 @@ use source::{ReadFlags, SourceInfo, read_manifests};
 use crate::cli::{CheckArgs, ColorWhen};
 use crate::config::Env;
 use crate::exit::Ended;
+use crate::hash::algo::{Algo, Mode};
 use crate::names::escape::display;
-use crate::pipeline::engine;
+use crate::names::nameset::NameSet;
+use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::github::Annotations;
 use crate::report::stderr::{ProgressMode, Reporter};
 use crate::sys::cancel;
+use crate::walk::WalkConfig;
 use verdict::{Problem, Verdict};
 
 pub fn run(args: CheckArgs, env: &Env) -> Ended {
@@ -53,26 +56,9 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
     }
     let (mut info, wrong_algorithm) = run.pass1(&mut plan);
     run.counts.other_shards = info.other_shards;
-    run.duplicates(&mut info);
+    run.duplicates(info.names.as_mut());
     run.audit(&mut plan, &mut info);
-    // Missing entries held back for the audit, in manifest order.
-    let mut sink = Sink {
-        printer: &mut run.printer,
-        counts: &mut run.counts,
-        reporter: &mut run.reporter,
-        recorded: None,
-        annotations: run.annotations.as_mut(),
-    };
-    let reread = run.held.for_each_missing(|m| {
-        sink.counts.missing += 1;
-        sink.printer.missing(&m);
-        sink.annotate(m.name, &Verdict::Unverified(Problem::Missing), Some(m.at));
-    });
-    if let Err(e) = &reread {
-        run.reporter.error(&format!(
-            "cannot read the missing entries' names again: {e}"
-        ));
-    }
+    let reread = run.missing_held();
     run.reporter.finish();
     let ended = finish::Ended {
         read_error: info.read_error.take(),
@@ -91,16 +77,48 @@ fn check_spec(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
         .into_iter()
         .next()
         .unwrap_or_else(|| Box::new(std::io::empty()));
-    let (read, tally) = spec::pass(&plan.engine, reader, &plan.args, &mut run);
+    // A spec is not read again by line offset (its hierarchical form names an entry by the
+    // lines before it): the missing entries held for the audit keep their names.
+    run.held = MissingSet::new(vec![None]);
+    let (mut read, tally) = spec::pass(&plan.engine, reader, &plan.args, &mut run);
     run.counts.notes = tally.notes();
     run.counts.spec = true;
+    run.duplicates(Some(&mut read.names));
+    if plan.args.audit && read.error.is_none() && !cancel::is_stopped() {
+        // The spec describes the working directory: everything in it is audited, directories,
+        // links and special files too; files hashed as the spec's digests are.
+        let tree = Tree {
+            root: PathBuf::from("."),
+            known: Some(std::mem::take(&mut read.names)),
+            skip_files: std::mem::take(&mut plan.opened.ids),
+            walk: WalkConfig {
+                describe: true,
+                ..std::mem::take(&mut plan.audit_walk)
+            },
+            shard: None,
+        };
+        let algo = read.algo.unwrap_or(Algo::Blake3);
+        let engine = EngineConfig {
+            mode: std::sync::Arc::new(Mode::of(algo)),
+            ..plan.engine.clone()
+        };
+        let mut sink = Sink {
+            printer: &mut run.printer,
+            counts: &mut run.counts,
+            reporter: &mut run.reporter,
+            recorded: None,
+            annotations: run.annotations.as_mut(),
+        };
+        audit_tree(tree, &engine, &mut run.held, &mut sink);
+    }
+    let reread = run.missing_held();
     run.reporter.finish();
     let manifest = plan.args.manifests.first().cloned().unwrap_or_default();
     let ended = finish::Ended {
         read_error: read
             .error
             .map(|e| format!("{}: {e}", display(manifest.as_os_str().as_bytes()))),
-        reread_failed: false,
+        reread_failed: reread.is_err(),
         entries: read.entries,
         wrong_algorithm: None,
         elapsed: started.elapsed(),
@@ -194,9 +212,32 @@ impl Run {
         (info, wrong_algorithm)
     }
 
+    /// The missing entries held back for the audit, in manifest order (those whose content
+    /// did not turn up under another name).
+    fn missing_held(&mut self) -> std::io::Result<()> {
+        let mut sink = Sink {
+            printer: &mut self.printer,
+            counts: &mut self.counts,
+            reporter: &mut self.reporter,
+            recorded: None,
+            annotations: self.annotations.as_mut(),
+        };
+        let reread = self.held.for_each_missing(|m| {
+            sink.counts.missing += 1;
+            sink.printer.missing(&m);
+            sink.annotate(m.name, &Verdict::Unverified(Problem::Missing), Some(m.at));
+        });
+        if let Err(e) = &reread {
+            self.reporter.error(&format!(
+                "cannot read the missing entries' names again: {e}"
+            ));
+        }
+        reread
+    }
+
     /// A name listed twice (after normalisation) is said once per repeat.
-    fn duplicates(&mut self, info: &mut SourceInfo) {
-        let Some(names) = info.names.as_mut() else {
+    fn duplicates(&mut self, names: Option<&mut NameSet>) {
+        let Some(names) = names else {
             return;
         };
         for (again, first) in names.finish() {

@@ -126,7 +126,6 @@ fn is_spec(args: &CheckArgs, readers: &mut [Box<dyn BufRead + Send>]) -> Result<
     }
     let refused = [
         (args.manifests.len() > 1, "several MANIFESTs"),
-        (args.audit, "--audit"),
         (args.shard.is_some(), "--shard"),
         (args.zero, "-z"),
         (

@@ -17,16 +17,17 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use super::Run;
+use super::missing::MissingSet;
 use super::sink::Sink;
 use super::verdict::{Problem, Verdict};
 use crate::cli::{AlgoArg, CheckArgs};
-use crate::hash::algo::Algo;
+use crate::hash::algo::{Algo, Digest};
 use crate::hash::outcome::{Action, Content, ErrorKind, FileKind, Outcome};
 use crate::manifest::mtree::{SpecEntry, SpecReader};
 use crate::manifest::mtree_keys::{Observed, chosen_digest, compare};
 use crate::manifest::mtree_write::digest_keyword;
 use crate::names::escape::display;
-use crate::names::nameset::Location;
+use crate::names::nameset::{Location, NameSet, normalize};
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::pipeline::job::Done;
 use crate::pipeline::queue::Feeder;
@@ -44,6 +45,11 @@ pub(super) struct SpecItem {
 pub(super) struct SpecRead {
     pub entries: u64,
     pub error: Option<String>,
+    /// Every name, for duplicates and the audit.
+    pub names: NameSet,
+    /// The algorithm of the first digest the spec holds (the audit hashes with it, so that
+    /// a file found under a new name matches a missing entry: MOVED).
+    pub algo: Option<Algo>,
 }
 
 /// What the comparisons found beyond verdicts, said once at the end.
@@ -106,7 +112,7 @@ pub(super) fn pass(
                 recorded: None,
                 annotations: run.annotations.as_mut(),
             };
-            settle(done, args, &mut tally, &mut sink);
+            settle(done, args, &mut tally, &mut sink, &mut run.held);
             Ok(())
         },
     )
@@ -133,6 +139,10 @@ fn feed(
         };
         read.entries += 1;
         let digest = chosen_digest(&entry, only);
+        read.names.add(&normalize(&entry.path), (0, entry.line));
+        if read.algo.is_none() {
+            read.algo = digest.as_ref().map(|d| d.0);
+        }
         let action = Action::Describe(match &digest {
             Some((algo, _)) => Content::With(*algo),
             None => Content::Unread,
@@ -154,6 +164,7 @@ fn settle<W: std::io::Write>(
     args: &CheckArgs,
     tally: &mut Tally,
     sink: &mut Sink<'_, W>,
+    held: &mut MissingSet,
 ) {
     let Done {
         name,
@@ -189,6 +200,16 @@ fn settle<W: std::io::Write>(
                 sink.counts
                     .first_missing
                     .get_or_insert_with(|| name.clone());
+                // A file's entry waits for the audit: its content may be under a new name.
+                let digest = item
+                    .digest
+                    .as_ref()
+                    .and_then(|d| Digest::from_hex(d.1.as_bytes()));
+                if let (true, Some(digest)) = (args.audit, digest) {
+                    // Its line number stands for the offset: unique, and names are kept.
+                    held.push(&digest, item.at, item.at.1, name);
+                    return;
+                }
             }
             return verdict(sink, &name, &item, Verdict::Unverified(problem), None);
         }
