@@ -449,3 +449,47 @@ fn audit_of_a_digest_manifest_points_to_tree_specs_for_its_links() {
     assert_stderr_contains(&out, "2 symlinks were not audited");
     assert_stderr_contains(&out, "b3tree hash --format mtree");
 }
+
+/// README's "Release trees and deployments" example, as written there.
+#[test]
+fn readme_release_tree_example() {
+    let env = TestEnv::new();
+    env.file("dist/v1/app.js", "one\n");
+    env.file("dist/v2/app.js", "two\n");
+    write_mode(env.root().join("dist/run.sh"), "#!/bin/sh\n", 0o755);
+    std::fs::create_dir(env.root().join("dist/uploads")).unwrap();
+    symlink("v1", env.root().join("dist/latest")).unwrap();
+    let out = env.run(&[
+        "hash",
+        "--format",
+        "mtree",
+        "--algo",
+        "sha256",
+        "-o",
+        "dist.mtree",
+        "dist",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dist = env.root().join("dist");
+    std::fs::remove_file(dist.join("latest")).unwrap();
+    symlink("v2", dist.join("latest")).unwrap();
+    chmod(dist.join("run.sh"), 0o644);
+    std::fs::remove_dir(dist.join("uploads")).unwrap();
+    env.file("dist/.env", "KEY=1\n");
+    let out = env.run(&["check", "-C", "dist", "--audit", "../dist.mtree"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let failures: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| !l.ends_with(": OK"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            "latest: FAILED (link: v1 → v2)",
+            "run.sh: FAILED (mode 0755 → 0644)",
+            "uploads: FAILED (missing)",
+            ".env: NEW"
+        ]
+    );
+}

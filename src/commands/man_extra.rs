@@ -98,6 +98,10 @@ const HASH_EXAMPLES: &[Example] = &[
         "Nightly: reuse the digests of files whose size, times and inode did not change.",
     ),
     (
+        "b3tree hash --format mtree --algo sha256 -o dist.mtree dist",
+        "A tree spec: every entry with its type and mode, links with their targets, empty directories; NetBSD mtree and bsdtar read it.",
+    ),
+    (
         "b3tree hash -C data --shard 2/4 -o ../shard-2.b3",
         "The third of four shards of a CI matrix; join them with b3tree merge.",
     ),
@@ -111,6 +115,10 @@ const CHECK_EXAMPLES: &[Example] = &[
     (
         "curl -sL URL/SHA256SUMS | b3tree check --algo sha256",
         "Verify a published checksum file read from standard input.",
+    ),
+    (
+        "b3tree check -C dist --audit ../dist.mtree",
+        "Verify a tree spec: each difference named (link target, mode, type, size, content), new entries of every kind.",
     ),
     (
         "b3tree check --json m.b3 > report.jsonl",
@@ -198,6 +206,8 @@ One line per file, in canonical order (names compared component by component, ea
 A name with a backslash, a newline or bytes that are not UTF\-8 is escaped and the line starts with a backslash, as b3sum does.
 \-\-tag writes BLAKE3 (name) = hash; \-z ends lines with NUL; \-\-json writes JSON Lines.
 .PP
+\-\-format mtree writes a tree spec (mtree(5)) of one directory: #mtree, then one line per entry, ./path (the root is .) with names octal\-escaped, type, mode, size and the digest of a file (sha256digest, sha512digest, or blake3digest which only b3tree reads), the target of a link (link=).
+.PP
 With \-\-update, MANIFEST.b3tree\-state beside the manifest keeps, per file, the digest with size, mtime, ctime, inode and filesystem identity, bound to the manifest's bytes; MANIFEST.b3tree\-journal.N files are the records of a stopped run, which the next run resumes from. Neither is ever hashed.
 "#;
 
@@ -205,6 +215,8 @@ const CHECK_FORMAT: &str = r#".SH FORMAT
 Reads what b3tree hash, b3sum, sha256sum and sha512sum write: HASH, two spaces (or space and asterisk), NAME; BSD tags (ALGO (name) = hash); escaped names; CRLF; # comments.
 An untagged line of 64 hex digits is BLAKE3 unless \-\-algo says otherwise.
 Names resolve beneath the working directory (or \-C DIR); ../ and absolute names outside it are refused.
+.PP
+A tree spec (mtree: first line #mtree, or \-\-format mtree) is verified keyword by keyword: type, link, mode, uid, gid, size, time, nlink and the digest; each entry is described without following it.
 .PP
 A MANIFEST.b3tree\-state left by hash \-\-update beside the manifest is only used to tell how an entry failed: "corrupted" when its content changed and none of its recorded facts did.
 "#;
