@@ -23,19 +23,52 @@ pub struct SpecEntry {
     pub path: Vec<u8>,
     /// The line it starts on.
     pub line: u64,
-    /// The keywords in force: `/set` defaults, then the entry's own (which win).
-    pub keywords: Vec<(String, String)>,
+    /// The keywords in force, each once (`/set` defaults the entry does not override, then
+    /// its own), as `key=value` words joined by spaces: one allocation per entry, however
+    /// many keywords (a spec of a million entries is read while thousands are in flight).
+    keywords: Box<str>,
 }
 
 impl SpecEntry {
+    /// An entry with these keywords (each key once).
+    pub fn new(path: Vec<u8>, line: u64, pairs: &[(&str, &str)]) -> SpecEntry {
+        let mut text = String::new();
+        for (k, v) in pairs {
+            push_pair(&mut text, k, v);
+        }
+        SpecEntry {
+            path,
+            line,
+            keywords: text.into(),
+        }
+    }
+
+    /// The keywords in force, as (key, value); a bare keyword has an empty value.
+    pub fn pairs(&self) -> impl DoubleEndedIterator<Item = (&str, &str)> {
+        self.keywords
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| w.split_once('=').unwrap_or((w, "")))
+    }
+
     /// The value of `key` (or of its alias: `sha256` for `sha256digest`…).
     pub fn get(&self, key: &str) -> Option<&str> {
         let alias = key.strip_suffix("digest");
-        self.keywords
-            .iter()
+        self.pairs()
             .rev()
-            .find(|(k, _)| k == key || Some(k.as_str()) == alias)
-            .map(|(_, v)| v.as_str())
+            .find(|(k, _)| *k == key || Some(*k) == alias)
+            .map(|(_, v)| v)
+    }
+}
+
+fn push_pair(text: &mut String, k: &str, v: &str) {
+    if !text.is_empty() {
+        text.push(' ');
+    }
+    text.push_str(k);
+    if !v.is_empty() {
+        text.push('=');
+        text.push_str(v);
     }
 }
 
@@ -132,12 +165,25 @@ impl<R: BufRead> SpecReader<R> {
         name: &[u8],
         own: Vec<(String, String)>,
     ) -> Result<SpecEntry, String> {
-        let mut keywords = self.defaults.clone();
-        for (k, v) in own {
-            keywords.retain(|(d, _)| *d != k);
-            keywords.push((k, v));
+        let mut text = String::new();
+        for (k, v) in &self.defaults {
+            if !own.iter().any(|(o, _)| o == k) {
+                push_pair(&mut text, k, v);
+            }
         }
-        let is_dir = keywords.iter().any(|(k, v)| k == "type" && v == "dir");
+        for (i, (k, v)) in own.iter().enumerate() {
+            // A key given twice on one line: the last one holds.
+            if !own[i + 1..].iter().any(|(o, _)| o == k) {
+                push_pair(&mut text, k, v);
+            }
+        }
+        let keywords: Box<str> = text.into();
+        let is_dir = own
+            .iter()
+            .rev()
+            .chain(&self.defaults)
+            .find(|(k, _)| k == "type")
+            .is_some_and(|(_, v)| v == "dir");
         let components: Vec<&[u8]> = name
             .split(|b| *b == b'/')
             .filter(|c| !c.is_empty() && *c != b".")

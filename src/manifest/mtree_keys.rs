@@ -134,8 +134,8 @@ pub fn compare(entry: &SpecEntry, seen: &Observed) -> Compared {
             return out;
         }
     }
-    for (key, value) in &entry.keywords {
-        if let Some(&(_, algo)) = DIGESTS.iter().find(|(k, _)| k == key) {
+    for (key, value) in entry.pairs() {
+        if let Some(&(_, algo)) = DIGESTS.iter().find(|(k, _)| *k == key) {
             if !out.digests.iter().any(|(a, _)| *a == algo) {
                 out.digests.push((algo, value.to_ascii_lowercase()));
             }
@@ -144,7 +144,7 @@ pub fn compare(entry: &SpecEntry, seen: &Observed) -> Compared {
         match keyword(key, value, seen) {
             Some(Ok(())) => {}
             Some(Err(d)) => out.differences.push(d),
-            None => out.unknown.push(key.clone()),
+            None => out.unknown.push(key.to_string()),
         }
     }
     out
@@ -233,14 +233,7 @@ mod tests {
     use super::*;
 
     fn entry(keywords: &[(&str, &str)]) -> SpecEntry {
-        SpecEntry {
-            path: b"x".to_vec(),
-            line: 1,
-            keywords: keywords
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
+        SpecEntry::new(b"x".to_vec(), 1, keywords)
     }
 
     fn file() -> Observed {

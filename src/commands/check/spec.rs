@@ -129,7 +129,7 @@ fn feed(
     let mut spec = SpecReader::new(reader);
     let mut read = SpecRead::default();
     loop {
-        let entry = match spec.next_entry() {
+        let mut entry = match spec.next_entry() {
             Ok(Some(e)) => e,
             Ok(None) => break,
             Err(e) => {
@@ -147,8 +147,9 @@ fn feed(
             Some((algo, _)) => Content::With(*algo),
             None => Content::Unread,
         });
-        let path = PathBuf::from(OsString::from_vec(entry.path.clone()));
-        let name = entry.path.clone();
+        // The job carries the name; the item keeps the keywords only.
+        let name = std::mem::take(&mut entry.path);
+        let path = PathBuf::from(OsString::from_vec(name.clone()));
         let at = (0, entry.line);
         if !feeder.push(path, name, action, SpecItem { at, entry, digest }) {
             break;
