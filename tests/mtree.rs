@@ -532,3 +532,34 @@ fn checking_a_spec_of_a_million_entries_keeps_memory_flat() {
     // 1,000,000 fingerprints are 24 MB; the spec is 114 MB of text.
     assert!(kib < 64 * 1024, "peak RSS {kib} KiB");
 }
+
+/// `--update` of a spec: unchanged files' digests reused, a chmod (its ctime) re-reads the
+/// file and its new mode is written; the spec equals a full run's.
+#[test]
+fn update_of_a_spec_reuses_digests_and_sees_modes() {
+    let env = TestEnv::new();
+    let dist = release_tree(&env);
+    let update = [
+        "hash", "--format", "mtree", "--update", "-o", "u.mtree", "dist",
+    ];
+    // Past the racy margin (2 s) of every file's times, so that the records are trusted.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let out = env.run(&update);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.run(&update);
+    assert_stderr_contains(&out, "12 digests reused");
+    chmod(dist.join("run.sh"), 0o700);
+    std::fs::remove_file(dist.join("latest")).unwrap();
+    symlink("v2", dist.join("latest")).unwrap();
+    let out = env.run(&update);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_stderr_contains(&out, "11 digests reused");
+    assert_stderr_contains(&out, "1 file read");
+    let full = env.run(&["hash", "--format", "mtree", "dist"]);
+    assert_eq!(
+        std::fs::read(env.root().join("u.mtree")).unwrap(),
+        full.stdout
+    );
+    assert!(stdout(&full).contains("./run.sh type=file mode=0700 "));
+    assert!(stdout(&full).contains("./latest type=link mode=0777 link=v2\n"));
+}

@@ -139,10 +139,8 @@ fn spec_keywords(args: &HashArgs, mode: &Mode) -> Result<Option<Keywords>, Strin
     if args.json && args.keywords.is_some() {
         return Err("--keywords shapes mtree lines; --json records carry the mode only".into());
     }
-    for (given, flag) in [(args.update, "--update"), (args.shard.is_some(), "--shard")] {
-        if given {
-            return Err(format!("{flag} does not take --format mtree yet"));
-        }
+    if args.shard.is_some() {
+        return Err("--shard does not take --format mtree yet".into());
     }
     args.keywords
         .as_deref()

@@ -262,6 +262,10 @@ struct StateOptions<'a> {
     shard: Option<(u64, u64)>,
     files_from: bool,
     mode: String,
+    /// `--format mtree`: names are relative to the one PATH. Absent for digest manifests,
+    /// so that their states written before it stay valid.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tree_spec: bool,
 }
 
 /// The options a state is valid for: everything that shapes the names or the digests. A
@@ -286,6 +290,7 @@ pub(crate) fn options_text(
         shard,
         files_from: args.files_from.is_some(),
         mode: mode.fingerprint(),
+        tree_spec: args.format == crate::cli::FormatArg::Mtree,
     };
     serde_json::to_vec(&value).unwrap_or_default()
 }
