@@ -563,3 +563,46 @@ fn update_of_a_spec_reuses_digests_and_sees_modes() {
     assert!(stdout(&full).contains("./run.sh type=file mode=0700 "));
     assert!(stdout(&full).contains("./latest type=link mode=0777 link=v2\n"));
 }
+
+/// Owners: b3tree writes uid, gid, uname and gname when asked; a file given to another
+/// owner fails a bsdtar spec (which holds all four) by each of them.
+#[test]
+fn owners_are_written_on_request_and_verified() {
+    let env = TestEnv::new();
+    let dist = release_tree(&env);
+    let out = env.run(&[
+        "hash",
+        "--format",
+        "mtree",
+        "--keywords",
+        "uid,gid,uname,gname",
+        "dist",
+    ]);
+    let text = stdout(&out);
+    let run = text.lines().find(|l| l.starts_with("./run.sh ")).unwrap();
+    assert!(run.contains(" uid=0 gid=0 uname=root gname=root "), "{run}");
+    let specs = three_producers(&env);
+    std::os::unix::fs::lchown(dist.join("run.sh"), Some(65534), Some(65534)).unwrap();
+    let out = check_spec(&env, "bsdtar.spec", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let nobody = String::from_utf8(
+        Command::new("id")
+            .args(["-nu", "65534"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let line = text.lines().find(|l| l.starts_with("run.sh: ")).unwrap();
+    for part in [
+        "uid 0 → 65534".to_string(),
+        "gid 0 → 65534".to_string(),
+        format!("uname root → {}", nobody.trim()),
+    ] {
+        assert!(line.contains(&part), "{line}");
+    }
+    // bsdtar's uname and gname are verified now: no warning names them.
+    assert!(!stderr(&out).contains("uname ("), "{}", stderr(&out));
+    drop(specs);
+}

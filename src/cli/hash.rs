@@ -97,8 +97,8 @@ pub struct HashArgs {
           conflicts_with_all = ["tag", "no_names", "zero", "raw", "digest", "files_from"])]
     pub format: FormatArg,
 
-    /// With --format mtree: optional keywords, comma-separated: uid, gid, nlink, time (off by
-    /// default: checkouts and copies change them while the tree stays the same)
+    /// With --format mtree: optional keywords, comma-separated: uid, gid, uname, gname, nlink,
+    /// time (off by default: checkouts and copies change them while the tree stays the same)
     #[arg(long, value_name = "LIST")]
     pub keywords: Option<String>,
 

@@ -220,7 +220,7 @@ pub struct CheckArgs {
     /// What the manifest is: b3sum lines, or a tree spec (mtree; recognised without this by
     /// its first line `#mtree`, as b3tree and bsdtar write it; NetBSD's `mtree -c` starts
     /// with comments instead). A spec's every keyword b3tree knows is verified: type, link
-    /// target, mode, uid, gid, size, time, nlink and the digest
+    /// target, mode, uid, gid, uname, gname, size, time, nlink and the digest
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<FormatArg>,
 

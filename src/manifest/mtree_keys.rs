@@ -24,6 +24,10 @@ pub struct Observed {
     pub nlink: u64,
     /// A link's target, as stored.
     pub link: Option<Vec<u8>>,
+    /// The names of the owner and group (looked up only for entries with `uname` or
+    /// `gname`; None: the id has no name here).
+    pub uname: Option<Vec<u8>>,
+    pub gname: Option<Vec<u8>>,
 }
 
 /// One way the file differs from its entry.
@@ -61,6 +65,12 @@ pub enum Difference {
         spec: u64,
         found: u64,
     },
+    /// `uname` or `gname` (the keyword), the name in the spec and the one found.
+    Owner {
+        key: &'static str,
+        spec: Vec<u8>,
+        found: Option<Vec<u8>>,
+    },
     /// A value b3tree cannot read (`mode=u+rw`, `size=x`): the entry cannot pass.
     Unreadable {
         key: String,
@@ -83,6 +93,10 @@ impl std::fmt::Display for Difference {
                 write!(f, "time {spec} → {}.{:09}", found.0, found.1)
             }
             Difference::Nlink { spec, found } => write!(f, "nlink {spec} → {found}"),
+            Difference::Owner { key, spec, found } => match found {
+                Some(found) => write!(f, "{key} {} → {}", display(spec), display(found)),
+                None => write!(f, "{key} {} → an id with no name", display(spec)),
+            },
             Difference::Unreadable { key, value } => write!(f, "{key}={value}: not understood"),
         }
     }
@@ -206,6 +220,23 @@ fn keyword(key: &str, value: &str, seen: &Observed) -> Option<Result<(), Differe
                 found: seen.nlink,
             })
         }),
+        "uname" | "gname" => {
+            let key: &'static str = if key == "uname" { "uname" } else { "gname" };
+            let found = if key == "uname" {
+                &seen.uname
+            } else {
+                &seen.gname
+            };
+            match vis::decode(value.as_bytes()) {
+                Err(_) => Err(unreadable()),
+                Ok(spec) if found.as_deref() == Some(spec.as_slice()) => Ok(()),
+                Ok(spec) => Err(Difference::Owner {
+                    key,
+                    spec,
+                    found: found.clone(),
+                }),
+            }
+        }
         "time" => time(value).ok_or_else(unreadable).and_then(|spec| {
             (spec == seen.mtime).then_some(()).ok_or(Difference::Time {
                 spec: value.to_string(),
@@ -246,6 +277,8 @@ mod tests {
             mtime: (1_700_000_000, 500_000_000),
             nlink: 1,
             link: None,
+            uname: Some(b"me".to_vec()),
+            gname: None,
         }
     }
 
@@ -267,7 +300,7 @@ mod tests {
         let c = compare(&e, &file());
         assert!(c.differences.is_empty(), "{:?}", c.differences);
         assert_eq!(c.digests, [("sha256", "abcd".to_string())]);
-        assert_eq!(c.unknown, ["flags", "uname"]);
+        assert_eq!(c.unknown, ["flags"]);
     }
 
     #[test]
@@ -321,6 +354,10 @@ mod tests {
                 }
             ),
             Vec::<String>::new()
+        );
+        assert_eq!(
+            said(&[("uname", "root"), ("gname", "wheel")], file()),
+            ["uname root → me", "gname wheel → an id with no name"]
         );
         assert_eq!(
             said(&[("mode", "u+rw")], file()),

@@ -13,6 +13,7 @@ use crate::hash::algo::{Algo, Digest};
 use crate::hash::facts::{Facts, Meta};
 use crate::hash::outcome::{FileKind, Outcome};
 use crate::names::vis;
+use crate::sys::owners::Owners;
 
 /// The first line of a spec b3tree writes.
 pub const HEADER: &[u8] = b"#mtree\n";
@@ -22,13 +23,15 @@ pub const HEADER: &[u8] = b"#mtree\n";
 pub struct Keywords {
     pub uid: bool,
     pub gid: bool,
+    pub uname: bool,
+    pub gname: bool,
     pub time: bool,
     pub nlink: bool,
 }
 
 impl Keywords {
     /// The names `--keywords` takes.
-    pub const NAMES: [&'static str; 4] = ["uid", "gid", "time", "nlink"];
+    pub const NAMES: [&'static str; 6] = ["uid", "gid", "uname", "gname", "time", "nlink"];
 
     /// `uid,gid,time`: each name one of [`Self::NAMES`].
     pub fn parse(list: &str) -> Result<Keywords, String> {
@@ -37,6 +40,8 @@ impl Keywords {
             match word {
                 "uid" => k.uid = true,
                 "gid" => k.gid = true,
+                "uname" => k.uname = true,
+                "gname" => k.gname = true,
                 "time" => k.time = true,
                 "nlink" => k.nlink = true,
                 other => {
@@ -64,12 +69,12 @@ pub fn digest_keyword(algo: Algo) -> &'static str {
 /// spec does not hold (an error or a skip: those go to stderr and the summary).
 pub fn spec_line(
     line: &mut Vec<u8>,
-    name: &[u8],
-    outcome: &Outcome,
-    facts: Option<&Facts>,
+    entry: (&[u8], &Outcome, Option<&Facts>),
     algo: Algo,
     keywords: Keywords,
+    owners: &mut Owners,
 ) -> bool {
+    let (name, outcome, facts) = entry;
     let (kind, digest, link): (FileKind, Option<&Digest>, Option<&[u8]>) = match outcome {
         Outcome::Hashed { hash, .. } => (FileKind::File, Some(hash), None),
         Outcome::Described { kind, link } => (*kind, None, link.as_deref()),
@@ -89,7 +94,7 @@ pub fn spec_line(
         line.extend_from_slice(b" link=");
         line.extend_from_slice(vis::encode(target).as_bytes());
     }
-    push_optional(line, facts, meta, keywords);
+    push_optional(line, facts, meta, keywords, owners);
     if let Some(hash) = digest {
         line.push(b' ');
         line.extend_from_slice(digest_keyword(algo).as_bytes());
@@ -110,7 +115,15 @@ fn push_path(line: &mut Vec<u8>, name: &[u8]) {
     }
 }
 
-fn push_optional(line: &mut Vec<u8>, facts: Option<&Facts>, meta: Option<Meta>, k: Keywords) {
+/// The keywords of `--keywords`; a name an id does not have here is left out (as bsdtar
+/// does), never made up.
+fn push_optional(
+    line: &mut Vec<u8>,
+    facts: Option<&Facts>,
+    meta: Option<Meta>,
+    k: Keywords,
+    owners: &mut Owners,
+) {
     let (Some(f), Some(m)) = (facts, meta) else {
         return;
     };
@@ -120,6 +133,12 @@ fn push_optional(line: &mut Vec<u8>, facts: Option<&Facts>, meta: Option<Meta>, 
     }
     if k.gid {
         text.push_str(&format!(" gid={}", m.gid));
+    }
+    if let Some(name) = k.uname.then(|| owners.user(m.uid)).flatten() {
+        text.push_str(&format!(" uname={}", vis::encode(name)));
+    }
+    if let Some(name) = k.gname.then(|| owners.group(m.gid)).flatten() {
+        text.push_str(&format!(" gname={}", vis::encode(name)));
     }
     if k.nlink {
         text.push_str(&format!(" nlink={}", m.nlink));
@@ -159,24 +178,23 @@ mod tests {
             kind: FileKind::Dir,
             link: None,
         };
+        let owners = &mut Owners::default();
         assert!(spec_line(
             &mut out,
-            b".",
-            &dir,
-            Some(&facts(0o40755, 4096)),
+            (b".", &dir, Some(&facts(0o40755, 4096))),
             Algo::Sha256,
-            Keywords::default()
+            Keywords::default(),
+            owners,
         ));
         let hash = Digest::from_hex(&[b'a'; 64]).unwrap();
         let file = Outcome::Hashed { hash, size: 3 };
         let all = Keywords::parse("uid,gid,time,nlink").unwrap();
         spec_line(
             &mut out,
-            b"sp ace#*",
-            &file,
-            Some(&facts(0o100755, 3)),
+            (b"sp ace#*", &file, Some(&facts(0o100755, 3))),
             Algo::Sha256,
             all,
+            owners,
         );
         let link = Outcome::Described {
             kind: FileKind::Link,
@@ -184,11 +202,10 @@ mod tests {
         };
         spec_line(
             &mut out,
-            b"l",
-            &link,
-            Some(&facts(0o120777, 6)),
+            (b"l", &link, Some(&facts(0o120777, 6))),
             Algo::Blake3,
             Keywords::default(),
+            owners,
         );
         let text = String::from_utf8(out.clone()).unwrap();
         assert_eq!(
@@ -206,13 +223,13 @@ mod tests {
             names.push(e.path.clone());
         }
         assert_eq!(names, [b".".to_vec(), b"sp ace#*".to_vec(), b"l".to_vec()]);
+        let skipped = Outcome::Skipped(crate::hash::outcome::SkipKind::OwnOutput);
         assert!(!spec_line(
             &mut out,
-            b"x",
-            &Outcome::Skipped(crate::hash::outcome::SkipKind::OwnOutput),
-            None,
+            (b"x", &skipped, None),
             Algo::Blake3,
-            all
+            all,
+            owners
         ));
         assert!(
             Keywords::parse("uid,flags")

@@ -14,6 +14,7 @@ use crate::manifest::mtree_write::{Keywords, spec_line};
 use crate::manifest::read::MAX_LINE;
 use crate::names::escape::{Escaping, needs_escape, push_name};
 use crate::record::{HashRecord, Path};
+use crate::sys::owners::Owners;
 
 /// Output format of `hash`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub struct ManifestWriter<W: Write> {
     /// `--format mtree` (with `--json` too): every entry with its type and mode, and these
     /// optional keywords. None: regular files only.
     spec: Option<Keywords>,
+    /// Owner and group names for `uname` and `gname`.
+    owners: Owners,
     line: Vec<u8>,
 }
 
@@ -71,6 +74,7 @@ impl<W: Write> ManifestWriter<W> {
             algo: Algo::Blake3,
             shape: Shape::default(),
             spec: None,
+            owners: Owners::default(),
             line: Vec::with_capacity(256),
         }
     }
@@ -132,7 +136,9 @@ impl<W: Write> ManifestWriter<W> {
         match (self.format, outcome) {
             (Format::Mtree, _) => {
                 let keywords = self.spec.unwrap_or_default();
-                if !spec_line(&mut self.line, name, outcome, facts, self.algo, keywords) {
+                let entry = (name, outcome, facts);
+                let owners = &mut self.owners;
+                if !spec_line(&mut self.line, entry, self.algo, keywords, owners) {
                     return Ok(());
                 }
             }

@@ -10,6 +10,7 @@ pub(crate) mod fsinfo;
 pub mod limits;
 pub(crate) mod mapguard;
 pub mod open;
+pub mod owners;
 pub(crate) mod resolve;
 pub mod roots;
 pub mod stdio;

@@ -32,6 +32,7 @@ use crate::pipeline::engine::{self, EngineConfig};
 use crate::pipeline::job::Done;
 use crate::pipeline::queue::Feeder;
 use crate::record::{CheckRecord, Path};
+use crate::sys::owners::Owners;
 
 /// What a spec entry's job carries: where it is, its keywords, the digest to compare.
 pub(super) struct SpecItem {
@@ -59,6 +60,8 @@ pub(super) struct Tally {
     unknown: BTreeMap<String, u64>,
     /// Regular files whose entry holds no digest b3tree verifies.
     no_digest: u64,
+    /// Owner and group names, for `uname` and `gname`.
+    owners: Owners,
 }
 
 impl Tally {
@@ -184,6 +187,8 @@ fn settle<W: std::io::Write>(
         mtime: facts.map_or((0, 0), |f| f.mtime),
         nlink: meta.nlink,
         link: link.map(<[u8]>::to_vec),
+        uname: None,
+        gname: None,
     };
     let (observed, actual) = match &outcome {
         Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => return,
@@ -226,6 +231,13 @@ fn settle<W: std::io::Write>(
             );
         }
     };
+    let mut observed = observed;
+    if item.entry.get("uname").is_some() {
+        observed.uname = tally.owners.user(meta.uid).map(<[u8]>::to_vec);
+    }
+    if item.entry.get("gname").is_some() {
+        observed.gname = tally.owners.group(meta.gid).map(<[u8]>::to_vec);
+    }
     let compared = compare(&item.entry, &observed);
     for key in compared.unknown {
         *tally.unknown.entry(key).or_default() += 1;
