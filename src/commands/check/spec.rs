@@ -22,7 +22,7 @@ use super::sink::Sink;
 use super::verdict::{Problem, Verdict};
 use crate::cli::{AlgoArg, CheckArgs};
 use crate::hash::algo::{Algo, Digest};
-use crate::hash::outcome::{Action, Content, ErrorKind, FileKind, Outcome};
+use crate::hash::outcome::{Action, Content, EntryError, ErrorKind, FileKind, Outcome};
 use crate::manifest::mtree::{SpecEntry, SpecReader};
 use crate::manifest::mtree_keys::{Observed, chosen_digest, compare};
 use crate::manifest::mtree_write::digest_keyword;
@@ -192,33 +192,7 @@ fn settle<W: std::io::Write>(
     };
     let (observed, actual) = match &outcome {
         Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => return,
-        Outcome::Failed(e) => {
-            let problem = Problem::of(e.kind);
-            if problem == Problem::Missing && args.ignore_missing {
-                sink.counts.ignored_missing += 1;
-                return;
-            }
-            if !matches!(problem, Problem::Missing | Problem::Outside) {
-                let line = format!("{}: {}: {e}", sink.printer.loc(item.at), display(&name));
-                sink.reporter.error(&line);
-            }
-            if problem == Problem::Missing {
-                sink.counts
-                    .first_missing
-                    .get_or_insert_with(|| name.clone());
-                // A file's entry waits for the audit: its content may be under a new name.
-                let digest = item
-                    .digest
-                    .as_ref()
-                    .and_then(|d| Digest::from_hex(d.1.as_bytes()));
-                if let (true, Some(digest)) = (args.audit, digest) {
-                    // Its line number stands for the offset: unique, and names are kept.
-                    held.push(&digest, item.at, item.at.1, name);
-                    return;
-                }
-            }
-            return verdict(sink, &name, &item, Verdict::Unverified(problem), None);
-        }
+        Outcome::Failed(e) => return unverified(e, name, item, args, sink, held),
         Outcome::Hashed { hash, .. } => (seen(FileKind::File, None), Some(hash.to_hex())),
         Outcome::Described { kind, link } => (seen(*kind, link.as_deref()), None),
         Outcome::Skipped(_) => {
@@ -258,6 +232,40 @@ fn settle<W: std::io::Write>(
         Verdict::Differs(differences)
     };
     verdict(sink, &name, &item, v, actual);
+}
+
+/// An entry that could not be described or read: missing (held for the audit when it is a
+/// file with a digest: its content may be under a new name), outside, unreadable.
+fn unverified<W: std::io::Write>(
+    e: &EntryError,
+    name: Vec<u8>,
+    item: SpecItem,
+    args: &CheckArgs,
+    sink: &mut Sink<'_, W>,
+    held: &mut MissingSet,
+) {
+    let problem = Problem::of(e.kind);
+    if problem == Problem::Missing && args.ignore_missing {
+        sink.counts.ignored_missing += 1;
+        return;
+    }
+    if !matches!(problem, Problem::Missing | Problem::Outside) {
+        let line = format!("{}: {}: {e}", sink.printer.loc(item.at), display(&name));
+        sink.reporter.error(&line);
+    }
+    if problem == Problem::Missing {
+        sink.counts
+            .first_missing
+            .get_or_insert_with(|| name.clone());
+        let digest = item.digest.as_ref();
+        let digest = digest.and_then(|d| Digest::from_hex(d.1.as_bytes()));
+        if let (true, Some(digest)) = (args.audit, digest) {
+            // Its line number stands for the offset: unique, and names are kept.
+            held.push(&digest, item.at, item.at.1, name);
+            return;
+        }
+    }
+    verdict(sink, &name, &item, Verdict::Unverified(problem), None);
 }
 
 /// Counts, prints and annotates the verdict about `name`.
