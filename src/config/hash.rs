@@ -139,9 +139,6 @@ fn spec_keywords(args: &HashArgs, mode: &Mode) -> Result<Option<Keywords>, Strin
     if args.json && args.keywords.is_some() {
         return Err("--keywords shapes mtree lines; --json records carry the mode only".into());
     }
-    if args.shard.is_some() {
-        return Err("--shard does not take --format mtree yet".into());
-    }
     args.keywords
         .as_deref()
         .map_or(Ok(Keywords::default()), Keywords::parse)

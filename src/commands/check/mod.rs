@@ -80,7 +80,8 @@ fn check_spec(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
     // A spec is not read again by line offset (its hierarchical form names an entry by the
     // lines before it): the missing entries held for the audit keep their names.
     run.held = MissingSet::new(vec![None]);
-    let (mut read, tally) = spec::pass(&plan.engine, reader, &plan.args, &mut run);
+    let (mut read, tally) = spec::pass(&plan.engine, reader, (&plan.args, plan.shard), &mut run);
+    run.counts.other_shards = read.other_shards;
     run.counts.notes = tally.notes();
     run.counts.spec = true;
     run.duplicates(Some(&mut read.names));
@@ -95,7 +96,7 @@ fn check_spec(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
                 describe: true,
                 ..std::mem::take(&mut plan.audit_walk)
             },
-            shard: None,
+            shard: plan.shard,
         };
         let algo = read.algo.unwrap_or(Algo::Blake3);
         let engine = EngineConfig {

@@ -126,7 +126,6 @@ fn is_spec(args: &CheckArgs, readers: &mut [Box<dyn BufRead + Send>]) -> Result<
     }
     let refused = [
         (args.manifests.len() > 1, "several MANIFESTs"),
-        (args.shard.is_some(), "--shard"),
         (args.zero, "-z"),
         (
             args.keys.keyed || args.keys.derive_key.is_some() || args.keys.length.is_some(),

@@ -33,6 +33,7 @@ use crate::pipeline::job::Done;
 use crate::pipeline::queue::Feeder;
 use crate::record::{CheckRecord, Path};
 use crate::sys::owners::Owners;
+use crate::tree_digest::shard_of;
 
 /// What a spec entry's job carries: where it is, its keywords, the digest to compare.
 pub(super) struct SpecItem {
@@ -51,6 +52,8 @@ pub(super) struct SpecRead {
     /// The algorithm of the first digest the spec holds (the audit hashes with it, so that
     /// a file found under a new name matches a missing entry: MOVED).
     pub algo: Option<Algo>,
+    /// `--shard`: entries left to the other shards' jobs.
+    pub other_shards: u64,
 }
 
 /// What the comparisons found beyond verdicts, said once at the end.
@@ -94,7 +97,7 @@ impl Tally {
 pub(super) fn pass(
     engine_cfg: &EngineConfig,
     reader: Box<dyn BufRead + Send>,
-    args: &CheckArgs,
+    (args, shard): (&CheckArgs, Option<(u64, u64)>),
     run: &mut Run,
 ) -> (SpecRead, Tally) {
     let only = args.algo.map(|a| match a {
@@ -105,7 +108,7 @@ pub(super) fn pass(
     let mut tally = Tally::default();
     let read = engine::run(
         engine_cfg,
-        move |feeder| feed(reader, only, feeder),
+        move |feeder| feed(reader, (only, shard), feeder),
         |done| {
             run.reporter.progress(&done.outcome);
             let mut sink = Sink {
@@ -124,9 +127,11 @@ pub(super) fn pass(
 }
 
 /// Every entry of the spec as a describe job, in spec order.
+/// `--shard K/N`: only the entries of shard K (the partition `hash --shard` makes of the
+/// same names); every name still goes into the set the audit knows.
 fn feed(
     reader: Box<dyn BufRead + Send>,
-    only: Option<Algo>,
+    (only, shard): (Option<Algo>, Option<(u64, u64)>),
     feeder: &mut Feeder<SpecItem>,
 ) -> SpecRead {
     let mut spec = SpecReader::new(reader);
@@ -143,6 +148,10 @@ fn feed(
         read.entries += 1;
         let digest = chosen_digest(&entry, only);
         read.names.add(&normalize(&entry.path), (0, entry.line));
+        if shard.is_some_and(|(k, n)| shard_of(&entry.path, n) != k) {
+            read.other_shards += 1;
+            continue;
+        }
         if read.algo.is_none() {
             read.algo = digest.as_ref().map(|d| d.0);
         }

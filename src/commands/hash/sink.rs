@@ -115,6 +115,7 @@ impl Sink {
             .with_algo(settings.mode.algo)
             .with_shape(settings.shape)
             .with_spec(settings.spec);
+        // A spec's `#mtree` comes first (check recognises a spec by it), then the shard line.
         writer
             .start()
             .map_err(|e| Fail::fatal(format!("cannot write the output: {e}")))?;

@@ -7,6 +7,8 @@
 //! under unrelated directories (shards of different roots). The output is written like
 //! `hash -o`: temporary file, fsync, rename.
 
+mod spec;
+
 use std::cmp::Ordering;
 use std::io::{self, BufRead, Write};
 
@@ -100,14 +102,24 @@ impl Input {
 pub fn run(args: MergeArgs, env: &Env) -> Ended {
     let opened = read::open_all(&args.manifests).map_err(Fail::usage)?;
     let mut inputs = Vec::new();
+    let mut specs = Vec::new();
     for (name, mut reader) in opened.names.into_iter().zip(opened.readers) {
-        let shard = match read_shard_header(&mut reader) {
-            Ok(s) => s,
-            Err(_) if cancel::was_interrupted() => return Ok(Exit::Interrupted),
-            Err(e) => return Err(Fail::usage(format!("cannot read {name}: {e}"))),
+        let header = match (is_spec(&mut reader), read_shard_header(&mut reader)) {
+            (Ok(spec), Ok(shard)) => (spec, shard.0, shard.1),
+            _ if cancel::was_interrupted() => return Ok(Exit::Interrupted),
+            (Err(e), _) | (_, Err(e)) => {
+                return Err(Fail::usage(format!("cannot read {name}: {e}")));
+            }
+        };
+        let (shard, read) = match header {
+            (true, shard, read) => {
+                specs.push((shard, spec::SpecInput::new(name, reader, 1 + read)));
+                continue;
+            }
+            (false, shard, read) => (shard, read),
         };
         let mut lines = LineReader::new(reader);
-        lines.line_no = u64::from(shard.is_some());
+        lines.line_no = read;
         inputs.push(Input {
             name,
             lines,
@@ -118,8 +130,20 @@ pub fn run(args: MergeArgs, env: &Env) -> Ended {
             shards: Default::default(),
         });
     }
+    if !specs.is_empty() {
+        if let Some(other) = inputs.first() {
+            return Err(Fail::usage(format!(
+                "{} is a tree spec but {} is a manifest of digests: merge joins shards of one \
+                 kind",
+                specs[0].1.name, other.name
+            )));
+        }
+        return merge_specs(specs, &args, env);
+    }
+    let shards: Vec<(&str, Option<(u64, u64)>)> =
+        inputs.iter().map(|i| (i.name.as_str(), i.shard)).collect();
     if !args.partial {
-        complete_set(&inputs).map_err(|why| {
+        complete_set(&shards).map_err(|why| {
             Fail::failed(format!(
                 "{why}; refusing to merge (--partial merges anyway)"
             ))
@@ -138,15 +162,69 @@ pub fn run(args: MergeArgs, env: &Env) -> Ended {
         }
         return Err(Fail::unwritten("the merged manifest", &e));
     }
-    if let Some(w) = layout_warning(&inputs) {
+    let sets: Vec<&std::collections::BTreeSet<u64>> = inputs.iter().map(|i| &i.shards).collect();
+    finished(count, &sets, "manifest")
+}
+
+/// Says how the merge went: a layout that does not look like one run's shards, the count.
+fn finished(count: u64, shards: &[&std::collections::BTreeSet<u64>], what: &str) -> Ended {
+    if let Some(w) = layout_warning(shards) {
         say(format_args!("warning: {w}"));
     }
     say(format_args!(
         "merged {} from {}",
         plural(count, "entry", "entries"),
-        summary::count(inputs.len() as u64, "manifest")
+        summary::count(shards.len() as u64, what)
     ));
     Ok(Exit::Ok)
+}
+
+/// The merge of tree spec shards (see `spec`): the same checks of the set, the same
+/// atomic output.
+fn merge_specs(
+    specs: Vec<(Option<(u64, u64)>, spec::SpecInput)>,
+    args: &MergeArgs,
+    env: &Env,
+) -> Ended {
+    let shards: Vec<(&str, Option<(u64, u64)>)> =
+        specs.iter().map(|(s, i)| (i.name.as_str(), *s)).collect();
+    if !args.partial {
+        complete_set(&shards).map_err(|why| {
+            Fail::failed(format!(
+                "{why}; refusing to merge (--partial merges anyway)"
+            ))
+        })?;
+    }
+    let mut inputs: Vec<spec::SpecInput> = specs.into_iter().map(|(_, i)| i).collect();
+    let mut output =
+        Output::for_target(args.output.as_deref(), env.stdout_closed).map_err(Fail::fatal)?;
+    let count = spec::merge_specs(&mut inputs, &mut output).map_err(|e| Fail {
+        exit: e.exit(),
+        message: e.to_string(),
+    })?;
+    if let Err(e) = output.commit() {
+        if cancel::was_interrupted() {
+            return Ok(Exit::Interrupted);
+        }
+        return Err(Fail::unwritten("the merged spec", &e));
+    }
+    let sets: Vec<&std::collections::BTreeSet<u64>> = inputs.iter().map(|i| &i.shards).collect();
+    finished(count, &sets, "tree spec")
+}
+
+/// Whether `reader` holds a tree spec (its first line is `#mtree`); that line is consumed.
+fn is_spec(reader: &mut Box<dyn BufRead + Send>) -> io::Result<bool> {
+    let spec = loop {
+        match reader.fill_buf() {
+            Ok(buf) => break buf.starts_with(b"#mtree\n") || buf.starts_with(b"#mtree\r\n"),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    if spec {
+        reader.read_until(b'\n', &mut Vec::new())?;
+    }
+    Ok(spec)
 }
 
 /// Why a merge stopped.
@@ -237,9 +315,12 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, MergeError> {
     Ok(count)
 }
 
-/// Reads the `# b3tree shard K/N` first line of a shard manifest, if it has one (a first
-/// line that is another comment is consumed too; it would be skipped anyway).
-fn read_shard_header(reader: &mut Box<dyn BufRead + Send>) -> io::Result<Option<(u64, u64)>> {
+/// Reads the `# b3tree shard K/N` line a shard manifest starts with, if it has one, and
+/// how many lines it read (a first line that is another comment is consumed too; it would
+/// be skipped anyway, and the line numbers of messages count it).
+fn read_shard_header(
+    reader: &mut Box<dyn BufRead + Send>,
+) -> io::Result<(Option<(u64, u64)>, u64)> {
     let starts_with_hash = loop {
         match reader.fill_buf() {
             Ok(buf) => break buf.first() == Some(&b'#'),
@@ -248,39 +329,35 @@ fn read_shard_header(reader: &mut Box<dyn BufRead + Send>) -> io::Result<Option<
         }
     };
     if !starts_with_hash {
-        return Ok(None);
+        return Ok((None, 0));
     }
     let mut line = Vec::new();
     io::Read::take(&mut *reader, 4096).read_until(b'\n', &mut line)?;
-    Ok(parse_shard_header(&line))
+    Ok((parse_shard_header(&line), 1))
 }
 
-/// The inputs are exactly shards 0..N-1 of one N, each once; else what is wrong.
-fn complete_set(inputs: &[Input]) -> Result<(), String> {
+/// The inputs (name, shard header) are exactly shards 0..N-1 of one N, each once; else
+/// what is wrong.
+fn complete_set(inputs: &[(&str, Option<(u64, u64)>)]) -> Result<(), String> {
     let mut n_seen: Option<(u64, &str)> = None;
     let mut have: std::collections::BTreeMap<u64, &str> = Default::default();
-    for input in inputs {
-        let Some((k, n)) = input.shard else {
+    for &(name, shard) in inputs {
+        let Some((k, n)) = shard else {
             return Err(format!(
-                "{} is not a shard manifest (no '# b3tree shard K/N' first line, as b3tree \
-                 hash --shard writes)",
-                input.name
+                "{name} is not a shard manifest (no '# b3tree shard K/N' line, as b3tree hash \
+                 --shard writes)"
             ));
         };
         match n_seen {
             Some((n0, first)) if n0 != n => {
                 return Err(format!(
-                    "{first} is a shard of {n0} but {} is shard {k}/{n}: not one set",
-                    input.name
+                    "{first} is a shard of {n0} but {name} is shard {k}/{n}: not one set"
                 ));
             }
-            _ => n_seen = Some((n, &input.name)),
+            _ => n_seen = Some((n, name)),
         }
-        if let Some(other) = have.insert(k, &input.name) {
-            return Err(format!(
-                "shard {k}/{n} given twice ({other} and {})",
-                input.name
-            ));
+        if let Some(other) = have.insert(k, name) {
+            return Err(format!("shard {k}/{n} given twice ({other} and {})", name));
         }
     }
     let Some((n, _)) = n_seen else {
@@ -303,13 +380,10 @@ fn complete_set(inputs: &[Input]) -> Result<(), String> {
 }
 
 /// With N inputs, each input should hold exactly one shard K of N, and together all of them.
-fn layout_warning(inputs: &[Input]) -> Option<String> {
+fn layout_warning(inputs: &[&std::collections::BTreeSet<u64>]) -> Option<String> {
     let n = inputs.len();
-    let ok = inputs.iter().all(|i| i.shards.len() <= 1) && {
-        let mut all: Vec<u64> = inputs
-            .iter()
-            .flat_map(|i| i.shards.iter().copied())
-            .collect();
+    let ok = inputs.iter().all(|s| s.len() <= 1) && {
+        let mut all: Vec<u64> = inputs.iter().flat_map(|s| s.iter().copied()).collect();
         let len = all.len();
         all.sort_unstable();
         all.dedup();

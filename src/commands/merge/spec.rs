@@ -1,0 +1,163 @@
+//! `merge` of tree spec shards (`hash --format mtree --shard K/N`): the k-way merge of
+//! `merge`, over spec lines. Each shard spec is in canonical order (the walk's), so the
+//! lines are interleaved by their names and written as they are: memory holds one line per
+//! input. What would make the result lie is refused as for manifests — an input out of
+//! order, a name in two inputs — and so is what b3tree's shards never hold: `/set`,
+//! `/unset` and `..` lines (the hierarchical form), whose meaning depends on lines in
+//! another input.
+
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::io::{self, BufRead, Write};
+
+use super::MergeError;
+use crate::manifest::mtree_write::HEADER;
+use crate::names::escape::display;
+use crate::names::nameset::normalize;
+use crate::names::order::canonical_cmp;
+use crate::names::vis;
+use crate::output::Output;
+use crate::tree_digest::shard_of;
+
+/// A spec line longer than this is refused (as `check` refuses it).
+const MAX_LINE: u64 = 4 << 20;
+
+/// One shard spec being merged.
+pub(super) struct SpecInput {
+    pub name: String,
+    reader: Box<dyn BufRead + Send>,
+    line_no: u64,
+    /// The next entry: its name in normal form (the root is empty: it sorts first), its
+    /// name as `hash` names it (for its shard), and its line.
+    head: Option<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+    last: Option<Vec<u8>>,
+    /// Shards (for N = number of inputs) its entries fall in.
+    pub shards: BTreeSet<u64>,
+}
+
+impl SpecInput {
+    /// `reader` after its `#mtree` line and shard line (`lines_read` of them).
+    pub fn new(name: String, reader: Box<dyn BufRead + Send>, lines_read: u64) -> Self {
+        SpecInput {
+            name,
+            reader,
+            line_no: lines_read,
+            head: None,
+            last: None,
+            shards: BTreeSet::new(),
+        }
+    }
+
+    /// Moves to the next entry; checks its form and canonical order.
+    fn advance(&mut self) -> Result<(), String> {
+        loop {
+            let mut line = Vec::new();
+            let n = io::Read::take(&mut self.reader, MAX_LINE)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| format!("cannot read {}: {e}", self.name))?;
+            if n == 0 {
+                self.head = None;
+                return Ok(());
+            }
+            self.line_no += 1;
+            let at = format!("{}:{}", self.name, self.line_no);
+            if line.last() != Some(&b'\n') {
+                if n as u64 == MAX_LINE {
+                    return Err(format!("{at}: line too long"));
+                }
+                line.push(b'\n');
+            }
+            let text = line.trim_ascii();
+            if text.is_empty() || text.starts_with(b"#") {
+                continue;
+            }
+            let word = text
+                .split(|b| *b == b' ' || *b == b'\t')
+                .next()
+                .unwrap_or_default();
+            if word.starts_with(b"/") || word == b".." || !(word == b"." || word.starts_with(b"./"))
+            {
+                return Err(format!(
+                    "{at}: not a full-path entry line (merge joins the specs b3tree hash \
+                     --format mtree --shard writes)"
+                ));
+            }
+            let decoded = vis::decode(word).map_err(|e| format!("{at}: name: {e}"))?;
+            let walked = match decoded.strip_prefix(b"./") {
+                Some(rest) => rest.to_vec(),
+                None => decoded.clone(),
+            };
+            let norm = normalize(&decoded);
+            if let Some(prev) = &self.last {
+                match canonical_cmp(prev, &norm) {
+                    Ordering::Less => {}
+                    Ordering::Equal => {
+                        return Err(format!(
+                            "{at}: {} is listed twice: refusing to merge",
+                            display(&walked)
+                        ));
+                    }
+                    Ordering::Greater => {
+                        return Err(format!(
+                            "{at}: not in canonical order ({} after {})",
+                            display(&walked),
+                            display(prev)
+                        ));
+                    }
+                }
+            }
+            self.last = Some(norm.clone());
+            self.head = Some((norm, walked, line));
+            return Ok(());
+        }
+    }
+}
+
+/// Merges the inputs into `out` (the `#mtree` line, then every entry); the count of
+/// entries, or why the inputs cannot make one honest spec.
+pub(super) fn merge_specs(inputs: &mut [SpecInput], out: &mut Output) -> Result<u64, MergeError> {
+    for input in inputs.iter_mut() {
+        input.advance().map_err(MergeError::Refused)?;
+    }
+    let n = inputs.len() as u64;
+    out.write_all(HEADER).map_err(MergeError::Write)?;
+    let mut count = 0u64;
+    loop {
+        let mut best: Option<usize> = None;
+        for (i, input) in inputs.iter().enumerate() {
+            let Some((name, _, line)) = &input.head else {
+                continue;
+            };
+            best = match best {
+                None => Some(i),
+                Some(b) => {
+                    let (other, walked, other_line) = inputs[b].head.as_ref().expect("head");
+                    match canonical_cmp(name, other) {
+                        Ordering::Less => Some(i),
+                        Ordering::Equal => {
+                            let what = if line == other_line {
+                                "overlapping"
+                            } else {
+                                "conflicting"
+                            };
+                            return Err(MergeError::Refused(format!(
+                                "{what} entries for {} in {} and {}: refusing to merge",
+                                display(walked),
+                                inputs[b].name,
+                                input.name
+                            )));
+                        }
+                        Ordering::Greater => Some(b),
+                    }
+                }
+            };
+        }
+        let Some(b) = best else { break };
+        let (_, walked, line) = inputs[b].head.take().expect("head");
+        inputs[b].shards.insert(shard_of(&walked, n));
+        out.write_all(&line).map_err(MergeError::Write)?;
+        count += 1;
+        inputs[b].advance().map_err(MergeError::Refused)?;
+    }
+    Ok(count)
+}
