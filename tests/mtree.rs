@@ -307,6 +307,9 @@ fn check_verifies_the_three_producers_specs_and_names_each_change() {
     std::fs::write(dist.join("v1/app.js"), "ONE\n").unwrap();
     std::fs::remove_file(dist.join("pipe")).unwrap();
     env.file("dist/pipe", "now a file");
+    // A file the spec holds with a digest, now a link (to a file: never followed).
+    std::fs::remove_file(dist.join(".htaccess")).unwrap();
+    symlink("v2/app.js", dist.join(".htaccess")).unwrap();
     for (spec, extra) in &specs {
         let out = check_spec(&env, spec, extra);
         assert_eq!(out.status.code(), Some(1), "{spec}: {}", stderr(&out));
@@ -331,6 +334,7 @@ fn check_verifies_the_three_producers_specs_and_names_each_change() {
             "{spec}: {text}"
         );
         assert!(line("pipe").contains("type: fifo → file"), "{spec}: {text}");
+        assert_eq!(line(".htaccess"), ".htaccess: FAILED (type: file → link)");
         assert!(line("v2/app.js").ends_with(": OK"), "{spec}: {text}");
         assert_stderr_contains(&out, "entries differ from the tree spec");
     }

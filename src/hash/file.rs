@@ -100,18 +100,20 @@ pub fn hash_file_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> (Outcome, 
         Ok(f) => f,
         Err(e) => return (Outcome::Failed(open_error(&e, dirs.no_symlinks())), None),
     };
-    let before = match Stat::of(&file) {
-        Ok(m) => m,
+    match Stat::of(&file) {
+        Ok(before) => hash_opened(&file, before, mode),
         Err(e) => {
-            return (
-                Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)),
-                None,
-            );
+            let error = EntryError::from_io(ErrorKind::Unreadable, &e);
+            (Outcome::Failed(error), None)
         }
-    };
-    let fs = fsinfo::fs_identity(before.dev, || fsinfo::fsid_of(&file).ok()).unwrap_or(0);
+    }
+}
+
+/// [`hash_file_in`] once the file is open and its fstat gave `before`.
+fn hash_opened(file: &File, before: Stat, mode: &Mode) -> (Outcome, Option<Facts>) {
+    let fs = fsinfo::fs_identity(before.dev, || fsinfo::fsid_of(file).ok()).unwrap_or(0);
     let facts = before.facts(fs);
-    (hash_open_file(&file, before, mode), Some(facts))
+    (hash_open_file(file, before, mode), Some(facts))
 }
 
 /// A tree spec's entry: what `path` is, not followed. A regular file is hashed (and must be
@@ -123,6 +125,15 @@ pub fn describe_in(
     content: Content,
     mode: &Mode,
 ) -> (Outcome, Option<Facts>) {
+    if let Content::With(algo) = content {
+        // Expected to be a file: opened without following it, one call; a link (ELOOP) is
+        // described below, anything else opened is described from its fstat.
+        match dirs.open_unfollowed(path) {
+            Ok(file) => return hash_or_describe(&file, &Mode::of(algo)),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
+            Err(e) => return (Outcome::Failed(open_error(&e, dirs.no_symlinks())), None),
+        }
+    }
     let (st, link) = match dirs.lstat(path) {
         Ok(found) => found,
         Err(e) => return (Outcome::Failed(open_error(&e, dirs.no_symlinks())), None),
@@ -152,6 +163,29 @@ pub fn describe_in(
         return (Outcome::Failed(error), facts);
     }
     (outcome, facts)
+}
+
+/// An open file: hashed when it is a regular file, else described by its fstat (it was
+/// opened without following a link, so it is not one).
+fn hash_or_describe(file: &File, mode: &Mode) -> (Outcome, Option<Facts>) {
+    let before = match Stat::of(file) {
+        Ok(st) => st,
+        Err(e) => {
+            let error = EntryError::from_io(ErrorKind::Unreadable, &e);
+            return (Outcome::Failed(error), None);
+        }
+    };
+    match FileKind::of_mode(before.mode) {
+        Some(FileKind::File) => hash_opened(file, before, mode),
+        Some(kind) => (
+            Outcome::Described { kind, link: None },
+            Some(before.facts(0)),
+        ),
+        None => {
+            let error = EntryError::new(ErrorKind::NotRegular, "a file of unknown type");
+            (Outcome::Failed(error), None)
+        }
+    }
 }
 
 /// Reuses `known`'s digest when the file at `path` is, by its stat facts, the version it

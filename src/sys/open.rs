@@ -152,6 +152,30 @@ impl DirCache {
         self.at_last(idx, follow, rest, describe_at)
     }
 
+    /// Opens the file at `path` for reading without following its last component (ELOOP
+    /// when it is a symlink: the caller describes it instead), the directories above it
+    /// resolved as [`Self::lstat`] resolves them. A tree spec's check opens an entry the
+    /// spec calls a file this way: one call where `lstat` then `open` took two.
+    pub fn open_unfollowed(&mut self, path: &Path) -> io::Result<File> {
+        let bytes = path.as_os_str().as_bytes();
+        let open_last = |dirfd: BorrowedFd<'_>, name: &std::ffi::CStr| {
+            if matches!(name.to_bytes(), b"." | b"..") {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            let flags = oflags(FILE_FLAGS | libc::O_NOFOLLOW);
+            retry_emfile(|| Ok(rustix::fs::openat(dirfd, name, flags, Mode::empty())?))
+                .map(File::from)
+        };
+        match &self.policy {
+            Confine::Anywhere => {
+                open_at(None, bytes, &mut self.cstr, FILE_FLAGS | libc::O_NOFOLLOW).map(File::from)
+            }
+            Confine::Beneath => self.at_last(0, true, bytes, open_last),
+            // Already: no symlink followed below a PATH.
+            Confine::NoSymlinks(_) => self.open(path),
+        }
+    }
+
     /// Holds the descriptor of root `idx` of `roots` (`NoSymlinks`), opened as given.
     fn hold_root(&mut self, roots: &Roots, idx: usize) -> io::Result<()> {
         if self.root.as_ref().is_none_or(|(i, _)| *i != idx) {
