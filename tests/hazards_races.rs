@@ -887,3 +887,101 @@ fn sigquit_leaves_no_core_file_and_sigvtalrm_sigxcpu_end_the_run_too() {
         assert_no_temp_files(env.root());
     }
 }
+
+// ---- tree specs (mtree) under the same swaps ----------------------------------------------
+
+/// `check` of a spec: an entry the spec calls a file is opened without following it, and
+/// its directories resolve beneath the root, so a directory swapped for a symlink out (or a
+/// file for a link to an outside file) never verifies. The spec holds the OUTSIDE digests:
+/// reading outside is the only way to say OK; a link is compared as a link.
+fn spec_check_under_swaps(no_openat2: bool) {
+    let env = TestEnv::new();
+    let (outside, sub, link) = swap_fixture(&env);
+    let secret = outside.path().join("secret");
+    std::fs::write(&secret, "outside").unwrap();
+    env.file("t/x", "inside");
+    symlink(&secret, env.root().join("t/xlink")).unwrap();
+    let digest = hex(b"outside");
+    let mut spec = String::from("#mtree\n");
+    for i in 0..10 {
+        spec.push_str(&format!("./sub/f{i} type=file blake3digest={digest}\n"));
+    }
+    spec.push_str(&format!("./x type=file blake3digest={digest}\n"));
+    env.file("spec", spec);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swap_dir = keep_swapping(sub, link, stop.clone());
+    let swap_file = keep_swapping(
+        env.root().join("t/x"),
+        env.root().join("t/xlink"),
+        stop.clone(),
+    );
+    let (mut outside_seen, mut link_seen) = (0, 0);
+    for run in 0..100 {
+        let mut cmd = env.cmd();
+        cmd.args(["check", "-C", "t", "../spec"]);
+        if no_openat2 {
+            cmd.env("B3TREE_NO_OPENAT2", "1");
+        }
+        let out = run_with_timeout(&mut cmd, LIMIT);
+        let text = stdout(&out);
+        assert!(
+            !text.contains(": OK"),
+            "run {run}: verified from outside:\n{text}"
+        );
+        assert_eq!(out.status.code(), Some(1), "run {run}: {}", stderr(&out));
+        outside_seen += usize::from(text.contains("FAILED (outside the root)"));
+        link_seen += usize::from(text.contains("x: FAILED (type: file → link)"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(swap_dir.join().unwrap() > 0 && swap_file.join().unwrap() > 0);
+    // The positive controls: runs met the directory as a link and x as a link.
+    eprintln!("of 100 runs: {outside_seen} met the directory swapped, {link_seen} x as a link");
+    assert!(outside_seen > 0 && link_seen > 0);
+}
+
+#[test]
+fn check_of_a_spec_never_verifies_outside_files_while_swapped() {
+    spec_check_under_swaps(false);
+}
+
+#[test]
+fn check_of_a_spec_without_openat2_never_verifies_outside_files_while_swapped() {
+    spec_check_under_swaps(true);
+}
+
+/// `hash --format mtree` under the same swaps: an entry is a link (its target recorded, not
+/// followed) or the tree's own file, never an outside file's digest.
+#[test]
+fn a_spec_never_holds_outside_content_while_swapped() {
+    let env = TestEnv::new();
+    let (outside, sub, link) = swap_fixture(&env);
+    let secret = outside.path().join("secret");
+    std::fs::write(&secret, "outside").unwrap();
+    env.file("t/x", "inside");
+    symlink(&secret, env.root().join("t/xlink")).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swap_dir = keep_swapping(sub, link, stop.clone());
+    let swap_file = keep_swapping(
+        env.root().join("t/x"),
+        env.root().join("t/xlink"),
+        stop.clone(),
+    );
+    let outside_hash = hex(b"outside");
+    let mut links = 0;
+    for run in 0..100 {
+        let out = run_with_timeout(env.cmd().args(["hash", "--format", "mtree", "t"]), LIMIT);
+        let text = stdout(&out);
+        assert!(
+            !text.contains(&outside_hash),
+            "run {run}: outside content:\n{text}"
+        );
+        links += text
+            .lines()
+            .filter(|l| l.starts_with("./x type=link "))
+            .count();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(swap_dir.join().unwrap() > 0 && swap_file.join().unwrap() > 0);
+    eprintln!("of 100 runs, {links} described x as a link");
+    assert!(links > 0);
+}
