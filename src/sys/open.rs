@@ -88,13 +88,11 @@ impl DirCache {
             Confine::Anywhere => self.open_relative(None, bytes, false),
             Confine::Beneath => self.open_relative(Some(0), bytes, true),
             Confine::NoSymlinks(roots) => {
-                let roots = roots.clone();
                 let Some((idx, rest)) = roots.split(bytes) else {
                     // The PATH itself (a file given on the command line): as given.
                     return open_at(None, bytes, &mut self.cstr, FILE_FLAGS).map(File::from);
                 };
-                let roots = roots.clone();
-                self.hold_root(&roots, idx)?;
+                self.hold_root(idx)?;
                 self.open_relative(Some(idx), rest, false)
             }
         }
@@ -115,11 +113,10 @@ impl DirCache {
             }
             return Ok(rustix::fs::stat(path)?);
         };
-        let roots = roots.clone();
         let Some((idx, rest)) = roots.split(bytes) else {
             return Ok(rustix::fs::stat(path)?);
         };
-        self.hold_root(&roots, idx)?;
+        self.hold_root(idx)?;
         self.at_last(idx, false, rest, |dirfd, name| {
             Ok(rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW)?)
         })
@@ -141,11 +138,10 @@ impl DirCache {
             }
             Confine::Beneath => (0, true, bytes),
             Confine::NoSymlinks(roots) => {
-                let roots = roots.clone();
                 let Some((idx, rest)) = roots.split(bytes) else {
                     return Ok((rustix::fs::stat(path)?, None));
                 };
-                self.hold_root(&roots, idx)?;
+                self.hold_root(idx)?;
                 return self.at_last(idx, false, rest, describe_at);
             }
         };
@@ -176,8 +172,11 @@ impl DirCache {
         }
     }
 
-    /// Holds the descriptor of root `idx` of `roots` (`NoSymlinks`), opened as given.
-    fn hold_root(&mut self, roots: &Roots, idx: usize) -> io::Result<()> {
+    /// Holds the descriptor of root `idx` (`NoSymlinks`), opened as given.
+    fn hold_root(&mut self, idx: usize) -> io::Result<()> {
+        let Confine::NoSymlinks(roots) = &self.policy else {
+            return Ok(());
+        };
         if self.root.as_ref().is_none_or(|(i, _)| *i != idx) {
             self.dir = None;
             let root = roots.path(idx);

@@ -103,14 +103,8 @@ fn check_spec(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
             mode: std::sync::Arc::new(Mode::of(algo)),
             ..plan.engine.clone()
         };
-        let mut sink = Sink {
-            printer: &mut run.printer,
-            counts: &mut run.counts,
-            reporter: &mut run.reporter,
-            recorded: None,
-            annotations: run.annotations.as_mut(),
-        };
-        audit_tree(tree, &engine, &mut run.held, &mut sink);
+        let (mut sink, held) = run.sink(None);
+        audit_tree(tree, &engine, held, &mut sink);
     }
     let reread = run.missing_held();
     run.reporter.finish();
@@ -153,6 +147,22 @@ struct Run {
 }
 
 impl Run {
+    /// The verdict writer over this run's stdout, stderr, counts and annotations (with the
+    /// state bound to the manifest, in pass 1), and beside it the missing entries held back.
+    fn sink<'a>(
+        &'a mut self,
+        recorded: Option<&'a mut rot::Recorded>,
+    ) -> (Sink<'a, crate::output::Output>, &'a mut MissingSet) {
+        let sink = Sink {
+            printer: &mut self.printer,
+            counts: &mut self.counts,
+            reporter: &mut self.reporter,
+            recorded,
+            annotations: self.annotations.as_mut(),
+        };
+        (sink, &mut self.held)
+    }
+
     fn new(plan: &Plan) -> Run {
         let args = &plan.args;
         let rereadable = args.manifests.iter().zip(&plan.opened.rereadable);
@@ -194,14 +204,8 @@ impl Run {
             |done| {
                 self.reporter.progress(&done.outcome);
                 let wrong = probe.as_mut().and_then(|p| p.watch(&done));
-                let mut sink = Sink {
-                    printer: &mut self.printer,
-                    counts: &mut self.counts,
-                    reporter: &mut self.reporter,
-                    recorded: recorded.as_mut(),
-                    annotations: self.annotations.as_mut(),
-                };
-                sink.entry(done, args, &mut self.held);
+                let (mut sink, held) = self.sink(recorded.as_mut());
+                sink.entry(done, args, held);
                 if wrong.is_some() {
                     wrong_algorithm = wrong;
                     cancel::request_stop();
@@ -216,14 +220,8 @@ impl Run {
     /// The missing entries held back for the audit, in manifest order (those whose content
     /// did not turn up under another name).
     fn missing_held(&mut self) -> std::io::Result<()> {
-        let mut sink = Sink {
-            printer: &mut self.printer,
-            counts: &mut self.counts,
-            reporter: &mut self.reporter,
-            recorded: None,
-            annotations: self.annotations.as_mut(),
-        };
-        let reread = self.held.for_each_missing(|m| {
+        let (mut sink, held) = self.sink(None);
+        let reread = held.for_each_missing(|m| {
             sink.counts.missing += 1;
             sink.printer.missing(&m);
             sink.annotate(m.name, &Verdict::Unverified(Problem::Missing), Some(m.at));
@@ -293,13 +291,7 @@ impl Run {
             shard: plan.shard,
         };
         // The audit reads files beneath the working directory, like verification.
-        let mut sink = Sink {
-            printer: &mut self.printer,
-            counts: &mut self.counts,
-            reporter: &mut self.reporter,
-            recorded: None,
-            annotations: self.annotations.as_mut(),
-        };
-        audit_tree(tree, &plan.engine, &mut self.held, &mut sink);
+        let (mut sink, held) = self.sink(None);
+        audit_tree(tree, &plan.engine, held, &mut sink);
     }
 }

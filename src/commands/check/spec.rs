@@ -111,14 +111,8 @@ pub(super) fn pass(
         move |feeder| feed(reader, (only, shard), feeder),
         |done| {
             run.reporter.progress(&done.outcome);
-            let mut sink = Sink {
-                printer: &mut run.printer,
-                counts: &mut run.counts,
-                reporter: &mut run.reporter,
-                recorded: None,
-                annotations: run.annotations.as_mut(),
-            };
-            settle(done, args, &mut tally, &mut sink, &mut run.held);
+            let (mut sink, held) = run.sink(None);
+            settle(done, args, &mut tally, &mut sink, held);
             Ok(())
         },
     )
