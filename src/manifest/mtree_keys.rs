@@ -104,12 +104,12 @@ impl std::fmt::Display for Difference {
 
 /// An entry compared with its file.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Compared {
+pub struct Compared<'a> {
     pub differences: Vec<Difference>,
     /// The digest keywords, for the hashing pipeline: (algorithm, hex), e.g. ("sha256", …).
     pub digests: Vec<(&'static str, String)>,
     /// Keywords b3tree does not verify (counted once per run by the caller).
-    pub unknown: Vec<String>,
+    pub unknown: Vec<&'a str>,
 }
 
 /// The digest keywords b3tree verifies, with their aliases: (keyword, algorithm).
@@ -137,7 +137,7 @@ pub fn chosen_digest(entry: &SpecEntry, only: Option<Algo>) -> Option<(Algo, Str
 
 /// Compares `entry` with `seen`. When the types differ, nothing else is compared (a mode or
 /// size of another kind of file says nothing).
-pub fn compare(entry: &SpecEntry, seen: &Observed) -> Compared {
+pub fn compare<'a>(entry: &'a SpecEntry, seen: &Observed) -> Compared<'a> {
     let mut out = Compared::default();
     if let Some(spec) = entry.get("type") {
         if Kind::parse(spec) != Some(seen.kind) {
@@ -158,7 +158,7 @@ pub fn compare(entry: &SpecEntry, seen: &Observed) -> Compared {
         match keyword(key, value, seen) {
             Some(Ok(())) => {}
             Some(Err(d)) => out.differences.push(d),
-            None => out.unknown.push(key.to_string()),
+            None => out.unknown.push(key),
         }
     }
     out

@@ -217,7 +217,13 @@ fn settle<W: std::io::Write>(
     }
     let compared = compare(&item.entry, &observed);
     for key in compared.unknown {
-        *tally.unknown.entry(key).or_default() += 1;
+        // A key allocated once per run, not once per entry that holds it.
+        match tally.unknown.get_mut(key) {
+            Some(n) => *n += 1,
+            None => {
+                tally.unknown.insert(key.to_string(), 1);
+            }
+        }
     }
     let mut differences: Vec<String> = compared.differences.iter().map(|d| d.to_string()).collect();
     match (&item.digest, &actual) {
