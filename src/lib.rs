@@ -15,6 +15,7 @@
 //! sys       every libc call and unsafe block (but main's fd-1 probe): opening files confined, mappings, limits,
 //!           signals and cancellation, page-cache eviction
 //! names     escaping, canonical order (`order`), name sets (pure logic)
+//! trust     who wrote a manifest: SSH and minisign signatures verified over its exact bytes
 //! record    the typed `--json` records (serde)
 //! hash      how one file is read and hashed, and how an entry ends (`outcome`)
 //! walk      the walker (walkdir), emitting entries through a callback
@@ -45,6 +46,7 @@ pub(crate) mod report;
 pub(crate) mod state;
 pub mod sys;
 pub(crate) mod tree_digest;
+pub(crate) mod trust;
 pub(crate) mod walk;
 
 use cli::{Cli, Command};

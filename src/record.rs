@@ -194,8 +194,32 @@ pub struct CheckSummary {
     /// `--shard`: entries left to the other shards (absent without it).
     #[serde(skip_serializing_if = "is_zero")]
     pub other_shards: u64,
+    /// Who signed each manifest (`--allowed-signers`, `--minisign-key`); absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<SignatureRecord>,
     pub passed: bool,
     pub interrupted: bool,
+}
+
+/// A manifest's verified signature, in `check --json`'s summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureRecord {
+    pub manifest: String,
+    /// `ssh` or `minisign`.
+    pub scheme: &'static str,
+    /// SSH: the identity the allowed-signers file lists the key for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// `ssh-ed25519 SHA256:…`, or the minisign key ID.
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// SSH: `FILE:LINE` of the allowed-signers line that admitted the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_by: Option<String>,
+    /// minisign: the signed trusted comment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_comment: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {

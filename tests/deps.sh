@@ -7,18 +7,20 @@
 # test), man-db (README's man pages are looked up as a user would), b3sum (the
 # compatibility tests run the real `b3sum --check`), mtree-netbsd and libarchive-tools (tree
 # specs are read and written by NetBSD's mtree and bsdtar) and actionlint (workflows and
-# README's YAML are linted).
+# README's YAML are linted), minisign (signed manifests are signed by the real tool; ssh-keygen
+# of openssh-client signs the SSH ones).
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v strace >/dev/null 2>&1 || ! [ -x /usr/bin/time ] \
     || ! command -v debugfs >/dev/null 2>&1 || ! command -v mkfs.ext4 >/dev/null 2>&1 \
     || ! command -v sshfs >/dev/null 2>&1 || ! [ -x /usr/sbin/sshd ] \
     || ! command -v ssh-keygen >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1 \
-    || ! command -v mtree >/dev/null 2>&1 || ! command -v bsdtar >/dev/null 2>&1; then
+    || ! command -v mtree >/dev/null 2>&1 || ! command -v bsdtar >/dev/null 2>&1 \
+    || ! command -v minisign >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ]; then
-        apt-get update -qq && apt-get install -y -qq strace time e2fsprogs sshfs openssh-server openssh-client man-db mtree-netbsd libarchive-tools
+        apt-get update -qq && apt-get install -y -qq strace time e2fsprogs sshfs openssh-server openssh-client man-db mtree-netbsd libarchive-tools minisign
     else
-        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace time e2fsprogs sshfs openssh-server openssh-client man-db mtree-netbsd libarchive-tools
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace time e2fsprogs sshfs openssh-server openssh-client man-db mtree-netbsd libarchive-tools minisign
     fi
 fi
 if ! command -v b3sum >/dev/null 2>&1 && ! [ -x "$HOME/.cargo/bin/b3sum" ]; then

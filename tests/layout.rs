@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 const FLOORS: &[&str] = &[
     "sys",
     "names",
+    "trust",
     "record",
     "hash",
     "walk",

@@ -7,8 +7,10 @@ use clap::{Args, Parser, Subcommand};
 
 mod argv;
 mod hash;
+mod signing;
 pub use argv::alias_args;
 pub use hash::{AlgoArg, HashArgs, KeyArgs, ShardArg};
+pub use signing::{DEFAULT_NAMESPACE, SigningArgs};
 
 /// The exit status text (a macro so that `concat!` can put it after other help text).
 macro_rules! exit_codes {
@@ -216,7 +218,6 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub keys: KeyArgs,
 
-    /// Manifests whose lines end with NUL, names unescaped (as written by `hash -z`)
     /// What the manifest is: b3sum lines, or a tree spec (mtree; recognised without this by
     /// its first line `#mtree`, as b3tree and bsdtar write it; NetBSD's `mtree -c` starts
     /// with comments instead). A spec's every keyword b3tree knows is verified: type, link
@@ -224,6 +225,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<FormatArg>,
 
+    /// Manifests whose lines end with NUL, names unescaped (as written by `hash -z`)
     #[arg(short = 'z', long)]
     pub zero: bool,
 
@@ -307,6 +309,9 @@ pub struct CheckArgs {
     /// Never show live progress
     #[arg(long, overrides_with = "progress")]
     pub no_progress: bool,
+
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 /// Pipeline knobs shared by every command that hashes.

@@ -5,6 +5,7 @@
 #![allow(unsafe_code)]
 
 pub mod cancel;
+pub mod clock;
 pub mod evict;
 pub(crate) mod fsinfo;
 pub mod limits;

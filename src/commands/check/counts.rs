@@ -37,6 +37,8 @@ pub(super) struct Counts {
     pub(super) notes: Vec<String>,
     /// `--shard`: entries left to the other shards' jobs.
     pub(super) other_shards: u64,
+    /// Who signed the manifests, when their signatures were verified.
+    pub(super) signatures: Vec<crate::record::SignatureRecord>,
     /// Symlinks and special files the audit saw and did not hash, by kind.
     pub(super) not_audited: Skips,
     pub(super) first_malformed: Option<Location>,
@@ -140,6 +142,7 @@ impl Counts {
             ignored_missing: self.ignored_missing,
             not_audited: self.not_audited.by_kind(),
             other_shards: self.other_shards,
+            signatures: self.signatures.clone(),
             passed,
             interrupted: crate::sys::cancel::was_interrupted(),
         }

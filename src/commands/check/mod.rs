@@ -16,6 +16,7 @@ mod plan;
 mod printer;
 mod probe;
 mod rot;
+mod signed;
 mod sink;
 mod source;
 mod spec;
@@ -172,7 +173,10 @@ impl Run {
                 false,
             ),
             printer: Printer::new(args, plan.opened.names.clone()),
-            counts: Counts::default(),
+            counts: Counts {
+                signatures: plan.signatures.clone(),
+                ..Counts::default()
+            },
             held: MissingSet::new(rereadable.map(|(p, &r)| r.then(|| p.clone())).collect())
                 .zero(args.zero),
             annotations: annotations(args.annotations),

@@ -13,9 +13,12 @@ use crate::exit::Fail;
 use crate::hash::algo::Mode;
 use crate::manifest::read::{self, Opened};
 use crate::pipeline::engine::EngineConfig;
+use crate::record::SignatureRecord;
 use crate::report::stderr::say;
 use crate::sys::open::Confine;
 use crate::walk::WalkConfig;
+
+use super::signed;
 
 /// What a `check` run is, before it starts.
 pub(super) struct Plan {
@@ -29,10 +32,13 @@ pub(super) struct Plan {
     pub shard: Option<(u64, u64)>,
     /// The manifest is a tree spec (`--format mtree`, or its first line is `#mtree`).
     pub spec: bool,
+    /// Who signed each manifest, when signatures were verified.
+    pub signatures: Vec<SignatureRecord>,
 }
 
 impl Plan {
     pub fn new(mut args: CheckArgs, env: &Env) -> Result<Plan, Fail> {
+        signed::refuse_usage(&args)?;
         // No MANIFEST: standard input, as `sha256sum -c` and `b3sum -c` read it — unless it
         // is a terminal, where waiting for a manifest to be typed helps no one.
         if args.manifests.is_empty() {
@@ -72,6 +78,8 @@ impl Plan {
                 "stdout is closed; nowhere to report (use --status)",
             ));
         }
+        // Before a line is read: a manifest not trusted ends the run here.
+        let signatures = signed::verify_manifests(&args, &mut opened)?;
         let spec = is_spec(&args, &mut opened.readers)?;
         let mode = if spec {
             Mode::default()
@@ -106,6 +114,7 @@ impl Plan {
             engine,
             shard,
             spec,
+            signatures,
         })
     }
 }
