@@ -21,5 +21,6 @@ mod progress;
 mod props;
 mod release;
 mod rot;
+mod signatures;
 mod update;
 mod workflows;

@@ -146,7 +146,8 @@ fn options_and_key(rest: &str) -> Result<(Options, PublicKey), String> {
         return Err("missing key".into());
     }
     let key = PublicKey::from_openssh(key).map_err(|e| format!("invalid key: {e}"))?;
-    Ok((parse_options(opts)?, key))
+    let options = parse_options(opts).map_err(|why| format!("bad options: {why}"))?;
+    Ok((options, key))
 }
 
 /// Where the options end: the first blank outside quotes.
