@@ -143,10 +143,7 @@ fn ssh_signatures_of_each_key_type_verify_and_name_the_signer() {
         assert_eq!(out.status.code(), Some(0), "{kind}: {}", stderr(&out));
         assert_eq!(stdout(&out), "dist/a.txt: OK\ndist/sub/b.txt: OK\n");
         let fp = fingerprint(&env, kind);
-        assert_stderr_contains(
-            &out,
-            &format!("signature: dist.b3 signed by alice@example.com with "),
-        );
+        assert_stderr_contains(&out, "signature: dist.b3 signed by alice@example.com with ");
         assert_stderr_contains(
             &out,
             &format!("{fp} (namespace b3tree; allowed by allowed:1)"),
@@ -164,37 +161,23 @@ fn ssh_signatures_of_each_key_type_verify_and_name_the_signer() {
 }
 
 #[test]
-fn each_ssh_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_decides() {
-    let env = TestEnv::new();
-    tree(&env);
-    let alice = ssh_key(&env, "alice", "ed25519");
+fn each_signer_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_decides() {
+    let env = signed_by_alice();
+    let alice = std::fs::read_to_string(env.root().join("alice.pub")).unwrap();
     let carol = ssh_key(&env, "carol", "ed25519");
-    let write = |name: &str, text: String| std::fs::write(env.root().join(name), text).unwrap();
-    write(
+    for (name, options) in [
+        ("wild", "*@example.com,!mallory@example.com"),
+        ("expired", "alice@example.com valid-before=\"20200101Z\""),
+        ("future", "alice@example.com valid-after=\"29990101\""),
+        ("spaces", "alice@example.com namespaces=\"file,git\""),
+        ("broken", "alice@example.com valid-before=20200101"),
+    ] {
+        env.file(name, format!("{options} {alice}"));
+    }
+    env.file(
         "allowed",
-        format!("alice@example.com {alice}\nbob@example.com {carol}\n"),
+        format!("alice@example.com {alice}bob@example.com {carol}\n"),
     );
-    write(
-        "wild",
-        format!("*@example.com,!mallory@example.com {alice}\n"),
-    );
-    write(
-        "expired",
-        format!("alice@example.com valid-before=\"20200101Z\" {alice}\n"),
-    );
-    write(
-        "future",
-        format!("alice@example.com valid-after=\"29990101\" {alice}\n"),
-    );
-    write(
-        "spaces",
-        format!("alice@example.com namespaces=\"file,git\" {alice}\n"),
-    );
-    write(
-        "broken",
-        format!("alice@example.com valid-before=20200101 {alice}\n"),
-    );
-    ssh_sign(&env, "alice", "b3tree", "dist.b3");
     // Accepted: listed, and by wildcard only; ssh-keygen agrees.
     for (allowed, signer) in [
         ("allowed", "alice@example.com"),
@@ -242,7 +225,11 @@ fn each_ssh_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_decides(
             "alice@example.com",
             "may sign only in namespaces \"file,git\", not \"b3tree\"",
         ),
-        ("broken", "alice@example.com", "broken:1: bad options: missing start quote"),
+        (
+            "broken",
+            "alice@example.com",
+            "broken:1: bad options: missing start quote",
+        ),
     ] {
         assert_refused_untouched(&env, &ssh_check(allowed, signer, &[]), why);
         assert!(
@@ -250,6 +237,22 @@ fn each_ssh_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_decides(
             "{allowed}"
         );
     }
+}
+
+/// A tree, its manifest signed by `alice` (ed25519) in namespace b3tree, and `allowed`
+/// listing alice.
+fn signed_by_alice() -> TestEnv {
+    let env = TestEnv::new();
+    tree(&env);
+    let alice = ssh_key(&env, "alice", "ed25519");
+    env.file("allowed", format!("alice@example.com {alice}\n"));
+    ssh_sign(&env, "alice", "b3tree", "dist.b3");
+    env
+}
+
+#[test]
+fn each_signature_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_decides() {
+    let env = signed_by_alice();
     // A key listed for no one.
     ssh_key(&env, "eve", "ed25519");
     ssh_sign(&env, "eve", "b3tree", "dist.b3");
