@@ -121,6 +121,14 @@ const CHECK_EXAMPLES: &[Example] = &[
         "Verify a tree spec: each difference named (link target, mode, type, size, content), new entries of every kind.",
     ),
     (
+        "b3tree check --allowed-signers allowed_signers --signer release@example.com dist.b3",
+        "Verify who signed dist.b3 (ssh-keygen -Y sign -n b3tree wrote dist.b3.sig) before reading a line of it; then the tree.",
+    ),
+    (
+        "b3tree check --minisign-key minisign.pub dist.b3",
+        "The same for a minisign signature (dist.b3.minisig); its trusted comment is shown.",
+    ),
+    (
         "b3tree check --json m.b3 > report.jsonl",
         "One JSON object per entry, then a summary.",
     ),
@@ -174,7 +182,7 @@ const CHECK_STATUS: &[(&str, &str)] = &[
     ),
     (
         "1",
-        "An entry FAILED or is missing, NEW or MOVED; no valid line; --strict and a bad line.",
+        "An entry FAILED or is missing, NEW or MOVED; no valid line; --strict and a bad line; the manifest's signature or signer does not verify (then no file is read).",
     ),
     (
         "2",
