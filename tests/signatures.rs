@@ -534,6 +534,32 @@ fn a_signature_beside_the_manifest_is_mentioned_and_left_out_of_the_audit_once_v
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "dist/a.txt: OK\n");
     assert!(!stderr(&out).contains("note:"), "{}", stderr(&out));
+    // A new release over the old one: the old signature is stale, not listed (and said),
+    // so the manifest can be signed again and the tree still verifies.
+    env.file("dist/b.txt", "beta\n");
+    for update in [false, true] {
+        let mut args = vec!["hash", "-o", "dist/SUMS.b3", "dist"];
+        if update {
+            args.insert(1, "--update");
+        }
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_stderr_contains(&out, "dist/SUMS.b3.sig: not hashed: ");
+        let listed = std::fs::read_to_string(env.root().join("dist/SUMS.b3")).unwrap();
+        assert!(!listed.contains("SUMS.b3.sig"), "{listed}");
+        ssh_sign(&env, "k", "b3tree", "dist/SUMS.b3");
+        let out = env.run(&[
+            "check",
+            "--audit",
+            "--allowed-signers",
+            "allowed",
+            "--signer",
+            "ci@example.com",
+            "dist/SUMS.b3",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "dist/a.txt: OK\ndist/b.txt: OK\n");
+    }
 }
 
 #[test]

@@ -66,7 +66,7 @@ impl Reporter {
             Outcome::Failed(err) => self.error(&format!("{}: {}", escape::display(name), err)),
             // Left out on purpose, but never silently: the user may have expected it.
             Outcome::Skipped(SkipKind::OwnOutput) => self.info(&format!(
-                "{}: not hashed: it is this run's output (or its --update state, a journal or .partial)",
+                "{}: not hashed: it is this run's output (or its --update state, a journal, .partial, or its signature, stale once the output is replaced)",
                 escape::display(name)
             )),
             Outcome::Skipped(SkipKind::OwnTemp) => self.info(&format!(

@@ -72,8 +72,8 @@ fn words(kind: SkipKind) -> (&'static str, &'static str) {
         SkipKind::Device => ("device", "devices"),
         SkipKind::Other => ("special file", "special files"),
         SkipKind::OwnOutput => (
-            "of b3tree's own files (output, state)",
-            "of b3tree's own files (output, state)",
+            "of b3tree's own files (output, state, signature)",
+            "of b3tree's own files (output, state, signature)",
         ),
         SkipKind::OwnTemp => ("b3tree temporary file", "b3tree temporary files"),
     }

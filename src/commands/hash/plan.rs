@@ -189,9 +189,14 @@ fn leave_out_own(
     output_real: Option<&Path>,
     update: Option<&(Update, Sources)>,
 ) -> WalkConfig {
-    let own = output_real
+    let mut own = output_real
         .map(|p| Place::of(p).own_paths())
         .unwrap_or_default();
+    own.extend(
+        output_real
+            .map(|p| stale_signatures(p, &walk.roots))
+            .unwrap_or_default(),
+    );
     WalkConfig {
         skip_files: output.own_files().into_iter().chain(ids_of(&own)).collect(),
         skip_paths: output_real
@@ -202,6 +207,23 @@ fn leave_out_own(
             .collect(),
         ..walk
     }
+}
+
+/// The signatures of the manifest being written (`OUT.sig`, `OUT.minisig`) that lie in a
+/// tree being hashed: left out (said per file, as every own file is), because the new
+/// manifest makes them stale, and a manifest listing its own signature could never be
+/// signed again and still verify.
+fn stale_signatures(output_real: &Path, roots: &[PathBuf]) -> Vec<PathBuf> {
+    [".sig", ".minisig"]
+        .into_iter()
+        .map(|ext| {
+            let mut p = output_real.as_os_str().to_owned();
+            p.push(ext);
+            PathBuf::from(p)
+        })
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+        .filter(|p| roots.iter().any(|r| lies_inside(p, r)))
+        .collect()
 }
 
 /// Opens `-o FILE` (or stdout). A FILE that is a symlink into a tree being hashed is
