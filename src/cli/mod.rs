@@ -188,7 +188,8 @@ Exit status:
   0    every entry verified OK (and with --audit: nothing new, missing or moved)
   1    something FAILED, is MISSING, NEW or MOVED; a line too long to read (over 4 MiB);
        no valid line at all; nothing verified with --ignore-missing; malformed or
-       duplicate lines with --strict
+       duplicate lines with --strict; the manifest's signature or signer does not
+       verify (then no file is read)
   2    usage error, unreadable manifest, or output that cannot be written
   128+n  killed by signal n (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP...)";
 

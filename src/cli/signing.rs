@@ -34,8 +34,9 @@ pub struct SigningArgs {
     pub signer: Option<String>,
 
     /// SSH signatures: the namespace the signature was made in (ssh-keygen -Y sign -n NS)
-    #[arg(long, value_name = "NS", default_value = DEFAULT_NAMESPACE)]
-    pub namespace: String,
+    /// [default: b3tree]
+    #[arg(long, value_name = "NS", requires = "allowed_signers")]
+    pub namespace: Option<String>,
 
     /// minisign signatures: the public key, as `minisign -P` takes it (RW…) or a
     /// minisign.pub file; the signature's trusted comment is shown

@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::cli::CheckArgs;
+use crate::cli::{CheckArgs, DEFAULT_NAMESPACE};
 use crate::exit::{Exit, Fail};
 use crate::manifest::read::Opened;
 use crate::names::escape::display;
@@ -138,7 +138,10 @@ fn request(args: &CheckArgs, manifest: &Path) -> Request {
             signature: explicit.unwrap_or_else(|| beside(".sig")),
             allowed_signers: allowed.clone().unwrap_or_default(),
             signer: s.signer.clone().unwrap_or_default(),
-            namespace: s.namespace.clone(),
+            namespace: s
+                .namespace
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
         },
     }
 }
