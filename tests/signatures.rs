@@ -529,15 +529,17 @@ fn a_signature_beside_the_manifest_is_mentioned_and_left_out_of_the_audit_once_v
         "note: dist/SUMS.b3.sig lies beside the manifest and was not verified (--allowed-signers",
     );
     // Verified: the signature is the manifest's own, as the manifest is.
-    let out = env.run(&[
-        "check",
-        "--audit",
-        "--allowed-signers",
-        "allowed",
-        "--signer",
-        "ci@example.com",
-        "dist/SUMS.b3",
-    ]);
+    let verified = || {
+        let mut args = vec!["check", "--audit"];
+        args.extend(
+            ssh_check("allowed", "ci@example.com", &[])
+                .into_iter()
+                .skip(1),
+        );
+        *args.last_mut().unwrap() = "dist/SUMS.b3";
+        env.run(&args)
+    };
+    let out = verified();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "dist/a.txt: OK\n");
     assert!(!stderr(&out).contains("note:"), "{}", stderr(&out));
@@ -555,15 +557,7 @@ fn a_signature_beside_the_manifest_is_mentioned_and_left_out_of_the_audit_once_v
         let listed = std::fs::read_to_string(env.root().join("dist/SUMS.b3")).unwrap();
         assert!(!listed.contains("SUMS.b3.sig"), "{listed}");
         ssh_sign(&env, "k", "b3tree", "dist/SUMS.b3");
-        let out = env.run(&[
-            "check",
-            "--audit",
-            "--allowed-signers",
-            "allowed",
-            "--signer",
-            "ci@example.com",
-            "dist/SUMS.b3",
-        ]);
+        let out = verified();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(stdout(&out), "dist/a.txt: OK\ndist/b.txt: OK\n");
     }
