@@ -106,19 +106,18 @@ impl std::fmt::Display for Difference {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Compared<'a> {
     pub differences: Vec<Difference>,
-    /// The digest keywords, for the hashing pipeline: (algorithm, hex), e.g. ("sha256", …).
-    pub digests: Vec<(&'static str, String)>,
     /// Keywords b3tree does not verify (counted once per run by the caller).
     pub unknown: Vec<&'a str>,
 }
 
-/// The digest keywords b3tree verifies, with their aliases: (keyword, algorithm).
-const DIGESTS: [(&str, &str); 5] = [
-    ("sha256digest", "sha256"),
-    ("sha256", "sha256"),
-    ("sha512digest", "sha512"),
-    ("sha512", "sha512"),
-    ("blake3digest", "blake3"),
+/// The digest keywords b3tree knows, with their aliases: verified by reading the content
+/// ([`chosen_digest`]), not here.
+const DIGESTS: [&str; 5] = [
+    "sha256digest",
+    "sha256",
+    "sha512digest",
+    "sha512",
+    "blake3digest",
 ];
 
 /// The digest of `entry` a check verifies: `only`'s (`--algo`), else the strongest it holds
@@ -149,10 +148,7 @@ pub fn compare<'a>(entry: &'a SpecEntry, seen: &Observed) -> Compared<'a> {
         }
     }
     for (key, value) in entry.pairs() {
-        if let Some(&(_, algo)) = DIGESTS.iter().find(|(k, _)| *k == key) {
-            if !out.digests.iter().any(|(a, _)| *a == algo) {
-                out.digests.push((algo, value.to_ascii_lowercase()));
-            }
+        if DIGESTS.contains(&key) {
             continue;
         }
         match keyword(key, value, seen) {
@@ -283,7 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn matching_keywords_pass_and_digests_are_handed_back() {
+    fn matching_keywords_pass_and_digests_are_left_to_the_content_check() {
         let e = entry(&[
             ("type", "file"),
             ("mode", "0644"),
@@ -299,8 +295,13 @@ mod tests {
         ]);
         let c = compare(&e, &file());
         assert!(c.differences.is_empty(), "{:?}", c.differences);
-        assert_eq!(c.digests, [("sha256", "abcd".to_string())]);
         assert_eq!(c.unknown, ["flags"]);
+        assert_eq!(chosen_digest(&e, None), Some((Algo::Sha256, "abcd".to_string())));
+        let alias_only = entry(&[("type", "file"), ("sha512", "EF01")]);
+        assert_eq!(
+            chosen_digest(&alias_only, None),
+            Some((Algo::Sha512, "ef01".to_string()))
+        );
     }
 
     #[test]
