@@ -319,6 +319,30 @@ fn one_signal_stops_hash_blocked_writing_to_a_full_pipe() {
     assert_died_of(status, libc::SIGTERM);
 }
 
+/// A tree spec (mtree) read from a FIFO whose writer stalls after the header and half a
+/// line: one SIGINT ends the check (T/R rows of signals, for the spec reader).
+#[test]
+fn one_signal_stops_check_of_a_spec_stalled_on_a_fifo() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    let fifo = env.root().join("spec");
+    mkfifo(&fifo);
+    let mut child = env
+        .cmd()
+        .args(["check", "spec"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::io::Write::write_all(&mut w, b"#mtree\n. type=dir\n./a type=fi").unwrap();
+    wait_blocked_in(&child, libc::SIGINT, &[libc::SYS_read]);
+    let (status, took) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
+    eprintln!("took {took:?}");
+    drop(w);
+    assert_died_of(status, libc::SIGINT);
+}
+
 #[test]
 fn one_signal_stops_merge_reading_a_fifo_and_keeps_its_output() {
     let env = TestEnv::new();

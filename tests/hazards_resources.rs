@@ -97,6 +97,24 @@ fn check_warn_with_a_closed_stderr_never_panics() {
     );
 }
 
+#[test]
+fn check_of_a_spec_with_a_closed_stderr_never_panics() {
+    let env = TestEnv::new();
+    env.file("a", "a");
+    // 5,000 repeats of one entry: a duplicate line on stderr for each.
+    let mut spec = b"#mtree\n. type=dir\n".to_vec();
+    for _ in 0..5000 {
+        spec.extend_from_slice(b"./a type=file size=1\n");
+    }
+    let (code, first) = run_with_stderr_cut(&env, &["check", "-"], &spec);
+    assert!(first.contains("duplicate entry"), "{first}");
+    assert_eq!(
+        code,
+        Some(0),
+        "exit status (101 is a panic); first line {first:?}"
+    );
+}
+
 // ---- T2, T3: long digests (`-l`) -------------------------------------------------------
 
 #[test]

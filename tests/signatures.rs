@@ -703,14 +703,17 @@ fn a_manifest_rewritten_while_checked_never_passes_on_its_unsigned_content() {
     eprintln!("R27 outcomes: {outcomes:?}");
 }
 
+/// A signed manifest on a FIFO whose writer stalls half way: the signature check is
+/// reading it, and one SIGINT ends the run within the bound the other signal tests use.
 #[test]
-fn sigint_while_waiting_for_a_signed_fifo_manifest_ends_the_run_at_once() {
+fn sigint_while_a_signed_fifo_manifest_is_read_ends_the_run_at_once() {
     let env = TestEnv::new();
     tree(&env);
     let public = ssh_key(&env, "k", "ed25519");
     env.file("allowed", format!("x@example.com {public}\n"));
     ssh_sign(&env, "k", "b3tree", "dist.b3");
-    mkfifo(&env.root().join("m.fifo"));
+    let fifo = env.root().join("m.fifo");
+    mkfifo(&fifo);
     let mut child = env
         .cmd()
         .args([
@@ -725,11 +728,14 @@ fn sigint_while_waiting_for_a_signed_fifo_manifest_ends_the_run_at_once() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Blocked opening the FIFO (no writer): the signal must still end it promptly.
-    wait_blocked_in(&child, libc::SIGINT, &[libc::SYS_openat, libc::SYS_read]);
-    let (status, took) = signal_and_wait(&mut child, libc::SIGINT, Duration::from_secs(5));
+    let text = std::fs::read(env.root().join("dist.b3")).unwrap();
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::io::Write::write_all(&mut w, &text[..text.len() / 2]).unwrap();
+    wait_blocked_in(&child, libc::SIGINT, &[libc::SYS_read]);
+    let (status, took) = signal_and_wait(&mut child, libc::SIGINT, Duration::from_secs(1));
+    eprintln!("took {took:?}");
+    drop(w);
     assert_died_of(status, libc::SIGINT);
-    assert!(took < Duration::from_millis(2000), "{took:?}");
 }
 
 /// README's "Signed manifests": the signing side and the verifying side, as written there.

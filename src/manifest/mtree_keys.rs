@@ -296,7 +296,10 @@ mod tests {
         let c = compare(&e, &file());
         assert!(c.differences.is_empty(), "{:?}", c.differences);
         assert_eq!(c.unknown, ["flags"]);
-        assert_eq!(chosen_digest(&e, None), Some((Algo::Sha256, "abcd".to_string())));
+        assert_eq!(
+            chosen_digest(&e, None),
+            Some((Algo::Sha256, "abcd".to_string()))
+        );
         let alias_only = entry(&[("type", "file"), ("sha512", "EF01")]);
         assert_eq!(
             chosen_digest(&alias_only, None),
