@@ -83,6 +83,7 @@ fn traced(env: &TestEnv, args: &[&str]) -> (Output, String) {
         .arg(bin())
         .args(args)
         .current_dir(env.root())
+        .env_remove("GITHUB_ACTIONS")
         .stdin(Stdio::null())
         .output()
         .expect("strace (tests/deps.sh)");
@@ -331,6 +332,27 @@ fn each_signature_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_de
         &env,
         &ssh_check("allowed", "alice@example.com", &[]),
         "signature dist.b3.sig: No such file or directory",
+    );
+}
+
+#[test]
+fn a_refusal_on_github_actions_is_also_an_annotation_on_the_manifest() {
+    let env = signed_by_alice();
+    let out = run_with_timeout(
+        env.cmd()
+            .args(ssh_check("allowed", "mallory@example.com", &[]))
+            .env("GITHUB_ACTIONS", "true")
+            .env_remove("GITHUB_WORKSPACE"),
+        WAIT,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "::error file=dist.b3,title=b3tree check%3A manifest not trusted::manifest dist.b3 \
+             not trusted, no file checked: signed by ssh-ed25519 SHA256:"
+        ),
+        "{}",
+        stderr(&out)
     );
 }
 

@@ -86,6 +86,17 @@ impl Annotations {
         })
     }
 
+    /// A manifest refused before any entry was read (its signature or signer): one
+    /// `::error` on the manifest, `why` as the message.
+    pub fn refused_manifest(&self, manifest: &str, why: &str) -> String {
+        format!(
+            "::error file={},title={}::{}",
+            property(&self.prefix.join(manifest).to_string_lossy()),
+            property("b3tree check: manifest not trusted"),
+            data(why)
+        )
+    }
+
     /// Appends the step summary to the file `GITHUB_STEP_SUMMARY` names: a title, the
     /// counts (`rows`: label and number) and the first failures.
     pub fn write_summary(

@@ -131,4 +131,9 @@ pub fn say(message: std::fmt::Arguments) {
     emit(&format!("b3tree: {message}"));
 }
 
+/// Prints `line` as it is, before a run's [`Reporter`] exists: a workflow command.
+pub fn say_raw(line: &str) {
+    emit(line);
+}
+
 use crate::sys::stdio::write_err as emit;

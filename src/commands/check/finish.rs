@@ -213,7 +213,19 @@ fn github_end(a: &Annotations, counts: &Counts, args: &CheckArgs, code: Exit, re
         .map(|m| display(m.as_os_str().as_bytes()))
         .collect();
     let verdict = if code == Exit::Ok { "passed" } else { "FAILED" };
-    let title = format!("b3tree check {}: {verdict}", names.join(" "));
+    let signers: Vec<String> = counts
+        .signatures
+        .iter()
+        .map(|s| match &s.signer {
+            Some(who) => format!("{who} ({})", s.key),
+            None => format!("minisign key {}", s.key),
+        })
+        .collect();
+    let signed = match signers.is_empty() {
+        true => String::new(),
+        false => format!(", signed by {}", signers.join(", ")),
+    };
+    let title = format!("b3tree check {}: {verdict}{signed}", names.join(" "));
     let rows = [
         ("ok", counts.ok),
         ("failed", counts.failed),

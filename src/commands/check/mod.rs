@@ -123,7 +123,7 @@ fn check_spec(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
 }
 
 /// GitHub annotations when `--annotations` asks for them (auto: in a GitHub Actions job).
-fn annotations(when: ColorWhen) -> Option<Annotations> {
+pub(super) fn annotations(when: ColorWhen) -> Option<Annotations> {
     let on = match when {
         ColorWhen::Always => true,
         ColorWhen::Never => false,

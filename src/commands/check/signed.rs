@@ -15,7 +15,7 @@ use crate::exit::{Exit, Fail};
 use crate::manifest::read::Opened;
 use crate::names::escape::display;
 use crate::record::SignatureRecord;
-use crate::report::stderr::say;
+use crate::report::stderr::{say, say_raw};
 use crate::trust::{self, Refused, Request};
 
 /// Flags that cannot make a request, refused before anything is opened.
@@ -73,7 +73,8 @@ pub(super) fn verify_manifests(
         let request = request(args, manifest);
         let shown = opened.names[i].clone();
         let reader = &mut opened.readers[i];
-        let verified = trust::verify(&request, &shown, reader).map_err(|r| refusal(&shown, r))?;
+        let verified =
+            trust::verify(&request, &shown, reader).map_err(|r| refusal(args, &shown, r))?;
         opened.readers[i] = Box::new(BufReader::with_capacity(64 * 1024, verified.copy));
         // Names of missing entries are kept rather than read again from a file that may
         // have changed since it was verified.
@@ -146,18 +147,22 @@ fn request(args: &CheckArgs, manifest: &Path) -> Request {
     }
 }
 
-/// A refusal as the run's end: status 1 for the signature's verdict, 2 when the manifest
-/// could not be read or copied.
-fn refusal(shown: &str, r: Refused) -> Fail {
+/// A refusal as the run's end: status 1 for the signature's verdict (also a GitHub
+/// annotation when `--annotations` asks), 2 when the manifest could not be read or copied.
+fn refusal(args: &CheckArgs, shown: &str, r: Refused) -> Fail {
     match r {
         Refused::Stopped => Fail {
             exit: Exit::Interrupted,
             message: "interrupted".into(),
         },
         Refused::Io(why) => Fail::fatal(why),
-        other => Fail::failed(format!(
-            "manifest {shown} not trusted, no file checked: {other}"
-        )),
+        other => {
+            let why = format!("manifest {shown} not trusted, no file checked: {other}");
+            if let Some(a) = super::annotations(args.annotations) {
+                say_raw(&a.refused_manifest(shown, &why));
+            }
+            Fail::failed(why)
+        }
     }
 }
 
