@@ -16,19 +16,6 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// and below a watchdog grace of 1 s or more.
 const SIGNAL_BOUND: Duration = Duration::from_secs(1);
 
-fn mknod_char(path: &std::path::Path, major: u32, minor: u32) {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: mknod with a valid C string.
-    let rc = unsafe {
-        libc::mknod(
-            c.as_ptr(),
-            libc::S_IFCHR | 0o666,
-            libc::makedev(major, minor),
-        )
-    };
-    assert_eq!(rc, 0, "mknod needs root (CI runs as root)");
-}
-
 // ---- -o targets: nothing that is not ours is replaced --------------------------------------
 
 #[test]
@@ -37,7 +24,7 @@ fn output_to_a_character_device_writes_through_and_keeps_the_device() {
     env.file("t/a", "a");
     // A private /dev/null (1,3): if b3tree renamed over it, only this test's copy would die.
     let null = env.root().join("null");
-    mknod_char(&null, 1, 3);
+    mknod(&null, libc::S_IFCHR, 1, 3);
     let out = env.run(&["hash", "-o", "null", "t"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let ft = std::fs::symlink_metadata(&null).unwrap().file_type();
@@ -109,7 +96,7 @@ fn bench_exports_never_replace_a_device() {
     env.file("t/a", "a");
     for flag in ["--csv", "--json", "--plot"] {
         let null = env.root().join(format!("null{flag}"));
-        mknod_char(&null, 1, 3);
+        mknod(&null, libc::S_IFCHR, 1, 3);
         let out = env.run(&[
             "bench",
             "--jobs",

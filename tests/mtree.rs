@@ -688,3 +688,102 @@ fn shards_of_a_spec_merge_and_check_on_the_matrix() {
     union.sort();
     assert_eq!(union, whole);
 }
+
+/// bsdtar's spec of `dev/` (`bsdtar.spec`) and NetBSD's `mtree -c -K device` (`netbsd.spec`,
+/// the raw device numbers).
+fn device_specs(env: &TestEnv) {
+    let bsdtar = Command::new("bsdtar")
+        .args(["-cf", "bsdtar.spec", "--format=mtree", "-C", "dev", "."])
+        .current_dir(env.root())
+        .status()
+        .unwrap();
+    assert!(bsdtar.success());
+    let out = Command::new("mtree")
+        .args(["-c", "-K", "device", "-p", "dev"])
+        .current_dir(env.root())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("device=0x103"),
+        "{}",
+        stdout(&out)
+    );
+    std::fs::write(env.root().join("netbsd.spec"), &out.stdout).unwrap();
+}
+
+/// Device nodes (a container root file system has them): `device=native,MAJOR,MINOR` as
+/// bsdtar writes it, read by NetBSD's mtree; b3tree verifies bsdtar's form and NetBSD's raw
+/// number, and names a node recreated with other numbers in each.
+#[test]
+fn device_nodes_are_written_read_by_netbsd_and_compared_in_every_form() {
+    let env = TestEnv::new();
+    let dev = env.root().join("dev");
+    std::fs::create_dir(&dev).unwrap();
+    mknod(&dev.join("null"), libc::S_IFCHR, 1, 3);
+    mknod(&dev.join("loop0"), libc::S_IFBLK, 7, 200);
+    for node in ["null", "loop0"] {
+        chmod(dev.join(node), 0o644);
+    }
+    chmod(&dev, 0o755);
+    let out = env.run(&[
+        "hash", "--format", "mtree", "--algo", "sha256", "dev", "-o", "b3.spec",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let spec = env.root().join("b3.spec");
+    let lines = lines(&spec);
+    assert_eq!(
+        lines[1..],
+        [
+            "./loop0 type=block mode=0644 device=native,7,200",
+            "./null type=char mode=0644 device=native,1,3",
+        ]
+    );
+    let netbsd = mtree(&spec, &dev);
+    assert!(netbsd.status.success(), "{}", stdout(&netbsd));
+    device_specs(&env);
+    let specs = [
+        ("b3.spec", &[][..]),
+        ("bsdtar.spec", &[]),
+        ("netbsd.spec", &["--format", "mtree"]),
+    ];
+    let check = |spec: &str, extra: &[&str]| {
+        let mut cmd = env.cmd();
+        cmd.args(["-C", "dev", "check"])
+            .args(extra)
+            .arg(format!("../{spec}"));
+        run_with_timeout(&mut cmd, WAIT)
+    };
+    for (spec, extra) in specs {
+        let out = check(spec, extra);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{spec}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(stdout(&out).contains("null: OK\n"), "{spec}");
+        assert!(!stderr(&out).contains("device"), "{spec}: {}", stderr(&out));
+    }
+    std::fs::remove_file(dev.join("null")).unwrap();
+    mknod(&dev.join("null"), libc::S_IFCHR, 1, 5);
+    chmod(dev.join("null"), 0o644);
+    for (spec, extra) in specs {
+        let out = check(spec, extra);
+        assert_eq!(out.status.code(), Some(1), "{spec}: {}", stderr(&out));
+        let line = stdout(&out)
+            .lines()
+            .find(|l| l.starts_with("null: "))
+            .unwrap()
+            .to_string();
+        assert!(line.starts_with("null: FAILED ("), "{spec}: {line}");
+        assert!(line.contains("device 1,3 → 1,5"), "{spec}: {line}");
+    }
+    let netbsd = mtree(&spec, &dev);
+    assert!(!netbsd.status.success());
+    assert!(
+        stdout(&netbsd).contains("device (0x103, 0x105)"),
+        "{}",
+        stdout(&netbsd)
+    );
+}

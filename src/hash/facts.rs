@@ -38,6 +38,8 @@ pub struct Meta {
     pub uid: u32,
     pub gid: u32,
     pub nlink: u64,
+    /// `st_rdev`: the device a character or block special file stands for.
+    pub rdev: u64,
 }
 
 /// How far before a run's start an mtime or ctime must lie for the record to be trusted:

@@ -19,6 +19,7 @@ pub(crate) struct Stat {
     pub uid: u32,
     pub gid: u32,
     pub nlink: u64,
+    pub rdev: u64,
 }
 
 impl From<&rustix::fs::Stat> for Stat {
@@ -33,6 +34,7 @@ impl From<&rustix::fs::Stat> for Stat {
             uid: st.st_uid,
             gid: st.st_gid,
             nlink: st.st_nlink,
+            rdev: st.st_rdev,
         }
     }
 }
@@ -56,6 +58,7 @@ impl Stat {
                 uid: self.uid,
                 gid: self.gid,
                 nlink: self.nlink,
+                rdev: self.rdev,
             },
         }
     }

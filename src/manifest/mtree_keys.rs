@@ -22,6 +22,8 @@ pub struct Observed {
     pub size: u64,
     pub mtime: (i64, u32),
     pub nlink: u64,
+    /// The device a character or block special file stands for (`st_rdev`).
+    pub rdev: u64,
     /// A link's target, as stored.
     pub link: Option<Vec<u8>>,
     /// The names of the owner and group (looked up only for entries with `uname` or
@@ -65,6 +67,11 @@ pub enum Difference {
         spec: u64,
         found: u64,
     },
+    /// The device numbers (`st_rdev`) of a special file.
+    Device {
+        spec: u64,
+        found: u64,
+    },
     /// `uname` or `gname` (the keyword), the name in the spec and the one found.
     Owner {
         key: &'static str,
@@ -93,6 +100,10 @@ impl std::fmt::Display for Difference {
                 write!(f, "time {spec} → {}.{:09}", found.0, found.1)
             }
             Difference::Nlink { spec, found } => write!(f, "nlink {spec} → {found}"),
+            Difference::Device { spec, found } => {
+                let numbers = |d: u64| format!("{},{}", rustix::fs::major(d), rustix::fs::minor(d));
+                write!(f, "device {} → {}", numbers(*spec), numbers(*found))
+            }
             Difference::Owner { key, spec, found } => match found {
                 Some(found) => write!(f, "{key} {} → {}", display(spec), display(found)),
                 None => write!(f, "{key} {} → an id with no name", display(spec)),
@@ -160,6 +171,52 @@ pub fn compare<'a>(entry: &'a SpecEntry, seen: &Observed) -> Compared<'a> {
     out
 }
 
+/// `uname` (else `gname`) against the name of the file's owner (group): Err(None) when the
+/// value cannot be decoded.
+fn owner(user: bool, value: &str, seen: &Observed) -> Result<(), Option<Difference>> {
+    let (key, found) = match user {
+        true => ("uname", &seen.uname),
+        false => ("gname", &seen.gname),
+    };
+    match vis::decode(value.as_bytes()) {
+        Err(_) => Err(None),
+        Ok(spec) if found.as_deref() == Some(spec.as_slice()) => Ok(()),
+        Ok(spec) => Err(Some(Difference::Owner {
+            key,
+            spec,
+            found: found.clone(),
+        })),
+    }
+}
+
+/// A `device=` value as a device number: `native,MAJOR,MINOR` or `linux,MAJOR,MINOR` (what
+/// bsdtar writes), or the number itself (`0x103`, decimal or octal: what NetBSD's mtree
+/// writes). The other formats of NetBSD's list (other systems' encodings) are not read.
+fn device(value: &str) -> Option<u64> {
+    let mut parts = value.split(',');
+    let first = parts.next()?;
+    let rest: Vec<&str> = parts.collect();
+    match (first, rest.as_slice()) {
+        ("native" | "linux", [major, minor]) => Some(rustix::fs::makedev(
+            major.parse().ok()?,
+            minor.parse().ok()?,
+        )),
+        (number, []) => {
+            if let Some(hex) = number
+                .strip_prefix("0x")
+                .or_else(|| number.strip_prefix("0X"))
+            {
+                u64::from_str_radix(hex, 16).ok()
+            } else if number.len() > 1 && number.starts_with('0') {
+                u64::from_str_radix(&number[1..], 8).ok()
+            } else {
+                number.parse().ok()
+            }
+        }
+        _ => None,
+    }
+}
+
 /// One keyword against the file: Some(Ok) when it holds, Some(Err) when not, None for a
 /// keyword b3tree does not verify.
 fn keyword(key: &str, value: &str, seen: &Observed) -> Option<Result<(), Difference>> {
@@ -217,22 +274,14 @@ fn keyword(key: &str, value: &str, seen: &Observed) -> Option<Result<(), Differe
             })
         }),
         "uname" | "gname" => {
-            let key: &'static str = if key == "uname" { "uname" } else { "gname" };
-            let found = if key == "uname" {
-                &seen.uname
-            } else {
-                &seen.gname
-            };
-            match vis::decode(value.as_bytes()) {
-                Err(_) => Err(unreadable()),
-                Ok(spec) if found.as_deref() == Some(spec.as_slice()) => Ok(()),
-                Ok(spec) => Err(Difference::Owner {
-                    key,
-                    spec,
-                    found: found.clone(),
-                }),
-            }
+            owner(key == "uname", value, seen).map_err(|e| e.unwrap_or_else(unreadable))
         }
+        "device" => device(value).ok_or_else(unreadable).and_then(|spec| {
+            (spec == seen.rdev).then_some(()).ok_or(Difference::Device {
+                spec,
+                found: seen.rdev,
+            })
+        }),
         "time" => time(value).ok_or_else(unreadable).and_then(|spec| {
             (spec == seen.mtime).then_some(()).ok_or(Difference::Time {
                 spec: value.to_string(),
@@ -272,6 +321,7 @@ mod tests {
             size: 12,
             mtime: (1_700_000_000, 500_000_000),
             nlink: 1,
+            rdev: 0,
             link: None,
             uname: Some(b"me".to_vec()),
             gname: None,
@@ -304,6 +354,38 @@ mod tests {
         assert_eq!(
             chosen_digest(&alias_only, None),
             Some((Algo::Sha512, "ef01".to_string()))
+        );
+    }
+
+    fn differences(keywords: &[(&str, &str)], seen: Observed) -> Vec<String> {
+        compare(&entry(keywords), &seen)
+            .differences
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// A device node's numbers, in bsdtar's form and in NetBSD's (the raw number).
+    #[test]
+    fn device_numbers_in_every_form() {
+        let null = Observed {
+            kind: Kind::Char,
+            rdev: rustix::fs::makedev(1, 3),
+            ..file()
+        };
+        for same in ["native,1,3", "linux,1,3", "0x103", "259", "0403"] {
+            assert_eq!(
+                differences(&[("device", same)], null.clone()),
+                Vec::<String>::new()
+            );
+        }
+        assert_eq!(
+            differences(&[("device", "native,1,5")], null.clone()),
+            ["device 1,5 → 1,3"]
+        );
+        assert_eq!(
+            differences(&[("device", "sunos,1,3")], null),
+            ["device=sunos,1,3: not understood"]
         );
     }
 

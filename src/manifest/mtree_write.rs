@@ -90,6 +90,11 @@ pub fn spec_line(
     if let (Some(f), FileKind::File) = (facts, kind) {
         line.extend_from_slice(format!(" size={}", f.size).as_bytes());
     }
+    if let (Some(m), FileKind::Char | FileKind::Block) = (meta, kind) {
+        // As bsdtar writes it (NetBSD's mtree reads this form too).
+        let (major, minor) = (rustix::fs::major(m.rdev), rustix::fs::minor(m.rdev));
+        line.extend_from_slice(format!(" device=native,{major},{minor}").as_bytes());
+    }
     if let Some(target) = link {
         line.extend_from_slice(b" link=");
         line.extend_from_slice(vis::encode(target).as_bytes());
@@ -167,6 +172,7 @@ mod tests {
                 uid: 1000,
                 gid: 100,
                 nlink: 2,
+                rdev: 0,
             },
         }
     }

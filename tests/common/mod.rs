@@ -307,6 +307,15 @@ pub fn with_nofile(cmd: &mut Command, n: u64) -> &mut Command {
     with_rlimit(cmd, libc::RLIMIT_NOFILE, n)
 }
 
+/// Makes a device node at `path` (mode 0666 less the umask): `kind` is `libc::S_IFCHR` or
+/// `libc::S_IFBLK` (root only; CI runs as root).
+pub fn mknod(path: &Path, kind: libc::mode_t, major: u32, minor: u32) {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: mknod with a valid C string.
+    let rc = unsafe { libc::mknod(c.as_ptr(), kind | 0o666, libc::makedev(major, minor)) };
+    assert_eq!(rc, 0, "mknod needs root (CI runs as root)");
+}
+
 /// Makes a FIFO at `path`.
 pub fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();

@@ -189,6 +189,7 @@ fn settle<W: std::io::Write>(
         size: facts.map_or(0, |f| f.size),
         mtime: facts.map_or((0, 0), |f| f.mtime),
         nlink: meta.nlink,
+        rdev: meta.rdev,
         link: link.map(<[u8]>::to_vec),
         uname: None,
         gname: None,
