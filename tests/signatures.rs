@@ -356,6 +356,48 @@ fn a_refusal_on_github_actions_is_also_an_annotation_on_the_manifest() {
     );
 }
 
+/// Certificates (`cert-authority` lines) are not supported: a signature made with one is
+/// refused with that reason, before any file is opened — not verified, and not reported as
+/// a malformed signature (ssh-keygen itself accepts it).
+#[test]
+fn a_signature_made_with_a_certificate_is_refused_with_the_reason() {
+    let env = TestEnv::new();
+    tree(&env);
+    let ca = ssh_key(&env, "ca", "ed25519");
+    ssh_key(&env, "user", "ed25519");
+    tool(
+        Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-s",
+                "ca",
+                "-I",
+                "id",
+                "-n",
+                "alice@example.com",
+                "user.pub",
+            ])
+            .current_dir(env.root()),
+    );
+    ssh_sign(&env, "user-cert.pub", "b3tree", "dist.b3");
+    env.file(
+        "allowed",
+        format!("alice@example.com cert-authority {ca}\n"),
+    );
+    assert!(ssh_keygen_accepts(
+        &env,
+        "allowed",
+        "alice@example.com",
+        "dist.b3.sig",
+        "dist.b3"
+    ));
+    assert_refused_untouched(
+        &env,
+        &ssh_check("allowed", "alice@example.com", &[]),
+        "made with an SSH certificate, which b3tree does not verify",
+    );
+}
+
 /// A minisign key pair `NAME.pub`, `NAME.sec` without a password; its public key line.
 fn minisign_key(env: &TestEnv, name: &str) -> String {
     tool(

@@ -36,9 +36,16 @@ pub(super) fn verify(
     let sig_shown = display(trusted.signature.as_os_str().as_encoded_bytes());
     let pem = read_small(trusted.signature, "signature", MAX_SIGNATURE)?;
     let sig = SshSig::from_pem(pem.trim_end()).map_err(|e| {
-        Refused::Unusable(format!(
-            "signature {sig_shown}: not an SSH signature (ssh-keygen -Y sign): {e}"
-        ))
+        Refused::Unusable(match by_certificate(&pem) {
+            true => format!(
+                "signature {sig_shown}: made with an SSH certificate, which b3tree does not \
+                 verify (cert-authority is not supported): sign with the plain key and list \
+                 that key in the allowed-signers file"
+            ),
+            false => {
+                format!("signature {sig_shown}: not an SSH signature (ssh-keygen -Y sign): {e}")
+            }
+        })
     })?;
     if sig.namespace() != trusted.namespace {
         return Err(Refused::NotAllowed(format!(
@@ -97,6 +104,21 @@ pub(super) fn verify(
             )),
         },
         copy,
+    })
+}
+
+/// Whether a signature the crate could not decode carries a certificate (a key type
+/// `…-cert-v01@openssh.com`), so that the refusal says why rather than "invalid encoding".
+fn by_certificate(pem: &str) -> bool {
+    use base64ct::{Base64, Encoding};
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    Base64::decode_vec(&body).is_ok_and(|blob| {
+        blob.windows(b"-cert-v01@openssh.com".len())
+            .any(|w| w == b"-cert-v01@openssh.com")
     })
 }
 
