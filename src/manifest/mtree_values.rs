@@ -1,0 +1,41 @@
+//! The values of mtree keywords that are more than a number: times and device numbers,
+//! in the forms the producers b3tree reads write them (NetBSD's mtree, bsdtar).
+
+/// A `device=` value as a device number: `native,MAJOR,MINOR` or `linux,MAJOR,MINOR` (what
+/// bsdtar writes), or the number itself (`0x103`, decimal or octal: what NetBSD's mtree
+/// writes). The other formats of NetBSD's list (other systems' encodings) are not read.
+pub fn device(value: &str) -> Option<u64> {
+    let mut parts = value.split(',');
+    let first = parts.next()?;
+    let rest: Vec<&str> = parts.collect();
+    match (first, rest.as_slice()) {
+        ("native" | "linux", [major, minor]) => Some(rustix::fs::makedev(
+            major.parse().ok()?,
+            minor.parse().ok()?,
+        )),
+        (number, []) => {
+            if let Some(hex) = number
+                .strip_prefix("0x")
+                .or_else(|| number.strip_prefix("0X"))
+            {
+                u64::from_str_radix(hex, 16).ok()
+            } else if number.len() > 1 && number.starts_with('0') {
+                u64::from_str_radix(&number[1..], 8).ok()
+            } else {
+                number.parse().ok()
+            }
+        }
+        _ => None,
+    }
+}
+
+/// An mtree time: `SECONDS.NANOSECONDS`, or whole seconds. The part after the dot is a
+/// count of nanoseconds, not a decimal fraction: NetBSD writes it with nine digits, bsdtar
+/// without leading zeros (`.94201125` is 94,201,125 ns), and both read it as a number.
+pub fn time(value: &str) -> Option<(i64, u32)> {
+    let (secs, nanos) = value.split_once('.').unwrap_or((value, "0"));
+    if nanos.is_empty() || nanos.len() > 9 || !nanos.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((secs.parse().ok()?, nanos.parse().ok()?))
+}
