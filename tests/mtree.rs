@@ -269,11 +269,16 @@ fn three_producers(env: &TestEnv) -> Vec<(&'static str, Vec<&'static str>)> {
 }
 
 fn check_spec(env: &TestEnv, spec: &str, extra: &[&str]) -> std::process::Output {
+    check_spec_in(env, "dist", spec, extra)
+}
+
+/// `b3tree -C DIR check EXTRA ../SPEC`.
+fn check_spec_in(env: &TestEnv, dir: &str, spec: &str, extra: &[&str]) -> std::process::Output {
     let mut cmd = env.cmd();
-    cmd.args(["-C", "dist", "check"])
+    cmd.args(["-C", dir, "check"])
         .args(extra)
         .arg(format!("../{spec}"));
-    run_with_timeout(&mut cmd, std::time::Duration::from_secs(60))
+    run_with_timeout(&mut cmd, WAIT)
 }
 
 #[test]
@@ -746,15 +751,8 @@ fn device_nodes_are_written_read_by_netbsd_and_compared_in_every_form() {
         ("bsdtar.spec", &[]),
         ("netbsd.spec", &["--format", "mtree"]),
     ];
-    let check = |spec: &str, extra: &[&str]| {
-        let mut cmd = env.cmd();
-        cmd.args(["-C", "dev", "check"])
-            .args(extra)
-            .arg(format!("../{spec}"));
-        run_with_timeout(&mut cmd, WAIT)
-    };
     for (spec, extra) in specs {
-        let out = check(spec, extra);
+        let out = check_spec_in(&env, "dev", spec, extra);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -769,7 +767,7 @@ fn device_nodes_are_written_read_by_netbsd_and_compared_in_every_form() {
     mknod(&dev.join("null"), libc::S_IFCHR, 1, 5);
     chmod(dev.join("null"), 0o644);
     for (spec, extra) in specs {
-        let out = check(spec, extra);
+        let out = check_spec_in(&env, "dev", spec, extra);
         assert_eq!(out.status.code(), Some(1), "{spec}: {}", stderr(&out));
         let line = stdout(&out)
             .lines()

@@ -243,11 +243,17 @@ fn each_signer_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_decid
 /// A tree, its manifest signed by `alice` (ed25519) in namespace b3tree, and `allowed`
 /// listing alice.
 fn signed_by_alice() -> TestEnv {
+    signed("alice", "alice@example.com")
+}
+
+/// A tree, its manifest signed by the ed25519 key `key` in namespace b3tree, and `allowed`
+/// listing that key for `identity`.
+fn signed(key: &str, identity: &str) -> TestEnv {
     let env = TestEnv::new();
     tree(&env);
-    let alice = ssh_key(&env, "alice", "ed25519");
-    env.file("allowed", format!("alice@example.com {alice}\n"));
-    ssh_sign(&env, "alice", "b3tree", "dist.b3");
+    let public = ssh_key(&env, key, "ed25519");
+    env.file("allowed", format!("{identity} {public}\n"));
+    ssh_sign(&env, key, "b3tree", "dist.b3");
     env
 }
 
@@ -629,11 +635,7 @@ fn a_signature_beside_the_manifest_is_mentioned_and_left_out_of_the_audit_once_v
 
 #[test]
 fn stdin_and_fifo_manifests_are_read_once_and_usage_mistakes_are_named() {
-    let env = TestEnv::new();
-    tree(&env);
-    let public = ssh_key(&env, "k", "ed25519");
-    env.file("allowed", format!("ci@example.com {public}\n"));
-    ssh_sign(&env, "k", "b3tree", "dist.b3");
+    let env = signed("k", "ci@example.com");
     let signing = ["--allowed-signers", "allowed", "--signer", "ci@example.com"];
     // Standard input: verified with the signature named.
     let mut c = env.cmd();
@@ -712,11 +714,7 @@ fn stdin_and_fifo_manifests_are_read_once_and_usage_mistakes_are_named() {
 /// signed digest or refuses the rewritten bytes. Positive control: the rewrite alone passes.
 #[test]
 fn a_manifest_rewritten_while_checked_never_passes_on_its_unsigned_content() {
-    let env = TestEnv::new();
-    tree(&env);
-    let public = ssh_key(&env, "k", "ed25519");
-    env.file("allowed", format!("ci@example.com {public}\n"));
-    ssh_sign(&env, "k", "b3tree", "dist.b3");
+    let env = signed("k", "ci@example.com");
     let signed = std::fs::read(env.root().join("dist.b3")).unwrap();
     env.file("dist/a.txt", "ALPHA\n");
     let out = env.run(&["hash", "-o", "forged.b3", "dist"]);
