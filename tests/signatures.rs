@@ -179,10 +179,16 @@ fn each_signer_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_decid
         "allowed",
         format!("alice@example.com {alice}bob@example.com {carol}\n"),
     );
-    // Accepted: listed, and by wildcard only; ssh-keygen agrees.
+    // A malformed line admits nothing, and the search goes on past it (as ssh-keygen's).
+    env.file(
+        "mended",
+        format!("alice@example.com valid-before=20200101 {alice}alice@example.com {alice}"),
+    );
+    // Accepted: listed, by wildcard only, after a malformed line; ssh-keygen agrees.
     for (allowed, signer) in [
         ("allowed", "alice@example.com"),
         ("wild", "dave@example.com"),
+        ("mended", "alice@example.com"),
     ] {
         let out = env.run(&ssh_check(allowed, signer, &[]));
         assert_eq!(out.status.code(), Some(0), "{allowed}: {}", stderr(&out));

@@ -4,7 +4,8 @@
 //! patterns of ssh_config(5), matched case-sensitively); options are `namespaces="…"` (a
 //! pattern list), `valid-after="…"`, `valid-before="…"` (YYYYMMDD[HHMM[SS]], local time, or
 //! UTC with a `Z` suffix) and `cert-authority`. A line for another principal is skipped
-//! unread; a malformed line for the signer ends the search, naming it (as ssh-keygen does).
+//! unread; a malformed line for the signer admits nothing and the search goes on (as
+//! ssh-keygen does: OpenSSH 9.2 tested), the first one named if no line admits the key.
 //!
 //! The patterns are matched here rather than by a globbing crate: ssh's patterns know only
 //! `*` and `?` (no classes, no braces), and a name such as `a[1]@b` must match itself.
@@ -55,7 +56,7 @@ pub(super) fn admit(path: &Path, wanted: &Wanted) -> Result<usize, Refused> {
             continue;
         }
         let Some((principals, rest)) = word(line) else {
-            return Err(Refused::Unusable(format!("{at}: invalid line")));
+            continue; // no principals and key: for no one
         };
         if match_list(wanted.principal, &principals) != Some(true) {
             // Lines of others are not judged, but a key listed for someone else is told.
@@ -66,9 +67,13 @@ pub(super) fn admit(path: &Path, wanted: &Wanted) -> Result<usize, Refused> {
             }
             continue;
         }
-        let (options, key) = options_and_key(rest).map_err(|why| {
-            Refused::Unusable(format!("{at}: {why} (line for {})", wanted.principal))
-        })?;
+        let (options, key) = match options_and_key(rest) {
+            Ok(parsed) => parsed,
+            Err(why) => {
+                close.get_or_insert(format!("{at}: {why} (line for {})", wanted.principal));
+                continue;
+            }
+        };
         if options.cert_authority || key.key_data() != wanted.key {
             continue;
         }
