@@ -339,6 +339,12 @@ fn each_signature_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_de
         &ssh_check("allowed", "alice@example.com", &["--signature=short.sig"]),
         "signature short.sig: not an SSH signature",
     );
+    env.file("empty.sig", "");
+    assert_refused_untouched(
+        &env,
+        &ssh_check("allowed", "alice@example.com", &["--signature=empty.sig"]),
+        "signature empty.sig: empty",
+    );
     std::fs::remove_file(env.root().join("dist.b3.sig")).unwrap();
     assert_refused_untouched(
         &env,

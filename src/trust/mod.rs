@@ -149,9 +149,12 @@ fn read_small(path: &Path, what: &str, limit: u64) -> Result<String, Refused> {
         .map_err(|e| Refused::Unusable(format!("{what} {shown}: {e}")))?;
     if text.len() as u64 > limit {
         return Err(Refused::Unusable(format!(
-            "{what} {shown}: larger than {} KiB: not a {what}",
+            "{what} {shown}: larger than {} KiB, too large to be one",
             limit / 1024
         )));
+    }
+    if text.is_empty() {
+        return Err(Refused::Unusable(format!("{what} {shown}: empty")));
     }
     String::from_utf8(text)
         .map_err(|_| Refused::Unusable(format!("{what} {shown}: not text (not UTF-8)")))
