@@ -142,8 +142,25 @@ pub fn chosen_digest(entry: &SpecEntry, only: Option<Algo>) -> Option<(Algo, Str
         .filter(|a| only.is_none_or(|o| o == *a))
         .find_map(|algo| {
             let key = crate::manifest::mtree_write::digest_keyword(algo);
-            entry.get(key).map(|hex| (algo, hex.to_ascii_lowercase()))
+            let hex = entry.get(key).filter(|hex| well_formed(algo, hex))?;
+            Some((algo, hex.to_ascii_lowercase()))
         })
+}
+
+/// The algorithm of a digest keyword (or its alias).
+fn digest_algo(key: &str) -> Option<Algo> {
+    match key.strip_suffix("digest").unwrap_or(key) {
+        "sha256" => Some(Algo::Sha256),
+        "sha512" => Some(Algo::Sha512),
+        "blake3" => Some(Algo::Blake3),
+        _ => None,
+    }
+}
+
+/// Whether `hex` can be a digest of `algo`: hex digits, as many as its output has. A value
+/// that cannot is a spec's fault, not the file's: it is never "content differs".
+fn well_formed(algo: Algo, hex: &str) -> bool {
+    hex.len() == 2 * algo.default_len() && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Compares `entry` with `seen`. When the types differ, nothing else is compared (a mode or
@@ -161,6 +178,12 @@ pub fn compare<'a>(entry: &'a SpecEntry, seen: &Observed) -> Compared<'a> {
     }
     for (key, value) in entry.pairs() {
         if DIGESTS.contains(&key) {
+            if digest_algo(key).is_some_and(|algo| !well_formed(algo, value)) {
+                out.differences.push(Difference::Unreadable {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                });
+            }
             continue;
         }
         match keyword(key, value, seen) {
@@ -198,6 +221,8 @@ fn keyword(key: &str, value: &str, seen: &Observed) -> Option<Result<(), Differe
         value: value.to_string(),
     };
     let number = |v: &str| v.parse::<u64>().map_err(|_| unreadable());
+    // An id beyond 32 bits is no id (not one clamped to 4294967295).
+    let id = |v: &str| v.parse::<u32>().map_err(|_| unreadable());
     let checked = match key {
         "type" => Ok(()),
         "link" => match vis::decode(value.as_bytes()) {
@@ -218,19 +243,17 @@ fn keyword(key: &str, value: &str, seen: &Observed) -> Option<Result<(), Differe
             }),
             Err(_) => Err(unreadable()),
         },
-        "uid" => number(value).and_then(|spec| match u32::try_from(spec) {
-            Ok(spec) if spec == seen.uid => Ok(()),
-            _ => Err(Difference::Uid {
-                spec: u32::try_from(spec).unwrap_or(u32::MAX),
+        "uid" => id(value).and_then(|spec| {
+            (spec == seen.uid).then_some(()).ok_or(Difference::Uid {
+                spec,
                 found: seen.uid,
-            }),
+            })
         }),
-        "gid" => number(value).and_then(|spec| match u32::try_from(spec) {
-            Ok(spec) if spec == seen.gid => Ok(()),
-            _ => Err(Difference::Gid {
-                spec: u32::try_from(spec).unwrap_or(u32::MAX),
+        "gid" => id(value).and_then(|spec| {
+            (spec == seen.gid).then_some(()).ok_or(Difference::Gid {
+                spec,
                 found: seen.gid,
-            }),
+            })
         }),
         "size" if seen.kind == Kind::File => number(value).and_then(|spec| {
             (spec == seen.size).then_some(()).ok_or(Difference::Size {
@@ -300,8 +323,8 @@ mod tests {
             ("size", "12"),
             ("time", "1700000000.500000000"),
             ("nlink", "1"),
-            ("sha256", "ABCD"),
-            ("sha256digest", "abcd"),
+            ("sha256", &"AB".repeat(32)),
+            ("sha256digest", &"ab".repeat(32)),
             ("flags", "none"),
             ("uname", "me"),
         ]);
@@ -310,12 +333,27 @@ mod tests {
         assert_eq!(c.unknown, ["flags"]);
         assert_eq!(
             chosen_digest(&e, None),
-            Some((Algo::Sha256, "abcd".to_string()))
+            Some((Algo::Sha256, "ab".repeat(32)))
         );
-        let alias_only = entry(&[("type", "file"), ("sha512", "EF01")]);
+        let alias_only = entry(&[("type", "file"), ("sha512", &"EF01".repeat(32))]);
         assert_eq!(
             chosen_digest(&alias_only, None),
-            Some((Algo::Sha512, "ef01".to_string()))
+            Some((Algo::Sha512, "ef01".repeat(32)))
+        );
+        // A digest that cannot be one (not hex, or of another length) is never read as the
+        // file's: the entry fails on the spec's value, its content unread.
+        for bad in ["zz".repeat(32), "ab".repeat(31), "ab".repeat(64)] {
+            let e = entry(&[("type", "file"), ("sha256digest", &bad)]);
+            assert_eq!(chosen_digest(&e, None), None);
+            assert_eq!(
+                differences(&[("sha256digest", &bad)], file()),
+                [format!("sha256digest={bad}: not understood")]
+            );
+        }
+        // An id beyond 32 bits is not understood, not clamped.
+        assert_eq!(
+            differences(&[("uid", "4294967296"), ("gid", "-1")], file()),
+            ["uid=4294967296: not understood", "gid=-1: not understood"]
         );
     }
 
