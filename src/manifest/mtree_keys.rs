@@ -6,7 +6,7 @@
 
 use crate::hash::algo::Algo;
 use crate::manifest::mtree::SpecEntry;
-use crate::manifest::mtree_values::{device, time};
+use crate::manifest::mtree_values::{device, digest_algo, time, well_formed};
 use crate::names::escape::display;
 use crate::names::vis;
 
@@ -122,16 +122,6 @@ pub struct Compared<'a> {
     pub unknown: Vec<&'a str>,
 }
 
-/// The digest keywords b3tree knows, with their aliases: verified by reading the content
-/// ([`chosen_digest`]), not here.
-const DIGESTS: [&str; 5] = [
-    "sha256digest",
-    "sha256",
-    "sha512digest",
-    "sha512",
-    "blake3digest",
-];
-
 /// The digest of `entry` a check verifies: `only`'s (`--algo`), else the strongest it holds
 /// that b3tree knows (BLAKE3, then SHA-512, then SHA-256), as (algorithm, lowercase hex).
 /// The others describe the same bytes: one digest read is the content verified.
@@ -145,22 +135,6 @@ pub fn chosen_digest(entry: &SpecEntry, only: Option<Algo>) -> Option<(Algo, Str
             let hex = entry.get(key).filter(|hex| well_formed(algo, hex))?;
             Some((algo, hex.to_ascii_lowercase()))
         })
-}
-
-/// The algorithm of a digest keyword (or its alias).
-fn digest_algo(key: &str) -> Option<Algo> {
-    match key.strip_suffix("digest").unwrap_or(key) {
-        "sha256" => Some(Algo::Sha256),
-        "sha512" => Some(Algo::Sha512),
-        "blake3" => Some(Algo::Blake3),
-        _ => None,
-    }
-}
-
-/// Whether `hex` can be a digest of `algo`: hex digits, as many as its output has. A value
-/// that cannot is a spec's fault, not the file's: it is never "content differs".
-fn well_formed(algo: Algo, hex: &str) -> bool {
-    hex.len() == 2 * algo.default_len() && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Compares `entry` with `seen`. When the types differ, nothing else is compared (a mode or
@@ -177,8 +151,9 @@ pub fn compare<'a>(entry: &'a SpecEntry, seen: &Observed) -> Compared<'a> {
         }
     }
     for (key, value) in entry.pairs() {
-        if DIGESTS.contains(&key) {
-            if digest_algo(key).is_some_and(|algo| !well_formed(algo, value)) {
+        // Digests are verified by reading the content (chosen_digest), here only their form.
+        if let Some(algo) = digest_algo(key) {
+            if !well_formed(algo, value) {
                 out.differences.push(Difference::Unreadable {
                     key: key.to_string(),
                     value: value.to_string(),

@@ -1,5 +1,7 @@
-//! The values of mtree keywords that are more than a number: times and device numbers,
-//! in the forms the producers b3tree reads write them (NetBSD's mtree, bsdtar).
+//! The values of mtree keywords that are more than a number: times, device numbers and
+//! digests, in the forms the producers b3tree reads write them (NetBSD's mtree, bsdtar).
+
+use crate::hash::algo::Algo;
 
 /// A `device=` value as a device number: `native,MAJOR,MINOR` or `linux,MAJOR,MINOR` (what
 /// bsdtar writes), or the number itself (`0x103`, decimal or octal: what NetBSD's mtree
@@ -38,4 +40,21 @@ pub fn time(value: &str) -> Option<(i64, u32)> {
         return None;
     }
     Some((secs.parse().ok()?, nanos.parse().ok()?))
+}
+
+/// The algorithm of a digest keyword b3tree verifies, or of its alias (`sha256` for
+/// `sha256digest`…); None for any other keyword.
+pub fn digest_algo(key: &str) -> Option<Algo> {
+    match key.strip_suffix("digest").unwrap_or(key) {
+        "sha256" => Some(Algo::Sha256),
+        "sha512" => Some(Algo::Sha512),
+        "blake3" => Some(Algo::Blake3),
+        _ => None,
+    }
+}
+
+/// Whether `hex` can be a digest of `algo`: hex digits, as many as its output has. A value
+/// that cannot is the spec's fault, not the file's: it is never "content differs".
+pub fn well_formed(algo: Algo, hex: &str) -> bool {
+    hex.len() == 2 * algo.default_len() && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
