@@ -459,6 +459,46 @@ fn audit_of_a_digest_manifest_points_to_tree_specs_for_its_links() {
     assert_stderr_contains(&out, "b3tree hash --format mtree");
 }
 
+/// A value a spec cannot mean (a digest that is not hex, an id beyond 32 bits) fails its
+/// entry as the spec's fault, never as the file's content; files without a digest are
+/// counted in one warning, in the right number.
+#[test]
+fn a_specs_own_faults_are_named_and_entries_without_digests_counted() {
+    let env = TestEnv::new();
+    for name in ["a", "b", "c", "d"] {
+        env.file(format!("t/{name}"), name);
+    }
+    let bad = "z".repeat(64);
+    env.file(
+        "faults.mtree",
+        format!(
+            "#mtree\n./a type=file sha256digest={bad}\n./b type=file uid=4294967296\n\
+             ./c type=file\n./d type=file mode=0644\n"
+        ),
+    );
+    let out = check_spec_in(&env, "t", "faults.mtree", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains(&format!("a: FAILED (sha256digest={bad}: not understood)")),
+        "{said}"
+    );
+    assert!(!said.contains("content differs"), "{said}");
+    assert!(
+        said.contains("b: FAILED (uid=4294967296: not understood)"),
+        "{said}"
+    );
+    assert_stderr_contains(
+        &out,
+        "2 file entries of the spec hold no digest b3tree verifies",
+    );
+    env.file("one.mtree", "#mtree\n./c type=file\n");
+    let out = check_spec_in(&env, "t", "one.mtree", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_stderr_contains(&out, "1 file entry of the spec holds no digest");
+    assert_stderr_contains(&out, "its content was not compared");
+}
+
 /// README's "Release trees and deployments" example, as written there.
 #[test]
 fn readme_release_tree_example() {
