@@ -132,12 +132,36 @@ impl Annotations {
             }
             md.push('\n');
         }
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)?;
-        file.write_all(md.as_bytes())
+        append(path, &md)
     }
+
+    /// Appends to the step summary a manifest refused before any entry was read: `title`,
+    /// then why, and that no file was checked.
+    pub fn write_refusal(&self, path: &Path, title: &str, why: &str) -> std::io::Result<()> {
+        append(
+            path,
+            &format!(
+                "### {}
+
+{}
+
+No file of the tree was checked.
+
+",
+                html(title),
+                html(why)
+            ),
+        )
+    }
+}
+
+/// Appends `md` to the step summary file (created if need be).
+fn append(path: &Path, md: &str) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    file.write_all(md.as_bytes())
 }
 
 /// A workflow command's message: `%`, CR and LF escaped.

@@ -160,6 +160,17 @@ fn refusal(args: &CheckArgs, shown: &str, r: Refused) -> Fail {
             let why = format!("manifest {shown} not trusted, no file checked: {other}");
             if let Some(a) = super::annotations(args.annotations) {
                 say_raw(&a.refused_manifest(shown, &why));
+                if let Some(path) =
+                    std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
+                {
+                    let title = format!("b3tree check {shown}: manifest not trusted");
+                    if let Err(e) = a.write_refusal(Path::new(&path), &title, &other.to_string()) {
+                        say(format_args!(
+                            "cannot append the step summary to {}: {e}",
+                            display(path.as_bytes())
+                        ));
+                    }
+                }
             }
             Fail::failed(why)
         }
