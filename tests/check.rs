@@ -669,4 +669,25 @@ fn github_annotations_and_step_summary() {
         .output()
         .unwrap();
     assert!(!stderr(&never).contains("::error"));
+    // A check that cannot start (its manifest unreadable) says so on the run's page too.
+    let none = env
+        .cmd()
+        .args(["check", "gone.b3"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        stderr(&none).starts_with(
+            "::error title=b3tree check could not run::cannot read manifest gone.b3 (looked for "
+        ),
+        "{}",
+        stderr(&none)
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains("### b3tree check could not run\n\ncannot read manifest gone.b3"),
+        "{md}"
+    );
 }

@@ -135,9 +135,19 @@ impl Annotations {
         append(path, &md)
     }
 
-    /// Appends to the step summary a manifest refused before any entry was read: `title`,
-    /// then why, and that no file was checked.
-    pub fn write_refusal(&self, path: &Path, title: &str, why: &str) -> std::io::Result<()> {
+    /// A run that could not start (an unreadable manifest, a value it cannot use): one
+    /// `::error`, `why` as the message.
+    pub fn not_run(&self, why: &str) -> String {
+        format!(
+            "::error title={}::{}",
+            property("b3tree check could not run"),
+            data(why)
+        )
+    }
+
+    /// Appends to the step summary a run that ended before any entry was read (a manifest
+    /// refused, or one that cannot be read): `title`, then why, and that no file was checked.
+    pub fn write_unchecked(&self, path: &Path, title: &str, why: &str) -> std::io::Result<()> {
         append(
             path,
             &format!(
@@ -153,6 +163,13 @@ No file of the tree was checked.
             ),
         )
     }
+}
+
+/// The step summary file (`GITHUB_STEP_SUMMARY`), when the runner names one.
+pub fn summary_path() -> Option<PathBuf> {
+    std::env::var_os("GITHUB_STEP_SUMMARY")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Appends `md` to the step summary file (created if need be).

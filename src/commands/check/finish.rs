@@ -204,7 +204,7 @@ fn github_end(a: &Annotations, counts: &Counts, args: &CheckArgs, code: Exit, re
     if let Some(line) = a.left_out_line() {
         reporter.raw(&line);
     }
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+    let Some(path) = crate::report::github::summary_path() else {
         return;
     };
     let names: Vec<String> = args
@@ -236,10 +236,10 @@ fn github_end(a: &Annotations, counts: &Counts, args: &CheckArgs, code: Exit, re
         ("moved", counts.moved),
         ("malformed", counts.malformed),
     ];
-    if let Err(e) = a.write_summary(std::path::Path::new(&path), &title, &rows) {
+    if let Err(e) = a.write_summary(&path, &title, &rows) {
         reporter.error(&format!(
             "cannot append the step summary to {}: {e}",
-            display(path.as_bytes())
+            display(path.as_os_str().as_bytes())
         ));
     }
 }

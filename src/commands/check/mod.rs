@@ -37,20 +37,21 @@ use source::{ReadFlags, SourceInfo, read_manifests};
 
 use crate::cli::{CheckArgs, ColorWhen};
 use crate::config::Env;
-use crate::exit::Ended;
+use crate::exit::{Ended, Exit, Fail};
 use crate::hash::algo::{Algo, Mode};
 use crate::names::escape::display;
 use crate::names::nameset::NameSet;
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::github::Annotations;
-use crate::report::stderr::{ProgressMode, Reporter};
+use crate::report::stderr::{ProgressMode, Reporter, say, say_raw};
 use crate::sys::cancel;
 use crate::walk::WalkConfig;
 use verdict::{Problem, Verdict};
 
 pub fn run(args: CheckArgs, env: &Env) -> Ended {
     let started = Instant::now();
-    let mut plan = Plan::new(args, env)?;
+    let when = args.annotations;
+    let mut plan = Plan::new(args, env).inspect_err(|fail| could_not_run(when, fail))?;
     let mut run = Run::new(&plan);
     if plan.spec {
         return check_spec(plan, run, started);
@@ -135,6 +136,33 @@ pub(super) fn annotations(when: ColorWhen) -> Option<Annotations> {
         let workspace = std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from);
         Annotations::new(&cwd, workspace.as_deref())
     })
+}
+
+/// On GitHub, a run that could not start (status 2: an unreadable manifest, a value it
+/// cannot use) says so on the run's page too. A refused signature has said it already.
+fn could_not_run(when: ColorWhen, fail: &Fail) {
+    if !matches!(fail.exit, Exit::Usage | Exit::Fatal) || fail.message.is_empty() {
+        return;
+    }
+    if let Some(a) = annotations(when) {
+        let line = a.not_run(&fail.message);
+        github_unchecked(&a, &line, "b3tree check could not run", &fail.message);
+    }
+}
+
+/// On GitHub, a run that ended before any entry was read: the annotation `line`, and a
+/// section of the step summary (`title`, `why`).
+fn github_unchecked(a: &Annotations, line: &str, title: &str, why: &str) {
+    say_raw(line);
+    let Some(path) = crate::report::github::summary_path() else {
+        return;
+    };
+    if let Err(e) = a.write_unchecked(&path, title, why) {
+        say(format_args!(
+            "cannot append the step summary to {}: {e}",
+            display(path.as_os_str().as_bytes())
+        ));
+    }
 }
 
 /// What the passes share: stdout, stderr, the counts, the held-back missing entries.

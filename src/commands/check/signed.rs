@@ -15,7 +15,7 @@ use crate::exit::{Exit, Fail};
 use crate::manifest::read::Opened;
 use crate::names::escape::display;
 use crate::record::SignatureRecord;
-use crate::report::stderr::{say, say_raw};
+use crate::report::stderr::say;
 use crate::trust::{self, Refused, Request};
 
 /// Flags that cannot make a request, refused before anything is opened.
@@ -159,18 +159,9 @@ fn refusal(args: &CheckArgs, shown: &str, r: Refused) -> Fail {
         other => {
             let why = format!("manifest {shown} not trusted, no file checked: {other}");
             if let Some(a) = super::annotations(args.annotations) {
-                say_raw(&a.refused_manifest(shown, &why));
-                if let Some(path) =
-                    std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
-                {
-                    let title = format!("b3tree check {shown}: manifest not trusted");
-                    if let Err(e) = a.write_refusal(Path::new(&path), &title, &other.to_string()) {
-                        say(format_args!(
-                            "cannot append the step summary to {}: {e}",
-                            display(path.as_bytes())
-                        ));
-                    }
-                }
+                let title = format!("b3tree check {shown}: manifest not trusted");
+                let line = a.refused_manifest(shown, &why);
+                super::github_unchecked(&a, &line, &title, &other.to_string());
             }
             Fail::failed(why)
         }
