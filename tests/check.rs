@@ -669,7 +669,14 @@ fn github_annotations_and_step_summary() {
         .output()
         .unwrap();
     assert!(!stderr(&never).contains("::error"));
-    // A check that cannot start (its manifest unreadable) says so on the run's page too.
+}
+
+/// GitHub Actions: a check that cannot start (its manifest unreadable, status 2) says so
+/// on the run's page too: one annotation and a section of the step summary.
+#[test]
+fn a_check_that_cannot_start_says_so_on_github() {
+    let env = TestEnv::new();
+    let summary = env.root().join("summary.md");
     let none = env
         .cmd()
         .args(["check", "gone.b3"])
