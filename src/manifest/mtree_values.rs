@@ -45,12 +45,12 @@ pub fn time(value: &str) -> Option<(i64, u32)> {
 /// The algorithm of a digest keyword b3tree verifies, or of its alias (`sha256` for
 /// `sha256digest`…); None for any other keyword.
 pub fn digest_algo(key: &str) -> Option<Algo> {
-    match key.strip_suffix("digest").unwrap_or(key) {
-        "sha256" => Some(Algo::Sha256),
-        "sha512" => Some(Algo::Sha512),
-        "blake3" => Some(Algo::Blake3),
-        _ => None,
-    }
+    [Algo::Blake3, Algo::Sha512, Algo::Sha256]
+        .into_iter()
+        .find(|&algo| {
+            let keyword = crate::manifest::mtree_write::digest_keyword(algo);
+            key == keyword || keyword.strip_suffix("digest") == Some(key)
+        })
 }
 
 /// Whether `hex` can be a digest of `algo`: hex digits, as many as its output has. A value

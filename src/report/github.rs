@@ -151,13 +151,7 @@ impl Annotations {
         append(
             path,
             &format!(
-                "### {}
-
-{}
-
-No file of the tree was checked.
-
-",
+                "### {}\n\n{}\n\nNo file of the tree was checked.\n\n",
                 html(title),
                 html(why)
             ),

@@ -83,13 +83,15 @@ impl Tally {
             ));
         }
         if self.no_digest > 0 {
-            let (entries, hold, their) = match self.no_digest {
-                1 => ("1 file entry".to_string(), "holds", "its"),
-                n => (format!("{n} file entries"), "hold", "their"),
+            let (hold, their) = if self.no_digest == 1 {
+                ("holds", "its")
+            } else {
+                ("hold", "their")
             };
             notes.push(format!(
-                "{entries} of the spec {hold} no digest b3tree verifies (blake3digest, \
-                 sha512digest, sha256digest): {their} content was not compared"
+                "{} of the spec {hold} no digest b3tree verifies (blake3digest, sha512digest, \
+                 sha256digest): {their} content was not compared",
+                crate::report::summary::plural(self.no_digest, "file entry", "file entries")
             ));
         }
         notes
