@@ -617,14 +617,12 @@ fn github_annotations_and_step_summary() {
     let summary = env.root().join("summary.md");
     std::fs::write(&summary, "earlier step\n").unwrap();
     let plain = env.run(&["check", "--annotations", "never", "m.b3"]);
-    let gh = env
-        .cmd()
-        .args(["check", "m.b3"])
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_WORKSPACE", env.root())
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .output()
-        .unwrap();
+    let (gh, md) = on_github(
+        env.cmd()
+            .args(["check", "m.b3"])
+            .env("GITHUB_WORKSPACE", env.root()),
+        &summary,
+    );
     assert_eq!(gh.status.code(), Some(1));
     assert_eq!(
         gh.stdout, plain.stdout,
@@ -644,7 +642,6 @@ fn github_annotations_and_step_summary() {
         "::error title=b3tree check::5 more failures, not annotated one by one (see the step's \
          log)"
     );
-    let md = std::fs::read_to_string(&summary).unwrap();
     assert!(
         md.starts_with("earlier step\n### b3tree check m.b3: FAILED\n"),
         "{md}"
@@ -677,13 +674,7 @@ fn github_annotations_and_step_summary() {
 fn a_check_that_cannot_start_says_so_on_github() {
     let env = TestEnv::new();
     let summary = env.root().join("summary.md");
-    let none = env
-        .cmd()
-        .args(["check", "gone.b3"])
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .output()
-        .unwrap();
+    let (none, md) = on_github(env.cmd().args(["check", "gone.b3"]), &summary);
     assert_eq!(none.status.code(), Some(2));
     assert!(
         stderr(&none).starts_with(
@@ -692,7 +683,6 @@ fn a_check_that_cannot_start_says_so_on_github() {
         "{}",
         stderr(&none)
     );
-    let md = std::fs::read_to_string(&summary).unwrap();
     assert!(
         md.contains("### b3tree check could not run\n\ncannot read manifest gone.b3"),
         "{md}"

@@ -357,13 +357,11 @@ fn each_signature_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_de
 fn a_refusal_on_github_actions_is_also_an_annotation_on_the_manifest() {
     let env = signed_by_alice();
     let summary = env.root().join("summary.md");
-    let out = run_with_timeout(
+    let (out, md) = on_github(
         env.cmd()
             .args(ssh_check("allowed", "mallory@example.com", &[]))
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_STEP_SUMMARY", &summary)
             .env_remove("GITHUB_WORKSPACE"),
-        WAIT,
+        &summary,
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
@@ -375,7 +373,6 @@ fn a_refusal_on_github_actions_is_also_an_annotation_on_the_manifest() {
         stderr(&out)
     );
     // The job's page says it too: the manifest, why, and that nothing was checked.
-    let md = std::fs::read_to_string(&summary).unwrap();
     assert!(
         md.starts_with("### b3tree check dist.b3: manifest not trusted\n\nsigned by ssh-ed25519"),
         "{md}"

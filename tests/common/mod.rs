@@ -78,6 +78,17 @@ pub fn under_strace(options: &[&str]) -> Command {
     c
 }
 
+/// Runs `cmd` as a step of a GitHub Actions job whose step summary file is `summary`:
+/// its output, and the summary file afterwards (empty if nothing wrote it).
+pub fn on_github(cmd: &mut Command, summary: &Path) -> (Output, String) {
+    let out = run_with_timeout(
+        cmd.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", summary),
+        WAIT,
+    );
+    (out, std::fs::read_to_string(summary).unwrap_or_default())
+}
+
 /// Runs a command, killing it (and failing the test) if it outlives `limit`.
 pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
