@@ -107,11 +107,11 @@ fn public_key(key: &str) -> Result<(PublicKey, String), Refused> {
 }
 
 /// The key ID in a base64 key or signature line (bytes 2..10, printed as minisign prints
-/// it: a little-endian number in upper-case hex).
+/// it: a little-endian number in upper-case hex, without leading zeros).
 fn key_id_of(line: &str) -> Option<String> {
     let bytes = Base64::decode_vec(line.trim()).ok()?;
-    let id = bytes.get(2..10)?;
-    Some(id.iter().rev().map(|b| format!("{b:02X}")).collect())
+    let id: [u8; 8] = bytes.get(2..10)?.try_into().ok()?;
+    Some(format!("{:X}", u64::from_le_bytes(id)))
 }
 
 #[cfg(test)]
@@ -123,6 +123,14 @@ mod tests {
         assert_eq!(
             key_id_of("RWQwk9o9ZbgsvkxeBczGGxv71xYWsR9MRD8uBX6Mm9mu/62tAUWRbtlu").as_deref(),
             Some("BE2CB8653DDA9330")
+        );
+        // An ID whose first digit is 0: minisign's key file says 7F84A1D5E8CBF90.
+        let mut key = b"Ed".to_vec();
+        key.extend_from_slice(&0x07F8_4A1D_5E8C_BF90_u64.to_le_bytes());
+        key.extend_from_slice(&[7; 32]);
+        assert_eq!(
+            key_id_of(&Base64::encode_string(&key)).as_deref(),
+            Some("7F84A1D5E8CBF90")
         );
     }
 }
