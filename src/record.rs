@@ -228,14 +228,68 @@ fn is_zero(n: &u64) -> bool {
 
 /// One JSON Lines line of `record`.
 pub fn line(record: &impl Serialize) -> Vec<u8> {
-    let mut line = serde_json::to_vec(record).unwrap_or_default();
+    let mut line = Vec::with_capacity(128);
+    // Writing into a Vec fails only if the record cannot be serialised: then the line is
+    // empty, as before.
+    if to_writer(&mut line, record).is_err() {
+        line.clear();
+    }
     line.push(b'\n');
     line
+}
+
+/// Writes `record` as one JSON text, made inert for terminals and CI logs: the same JSON
+/// value, but characters that could drive a terminal (C1 controls, bidirectional
+/// overrides) and the `#` that starts a `##[` (an old-style workflow command, read anywhere
+/// in a log line) are written as `\uXXXX` escapes inside their strings. (A `::` command
+/// must start a line, and a JSON line starts with `{`.)
+pub fn to_writer<W: std::io::Write>(out: W, record: &impl Serialize) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, Inert);
+    record.serialize(&mut ser)
+}
+
+/// serde_json's compact form, with [`to_writer`]'s escapes.
+struct Inert;
+
+impl serde_json::ser::Formatter for Inert {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        use crate::names::escape::{Escaping, needs_hex};
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if needs_hex(c, Escaping::Terminal) || fragment[i..].starts_with("##[") {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                // Every such character is in the Basic Multilingual Plane: one escape.
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_lines_cannot_drive_a_terminal_or_a_ci_log() {
+        let name = "a ##[add-mask]b \u{9b}2J \u{202e}x \u{1b}";
+        let r = HashRecord::File {
+            name: Path::of(name.as_bytes()),
+            hash: "00".into(),
+            size: 3,
+            reused: None,
+            mode: None,
+        };
+        let text = String::from_utf8(line(&r)).unwrap();
+        assert!(text.contains(r"a \u0023#[add-mask]b \u009b2J \u202ex \u001b"), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["path"], name);
+    }
 
     #[test]
     fn fields_come_in_declared_order_and_bytes_only_when_needed() {

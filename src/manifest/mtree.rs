@@ -9,6 +9,7 @@
 //! What the keywords mean, and which ones b3tree verifies, is the checker's business; here a
 //! keyword is a name and its raw value (vis-encoded where the format says so: `link=`).
 
+use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead};
 
 use crate::names::vis;
@@ -93,8 +94,10 @@ impl std::fmt::Display for SpecError {
 pub struct SpecReader<R> {
     input: R,
     line_no: u64,
-    /// `/set` keywords.
+    /// `/set` keywords, in the order first set, and where each key is in that list (a
+    /// line of many keywords costs time in proportion to it, not to its square).
     defaults: Vec<(String, String)>,
+    default_at: HashMap<String, usize>,
     /// The directory relative names are in (hierarchical specs): its components.
     dir: Vec<Vec<u8>>,
     /// Inside the root (a `.` entry was read), where `..` may climb to.
@@ -107,6 +110,7 @@ impl<R: BufRead> SpecReader<R> {
             input,
             line_no: 0,
             defaults: Vec::new(),
+            default_at: HashMap::new(),
             dir: Vec::new(),
             rooted: false,
         }
@@ -128,21 +132,8 @@ impl<R: BufRead> SpecReader<R> {
             let first = words.next().unwrap_or_default();
             let bad = |why: String| SpecError::Line(line_no, why);
             match first {
-                b"/set" => {
-                    for (k, v) in keywords(words).map_err(bad)? {
-                        self.defaults.retain(|(d, _)| *d != k);
-                        self.defaults.push((k, v));
-                    }
-                }
-                b"/unset" => {
-                    for w in words {
-                        let key = String::from_utf8_lossy(w);
-                        if key == "all" {
-                            self.defaults.clear();
-                        }
-                        self.defaults.retain(|(d, _)| *d != key);
-                    }
-                }
+                b"/set" => self.set(keywords(words).map_err(bad)?),
+                b"/unset" => self.unset(words),
                 b".." => {
                     if self.dir.pop().is_none() && !std::mem::take(&mut self.rooted) {
                         return Err(bad("`..` above the root".into()));
@@ -157,6 +148,32 @@ impl<R: BufRead> SpecReader<R> {
         }
     }
 
+    /// `/set`: each key's new default (a key set again keeps its place).
+    fn set(&mut self, pairs: Vec<(String, String)>) {
+        for (k, v) in pairs {
+            match self.default_at.get(&k) {
+                Some(&at) => self.defaults[at].1 = v,
+                None => {
+                    self.default_at.insert(k.clone(), self.defaults.len());
+                    self.defaults.push((k, v));
+                }
+            }
+        }
+    }
+
+    /// `/unset KEY…` (`all`: every default).
+    fn unset<'a>(&mut self, words: impl Iterator<Item = &'a [u8]>) {
+        let gone: HashSet<&[u8]> = words.collect();
+        if gone.contains(&b"all"[..]) {
+            self.defaults.clear();
+        } else {
+            self.defaults.retain(|(k, _)| !gone.contains(k.as_bytes()));
+        }
+        self.default_at = (self.defaults.iter().enumerate())
+            .map(|(at, (k, _))| (k.clone(), at))
+            .collect();
+    }
+
     /// The entry named `name` on line `line`: its path, and (hierarchical form) the
     /// directory it opens.
     fn entry(
@@ -166,14 +183,18 @@ impl<R: BufRead> SpecReader<R> {
         own: Vec<(String, String)>,
     ) -> Result<SpecEntry, String> {
         let mut text = String::new();
+        // Where each of its own keys is given last: a key given twice on one line, the last
+        // one holds.
+        let last: HashMap<&str, usize> = (own.iter().enumerate())
+            .map(|(i, (k, _))| (k.as_str(), i))
+            .collect();
         for (k, v) in &self.defaults {
-            if !own.iter().any(|(o, _)| o == k) {
+            if !last.contains_key(k.as_str()) {
                 push_pair(&mut text, k, v);
             }
         }
         for (i, (k, v)) in own.iter().enumerate() {
-            // A key given twice on one line: the last one holds.
-            if !own[i + 1..].iter().any(|(o, _)| o == k) {
+            if last.get(k.as_str()) == Some(&i) {
                 push_pair(&mut text, k, v);
             }
         }

@@ -6,7 +6,7 @@
 
 use crate::hash::algo::Algo;
 use crate::manifest::mtree::SpecEntry;
-use crate::manifest::mtree_values::{device, digest_algo, time, well_formed};
+use crate::manifest::mtree_values::{claims_content, device, digest_algo, time, well_formed};
 use crate::names::escape::display;
 use crate::names::vis;
 
@@ -89,7 +89,9 @@ pub enum Difference {
 impl std::fmt::Display for Difference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Difference::Type { spec, found } => write!(f, "type: {spec} → {}", found.name()),
+            Difference::Type { spec, found } => {
+                write!(f, "type: {} → {}", shown(spec), found.name())
+            }
             Difference::Link { spec, found } => {
                 write!(f, "link: {} → {}", display(spec), display(found))
             }
@@ -98,7 +100,7 @@ impl std::fmt::Display for Difference {
             Difference::Gid { spec, found } => write!(f, "gid {spec} → {found}"),
             Difference::Size { spec, found } => write!(f, "size {spec} → {found}"),
             Difference::Time { spec, found } => {
-                write!(f, "time {spec} → {}.{:09}", found.0, found.1)
+                write!(f, "time {} → {}.{:09}", shown(spec), found.0, found.1)
             }
             Difference::Nlink { spec, found } => write!(f, "nlink {spec} → {found}"),
             Difference::Device { spec, found } => {
@@ -109,9 +111,17 @@ impl std::fmt::Display for Difference {
                 Some(found) => write!(f, "{key} {} → {}", display(spec), display(found)),
                 None => write!(f, "{key} {} → an id with no name", display(spec)),
             },
-            Difference::Unreadable { key, value } => write!(f, "{key}={value}: not understood"),
+            Difference::Unreadable { key, value } => {
+                write!(f, "{}={}: not understood", shown(key), shown(value))
+            }
         }
     }
+}
+
+/// A keyword or value of the spec as it may be printed: whoever wrote the spec chose its
+/// bytes (ESC, CR, a `::` that a CI runner would read as a command).
+pub fn shown(text: &str) -> String {
+    display(text.as_bytes())
 }
 
 /// An entry compared with its file.
@@ -138,10 +148,13 @@ pub fn chosen_digest(entry: &SpecEntry, only: Option<Algo>) -> Option<(Algo, Str
 }
 
 /// Compares `entry` with `seen`. When the types differ, nothing else is compared (a mode or
-/// size of another kind of file says nothing).
+/// size of another kind of file says nothing). An entry without `type=` that holds a digest
+/// (bsdtar writes such entries) describes a regular file: a digest is a claim on content.
 pub fn compare<'a>(entry: &'a SpecEntry, seen: &Observed) -> Compared<'a> {
     let mut out = Compared::default();
-    if let Some(spec) = entry.get("type") {
+    let claimed = (entry.get("type"))
+        .or_else(|| entry.pairs().any(|(k, _)| claims_content(k)).then_some("file"));
+    if let Some(spec) = claimed {
         if Kind::parse(spec) != Some(seen.kind) {
             out.differences.push(Difference::Type {
                 spec: spec.to_string(),
@@ -210,10 +223,13 @@ fn keyword(key: &str, value: &str, seen: &Observed) -> Option<Result<(), Differe
                 }),
             },
         },
+        // Permission, set-id and sticky bits only, as NetBSD's mtree reads them: a value
+        // with other bits (`10644`, `77777`) is not a mode (it is not masked into one).
         "mode" => match u32::from_str_radix(value, 8) {
-            Ok(spec) if spec & 0o7777 == seen.mode => Ok(()),
+            Ok(spec) if spec > 0o7777 => Err(unreadable()),
+            Ok(spec) if spec == seen.mode => Ok(()),
             Ok(spec) => Err(Difference::Mode {
-                spec: spec & 0o7777,
+                spec,
                 found: seen.mode,
             }),
             Err(_) => Err(unreadable()),

@@ -58,3 +58,23 @@ pub fn digest_algo(key: &str) -> Option<Algo> {
 pub fn well_formed(algo: Algo, hex: &str) -> bool {
     hex.len() == 2 * algo.default_len() && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
+
+/// Whether `key` claims a regular file's content: a digest or checksum of any algorithm
+/// mtree(5) names (b3tree verifies three of them; an entry holding only the others cannot
+/// be verified, and a file it describes is a regular file whatever its `type=` says).
+pub fn claims_content(key: &str) -> bool {
+    digest_algo(key).is_some()
+        || matches!(
+            key,
+            "cksum"
+                | "md5"
+                | "md5digest"
+                | "rmd160"
+                | "rmd160digest"
+                | "ripemd160digest"
+                | "sha1"
+                | "sha1digest"
+                | "sha384"
+                | "sha384digest"
+        )
+}

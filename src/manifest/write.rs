@@ -162,7 +162,7 @@ impl<W: Write> ManifestWriter<W> {
                     .and(facts)
                     .map(|f| format!("{:04o}", f.meta.mode & 0o7777));
                 let record = json_record(name, outcome, reused, mode);
-                serde_json::to_writer(&mut self.line, &record)?;
+                crate::record::to_writer(&mut self.line, &record)?;
                 self.line.push(b'\n');
             }
             _ => return Ok(()),
@@ -181,7 +181,7 @@ impl<W: Write> ManifestWriter<W> {
     /// Writes the closing summary record (JSON only).
     pub fn summary(&mut self, summary: &impl serde::Serialize) -> io::Result<()> {
         if self.format == Format::Json {
-            serde_json::to_writer(&mut self.out, summary)?;
+            crate::record::to_writer(&mut self.out, summary)?;
             self.out.write_all(b"\n")?;
         }
         Ok(())

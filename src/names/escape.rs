@@ -9,21 +9,61 @@
 //! those files anyway, because it reads names as lossy UTF-8.
 //!
 //! For terminals we also offer a "safe" form that writes every other control character
-//! (C0, DEL) as `\xHH`, so a hostile name cannot drive the terminal. Our reader accepts it.
+//! (C0, DEL, C1) and the bidirectional overrides as `\xHH` (their bytes), so a hostile name
+//! cannot drive the terminal or read backwards. Our reader accepts it.
+//!
+//! Verdicts and diagnostics can also land in a CI log, where the runner takes a line that
+//! starts (after blanks) with `::` as a workflow command (`::add-mask::`, `::stop-commands::`),
+//! and `##[` anywhere in a line as one of the older form. A file may be named so by whoever
+//! can add one to the tree. So every form for people ([`Escaping::Report`], `Terminal`)
+//! escapes such a name: the first `:` of a leading `::` and the first `#` of each `##[` are
+//! written `\x3a` and `\x23`. Manifests (`Manifest`, `Raw`) stay byte for byte b3sum's.
 
 /// How much to escape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Escaping {
     /// b3sum-compatible: only `\`, LF, CR (plus `\xHH` for bytes that are not UTF-8).
     Manifest,
-    /// Manifest escaping plus every other control character as `\xHH` (for terminals).
+    /// Verdict lines for a program or a log: as `Manifest`, and a name a CI runner would
+    /// read as a workflow command escaped too.
+    Report,
+    /// As `Report`, plus every other control character (C0, DEL, C1) and the bidirectional
+    /// overrides as `\xHH` (for terminals and diagnostics).
     Terminal,
     /// None: names as they are (`hash -z`, whose lines end with NUL, as GNU's `sha256sum -z`).
     Raw,
 }
 
-fn needs_hex(b: u8, mode: Escaping) -> bool {
-    mode == Escaping::Terminal && (b < 0x20 || b == 0x7f) && b != b'\n' && b != b'\r'
+/// A character written as `\xHH` (its UTF-8 bytes) in `mode`: on a terminal, every control
+/// character but LF and CR (those have their own escapes), and the bidirectional overrides.
+pub(crate) fn needs_hex(c: char, mode: Escaping) -> bool {
+    mode == Escaping::Terminal
+        && ((c.is_control() && c != '\n' && c != '\r')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+}
+
+/// The forms for people escape what a CI runner would take as a workflow command.
+fn guards_commands(mode: Escaping) -> bool {
+    matches!(mode, Escaping::Report | Escaping::Terminal)
+}
+
+/// Where `name`'s leading `::` starts (after blanks, as the runner trims them), if it has one.
+pub(crate) fn leading_command(name: &[u8]) -> Option<usize> {
+    let valid = name.utf8_chunks().next()?.valid();
+    let blanks = valid.len() - valid.trim_start().len();
+    name[blanks..].starts_with(b"::").then_some(blanks)
+}
+
+/// Whether the byte at `i` of `name` starts a workflow command in a CI log: the first `:`
+/// of a leading `::` (`lead`, from [`leading_command`]) or the first `#` of `##[`.
+fn command_byte(name: &[u8], i: usize, lead: Option<usize>) -> bool {
+    lead == Some(i) || name[i..].starts_with(b"##[")
+}
+
+/// Whether `name`, printed at the start of a line (or anywhere, for `##[`), would be read as
+/// a workflow command by a CI runner.
+pub fn would_command(name: &[u8]) -> bool {
+    leading_command(name).is_some() || memchr::memmem::find(name, b"##[").is_some()
 }
 
 /// Whether `name` has to be written in escaped form (and so the line needs a leading `\`).
@@ -31,9 +71,15 @@ pub fn needs_escape(name: &[u8], mode: Escaping) -> bool {
     if mode == Escaping::Raw {
         return false;
     }
-    name.iter()
-        .any(|&b| b == b'\\' || b == b'\n' || b == b'\r' || needs_hex(b, mode))
-        || std::str::from_utf8(name).is_err()
+    // The common case first, and the only one of manifests: a byte scan.
+    if memchr::memchr3(b'\\', b'\n', b'\r', name).is_some() {
+        return true;
+    }
+    let Ok(text) = std::str::from_utf8(name) else {
+        return true;
+    };
+    (mode == Escaping::Terminal && text.chars().any(|c| needs_hex(c, mode)))
+        || (guards_commands(mode) && would_command(name))
 }
 
 /// Appends `name`, escaped when `escaped` (what [`needs_escape`] said of it).
@@ -42,23 +88,32 @@ pub fn push_name(name: &[u8], escaped: bool, mode: Escaping, out: &mut Vec<u8>) 
         out.extend_from_slice(name);
         return;
     }
+    let lead = leading_command(name).filter(|_| guards_commands(mode));
+    let mut at = 0;
     for chunk in name.utf8_chunks() {
-        for &b in chunk.valid().as_bytes() {
-            match b {
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                _ if needs_hex(b, mode) => push_hex(b, out),
-                _ => out.push(b),
+        for c in chunk.valid().chars() {
+            let mut utf8 = [0u8; 4];
+            let bytes = c.encode_utf8(&mut utf8).as_bytes();
+            match c {
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                _ if needs_hex(c, mode) => bytes.iter().for_each(|&b| push_hex(b, out)),
+                ':' | '#' if guards_commands(mode) && command_byte(name, at, lead) => {
+                    push_hex(bytes[0], out);
+                }
+                _ => out.extend_from_slice(bytes),
             }
+            at += bytes.len();
         }
         for &b in chunk.invalid() {
             push_hex(b, out);
+            at += 1;
         }
     }
 }
 
-fn push_hex(b: u8, out: &mut Vec<u8>) {
+pub(crate) fn push_hex(b: u8, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.extend_from_slice(&[
         b'\\',
@@ -180,6 +235,33 @@ mod tests {
         assert_eq!(v, b"a\\x1b[31m\\x7f".to_vec());
         assert_eq!(display(b"ok name"), "ok name");
         assert_eq!(display(b"bad\nname"), "\\bad\\nname");
+    }
+
+    /// A name that a CI runner would read as a workflow command is escaped in the forms for
+    /// people, and round-trips; manifests keep it as it is (b3sum's bytes).
+    #[test]
+    fn names_that_would_be_workflow_commands_are_escaped_for_people() {
+        let shown = |name: &[u8], mode| {
+            let mut v = Vec::new();
+            push_marked(name, mode, &mut v);
+            String::from_utf8(v).unwrap()
+        };
+        for mode in [Escaping::Report, Escaping::Terminal] {
+            assert_eq!(shown(b"::add-mask::x", mode), r"\\x3a:add-mask::x");
+            assert_eq!(
+                shown(" \u{a0}::stop-commands::t".as_bytes(), mode),
+                "\\ \u{a0}\\x3a:stop-commands::t"
+            );
+            assert_eq!(shown(b"a##[error]b", mode), r"\a\x23#[error]b");
+            assert_eq!(shown(b"a::b #[c]", mode), "a::b #[c]");
+        }
+        assert_eq!(shown(b"::add-mask::x", Escaping::Manifest), "::add-mask::x");
+        assert_eq!(display("\u{9b}x\u{202e}".as_bytes()), r"\\xc2\x9bx\xe2\x80\xae");
+        for name in [&b"::x::y"[..], b" ::x", b"a##[b]", "\u{9b}\u{202e}".as_bytes()] {
+            let mut v = Vec::new();
+            push_name(name, true, Escaping::Terminal, &mut v);
+            assert_eq!(unescape(&v).unwrap(), name);
+        }
     }
 
     #[test]

@@ -187,13 +187,20 @@ pub fn property(text: &str) -> String {
     data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Text for Markdown/HTML: `&`, `<`, `>`, `|` and backquotes cannot break out.
+/// Text for the step summary (Markdown with HTML): every ASCII punctuation character and
+/// every control character becomes a numeric character reference, so that nothing a name
+/// or a spec value holds can open a tag, a link or an image (`[t](u)`, `![i](u)`, an
+/// autolink), a table cell or code span, or break a line (CR); what is read is the text.
 fn html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "&#124;")
-        .replace('`', "&#96;")
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_ascii_punctuation() || c.is_control() {
+            out.push_str(&format!("&#{};", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -204,6 +211,17 @@ mod tests {
     fn values_are_escaped_by_the_workflow_command_rules() {
         assert_eq!(data("50% a\r\nb"), "50%25 a%0D%0Ab");
         assert_eq!(property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+    }
+
+    #[test]
+    fn summary_text_opens_no_tag_link_or_image() {
+        let hostile = "![i](https://x.test/a.png) [t](http://x.test) <b>|`\r\n& www.x.test";
+        let safe = html(hostile);
+        for bad in ["![", "](", "<", ">", "|", "`", "\r", "\n", "&amp", "://", "www."] {
+            assert!(!safe.contains(bad), "{bad} in {safe}");
+        }
+        assert!(safe.starts_with("&#33;&#91;i&#93;&#40;https&#58;&#47;&#47;x&#46;test"));
+        assert_eq!(html("plain name é"), "plain name é");
     }
 
     #[test]

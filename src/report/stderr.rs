@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicU64;
 
 use crate::hash::outcome::{Outcome, SkipKind};
 use crate::names::escape;
+use crate::report::inert;
 use crate::report::progress::Live;
 
 /// When to show live progress.
@@ -106,10 +107,15 @@ impl Reporter {
     /// Prints `line` as it is: a workflow command (`::error …`) that the CI runner reads
     /// from the stream (always, even with `--quiet`).
     pub fn raw(&self, line: &str) {
-        self.print(line);
+        self.write(line);
     }
 
+    /// Prints `line` made inert (`report::inert`).
     fn print(&self, line: &str) {
+        self.write(&inert::text(line));
+    }
+
+    fn write(&self, line: &str) {
         match &self.live {
             Some(live) => live.print(line),
             None => emit(line),
@@ -128,7 +134,7 @@ impl Reporter {
 /// Prints `b3tree: MESSAGE` on stderr: the diagnostics of a command before or after its
 /// run's [`Reporter`] exists (usage errors, output that cannot be written).
 pub fn say(message: std::fmt::Arguments) {
-    emit(&format!("b3tree: {message}"));
+    emit(&inert::text(&format!("b3tree: {message}")));
 }
 
 /// Prints `line` as it is, before a run's [`Reporter`] exists: a workflow command.

@@ -10,6 +10,7 @@ use crate::names::escape::{Escaping, push_marked};
 use crate::names::nameset::Location;
 use crate::output::Output;
 use crate::record::{self, CheckRecord};
+use crate::report::inert;
 use crate::sys::{cancel, stdio};
 
 pub(super) struct Printer<W: Write = Output> {
@@ -45,10 +46,13 @@ impl Printer {
                         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 }
             },
+            // A terminal gets control characters escaped; a pipe or a file b3sum's verdict
+            // lines. Either way a name that a CI runner would read as a workflow command is
+            // escaped (`names::escape`).
             escaping: if io::stdout().is_terminal() {
                 Escaping::Terminal
             } else {
-                Escaping::Manifest
+                Escaping::Report
             },
             manifests,
             error: None,
@@ -66,7 +70,7 @@ impl<W: Write> Printer<W> {
             eager: false,
             json,
             quiet,
-            escaping: Escaping::Manifest,
+            escaping: Escaping::Report,
             color: false,
             manifests,
             error: None,
@@ -140,6 +144,9 @@ impl<W: Write> Printer<W> {
             return;
         }
         let status = verdict.status();
+        // What a status quotes (a spec's values, a name) is escaped where it is formatted;
+        // this is the net under it.
+        let status = inert::text(&status);
         let mut line = Vec::with_capacity(name.len() + 16);
         push_marked(name, self.escaping, &mut line);
         line.extend_from_slice(b": ");

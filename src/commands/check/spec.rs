@@ -24,7 +24,8 @@ use crate::cli::{AlgoArg, CheckArgs};
 use crate::hash::algo::{Algo, Digest};
 use crate::hash::outcome::{Action, Content, EntryError, ErrorKind, FileKind, Outcome};
 use crate::manifest::mtree::{SpecEntry, SpecReader};
-use crate::manifest::mtree_keys::{Observed, chosen_digest, compare};
+use crate::manifest::mtree_keys::{Observed, chosen_digest, compare, shown};
+use crate::manifest::mtree_values::claims_content;
 use crate::manifest::mtree_write::digest_keyword;
 use crate::names::escape::display;
 use crate::names::nameset::{Location, NameSet, normalize};
@@ -56,11 +57,18 @@ pub(super) struct SpecRead {
     pub other_shards: u64,
 }
 
+/// Keywords named one by one in the warning about those not verified.
+const MAX_NAMED: usize = 20;
+/// Distinct keywords counted by name (the rest are counted together).
+const MAX_KEPT: usize = 1000;
+
 /// What the comparisons found beyond verdicts, said once at the end.
 #[derive(Default)]
 pub(super) struct Tally {
     /// Keywords not verified, with the entries that held them.
     unknown: BTreeMap<String, u64>,
+    /// Uses of further keywords, beyond the [`MAX_KEPT`] kept by name.
+    unknown_more: u64,
     /// Regular files whose entry holds no digest b3tree verifies.
     no_digest: u64,
     /// Owner and group names, for `uname` and `gname`.
@@ -72,11 +80,15 @@ impl Tally {
     pub(super) fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
         if !self.unknown.is_empty() {
-            let list: Vec<String> = self
-                .unknown
-                .iter()
-                .map(|(k, n)| format!("{k} ({n})"))
+            // A hostile spec may hold a million distinct keywords: the first ones, and a count.
+            let mut list: Vec<String> = (self.unknown.iter().take(MAX_NAMED))
+                .map(|(k, n)| format!("{} ({n})", shown(k)))
                 .collect();
+            let more = (self.unknown.iter().skip(MAX_NAMED).map(|(_, n)| n)).sum::<u64>()
+                + self.unknown_more;
+            if more > 0 {
+                list.push(format!("{more} uses of other keywords"));
+            }
             notes.push(format!(
                 "keywords b3tree does not verify were ignored: {}",
                 list.join(", ")
@@ -105,11 +117,7 @@ pub(super) fn pass(
     (args, shard): (&CheckArgs, Option<(u64, u64)>),
     run: &mut Run,
 ) -> (SpecRead, Tally) {
-    let only = args.algo.map(|a| match a {
-        AlgoArg::Blake3 => Algo::Blake3,
-        AlgoArg::Sha256 => Algo::Sha256,
-        AlgoArg::Sha512 => Algo::Sha512,
-    });
+    let only = only(args);
     let mut tally = Tally::default();
     let read = engine::run(
         engine_cfg,
@@ -223,23 +231,25 @@ fn settle<W: std::io::Write>(
     }
     let compared = compare(&item.entry, &observed);
     for key in compared.unknown {
-        // A key allocated once per run, not once per entry that holds it.
+        // A key allocated once per run, not once per entry that holds it; memory bounded
+        // whatever number of distinct keys a spec holds.
+        let kept = tally.unknown.len();
         match tally.unknown.get_mut(key) {
             Some(n) => *n += 1,
-            None => {
+            None if kept < MAX_KEPT => {
                 tally.unknown.insert(key.to_string(), 1);
             }
+            None => tally.unknown_more += 1,
         }
     }
     let mut differences: Vec<String> = compared.differences.iter().map(|d| d.to_string()).collect();
-    match (&item.digest, &actual) {
-        (Some((algo, want)), Some(got)) if want != got => {
-            differences.push(format!("{}: content differs", digest_keyword(*algo)));
+    if differences.is_empty() {
+        match content(&item, actual.as_deref(), only(args)) {
+            ContentVerdict::Same => {}
+            ContentVerdict::Unclaimed if observed.kind == FileKind::File => tally.no_digest += 1,
+            ContentVerdict::Unclaimed => {}
+            ContentVerdict::Not(why) => differences.push(why),
         }
-        (None, _) if observed.kind == FileKind::File && compared.differences.is_empty() => {
-            tally.no_digest += 1;
-        }
-        _ => {}
     }
     let v = if differences.is_empty() {
         Verdict::Ok
@@ -247,6 +257,54 @@ fn settle<W: std::io::Write>(
         Verdict::Differs(differences)
     };
     verdict(sink, &name, &item, v, actual);
+}
+
+/// What an entry's content claim comes to, once its other keywords hold.
+enum ContentVerdict {
+    /// The digest verified equals the entry's.
+    Same,
+    /// The entry claims no content (no digest, no checksum).
+    Unclaimed,
+    /// Not verified, or not equal: why.
+    Not(String),
+}
+
+/// The entry's content claim against the digest read (`actual`, None when nothing was
+/// read). An entry that claims content is never passed on anything less than its digest:
+/// not when `--algo` names an algorithm it holds no digest of, not when it holds only
+/// digests b3tree does not verify (`md5digest`), not when what stands there has no content.
+fn content(item: &SpecItem, actual: Option<&str>, only: Option<Algo>) -> ContentVerdict {
+    if let Some((algo, want)) = &item.digest {
+        let keyword = digest_keyword(*algo);
+        return match actual {
+            Some(got) if got == want => ContentVerdict::Same,
+            Some(_) => ContentVerdict::Not(format!("{keyword}: content differs")),
+            None => ContentVerdict::Not(format!("{keyword}: no content was read")),
+        };
+    }
+    if let (Some(only), Some((held, _))) = (only, chosen_digest(&item.entry, None)) {
+        return ContentVerdict::Not(format!(
+            "content not verified: the entry holds {}, not {} (--algo)",
+            digest_keyword(held),
+            digest_keyword(only),
+        ));
+    }
+    match item.entry.pairs().find(|(k, _)| claims_content(k)) {
+        Some((key, _)) => ContentVerdict::Not(format!(
+            "content not verified: b3tree does not verify {}",
+            shown(key)
+        )),
+        None => ContentVerdict::Unclaimed,
+    }
+}
+
+/// `--algo`: the one digest algorithm to verify.
+fn only(args: &CheckArgs) -> Option<Algo> {
+    args.algo.map(|a| match a {
+        AlgoArg::Blake3 => Algo::Blake3,
+        AlgoArg::Sha256 => Algo::Sha256,
+        AlgoArg::Sha512 => Algo::Sha512,
+    })
 }
 
 /// An entry that could not be described or read: missing (held for the audit when it is a
