@@ -286,7 +286,10 @@ mod tests {
             mode: None,
         };
         let text = String::from_utf8(line(&r)).unwrap();
-        assert!(text.contains(r"a \u0023#[add-mask]b \u009b2J \u202ex \u001b"), "{text}");
+        assert!(
+            text.contains(r"a \u0023#[add-mask]b \u009b2J \u202ex \u001b"),
+            "{text}"
+        );
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back["path"], name);
     }

@@ -12,6 +12,7 @@ mod digest;
 mod dropin;
 mod hash;
 mod hazards_files;
+mod hazards_hostile;
 mod hazards_races;
 mod hazards_resources;
 mod layout;

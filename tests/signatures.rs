@@ -378,7 +378,7 @@ fn a_refusal_on_github_actions_is_also_an_annotation_on_the_manifest() {
         "{md}"
     );
     assert!(
-        md.contains("lists for \"alice@example.com\", not for \"mallory@example.com\""),
+        md.contains("lists for \"alice&#64;example.com\", not for \"mallory&#64;example.com\""),
         "{md}"
     );
     assert!(md.contains("No file of the tree was checked."), "{md}");
@@ -890,4 +890,53 @@ fn memory_stays_flat_for_a_large_signed_manifest() {
     assert_eq!(code, Some(1));
     eprintln!("peak RSS: {plain} KiB unsigned, {signed} KiB signed");
     assert!(signed < plain + 16 * 1024, "{signed} KiB vs {plain} KiB");
+}
+
+/// A FIFO with no writer as any piece of signing material — the signature beside the
+/// manifest (a tar archive keeps FIFOs), the allowed-signers file, the minisign key — is
+/// refused at once as empty; it used to hold `check` until it was killed.
+#[test]
+fn a_fifo_as_signing_material_is_refused_at_once_not_waited_on() {
+    let env = signed_by_alice();
+    std::fs::rename(env.root().join("dist.b3.sig"), env.root().join("real.sig")).unwrap();
+    mkfifo(&env.root().join("dist.b3.sig"));
+    mkfifo(&env.root().join("fifo"));
+    let minisign_public = minisign_key(&env, "release");
+    let cases: [(Vec<&str>, &str); 3] = [
+        (
+            vec![
+                "--allowed-signers",
+                "allowed",
+                "--signer",
+                "alice@example.com",
+            ],
+            "signature dist.b3.sig: empty",
+        ),
+        (
+            vec![
+                "--signature=real.sig",
+                "--allowed-signers",
+                "fifo",
+                "--signer",
+                "alice@example.com",
+            ],
+            "allowed-signers file fifo: empty",
+        ),
+        (
+            vec!["--minisign-key", "fifo"],
+            "minisign public key fifo: empty",
+        ),
+    ];
+    assert!(minisign_public.starts_with("RW"));
+    for (flags, why) in cases {
+        let mut cmd = env.cmd();
+        cmd.args(["check"]).args(&flags).arg("dist.b3");
+        let out = run_with_timeout(&mut cmd, Duration::from_secs(5));
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {}", stderr(&out));
+        assert_stderr_contains(
+            &out,
+            &format!("manifest dist.b3 not trusted, no file checked: {why}"),
+        );
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    }
 }

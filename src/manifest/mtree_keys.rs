@@ -6,6 +6,7 @@
 
 use crate::hash::algo::Algo;
 use crate::manifest::mtree::SpecEntry;
+pub use crate::manifest::mtree_values::shown;
 use crate::manifest::mtree_values::{claims_content, device, digest_algo, time, well_formed};
 use crate::names::escape::display;
 use crate::names::vis;
@@ -118,12 +119,6 @@ impl std::fmt::Display for Difference {
     }
 }
 
-/// A keyword or value of the spec as it may be printed: whoever wrote the spec chose its
-/// bytes (ESC, CR, a `::` that a CI runner would read as a command).
-pub fn shown(text: &str) -> String {
-    display(text.as_bytes())
-}
-
 /// An entry compared with its file.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Compared<'a> {
@@ -152,8 +147,12 @@ pub fn chosen_digest(entry: &SpecEntry, only: Option<Algo>) -> Option<(Algo, Str
 /// (bsdtar writes such entries) describes a regular file: a digest is a claim on content.
 pub fn compare<'a>(entry: &'a SpecEntry, seen: &Observed) -> Compared<'a> {
     let mut out = Compared::default();
-    let claimed = (entry.get("type"))
-        .or_else(|| entry.pairs().any(|(k, _)| claims_content(k)).then_some("file"));
+    let claimed = (entry.get("type")).or_else(|| {
+        entry
+            .pairs()
+            .any(|(k, _)| claims_content(k))
+            .then_some("file")
+    });
     if let Some(spec) = claimed {
         if Kind::parse(spec) != Some(seen.kind) {
             out.differences.push(Difference::Type {

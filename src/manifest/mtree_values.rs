@@ -78,3 +78,9 @@ pub fn claims_content(key: &str) -> bool {
                 | "sha384digest"
         )
 }
+
+/// A keyword or value of the spec as it may be printed: whoever wrote the spec chose its
+/// bytes (ESC, CR, a `::` that a CI runner would read as a command).
+pub fn shown(text: &str) -> String {
+    crate::names::escape::display(text.as_bytes())
+}

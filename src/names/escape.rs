@@ -256,8 +256,16 @@ mod tests {
             assert_eq!(shown(b"a::b #[c]", mode), "a::b #[c]");
         }
         assert_eq!(shown(b"::add-mask::x", Escaping::Manifest), "::add-mask::x");
-        assert_eq!(display("\u{9b}x\u{202e}".as_bytes()), r"\\xc2\x9bx\xe2\x80\xae");
-        for name in [&b"::x::y"[..], b" ::x", b"a##[b]", "\u{9b}\u{202e}".as_bytes()] {
+        assert_eq!(
+            display("\u{9b}x\u{202e}".as_bytes()),
+            r"\\xc2\x9bx\xe2\x80\xae"
+        );
+        for name in [
+            &b"::x::y"[..],
+            b" ::x",
+            b"a##[b]",
+            "\u{9b}\u{202e}".as_bytes(),
+        ] {
             let mut v = Vec::new();
             push_name(name, true, Escaping::Terminal, &mut v);
             assert_eq!(unescape(&v).unwrap(), name);

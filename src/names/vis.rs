@@ -12,7 +12,11 @@ pub struct BadEscape(pub String);
 impl std::fmt::Display for BadEscape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The bytes quoted are the spec's, made printable (`\M<ESC>` must not reach a terminal).
-        write!(f, "bad escape {}", crate::names::escape::display(self.0.as_bytes()))
+        write!(
+            f,
+            "bad escape {}",
+            crate::names::escape::display(self.0.as_bytes())
+        )
     }
 }
 

@@ -187,14 +187,18 @@ pub fn property(text: &str) -> String {
     data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Text for the step summary (Markdown with HTML): every ASCII punctuation character and
-/// every control character becomes a numeric character reference, so that nothing a name
-/// or a spec value holds can open a tag, a link or an image (`[t](u)`, `![i](u)`, an
-/// autolink), a table cell or code span, or break a line (CR); what is read is the text.
+/// Text for the step summary (Markdown with HTML), whatever a name or a spec value holds:
+/// the characters that open a tag, an entity, a link or an image (`[t](u)`, `![i](u)`), a
+/// table cell, a code span, emphasis, strike-through, a heading or math (`& < > | ` * _ [ ]
+/// ! ~ \ # $`), the `@` of a mail autolink, the `:` of `scheme://` and the `.` of `www.`
+/// (autolinks), and every control character (CR included) become numeric character
+/// references; the rest stays readable.
 fn html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if c.is_ascii_punctuation() || c.is_control() {
+    for (at, c) in text.char_indices() {
+        let autolink = (c == ':' && text[at..].starts_with("://"))
+            || (c == '.' && text[..at].to_ascii_lowercase().ends_with("www"));
+        if autolink || c.is_control() || "&<>|`*_[]!~\\#$@".contains(c) {
             out.push_str(&format!("&#{};", u32::from(c)));
         } else {
             out.push(c);
@@ -215,13 +219,23 @@ mod tests {
 
     #[test]
     fn summary_text_opens_no_tag_link_or_image() {
-        let hostile = "![i](https://x.test/a.png) [t](http://x.test) <b>|`\r\n& www.x.test";
+        let hostile =
+            "![i](https://x.test/a.png) [t](http://x.test) <b>|`*_~#$\r\n& WWW.x.test a@x.test";
         let safe = html(hostile);
-        for bad in ["![", "](", "<", ">", "|", "`", "\r", "\n", "&amp", "://", "www."] {
+        for bad in [
+            "![", "[", "]", "<", ">", "|", "`", "*", "_", "~", "$", "\r", "\n",
+        ] {
             assert!(!safe.contains(bad), "{bad} in {safe}");
         }
-        assert!(safe.starts_with("&#33;&#91;i&#93;&#40;https&#58;&#47;&#47;x&#46;test"));
-        assert_eq!(html("plain name é"), "plain name é");
+        for bad in ["&amp", "://", "WWW.", "@"] {
+            assert!(!safe.contains(bad), "{bad} in {safe}");
+        }
+        assert!(
+            safe.starts_with("&#33;&#91;i&#93;(https&#58;//x.test/a.png)"),
+            "{safe}"
+        );
+        assert!(safe.contains("&#126;&#35;&#36;&#13;"), "{safe}");
+        assert_eq!(html("d/a,b:c% (x.b3)"), "d/a,b:c% (x.b3)");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! - a line that a CI runner would read as a workflow command (`::` first after blanks;
 //!   `##[` anywhere, the older form) gets the first `:` (`#`) written `\x3a` (`\x23`).
 //!
-//! Only the workflow commands b3tree writes itself (its annotations) bypass it.
+//! The workflow commands b3tree writes itself (its annotations) get the first part only
+//! ([`controls`]).
 
 use std::borrow::Cow;
 
@@ -16,8 +17,18 @@ use crate::names::escape::{Escaping, leading_command, needs_hex, push_hex};
 
 /// `text` as it may be written for people (unchanged when it already was).
 pub fn text(text: &str) -> Cow<'_, str> {
+    inert(text, true)
+}
+
+/// A workflow command b3tree writes itself (`::error file=…::…`): its control characters
+/// written as bytes, the command left a command.
+pub fn controls(text: &str) -> Cow<'_, str> {
+    inert(text, false)
+}
+
+fn inert(text: &str, guard_commands: bool) -> Cow<'_, str> {
     let hostile = text.chars().any(control)
-        || text.split('\n').any(|line| commands(line).is_some());
+        || (guard_commands && text.split('\n').any(|line| commands(line).is_some()));
     if !hostile {
         return Cow::Borrowed(text);
     }
@@ -26,13 +37,13 @@ pub fn text(text: &str) -> Cow<'_, str> {
         if i > 0 {
             out.push(b'\n');
         }
-        let lead = leading_command(line.as_bytes());
+        let lead = leading_command(line.as_bytes()).filter(|_| guard_commands);
         for (at, c) in line.char_indices() {
             let mut utf8 = [0u8; 4];
             let bytes = c.encode_utf8(&mut utf8).as_bytes();
             if control(c) {
                 bytes.iter().for_each(|&b| push_hex(b, &mut out));
-            } else if lead == Some(at) || line[at..].starts_with("##[") {
+            } else if lead == Some(at) || (guard_commands && line[at..].starts_with("##[")) {
                 push_hex(bytes[0], &mut out);
             } else {
                 out.extend_from_slice(bytes);

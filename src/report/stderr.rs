@@ -107,7 +107,7 @@ impl Reporter {
     /// Prints `line` as it is: a workflow command (`::error …`) that the CI runner reads
     /// from the stream (always, even with `--quiet`).
     pub fn raw(&self, line: &str) {
-        self.write(line);
+        self.write(&inert::controls(line));
     }
 
     /// Prints `line` made inert (`report::inert`).
@@ -139,7 +139,7 @@ pub fn say(message: std::fmt::Arguments) {
 
 /// Prints `line` as it is, before a run's [`Reporter`] exists: a workflow command.
 pub fn say_raw(line: &str) {
-    emit(line);
+    emit(&inert::controls(line));
 }
 
 use crate::sys::stdio::write_err as emit;

@@ -140,22 +140,57 @@ fn copy_through(
 
 /// A small text file of signing material (a signature, a key, an allowed-signers file),
 /// read whole up to `limit` bytes; `what` names it in errors.
+///
+/// Opened without blocking: a FIFO with no writer (a tar archive keeps FIFOs, so a
+/// `MANIFEST.sig` can be one) reads as empty and is refused, instead of holding the run
+/// until it is killed; a pipe with a writer (`--signature <(…)`) is read as its data comes,
+/// a Ctrl-C stopping the wait.
 fn read_small(path: &Path, what: &str, limit: u64) -> Result<String, Refused> {
+    use std::os::unix::fs::OpenOptionsExt;
     let shown = display(path.as_os_str().as_encoded_bytes());
-    let file = File::open(path).map_err(|e| Refused::Unusable(format!("{what} {shown}: {e}")))?;
+    let unusable = |e: &dyn std::fmt::Display| Refused::Unusable(format!("{what} {shown}: {e}"));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| unusable(&e))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(unusable(&"is a directory"));
+    }
     let mut text = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| Refused::Unusable(format!("{what} {shown}: {e}")))?;
-    if text.len() as u64 > limit {
-        return Err(Refused::Unusable(format!(
-            "{what} {shown}: larger than {} KiB, too large to be one",
-            limit / 1024
-        )));
+    let mut buf = [0u8; 8192];
+    loop {
+        if crate::sys::cancel::is_stopped() {
+            return Err(Refused::Stopped);
+        }
+        match (&file).read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_readable(&file),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(unusable(&e)),
+        }
+        if text.len() as u64 > limit {
+            return Err(unusable(&format_args!(
+                "larger than {} KiB, too large to be one",
+                limit / 1024
+            )));
+        }
     }
     if text.is_empty() {
-        return Err(Refused::Unusable(format!("{what} {shown}: empty")));
+        return Err(unusable(&"empty"));
     }
-    String::from_utf8(text)
-        .map_err(|_| Refused::Unusable(format!("{what} {shown}: not text (not UTF-8)")))
+    String::from_utf8(text).map_err(|_| unusable(&"not text (not UTF-8)"))
+}
+
+/// Waits up to 100 ms for `file` to have data (or its writer to leave).
+fn wait_readable(file: &File) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(file, PollFlags::IN)];
+    let slice = Timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
+    // An error (EINTR) returns to the loop, which looks at the cancel flag first.
+    let _ = poll(&mut fds, Some(&slice));
 }

@@ -24,8 +24,8 @@ use crate::cli::{AlgoArg, CheckArgs};
 use crate::hash::algo::{Algo, Digest};
 use crate::hash::outcome::{Action, Content, EntryError, ErrorKind, FileKind, Outcome};
 use crate::manifest::mtree::{SpecEntry, SpecReader};
-use crate::manifest::mtree_keys::{Observed, chosen_digest, compare, shown};
-use crate::manifest::mtree_values::claims_content;
+use crate::manifest::mtree_keys::{Difference, Observed, chosen_digest, compare, shown};
+use crate::manifest::mtree_values::{claims_content, digest_algo};
 use crate::manifest::mtree_write::digest_keyword;
 use crate::names::escape::display;
 use crate::names::nameset::{Location, NameSet, normalize};
@@ -243,11 +243,16 @@ fn settle<W: std::io::Write>(
         }
     }
     let mut differences: Vec<String> = compared.differences.iter().map(|d| d.to_string()).collect();
-    if differences.is_empty() {
+    // Another type of file has no content to compare (its type is the difference).
+    let type_differs = (compared.differences.iter()).any(|d| matches!(d, Difference::Type { .. }));
+    if !type_differs {
         match content(&item, actual.as_deref(), only(args)) {
             ContentVerdict::Same => {}
-            ContentVerdict::Unclaimed if observed.kind == FileKind::File => tally.no_digest += 1,
-            ContentVerdict::Unclaimed => {}
+            ContentVerdict::Unclaimed => {
+                if observed.kind == FileKind::File && differences.is_empty() {
+                    tally.no_digest += 1;
+                }
+            }
             ContentVerdict::Not(why) => differences.push(why),
         }
     }
@@ -289,7 +294,9 @@ fn content(item: &SpecItem, actual: Option<&str>, only: Option<Algo>) -> Content
             digest_keyword(only),
         ));
     }
-    match item.entry.pairs().find(|(k, _)| claims_content(k)) {
+    // A digest of the three that cannot be one is named by the comparison (not understood).
+    let unverifiable = |k: &str| claims_content(k) && digest_algo(k).is_none();
+    match item.entry.pairs().find(|(k, _)| unverifiable(k)) {
         Some((key, _)) => ContentVerdict::Not(format!(
             "content not verified: b3tree does not verify {}",
             shown(key)

@@ -33,7 +33,10 @@ struct Input {
     shard: Option<(u64, u64)>,
     lines: LineReader<Box<dyn BufRead + Send>>,
     head: Option<Entry>,
-    /// The name of the entry before `head` (order and duplicates are checked against it).
+    /// `head`'s name in normal form (`./t/a`, `t//a` and `t/./a` are `t/a`): the key that
+    /// orders and matches entries, so that one file under two spellings is one entry.
+    key: Vec<u8>,
+    /// The key of the entry before `head` (order and duplicates are checked against it).
     last: Option<Vec<u8>>,
     /// Deepest directory holding every entry so far.
     common: Option<Vec<u8>>,
@@ -58,8 +61,9 @@ impl Input {
             }
             Err(StrictError::Io(e)) => return Err(format!("cannot read {}: {e}", self.name)),
         };
+        let key = normalize(&e.name);
         if let Some(prev) = &self.last {
-            match canonical_cmp(prev, &e.name) {
+            match canonical_cmp(prev, &key) {
                 Ordering::Less => {}
                 Ordering::Equal => {
                     return Err(format!(
@@ -90,10 +94,11 @@ impl Input {
                 display(&e.name)
             ));
         }
-        narrow_common_dir(&mut self.common, &normalize(&e.name));
+        narrow_common_dir(&mut self.common, &key);
         let last = self.last.get_or_insert_with(Vec::new);
         last.clear();
-        last.extend_from_slice(&e.name);
+        last.extend_from_slice(&key);
+        self.key = key;
         self.head = Some(e);
         Ok(())
     }
@@ -125,6 +130,7 @@ pub fn run(args: MergeArgs, env: &Env) -> Ended {
             lines,
             shard,
             head: None,
+            key: Vec::new(),
             last: None,
             common: None,
             shards: Default::default(),
@@ -266,7 +272,7 @@ fn merge(inputs: &mut [Input], out: &mut Output) -> Result<u64, MergeError> {
                 None => Some(i),
                 Some(b) => {
                     let other = inputs[b].head.as_ref().expect("head");
-                    match canonical_cmp(&e.name, &other.name) {
+                    match canonical_cmp(&input.key, &inputs[b].key) {
                         Ordering::Less => Some(i),
                         Ordering::Equal => {
                             let what = if e.hash == other.hash {
@@ -363,21 +369,34 @@ fn complete_set(inputs: &[(&str, Option<(u64, u64)>)]) -> Result<(), String> {
     let Some((n, _)) = n_seen else {
         return Ok(());
     };
-    let missing: Vec<String> = (0..n)
+    // N comes from the input (`# b3tree shard 0/18446744073709551615`): the missing are
+    // counted, and only the first few named, in time and memory bounded by the inputs.
+    let missing = n - have.len() as u64;
+    if missing == 0 {
+        return Ok(());
+    }
+    let named: Vec<String> = (0..n)
         .filter(|k| !have.contains_key(k))
+        .take(MAX_NAMED_SHARDS)
         .map(|k| format!("{k}/{n}"))
         .collect();
-    if missing.is_empty() {
-        Ok(())
+    let more = match missing - named.len() as u64 {
+        0 => String::new(),
+        more => format!(" and {more} more"),
+    };
+    let (s, verb) = if missing == 1 {
+        ("", "is")
     } else {
-        let (s, verb) = if missing.len() == 1 {
-            ("", "is")
-        } else {
-            ("s", "are")
-        };
-        Err(format!("shard{s} {} {verb} missing", missing.join(", ")))
-    }
+        ("s", "are")
+    };
+    Err(format!(
+        "shard{s} {}{more} {verb} missing",
+        named.join(", ")
+    ))
 }
+
+/// Missing shards named one by one in a refusal.
+const MAX_NAMED_SHARDS: usize = 10;
 
 /// With N inputs, each input should hold exactly one shard K of N, and together all of them.
 fn layout_warning(inputs: &[&std::collections::BTreeSet<u64>]) -> Option<String> {

@@ -83,6 +83,14 @@ impl SpecInput {
                 ));
             }
             let decoded = vis::decode(word).map_err(|e| format!("{at}: name: {e}"))?;
+            // Decoded first: `\056\056` and `\.\.` are `..` too.
+            if decoded.split(|b| *b == b'/').any(|c| c == b"..") {
+                return Err(format!(
+                    "{at}: {} has a `..` component (b3tree hash never writes one): refusing \
+                     to merge",
+                    display(&decoded)
+                ));
+            }
             let walked = match decoded.strip_prefix(b"./") {
                 Some(rest) => rest.to_vec(),
                 None => decoded.clone(),

@@ -1,0 +1,445 @@
+//! The fourth hazard round (docs/hazards.md, rows F): what a hostile tree, spec, manifest or
+//! signing flag does to what b3tree prints and to what it passes. Tree specs that claim
+//! content b3tree cannot verify, names and values that would be workflow commands in a CI
+//! log or drive a terminal, a spec line built to be slow, shard inputs that spell one file
+//! two ways or announce absurd totals.
+
+use std::os::unix::fs::symlink;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// `b3tree -C dist check EXTRA ../SPEC` (SPEC written by the test).
+fn check_in_dist(env: &TestEnv, spec: &str, extra: &[&str]) -> std::process::Output {
+    let mut cmd = env.cmd();
+    cmd.args(["-C", "dist", "check"]).args(extra).arg(spec);
+    run_with_timeout(&mut cmd, WAIT)
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// F1: a spec entry with a digest and no `type=` (bsdtar `--options='!all,sha256'` writes
+/// such entries) claims a regular file: a directory, a symlink (to the system's password
+/// file) or a FIFO standing there fails, as a changed file does.
+#[test]
+fn a_digest_without_a_type_fails_a_directory_a_link_or_a_fifo_in_its_place() {
+    let env = TestEnv::new();
+    for name in ["d", "l", "p", "f"] {
+        env.file(format!("dist/{name}"), "content\n");
+    }
+    let bsdtar = Command::new("bsdtar")
+        .args([
+            "-cf",
+            "../spec",
+            "--format=mtree",
+            "--options=!all,sha256",
+            ".",
+        ])
+        .current_dir(env.root().join("dist"))
+        .status()
+        .expect("bsdtar (tests/deps.sh installs libarchive-tools)");
+    assert!(bsdtar.success());
+    let spec = std::fs::read_to_string(env.root().join("spec")).unwrap();
+    assert!(!spec.contains("type="), "{spec}");
+    assert!(spec.contains("./l sha256digest="), "{spec}");
+    let out = check_in_dist(&env, "../spec", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let d = env.root().join("dist");
+    std::fs::remove_file(d.join("d")).unwrap();
+    std::fs::create_dir(d.join("d")).unwrap();
+    std::fs::remove_file(d.join("l")).unwrap();
+    symlink("/etc/passwd", d.join("l")).unwrap();
+    std::fs::remove_file(d.join("p")).unwrap();
+    mkfifo(&d.join("p"));
+    let out = check_in_dist(&env, "../spec", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    for (name, found) in [("d", "dir"), ("l", "link"), ("p", "fifo")] {
+        assert!(
+            text.contains(&format!("{name}: FAILED (type: file → {found})\n")),
+            "{text}"
+        );
+    }
+    assert!(text.contains("f: OK\n"), "{text}");
+    // And a digest under an explicit type that has no content (a directory) is no pass.
+    std::fs::write(
+        env.root().join("dirspec"),
+        format!(
+            "#mtree\n./d type=dir sha256digest={}\n",
+            sha256_hex(b"content\n")
+        ),
+    )
+    .unwrap();
+    let out = check_in_dist(&env, "../dirspec", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("d: FAILED (sha256digest: no content was read)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// F2: `check --algo` naming a digest the entries do not hold compares no content: never
+/// OK (a same-size edit used to pass, exit 0). Nor is an entry whose only digest is one
+/// b3tree does not verify (md5).
+#[test]
+fn content_that_cannot_be_verified_is_never_ok() {
+    let env = TestEnv::new();
+    env.file("dist/a", "same size\n");
+    let out = env.run(&[
+        "-C",
+        "dist",
+        "hash",
+        "--format",
+        "mtree",
+        "-o",
+        "../b3.spec",
+        ".",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.run(&[
+        "-C",
+        "dist",
+        "hash",
+        "--format",
+        "mtree",
+        "--algo",
+        "sha256",
+        "-o",
+        "../sha.spec",
+        ".",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    env.file("dist/a", "SAME SIZE\n");
+    for (spec, algo, held, asked) in [
+        ("../b3.spec", "sha256", "blake3digest", "sha256digest"),
+        ("../sha.spec", "sha512", "sha256digest", "sha512digest"),
+    ] {
+        let out = check_in_dist(&env, spec, &["--algo", algo]);
+        assert_eq!(out.status.code(), Some(1), "{spec}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains(&format!(
+                "a: FAILED (content not verified: the entry holds {held}, not {asked} (--algo))"
+            )),
+            "{}",
+            stdout(&out)
+        );
+    }
+    std::fs::write(
+        env.root().join("md5.spec"),
+        "#mtree\n./a type=file md5digest=00112233445566778899aabbccddeeff\n",
+    )
+    .unwrap();
+    let out = check_in_dist(&env, "../md5.spec", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("a: FAILED (content not verified: b3tree does not verify md5digest)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// F7: a mode with bits beyond 07777 is not a mode (NetBSD's mtree refuses it): not
+/// understood, never masked into one that passes.
+#[test]
+fn a_mode_beyond_the_permission_bits_is_not_understood() {
+    let env = TestEnv::new();
+    env.file("dist/a", "x");
+    chmod(env.root().join("dist/a"), 0o644);
+    for mode in ["10644", "77777"] {
+        std::fs::write(
+            env.root().join("spec"),
+            format!("#mtree\n./a type=file mode={mode}\n"),
+        )
+        .unwrap();
+        let out = check_in_dist(&env, "../spec", &[]);
+        assert_eq!(out.status.code(), Some(1), "{mode}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains(&format!("a: FAILED (mode={mode}: not understood)")),
+            "{}",
+            stdout(&out)
+        );
+    }
+}
+
+/// Every line of `text` that a CI runner would read as a workflow command (`::` first after
+/// blanks, or `##[` anywhere) and that b3tree did not write as its own annotation.
+fn forged_commands(text: &str) -> Vec<String> {
+    text.split(['\n', '\r'])
+        .filter(|l| {
+            let t = l.trim_start();
+            (t.starts_with("::")
+                && !t.starts_with("::error file=")
+                && !t.starts_with("::error title="))
+                || l.contains("##[")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+const HOSTILE_NAMES: [&str; 6] = [
+    "::stop-commands::tok",
+    "::add-mask::secret",
+    "::error::forged",
+    " \u{a0}::warning::indented",
+    "a ##[add-mask]b",
+    "x\r::set-output name=y::z",
+];
+
+/// F3: files named as workflow commands, all failing, checked under GitHub Actions: no
+/// line of stdout or stderr starts a command b3tree did not write, in text and JSON; the
+/// step summary opens no link or image; the names come back exact from the escaped form.
+#[test]
+fn file_names_never_become_workflow_commands() {
+    let env = TestEnv::new();
+    for name in HOSTILE_NAMES {
+        env.file(format!("dist/{name}"), "one");
+    }
+    env.file("dist/![i](https:x.test)[t](http:x.test)", "one");
+    // Hashed from inside the tree: verdict lines start with the names.
+    let out = env.run(&["-C", "dist", "hash", "-o", "../m.b3", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for name in HOSTILE_NAMES {
+        env.file(format!("dist/{name}"), "two");
+    }
+    env.file("dist/![i](https:x.test)[t](http:x.test)", "two");
+    let summary = env.root().join("summary.md");
+    for extra in [&[][..], &["--json"], &["--audit"]] {
+        let mut cmd = env.cmd();
+        cmd.args(["-C", "dist", "check"]).args(extra).arg("../m.b3");
+        let (out, md) = on_github(&mut cmd, &summary);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert_eq!(
+            forged_commands(&stdout(&out)),
+            Vec::<String>::new(),
+            "{extra:?}"
+        );
+        assert_eq!(
+            forged_commands(&stderr(&out)),
+            Vec::<String>::new(),
+            "{extra:?}"
+        );
+        for bad in ["](", "![", "\r"] {
+            assert!(!md.contains(bad), "{bad:?} in the step summary: {md}");
+        }
+    }
+    let text = env.run(&["-C", "dist", "check", "../m.b3"]);
+    assert!(
+        stdout(&text).contains("\\x3a:add-mask::secret: FAILED\n"),
+        "{}",
+        stdout(&text)
+    );
+    // The escaped names are names b3tree reads back: a manifest of the verdicts' names.
+    let two = hex(b"two");
+    let manifest: String = stdout(&text)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": FAILED"))
+        .map(|name| match name.strip_prefix('\\') {
+            Some(escaped) => format!("\\{two}  {escaped}\n"),
+            None => format!("{two}  {name}\n"),
+        })
+        .collect();
+    assert_eq!(
+        manifest.lines().count(),
+        HOSTILE_NAMES.len() + 1,
+        "{manifest}"
+    );
+    std::fs::write(env.root().join("back.b3"), manifest).unwrap();
+    let back = env.run(&["-C", "dist", "check", "../back.b3"]);
+    assert_eq!(
+        back.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&back),
+        stderr(&back)
+    );
+}
+
+/// F3, stderr and signing flags: a signer, a namespace or a manifest path with LF, CR, ESC
+/// or `::` reaches stderr inert.
+#[test]
+fn signing_flags_and_manifest_paths_reach_stderr_inert() {
+    let env = TestEnv::new();
+    env.file("dist/a", "a");
+    env.file("allowed", "someone ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n");
+    let out = env.run(&["hash", "-o", "m.b3", "dist"]);
+    assert_eq!(out.status.code(), Some(0));
+    env.file("m.b3.sig", "not a signature");
+    let manifest = "::error::m\u{1b}]0;t\u{7}";
+    std::fs::copy(env.root().join("m.b3"), env.root().join(manifest)).unwrap();
+    for args in [
+        vec![
+            "check",
+            "--allowed-signers",
+            "allowed",
+            "--signer",
+            "x\n::error::forged\u{1b}[2J",
+            "m.b3",
+        ],
+        vec![
+            "check",
+            "--allowed-signers",
+            "allowed",
+            "--signer",
+            "x",
+            "--namespace",
+            "\r::add-mask::n",
+            "m.b3",
+        ],
+        vec![
+            "check",
+            manifest,
+            "--strict",
+            "--allowed-signers",
+            "allowed",
+            "--signer",
+            "x",
+        ],
+        vec!["check", "gone\n::error::forged"],
+    ] {
+        let mut cmd = env.cmd();
+        cmd.args(&args).env("GITHUB_ACTIONS", "true");
+        let out = run_with_timeout(&mut cmd, WAIT);
+        assert_ne!(out.status.code(), Some(0));
+        let err = stderr(&out);
+        assert_eq!(forged_commands(&err), Vec::<String>::new(), "{args:?}");
+        assert!(
+            !out.stderr.iter().any(|b| matches!(b, 0x1b | 0x07 | b'\r')),
+            "{err:?}"
+        );
+    }
+}
+
+/// F3: spec values with ESC, BEL, CR and `::` (mode, uid, type, gname, a bad escape
+/// `\M<ESC>`) reach neither the terminal nor the log raw.
+#[test]
+fn spec_values_reach_output_escaped() {
+    let env = TestEnv::new();
+    env.file("dist/a", "a");
+    std::fs::write(
+        env.root().join("spec"),
+        b"#mtree\n./a type=file mode=\x1b]0;t\x07 uid=\x1b[2J gname=g\r::add-mask::x flags=\x1b[31m\n\
+          ./b type=\x1b[5m\n./\\M\x1bc type=file\n",
+    )
+    .unwrap();
+    let summary = env.root().join("summary.md");
+    for extra in [&[][..], &["--json"]] {
+        let mut cmd = env.cmd();
+        cmd.args(["-C", "dist", "check"]).args(extra).arg("../spec");
+        let (out, md) = on_github(&mut cmd, &summary);
+        assert_ne!(out.status.code(), Some(0));
+        for stream in [&out.stdout, &out.stderr, &md.into_bytes()] {
+            let text = String::from_utf8_lossy(stream);
+            assert!(
+                !stream.iter().any(|b| matches!(b, 0x1b | 0x07 | b'\r')),
+                "{text:?}"
+            );
+            assert_eq!(forged_commands(&text), Vec::<String>::new());
+        }
+        if extra.is_empty() {
+            assert!(
+                stderr(&out).contains(r"bad escape \\\M\x1bc"),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+    let spec = b"#mtree\n./a type=file mode=\x1b]0;t\x07\n";
+    std::fs::write(env.root().join("spec"), spec).unwrap();
+    let out = check_in_dist(&env, "../spec", &[]);
+    assert!(
+        stdout(&out).contains(r"a: FAILED (mode=\\x1b]0;t\x07: not understood)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// F5: one spec line of 200,000 distinct keywords (2 MB, within the 4 MiB line cap) after
+/// `/set` and on an entry: read in linear time (100,000 took about 30 s before, this many
+/// about two minutes); the warning names a few keywords and counts the rest.
+#[test]
+fn a_spec_line_of_many_keywords_is_read_in_linear_time() {
+    let env = TestEnv::new();
+    env.file("dist/a", "a");
+    let words: String = (0..200_000).map(|i| format!(" k{i}=v")).collect();
+    let spec = format!("#mtree\n/set type=file{words}\n./a{words}\n/unset{words}\n");
+    std::fs::write(env.root().join("spec"), spec).unwrap();
+    let start = Instant::now();
+    let mut cmd = env.cmd();
+    cmd.args(["-C", "dist", "check", "../spec"]);
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("a: OK"));
+    let err = stderr(&out);
+    assert!(
+        err.contains("uses of other keywords"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(
+        err.len() < 4096,
+        "the warning stays short: {} bytes",
+        err.len()
+    );
+    eprintln!("200,000 keywords: {:?}", start.elapsed());
+}
+
+/// F6: merge input that spells one file two ways (`./t/a`, `t/a`, `t//a`, `t/./a`) with two
+/// digests is a conflict; spec shards with `..` in any spelling are refused; an absurd
+/// shard total is refused at once, without memory per missing shard.
+#[test]
+fn merge_refuses_one_file_spelled_twice_dot_dot_in_specs_and_absurd_totals() {
+    let env = TestEnv::new();
+    let (a, b) = (hex(b"a"), hex(b"b"));
+    for other in ["./t/a", "t//a", "t/./a"] {
+        env.file("s0", format!("# b3tree shard 0/2\n{a}  t/a\n"));
+        env.file("s1", format!("# b3tree shard 1/2\n{b}  {other}\n"));
+        let out = env.run(&["merge", "s0", "s1"]);
+        assert_eq!(out.status.code(), Some(1), "{other}: {}", stdout(&out));
+        assert_stderr_contains(&out, "conflicting entries for");
+        env.file(
+            "s1",
+            format!("# b3tree shard 1/2\n{a}  t/a\n{b}  {other}\n"),
+        );
+        let out = env.run(&["merge", "--partial", "s1"]);
+        assert_eq!(out.status.code(), Some(1), "{other}: {}", stdout(&out));
+        assert_stderr_contains(&out, "is listed twice");
+    }
+    for name in [r"./b/../a", r"./z/\056\056/a", r"./z/\.\./a"] {
+        env.file(
+            "p0",
+            format!("#mtree\n# b3tree shard 0/1\n{name} type=file size=1\n"),
+        );
+        let out = env.run(&["merge", "p0"]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stdout(&out));
+        assert_stderr_contains(&out, "has a `..` component");
+    }
+    env.file(
+        "h",
+        format!("# b3tree shard 0/18446744073709551615\n{a}  t/a\n"),
+    );
+    let start = Instant::now();
+    let mut cmd = env.cmd();
+    cmd.args(["merge", "h"]);
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_stderr_contains(
+        &out,
+        "shards 1/18446744073709551615, 2/18446744073709551615",
+    );
+    assert_stderr_contains(&out, "and 18446744073709551604 more are missing");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
