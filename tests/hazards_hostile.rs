@@ -209,6 +209,7 @@ fn file_names_never_become_workflow_commands() {
         env.file(format!("dist/{name}"), "one");
     }
     env.file("dist/![i](https:x.test)[t](http:x.test)", "one");
+    env.file("dist/<b>&amp;|`x`<i>", "one");
     // Hashed from inside the tree: verdict lines start with the names.
     let out = env.run(&["-C", "dist", "hash", "-o", "../m.b3", "."]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -216,6 +217,7 @@ fn file_names_never_become_workflow_commands() {
         env.file(format!("dist/{name}"), "two");
     }
     env.file("dist/![i](https:x.test)[t](http:x.test)", "two");
+    env.file("dist/<b>&amp;|`x`<i>", "two");
     let summary = env.root().join("summary.md");
     for extra in [&[][..], &["--json"], &["--audit"]] {
         let mut cmd = env.cmd();
@@ -232,8 +234,14 @@ fn file_names_never_become_workflow_commands() {
             Vec::<String>::new(),
             "{extra:?}"
         );
-        for bad in ["](", "![", "\r"] {
+        for bad in ["](", "![", "\r", "<b>", "&amp;", "|`", "`x`"] {
             assert!(!md.contains(bad), "{bad:?} in the step summary: {md}");
+        }
+        if extra.is_empty() {
+            assert!(
+                md.contains("&#60;b&#62;&#38;amp;&#124;&#96;x&#96;&#60;i&#62;"),
+                "{md}"
+            );
         }
     }
     let text = env.run(&["-C", "dist", "check", "../m.b3"]);
@@ -254,7 +262,7 @@ fn file_names_never_become_workflow_commands() {
         .collect();
     assert_eq!(
         manifest.lines().count(),
-        HOSTILE_NAMES.len() + 1,
+        HOSTILE_NAMES.len() + 2,
         "{manifest}"
     );
     std::fs::write(env.root().join("back.b3"), manifest).unwrap();
@@ -442,4 +450,96 @@ fn merge_refuses_one_file_spelled_twice_dot_dot_in_specs_and_absurd_totals() {
     );
     assert_stderr_contains(&out, "and 18446744073709551604 more are missing");
     assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+/// F8: a JSON check of 300,000 repeats of one entry from stdin, interrupted while it says
+/// the repeats on stderr: the stream still ends with its summary record (marked
+/// interrupted), within the 250 ms promise.
+#[test]
+fn an_interrupted_json_check_ends_with_its_summary_even_while_repeats_are_said() {
+    use std::io::BufRead;
+    let env = TestEnv::new();
+    env.file("f", "two");
+    let line = format!("{}  f\n", hex(b"two"));
+    std::fs::write(env.root().join("dup.b3"), line.repeat(300_000)).unwrap();
+    let mut child = env
+        .cmd()
+        .args(["check", "--json", "-"])
+        .stdin(std::fs::File::open(env.root().join("dup.b3")).unwrap())
+        .stdout(std::fs::File::create(env.root().join("out.json")).unwrap())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    while !first.contains("duplicate entry") {
+        first.clear();
+        assert!(err.read_line(&mut first).unwrap() > 0, "no repeat was said");
+    }
+    // Keep reading stderr so that the run is never blocked on it.
+    let drain = std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    let status = stops_within_promise(&mut child, libc::SIGINT);
+    assert_died_of(status, libc::SIGINT);
+    join_within(drain, WAIT).unwrap();
+    let text = std::fs::read_to_string(env.root().join("out.json")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "summary", "{last}");
+    assert_eq!(last["interrupted"], true, "{last}");
+}
+
+/// Spec shards (`hash --format mtree --shard K/2`) merge only as one run's shards: an input
+/// out of order, a line given twice, a shard given twice (`--partial s0 s0 s1`) are refused.
+#[test]
+fn spec_shard_merge_refuses_disorder_repeats_and_overlap() {
+    let env = TestEnv::new();
+    for i in 0..20 {
+        env.file(format!("t/f{i:02}"), format!("{i}"));
+    }
+    for k in 0..2 {
+        let shard = format!("{k}/2");
+        let out = env.run(&[
+            "-C",
+            "t",
+            "hash",
+            "--format",
+            "mtree",
+            "--shard",
+            &shard,
+            "-o",
+            &format!("../s{k}"),
+            ".",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let out = env.run(&["merge", "s0", "s1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s0 = std::fs::read_to_string(env.root().join("s0")).unwrap();
+    let mut lines: Vec<&str> = s0.lines().collect();
+    let (head, entries) = lines.split_at_mut(2);
+    assert!(entries.len() > 3, "{s0}");
+    entries.reverse();
+    std::fs::write(
+        env.root().join("rev"),
+        format!("{}\n{}\n", head.join("\n"), entries.join("\n")),
+    )
+    .unwrap();
+    let twice: String = s0
+        .lines()
+        .chain(s0.lines().last())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(env.root().join("twice"), twice).unwrap();
+    for (args, why) in [
+        (vec!["merge", "rev", "s1"], "not in canonical order"),
+        (vec!["merge", "twice", "s1"], "is listed twice"),
+        (
+            vec!["merge", "--partial", "s0", "s0", "s1"],
+            "overlapping entries for",
+        ),
+    ] {
+        let out = env.run(&[&args[..1], &["-o", "merged"], &args[1..]].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert_stderr_contains(&out, why);
+        assert!(!env.root().join("merged").exists(), "{args:?}");
+    }
 }

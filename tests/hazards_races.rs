@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, symlink};
+use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -11,9 +12,7 @@ use crate::common::*;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// The 250 ms promise with a margin that a loaded 2-core CI machine keeps (the 250 ms figure
-/// itself is measured by the benchmark); far below "ignored until a second signal" (forever)
-/// and below a watchdog grace of 1 s or more.
+/// How long a signalled run is waited for where the test does not time it (a loop of runs).
 const SIGNAL_BOUND: Duration = Duration::from_secs(1);
 
 // ---- -o targets: nothing that is not ours is replaced --------------------------------------
@@ -248,8 +247,7 @@ fn every_catchable_terminating_signal_removes_the_temporary_file_and_kills_with_
         std::fs::write(env.root().join("m.b3"), "old\n").unwrap();
         let mut child = start_hashing_huge_file(&env, Stdio::null());
         wait_catching(&child, sig);
-        let (status, took) = signal_and_wait(&mut child, sig, SIGNAL_BOUND);
-        eprintln!("signal {sig}: died after {took:?}");
+        let status = stops_within_promise(&mut child, sig);
         assert_died_of(status, sig);
         assert_left_as_it_was(&env.root().join("m.b3"), "old\n");
         assert_no_temp_files(env.root());
@@ -266,8 +264,7 @@ fn one_signal_stops_check_blocked_opening_a_fifo_manifest() {
         libc::SIGTERM,
         &[libc::SYS_openat, libc::SYS_openat2, libc::SYS_open],
     );
-    let (status, took) = signal_and_wait(&mut child, libc::SIGTERM, SIGNAL_BOUND);
-    eprintln!("took {took:?}");
+    let status = stops_within_promise(&mut child, libc::SIGTERM);
     assert_died_of(status, libc::SIGTERM);
 }
 
@@ -281,8 +278,7 @@ fn one_signal_stops_check_reading_an_idle_stdin() {
         .spawn()
         .unwrap();
     wait_blocked_in(&child, libc::SIGINT, &[libc::SYS_read]);
-    let (status, took) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
-    eprintln!("took {took:?}");
+    let status = stops_within_promise(&mut child, libc::SIGINT);
     assert_died_of(status, libc::SIGINT);
 }
 
@@ -301,8 +297,7 @@ fn one_signal_stops_hash_blocked_writing_to_a_full_pipe() {
         .spawn()
         .unwrap();
     wait_blocked_in(&child, libc::SIGTERM, &[libc::SYS_write, libc::SYS_writev]);
-    let (status, took) = signal_and_wait(&mut child, libc::SIGTERM, SIGNAL_BOUND);
-    eprintln!("took {took:?}");
+    let status = stops_within_promise(&mut child, libc::SIGTERM);
     assert_died_of(status, libc::SIGTERM);
 }
 
@@ -324,8 +319,7 @@ fn one_signal_stops_check_of_a_spec_stalled_on_a_fifo() {
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     std::io::Write::write_all(&mut w, b"#mtree\n. type=dir\n./a type=fi").unwrap();
     wait_blocked_in(&child, libc::SIGINT, &[libc::SYS_read]);
-    let (status, took) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
-    eprintln!("took {took:?}");
+    let status = stops_within_promise(&mut child, libc::SIGINT);
     drop(w);
     assert_died_of(status, libc::SIGINT);
 }
@@ -347,8 +341,7 @@ fn one_signal_stops_merge_reading_a_fifo_and_keeps_its_output() {
     let half = format!("# b3tree shard 0/1\n{}", hex(b"a"));
     std::io::Write::write_all(&mut w, half.as_bytes()).unwrap();
     wait_blocked_in(&child, libc::SIGINT, &[libc::SYS_read]);
-    let (status, took) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
-    eprintln!("took {took:?}");
+    let status = stops_within_promise(&mut child, libc::SIGINT);
     drop(w);
     assert_died_of(status, libc::SIGINT);
     assert_left_as_it_was(&env.root().join("out.b3"), "old\n");
@@ -368,7 +361,7 @@ fn sigint_during_merge_to_a_file_dies_of_sigint_not_exit_2() {
         .spawn()
         .unwrap();
     wait_blocked_in(&child, libc::SIGINT, &[libc::SYS_read]);
-    let (status, _) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
+    let status = stops_within_promise(&mut child, libc::SIGINT);
     assert_died_of(status, libc::SIGINT);
     assert!(!env.root().join("out.b3").exists());
     assert_no_temp_files(env.root());
@@ -788,7 +781,12 @@ fn ctrl_c_at_any_moment_leaves_the_old_or_the_whole_new_manifest_and_no_temporar
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_micros((round * span / 120).max(1)));
-        let _ = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
+        let (status, _) = signal_and_wait(&mut child, libc::SIGINT, SIGNAL_BOUND);
+        // Stopped by the signal, or finished before it landed: nothing else.
+        assert!(
+            status.success() || status.signal() == Some(libc::SIGINT),
+            "round {round}: {status:?}"
+        );
         let now = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
         assert!(
             now == "old\n" || now == new,

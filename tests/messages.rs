@@ -177,7 +177,7 @@ fn last_json_after_ctrl_c(env: &TestEnv, args: &[&str]) -> serde_json::Value {
         .spawn()
         .unwrap();
     wait_until_open(&child, "sparse");
-    let (status, _) = signal_and_wait(&mut child, libc::SIGINT, std::time::Duration::from_secs(5));
+    let status = stops_within_promise(&mut child, libc::SIGINT);
     assert_died_of(status, libc::SIGINT);
     let mut text = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut text).unwrap();

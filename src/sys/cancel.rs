@@ -39,8 +39,10 @@ pub const TERMINATING: [i32; 9] = [
 ];
 
 /// How long a run may take to wind down by itself after the first signal before the
-/// watchdog ends it (the promise is 250 ms from the signal to the exit).
-pub const GRACE: Duration = Duration::from_millis(180);
+/// watchdog ends it. The promise is 250 ms from the signal to the exit: the rest is the
+/// margin a loaded machine needs to schedule the watchdog, remove temporary files and exit
+/// (the suite holds every signal test to the 250 ms).
+pub const GRACE: Duration = Duration::from_millis(150);
 
 /// [`GRACE`], or `B3TREE_GRACE_MS` (a test hook: a long grace lets a test tell "the second
 /// signal ended it" from "the watchdog did").

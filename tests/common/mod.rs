@@ -438,6 +438,22 @@ pub fn wait_catching(child: &std::process::Child, sig: i32) {
     }
 }
 
+/// README's promise: one Ctrl-C (any terminating signal) ends every command within 250 ms,
+/// wherever it is blocked. Signal tests assert it as it is (the watchdog ends a stuck run at
+/// 150 ms, which leaves a loaded machine 100 ms to schedule it and exit).
+pub const PROMISED_STOP: Duration = Duration::from_millis(250);
+
+/// Sends `sig` and asserts the run ended within [`PROMISED_STOP`]; its status.
+pub fn stops_within_promise(child: &mut std::process::Child, sig: i32) -> std::process::ExitStatus {
+    let (status, took) = signal_and_wait(child, sig, Duration::from_secs(5));
+    eprintln!("signal {sig}: ended after {took:?}");
+    assert!(
+        took <= PROMISED_STOP,
+        "signal {sig}: ended after {took:?}, promised 250 ms"
+    );
+    status
+}
+
 /// How long a test waits for a process or a helper thread before it fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(60);
 

@@ -255,6 +255,9 @@ impl Run {
         let (mut sink, held) = self.sink(None);
         let reread = held.for_each_missing(|m| {
             sink.counts.missing += 1;
+            if cancel::is_stopped() {
+                return; // counted; the run ends with its summary
+            }
             sink.printer.missing(&m);
             sink.annotate(m.name, &Verdict::Unverified(Problem::Missing), Some(m.at));
         });
@@ -273,6 +276,11 @@ impl Run {
         };
         for (again, first) in names.finish() {
             self.counts.duplicates += 1;
+            // After a stop, counted and not said: the run ends within its bound, with its
+            // summary (hundreds of thousands of repeats take seconds to print).
+            if cancel::is_stopped() {
+                continue;
+            }
             self.reporter.error(&format!(
                 "{}: duplicate entry (first at {})",
                 self.printer.loc(again),
