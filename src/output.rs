@@ -274,6 +274,8 @@ impl Write for Hashing {
 impl AtomicFile {
     fn create(target: &Target) -> io::Result<Self> {
         let dir = target.dir().to_path_buf();
+        // What runs killed before they could clean up (SIGKILL) left beside it goes first.
+        temp::remove_stale(&dir);
         let (file, temp) = temp::create_in(&dir, 0o600)?;
         let meta = file.metadata()?;
         let mut own_files = vec![(meta.dev(), meta.ino())];

@@ -543,3 +543,84 @@ fn spec_shard_merge_refuses_disorder_repeats_and_overlap() {
         assert!(!env.root().join("merged").exists(), "{args:?}");
     }
 }
+
+/// The `.b3tree-*.tmp` files in a directory.
+fn temps(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".b3tree-") && n.ends_with(".tmp"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// F9: runs killed with SIGKILL leave their temporary files; the next run that writes a
+/// manifest there removes them, and only them: not a live run's (locked), not another
+/// user's, not a symlink of that name.
+#[test]
+fn the_next_run_removes_what_killed_runs_left_and_nothing_else() {
+    let env = TestEnv::new();
+    huge_sparse_file(&env, "sparse");
+    // A run writing m.b3, returned once its temporary file is there (one more than before).
+    let start = |env: &TestEnv| {
+        let before = temps(env.root());
+        let child = env
+            .cmd()
+            .args(["hash", "--jobs", "1", "-o", "m.b3", "sparse"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + WAIT;
+        while !temps(env.root()).iter().any(|t| !before.contains(t)) {
+            assert!(Instant::now() < deadline, "no temporary file appeared");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child
+    };
+    let killed = |env: &TestEnv| {
+        let mut child = start(env);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    };
+    // Each run removes what the one killed before it left: they never pile up.
+    for _ in 0..5 {
+        killed(&env);
+    }
+    assert_eq!(temps(env.root()).len(), 1, "{:?}", temps(env.root()));
+    let live = start(&env);
+    let live_temp = temps(env.root());
+    assert_eq!(
+        live_temp.len(),
+        1,
+        "the live run removed the dead one: {live_temp:?}"
+    );
+    // A run killed while another is live: the live one's file stays.
+    killed(&env);
+    assert_eq!(temps(env.root()).len(), 2, "{:?}", temps(env.root()));
+    env.file(".b3tree-other.tmp", "another user's");
+    std::os::unix::fs::chown(
+        env.root().join(".b3tree-other.tmp"),
+        Some(65534),
+        Some(65534),
+    )
+    .unwrap();
+    symlink("m.b3", env.root().join(".b3tree-link.tmp")).unwrap();
+    env.file("t/a", "a");
+    let out = env.run(&["hash", "-o", "new.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut left = vec![
+        ".b3tree-link.tmp".to_string(),
+        ".b3tree-other.tmp".to_string(),
+        live_temp[0].clone(),
+    ];
+    // (dead, live, other, link) before the run.
+    left.sort();
+    assert_eq!(temps(env.root()), left);
+    let mut live = live;
+    let status = stops_within_promise(&mut live, libc::SIGINT);
+    assert_died_of(status, libc::SIGINT);
+    assert_eq!(temps(env.root()).len(), 2);
+}

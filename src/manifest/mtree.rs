@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead};
 
+use crate::manifest::mtree_values::claims_content;
 use crate::names::vis;
 
 /// A logical line (continuations joined) longer than this is refused.
@@ -50,6 +51,13 @@ impl SpecEntry {
             .split(' ')
             .filter(|w| !w.is_empty())
             .map(|w| w.split_once('=').unwrap_or((w, "")))
+    }
+
+    /// The type of file the entry claims: its `type=`, else `file` when it holds a digest or
+    /// a checksum (a claim on a regular file's content; bsdtar writes such entries).
+    pub fn claimed_type(&self) -> Option<&str> {
+        let content = || self.pairs().any(|(k, _)| claims_content(k));
+        self.get("type").or_else(|| content().then_some("file"))
     }
 
     /// The value of `key` (or of its alias: `sha256` for `sha256digest`…).

@@ -7,7 +7,7 @@
 use crate::hash::algo::Algo;
 use crate::manifest::mtree::SpecEntry;
 pub use crate::manifest::mtree_values::shown;
-use crate::manifest::mtree_values::{claims_content, device, digest_algo, time, well_formed};
+use crate::manifest::mtree_values::{device, digest_algo, time, well_formed};
 use crate::names::escape::display;
 use crate::names::vis;
 
@@ -147,13 +147,7 @@ pub fn chosen_digest(entry: &SpecEntry, only: Option<Algo>) -> Option<(Algo, Str
 /// (bsdtar writes such entries) describes a regular file: a digest is a claim on content.
 pub fn compare<'a>(entry: &'a SpecEntry, seen: &Observed) -> Compared<'a> {
     let mut out = Compared::default();
-    let claimed = (entry.get("type")).or_else(|| {
-        entry
-            .pairs()
-            .any(|(k, _)| claims_content(k))
-            .then_some("file")
-    });
-    if let Some(spec) = claimed {
+    if let Some(spec) = entry.claimed_type() {
         if Kind::parse(spec) != Some(seen.kind) {
             out.differences.push(Difference::Type {
                 spec: spec.to_string(),

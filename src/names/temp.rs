@@ -27,9 +27,30 @@ pub fn is_temp_name(name: &[u8]) -> bool {
 /// ends the run first, until [`Temp::rename_to`] gives it its final name.
 pub struct Temp(Option<TempPath>);
 
-/// Creates a temporary file in `dir` with `mode` (the umask may take more). The error says
-/// what went wrong, not tempfile's name for the file: the caller names the user's path.
+/// Creates a temporary file in `dir` with `mode` (the umask may take more), held under an
+/// exclusive `flock` for as long as it is open: a later run that finds it unlocked knows its
+/// run is gone ([`remove_stale`]). The lock is taken once the file exists; if a cleaner took
+/// the file for a dead run's in between (it is no longer linked once the lock is ours), it
+/// is made again. The error says what went wrong, not tempfile's name for the file: the
+/// caller names the user's path.
 pub fn create_in(dir: &Path, mode: u32) -> io::Result<(File, Temp)> {
+    use std::os::unix::fs::MetadataExt;
+    for _ in 0..8 {
+        let (file, temp) = create_unlocked(dir, mode)?;
+        // Waits only while a cleaner holds it (it looks, then lets go). A filesystem
+        // without locks is no error: there, no cleaner can take the lock either.
+        if rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).is_err()
+            || file.metadata()?.nlink() > 0
+        {
+            return Ok((file, temp));
+        }
+    }
+    Err(io::Error::other(
+        "its temporary files were removed as soon as they were made, eight times",
+    ))
+}
+
+fn create_unlocked(dir: &Path, mode: u32) -> io::Result<(File, Temp)> {
     use std::os::unix::fs::PermissionsExt;
     let (file, path) = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
@@ -87,6 +108,56 @@ impl Drop for Temp {
             cancel::unregister_temp_file(path);
         }
         // The TempPath's own drop then removes the file.
+    }
+}
+
+/// Removes from `dir` the temporary files of runs that are gone (SIGKILL, a power cut): b3tree's
+/// temporary names (`.b3tree-*.tmp`), regular files owned by this user that no run holds
+/// (their lock can be taken). Another run's file, being written, is locked and stays; what
+/// cannot be told (no locks on this filesystem, another owner) stays too.
+pub fn remove_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if is_temp_name(entry.file_name().as_encoded_bytes()) {
+            remove_unlocked(&entry.path());
+        }
+    }
+}
+
+/// Removes the file at `path` if it is ours (a regular file owned by this user, never
+/// through a symlink) and no run holds it (its lock can be taken): a file a live run is
+/// writing, or a file someone else put there, is left alone.
+pub fn remove_unlocked(path: &Path) {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    // Never through a symlink, never blocking on a FIFO; only a regular file is a candidate.
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    else {
+        return;
+    };
+    let me = rustix::process::geteuid().as_raw();
+    let ours = file.metadata().is_ok_and(|m| m.is_file() && m.uid() == me);
+    let free =
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok();
+    // Locked, and still the file under that name: a third run may have removed it (and a
+    // fourth created a new file of that name, locked from birth) since it was opened.
+    if ours && free && still_named(&file, path) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The open `file` is still linked, and is the file under `path` (not followed).
+pub fn still_named(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(held), Ok(named)) => {
+            held.nlink() > 0 && (held.dev(), held.ino()) == (named.dev(), named.ino())
+        }
+        _ => false,
     }
 }
 

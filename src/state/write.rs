@@ -58,11 +58,10 @@ impl Journal {
     /// journals of stopped runs can never take it for one. Mode 0644 at most (the umask may
     /// take more): a reader trusts only files no one else can write.
     pub fn create(dir: &Path, started: SystemTime, options: &[u8]) -> io::Result<Journal> {
+        // Made locked (temp::create_in), so no other run takes it for a stopped run's.
         let (file, temp) = temp::create_in(dir, 0o644)?;
         // Just made, so it has its temporary name.
         let path = temp.path().unwrap_or(dir).to_path_buf();
-        // Just created, so no one else holds it; a filesystem without locks is no error.
-        let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive);
         let now = Instant::now();
         let mut j = Inner {
             file,
@@ -235,33 +234,6 @@ fn flush_when_idle(journal: Weak<Mutex<Inner>>) {
     }
 }
 
-/// Removes the journal of a stopped run at `path` if it is ours (a regular file owned by
-/// this user) and no run holds it (its lock can be taken): a concurrent run's journal, or a
-/// file someone else put there, is left alone.
-pub fn remove_unlocked(path: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    // A regular file (never through a symlink) owned by this user, whatever its mode.
-    let Ok(Some(file)) = crate::state::open::open_regular(path) else {
-        return;
-    };
-    let me = rustix::process::geteuid().as_raw();
-    let ours = file.metadata().is_ok_and(|m| m.uid() == me);
-    let free =
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok();
-    // Locked, and still the file under that name: a third run may have removed it (and a
-    // fourth created a new journal of that name, locked from birth) since it was opened.
-    if ours && free && still_named(&file, path) {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-/// The open `file` is still linked, and is the file under `path` (not followed).
-fn still_named(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::symlink_metadata(path)) {
-        (Ok(held), Ok(named)) => {
-            held.nlink() > 0 && (held.dev(), held.ino()) == (named.dev(), named.ino())
-        }
-        _ => false,
-    }
-}
+/// Removes the journal of a stopped run at `path` (unless a run holds it, or it is not ours).
+pub use crate::names::temp::remove_unlocked;
+use crate::names::temp::still_named;

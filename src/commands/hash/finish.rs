@@ -136,8 +136,10 @@ fn interrupted(settings: &HashSettings, sink: Sink) -> Exit {
     } else {
         drop(writer);
     }
-    reporter.error(&summary.line());
+    // The journal first: a summary that counts a file says its record is on disk (a
+    // loaded machine may reach the watchdog's end before both are done).
     keep_journal(update, &reporter);
+    reporter.error(&summary.line());
     Exit::Interrupted
 }
 
