@@ -471,11 +471,12 @@ fn a_journal_is_never_seen_under_its_name_before_it_is_locked() {
     let expected = env.run(&["hash", "t"]);
     // Older than the racy window, so that the state the runs leave is used in full.
     std::thread::sleep(Duration::from_millis(2100));
+    // The second flock of the run is its journal's (the first, its -o temporary file's).
     let first = under_strace(&[
         "-e",
         "trace=flock",
         "-e",
-        "inject=flock:delay_enter=3000000:when=1",
+        "inject=flock:delay_enter=3000000:when=2",
     ])
     .args(["hash", "--update", "-o", "m.b3", "t"])
     .current_dir(env.root())
@@ -494,7 +495,7 @@ fn a_journal_is_never_seen_under_its_name_before_it_is_locked() {
         names.iter().any(|n| n.contains(".b3tree-journal.")) || temps >= 2
     };
     let start = std::time::Instant::now();
-    while !in_flock() && start.elapsed() < Duration::from_secs(2) {
+    while !in_flock() && start.elapsed() < WAIT {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(in_flock(), "the first run never created its journal");

@@ -173,11 +173,12 @@ fn a_manifest_replaced_during_a_run_is_replaced_by_the_runs_own() {
     update(&env, &["t"]);
     let m = env.root().join("m.b3");
     let bytes = manifest(&env);
+    // The second flock of the run is its journal's (the first, its -o temporary file's).
     let run = under_strace(&[
         "-e",
         "trace=flock",
         "-e",
-        "inject=flock:delay_enter=1500000:when=1",
+        "inject=flock:delay_enter=1500000:when=2",
     ])
     .args(["hash", "--update", "-o", "m.b3", "t"])
     .current_dir(env.root())
@@ -200,7 +201,7 @@ fn a_manifest_replaced_during_a_run_is_replaced_by_the_runs_own() {
             .count()
             >= 2
     };
-    while !has_temp() && start.elapsed() < Duration::from_secs(2) {
+    while !has_temp() && start.elapsed() < WAIT {
         std::thread::sleep(Duration::from_millis(2));
     }
     assert!(has_temp(), "the run never created its journal");
