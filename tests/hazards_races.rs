@@ -994,3 +994,90 @@ fn a_spec_never_holds_outside_content_while_swapped() {
     eprintln!("of 100 runs, {links} described x as a link");
     assert!(links > 0);
 }
+
+/// The threads of the process `strace` (pid) traces that are in `syscall` now. Under strace
+/// every syscall stops its thread for a moment; only a delayed one stays.
+fn traced_threads_in(strace: u32, syscall: i64) -> Vec<String> {
+    let children = std::fs::read_to_string(format!("/proc/{strace}/task/{strace}/children"))
+        .unwrap_or_default();
+    let mut threads = Vec::new();
+    for child in children.split_whitespace() {
+        for task in std::fs::read_dir(format!("/proc/{child}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let now = std::fs::read_to_string(task.path().join("syscall")).unwrap_or_default();
+            if now.split_whitespace().next() == Some(&syscall.to_string()) {
+                threads.push(task.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    threads
+}
+
+/// Waits (bounded) until a thread of the process `strace` traces has stayed in `syscall` for
+/// 200 ms: held there by an injected delay, not passing through.
+fn wait_held_in(strace: u32, syscall: i64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut since: Option<(String, std::time::Instant)> = None;
+    loop {
+        let threads = traced_threads_in(strace, syscall);
+        since = match since {
+            Some((tid, at)) if threads.contains(&tid) => {
+                if at.elapsed() >= Duration::from_millis(200) {
+                    return;
+                }
+                Some((tid, at))
+            }
+            _ => threads
+                .first()
+                .map(|t| (t.clone(), std::time::Instant::now())),
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no thread held in syscall {syscall}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// R5, the walk: a directory replaced by another after its parent was listed and before it
+/// is descended (strace holds the walk's identity check of `t/d` while the test swaps it)
+/// is not descended: an error record names it, and no file of either directory is hashed.
+#[test]
+fn the_walk_never_descends_a_directory_swapped_after_its_listing() {
+    let env = TestEnv::new();
+    env.file("t/d/f", "inside");
+    env.file("t/z", "z");
+    let child = under_strace(&[
+        "-P",
+        "t/d",
+        "-e",
+        "trace=statx",
+        "-e",
+        "inject=statx:delay_enter=1500000:when=1",
+    ])
+    .args(["hash", "--jobs", "1", "t"])
+    .current_dir(env.root())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_held_in(child.id(), libc::SYS_statx);
+    std::fs::rename(env.root().join("t/d"), env.root().join("d.orig")).unwrap();
+    env.file("t/d/f", "planted");
+    let out = output_within(child, WAIT);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), format!("{}  t/z\n", hex(b"z")));
+    assert_stderr_contains(
+        &out,
+        "t/d: changed while hashing: directory replaced while walking",
+    );
+}
