@@ -18,6 +18,9 @@ use crate::names::vis;
 /// A logical line (continuations joined) longer than this is refused.
 const MAX_LINE: usize = 4 << 20;
 
+/// `/set` keywords in force at most (real specs set fewer than ten).
+const MAX_DEFAULTS: usize = 1000;
+
 /// One entry of a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecEntry {
@@ -140,7 +143,7 @@ impl<R: BufRead> SpecReader<R> {
             let first = words.next().unwrap_or_default();
             let bad = |why: String| SpecError::Line(line_no, why);
             match first {
-                b"/set" => self.set(keywords(words).map_err(bad)?),
+                b"/set" => self.set(keywords(words).map_err(bad)?).map_err(bad)?,
                 b"/unset" => self.unset(words),
                 b".." => {
                     if self.dir.pop().is_none() && !std::mem::take(&mut self.rooted) {
@@ -157,16 +160,26 @@ impl<R: BufRead> SpecReader<R> {
     }
 
     /// `/set`: each key's new default (a key set again keeps its place).
-    fn set(&mut self, pairs: Vec<(String, String)>) {
+    /// Every entry after it carries the defaults: more than [`MAX_DEFAULTS`] would make each
+    /// entry cost time and memory in proportion to them (a hostile spec: one 4 MiB `/set`
+    /// line, then a million entries), so such a spec is refused.
+    fn set(&mut self, pairs: Vec<(String, String)>) -> Result<(), String> {
         for (k, v) in pairs {
             match self.default_at.get(&k) {
                 Some(&at) => self.defaults[at].1 = v,
+                None if self.defaults.len() >= MAX_DEFAULTS => {
+                    return Err(format!(
+                        "`/set` of more than {MAX_DEFAULTS} keywords in force (a spec's \
+                         defaults are a handful): not a spec b3tree reads"
+                    ));
+                }
                 None => {
                     self.default_at.insert(k.clone(), self.defaults.len());
                     self.defaults.push((k, v));
                 }
             }
         }
+        Ok(())
     }
 
     /// `/unset KEY…` (`all`: every default).
@@ -191,18 +204,24 @@ impl<R: BufRead> SpecReader<R> {
         own: Vec<(String, String)>,
     ) -> Result<SpecEntry, String> {
         let mut text = String::new();
-        // Where each of its own keys is given last: a key given twice on one line, the last
-        // one holds.
-        let last: HashMap<&str, usize> = (own.iter().enumerate())
-            .map(|(i, (k, _))| (k.as_str(), i))
-            .collect();
+        // Where each of its own keys is given last (a key given twice on one line: the last
+        // one holds). A real entry has a few keywords, scanned; a line of thousands, mapped.
+        let map: Option<HashMap<&str, usize>> = (own.len() > 32).then(|| {
+            (own.iter().enumerate())
+                .map(|(i, (k, _))| (k.as_str(), i))
+                .collect()
+        });
+        let last = |key: &str| match &map {
+            Some(map) => map.get(key).copied(),
+            None => own.iter().rposition(|(k, _)| k == key),
+        };
         for (k, v) in &self.defaults {
-            if !last.contains_key(k.as_str()) {
+            if last(k).is_none() {
                 push_pair(&mut text, k, v);
             }
         }
         for (i, (k, v)) in own.iter().enumerate() {
-            if last.get(k.as_str()) == Some(&i) {
+            if last(k) == Some(i) {
                 push_pair(&mut text, k, v);
             }
         }
