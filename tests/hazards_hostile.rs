@@ -17,6 +17,35 @@ fn check_in_dist(env: &TestEnv, spec: &str, extra: &[&str]) -> std::process::Out
     run_with_timeout(&mut cmd, WAIT)
 }
 
+/// Checks `dist` against the spec `text` (written as `name`) with `extra`: it fails (exit 1)
+/// and stdout holds the verdict `line`.
+fn assert_spec_fails(env: &TestEnv, text: impl AsRef<[u8]>, extra: &[&str], line: &str) {
+    std::fs::write(env.root().join("fails.spec"), text).unwrap();
+    let out = check_in_dist(env, "../fails.spec", extra);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains(line),
+        "{line} not in {}",
+        stdout(&out)
+    );
+}
+
+/// `b3tree -C dist hash --format mtree EXTRA -o ../OUT .`
+fn hash_spec(env: &TestEnv, out: &str, extra: &[&str]) {
+    let mut cmd = env.cmd();
+    cmd.args(["-C", "dist", "hash", "--format", "mtree"])
+        .args(extra)
+        .args(["-o", &format!("../{out}"), "."]);
+    let done = run_with_timeout(&mut cmd, WAIT);
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+}
+
 fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data)
@@ -75,20 +104,15 @@ fn a_digest_without_a_type_fails_a_directory_a_link_or_a_fifo_in_its_place() {
     }
     assert!(text.contains("f: OK\n"), "{text}");
     // And a digest under an explicit type that has no content (a directory) is no pass.
-    std::fs::write(
-        env.root().join("dirspec"),
-        format!(
-            "#mtree\n./d type=dir sha256digest={}\n",
-            sha256_hex(b"content\n")
-        ),
-    )
-    .unwrap();
-    let out = check_in_dist(&env, "../dirspec", &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("d: FAILED (sha256digest: no content was read)"),
-        "{}",
-        stdout(&out)
+    let dirspec = format!(
+        "#mtree\n./d type=dir sha256digest={}\n",
+        sha256_hex(b"content\n")
+    );
+    assert_spec_fails(
+        &env,
+        dirspec,
+        &[],
+        "d: FAILED (sha256digest: no content was read)",
     );
 }
 
@@ -99,30 +123,8 @@ fn a_digest_without_a_type_fails_a_directory_a_link_or_a_fifo_in_its_place() {
 fn content_that_cannot_be_verified_is_never_ok() {
     let env = TestEnv::new();
     env.file("dist/a", "same size\n");
-    let out = env.run(&[
-        "-C",
-        "dist",
-        "hash",
-        "--format",
-        "mtree",
-        "-o",
-        "../b3.spec",
-        ".",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = env.run(&[
-        "-C",
-        "dist",
-        "hash",
-        "--format",
-        "mtree",
-        "--algo",
-        "sha256",
-        "-o",
-        "../sha.spec",
-        ".",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    hash_spec(&env, "b3.spec", &[]);
+    hash_spec(&env, "sha.spec", &["--algo", "sha256"]);
     env.file("dist/a", "SAME SIZE\n");
     for (spec, algo, held, asked) in [
         ("../b3.spec", "sha256", "blake3digest", "sha256digest"),
@@ -138,17 +140,11 @@ fn content_that_cannot_be_verified_is_never_ok() {
             stdout(&out)
         );
     }
-    std::fs::write(
-        env.root().join("md5.spec"),
+    assert_spec_fails(
+        &env,
         "#mtree\n./a type=file md5digest=00112233445566778899aabbccddeeff\n",
-    )
-    .unwrap();
-    let out = check_in_dist(&env, "../md5.spec", &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("a: FAILED (content not verified: b3tree does not verify md5digest)"),
-        "{}",
-        stdout(&out)
+        &[],
+        "a: FAILED (content not verified: b3tree does not verify md5digest)",
     );
 }
 
@@ -160,17 +156,12 @@ fn a_mode_beyond_the_permission_bits_is_not_understood() {
     env.file("dist/a", "x");
     chmod(env.root().join("dist/a"), 0o644);
     for mode in ["10644", "77777"] {
-        std::fs::write(
-            env.root().join("spec"),
-            format!("#mtree\n./a type=file mode={mode}\n"),
-        )
-        .unwrap();
-        let out = check_in_dist(&env, "../spec", &[]);
-        assert_eq!(out.status.code(), Some(1), "{mode}: {}", stdout(&out));
-        assert!(
-            stdout(&out).contains(&format!("a: FAILED (mode={mode}: not understood)")),
-            "{}",
-            stdout(&out)
+        let spec = format!("#mtree\n./a type=file mode={mode}\n");
+        assert_spec_fails(
+            &env,
+            spec,
+            &[],
+            &format!("a: FAILED (mode={mode}: not understood)"),
         );
     }
 }
@@ -366,12 +357,11 @@ fn spec_values_reach_output_escaped() {
         }
     }
     let spec = b"#mtree\n./a type=file mode=\x1b]0;t\x07\n";
-    std::fs::write(env.root().join("spec"), spec).unwrap();
-    let out = check_in_dist(&env, "../spec", &[]);
-    assert!(
-        stdout(&out).contains(r"a: FAILED (mode=\\x1b]0;t\x07: not understood)"),
-        "{}",
-        stdout(&out)
+    assert_spec_fails(
+        &env,
+        spec,
+        &[],
+        r"a: FAILED (mode=\\x1b]0;t\x07: not understood)",
     );
 }
 
