@@ -247,24 +247,30 @@ fn open_dir_long(dir: &std::path::Path) -> std::io::Result<i32> {
 fn no_raw_control_characters_reach_a_terminal() {
     let env = TestEnv::new();
     env.file("esc\x1b]0;pwned\x07name", "x");
-    // `script` gives the command a pseudo-terminal as stdout.
-    let out = run_with_timeout(
-        Command::new("script")
-            .args([
-                "-qfec",
-                &format!("'{}' hash -q --no-progress", bin().display()),
-                "/dev/null",
-            ])
-            .current_dir(env.root()),
-        Duration::from_secs(30),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
-    assert!(
-        text.contains("\\esc\\x1b]0;pwned\\x07name") || text.contains("esc\\x1b]0;pwned\\x07name"),
-        "{text:?}"
-    );
+    // `script` gives the command a pseudo-terminal as stdout; `-z` (names unescaped in
+    // files and pipes) is escaped there too.
+    for extra in ["", " -z", " --tag"] {
+        let out = run_with_timeout(
+            Command::new("script")
+                .args([
+                    "-qfec",
+                    &format!("'{}' hash -q --no-progress{extra}", bin().display()),
+                    "/dev/null",
+                ])
+                .current_dir(env.root()),
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            !text.contains('\x1b') && !text.contains('\x07'),
+            "{extra}: {text:?}"
+        );
+        assert!(
+            text.contains("esc\\x1b]0;pwned\\x07name"),
+            "{extra}: {text:?}"
+        );
+    }
     // Redirected output stays b3sum-compatible: raw ESC inside the name.
     let out = env.run(&["hash", "-q"]);
     assert!(stdout(&out).contains("esc\x1b]0;pwned\x07name"));

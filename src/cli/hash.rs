@@ -39,7 +39,7 @@ pub struct HashArgs {
           "digest", "shard", "files_from"])]
     pub raw: bool,
 
-    /// End each line with NUL instead of newline, names written unescaped (sha256sum -z)
+    /// End each line with NUL instead of newline, names written unescaped (sha256sum -z; escaped on a terminal)
     #[arg(short = 'z', long, conflicts_with = "json")]
     pub zero: bool,
 

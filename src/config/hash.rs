@@ -91,12 +91,13 @@ pub fn hash(
         } else {
             Format::Plain
         },
-        // A terminal gets control characters escaped; files and pipes get b3sum's format;
-        // -z lines carry names as they are (as sha256sum -z).
-        escaping: if args.zero {
-            Escaping::Raw
-        } else if args.output.is_none() && stdout_terminal {
+        // A terminal gets control characters escaped (-z too: raw names would drive it);
+        // files and pipes get b3sum's format; -z lines carry names as they are (as
+        // sha256sum -z).
+        escaping: if args.output.is_none() && stdout_terminal {
             Escaping::Terminal
+        } else if args.zero {
+            Escaping::Raw
         } else {
             Escaping::Manifest
         },
