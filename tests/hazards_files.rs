@@ -271,6 +271,20 @@ fn no_raw_control_characters_reach_a_terminal() {
             "{extra}: {text:?}"
         );
     }
+    // Binary digest bytes (`--raw`) are not written to a terminal: a file can be made whose
+    // digest starts with an escape sequence.
+    let out = run_with_timeout(
+        Command::new("script")
+            .args([
+                "-qfec",
+                &format!("'{}' hash --raw esc*", bin().display()),
+                "/dev/null",
+            ])
+            .current_dir(env.root()),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stdout(&out).contains("--raw writes binary digest bytes, not to a terminal"));
     // Redirected output stays b3sum-compatible: raw ESC inside the name.
     let out = env.run(&["hash", "-q"]);
     assert!(stdout(&out).contains("esc\x1b]0;pwned\x07name"));

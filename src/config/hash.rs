@@ -71,6 +71,15 @@ pub fn hash(
                 .into(),
         );
     }
+    // Digest bytes are binary: a file can be made whose digest starts with an escape
+    // sequence (two bytes are 65,536 tries), so they are not written to a terminal.
+    if args.raw && args.output.is_none() && stdout_terminal {
+        return Err(
+            "--raw writes binary digest bytes, not to a terminal: redirect stdout or \
+                    give -o FILE"
+                .into(),
+        );
+    }
     let spec = spec_keywords(args, &mode)?;
     let settings = HashSettings {
         progress: ProgressMode::from_flags(args.progress, args.no_progress),
