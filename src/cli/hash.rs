@@ -34,7 +34,7 @@ pub struct HashArgs {
     #[arg(long, conflicts_with_all = ["json", "tag"])]
     pub no_names: bool,
 
-    /// Write the digest as raw bytes to stdout (one input only: a file or -), as b3sum --raw
+    /// Write the digest as raw bytes to stdout (one input only: a file or -), as b3sum --raw; never to a terminal
     #[arg(long, conflicts_with_all = ["json", "tag", "no_names", "zero", "output", "update",
           "digest", "shard", "files_from"])]
     pub raw: bool,
