@@ -353,12 +353,14 @@ impl AtomicFile {
         let file = writer.into_inner().map_err(|e| e.into_error())?.file;
         file.set_permissions(Permissions::from_mode(mode))?;
         file.sync_all()?;
-        drop(file);
         if honour_stop && cancel::is_stopped() {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
         }
-        // On failure `temp` is dropped here, which removes the file.
+        // On failure `temp` is dropped here, which removes the file. `file` stays open (its
+        // lock held) until the rename is done: another run removes the unlocked temporary
+        // files of killed runs (`temp::remove_stale`), and must not take this one for one.
         temp.rename_to(dest, true)?;
+        drop(file);
         // The rename is durable only once the directory is on disk too.
         File::open(&dir)?.sync_all()
     }

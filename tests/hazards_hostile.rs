@@ -605,27 +605,33 @@ fn the_next_run_removes_what_killed_runs_left_and_nothing_else() {
     // A run killed while another is live: the live one's file stays.
     killed(&env);
     assert_eq!(temps(env.root()).len(), 2, "{:?}", temps(env.root()));
-    env.file(".b3tree-other.tmp", "another user's");
-    std::os::unix::fs::chown(
-        env.root().join(".b3tree-other.tmp"),
-        Some(65534),
-        Some(65534),
+    env.file(".b3tree-Other1.tmp", "another user's");
+    let other = env.root().join(".b3tree-Other1.tmp");
+    std::os::unix::fs::chown(other, Some(65534), Some(65534)).unwrap();
+    symlink("m.b3", env.root().join(".b3tree-Link01.tmp")).unwrap();
+    // Of the temporary files' prefix and suffix but not their shape, and a second name of
+    // a file of the user's in their shape: not ours to remove.
+    env.file(".b3tree-notes-keep.tmp", "the user's");
+    env.file("kept", "the user's");
+    std::fs::hard_link(
+        env.root().join("kept"),
+        env.root().join(".b3tree-Hard01.tmp"),
     )
     .unwrap();
-    symlink("m.b3", env.root().join(".b3tree-link.tmp")).unwrap();
     env.file("t/a", "a");
     let out = env.run(&["hash", "-o", "new.b3", "t"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut left = vec![
-        ".b3tree-link.tmp".to_string(),
-        ".b3tree-other.tmp".to_string(),
+        ".b3tree-Hard01.tmp".to_string(),
+        ".b3tree-Link01.tmp".to_string(),
+        ".b3tree-Other1.tmp".to_string(),
+        ".b3tree-notes-keep.tmp".to_string(),
         live_temp[0].clone(),
     ];
-    // (dead, live, other, link) before the run.
     left.sort();
     assert_eq!(temps(env.root()), left);
     let mut live = live;
     let status = stops_within_promise(&mut live, libc::SIGINT);
     assert_died_of(status, libc::SIGINT);
-    assert_eq!(temps(env.root()).len(), 2);
+    assert_eq!(temps(env.root()).len(), 4);
 }

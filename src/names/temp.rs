@@ -120,10 +120,20 @@ pub fn remove_stale(dir: &Path) {
         return;
     };
     for entry in entries.flatten() {
-        if is_temp_name(entry.file_name().as_encoded_bytes()) {
+        if is_made_name(entry.file_name().as_encoded_bytes()) {
             remove_unlocked(&entry.path());
         }
     }
+}
+
+/// Exactly the shape [`create_in`] gives its files: `.b3tree-`, six letters or digits,
+/// `.tmp` (a user's `.b3tree-notes.tmp` is not one).
+fn is_made_name(name: &[u8]) -> bool {
+    name.len() == TEMP_PREFIX.len() + 6 + TEMP_SUFFIX.len()
+        && is_temp_name(name)
+        && name[TEMP_PREFIX.len()..TEMP_PREFIX.len() + 6]
+            .iter()
+            .all(u8::is_ascii_alphanumeric)
 }
 
 /// Removes the file at `path` if it is ours (a regular file owned by this user, never
@@ -140,7 +150,9 @@ pub fn remove_unlocked(path: &Path) {
         return;
     };
     let me = rustix::process::geteuid().as_raw();
-    let ours = file.metadata().is_ok_and(|m| m.is_file() && m.uid() == me);
+    // One name only: a hard link of another file under a temporary name is not ours to
+    // remove (a temporary file of ours is never linked twice).
+    let ours = (file.metadata()).is_ok_and(|m| m.is_file() && m.uid() == me && m.nlink() == 1);
     let free =
         rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok();
     // Locked, and still the file under that name: a third run may have removed it (and a
@@ -171,5 +183,8 @@ mod tests {
         assert!(!is_temp_name(b".b3tree-.tm"));
         assert!(!is_temp_name(b"b3tree-abc.tmp"));
         assert!(!is_temp_name(b".b3tree-abc.tmp.partial"));
+        assert!(is_made_name(b".b3tree-Ab12cD.tmp"));
+        assert!(!is_made_name(b".b3tree-notes-keep.tmp"));
+        assert!(!is_made_name(b".b3tree-ab/12c.tmp"));
     }
 }
