@@ -146,6 +146,24 @@ fn content_that_cannot_be_verified_is_never_ok() {
         &[],
         "a: FAILED (content not verified: b3tree does not verify md5digest)",
     );
+    // go-mtree's and casync's sha512256digest, a keyword in capitals: claims all the same.
+    let hex = "ab".repeat(32);
+    for key in ["sha512256digest", "SHA256DIGEST"] {
+        let spec = format!("#mtree\n./a {key}={hex}\n");
+        let line = format!("a: FAILED (content not verified: b3tree does not verify {key})");
+        assert_spec_fails(&env, &spec, &[], &line);
+        std::fs::remove_file(env.root().join("dist/a")).unwrap();
+        std::fs::create_dir(env.root().join("dist/a")).unwrap();
+        assert_spec_fails(&env, &spec, &[], "a: FAILED (type: file → dir)");
+        std::fs::remove_dir(env.root().join("dist/a")).unwrap();
+        env.file("dist/a", "SAME SIZE\n");
+    }
+    // bsdtar's `--options='!all,size,mode'`: no type, a size only regular files get.
+    std::fs::remove_file(env.root().join("dist/a")).unwrap();
+    std::fs::create_dir(env.root().join("dist/a")).unwrap();
+    chmod(env.root().join("dist/a"), 0o644);
+    let spec = "#mtree\n./a mode=644 size=10\n";
+    assert_spec_fails(&env, spec, &[], "a: FAILED (type: file → dir)");
 }
 
 /// F7: a mode with bits beyond 07777 is not a mode (NetBSD's mtree refuses it): not

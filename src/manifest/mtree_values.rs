@@ -60,22 +60,16 @@ pub fn well_formed(algo: Algo, hex: &str) -> bool {
 }
 
 /// Whether `key` claims a regular file's content: a digest or checksum of any algorithm
-/// mtree(5) names (b3tree verifies three of them; an entry holding only the others cannot
-/// be verified, and a file it describes is a regular file whatever its `type=` says).
+/// (b3tree verifies three of them; an entry holding only the others — `md5digest`,
+/// go-mtree's `sha512256digest`, `cksum` — cannot be verified, and a file it describes is a
+/// regular file whatever its `type=` says). Any keyword ending in `digest`, in any case.
 pub fn claims_content(key: &str) -> bool {
-    digest_algo(key).is_some()
+    let key = key.to_ascii_lowercase();
+    digest_algo(&key).is_some()
+        || key.ends_with("digest")
         || matches!(
-            key,
-            "cksum"
-                | "md5"
-                | "md5digest"
-                | "rmd160"
-                | "rmd160digest"
-                | "ripemd160digest"
-                | "sha1"
-                | "sha1digest"
-                | "sha384"
-                | "sha384digest"
+            key.as_str(),
+            "cksum" | "md5" | "rmd160" | "sha1" | "sha224" | "sha384" | "sha512256"
         )
 }
 
