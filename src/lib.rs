@@ -71,6 +71,19 @@ pub fn long_version() -> String {
 
 /// Runs a parsed command line; returns the exit code. A command that could not go on says
 /// why here, once.
+/// Ends the process on an error of clap's own (an unknown flag, a value it cannot parse).
+/// Such a message quotes the command line, which a script may have built from a file name:
+/// it is written inert, as every diagnostic is (`report::inert`). Help and version go to
+/// stdout as clap writes them.
+pub fn exit_on_usage(e: clap::Error) -> ! {
+    if !e.use_stderr() {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    sys::stdio::write_err(&report::inert::text(text.trim_end()));
+    std::process::exit(e.exit_code())
+}
+
 pub fn run(cli: Cli, env: &Env) -> Exit {
     command(cli, env).unwrap_or_else(|fail| {
         if !fail.message.is_empty() {

@@ -30,8 +30,10 @@ fn main() -> ExitCode {
     let args = b3tree::cli::alias_args(std::env::args_os());
     let matches = b3tree::cli::Cli::command()
         .version(version)
-        .get_matches_from(args);
-    let cli = b3tree::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        .try_get_matches_from(args)
+        .unwrap_or_else(|e| b3tree::exit_on_usage(e));
+    let cli =
+        b3tree::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| b3tree::exit_on_usage(e));
     let env = b3tree::Env {
         stdout_closed: STDOUT_CLOSED.load(Ordering::Relaxed),
     };

@@ -199,7 +199,8 @@ fn forged_commands(text: &str) -> Vec<String> {
         .collect()
 }
 
-const HOSTILE_NAMES: [&str; 6] = [
+const HOSTILE_NAMES: [&str; 7] = [
+    "e\u{1b}]0;title\u{7}\u{9b}2J\u{202e}\u{61c}",
     "::stop-commands::tok",
     "::add-mask::secret",
     "::error::forged",
@@ -254,6 +255,13 @@ fn file_names_never_become_workflow_commands() {
         }
     }
     let text = env.run(&["-C", "dist", "check", "../m.b3"]);
+    // A CI log is a pipe: no control character, C1 or bidirectional control reaches it.
+    let raw = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        !raw.chars()
+            .any(|c| (c.is_control() && c != '\n') || matches!(c, '\u{202e}' | '\u{61c}')),
+        "{raw:?}"
+    );
     assert!(
         stdout(&text).contains("\\x3a:add-mask::secret: FAILED\n"),
         "{}",
@@ -326,6 +334,7 @@ fn signing_flags_and_manifest_paths_reach_stderr_inert() {
             "x",
         ],
         vec!["check", "gone\n::error::forged"],
+        vec!["check", "--algo", "x\n::add-mask::s\u{1b}]0;t\u{7}\r\u{9b}"],
     ] {
         let mut cmd = env.cmd();
         cmd.args(&args).env("GITHUB_ACTIONS", "true");
@@ -448,6 +457,23 @@ fn merge_refuses_one_file_spelled_twice_dot_dot_in_specs_and_absurd_totals() {
         let out = env.run(&["merge", "--partial", "s1"]);
         assert_eq!(out.status.code(), Some(1), "{other}: {}", stdout(&out));
         assert_stderr_contains(&out, "is listed twice");
+    }
+    // A shard line that check would refuse, or that would put control characters or a
+    // workflow command into the merged spec, is not merged.
+    for (line, why) in [
+        ("./a type=file \r::add-mask::X", "byte 0x0d"),
+        ("./a type=file uname=\u{1b}]0;T\u{7}", "byte 0x1b"),
+        ("./a type=file uname=caf\u{e9}", "byte 0xc3"),
+        (
+            "./a type=file gname=##[error]Y",
+            "command marker (`##` then `[`)",
+        ),
+        ("./a type=file ::add-mask::X", "bad keyword"),
+    ] {
+        env.file("p0", format!("#mtree\n# b3tree shard 0/1\n{line}\n"));
+        let out = env.run(&["merge", "p0"]);
+        assert_eq!(out.status.code(), Some(1), "{line:?}: {}", stdout(&out));
+        assert_stderr_contains(&out, why);
     }
     for name in [r"./b/../a", r"./z/\056\056/a", r"./z/\.\./a"] {
         env.file(

@@ -328,7 +328,9 @@ impl<R: BufRead> SpecReader<R> {
 }
 
 /// `key=value` and bare `key` words as (key, value) pairs (a bare key has an empty value).
-fn keywords<'a>(words: impl Iterator<Item = &'a [u8]>) -> Result<Vec<(String, String)>, String> {
+pub fn keywords<'a>(
+    words: impl Iterator<Item = &'a [u8]>,
+) -> Result<Vec<(String, String)>, String> {
     words
         .map(|w| {
             let text = std::str::from_utf8(w).map_err(|_| "a keyword that is not ASCII")?;

@@ -15,8 +15,8 @@
 //! Verdicts and diagnostics can also land in a CI log, where the runner takes a line that
 //! starts (after blanks) with `::` as a workflow command (`::add-mask::`, `::stop-commands::`),
 //! and `##[` anywhere in a line as one of the older form. A file may be named so by whoever
-//! can add one to the tree. So every form for people ([`Escaping::Report`], `Terminal`)
-//! escapes such a name: the first `:` of a leading `::` and the first `#` of each `##[` are
+//! can add one to the tree. So the form for people ([`Escaping::Terminal`], which check's
+//! verdicts and every diagnostic use, on a terminal or not) escapes such a name: the first `:` of a leading `::` and the first `#` of each `##[` are
 //! written `\x3a` and `\x23`. Manifests (`Manifest`, `Raw`) stay byte for byte b3sum's.
 
 /// How much to escape.
@@ -24,11 +24,9 @@
 pub enum Escaping {
     /// b3sum-compatible: only `\`, LF, CR (plus `\xHH` for bytes that are not UTF-8).
     Manifest,
-    /// Verdict lines for a program or a log: as `Manifest`, and a name a CI runner would
-    /// read as a workflow command escaped too.
-    Report,
-    /// As `Report`, plus every other control character (C0, DEL, C1) and the bidirectional
-    /// overrides as `\xHH` (for terminals and diagnostics).
+    /// For people (terminals, CI logs, diagnostics): manifest escaping, plus every other
+    /// control character (C0, DEL, C1) and the bidirectional controls as `\xHH`, and a name
+    /// a CI runner would read as a workflow command.
     Terminal,
     /// None: names as they are (`hash -z`, whose lines end with NUL, as GNU's `sha256sum -z`).
     Raw,
@@ -39,12 +37,12 @@ pub enum Escaping {
 pub(crate) fn needs_hex(c: char, mode: Escaping) -> bool {
     mode == Escaping::Terminal
         && ((c.is_control() && c != '\n' && c != '\r')
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+            || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
 }
 
-/// The forms for people escape what a CI runner would take as a workflow command.
+/// The form for people escapes what a CI runner would take as a workflow command.
 fn guards_commands(mode: Escaping) -> bool {
-    matches!(mode, Escaping::Report | Escaping::Terminal)
+    mode == Escaping::Terminal
 }
 
 /// Where `name`'s leading `::` starts (after blanks, as the runner trims them), if it has one.
@@ -246,7 +244,7 @@ mod tests {
             push_marked(name, mode, &mut v);
             String::from_utf8(v).unwrap()
         };
-        for mode in [Escaping::Report, Escaping::Terminal] {
+        for mode in [Escaping::Terminal] {
             assert_eq!(shown(b"::add-mask::x", mode), r"\\x3a:add-mask::x");
             assert_eq!(
                 shown(" \u{a0}::stop-commands::t".as_bytes(), mode),

@@ -46,14 +46,10 @@ impl Printer {
                         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 }
             },
-            // A terminal gets control characters escaped; a pipe or a file b3sum's verdict
-            // lines. Either way a name that a CI runner would read as a workflow command is
-            // escaped (`names::escape`).
-            escaping: if io::stdout().is_terminal() {
-                Escaping::Terminal
-            } else {
-                Escaping::Report
-            },
+            // Verdicts are for people, on a terminal or in a CI log (a pipe): control
+            // characters and names a runner would read as workflow commands are escaped
+            // (`names::escape`); the names read back as they are.
+            escaping: Escaping::Terminal,
             manifests,
             error: None,
         }
@@ -70,7 +66,7 @@ impl<W: Write> Printer<W> {
             eager: false,
             json,
             quiet,
-            escaping: Escaping::Report,
+            escaping: Escaping::Terminal,
             color: false,
             manifests,
             error: None,

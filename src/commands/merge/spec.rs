@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::io::{self, BufRead, Write};
 
 use super::MergeError;
+use crate::manifest::mtree::keywords;
 use crate::manifest::mtree_write::HEADER;
 use crate::names::escape::display;
 use crate::names::nameset::normalize;
@@ -71,10 +72,30 @@ impl SpecInput {
             if text.is_empty() || text.starts_with(b"#") {
                 continue;
             }
-            let word = text
+            // b3tree's shards are printable ASCII (names and values vis-encoded): a control
+            // character, a byte beyond ASCII or a `##[` (which a CI log reads as a command)
+            // is no line of theirs, and would reach whoever reads the merged spec.
+            if let Some(b) = text
+                .iter()
+                .find(|b| !(b.is_ascii_graphic() || **b == b' ' || **b == b'\t'))
+            {
+                return Err(format!(
+                    "{at}: byte 0x{b:02x} in a spec line (b3tree hash --format mtree writes \
+                     printable ASCII only): refusing to merge"
+                ));
+            }
+            if memchr::memmem::find(text, b"##[").is_some() {
+                return Err(format!(
+                    "{at}: a CI log's command marker (`##` then `[`) in a spec line: refusing \
+                     to merge"
+                ));
+            }
+            let mut words = text
                 .split(|b| *b == b' ' || *b == b'\t')
-                .next()
-                .unwrap_or_default();
+                .filter(|w| !w.is_empty());
+            let word = words.next().unwrap_or_default();
+            // Keywords as `check` reads them: a line it would refuse is not merged.
+            keywords(words).map_err(|why| format!("{at}: {why}: refusing to merge"))?;
             if word.starts_with(b"/") || word == b".." || !(word == b"." || word.starts_with(b"./"))
             {
                 return Err(format!(
