@@ -72,23 +72,8 @@ impl SpecInput {
             if text.is_empty() || text.starts_with(b"#") {
                 continue;
             }
-            // b3tree's shards are printable ASCII (names and values vis-encoded): a control
-            // character, a byte beyond ASCII or a `##[` (which a CI log reads as a command)
-            // is no line of theirs, and would reach whoever reads the merged spec.
-            if let Some(b) = text
-                .iter()
-                .find(|b| !(b.is_ascii_graphic() || **b == b' ' || **b == b'\t'))
-            {
-                return Err(format!(
-                    "{at}: byte 0x{b:02x} in a spec line (b3tree hash --format mtree writes \
-                     printable ASCII only): refusing to merge"
-                ));
-            }
-            if memchr::memmem::find(text, b"##[").is_some() {
-                return Err(format!(
-                    "{at}: a CI log's command marker (`##` then `[`) in a spec line: refusing \
-                     to merge"
-                ));
+            if let Some(why) = foreign_bytes(text) {
+                return Err(format!("{at}: {why}: refusing to merge"));
             }
             let mut words = text
                 .split(|b| *b == b' ' || *b == b'\t')
@@ -140,6 +125,20 @@ impl SpecInput {
             return Ok(());
         }
     }
+}
+
+/// Why a spec line is none of b3tree's shards': they are printable ASCII (names and values
+/// vis-encoded), so a control character, a byte beyond ASCII or a `##[` (which a CI log
+/// reads as a command) would only reach whoever reads the merged spec.
+fn foreign_bytes(text: &[u8]) -> Option<String> {
+    if let Some(b) = (text.iter()).find(|b| !(b.is_ascii_graphic() || matches!(b, b' ' | b'\t'))) {
+        return Some(format!(
+            "byte 0x{b:02x} in a spec line (b3tree hash --format mtree writes printable ASCII \
+             only)"
+        ));
+    }
+    memchr::memmem::find(text, b"##[")
+        .map(|_| "a CI log's command marker (`##` then `[`) in a spec line".to_string())
 }
 
 /// Merges the inputs into `out` (the `#mtree` line, then every entry); the count of
