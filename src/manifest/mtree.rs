@@ -9,19 +9,14 @@
 //! What the keywords mean, and which ones b3tree verifies, is the checker's business; here a
 //! keyword is a name and its raw value (vis-encoded where the format says so: `link=`).
 
-use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead};
 
+use crate::manifest::mtree_set::{Defaults, push_pair};
 use crate::manifest::mtree_values::claims_content;
 use crate::names::vis;
 
 /// A logical line (continuations joined) longer than this is refused.
 const MAX_LINE: usize = 4 << 20;
-
-/// `/set` keywords in force at most (real specs set fewer than ten).
-const MAX_DEFAULTS: usize = 1000;
-/// ... and at most this many bytes of them (each entry carries a copy).
-const MAX_DEFAULT_BYTES: usize = 64 << 10;
 
 /// One entry of a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,17 +71,6 @@ impl SpecEntry {
     }
 }
 
-fn push_pair(text: &mut String, k: &str, v: &str) {
-    if !text.is_empty() {
-        text.push(' ');
-    }
-    text.push_str(k);
-    if !v.is_empty() {
-        text.push('=');
-        text.push_str(v);
-    }
-}
-
 /// Why a spec could not be read on.
 #[derive(Debug)]
 pub enum SpecError {
@@ -108,10 +92,8 @@ impl std::fmt::Display for SpecError {
 pub struct SpecReader<R> {
     input: R,
     line_no: u64,
-    /// `/set` keywords, in the order first set, and where each key is in that list (a
-    /// line of many keywords costs time in proportion to it, not to its square).
-    defaults: Vec<(String, String)>,
-    default_at: HashMap<String, usize>,
+    /// `/set` keywords in force.
+    defaults: Defaults,
     /// The directory relative names are in (hierarchical specs): its components.
     dir: Vec<u8>,
     /// Where `dir` ended before each directory entered (`..` goes back there). One buffer,
@@ -127,8 +109,7 @@ impl<R: BufRead> SpecReader<R> {
         SpecReader {
             input,
             line_no: 0,
-            defaults: Vec::new(),
-            default_at: HashMap::new(),
+            defaults: Defaults::default(),
             dir: Vec::new(),
             dir_ends: Vec::new(),
             rooted: false,
@@ -151,8 +132,10 @@ impl<R: BufRead> SpecReader<R> {
             let first = words.next().unwrap_or_default();
             let bad = |why: String| SpecError::Line(line_no, why);
             match first {
-                b"/set" => self.set(keywords(words).map_err(bad)?).map_err(bad)?,
-                b"/unset" => self.unset(words),
+                b"/set" => (self.defaults)
+                    .set(keywords(words).map_err(bad)?)
+                    .map_err(bad)?,
+                b"/unset" => self.defaults.unset(words),
                 b".." => {
                     let left = self.dir_ends.pop().map(|end| self.dir.truncate(end));
                     if left.is_none() && !std::mem::take(&mut self.rooted) {
@@ -168,54 +151,6 @@ impl<R: BufRead> SpecReader<R> {
         }
     }
 
-    /// `/set`: each key's new default (a key set again keeps its place).
-    /// Every entry after it carries the defaults: more than [`MAX_DEFAULTS`] would make each
-    /// entry cost time and memory in proportion to them (a hostile spec: one 4 MiB `/set`
-    /// line, then a million entries), so such a spec is refused.
-    fn set(&mut self, pairs: Vec<(String, String)>) -> Result<(), String> {
-        for (k, v) in pairs {
-            match self.default_at.get(&k) {
-                Some(&at) => self.defaults[at].1 = v,
-                None if self.defaults.len() >= MAX_DEFAULTS => {
-                    return Err(format!(
-                        "`/set` of more than {MAX_DEFAULTS} keywords in force (a spec's \
-                         defaults are a handful): not a spec b3tree reads"
-                    ));
-                }
-                None => {
-                    self.default_at.insert(k.clone(), self.defaults.len());
-                    self.defaults.push((k, v));
-                }
-            }
-        }
-        let bytes: usize = self
-            .defaults
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 2)
-            .sum();
-        if bytes > MAX_DEFAULT_BYTES {
-            return Err(format!(
-                "`/set` of more than {} KiB of keywords in force (a spec's defaults are a \
-                 handful): not a spec b3tree reads",
-                MAX_DEFAULT_BYTES / 1024
-            ));
-        }
-        Ok(())
-    }
-
-    /// `/unset KEY…` (`all`: every default).
-    fn unset<'a>(&mut self, words: impl Iterator<Item = &'a [u8]>) {
-        let gone: HashSet<&[u8]> = words.collect();
-        if gone.contains(&b"all"[..]) {
-            self.defaults.clear();
-        } else {
-            self.defaults.retain(|(k, _)| !gone.contains(k.as_bytes()));
-        }
-        self.default_at = (self.defaults.iter().enumerate())
-            .map(|(at, (k, _))| (k.clone(), at))
-            .collect();
-    }
-
     /// The entry named `name` on line `line`: its path, and (hierarchical form) the
     /// directory it opens.
     fn entry(
@@ -224,33 +159,12 @@ impl<R: BufRead> SpecReader<R> {
         name: &[u8],
         own: Vec<(String, String)>,
     ) -> Result<SpecEntry, String> {
-        let mut text = String::new();
-        // Where each of its own keys is given last (a key given twice on one line: the last
-        // one holds). A real entry has a few keywords, scanned; a line of thousands, mapped.
-        let map: Option<HashMap<&str, usize>> = (own.len() > 32).then(|| {
-            (own.iter().enumerate())
-                .map(|(i, (k, _))| (k.as_str(), i))
-                .collect()
-        });
-        let last = |key: &str| match &map {
-            Some(map) => map.get(key).copied(),
-            None => own.iter().rposition(|(k, _)| k == key),
-        };
-        for (k, v) in &self.defaults {
-            if last(k).is_none() {
-                push_pair(&mut text, k, v);
-            }
-        }
-        for (i, (k, v)) in own.iter().enumerate() {
-            if last(k) == Some(i) {
-                push_pair(&mut text, k, v);
-            }
-        }
+        let text = self.defaults.overlaid(&own);
         let keywords: Box<str> = text.into();
         let is_dir = own
             .iter()
             .rev()
-            .chain(&self.defaults)
+            .chain(self.defaults.pairs())
             .find(|(k, _)| k == "type")
             .is_some_and(|(_, v)| v == "dir");
         let components: Vec<&[u8]> = name
