@@ -61,7 +61,12 @@ fn command_byte(name: &[u8], i: usize, lead: Option<usize>) -> bool {
 /// Whether `name`, printed at the start of a line (or anywhere, for `##[`), would be read as
 /// a workflow command by a CI runner.
 pub fn would_command(name: &[u8]) -> bool {
-    leading_command(name).is_some() || memchr::memmem::find(name, b"##[").is_some()
+    // Most names start with a letter and hold no `#`: two byte tests decide.
+    let plain_start = name
+        .first()
+        .is_none_or(|&b| b.is_ascii_alphanumeric() || b == b'.');
+    (!plain_start && leading_command(name).is_some())
+        || (memchr::memchr(b'#', name).is_some() && memchr::memmem::find(name, b"##[").is_some())
 }
 
 /// Whether `name` has to be written in escaped form (and so the line needs a leading `\`).
@@ -76,8 +81,12 @@ pub fn needs_escape(name: &[u8], mode: Escaping) -> bool {
     let Ok(text) = std::str::from_utf8(name) else {
         return true;
     };
-    (mode == Escaping::Terminal && text.chars().any(|c| needs_hex(c, mode)))
-        || (guards_commands(mode) && would_command(name))
+    let hex = match mode {
+        Escaping::Terminal if text.is_ascii() => name.iter().any(|&b| b < 0x20 || b == 0x7f),
+        Escaping::Terminal => text.chars().any(|c| needs_hex(c, mode)),
+        _ => false,
+    };
+    hex || (guards_commands(mode) && would_command(name))
 }
 
 /// Appends `name`, escaped when `escaped` (what [`needs_escape`] said of it).
