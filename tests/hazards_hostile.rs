@@ -679,3 +679,23 @@ fn the_next_run_removes_what_killed_runs_left_and_nothing_else() {
     assert_died_of(status, libc::SIGINT);
     assert_eq!(temps(env.root()).len(), 4);
 }
+
+/// F1, through a link: a spec that names `./d/f` (and no entry for `d`) is not passed by a
+/// tree where `d` became a link to another directory of the tree holding the same file:
+/// mtree describes the tree as it lies, so no link on the way is followed.
+#[test]
+fn a_spec_is_never_passed_through_a_link_on_the_way() {
+    let env = TestEnv::new();
+    env.file("dist/real/f", "same\n");
+    env.file("dist/real/sub/g", "g");
+    symlink("real", env.root().join("dist/d")).unwrap();
+    let digest = sha256_hex(b"same\n");
+    let spec = format!(
+        "#mtree\n./d/f type=file sha256digest={digest}\n./d/sub type=dir\n./real/f type=file \
+         sha256digest={digest}\n"
+    );
+    let why = "path: a symlink stands where the spec has a directory (not followed)";
+    assert_spec_fails(&env, &spec, &[], &format!("d/f: FAILED ({why})"));
+    assert_spec_fails(&env, &spec, &[], &format!("d/sub: FAILED ({why})"));
+    assert_spec_fails(&env, &spec, &[], "real/f: OK");
+}

@@ -354,7 +354,8 @@ fn hostile_specs_are_confined_and_links_never_followed() {
     symlink(outside.path(), env.root().join("dist/escape")).unwrap();
     let secret = hex(b"s");
     let target = outside.path().display().to_string();
-    // A link is compared as a link; a name through it leads out and is refused; the spec's
+    // A link is compared as a link; a name through it is refused (no link on the way is
+    // followed, in the tree or out of it); the spec's
     // own `..` and absolute names stop the run at their line.
     let spec = format!(
         "#mtree\n./escape type=link link={target}\n./escape/secret type=file size=1 \
@@ -365,7 +366,8 @@ fn hostile_specs_are_confined_and_links_never_followed() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "escape: OK\nescape/secret: FAILED (outside the root)\n"
+        "escape: OK\nescape/secret: FAILED (path: a symlink stands where the spec has a \
+         directory (not followed))\n"
     );
     for (bad, why) in [
         (

@@ -253,13 +253,17 @@ fn hash_open_file(file: &File, before: Stat, mode: &Mode) -> Outcome {
     }
 }
 
+/// The detail of an open that met a symlink where none may be followed.
+pub const SYMLINK_IN_PATH: &str = "replaced by a symlink since the walk";
+
 fn open_error(e: &io::Error, no_symlinks: bool) -> EntryError {
     let kind = match e.raw_os_error() {
         Some(libc::ENOENT | libc::ENOTDIR) => ErrorKind::Vanished,
         Some(libc::EXDEV) => ErrorKind::Outside,
-        // The walk followed no symlink, so one met now was swapped in after it.
+        // The walk followed no symlink, so one met now was swapped in after it (or, in a
+        // tree spec's check, stands where the spec names a directory).
         Some(libc::ELOOP) if no_symlinks => {
-            return EntryError::new(ErrorKind::Changed, "replaced by a symlink since the walk");
+            return EntryError::new(ErrorKind::Changed, SYMLINK_IN_PATH);
         }
         _ => ErrorKind::Unreadable,
     };

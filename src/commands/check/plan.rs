@@ -16,6 +16,7 @@ use crate::pipeline::engine::EngineConfig;
 use crate::record::SignatureRecord;
 use crate::report::stderr::say;
 use crate::sys::open::Confine;
+use crate::sys::roots::Roots;
 use crate::walk::WalkConfig;
 
 use super::signed;
@@ -99,10 +100,13 @@ impl Plan {
         let engine = engine_config(&args.engine, &[std::path::Path::new(".")])?;
         let engine = EngineConfig {
             mode: Arc::new(mode.clone()),
-            confine: if args.allow_outside {
-                Confine::Anywhere
-            } else {
-                Confine::Beneath
+            // A spec describes the tree as it lies (mtree walks it physically): `./d/f` is
+            // the file f in the directory d, never one reached through a link d, even one
+            // that stays in the tree. A manifest names content, found through in-tree links.
+            confine: match (args.allow_outside, spec) {
+                (true, _) => Confine::Anywhere,
+                (false, true) => Confine::NoSymlinks(Arc::new(Roots::new(vec![".".into()]))),
+                (false, false) => Confine::Beneath,
             },
             ..engine
         };

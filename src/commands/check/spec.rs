@@ -22,6 +22,7 @@ use super::sink::Sink;
 use super::verdict::{Problem, Verdict};
 use crate::cli::{AlgoArg, CheckArgs};
 use crate::hash::algo::{Algo, Digest};
+use crate::hash::file::SYMLINK_IN_PATH;
 use crate::hash::outcome::{Action, Content, EntryError, ErrorKind, FileKind, Outcome};
 use crate::manifest::mtree::{SpecEntry, SpecReader};
 use crate::manifest::mtree_keys::{Difference, Observed, chosen_digest, compare, shown};
@@ -168,7 +169,12 @@ fn feed(
         });
         // The job carries the name; the item keeps the keywords only.
         let name = std::mem::take(&mut entry.path);
-        let path = PathBuf::from(OsString::from_vec(name.clone()));
+        // Opened below the root `.` with no symlink followed (plan: `Confine::NoSymlinks`),
+        // so the path starts with that root; the root itself is the root as given.
+        let path = match name.as_slice() {
+            b"." => PathBuf::from("."),
+            _ => PathBuf::from(OsString::from_vec([&b"./"[..], &name].concat())),
+        };
         let at = (0, entry.line);
         if !feeder.push(path, name, action, SpecItem { at, entry, digest }) {
             break;
@@ -209,6 +215,11 @@ fn settle<W: std::io::Write>(
     };
     let (observed, actual) = match &outcome {
         Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => return,
+        // A spec names what lies in directories: a link on the way is a difference.
+        Outcome::Failed(e) if e.detail == SYMLINK_IN_PATH => {
+            let why = "path: a symlink stands where the spec has a directory (not followed)";
+            return verdict(sink, &name, &item, Verdict::Differs(vec![why.into()]), None);
+        }
         Outcome::Failed(e) => return unverified(e, name, item, args, sink, held),
         Outcome::Hashed { hash, .. } => (seen(FileKind::File, None), Some(hash.to_hex())),
         Outcome::Described { kind, link } => (seen(*kind, link.as_deref()), None),
