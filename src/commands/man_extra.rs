@@ -224,7 +224,9 @@ Reads what b3tree hash, b3sum, sha256sum and sha512sum write: HASH, two spaces (
 An untagged line of 64 hex digits is BLAKE3 unless \-\-algo says otherwise.
 Names resolve beneath the working directory (or \-C DIR); ../ and absolute names outside it are refused.
 .PP
-A tree spec (mtree: first line #mtree, or \-\-format mtree) is verified keyword by keyword: type, link, mode, uid, gid, uname, gname, size, time, nlink and the digest; each entry is described without following it.
+A tree spec (mtree: first line #mtree, or \-\-format mtree) is verified keyword by keyword: type, link, mode, uid, gid, uname, gname, size, time, nlink and the digest; each entry is described without following it, and no symlink on its way is followed. An entry that claims content (any digest) is never OK unless that content was read and matched.
+.PP
+Verdict lines are for people: control characters are written \exHH, and a name that a CI runner would read as a workflow command (:: first, ##[ anywhere) is escaped too; check reads every such line's name back.
 .PP
 A MANIFEST.b3tree\-state left by hash \-\-update beside the manifest is only used to tell how an entry failed: "corrupted" when its content changed and none of its recorded facts did.
 "#;
