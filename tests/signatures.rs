@@ -878,16 +878,27 @@ fn memory_stays_flat_for_a_large_signed_manifest() {
     let public = ssh_key(&env, "k", "ed25519");
     env.file("allowed", format!("ci@example.com {public}\n"));
     ssh_sign(&env, "k", "b3tree", "big.b3");
-    let (code, plain) = peak_rss_kib(env.root(), &["check", "--quiet", "big.b3"]);
-    assert_eq!(code, Some(1));
     let signing = ["--allowed-signers", "allowed", "--signer", "ci@example.com"];
     let mut args = vec!["check", "--quiet"];
     args.extend_from_slice(&signing);
     args.push("big.b3");
-    let (code, signed) = peak_rss_kib(env.root(), &args);
-    // Every entry is missing: the run went through all of them after verifying.
-    assert_eq!(code, Some(1));
-    eprintln!("peak RSS: {plain} KiB unsigned, {signed} KiB signed");
+    // The least of three runs each: how full the pipeline's bounded window gets depends on
+    // the machine's timing (15 to 40 MB here for either run); holding the 83 MB manifest
+    // would show in every run.
+    let least = |args: &[&str]| {
+        (0..3)
+            .map(|_| {
+                let (code, peak) = peak_rss_kib(env.root(), args);
+                // Every entry is missing: the run went through all of them.
+                assert_eq!(code, Some(1));
+                peak
+            })
+            .min()
+            .unwrap()
+    };
+    let plain = least(&["check", "--quiet", "big.b3"]);
+    let signed = least(&args);
+    eprintln!("least peak RSS of 3: {plain} KiB unsigned, {signed} KiB signed");
     assert!(signed < plain + 16 * 1024, "{signed} KiB vs {plain} KiB");
 }
 
