@@ -140,6 +140,22 @@ fn content_that_cannot_be_verified_is_never_ok() {
             stdout(&out)
         );
     }
+    // Two digests: the strongest is verified, and the run says the other was not compared.
+    let both = format!(
+        "#mtree\n./a type=file sha512digest={} sha256digest={}\n",
+        "0".repeat(128),
+        sha256_hex(b"SAME SIZE\n")
+    );
+    std::fs::write(env.root().join("both.spec"), both).unwrap();
+    let out = check_in_dist(&env, "../both.spec", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("a: FAILED (sha512digest: content differs)"));
+    let out = check_in_dist(&env, "../both.spec", &["--algo", "sha256"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_stderr_contains(
+        &out,
+        "1 entry of the spec also holds digests besides the one verified",
+    );
     assert_spec_fails(
         &env,
         "#mtree\n./a type=file md5digest=00112233445566778899aabbccddeeff\n",
@@ -189,7 +205,8 @@ fn a_mode_beyond_the_permission_bits_is_not_understood() {
 fn forged_commands(text: &str) -> Vec<String> {
     text.split(['\n', '\r'])
         .filter(|l| {
-            let t = l.trim_start();
+            // Blanks as the runner trims them, and a byte-order mark its reader drops.
+            let t = l.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
             (t.starts_with("::")
                 && !t.starts_with("::error file=")
                 && !t.starts_with("::error title="))
@@ -199,7 +216,8 @@ fn forged_commands(text: &str) -> Vec<String> {
         .collect()
 }
 
-const HOSTILE_NAMES: [&str; 7] = [
+const HOSTILE_NAMES: [&str; 8] = [
+    "\u{feff}::error title=pwned::bom",
     "e\u{1b}]0;title\u{7}\u{9b}2J\u{202e}\u{61c}",
     "::stop-commands::tok",
     "::add-mask::secret",
@@ -698,4 +716,31 @@ fn a_spec_is_never_passed_through_a_link_on_the_way() {
     assert_spec_fails(&env, &spec, &[], &format!("d/f: FAILED ({why})"));
     assert_spec_fails(&env, &spec, &[], &format!("d/sub: FAILED ({why})"));
     assert_spec_fails(&env, &spec, &[], "real/f: OK");
+    // --allow-outside lifts the confinement of manifests; a spec still follows no link.
+    let line = format!("d/f: FAILED ({why})");
+    assert_spec_fails(&env, &spec, &["--allow-outside"], &line);
+    // And b3tree writes no spec it would check through links: not with -L.
+    let out = env.run(&["-C", "dist", "hash", "-L", "--format", "mtree", "."]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert_stderr_contains(&out, "describes the tree as it lies, links as links");
+}
+
+/// F3, bench: the tree's path in the table's title reaches stdout escaped.
+#[test]
+fn bench_prints_its_path_inert() {
+    let env = TestEnv::new();
+    let dir = "x\n::error::y##[z]\u{1b}[1m";
+    env.file(format!("{dir}/f"), "a");
+    let mut cmd = env.cmd();
+    cmd.args(["bench", "--jobs", "1", "--repeat", "1", dir])
+        .env("GITHUB_ACTIONS", "true");
+    let out = run_with_timeout(&mut cmd, WAIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(forged_commands(&stdout(&out)), Vec::<String>::new());
+    assert!(!out.stdout.contains(&0x1b), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with(r"b3tree bench \x\n::error::y\x23#[z]\x1b[1m  ("),
+        "{}",
+        stdout(&out)
+    );
 }

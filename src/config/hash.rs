@@ -139,6 +139,13 @@ fn spec_keywords(args: &HashArgs, mode: &Mode) -> Result<Option<Keywords>, Strin
             None => Ok(None),
         };
     }
+    if args.walk.follow {
+        return Err(
+            "--format mtree describes the tree as it lies, links as links (check follows none \
+             on an entry's way): not with -L"
+                .into(),
+        );
+    }
     if *mode != Mode::of(mode.algo) {
         return Err(
             "--format mtree writes plain digests (blake3digest, sha256digest, sha512digest): \

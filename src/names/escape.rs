@@ -37,7 +37,7 @@ pub enum Escaping {
 pub(crate) fn needs_hex(c: char, mode: Escaping) -> bool {
     mode == Escaping::Terminal
         && ((c.is_control() && c != '\n' && c != '\r')
-            || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+            || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{feff}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
 }
 
 /// The form for people escapes what a CI runner would take as a workflow command.
@@ -48,7 +48,10 @@ fn guards_commands(mode: Escaping) -> bool {
 /// Where `name`'s leading `::` starts (after blanks, as the runner trims them), if it has one.
 pub(crate) fn leading_command(name: &[u8]) -> Option<usize> {
     let valid = name.utf8_chunks().next()?.valid();
-    let blanks = valid.len() - valid.trim_start().len();
+    // Blanks as the runner trims them, and a byte-order mark, which its reader drops when
+    // it opens the stream.
+    let trimmed = valid.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let blanks = valid.len() - trimmed.len();
     name[blanks..].starts_with(b"::").then_some(blanks)
 }
 

@@ -162,7 +162,7 @@ pub(super) fn write_table(
     writeln!(
         out,
         "b3tree bench {}  ({}, {} CPUs, {})",
-        root.display(),
+        crate::names::escape::display(root.as_os_str().as_encoded_bytes()),
         cache.label(),
         crate::sys::limits::cpus(),
         match runs {

@@ -103,9 +103,11 @@ impl Plan {
             // A spec describes the tree as it lies (mtree walks it physically): `./d/f` is
             // the file f in the directory d, never one reached through a link d, even one
             // that stays in the tree. A manifest names content, found through in-tree links.
-            confine: match (args.allow_outside, spec) {
-                (true, _) => Confine::Anywhere,
-                (false, true) => Confine::NoSymlinks(Arc::new(Roots::new(vec![".".into()]))),
+            // (--allow-outside changes nothing for a spec: its names are relative and hold
+            // no `..`, only links could lead out, and none is followed.)
+            confine: match (spec, args.allow_outside) {
+                (true, _) => Confine::NoSymlinks(Arc::new(Roots::new(vec![".".into()]))),
+                (false, true) => Confine::Anywhere,
                 (false, false) => Confine::Beneath,
             },
             ..engine

@@ -72,6 +72,9 @@ pub(super) struct Tally {
     unknown_more: u64,
     /// Regular files whose entry holds no digest b3tree verifies.
     no_digest: u64,
+    /// Entries verified by one digest that hold others of the three b3tree knows: those
+    /// others are not compared (one read, one digest: the strongest, or `--algo`'s).
+    other_digests: u64,
     /// Owner and group names, for `uname` and `gname`.
     owners: Owners,
 }
@@ -105,6 +108,18 @@ impl Tally {
                 "{} of the spec {hold} no digest b3tree verifies (blake3digest, sha512digest, \
                  sha256digest): {their} content was not compared",
                 crate::report::summary::plural(self.no_digest, "file entry", "file entries")
+            ));
+        }
+        if self.other_digests > 0 {
+            notes.push(format!(
+                "{} of the spec also {} digests besides the one verified (the strongest, or \
+                 --algo's): those were not compared",
+                crate::report::summary::plural(self.other_digests, "entry", "entries"),
+                if self.other_digests == 1 {
+                    "holds"
+                } else {
+                    "hold"
+                }
             ));
         }
         notes
@@ -258,7 +273,12 @@ fn settle<W: std::io::Write>(
     let type_differs = (compared.differences.iter()).any(|d| matches!(d, Difference::Type { .. }));
     if !type_differs {
         match content(&item, actual.as_deref(), only(args)) {
-            ContentVerdict::Same => {}
+            ContentVerdict::Same => {
+                let chosen = item.digest.as_ref().map(|d| d.0);
+                let others = (item.entry.pairs())
+                    .any(|(k, _)| digest_algo(k).is_some_and(|a| Some(a) != chosen));
+                tally.other_digests += u64::from(others);
+            }
             ContentVerdict::Unclaimed => {
                 if observed.kind == FileKind::File && differences.is_empty() {
                     tally.no_digest += 1;
