@@ -80,6 +80,22 @@ pub(super) struct Tally {
 }
 
 impl Tally {
+    /// Counts the keywords of one entry that b3tree does not verify. A key is allocated once
+    /// per run, not once per entry that holds it; memory is bounded whatever number of
+    /// distinct keys a spec holds.
+    fn count_unknown(&mut self, keys: &[&str]) {
+        for key in keys {
+            let kept = self.unknown.len();
+            match self.unknown.get_mut(*key) {
+                Some(n) => *n += 1,
+                None if kept < MAX_KEPT => {
+                    self.unknown.insert((*key).to_string(), 1);
+                }
+                None => self.unknown_more += 1,
+            }
+        }
+    }
+
     /// The warnings to give (none when everything was verified).
     pub(super) fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
@@ -256,18 +272,7 @@ fn settle<W: std::io::Write>(
         observed.gname = tally.owners.group(meta.gid).map(<[u8]>::to_vec);
     }
     let compared = compare(&item.entry, &observed);
-    for key in compared.unknown {
-        // A key allocated once per run, not once per entry that holds it; memory bounded
-        // whatever number of distinct keys a spec holds.
-        let kept = tally.unknown.len();
-        match tally.unknown.get_mut(key) {
-            Some(n) => *n += 1,
-            None if kept < MAX_KEPT => {
-                tally.unknown.insert(key.to_string(), 1);
-            }
-            None => tally.unknown_more += 1,
-        }
-    }
+    tally.count_unknown(&compared.unknown);
     let mut differences: Vec<String> = compared.differences.iter().map(|d| d.to_string()).collect();
     // Another type of file has no content to compare (its type is the difference).
     let type_differs = (compared.differences.iter()).any(|d| matches!(d, Difference::Type { .. }));
