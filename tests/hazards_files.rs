@@ -242,6 +242,17 @@ fn open_dir_long(dir: &std::path::Path) -> std::io::Result<i32> {
     Ok(fd)
 }
 
+/// `b3tree ARGS` (a shell's words) run in `env` with a pseudo-terminal as stdout (`script`).
+fn on_a_terminal(env: &TestEnv, args: &str) -> std::process::Output {
+    let line = format!("'{}' {args}", bin().display());
+    run_with_timeout(
+        Command::new("script")
+            .args(["-qfec", &line, "/dev/null"])
+            .current_dir(env.root()),
+        Duration::from_secs(30),
+    )
+}
+
 /// docs/hazards.md H9: hostile names never reach a terminal raw — neither on stdout (terminal) nor stderr.
 #[test]
 fn no_raw_control_characters_reach_a_terminal() {
@@ -250,16 +261,7 @@ fn no_raw_control_characters_reach_a_terminal() {
     // `script` gives the command a pseudo-terminal as stdout; `-z` (names unescaped in
     // files and pipes) is escaped there too.
     for extra in ["", " -z", " --tag"] {
-        let out = run_with_timeout(
-            Command::new("script")
-                .args([
-                    "-qfec",
-                    &format!("'{}' hash -q --no-progress{extra}", bin().display()),
-                    "/dev/null",
-                ])
-                .current_dir(env.root()),
-            Duration::from_secs(30),
-        );
+        let out = on_a_terminal(&env, &format!("hash -q --no-progress{extra}"));
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let text = stdout(&out);
         assert!(
@@ -273,16 +275,7 @@ fn no_raw_control_characters_reach_a_terminal() {
     }
     // Binary digest bytes (`--raw`) are not written to a terminal: a file can be made whose
     // digest starts with an escape sequence.
-    let out = run_with_timeout(
-        Command::new("script")
-            .args([
-                "-qfec",
-                &format!("'{}' hash --raw esc*", bin().display()),
-                "/dev/null",
-            ])
-            .current_dir(env.root()),
-        Duration::from_secs(30),
-    );
+    let out = on_a_terminal(&env, "hash --raw esc*");
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(stdout(&out).contains("--raw writes binary digest bytes, not to a terminal"));
     // Redirected output stays b3sum-compatible: raw ESC inside the name.
