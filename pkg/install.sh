@@ -14,6 +14,8 @@
 #                       a runner, else ~/.local/bin)
 #   GITHUB_PATH         if set (a GitHub runner), the directory is appended to it
 # Nothing is installed unless the archive's SHA-256 matches the release's SHA256SUMS.
+# POSIX sh; works with GNU coreutils and with busybox alone (Alpine: sh, wget, sha256sum,
+# tar, cp, mv; no curl, no install).
 set -eu
 base="${B3TREE_BASE_URL:?set B3TREE_BASE_URL (e.g. https://github.com/OWNER/REPO/releases)}"
 version="${B3TREE_VERSION:-latest}"
@@ -64,7 +66,8 @@ fetch "$dir/$archive" "$work/$archive" || {
     echo "b3tree install: cannot download $dir/$archive" >&2
     exit 1
 }
-(cd "$work" && echo "$line" | sha256sum -c --quiet -) || {
+# Portable to busybox (Alpine): its sha256sum has no --quiet; the OK line goes nowhere.
+(cd "$work" && echo "$line" | sha256sum -c - >/dev/null) || {
     echo "b3tree install: $archive does not match SHA256SUMS: not installed" >&2
     exit 1
 }
@@ -77,7 +80,11 @@ else
     dest="$HOME/.local/bin"
 fi
 mkdir -p "$dest"
-install -m 755 "$work/b3tree-$found-$target/b3tree" "$dest/b3tree"
+# cp, chmod, mv rather than install(1), which busybox builds may lack; the rename replaces a
+# binary that is running ("text file busy" for a write in place).
+cp "$work/b3tree-$found-$target/b3tree" "$dest/.b3tree.new"
+chmod 755 "$dest/.b3tree.new"
+mv -f "$dest/.b3tree.new" "$dest/b3tree"
 "$dest/b3tree" --version
 if [ -n "${GITHUB_PATH:-}" ]; then
     echo "$dest" >> "$GITHUB_PATH"

@@ -69,9 +69,20 @@ fn release(root: &Path, version: &str) {
 }
 
 fn install(env: &TestEnv, base: &str, version: &str, dest: &Path) -> std::process::Output {
+    install_with(env, Command::new("sh"), base, version, dest)
+}
+
+/// `install.sh` run by `shell` (a command that takes the script as its argument).
+fn install_with(
+    env: &TestEnv,
+    mut shell: Command,
+    base: &str,
+    version: &str,
+    dest: &Path,
+) -> std::process::Output {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("pkg/install.sh");
     run_with_timeout(
-        Command::new("sh")
+        shell
             .arg(script)
             .env("B3TREE_BASE_URL", base)
             .env("B3TREE_VERSION", version)
@@ -140,4 +151,57 @@ fn the_installer_verifies_the_release_and_puts_b3tree_on_path() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_stderr_contains(&out, "does not match SHA256SUMS: not installed");
     assert!(!env.root().join("tampered/b3tree").exists());
+}
+
+/// An image with busybox alone (Alpine): its `sh`, `wget` (no curl), `sha256sum` (no
+/// `--quiet`), `tar`, `mktemp`, `install` are the only commands on PATH. The installer
+/// verifies and installs there too, and still refuses a tampered archive.
+#[test]
+fn the_installer_works_with_busybox_alone() {
+    let env = TestEnv::new();
+    let site = env.root().join("site");
+    release(&site, "9.8.7");
+    let (_server, base) = serve(site.clone());
+    let applets = env.root().join("busybox-bin");
+    std::fs::create_dir_all(&applets).unwrap();
+    let made = Command::new("busybox")
+        .arg("--install")
+        .arg("-s")
+        .arg(&applets)
+        .status()
+        .expect("tests/deps.sh installs busybox");
+    assert!(made.success());
+    assert!(!applets.join("curl").exists());
+    let busybox_sh = || {
+        let mut sh = Command::new(applets.join("sh"));
+        sh.env_clear().env("PATH", &applets).env("HOME", env.root());
+        sh
+    };
+    let dest = env.root().join("alpine");
+    let out = install_with(&env, busybox_sh(), &base, "9.8.7", &dest);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("b3tree 9.8.7 installed in"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(dest.join("b3tree").exists());
+    let archive = site.join(format!(
+        "releases/latest/download/b3tree-9.8.7-{}.tar.gz",
+        target()
+    ));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&archive, bytes).unwrap();
+    let out = install_with(&env, busybox_sh(), &base, "latest", &env.root().join("bad"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_stderr_contains(&out, "does not match SHA256SUMS: not installed");
+    assert!(!env.root().join("bad/b3tree").exists());
 }
