@@ -274,8 +274,8 @@ pub struct CheckArgs {
     pub shard: Option<ShardArg>,
 
     /// GitHub Actions: each failure also as an annotation (`::error file=…` on stderr, at
-    /// most 30, then one with the count of the rest) and a Markdown summary appended to
-    /// $GITHUB_STEP_SUMMARY: auto = when GITHUB_ACTIONS is true
+    /// most 10, GitHub's limit per step: the tenth counts the rest when more fail) and a
+    /// Markdown summary appended to $GITHUB_STEP_SUMMARY: auto = when GITHUB_ACTIONS is true
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     pub annotations: ColorWhen,
 

@@ -3,15 +3,17 @@
 //! step's output streams, stderr included; so they go to stderr, where b3tree's other
 //! diagnostics are, and never into the verdict stream on stdout that a script may parse.
 //!
-//! GitHub shows only so many annotations per step: after [`MAX_ANNOTATIONS`] failures one
-//! more says how many were left out. Values are escaped by the workflow-command rules: in
+//! GitHub shows at most 10 error annotations per step (50 per job) and drops the rest
+//! unseen: b3tree writes at most [`MAX_ANNOTATIONS`]. When more entries fail, the last one
+//! it writes says how many more failed and where they are all listed (the step's log and
+//! summary), instead of an 11th that no one would see. Values are escaped by the workflow-command rules: in
 //! the message `%`, CR and LF; in properties (`file`, `title`) also `:` and `,`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Failures annotated one by one; the rest are counted in one more annotation.
-pub const MAX_ANNOTATIONS: u64 = 30;
+/// Annotations of one run at most: GitHub's limit per step.
+pub const MAX_ANNOTATIONS: u64 = 10;
 
 /// Failures listed by name in the step summary.
 const MAX_LISTED: usize = 20;
@@ -23,6 +25,9 @@ pub struct Annotations {
     prefix: PathBuf,
     annotated: u64,
     left_out: u64,
+    /// The last annotation a run may write, held back until the end: the last failure's
+    /// when no other follows, else the one that counts the rest.
+    held: Option<String>,
     /// The first failures, for the summary: (name, status).
     listed: Vec<(String, String)>,
     failures: u64,
@@ -42,6 +47,7 @@ impl Annotations {
             prefix,
             annotated: 0,
             left_out: 0,
+            held: None,
             listed: Vec::new(),
             failures: 0,
         }
@@ -64,26 +70,36 @@ impl Annotations {
             Some(at) => format!("{name}: {status} (listed at {at})"),
             None => format!("{name}: {status}"),
         };
-        Some(format!(
+        let line = format!(
             "::error file={},title={}::{}",
             property(&file.to_string_lossy()),
             property(&format!("b3tree check: {status}")),
             data(&message)
-        ))
+        );
+        if self.annotated == MAX_ANNOTATIONS {
+            self.held = Some(line);
+            return None;
+        }
+        Some(line)
     }
 
-    /// One more annotation for the failures not annotated, if any.
+    /// The run's last annotation: the held failure's, or, when more failed, one that counts
+    /// them all from there (the last slot GitHub shows).
     pub fn left_out_line(&self) -> Option<String> {
-        (self.left_out > 0).then(|| {
-            format!(
-                "::error title={}::{}",
-                property("b3tree check"),
-                data(&format!(
-                    "{} more failures, not annotated one by one (see the step's log)",
-                    self.left_out
-                ))
-            )
-        })
+        if self.left_out == 0 {
+            return self.held.clone();
+        }
+        Some(format!(
+            "::error title={}::{}",
+            property("b3tree check"),
+            data(&format!(
+                "{} more entries failed, not annotated one by one (GitHub shows {} annotations \
+                 per step): every failure is in the step's log, the first {MAX_LISTED} in its \
+                 summary",
+                self.left_out + 1,
+                MAX_ANNOTATIONS
+            ))
+        ))
     }
 
     /// A manifest refused before any entry was read (its signature or signer): one
@@ -246,13 +262,22 @@ mod tests {
             first,
             "::error file=sub/x%2Cy,title=b3tree check%3A FAILED::x,y: FAILED (listed at m.b3:3)"
         );
+        let mut written = 1;
         for _ in 1..MAX_ANNOTATIONS + 5 {
-            a.failure("f", "FAILED (missing)", None);
+            written += u64::from(a.failure("f", "FAILED (missing)", None).is_some());
         }
+        assert_eq!(written, MAX_ANNOTATIONS - 1);
         assert_eq!(
             a.left_out_line().unwrap(),
-            "::error title=b3tree check::5 more failures, not annotated one by one (see the \
-             step's log)"
+            "::error title=b3tree check::6 more entries failed, not annotated one by one (GitHub \
+             shows 10 annotations per step): every failure is in the step's log, the first 20 \
+             in its summary"
         );
+        // Exactly ten failures: the tenth is annotated as itself, at the end.
+        let mut b = Annotations::new(Path::new("/w"), None);
+        for _ in 0..MAX_ANNOTATIONS {
+            b.failure("g", "FAILED", None);
+        }
+        assert!(b.left_out_line().unwrap().starts_with("::error file=g,"));
     }
 }
