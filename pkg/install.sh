@@ -13,6 +13,11 @@
 #   B3TREE_INSTALL_DIR  where the binary goes (default: $RUNNER_TOOL_CACHE/b3tree/VERSION on
 #                       a runner, else ~/.local/bin)
 #   GITHUB_PATH         if set (a GitHub runner), the directory is appended to it
+#   GITHUB_OUTPUT       if set, `version=` and `path=` are appended to it (the Action's
+#                       outputs)
+# A pinned version already in the runner's tool cache ($RUNNER_TOOL_CACHE/b3tree/VERSION,
+# where this script put it on an earlier run of the job's runner) is used without a
+# download.
 # Nothing is installed unless the archive's SHA-256 matches the release's SHA256SUMS.
 # POSIX sh; works with GNU coreutils and with busybox alone (Alpine: sh, wget, sha256sum,
 # tar, cp, mv; no curl, no install).
@@ -37,6 +42,24 @@ fetch() { # URL FILE
         return 1
     fi
 }
+
+# Where a run leaves the binary for the next ones: PATH and the Action's outputs.
+announce() { # VERSION DIR
+    if [ -n "${GITHUB_PATH:-}" ]; then
+        echo "$2" >> "$GITHUB_PATH"
+    fi
+    if [ -n "${GITHUB_OUTPUT:-}" ]; then
+        printf 'version=%s\npath=%s\n' "$1" "$2" >> "$GITHUB_OUTPUT"
+    fi
+}
+
+cached="${RUNNER_TOOL_CACHE:-}/b3tree/$version"
+if [ "$version" != latest ] && [ -z "${B3TREE_INSTALL_DIR:-}" ] && [ -n "${RUNNER_TOOL_CACHE:-}" ] \
+    && [ -x "$cached/b3tree" ] && "$cached/b3tree" --version >/dev/null 2>&1; then
+    announce "$version" "$cached"
+    echo "b3tree $version found in the tool cache: $cached"
+    exit 0
+fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -86,7 +109,5 @@ cp "$work/b3tree-$found-$target/b3tree" "$dest/.b3tree.new"
 chmod 755 "$dest/.b3tree.new"
 mv -f "$dest/.b3tree.new" "$dest/b3tree"
 "$dest/b3tree" --version
-if [ -n "${GITHUB_PATH:-}" ]; then
-    echo "$dest" >> "$GITHUB_PATH"
-fi
+announce "$found" "$dest"
 echo "b3tree $found installed in $dest"

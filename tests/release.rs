@@ -205,3 +205,74 @@ fn the_installer_works_with_busybox_alone() {
     assert_stderr_contains(&out, "does not match SHA256SUMS: not installed");
     assert!(!env.root().join("bad/b3tree").exists());
 }
+
+/// The Action's step (pkg/action.sh), run as the runner runs it, against releases of
+/// `owner/repo` on 127.0.0.1: the version comes from the ref the workflow pinned
+/// (`uses: owner/repo@v9.8.7`) when no `version` input is given, the repository from
+/// `github.repository` when `github.action_repository` is empty (`uses: ./`), the server
+/// from `base-url`; the outputs name what was installed; a second run of a pinned version
+/// takes it from the runner's tool cache without the server.
+#[test]
+fn the_action_installs_the_pinned_ref_from_its_own_repository_and_reuses_the_tool_cache() {
+    let env = TestEnv::new();
+    let site = env.root().join("site");
+    release(&site.join("owner/repo"), "9.8.7");
+    // 9.9.0 is the latest: latest/ holds it alone.
+    std::fs::remove_dir_all(site.join("owner/repo/releases/latest")).unwrap();
+    release(&site.join("owner/repo"), "9.9.0");
+    let (server, base) = serve(site);
+    let server_url = base.trim_end_matches("/releases").to_string();
+    let cache = env.root().join("toolcache");
+    let outputs = env.root().join("outputs");
+    let step = |input: &str, action_ref: &str| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("pkg/action.sh");
+        let _ = std::fs::remove_file(&outputs);
+        run_with_timeout(
+            Command::new("sh")
+                .arg(script)
+                .env("INPUT_VERSION", input)
+                .env("INPUT_BASE_URL", &server_url)
+                .env("ACTION_REF", action_ref)
+                .env("ACTION_REPOSITORY", "")
+                .env("REPOSITORY", "owner/repo")
+                .env("RUNNER_TOOL_CACHE", &cache)
+                .env("GITHUB_PATH", env.root().join("github_path"))
+                .env("GITHUB_OUTPUT", &outputs)
+                .env_remove("B3TREE_INSTALL_DIR")
+                .current_dir(env.root()),
+            Duration::from_secs(60),
+        )
+    };
+    let out = step("", "v9.8.7");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pinned = cache.join("b3tree/9.8.7");
+    assert_eq!(
+        std::fs::read_to_string(&outputs).unwrap(),
+        format!("version=9.8.7\npath={}\n", pinned.display())
+    );
+    // A branch as the ref: latest. An input wins over the ref.
+    let out = step("", "main");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        std::fs::read_to_string(&outputs)
+            .unwrap()
+            .starts_with("version=9.9.0\n")
+    );
+    // An input names the older one.
+    let out = step("v9.8.7", "main");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The server gone: the pinned version comes from the tool cache.
+    drop(server);
+    let out = step("", "v9.8.7");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("found in the tool cache"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        std::fs::read_to_string(&outputs)
+            .unwrap()
+            .starts_with("version=9.8.7\n")
+    );
+}
