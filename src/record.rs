@@ -257,10 +257,10 @@ impl serde_json::ser::Formatter for Inert {
         writer: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
-        use crate::names::escape::{Escaping, needs_hex};
+        use crate::names::escape::{Escaping, needs_hex, opens_old_command};
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
-            if needs_hex(c, Escaping::Terminal) || fragment[i..].starts_with("##[") {
+            if needs_hex(c, Escaping::Terminal) || opens_old_command(&fragment.as_bytes()[i..]) {
                 writer.write_all(&fragment.as_bytes()[start..i])?;
                 // Every such character is in the Basic Multilingual Plane: one escape.
                 write!(writer, "\\u{:04x}", u32::from(c))?;

@@ -16,8 +16,9 @@
 //! starts (after blanks) with `::` as a workflow command (`::add-mask::`, `::stop-commands::`),
 //! and `##[` anywhere in a line as one of the older form. A file may be named so by whoever
 //! can add one to the tree. So the form for people ([`Escaping::Terminal`], which check's
-//! verdicts and every diagnostic use, on a terminal or not) escapes such a name: the first `:` of a leading `::` and the first `#` of each `##[` are
-//! written `\x3a` and `\x23`. Manifests (`Manifest`, `Raw`) stay byte for byte b3sum's.
+//! verdicts and every diagnostic use, on a terminal or not) escapes such a name: the first
+//! `:` of a leading `::` and the first `#` of each `##[` are written `\x3a` and `\x23`.
+//! Manifests (`Manifest`, `Raw`) stay byte for byte b3sum's.
 
 /// How much to escape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,10 +56,19 @@ pub(crate) fn leading_command(name: &[u8]) -> Option<usize> {
     name[blanks..].starts_with(b"::").then_some(blanks)
 }
 
+/// The older form of a workflow command, which a runner reads anywhere in a line.
+const OLD_COMMAND: &[u8] = b"##[";
+
+/// Whether `rest` (of a name, a line, a JSON string) starts with [`OLD_COMMAND`]: its first
+/// `#` is the byte every output for people escapes.
+pub(crate) fn opens_old_command(rest: &[u8]) -> bool {
+    rest.starts_with(OLD_COMMAND)
+}
+
 /// Whether the byte at `i` of `name` starts a workflow command in a CI log: the first `:`
 /// of a leading `::` (`lead`, from [`leading_command`]) or the first `#` of `##[`.
 fn command_byte(name: &[u8], i: usize, lead: Option<usize>) -> bool {
-    lead == Some(i) || name[i..].starts_with(b"##[")
+    lead == Some(i) || opens_old_command(&name[i..])
 }
 
 /// Whether `name`, printed at the start of a line (or anywhere, for `##[`), would be read as
@@ -69,7 +79,8 @@ pub fn would_command(name: &[u8]) -> bool {
         .first()
         .is_none_or(|&b| b.is_ascii_alphanumeric() || b == b'.');
     (!plain_start && leading_command(name).is_some())
-        || (memchr::memchr(b'#', name).is_some() && memchr::memmem::find(name, b"##[").is_some())
+        || (memchr::memchr(b'#', name).is_some()
+            && memchr::memmem::find(name, OLD_COMMAND).is_some())
 }
 
 /// Whether `name` has to be written in escaped form (and so the line needs a leading `\`).

@@ -140,19 +140,14 @@ fn is_made_name(name: &[u8]) -> bool {
 /// through a symlink) and no run holds it (its lock can be taken): a file a live run is
 /// writing, or a file someone else put there, is left alone.
 pub fn remove_unlocked(path: &Path) {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    // Never through a symlink, never blocking on a FIFO; only a regular file is a candidate.
-    let Ok(file) = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-    else {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(Some(file)) = crate::sys::resolve::open_regular(path) else {
         return;
     };
     let me = rustix::process::geteuid().as_raw();
     // One name only: a hard link of another file under a temporary name is not ours to
     // remove (a temporary file of ours is never linked twice).
-    let ours = (file.metadata()).is_ok_and(|m| m.is_file() && m.uid() == me && m.nlink() == 1);
+    let ours = (file.metadata()).is_ok_and(|m| m.uid() == me && m.nlink() == 1);
     let free =
         rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok();
     // Locked, and still the file under that name: a third run may have removed it (and a

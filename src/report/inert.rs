@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use crate::names::escape::{Escaping, leading_command, needs_hex, push_hex};
+use crate::names::escape::{Escaping, leading_command, needs_hex, opens_old_command, push_hex};
 
 /// `text` as it may be written for people (unchanged when it already was).
 pub fn text(text: &str) -> Cow<'_, str> {
@@ -43,7 +43,9 @@ fn inert(text: &str, guard_commands: bool) -> Cow<'_, str> {
             let bytes = c.encode_utf8(&mut utf8).as_bytes();
             if control(c) {
                 bytes.iter().for_each(|&b| push_hex(b, &mut out));
-            } else if lead == Some(at) || (guard_commands && line[at..].starts_with("##[")) {
+            } else if lead == Some(at)
+                || (guard_commands && opens_old_command(&line.as_bytes()[at..]))
+            {
                 push_hex(bytes[0], &mut out);
             } else {
                 out.extend_from_slice(bytes);
@@ -62,7 +64,8 @@ fn control(c: char) -> bool {
 
 /// Where `line` would start a workflow command, if it would.
 fn commands(line: &str) -> Option<usize> {
-    leading_command(line.as_bytes()).or_else(|| line.find("##["))
+    let bytes = line.as_bytes();
+    leading_command(bytes).or_else(|| (0..bytes.len()).find(|&i| opens_old_command(&bytes[i..])))
 }
 
 #[cfg(test)]

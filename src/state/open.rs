@@ -4,8 +4,9 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
+
+pub use crate::sys::resolve::open_regular;
 
 /// Opens a state or journal file: [`open_regular`], and only if it is ours — owned by this
 /// user and writable by no one else. The manifest often lies in the tree it describes, where
@@ -28,35 +29,6 @@ pub fn open_ours(path: &Path) -> io::Result<Option<File>> {
         return Err(io::Error::other(
             "others may write to it (mode allows group or other writes)",
         ));
-    }
-    Ok(Some(file))
-}
-
-/// Opens `path` for reading if it is a regular file: never through a symlink (a state file
-/// is ours, and a symlink there is not), never blocking on a FIFO. `Ok(None)` if missing.
-pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(io::Error::other("it is a symlink"));
-        }
-        Err(e) => return Err(e),
-    };
-    let ft = file.metadata()?.file_type();
-    if !ft.is_file() {
-        let what = if ft.is_dir() {
-            "a directory"
-        } else if ft.is_fifo() {
-            "a FIFO"
-        } else {
-            "not a regular file"
-        };
-        return Err(io::Error::other(format!("it is {what}")));
     }
     Ok(Some(file))
 }

@@ -234,6 +234,4 @@ fn flush_when_idle(journal: Weak<Mutex<Inner>>) {
     }
 }
 
-/// Removes the journal of a stopped run at `path` (unless a run holds it, or it is not ours).
-pub use crate::names::temp::remove_unlocked;
 use crate::names::temp::still_named;

@@ -4,14 +4,15 @@
 //! Between the two a hostile tree can swap a directory for a symlink to `/etc`. Every open
 //! therefore resolves from a descriptor of the root, under one of three policies
 //! ([`Confine`]):
-//! - `NoSymlinks` (`hash`, `digest`, `bench` without `-L`): below each PATH given, no symlink
+//! - `NoSymlinks` (`hash`, `digest`, `bench` without `-L`; `check` of a tree spec, below the
+//!   working directory, as mtree describes a tree as it lies): below each PATH given, no symlink
 //!   is followed at all — the walk did not follow one, so one found now was swapped in, and the
 //!   entry becomes "changed while hashing: replaced by a symlink", never content from
 //!   elsewhere. The PATH itself is opened as given (symlinks in it are the user's choice).
-//! - `Beneath` (`check`, `check --audit`): names resolve beneath the working directory;
-//!   in-root symlinks are followed, absolute names, `..` and symlinks that lead out fail
-//!   with EXDEV ("outside the root").
-//! - `Anywhere` (`hash -L`, `check --allow-outside`): paths are opened as given.
+//! - `Beneath` (`check` of a manifest, `check --audit`): names resolve beneath the working
+//!   directory; in-root symlinks are followed, absolute names, `..` and symlinks that lead
+//!   out fail with EXDEV ("outside the root").
+//! - `Anywhere` (`hash -L`, `check --allow-outside` of a manifest): paths are opened as given.
 //!
 //! Linux ≥ 5.6 does each of these in one `openat2` call (`RESOLVE_BENEATH`, plus
 //! `RESOLVE_NO_SYMLINKS`). Where openat2 is missing or filtered (ENOSYS, or EPERM from a

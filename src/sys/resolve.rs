@@ -180,3 +180,34 @@ pub(crate) fn retry_emfile<T>(mut open: impl FnMut() -> io::Result<T>) -> io::Re
         }
     }
 }
+
+/// Opens `path` for reading if it is a regular file: never through a symlink (b3tree's own
+/// files — state, journals, temporary files — are never links), never blocking on a FIFO.
+/// `Ok(None)` if missing.
+pub fn open_regular(path: &std::path::Path) -> io::Result<Option<std::fs::File>> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(io::Error::other("it is a symlink"));
+        }
+        Err(e) => return Err(e),
+    };
+    let ft = file.metadata()?.file_type();
+    if !ft.is_file() {
+        let what = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_fifo() {
+            "a FIFO"
+        } else {
+            "not a regular file"
+        };
+        return Err(io::Error::other(format!("it is {what}")));
+    }
+    Ok(Some(file))
+}

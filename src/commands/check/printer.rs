@@ -140,9 +140,12 @@ impl<W: Write> Printer<W> {
             return;
         }
         let status = verdict.status();
-        // What a status quotes (a spec's values, a name) is escaped where it is formatted;
-        // this is the net under it.
-        let status = inert::text(&status);
+        // What a status quotes (a spec's values, a moved file's old name) is escaped where it
+        // is formatted; this is the net under it. The other statuses are b3tree's words.
+        let status = match verdict {
+            Verdict::Differs(_) | Verdict::Moved(_) => inert::text(&status).into_owned().into(),
+            _ => status,
+        };
         let mut line = Vec::with_capacity(name.len() + 16);
         push_marked(name, self.escaping, &mut line);
         line.extend_from_slice(b": ");

@@ -19,9 +19,10 @@ use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::Action;
 use crate::names::escape::display;
 use crate::names::order::canonical_cmp;
+use crate::names::temp::remove_unlocked;
 use crate::state::files::{MAX_JOURNALS, Place, Seen, bound, create_journal, replaceable};
 use crate::state::read::StateReader;
-use crate::state::write::{Journal, remove_unlocked};
+use crate::state::write::Journal;
 
 /// The sources of known digests, in the order they are trusted (newest first).
 pub(crate) struct Sources {
