@@ -22,13 +22,7 @@ fn check_in_dist(env: &TestEnv, spec: &str, extra: &[&str]) -> std::process::Out
 fn assert_spec_fails(env: &TestEnv, text: impl AsRef<[u8]>, extra: &[&str], line: &str) {
     std::fs::write(env.root().join("fails.spec"), text).unwrap();
     let out = check_in_dist(env, "../fails.spec", extra);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 1);
     assert!(
         stdout(&out).contains(line),
         "{line} not in {}",
@@ -79,13 +73,7 @@ fn a_digest_without_a_type_fails_a_directory_a_link_or_a_fifo_in_its_place() {
     assert!(!spec.contains("type="), "{spec}");
     assert!(spec.contains("./l sha256digest="), "{spec}");
     let out = check_in_dist(&env, "../spec", &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     let d = env.root().join("dist");
     std::fs::remove_file(d.join("d")).unwrap();
     std::fs::create_dir(d.join("d")).unwrap();
@@ -302,13 +290,7 @@ fn file_names_never_become_workflow_commands() {
     );
     std::fs::write(env.root().join("back.b3"), manifest).unwrap();
     let back = env.run(&["-C", "dist", "check", "../back.b3"]);
-    assert_eq!(
-        back.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&back),
-        stderr(&back)
-    );
+    assert_exit(&back, 0);
 }
 
 /// F3, stderr and signing flags: a signer, a namespace or a manifest path with LF, CR, ESC

@@ -1072,13 +1072,7 @@ fn the_walk_never_descends_a_directory_swapped_after_its_listing() {
     std::fs::rename(env.root().join("t/d"), env.root().join("d.orig")).unwrap();
     env.file("t/d/f", "planted");
     let out = output_within(child, WAIT);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 1);
     assert_eq!(stdout(&out), format!("{}  t/z\n", hex(b"z")));
     assert_stderr_contains(
         &out,

@@ -179,13 +179,7 @@ fn the_installer_works_with_busybox_alone() {
     };
     let dest = env.root().join("alpine");
     let out = install_with(&env, busybox_sh(), &base, "9.8.7", &dest);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     assert!(
         stdout(&out).contains("b3tree 9.8.7 installed in"),
         "{}",

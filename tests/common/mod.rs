@@ -134,6 +134,12 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts the exit status `code`, showing both streams when it is another.
+#[track_caller]
+pub fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "{}{}", stdout(o), stderr(o));
+}
+
 /// Fails, showing the whole of stderr, unless it contains `needle`.
 #[track_caller]
 pub fn assert_stderr_contains(o: &Output, needle: &str) {
