@@ -598,9 +598,9 @@ fn escapes_are_refused_when_openat2_answers_eperm() {
     escapes_refused_when_openat2_fails_with("EPERM");
 }
 
-/// GitHub Actions: failures as `::error` workflow commands on stderr (escaped, at most 30,
-/// then one with the count of the rest), a Markdown summary appended to
-/// $GITHUB_STEP_SUMMARY; stdout unchanged; `--annotations never|always` override.
+/// GitHub Actions: failures as `::error` workflow commands on stderr (escaped, at most 10,
+/// the last counting the rest), a Markdown summary appended to $GITHUB_STEP_SUMMARY (naming
+/// the shard of a matrix); stdout unchanged; `--annotations never|always` override.
 #[test]
 fn github_annotations_and_step_summary() {
     let env = TestEnv::new();
@@ -654,6 +654,16 @@ fn github_annotations_and_step_summary() {
     );
     assert!(md.contains("- <code>d/a,b:c%</code>: FAILED\n"), "{md}");
     assert!(md.contains("- … and 15 more (see the step's log)"), "{md}");
+    // One shard of a matrix: its summary says which.
+    std::fs::write(&summary, "").unwrap();
+    let (_, md) = on_github(
+        env.cmd().args(["check", "--shard", "1/2", "m.b3"]),
+        &summary,
+    );
+    assert!(
+        md.starts_with("### b3tree check m.b3, shard 1/2: FAILED\n"),
+        "{md}"
+    );
     // Forced on outside GitHub, forced off inside it.
     let always = env.run(&["check", "--annotations", "always", "m.b3"]);
     assert!(

@@ -14,8 +14,6 @@ pub(super) struct Counts {
     pub(super) failed: u64,
     /// Failed with content changed and every stat fact as recorded (bit rot).
     pub(super) corrupted: u64,
-    /// Failed with a cause the state gave (corrupted or modified).
-    pub(super) explained: u64,
     pub(super) missing: u64,
     pub(super) ignored_missing: u64,
     pub(super) unreadable: u64,
@@ -67,7 +65,6 @@ impl Counts {
             Verdict::Ok => self.ok += 1,
             Verdict::Failed(cause) => {
                 self.failed += 1;
-                self.explained += u64::from(cause.is_some());
                 self.corrupted += u64::from(*cause == Some(Cause::Corrupted));
             }
             Verdict::Differs(_) => {

@@ -26,6 +26,8 @@ pub(super) struct Ended {
     pub entries: u64,
     /// The run stopped at its first entry, whose digest is of another algorithm: the hint.
     pub wrong_algorithm: Option<String>,
+    /// `--shard`, resolved: named in the step summary.
+    pub shard: Option<(u64, u64)>,
     pub elapsed: Duration,
 }
 
@@ -65,7 +67,7 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
         notes.push(super::whereto::hint(first, &args.manifests));
     }
     if let Some(a) = &annotations {
-        github_end(a, &counts, args, code, &reporter);
+        github_end(a, &counts, (args, ended.shard), code, &reporter);
     }
     if !args.status {
         for n in &notes {
@@ -168,7 +170,6 @@ fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<String> {
     .into_iter()
     .filter(|&(n, ..)| n > 0)
     .map(|(n, one, many, extra)| format!("{}{extra}", plural(n, one, many)))
-    .chain(another_algorithm(counts))
     .collect();
     notes.extend(counts.notes.iter().cloned());
     let links = counts
@@ -185,22 +186,15 @@ fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<String> {
     notes
 }
 
-/// Every verified entry failed and nothing is missing: the manifest was likely made with
-/// another algorithm (a SHA256SUMS given to check) — said once, not per entry. Not when the
-/// state beside the manifest explained a failure (its digests are ours, then).
-fn another_algorithm(counts: &Counts) -> Option<String> {
-    let plain = counts.ok == 0 && counts.missing == 0 && counts.unreadable == 0;
-    (counts.failed > 0 && counts.differ == 0 && plain && counts.explained == 0).then(|| {
-        "every checksum differs: was the manifest made with another algorithm? An untagged \
-         line is read as BLAKE3: for sha256sum or sha512sum manifests give --algo sha256 or \
-         --algo sha512"
-            .to_string()
-    })
-}
-
 /// The end of a run for GitHub: the annotation that counts the failures not annotated one
 /// by one, and the step summary appended to `$GITHUB_STEP_SUMMARY` (when set).
-fn github_end(a: &Annotations, counts: &Counts, args: &CheckArgs, code: Exit, reporter: &Reporter) {
+fn github_end(
+    a: &Annotations,
+    counts: &Counts,
+    (args, shard): (&CheckArgs, Option<(u64, u64)>),
+    code: Exit,
+    reporter: &Reporter,
+) {
     if let Some(line) = a.left_out_line() {
         reporter.raw(&line);
     }
@@ -225,7 +219,8 @@ fn github_end(a: &Annotations, counts: &Counts, args: &CheckArgs, code: Exit, re
         true => String::new(),
         false => format!(", signed by {}", signers.join(", ")),
     };
-    let title = format!("b3tree check {}: {verdict}{signed}", names.join(" "));
+    let part = shard.map_or(String::new(), |(k, n)| format!(", shard {k}/{n}"));
+    let title = format!("b3tree check {}{part}: {verdict}{signed}", names.join(" "));
     let rows = [
         ("ok", counts.ok),
         ("failed", counts.failed),

@@ -67,6 +67,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
         reread_failed: reread.is_err(),
         entries: info.entries,
         wrong_algorithm,
+        shard: plan.shard,
         elapsed: started.elapsed(),
     };
     finish::finish(&plan.args, run, ended)
@@ -118,6 +119,7 @@ fn check_spec(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
         reread_failed: reread.is_err(),
         entries: read.entries,
         wrong_algorithm: None,
+        shard: plan.shard,
         elapsed: started.elapsed(),
     };
     finish::finish(&plan.args, run, ended)
