@@ -15,6 +15,7 @@ mod hazards_files;
 mod hazards_hostile;
 mod hazards_races;
 mod hazards_resources;
+mod junit;
 mod layout;
 mod messages;
 mod mtree;

@@ -279,6 +279,12 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     pub annotations: ColorWhen,
 
+    /// Also write the run as a JUnit XML report to FILE (GitLab, Jenkins, Azure DevOps,
+    /// CircleCI): one test suite per manifest, a failing test case per entry that fails the
+    /// run (at most 1000, then one counting the rest), one counting the entries verified OK
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
     /// With --audit: walk DIR instead. Names are matched as written, so spell DIR the way
     /// the manifest's names begin (e.g. `/srv/data` for absolute names under it)
     #[arg(long, value_name = "DIR", requires = "audit")]

@@ -2,6 +2,7 @@
 
 pub(crate) mod github;
 pub(crate) mod inert;
+pub(crate) mod junit;
 pub(crate) mod progress;
 pub(crate) mod stderr;
 pub(crate) mod summary;

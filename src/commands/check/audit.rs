@@ -120,7 +120,7 @@ fn audited<W: Write>(sink: &mut Sink<W>, name: &[u8], verdict: Verdict, hex: Str
             hash: hex,
         },
     });
-    sink.annotate(name, &verdict, None);
+    sink.for_ci(name, &verdict, None);
 }
 
 /// The directory `dir` (symlinks resolved) is the working directory or lies beneath it.

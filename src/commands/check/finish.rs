@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::time::Duration;
 
 use super::Run;
@@ -11,7 +12,9 @@ use super::printer::Printer;
 use crate::cli::CheckArgs;
 use crate::exit::{Exit, Fail};
 use crate::names::escape::display;
+use crate::output::write_whole;
 use crate::report::github::Annotations;
+use crate::report::junit::Junit;
 use crate::report::stderr::Reporter;
 use crate::report::summary::plural;
 use crate::sys::cancel;
@@ -37,13 +40,23 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
         mut printer,
         counts,
         annotations,
+        junit,
         ..
     } = run;
+    let mut junit = Report {
+        junit,
+        path: args.junit.as_deref(),
+        seconds: ended.elapsed.as_secs_f64(),
+    };
     if cancel::was_interrupted() {
         // A JSON stream still ends with its summary (`"interrupted": true`), if stdout takes it.
         if args.json {
             printer.json_line(&counts.record(false));
             let _ = printer.finish();
+        }
+        let written = junit.end(&["interrupted: stopped before every entry was verified"]);
+        if let Err(e) = written {
+            reporter.error(&e.message);
         }
         reporter.error("interrupted");
         return Ok(Exit::Interrupted);
@@ -51,16 +64,30 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
     printer
         .finish()
         .map_err(|e| Fail::unwritten("stdout", &e))?;
-    if let Some(e) = ended.read_error {
-        return Err(Fail::usage(e));
-    }
-    if let Some(hint) = ended.wrong_algorithm {
-        return Err(Fail::usage(hint));
-    }
-    if ended.reread_failed {
-        return Err(Fail::said());
+    let unfinished = [
+        ended.read_error,
+        ended.wrong_algorithm,
+        ended
+            .reread_failed
+            .then(|| "the missing entries' names could not be read again".to_string()),
+    ];
+    if let Some(why) = unfinished.iter().flatten().next() {
+        junit.end(&[why.as_str()])?;
+        return Err(match ended.reread_failed {
+            true => Fail::said(),
+            false => Fail::usage(why.clone()),
+        });
     }
     let (code, mut notes) = verdict(&counts, ended.entries, args);
+    if let Some(j) = junit.junit.as_mut() {
+        j.skipped(counts.other_shards, "entries of other shards (--shard)");
+        j.skipped(
+            counts.ignored_missing,
+            "missing entries, ignored (--ignore-missing)",
+        );
+    }
+    let reasons = unlisted_failures(&counts, &notes, args);
+    junit.end(&reasons.iter().map(String::as_str).collect::<Vec<_>>())?;
     notes.extend(warnings(&counts, &printer));
     let found = counts.ok + counts.failed + counts.unreadable + counts.outside + counts.moved;
     if let (Some(first), true) = (&counts.first_missing, found == 0 && counts.missing > 0) {
@@ -82,6 +109,56 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
         }
     }
     Ok(code)
+}
+
+/// The JUnit report of the run, when `--junit` asked for one.
+pub(super) struct Report<'a> {
+    pub junit: Option<Junit>,
+    pub path: Option<&'a Path>,
+    pub seconds: f64,
+}
+
+impl Report<'_> {
+    /// Adds `errors` (why the run failed or ended where no entry says so) and writes the
+    /// report by `-o`'s rules. One that cannot be written fails the run (status 2): the CI
+    /// page would show nothing, or an older report, instead.
+    pub fn end(&mut self, errors: &[&str]) -> Result<(), Fail> {
+        let (Some(junit), Some(path)) = (self.junit.as_mut(), self.path) else {
+            return Ok(());
+        };
+        for why in errors {
+            junit.error(why);
+        }
+        let xml = junit
+            .to_xml(self.seconds)
+            .map_err(|e| Fail::fatal(format!("--junit: {e}")))?;
+        write_whole(path, &xml).map_err(Fail::fatal)
+    }
+}
+
+/// Why the run fails beyond its entries' verdicts: no entry at all, lines refused for their
+/// length, and malformed or repeated lines under `--strict` — errors in a JUnit report, so
+/// that a failed run never reads as passed there.
+fn unlisted_failures(counts: &Counts, notes: &[String], args: &CheckArgs) -> Vec<String> {
+    let mut reasons = notes.to_vec();
+    if counts.too_long > 0 {
+        reasons.push(format!(
+            "{} too long to be read (counted as failures)",
+            plural(counts.too_long, "manifest line", "manifest lines")
+        ));
+    }
+    if args.strict && counts.malformed + counts.duplicates > 0 {
+        reasons.push(format!(
+            "{} and {} (--strict)",
+            plural(
+                counts.malformed,
+                "improperly formatted line",
+                "improperly formatted lines"
+            ),
+            plural(counts.duplicates, "duplicate entry", "duplicate entries")
+        ));
+    }
+    reasons
 }
 
 /// The exit code, and why the run failed when no single entry says so.

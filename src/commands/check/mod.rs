@@ -43,6 +43,7 @@ use crate::names::escape::display;
 use crate::names::nameset::NameSet;
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::report::github::Annotations;
+use crate::report::junit::Junit;
 use crate::report::stderr::{ProgressMode, Reporter, say, say_raw};
 use crate::sys::cancel;
 use crate::walk::WalkConfig;
@@ -50,8 +51,9 @@ use verdict::{Problem, Verdict};
 
 pub fn run(args: CheckArgs, env: &Env) -> Ended {
     let started = Instant::now();
-    let when = args.annotations;
-    let mut plan = Plan::new(args, env).inspect_err(|fail| could_not_run(when, fail))?;
+    let (when, junit) = (args.annotations, args.junit.clone());
+    let mut plan =
+        Plan::new(args, env).inspect_err(|fail| could_not_run(when, junit.as_deref(), fail))?;
     let mut run = Run::new(&plan);
     if plan.spec {
         return check_spec(plan, run, started);
@@ -140,9 +142,28 @@ pub(super) fn annotations(when: ColorWhen) -> Option<Annotations> {
     })
 }
 
-/// On GitHub, a run that could not start (status 2: an unreadable manifest, a value it
-/// cannot use) says so on the run's page too. A refused signature has said it already.
-fn could_not_run(when: ColorWhen, fail: &Fail) {
+/// A run that could not start (an unreadable manifest, a value it cannot use, a manifest
+/// not trusted) says so in its JUnit report, and on GitHub (status 2 only: a refused
+/// signature has said it already) on the run's page too.
+fn could_not_run(when: ColorWhen, junit: Option<&std::path::Path>, fail: &Fail) {
+    if fail.exit == Exit::Interrupted {
+        return;
+    }
+    let why = match fail.message.is_empty() {
+        true => "b3tree check could not run (its log says why)",
+        false => fail.message.as_str(),
+    };
+    let mut report = finish::Report {
+        junit: Some(Junit::new(Vec::new())),
+        path: junit,
+        seconds: 0.0,
+    };
+    // Not when the report's own path was refused: it would fail the same way.
+    if !why.starts_with("--junit") {
+        if let Err(e) = report.end(&[why]) {
+            say(format_args!("{}", e.message));
+        }
+    }
     if !matches!(fail.exit, Exit::Usage | Exit::Fatal) || fail.message.is_empty() {
         return;
     }
@@ -175,6 +196,8 @@ struct Run {
     pub held: MissingSet,
     /// GitHub annotations and step summary (`--annotations`).
     pub annotations: Option<Annotations>,
+    /// The JUnit report (`--junit`), written at the end.
+    pub junit: Option<Junit>,
 }
 
 impl Run {
@@ -190,6 +213,7 @@ impl Run {
             reporter: &mut self.reporter,
             recorded,
             annotations: self.annotations.as_mut(),
+            junit: self.junit.as_mut(),
         };
         (sink, &mut self.held)
     }
@@ -210,6 +234,14 @@ impl Run {
             held: MissingSet::new(rereadable.map(|(p, &r)| r.then(|| p.clone())).collect())
                 .zero(args.zero),
             annotations: annotations(args.annotations),
+            junit: args.junit.as_ref().map(|_| {
+                Junit::new(
+                    args.manifests
+                        .iter()
+                        .map(|m| display(m.as_os_str().as_bytes()))
+                        .collect(),
+                )
+            }),
         }
     }
 
@@ -261,7 +293,7 @@ impl Run {
                 return; // counted; the run ends with its summary
             }
             sink.printer.missing(&m);
-            sink.annotate(m.name, &Verdict::Unverified(Problem::Missing), Some(m.at));
+            sink.for_ci(m.name, &Verdict::Unverified(Problem::Missing), Some(m.at));
         });
         if let Err(e) = &reread {
             self.reporter.error(&format!(

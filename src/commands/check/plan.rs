@@ -12,6 +12,7 @@ use crate::config::{self, Env};
 use crate::exit::Fail;
 use crate::hash::algo::Mode;
 use crate::manifest::read::{self, Opened};
+use crate::output::Target;
 use crate::pipeline::engine::EngineConfig;
 use crate::record::SignatureRecord;
 use crate::report::stderr::say;
@@ -74,6 +75,9 @@ impl Plan {
                     .extend(crate::state::files::Place::of(&real).own_ids());
             }
         }
+        if let Some(path) = &args.junit {
+            junit_target(path, &mut opened.ids)?;
+        }
         if env.stdout_closed && !args.status {
             return Err(Fail::fatal(
                 "stdout is closed; nowhere to report (use --status)",
@@ -123,6 +127,25 @@ impl Plan {
             signatures,
         })
     }
+}
+
+/// `--junit FILE` is written at the end by `-o`'s rules: refused now if it cannot be (a
+/// directory, a socket) or if it is a manifest this run reads. An earlier report there is
+/// not NEW to the audit (added to `ids`, the files the audit leaves out).
+fn junit_target(path: &std::path::Path, ids: &mut Vec<(u64, u64)>) -> Result<(), Fail> {
+    use std::os::unix::fs::MetadataExt;
+    let target = Target::resolve(path).map_err(|e| Fail::usage(format!("--junit: {e}")))?;
+    if let Ok(meta) = std::fs::metadata(&target.real) {
+        let id = (meta.dev(), meta.ino());
+        if ids.contains(&id) {
+            return Err(Fail::usage(format!(
+                "--junit {}: a file this check reads (a manifest or its state); name another",
+                crate::names::escape::display(path.as_os_str().as_encoded_bytes())
+            )));
+        }
+        ids.push(id);
+    }
+    Ok(())
 }
 
 /// Whether the manifest is a tree spec: `--format`, else the first bytes of the first

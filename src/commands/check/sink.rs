@@ -16,6 +16,7 @@ use crate::names::nameset::Location;
 use crate::pipeline::job::Done;
 use crate::record::CheckRecord;
 use crate::report::github::Annotations;
+use crate::report::junit::Junit;
 use crate::report::stderr::Reporter;
 
 /// Where verdicts go.
@@ -27,17 +28,32 @@ pub(super) struct Sink<'a, W: Write> {
     pub(super) recorded: Option<&'a mut Recorded>,
     /// GitHub annotations, when asked for.
     pub(super) annotations: Option<&'a mut Annotations>,
+    /// The JUnit report (`--junit`), when asked for.
+    pub(super) junit: Option<&'a mut Junit>,
 }
 
 impl<W: Write> Sink<'_, W> {
-    /// A verdict that fails the run, as a GitHub annotation too (when asked for).
-    pub(super) fn annotate(&mut self, name: &[u8], verdict: &Verdict, at: Option<Location>) {
+    /// A verdict for the CI systems that asked: a JUnit test case (an OK one counted), and
+    /// a GitHub annotation when it fails the run. `at`: where a manifest lists the entry
+    /// (none for the audit's findings).
+    pub(super) fn for_ci(&mut self, name: &[u8], verdict: &Verdict, at: Option<Location>) {
+        let suite = at.map(|(manifest, _)| manifest as usize);
         if verdict.passed() {
+            if let Some(j) = self.junit.as_deref_mut() {
+                j.passed(suite);
+            }
             return;
         }
+        if self.annotations.is_none() && self.junit.is_none() {
+            return;
+        }
+        let (shown, status) = (display(name), verdict.status());
+        let at = at.map(|at| self.printer.loc(at));
+        if let Some(j) = self.junit.as_deref_mut() {
+            j.failed(suite, (&shown, verdict.kind(), &status), at.as_deref());
+        }
         if let Some(a) = self.annotations.as_deref_mut() {
-            let at = at.map(|at| self.printer.loc(at));
-            if let Some(line) = a.failure(&display(name), &verdict.status(), at.as_deref()) {
+            if let Some(line) = a.failure(&shown, &status, at.as_deref()) {
                 self.reporter.raw(&line);
             }
         }
@@ -92,7 +108,7 @@ impl<W: Write> Sink<'_, W> {
                 printer.verdict(&name, &verdict, |p| {
                     verdict.entry_record(&name, p.loc(at), &expected, actual.as_ref())
                 });
-                self.annotate(&name, &verdict, Some(at));
+                self.for_ci(&name, &verdict, Some(at));
             }
             Settled::Held {
                 name,
@@ -162,6 +178,7 @@ mod tests {
                 reporter: &mut reporter,
                 recorded: None,
                 annotations: None,
+                junit: None,
             };
             sink.entry(done, &args, &mut held);
         }

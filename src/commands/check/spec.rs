@@ -410,5 +410,5 @@ fn verdict<W: std::io::Write>(
                 _ => Vec::new(),
             },
         });
-    sink.annotate(name, &verdict, Some(item.at));
+    sink.for_ci(name, &verdict, Some(item.at));
 }

@@ -73,6 +73,21 @@ impl Problem {
 }
 
 impl Verdict {
+    /// The kind of failure, one word (a JUnit failure's type): FAILED, MISSING, NEW…
+    pub(super) fn kind(&self) -> &'static str {
+        match self {
+            Verdict::Ok => "OK",
+            Verdict::Failed(_) | Verdict::Differs(_) => "FAILED",
+            Verdict::Unverified(Problem::Missing) => "MISSING",
+            Verdict::Unverified(Problem::Outside) => "OUTSIDE",
+            Verdict::Unverified(Problem::NotRegular) => "NOT_REGULAR",
+            Verdict::Unverified(Problem::Changed) => "CHANGED",
+            Verdict::Unverified(Problem::Unreadable) => "UNREADABLE",
+            Verdict::New => "NEW",
+            Verdict::Moved(_) => "MOVED",
+        }
+    }
+
     /// The status after `NAME: `.
     pub(super) fn status(&self) -> Cow<'static, str> {
         match self {
