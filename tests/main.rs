@@ -8,6 +8,7 @@ mod common;
 
 mod bench;
 mod check;
+mod ci_templates;
 mod digest;
 mod dropin;
 mod hash;

@@ -10,7 +10,7 @@ use crate::common::*;
 
 /// Serves `dir` over HTTP on 127.0.0.1 (GET of files; 404 otherwise) until the returned
 /// server is dropped. The base URL.
-fn serve(dir: PathBuf) -> (std::sync::Arc<tiny_http::Server>, String) {
+pub(crate) fn serve(dir: PathBuf) -> (std::sync::Arc<tiny_http::Server>, String) {
     let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
     let port = server.server_addr().to_ip().unwrap().port();
     let serving = server.clone();
@@ -30,7 +30,7 @@ fn serve(dir: PathBuf) -> (std::sync::Arc<tiny_http::Server>, String) {
 }
 
 /// This machine's release target, as install.sh picks it.
-fn target() -> &'static str {
+pub(crate) fn target() -> &'static str {
     match std::env::consts::ARCH {
         "aarch64" => "aarch64-unknown-linux-musl",
         _ => "x86_64-unknown-linux-musl",
@@ -39,7 +39,7 @@ fn target() -> &'static str {
 
 /// A release of VERSION in `releases/download/vVERSION/` and `releases/latest/download/`:
 /// the archive (the binary under test, in pkg/package.sh's layout) and its SHA256SUMS.
-fn release(root: &Path, version: &str) {
+pub(crate) fn release(root: &Path, version: &str) {
     let name = format!("b3tree-{version}-{}", target());
     let stage = root.join("stage").join(&name);
     std::fs::create_dir_all(&stage).unwrap();
