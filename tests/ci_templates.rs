@@ -126,16 +126,17 @@ fn assert_valid_junit(report: &Path) {
     assert_exit(&out, 0);
 }
 
-#[test]
-fn the_gitlab_template_runs_on_busybox_hash_merge_and_verify_with_junit() {
-    let env = TestEnv::new();
+/// A release of `version` with its installer (as release.yml attaches it), served on
+/// 127.0.0.1 (the server runs while the first value lives), and busybox's applets in a
+/// directory of their own: (server, base URL, applets).
+fn alpine(env: &TestEnv, version: &str) -> (std::sync::Arc<tiny_http::Server>, String, PathBuf) {
     let site = env.root().join("site");
-    release(&site, "9.8.7");
-    for at in ["download/v9.8.7", "latest/download"] {
+    release(&site, version);
+    for at in [format!("download/v{version}"), "latest/download".into()] {
         let dir = site.join("releases").join(at);
         std::fs::copy(repo().join("pkg/install.sh"), dir.join("install.sh")).unwrap();
     }
-    let (_server, base) = serve(site);
+    let (server, base) = serve(site);
     let applets = env.root().join("busybox-bin");
     std::fs::create_dir_all(&applets).unwrap();
     let made = Command::new("busybox")
@@ -146,6 +147,13 @@ fn the_gitlab_template_runs_on_busybox_hash_merge_and_verify_with_junit() {
         .expect("tests/deps.sh installs busybox");
     assert!(made.success());
     assert!(!applets.join("curl").exists());
+    (server, base, applets)
+}
+
+#[test]
+fn the_gitlab_template_runs_on_busybox_hash_merge_and_verify_with_junit() {
+    let env = TestEnv::new();
+    let (_server, base, applets) = alpine(&env, "9.8.7");
     let project = env.root().join("project");
     for i in 0..40 {
         env.file(format!("project/data/d{}/f{i:02}", i % 5), format!("{i}\n"));
@@ -238,4 +246,71 @@ fn the_project_ci_runs_the_suite_and_the_release_waits_for_it() {
             .any(|n| n == "test" || release["jobs"][n.as_str()]["needs"].as_str() == Some("test"));
         assert!(waits, "{name} does not wait for the tests: needs {needs:?}");
     }
+}
+
+/// A `make dist` for the recipes: a release tree with what deployments break on (an
+/// executable, a symlink, an empty directory), made by busybox's sh.
+fn fake_make(applets: &Path) {
+    let script = format!(
+        "#!{}\nset -e\nmkdir -p dist/v1 dist/uploads\nprintf '#!/bin/sh\\n' > dist/run.sh\n\
+         chmod 755 dist/run.sh\nln -sfn v1 dist/latest\necho v1 > dist/v1/app\n",
+        applets.join("sh").display()
+    );
+    write_mode(applets.join("make"), script, 0o755);
+}
+
+/// README's GitLab recipe, run as GitLab would on an Alpine-like image (busybox alone,
+/// wget): it installs the release it pins, which is this crate's version; the deploy job
+/// passes on the tree as built and, once a file lost its executable bit, fails with a
+/// JUnit report that names it.
+#[test]
+fn the_readme_gitlab_recipe_runs_on_busybox_and_reports_a_lost_mode_as_junit() {
+    let env = TestEnv::new();
+    let version = env!("CARGO_PKG_VERSION");
+    let (_server, base, applets) = alpine(&env, version);
+    fake_make(&applets);
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let (_, block) = crate::workflows::yaml_blocks(&readme)
+        .into_iter()
+        .find(|(_, b)| b.starts_with("# GitLab"))
+        .expect("README shows a GitLab recipe");
+    let t = YamlLoader::load_from_str(&block).unwrap().remove(0);
+    let mut vars = BTreeMap::new();
+    for (k, v) in t[".b3tree"]["variables"].as_hash().unwrap() {
+        vars.insert(
+            k.as_str().unwrap().to_string(),
+            v.as_str().unwrap().to_string(),
+        );
+    }
+    assert_eq!(vars["B3TREE_VERSION"], version, "README pins this release");
+    let project = env.root().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    vars.insert("B3TREE_BASE_URL".into(), base);
+    vars.insert("B3TREE_INSTALL_DIR".into(), applets.display().to_string());
+    vars.insert("CI_PROJECT_DIR".into(), project.display().to_string());
+    vars.insert("APPLETS".into(), applets.display().to_string());
+    assert_exit(&run_job(&t, "build", &vars, None), 0);
+    assert_exit(&run_job(&t, "deploy", &vars, None), 0);
+    let report = project.join("b3tree.xml");
+    assert_valid_junit(&report);
+    // The artefact as a careless copy leaves it: run.sh no longer executable.
+    let repack = Command::new(applets.join("sh"))
+        .args([
+            "-c",
+            "chmod 644 dist/run.sh && tar -cf dist.tar dist dist.mtree",
+        ])
+        .env_clear()
+        .env("PATH", &applets)
+        .current_dir(&project)
+        .status()
+        .unwrap();
+    assert!(repack.success());
+    let out = run_job(&t, "deploy", &vars, None);
+    assert_exit(&out, 1);
+    assert_valid_junit(&report);
+    let xml = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        xml.contains("message=\"run.sh: FAILED (mode 0755 → 0644)\""),
+        "{xml}"
+    );
 }
