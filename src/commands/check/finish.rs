@@ -2,20 +2,14 @@
 //! hints), the closing line on stderr and the exit status.
 
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 use std::time::Duration;
 
-use super::Run;
+use super::ci::{Report, github_end};
 use super::counts::Counts;
 use super::printer::Printer;
+use super::run::Run;
 use crate::cli::CheckArgs;
 use crate::exit::{Exit, Fail};
-use crate::names::escape::display;
-use crate::output::write_whole;
-use crate::report::github::Annotations;
-use crate::report::junit::Junit;
-use crate::report::stderr::Reporter;
 use crate::report::summary::plural;
 use crate::sys::cancel;
 
@@ -109,31 +103,6 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
         }
     }
     Ok(code)
-}
-
-/// The JUnit report of the run, when `--junit` asked for one.
-pub(super) struct Report<'a> {
-    pub junit: Option<Junit>,
-    pub path: Option<&'a Path>,
-    pub seconds: f64,
-}
-
-impl Report<'_> {
-    /// Adds `errors` (why the run failed or ended where no entry says so) and writes the
-    /// report by `-o`'s rules. One that cannot be written fails the run (status 2): the CI
-    /// page would show nothing, or an older report, instead.
-    pub fn end(&mut self, errors: &[&str]) -> Result<(), Fail> {
-        let (Some(junit), Some(path)) = (self.junit.as_mut(), self.path) else {
-            return Ok(());
-        };
-        for why in errors {
-            junit.error(why);
-        }
-        let xml = junit
-            .to_xml(self.seconds)
-            .map_err(|e| Fail::fatal(format!("--junit: {e}")))?;
-        write_whole(path, &xml).map_err(Fail::fatal)
-    }
 }
 
 /// Why the run fails beyond its entries' verdicts: no entry at all, lines refused for their
@@ -261,57 +230,4 @@ fn warnings<W: Write>(counts: &Counts, printer: &Printer<W>) -> Vec<String> {
         ));
     }
     notes
-}
-
-/// The end of a run for GitHub: the annotation that counts the failures not annotated one
-/// by one, and the step summary appended to `$GITHUB_STEP_SUMMARY` (when set).
-fn github_end(
-    a: &Annotations,
-    counts: &Counts,
-    (args, shard): (&CheckArgs, Option<(u64, u64)>),
-    code: Exit,
-    reporter: &Reporter,
-) {
-    if let Some(line) = a.left_out_line() {
-        reporter.raw(&line);
-    }
-    let Some(path) = crate::report::github::summary_path() else {
-        return;
-    };
-    let names: Vec<String> = args
-        .manifests
-        .iter()
-        .map(|m| display(m.as_os_str().as_bytes()))
-        .collect();
-    let verdict = if code == Exit::Ok { "passed" } else { "FAILED" };
-    let signers: Vec<String> = counts
-        .signatures
-        .iter()
-        .map(|s| match &s.signer {
-            Some(who) => format!("{who} ({})", s.key),
-            None => format!("minisign key {}", s.key),
-        })
-        .collect();
-    let signed = match signers.is_empty() {
-        true => String::new(),
-        false => format!(", signed by {}", signers.join(", ")),
-    };
-    let part = shard.map_or(String::new(), |(k, n)| format!(", shard {k}/{n}"));
-    let title = format!("b3tree check {}{part}: {verdict}{signed}", names.join(" "));
-    let rows = [
-        ("ok", counts.ok),
-        ("failed", counts.failed),
-        ("missing", counts.missing),
-        ("unreadable", counts.unreadable),
-        ("outside the root", counts.outside),
-        ("new", counts.new),
-        ("moved", counts.moved),
-        ("malformed", counts.malformed),
-    ];
-    if let Err(e) = a.write_summary(&path, &title, &rows) {
-        reporter.error(&format!(
-            "cannot append the step summary to {}: {e}",
-            display(path.as_os_str().as_bytes())
-        ));
-    }
 }

@@ -158,10 +158,10 @@ fn refusal(args: &CheckArgs, shown: &str, r: Refused) -> Fail {
         Refused::Io(why) => Fail::fatal(why),
         other => {
             let why = format!("manifest {shown} not trusted, no file checked: {other}");
-            if let Some(a) = super::annotations(args.annotations) {
+            if let Some(a) = super::ci::annotations(args.annotations) {
                 let title = format!("b3tree check {shown}: manifest not trusted");
                 let line = a.refused_manifest(shown, &why);
-                super::github_unchecked(&a, &line, &title, &other.to_string());
+                super::ci::github_unchecked(&a, &line, &title, &other.to_string());
             }
             Fail::failed(why)
         }

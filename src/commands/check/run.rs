@@ -1,0 +1,207 @@
+//! What the passes of a digest manifest's check share — stdout, stderr, the counts, the
+//! missing entries held back, the CI reports — and the passes themselves: pass 1 over the
+//! manifests, the repeats, the audit (`--audit`), the missing entries said at the end.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use super::audit::{Tree, audit_tree, lies_beneath_cwd};
+use super::ci::annotations;
+use super::counts::Counts;
+use super::missing::MissingSet;
+use super::plan::Plan;
+use super::printer::Printer;
+use super::probe;
+use super::rot;
+use super::sink::Sink;
+use super::source::{ReadFlags, SourceInfo, read_manifests};
+use super::verdict::{Problem, Verdict};
+use crate::names::escape::display;
+use crate::names::nameset::NameSet;
+use crate::pipeline::engine;
+use crate::report::github::Annotations;
+use crate::report::junit::Junit;
+use crate::report::stderr::{ProgressMode, Reporter};
+use crate::sys::cancel;
+
+/// What the passes share: stdout, stderr, the counts, the held-back missing entries.
+pub(super) struct Run {
+    pub reporter: Reporter,
+    pub printer: Printer,
+    pub counts: Counts,
+    pub held: MissingSet,
+    /// GitHub annotations and step summary (`--annotations`).
+    pub annotations: Option<Annotations>,
+    /// The JUnit report (`--junit`), written at the end.
+    pub junit: Option<Junit>,
+}
+
+impl Run {
+    /// The verdict writer over this run's stdout, stderr, counts and annotations (with the
+    /// state bound to the manifest, in pass 1), and beside it the missing entries held back.
+    pub(super) fn sink<'a>(
+        &'a mut self,
+        recorded: Option<&'a mut rot::Recorded>,
+    ) -> (Sink<'a, crate::output::Output>, &'a mut MissingSet) {
+        let sink = Sink {
+            printer: &mut self.printer,
+            counts: &mut self.counts,
+            reporter: &mut self.reporter,
+            recorded,
+            annotations: self.annotations.as_mut(),
+            junit: self.junit.as_mut(),
+        };
+        (sink, &mut self.held)
+    }
+
+    pub(super) fn new(plan: &Plan) -> Run {
+        let args = &plan.args;
+        let rereadable = args.manifests.iter().zip(&plan.opened.rereadable);
+        Run {
+            reporter: Reporter::new(
+                ProgressMode::from_flags(args.progress, args.no_progress),
+                false,
+            ),
+            printer: Printer::new(args, plan.opened.names.clone()),
+            counts: Counts {
+                signatures: plan.signatures.clone(),
+                ..Counts::default()
+            },
+            held: MissingSet::new(rereadable.map(|(p, &r)| r.then(|| p.clone())).collect())
+                .zero(args.zero),
+            annotations: annotations(args.annotations),
+            junit: args.junit.as_ref().map(|_| {
+                Junit::new(
+                    args.manifests
+                        .iter()
+                        .map(|m| display(m.as_os_str().as_bytes()))
+                        .collect(),
+                )
+            }),
+        }
+    }
+
+    /// Pass 1: every manifest entry, in manifest order. Returns what the manifests held, and
+    /// the hint when the first entry showed the manifest to be of another algorithm (the
+    /// run stopped there).
+    pub(super) fn pass1(&mut self, plan: &mut Plan) -> (SourceInfo, Option<String>) {
+        let args = &plan.args;
+        let mut probe = probe::Probe::new(args, &plan.mode, plan.engine.confine.clone());
+        let mut wrong_algorithm = None;
+        // The state `hash --update` left beside the manifest, if bound to it: names bit rot.
+        let mut recorded = rot::Recorded::of(&args.manifests);
+        let flags = ReadFlags {
+            allow_outside: args.allow_outside,
+            // The audited directory comes from the entries when --audit-root does not name it.
+            find_common: args.audit && args.audit_root.is_none(),
+            zero: args.zero,
+            mode: plan.mode.clone(),
+            shard: plan.shard,
+        };
+        let readers = std::mem::take(&mut plan.opened.readers);
+        // The verdict writer records its own errors (its emit never fails).
+        let info = engine::run(
+            &plan.engine,
+            move |feeder| read_manifests(readers, flags, feeder),
+            |done| {
+                self.reporter.progress(&done.outcome);
+                let wrong = probe.as_mut().and_then(|p| p.watch(&done));
+                let (mut sink, held) = self.sink(recorded.as_mut());
+                sink.entry(done, args, held);
+                if wrong.is_some() {
+                    wrong_algorithm = wrong;
+                    cancel::request_stop();
+                }
+                Ok(())
+            },
+        )
+        .source;
+        (info, wrong_algorithm)
+    }
+
+    /// The missing entries held back for the audit, in manifest order (those whose content
+    /// did not turn up under another name).
+    pub(super) fn missing_held(&mut self) -> std::io::Result<()> {
+        let (mut sink, held) = self.sink(None);
+        let reread = held.for_each_missing(|m| {
+            sink.counts.missing += 1;
+            if cancel::is_stopped() {
+                return; // counted; the run ends with its summary
+            }
+            sink.printer.missing(&m);
+            sink.for_ci(m.name, &Verdict::Unverified(Problem::Missing), Some(m.at));
+        });
+        if let Err(e) = &reread {
+            self.reporter.error(&format!(
+                "cannot read the missing entries' names again: {e}"
+            ));
+        }
+        reread
+    }
+
+    /// A name listed twice (after normalisation) is said once per repeat.
+    pub(super) fn duplicates(&mut self, names: Option<&mut NameSet>) {
+        let Some(names) = names else {
+            return;
+        };
+        for (again, first) in names.finish() {
+            self.counts.duplicates += 1;
+            // After a stop, counted and not said: the run ends within its bound, with its
+            // summary (hundreds of thousands of repeats take seconds to print).
+            if cancel::is_stopped() {
+                continue;
+            }
+            self.reporter.error(&format!(
+                "{}: duplicate entry (first at {})",
+                self.printer.loc(again),
+                self.printer.loc(first)
+            ));
+        }
+    }
+
+    /// Pass 2 (`--audit`): files present but not listed (and, in the counts, the symlinks
+    /// and special files it saw and did not hash).
+    pub(super) fn audit(&mut self, plan: &mut Plan, info: &mut SourceInfo) {
+        let args = &plan.args;
+        if !args.audit {
+            return;
+        }
+        // Entries of other shards still count here: every shard audits the same directory.
+        let admitted = info.admitted + info.other_shards;
+        if info.entries > 0 && admitted == 0 {
+            self.reporter
+                .error("audit: no entry lies inside the working directory; nothing to audit");
+            return;
+        }
+        if cancel::is_stopped() || admitted == 0 {
+            return;
+        }
+        let root = match &args.audit_root {
+            Some(dir) => Some(dir.as_os_str().as_bytes().to_vec()),
+            None => info.common_dir.take(),
+        };
+        let root = match root {
+            Some(d) if !d.is_empty() => PathBuf::from(std::ffi::OsStr::from_bytes(&d)),
+            _ => PathBuf::from("."),
+        };
+        if !args.allow_outside && !lies_beneath_cwd(&root) {
+            self.counts.outside += 1;
+            self.reporter.error(&format!(
+                "audit: {} lies outside the working directory (a symlink out?): not audited \
+                 (--allow-outside audits it)",
+                display(root.as_os_str().as_bytes())
+            ));
+            return;
+        }
+        let tree = Tree {
+            root,
+            known: info.names.take(),
+            skip_files: std::mem::take(&mut plan.opened.ids),
+            walk: std::mem::take(&mut plan.audit_walk),
+            shard: plan.shard,
+        };
+        // The audit reads files beneath the working directory, like verification.
+        let (mut sink, held) = self.sink(None);
+        audit_tree(tree, &plan.engine, held, &mut sink);
+    }
+}
