@@ -230,3 +230,69 @@ fn no_cycle_between_the_files_of_a_folder() {
         cycles.join("\n")
     );
 }
+
+/// The items a `mod.rs` defines at its top level (functions, types, constants), not its
+/// submodules.
+fn items_defined(text: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    for line in text.lines() {
+        let mut rest = line;
+        for vis in ["pub(crate) ", "pub(super) ", "pub "] {
+            rest = rest.strip_prefix(vis).unwrap_or(rest);
+        }
+        for kind in [
+            "fn ", "struct ", "enum ", "const ", "static ", "type ", "trait ",
+        ] {
+            if let Some(name) = rest.strip_prefix(kind) {
+                let name: String = name
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                items.push(name);
+            }
+        }
+    }
+    items
+}
+
+/// A command's folder tells its story in mod.rs, which uses the files beside it; they never
+/// use what mod.rs defines (that would be an arrow back up, and mod.rs would stop being the
+/// story). Only the parts of the commands that are folders: check/, merge/, hash/, bench/.
+#[test]
+fn no_file_of_a_command_uses_what_its_mod_rs_defines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src.join("commands"), &mut files);
+    let mut back = Vec::new();
+    for file in files.iter().filter(|f| !f.ends_with("mod.rs")) {
+        let dir = file.parent().unwrap();
+        // commands/mod.rs is not a command: it holds what every command shares.
+        let Ok(parent) = std::fs::read_to_string(dir.join("mod.rs")) else {
+            continue;
+        };
+        if dir == src.join("commands") {
+            continue;
+        }
+        let folder = dir
+            .strip_prefix(&src)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace('/', "::");
+        // A name that is also a file of the folder (`fn run` and run.rs) is the file.
+        let mut items = items_defined(without_tests(&parent));
+        items.retain(|i| !dir.join(format!("{i}.rs")).exists() && !dir.join(i).is_dir());
+        let text = std::fs::read_to_string(file).unwrap();
+        for used in siblings_used(without_tests(&text), &folder, &items) {
+            back.push(format!(
+                "{} uses {folder}::{used}",
+                file.strip_prefix(&src).unwrap().display()
+            ));
+        }
+    }
+    assert!(
+        back.is_empty(),
+        "files that use their mod.rs:\n{}",
+        back.join("\n")
+    );
+}

@@ -1,31 +1,28 @@
-//! `merge` of tree spec shards (`hash --format mtree --shard K/N`): the k-way merge of
-//! `merge`, over spec lines. Each shard spec is in canonical order (the walk's), so the
-//! lines are interleaved by their names and written as they are: memory holds one line per
-//! input. What would make the result lie is refused as for manifests — an input out of
+//! Shards of tree specs (`hash --format mtree --shard K/N`) for the k-way merge. Each shard
+//! spec is in canonical order (the walk's), so the lines are interleaved by their names and
+//! written as they are: memory holds one line per input. What would make the result lie is refused as for manifests — an input out of
 //! order, a name in two inputs — and so is what b3tree's shards never hold: `/set`,
 //! `/unset` and `..` lines (the hierarchical form), whose meaning depends on lines in
 //! another input.
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead};
 
-use super::MergeError;
+use super::kway::Shard;
 use crate::manifest::mtree::keywords;
 use crate::manifest::mtree_write::HEADER;
 use crate::names::escape::display;
 use crate::names::nameset::normalize;
 use crate::names::order::canonical_cmp;
 use crate::names::vis;
-use crate::output::Output;
-use crate::tree_digest::shard_of;
 
 /// A spec line longer than this is refused (as `check` refuses it).
 const MAX_LINE: u64 = 4 << 20;
 
 /// One shard spec being merged.
 pub(super) struct SpecInput {
-    pub name: String,
+    name: String,
     reader: Box<dyn BufRead + Send>,
     line_no: u64,
     /// The next entry: its name in normal form (the root is empty: it sorts first), its
@@ -33,12 +30,12 @@ pub(super) struct SpecInput {
     head: Option<(Vec<u8>, Vec<u8>, Vec<u8>)>,
     last: Option<Vec<u8>>,
     /// Shards (for N = number of inputs) its entries fall in.
-    pub shards: BTreeSet<u64>,
+    shards: BTreeSet<u64>,
 }
 
 impl SpecInput {
     /// `reader` after its `#mtree` line and shard line (`lines_read` of them).
-    pub fn new(name: String, reader: Box<dyn BufRead + Send>, lines_read: u64) -> Self {
+    pub(super) fn new(name: String, reader: Box<dyn BufRead + Send>, lines_read: u64) -> Self {
         SpecInput {
             name,
             reader,
@@ -50,7 +47,7 @@ impl SpecInput {
     }
 
     /// Moves to the next entry; checks its form and canonical order.
-    fn advance(&mut self) -> Result<(), String> {
+    fn next(&mut self) -> Result<(), String> {
         loop {
             let mut line = Vec::new();
             let n = io::Read::take(&mut self.reader, MAX_LINE)
@@ -141,51 +138,44 @@ fn foreign_bytes(text: &[u8]) -> Option<String> {
         .map(|_| "a CI log's command marker (`##` then `[`) in a spec line".to_string())
 }
 
-/// Merges the inputs into `out` (the `#mtree` line, then every entry); the count of
-/// entries, or why the inputs cannot make one honest spec.
-pub(super) fn merge_specs(inputs: &mut [SpecInput], out: &mut Output) -> Result<u64, MergeError> {
-    for input in inputs.iter_mut() {
-        input.advance().map_err(MergeError::Refused)?;
+impl Shard for SpecInput {
+    /// Spec lines are written as they are.
+    type Style = ();
+    const WHAT: &'static str = "tree spec";
+    const HEADER: &'static [u8] = HEADER;
+
+    fn style(_inputs: &[Self]) {}
+
+    fn label(&self) -> &str {
+        &self.name
     }
-    let n = inputs.len() as u64;
-    out.write_all(HEADER).map_err(MergeError::Write)?;
-    let mut count = 0u64;
-    loop {
-        let mut best: Option<usize> = None;
-        for (i, input) in inputs.iter().enumerate() {
-            let Some((name, _, line)) = &input.head else {
-                continue;
-            };
-            best = match best {
-                None => Some(i),
-                Some(b) => {
-                    let (other, walked, other_line) = inputs[b].head.as_ref().expect("head");
-                    match canonical_cmp(name, other) {
-                        Ordering::Less => Some(i),
-                        Ordering::Equal => {
-                            let what = if line == other_line {
-                                "overlapping"
-                            } else {
-                                "conflicting"
-                            };
-                            return Err(MergeError::Refused(format!(
-                                "{what} entries for {} in {} and {}: refusing to merge",
-                                display(walked),
-                                inputs[b].name,
-                                input.name
-                            )));
-                        }
-                        Ordering::Greater => Some(b),
-                    }
-                }
-            };
-        }
-        let Some(b) = best else { break };
-        let (_, walked, line) = inputs[b].head.take().expect("head");
-        inputs[b].shards.insert(shard_of(&walked, n));
-        out.write_all(&line).map_err(MergeError::Write)?;
-        count += 1;
-        inputs[b].advance().map_err(MergeError::Refused)?;
+
+    fn advance(&mut self) -> Result<(), String> {
+        self.next()
     }
-    Ok(count)
+
+    fn key(&self) -> Option<&[u8]> {
+        self.head.as_ref().map(|(key, _, _)| key.as_slice())
+    }
+
+    fn agrees(&self, other: &Self) -> bool {
+        let line = |i: &Self| i.head.as_ref().map(|(_, _, line)| line.clone());
+        line(self) == line(other)
+    }
+
+    fn shown(&self) -> String {
+        (self.head.as_ref())
+            .map(|(_, walked, _)| display(walked))
+            .unwrap_or_default()
+    }
+
+    fn take(&mut self, (): (), line: &mut Vec<u8>) -> Vec<u8> {
+        let (_, walked, text) = self.head.take().expect("head");
+        line.extend_from_slice(&text);
+        walked
+    }
+
+    fn shards(&mut self) -> &mut BTreeSet<u64> {
+        &mut self.shards
+    }
 }
