@@ -193,9 +193,9 @@ Exit status:
   2    usage error, unreadable manifest, or output that cannot be written
   128+n  killed by signal n (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP...)";
 
-/// When to colour output.
+/// When to do something the environment may decide (`--color`, `--annotations`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorWhen {
+pub enum When {
     Auto,
     Always,
     Never,
@@ -265,7 +265,7 @@ pub struct CheckArgs {
     /// Colour the verdicts (FAILED, MISSING, NEW, MOVED, OK): auto = when stdout is a
     /// terminal and NO_COLOR is not set
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
-    pub color: ColorWhen,
+    pub color: When,
 
     /// Verify only the entries of shard K of N (0-based; the names `hash --shard` would give
     /// that shard) and, with --audit, audit only that shard's files: N jobs of a CI matrix
@@ -277,7 +277,7 @@ pub struct CheckArgs {
     /// most 10, GitHub's limit per step: the tenth counts the rest when more fail) and a
     /// Markdown summary appended to $GITHUB_STEP_SUMMARY: auto = when GITHUB_ACTIONS is true
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
-    pub annotations: ColorWhen,
+    pub annotations: When,
 
     /// Also write the run as a JUnit XML report to FILE (GitLab, Jenkins, Azure DevOps,
     /// CircleCI): one test suite per manifest, a failing test case per entry that fails the

@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::counts::Counts;
-use crate::cli::{CheckArgs, ColorWhen};
+use crate::config::check::CheckSettings;
 use crate::exit::{Exit, Fail};
 use crate::names::escape::display;
 use crate::output::write_whole;
@@ -16,13 +16,9 @@ use crate::report::github::Annotations;
 use crate::report::junit::Junit;
 use crate::report::stderr::{Reporter, say, say_raw};
 
-/// GitHub annotations when `--annotations` asks for them (auto: in a GitHub Actions job).
-pub(super) fn annotations(when: ColorWhen) -> Option<Annotations> {
-    let on = match when {
-        ColorWhen::Always => true,
-        ColorWhen::Never => false,
-        ColorWhen::Auto => std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
-    };
+/// GitHub annotations when `--annotations` asked for them (`on`; auto: in a GitHub Actions
+/// job), named from the repository's root.
+pub(super) fn annotations(on: bool) -> Option<Annotations> {
     on.then(|| {
         // Without a working directory, names are given as they are.
         let cwd = std::env::current_dir().unwrap_or_default();
@@ -34,7 +30,7 @@ pub(super) fn annotations(when: ColorWhen) -> Option<Annotations> {
 /// A run that could not start (an unreadable manifest, a value it cannot use, a manifest
 /// not trusted) says so in its JUnit report, and on GitHub (status 2 only: a refused
 /// signature has said it already) on the run's page too.
-pub(super) fn could_not_run(when: ColorWhen, junit: Option<&std::path::Path>, fail: &Fail) {
+pub(super) fn could_not_run((on, junit): (bool, Option<&Path>), fail: &Fail) {
     if fail.exit == Exit::Interrupted {
         return;
     }
@@ -56,7 +52,7 @@ pub(super) fn could_not_run(when: ColorWhen, junit: Option<&std::path::Path>, fa
     if !matches!(fail.exit, Exit::Usage | Exit::Fatal) || fail.message.is_empty() {
         return;
     }
-    if let Some(a) = annotations(when) {
+    if let Some(a) = annotations(on) {
         let line = a.not_run(&fail.message);
         github_unchecked(&a, &line, "b3tree check could not run", &fail.message);
     }
@@ -107,7 +103,7 @@ impl Report<'_> {
 pub(super) fn github_end(
     a: &Annotations,
     counts: &Counts,
-    (args, shard): (&CheckArgs, Option<(u64, u64)>),
+    (settings, shard): (&CheckSettings, Option<(u64, u64)>),
     code: Exit,
     reporter: &Reporter,
 ) {
@@ -117,7 +113,7 @@ pub(super) fn github_end(
     let Some(path) = crate::report::github::summary_path() else {
         return;
     };
-    let names: Vec<String> = args
+    let names: Vec<String> = settings
         .manifests
         .iter()
         .map(|m| display(m.as_os_str().as_bytes()))

@@ -8,7 +8,7 @@ use super::ci::{Report, github_end};
 use super::counts::Counts;
 use super::printer::Printer;
 use super::run::Run;
-use crate::cli::CheckArgs;
+use crate::config::check::CheckSettings;
 use crate::exit::{Exit, Fail};
 use crate::report::summary::plural;
 use crate::sys::cancel;
@@ -28,7 +28,7 @@ pub(super) struct Ended {
     pub elapsed: Duration,
 }
 
-pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::Ended {
+pub(super) fn finish(settings: &CheckSettings, run: Run, ended: Ended) -> crate::exit::Ended {
     let Run {
         reporter,
         mut printer,
@@ -39,12 +39,12 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
     } = run;
     let mut junit = Report {
         junit,
-        path: args.junit.as_deref(),
+        path: settings.junit.as_deref(),
         seconds: ended.elapsed.as_secs_f64(),
     };
     if cancel::was_interrupted() {
         // A JSON stream still ends with its summary (`"interrupted": true`), if stdout takes it.
-        if args.json {
+        if settings.json {
             printer.json_line(&counts.record(false));
             let _ = printer.finish();
         }
@@ -72,7 +72,7 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
             false => Fail::usage(why.clone()),
         });
     }
-    let (code, mut notes) = verdict(&counts, ended.entries, args);
+    let (code, mut notes) = verdict(&counts, ended.entries, settings);
     if let Some(j) = junit.junit.as_mut() {
         j.skipped(counts.other_shards, "entries of other shards (--shard)");
         j.skipped(
@@ -80,26 +80,26 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
             "missing entries, ignored (--ignore-missing)",
         );
     }
-    let reasons = unlisted_failures(&counts, &notes, args);
+    let reasons = unlisted_failures(&counts, &notes, settings);
     junit.end(&reasons.iter().map(String::as_str).collect::<Vec<_>>())?;
     notes.extend(warnings(&counts, &printer));
     let found = counts.ok + counts.failed + counts.unreadable + counts.outside + counts.moved;
     if let (Some(first), true) = (&counts.first_missing, found == 0 && counts.missing > 0) {
-        notes.push(super::whereto::hint(first, &args.manifests));
+        notes.push(super::whereto::hint(first, &settings.manifests));
     }
     if let Some(a) = &annotations {
-        github_end(a, &counts, (args, ended.shard), code, &reporter);
+        github_end(a, &counts, (settings, ended.shard), code, &reporter);
     }
-    if !args.status {
+    if !settings.status {
         for n in &notes {
             reporter.error(&format!("WARNING: {n}"));
         }
-        if args.json {
+        if settings.json {
             printer.json_line(&counts.record(code == Exit::Ok));
             printer.finish().map_err(|_| Fail::said())?;
         }
-        if !args.quiet || code != Exit::Ok {
-            reporter.error(&counts.summary(args.audit, ended.elapsed.as_secs_f64()));
+        if !settings.quiet || code != Exit::Ok {
+            reporter.error(&counts.summary(settings.audit, ended.elapsed.as_secs_f64()));
         }
     }
     Ok(code)
@@ -108,7 +108,7 @@ pub(super) fn finish(args: &CheckArgs, run: Run, ended: Ended) -> crate::exit::E
 /// Why the run fails beyond its entries' verdicts: no entry at all, lines refused for their
 /// length, and malformed or repeated lines under `--strict` — errors in a JUnit report, so
 /// that a failed run never reads as passed there.
-fn unlisted_failures(counts: &Counts, notes: &[String], args: &CheckArgs) -> Vec<String> {
+fn unlisted_failures(counts: &Counts, notes: &[String], settings: &CheckSettings) -> Vec<String> {
     let mut reasons = notes.to_vec();
     if counts.too_long > 0 {
         reasons.push(format!(
@@ -116,7 +116,7 @@ fn unlisted_failures(counts: &Counts, notes: &[String], args: &CheckArgs) -> Vec
             plural(counts.too_long, "manifest line", "manifest lines")
         ));
     }
-    if args.strict && counts.malformed + counts.duplicates > 0 {
+    if settings.strict && counts.malformed + counts.duplicates > 0 {
         reasons.push(format!(
             "{} and {} (--strict)",
             plural(
@@ -131,14 +131,18 @@ fn unlisted_failures(counts: &Counts, notes: &[String], args: &CheckArgs) -> Vec
 }
 
 /// The exit code, and why the run failed when no single entry says so.
-pub(super) fn verdict(counts: &Counts, entries: u64, args: &CheckArgs) -> (Exit, Vec<String>) {
+pub(super) fn verdict(
+    counts: &Counts,
+    entries: u64,
+    settings: &CheckSettings,
+) -> (Exit, Vec<String>) {
     let verified = counts.ok + counts.failed;
     let mut notes = Vec::new();
     if entries == 0 && counts.spec {
         notes.push("the tree spec holds no entries".to_string());
     } else if entries == 0 {
         notes.push("no properly formatted BLAKE3 checksum lines found".to_string());
-    } else if args.ignore_missing && verified == 0 && counts.unreadable + counts.outside == 0 {
+    } else if settings.ignore_missing && verified == 0 && counts.unreadable + counts.outside == 0 {
         notes.push("no file was verified".to_string());
     }
     let bad_entries = counts.failed
@@ -148,7 +152,7 @@ pub(super) fn verdict(counts: &Counts, entries: u64, args: &CheckArgs) -> (Exit,
         + counts.new
         + counts.moved
         + counts.too_long;
-    let bad_lines = args.strict && counts.malformed + counts.duplicates > 0;
+    let bad_lines = settings.strict && counts.malformed + counts.duplicates > 0;
     let code = if !notes.is_empty() || bad_entries > 0 || bad_lines {
         Exit::Failed
     } else {

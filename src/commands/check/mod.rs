@@ -39,9 +39,7 @@ use crate::exit::Ended;
 
 pub fn run(args: CheckArgs, env: &Env) -> Ended {
     let started = Instant::now();
-    let (when, junit) = (args.annotations, args.junit.clone());
-    let mut plan =
-        Plan::new(args, env).inspect_err(|fail| ci::could_not_run(when, junit.as_deref(), fail))?;
+    let mut plan = Plan::new(args, env)?;
     let mut run = Run::new(&plan);
     if plan.spec {
         return spec::check(plan, run, started);
@@ -57,8 +55,8 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
         reread_failed: reread.is_err(),
         entries: info.entries,
         wrong_algorithm,
-        shard: plan.shard,
+        shard: plan.settings.shard,
         elapsed: started.elapsed(),
     };
-    finish::finish(&plan.args, run, ended)
+    finish::finish(&plan.settings, run, ended)
 }

@@ -3,11 +3,11 @@
 //! before a file is read.
 
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cli::{CheckArgs, FormatArg};
+use crate::cli::CheckArgs;
 use crate::commands::{engine_config, read_key};
+use crate::config::check::{CheckSettings, Terminals};
 use crate::config::{self, Env};
 use crate::exit::Fail;
 use crate::hash::algo::Mode;
@@ -18,20 +18,17 @@ use crate::record::SignatureRecord;
 use crate::report::stderr::say;
 use crate::sys::open::Confine;
 use crate::sys::roots::Roots;
-use crate::walk::WalkConfig;
 
+use super::ci::could_not_run;
 use super::signed;
 
 /// What a `check` run is, before it starts.
 pub(super) struct Plan {
-    pub args: CheckArgs,
+    /// The flags, resolved: all the passes and the finish read.
+    pub settings: CheckSettings,
     pub opened: Opened,
-    /// The audit walk's own narrowing (`--exclude`, `--one-file-system`, `--max-depth`).
-    pub audit_walk: WalkConfig,
     pub mode: Mode,
     pub engine: EngineConfig,
-    /// `--shard`, resolved: only its entries are verified, only its files audited.
-    pub shard: Option<(u64, u64)>,
     /// The manifest is a tree spec (`--format mtree`, or its first line is `#mtree`).
     pub spec: bool,
     /// Who signed each manifest, when signatures were verified.
@@ -39,57 +36,46 @@ pub(super) struct Plan {
 }
 
 impl Plan {
-    pub fn new(mut args: CheckArgs, env: &Env) -> Result<Plan, Fail> {
-        signed::refuse_usage(&args)?;
-        // No MANIFEST: standard input, as `sha256sum -c` and `b3sum -c` read it — unless it
-        // is a terminal, where waiting for a manifest to be typed helps no one.
-        if args.manifests.is_empty() {
-            if std::io::stdin().is_terminal() {
-                return Err(Fail::usage(
-                    "no MANIFEST given and standard input is a terminal: name a manifest, or \
-                     pipe one in (`b3tree check -` reads standard input)",
-                ));
-            }
-            args.manifests.push(PathBuf::from("-"));
-        }
-        let shard = args
-            .shard
-            .map(|a| config::shard(a, |name| std::env::var(name).ok()))
-            .transpose()
-            .map_err(Fail::usage)?;
-        // Checked before any work: a bad GLOB is a usage error.
-        let audit_walk = WalkConfig {
-            excludes: config::excludes(&args.exclude).map_err(Fail::usage)?,
-            one_file_system: args.one_file_system,
-            max_depth: args.max_depth,
-            ..WalkConfig::default()
+    /// The plan; a run that cannot start says so to CI too (`ci::could_not_run`).
+    pub fn new(args: CheckArgs, env: &Env) -> Result<Plan, Fail> {
+        let annotations = config::check::annotations(args.annotations, var);
+        let junit = args.junit.clone();
+        Plan::settle(args, env)
+            .inspect_err(|fail| could_not_run((annotations, junit.as_deref()), fail))
+    }
+
+    fn settle(args: CheckArgs, env: &Env) -> Result<Plan, Fail> {
+        let terminals = Terminals {
+            stdin: std::io::stdin().is_terminal(),
+            stdout: std::io::stdout().is_terminal(),
         };
-        let mut opened = read::open_all(&args.manifests).map_err(Fail::usage)?;
+        let settings = config::check::check(&args, terminals, var).map_err(Fail::usage)?;
+        let mut opened = read::open_all(&settings.manifests).map_err(Fail::usage)?;
         // The audit leaves out each manifest's own `--update` state, journals and `.partial`
         // by identity, as it leaves out the manifest: a file that merely has such a name is
         // audited.
-        for m in args.manifests.iter().filter(|m| m.as_os_str() != "-") {
+        for m in settings.manifests.iter().filter(|m| m.as_os_str() != "-") {
             if let Ok(real) = std::fs::canonicalize(m) {
                 opened
                     .ids
                     .extend(crate::state::files::Place::of(&real).own_ids());
             }
         }
-        if let Some(path) = &args.junit {
+        if let Some(path) = &settings.junit {
             junit_target(path, &mut opened.ids)?;
         }
-        if env.stdout_closed && !args.status {
+        if env.stdout_closed && !settings.status {
             return Err(Fail::fatal(
                 "stdout is closed; nowhere to report (use --status)",
             ));
         }
         // Before a line is read: a manifest not trusted ends the run here.
-        let signatures = signed::verify_manifests(&args, &mut opened)?;
-        let spec = is_spec(&args, &mut opened.readers)?;
+        let signatures = signed::verify_manifests(&settings, &mut opened)?;
+        let spec = is_spec(&settings, &mut opened.readers)?;
         let mode = if spec {
             Mode::default()
         } else {
-            digest_mode(&args, &mut opened.readers).map_err(Fail::usage)?
+            digest_mode(&args, &settings, &mut opened.readers).map_err(Fail::usage)?
         };
         // The length comes from the manifest itself (b3sum -l): a short one verifies little.
         if mode.len < 16 {
@@ -109,7 +95,7 @@ impl Plan {
             // that stays in the tree. A manifest names content, found through in-tree links.
             // (--allow-outside changes nothing for a spec: its names are relative and hold
             // no `..`, only links could lead out, and none is followed.)
-            confine: match (spec, args.allow_outside) {
+            confine: match (spec, settings.allow_outside) {
                 (true, _) => Confine::NoSymlinks(Arc::new(Roots::new(vec![".".into()]))),
                 (false, true) => Confine::Anywhere,
                 (false, false) => Confine::Beneath,
@@ -117,12 +103,10 @@ impl Plan {
             ..engine
         };
         Ok(Plan {
-            args,
+            settings,
             opened,
-            audit_walk,
             mode,
             engine,
-            shard,
             spec,
             signatures,
         })
@@ -151,9 +135,9 @@ fn junit_target(path: &std::path::Path, ids: &mut Vec<(u64, u64)>) -> Result<(),
 /// Whether the manifest is a tree spec: `--format`, else the first bytes of the first
 /// manifest (peeked at, not consumed). A spec is checked alone, and not yet with `--audit`,
 /// `--shard`, `-z` or a key: refused here rather than half done.
-fn is_spec(args: &CheckArgs, readers: &mut [Box<dyn BufRead + Send>]) -> Result<bool, Fail> {
-    let spec = match args.format {
-        Some(f) => f == FormatArg::Mtree,
+fn is_spec(args: &CheckSettings, readers: &mut [Box<dyn BufRead + Send>]) -> Result<bool, Fail> {
+    let spec = match args.spec {
+        Some(spec) => spec,
         None => readers
             .first_mut()
             .and_then(|r| r.fill_buf().ok())
@@ -165,10 +149,7 @@ fn is_spec(args: &CheckArgs, readers: &mut [Box<dyn BufRead + Send>]) -> Result<
     let refused = [
         (args.manifests.len() > 1, "several MANIFESTs"),
         (args.zero, "-z"),
-        (
-            args.keys.keyed || args.keys.derive_key.is_some() || args.keys.length.is_some(),
-            "--keyed, --derive-key or --length",
-        ),
+        (args.blake3_flags, "--keyed, --derive-key or --length"),
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, what)) => Err(Fail::usage(format!(
@@ -180,14 +161,23 @@ fn is_spec(args: &CheckArgs, readers: &mut [Box<dyn BufRead + Send>]) -> Result<
 
 /// The run's digest mode: the flags, else what the first manifest's first entry shows
 /// (peeked at, not consumed); `--keyed` reads its key from standard input.
-fn digest_mode(args: &CheckArgs, readers: &mut [Box<dyn BufRead + Send>]) -> Result<Mode, String> {
-    let stdin_is_manifest = args.manifests.iter().any(|m| m.as_os_str() == "-");
+fn digest_mode(
+    args: &CheckArgs,
+    settings: &CheckSettings,
+    readers: &mut [Box<dyn BufRead + Send>],
+) -> Result<Mode, String> {
+    let stdin_is_manifest = settings.manifests.iter().any(|m| m.as_os_str() == "-");
     let key = read_key(args.keys.keyed, stdin_is_manifest, "a manifest")?;
     let first = readers.first_mut().and_then(|r| {
         let taken = std::mem::replace(r, Box::new(std::io::empty()));
-        let (back, first) = read::peek_first_entry(taken, args.zero);
+        let (back, first) = read::peek_first_entry(taken, settings.zero);
         *r = back;
         first
     });
     config::mode(args.algo, &args.keys, None, key, first)
+}
+
+/// The environment's variable `name`.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }

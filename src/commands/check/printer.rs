@@ -1,11 +1,11 @@
 //! The one owner of check's stdout: verdict lines (`NAME: OK`, escaped as b3sum does) or
 //! JSON Lines records, written to any `Write` so that unit tests read them from a `Vec`.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 use super::missing::Missing;
 use super::verdict::{Problem, Verdict};
-use crate::cli::{CheckArgs, ColorWhen};
+use crate::config::check::CheckSettings;
 use crate::names::escape::{Escaping, push_marked};
 use crate::names::nameset::Location;
 use crate::output::Output;
@@ -31,21 +31,14 @@ pub(super) struct Printer<W: Write = Output> {
 
 impl Printer {
     /// The printer of a run: stdout (none with `--status`), escaped for a terminal if it is one.
-    pub(super) fn new(args: &CheckArgs, manifests: Vec<String>) -> Printer {
+    pub(super) fn new(settings: &CheckSettings, manifests: Vec<String>) -> Printer {
         Printer {
-            out: (!args.status).then(Output::stdout),
+            out: (!settings.status).then(Output::stdout),
             probe_stdout: true,
             eager: stdio::stdout_is_pipe(),
-            json: args.json,
-            quiet: args.quiet,
-            color: match args.color {
-                ColorWhen::Always => true,
-                ColorWhen::Never => false,
-                ColorWhen::Auto => {
-                    io::stdout().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                }
-            },
+            json: settings.json,
+            quiet: settings.quiet,
+            color: settings.color,
             // Verdicts are for people, on a terminal or in a CI log (a pipe): control
             // characters and names a runner would read as workflow commands are escaped
             // (`names::escape`); the names read back as they are.

@@ -11,7 +11,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::cli::CheckArgs;
+use crate::config::check::CheckSettings;
 use crate::hash::algo::{Algo, Digest, Mode};
 use crate::hash::file::hash_file_in;
 use crate::hash::outcome::Outcome;
@@ -34,10 +34,8 @@ pub(super) struct Probe {
 impl Probe {
     /// A probe when the digest mode was inferred: no `--algo`, no BLAKE3-only flag, and
     /// digests of 32 bytes (SHA-256's length) or 64 (SHA-512's).
-    pub(super) fn new(args: &CheckArgs, mode: &Mode, confine: Confine) -> Option<Probe> {
-        let keys = &args.keys;
-        let chosen =
-            args.algo.is_some() || keys.keyed || keys.derive_key.is_some() || keys.length.is_some();
+    pub(super) fn new(settings: &CheckSettings, mode: &Mode, confine: Confine) -> Option<Probe> {
+        let chosen = settings.mode_chosen;
         let algo = match (mode.algo, mode.len) {
             (Algo::Blake3, 32) => Algo::Sha256,
             (Algo::Blake3, 64) => Algo::Sha512,

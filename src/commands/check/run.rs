@@ -21,7 +21,7 @@ use crate::names::nameset::NameSet;
 use crate::pipeline::engine;
 use crate::report::github::Annotations;
 use crate::report::junit::Junit;
-use crate::report::stderr::{ProgressMode, Reporter};
+use crate::report::stderr::Reporter;
 use crate::sys::cancel;
 
 /// What the passes share: stdout, stderr, the counts, the held-back missing entries.
@@ -55,24 +55,22 @@ impl Run {
     }
 
     pub(super) fn new(plan: &Plan) -> Run {
-        let args = &plan.args;
-        let rereadable = args.manifests.iter().zip(&plan.opened.rereadable);
+        let settings = &plan.settings;
+        let rereadable = settings.manifests.iter().zip(&plan.opened.rereadable);
         Run {
-            reporter: Reporter::new(
-                ProgressMode::from_flags(args.progress, args.no_progress),
-                false,
-            ),
-            printer: Printer::new(args, plan.opened.names.clone()),
+            reporter: Reporter::new(settings.progress, false),
+            printer: Printer::new(settings, plan.opened.names.clone()),
             counts: Counts {
                 signatures: plan.signatures.clone(),
                 ..Counts::default()
             },
             held: MissingSet::new(rereadable.map(|(p, &r)| r.then(|| p.clone())).collect())
-                .zero(args.zero),
-            annotations: annotations(args.annotations),
-            junit: args.junit.as_ref().map(|_| {
+                .zero(settings.zero),
+            annotations: annotations(settings.annotations),
+            junit: settings.junit.as_ref().map(|_| {
                 Junit::new(
-                    args.manifests
+                    settings
+                        .manifests
                         .iter()
                         .map(|m| display(m.as_os_str().as_bytes()))
                         .collect(),
@@ -85,18 +83,18 @@ impl Run {
     /// the hint when the first entry showed the manifest to be of another algorithm (the
     /// run stopped there).
     pub(super) fn pass1(&mut self, plan: &mut Plan) -> (SourceInfo, Option<String>) {
-        let args = &plan.args;
-        let mut probe = probe::Probe::new(args, &plan.mode, plan.engine.confine.clone());
+        let settings = &plan.settings;
+        let mut probe = probe::Probe::new(settings, &plan.mode, plan.engine.confine.clone());
         let mut wrong_algorithm = None;
         // The state `hash --update` left beside the manifest, if bound to it: names bit rot.
-        let mut recorded = rot::Recorded::of(&args.manifests);
+        let mut recorded = rot::Recorded::of(&settings.manifests);
         let flags = ReadFlags {
-            allow_outside: args.allow_outside,
+            allow_outside: settings.allow_outside,
             // The audited directory comes from the entries when --audit-root does not name it.
-            find_common: args.audit && args.audit_root.is_none(),
-            zero: args.zero,
+            find_common: settings.audit && settings.audit_root.is_none(),
+            zero: settings.zero,
             mode: plan.mode.clone(),
-            shard: plan.shard,
+            shard: plan.settings.shard,
         };
         let readers = std::mem::take(&mut plan.opened.readers);
         // The verdict writer records its own errors (its emit never fails).
@@ -107,7 +105,7 @@ impl Run {
                 self.reporter.progress(&done.outcome);
                 let wrong = probe.as_mut().and_then(|p| p.watch(&done));
                 let (mut sink, held) = self.sink(recorded.as_mut());
-                sink.entry(done, args, held);
+                sink.entry(done, settings, held);
                 if wrong.is_some() {
                     wrong_algorithm = wrong;
                     cancel::request_stop();
@@ -162,8 +160,8 @@ impl Run {
     /// Pass 2 (`--audit`): files present but not listed (and, in the counts, the symlinks
     /// and special files it saw and did not hash).
     pub(super) fn audit(&mut self, plan: &mut Plan, info: &mut SourceInfo) {
-        let args = &plan.args;
-        if !args.audit {
+        let settings = &plan.settings;
+        if !settings.audit {
             return;
         }
         // Entries of other shards still count here: every shard audits the same directory.
@@ -176,7 +174,7 @@ impl Run {
         if cancel::is_stopped() || admitted == 0 {
             return;
         }
-        let root = match &args.audit_root {
+        let root = match &settings.audit_root {
             Some(dir) => Some(dir.as_os_str().as_bytes().to_vec()),
             None => info.common_dir.take(),
         };
@@ -184,7 +182,7 @@ impl Run {
             Some(d) if !d.is_empty() => PathBuf::from(std::ffi::OsStr::from_bytes(&d)),
             _ => PathBuf::from("."),
         };
-        if !args.allow_outside && !lies_beneath_cwd(&root) {
+        if !settings.allow_outside && !lies_beneath_cwd(&root) {
             self.counts.outside += 1;
             self.reporter.error(&format!(
                 "audit: {} lies outside the working directory (a symlink out?): not audited \
@@ -197,8 +195,8 @@ impl Run {
             root,
             known: info.names.take(),
             skip_files: std::mem::take(&mut plan.opened.ids),
-            walk: std::mem::take(&mut plan.audit_walk),
-            shard: plan.shard,
+            walk: std::mem::take(&mut plan.settings.audit_walk),
+            shard: plan.settings.shard,
         };
         // The audit reads files beneath the working directory, like verification.
         let (mut sink, held) = self.sink(None);

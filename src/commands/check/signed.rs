@@ -8,9 +8,9 @@
 use std::io::BufReader;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::cli::{CheckArgs, DEFAULT_NAMESPACE};
+use crate::config::check::CheckSettings;
 use crate::exit::{Exit, Fail};
 use crate::manifest::read::Opened;
 use crate::names::escape::display;
@@ -18,63 +18,26 @@ use crate::record::SignatureRecord;
 use crate::report::stderr::say;
 use crate::trust::{self, Refused, Request};
 
-/// Flags that cannot make a request, refused before anything is opened.
-pub(super) fn refuse_usage(args: &CheckArgs) -> Result<(), Fail> {
-    let s = &args.signing;
-    let explicit = s.signature.as_ref().filter(|p| !p.as_os_str().is_empty());
-    if let (Some(file), true) = (explicit, args.manifests.is_empty()) {
-        return Err(Fail::usage(format!(
-            "--signature took {} as the signature and no MANIFEST is left: write \
-             `--signature=FILE MANIFEST` (or MANIFEST first)",
-            display(file.as_os_str().as_bytes())
-        )));
-    }
-    if s.signature.is_some() && s.allowed_signers.is_none() && s.minisign_key.is_none() {
-        return Err(Fail::usage(
-            "--signature needs who may sign: --allowed-signers FILE --signer IDENTITY (SSH \
-             signatures) or --minisign-key KEY (minisign)",
-        ));
-    }
-    if explicit.is_some() && args.manifests.len() > 1 {
-        return Err(Fail::usage(
-            "one --signature FILE for several manifests: check them one by one, or leave \
-             --signature out so that each is verified against its own MANIFEST.sig",
-        ));
-    }
-    if asked(args) && explicit.is_none() && args.manifests.iter().any(|m| m == "-") {
-        return Err(Fail::usage(
-            "a manifest read from standard input has no MANIFEST.sig beside it: name its \
-             signature with --signature=FILE",
-        ));
-    }
-    Ok(())
-}
-
-fn asked(args: &CheckArgs) -> bool {
-    let s = &args.signing;
-    s.signature.is_some() || s.allowed_signers.is_some() || s.minisign_key.is_some()
-}
-
 /// Verifies every opened manifest as the flags ask (and replaces its reader with the copy
 /// verified); says who signed. Without signature flags, mentions a signature found beside a
 /// manifest. Each signature used is added to the files the audit leaves out.
 pub(super) fn verify_manifests(
-    args: &CheckArgs,
+    settings: &CheckSettings,
     opened: &mut Opened,
 ) -> Result<Vec<SignatureRecord>, Fail> {
-    if !asked(args) {
-        if !args.status {
-            mention_unverified(&args.manifests);
+    let Some(signing) = &settings.signing else {
+        if !settings.status {
+            mention_unverified(&settings.manifests);
         }
         return Ok(Vec::new());
-    }
+    };
     let mut signed = Vec::new();
-    for (i, manifest) in args.manifests.iter().enumerate() {
-        let request = request(args, manifest);
+    for (i, manifest) in settings.manifests.iter().enumerate() {
+        let request = signing.request(manifest);
         let shown = opened.names[i].clone();
         let reader = &mut opened.readers[i];
         let verified =
-            trust::verify(&request, &shown, reader).map_err(|r| refusal(args, &shown, r))?;
+            trust::verify(&request, &shown, reader).map_err(|r| refusal(settings, &shown, r))?;
         opened.readers[i] = Box::new(BufReader::with_capacity(64 * 1024, verified.copy));
         // Names of missing entries are kept rather than read again from a file that may
         // have changed since it was verified.
@@ -86,7 +49,7 @@ pub(super) fn verify_manifests(
             opened.ids.push((meta.dev(), meta.ino()));
         }
         let s = verified.signer;
-        if !args.quiet && !args.status {
+        if !settings.quiet && !settings.status {
             match (&s.identity, &s.trusted_comment) {
                 (Some(who), _) => say(format_args!(
                     "signature: {shown} signed by {who} with {} (namespace {}; allowed by {})",
@@ -121,35 +84,9 @@ pub(super) fn verify_manifests(
     Ok(signed)
 }
 
-/// What `manifest` is verified against.
-fn request(args: &CheckArgs, manifest: &Path) -> Request {
-    let s = &args.signing;
-    let beside = |ext: &str| {
-        let mut p = manifest.as_os_str().to_owned();
-        p.push(ext);
-        PathBuf::from(p)
-    };
-    let explicit = s.signature.clone().filter(|p| !p.as_os_str().is_empty());
-    match (&s.allowed_signers, &s.minisign_key) {
-        (_, Some(key)) => Request::Minisign {
-            signature: explicit.unwrap_or_else(|| beside(".minisig")),
-            key: key.clone(),
-        },
-        (allowed, None) => Request::Ssh {
-            signature: explicit.unwrap_or_else(|| beside(".sig")),
-            allowed_signers: allowed.clone().unwrap_or_default(),
-            signer: s.signer.clone().unwrap_or_default(),
-            namespace: s
-                .namespace
-                .clone()
-                .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
-        },
-    }
-}
-
 /// A refusal as the run's end: status 1 for the signature's verdict (also a GitHub
 /// annotation when `--annotations` asks), 2 when the manifest could not be read or copied.
-fn refusal(args: &CheckArgs, shown: &str, r: Refused) -> Fail {
+fn refusal(settings: &CheckSettings, shown: &str, r: Refused) -> Fail {
     match r {
         Refused::Stopped => Fail {
             exit: Exit::Interrupted,
@@ -158,7 +95,7 @@ fn refusal(args: &CheckArgs, shown: &str, r: Refused) -> Fail {
         Refused::Io(why) => Fail::fatal(why),
         other => {
             let why = format!("manifest {shown} not trusted, no file checked: {other}");
-            if let Some(a) = super::ci::annotations(args.annotations) {
+            if let Some(a) = super::ci::annotations(settings.annotations) {
                 let title = format!("b3tree check {shown}: manifest not trusted");
                 let line = a.refused_manifest(shown, &why);
                 super::ci::github_unchecked(&a, &line, &title, &other.to_string());

@@ -9,7 +9,7 @@ use super::printer::Printer;
 use super::rot::Recorded;
 use super::source::Item;
 use super::verdict::{Problem, Settled, Verdict, settle};
-use crate::cli::CheckArgs;
+use crate::config::check::CheckSettings;
 use crate::manifest::read::Malformed;
 use crate::names::escape::display;
 use crate::names::nameset::Location;
@@ -60,8 +60,13 @@ impl<W: Write> Sink<'_, W> {
     }
 
     /// Decides, counts and prints one pass-1 item (a held one goes to `held`).
-    pub(super) fn entry(&mut self, done: Done<Item>, args: &CheckArgs, held: &mut MissingSet) {
-        let settled = settle(done, args, self.recorded.as_deref_mut());
+    pub(super) fn entry(
+        &mut self,
+        done: Done<Item>,
+        settings: &CheckSettings,
+        held: &mut MissingSet,
+    ) {
+        let settled = settle(done, settings, self.recorded.as_deref_mut());
         self.counts.count(&settled);
         let printer = &mut *self.printer;
         match settled {
@@ -71,19 +76,19 @@ impl<W: Write> Sink<'_, W> {
                     printer.loc(at),
                     Malformed::TooLong
                 ));
-                if args.json {
+                if settings.json {
                     let at = printer.loc(at);
                     printer.json_line(&CheckRecord::TooLong { at });
                 }
             }
             Settled::Malformed(at, why) => {
-                if args.warn || args.strict {
+                if settings.warn || settings.strict {
                     self.reporter.error(&format!(
                         "{}: improperly formatted BLAKE3 checksum line: {why}",
                         printer.loc(at)
                     ));
                 }
-                if args.json {
+                if settings.json {
                     let (at, reason) = (printer.loc(at), why.to_string());
                     printer.json_line(&CheckRecord::Malformed { at, reason });
                 }
@@ -138,12 +143,15 @@ mod tests {
     use crate::pipeline::job::Done;
     use crate::report::stderr::ProgressMode;
 
-    fn args(extra: &[&str]) -> CheckArgs {
+    fn settings(extra: &[&str]) -> CheckSettings {
         let mut argv = vec!["b3tree", "check"];
         argv.extend_from_slice(extra);
         argv.push("m.b3");
         match Cli::parse_from(argv).command {
-            Command::Check(a) => a,
+            Command::Check(a) => {
+                let terminals = crate::config::check::Terminals::default();
+                crate::config::check::check(&a, terminals, |_| None).unwrap()
+            }
             _ => unreachable!(),
         }
     }
@@ -164,9 +172,13 @@ mod tests {
 
     /// Settles `items` as check does and returns stdout, the counts and the exit status.
     fn settle(items: Vec<Done<Item>>, flags: &[&str]) -> (String, Counts, Exit) {
-        let args = args(flags);
-        let mut printer =
-            Printer::into_writer(Vec::new(), args.json, args.quiet, vec!["m.b3".into()]);
+        let settings = settings(flags);
+        let mut printer = Printer::into_writer(
+            Vec::new(),
+            settings.json,
+            settings.quiet,
+            vec!["m.b3".into()],
+        );
         let mut counts = Counts::default();
         let mut reporter = Reporter::new(ProgressMode::Never, true);
         let mut held = MissingSet::new(vec![None]);
@@ -180,9 +192,9 @@ mod tests {
                 annotations: None,
                 junit: None,
             };
-            sink.entry(done, &args, &mut held);
+            sink.entry(done, &settings, &mut held);
         }
-        let (code, _) = super::super::finish::verdict(&counts, entries, &args);
+        let (code, _) = super::super::finish::verdict(&counts, entries, &settings);
         printer.finish().unwrap();
         let out = String::from_utf8(printer.out.take().unwrap()).unwrap();
         (out, counts, code)

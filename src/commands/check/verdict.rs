@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::rot::{Cause, Recorded};
 use super::source::Item;
-use crate::cli::CheckArgs;
+use crate::config::check::CheckSettings;
 use crate::hash::algo::Digest;
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::manifest::read::Malformed;
@@ -172,7 +172,7 @@ pub(super) enum Settled {
 /// say how a mismatch came about.
 pub(super) fn settle(
     done: Done<Item>,
-    args: &CheckArgs,
+    settings: &CheckSettings,
     recorded: Option<&mut Recorded>,
 ) -> Settled {
     let (at, expected, offset) = match done.tag {
@@ -214,8 +214,8 @@ pub(super) fn settle(
     let problem = Problem::of(err.kind);
     match (err.kind, problem) {
         (ErrorKind::Cancelled, _) => Settled::Cancelled,
-        (_, Problem::Missing) if args.ignore_missing => Settled::IgnoredMissing,
-        (_, Problem::Missing) if args.audit => Settled::Held {
+        (_, Problem::Missing) if settings.ignore_missing => Settled::IgnoredMissing,
+        (_, Problem::Missing) if settings.audit => Settled::Held {
             name,
             at,
             expected,

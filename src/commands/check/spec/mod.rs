@@ -25,7 +25,7 @@ use super::finish;
 use super::missing::MissingSet;
 use super::plan::Plan;
 use super::run::Run;
-use crate::cli::CheckArgs;
+use crate::config::check::CheckSettings;
 use crate::exit::Ended;
 use crate::hash::algo::{Algo, Mode};
 use crate::hash::outcome::{Action, Content};
@@ -52,12 +52,17 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
     // A spec is not read again by line offset (its hierarchical form names an entry by the
     // lines before it): the missing entries held for the audit keep their names.
     run.held = MissingSet::new(vec![None]);
-    let (mut read, tally) = pass(&plan.engine, reader, (&plan.args, plan.shard), &mut run);
+    let (mut read, tally) = pass(
+        &plan.engine,
+        reader,
+        (&plan.settings, plan.settings.shard),
+        &mut run,
+    );
     run.counts.other_shards = read.other_shards;
     run.counts.notes = tally.notes();
     run.counts.spec = true;
     run.duplicates(Some(&mut read.names));
-    if plan.args.audit && read.error.is_none() && !cancel::is_stopped() {
+    if plan.settings.audit && read.error.is_none() && !cancel::is_stopped() {
         // The spec describes the working directory: everything in it is audited, directories,
         // links and special files too; files hashed as the spec's digests are.
         let tree = Tree {
@@ -66,9 +71,9 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
             skip_files: std::mem::take(&mut plan.opened.ids),
             walk: WalkConfig {
                 describe: true,
-                ..std::mem::take(&mut plan.audit_walk)
+                ..std::mem::take(&mut plan.settings.audit_walk)
             },
-            shard: plan.shard,
+            shard: plan.settings.shard,
         };
         let algo = read.algo.unwrap_or(Algo::Blake3);
         let engine = EngineConfig {
@@ -80,7 +85,7 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
     }
     let reread = run.missing_held();
     run.reporter.finish();
-    let manifest = plan.args.manifests.first().cloned().unwrap_or_default();
+    let manifest = plan.settings.manifests.first().cloned().unwrap_or_default();
     let ended = finish::Ended {
         read_error: read
             .error
@@ -88,10 +93,10 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
         reread_failed: reread.is_err(),
         entries: read.entries,
         wrong_algorithm: None,
-        shard: plan.shard,
+        shard: plan.settings.shard,
         elapsed: started.elapsed(),
     };
-    finish::finish(&plan.args, run, ended)
+    finish::finish(&plan.settings, run, ended)
 }
 
 /// What reading the spec left: entries read, and why it stopped early (`SPEC:LINE: why`).
@@ -112,10 +117,10 @@ struct SpecRead {
 fn pass(
     engine_cfg: &EngineConfig,
     reader: Box<dyn BufRead + Send>,
-    (args, shard): (&CheckArgs, Option<(u64, u64)>),
+    (settings, shard): (&CheckSettings, Option<(u64, u64)>),
     run: &mut Run,
 ) -> (SpecRead, Tally) {
-    let only = only(args);
+    let only = only(settings);
     let mut tally = Tally::default();
     let read = engine::run(
         engine_cfg,
@@ -123,7 +128,7 @@ fn pass(
         |done| {
             run.reporter.progress(&done.outcome);
             let (mut sink, held) = run.sink(None);
-            settle(done, args, &mut tally, &mut sink, held);
+            settle(done, settings, &mut tally, &mut sink, held);
             Ok(())
         },
     )

@@ -2,10 +2,10 @@
 //! content claim against the digest read, then counted, printed and given to CI.
 
 use super::tally::Tally;
-use crate::cli::{AlgoArg, CheckArgs};
 use crate::commands::check::missing::MissingSet;
 use crate::commands::check::sink::Sink;
 use crate::commands::check::verdict::{Problem, Verdict};
+use crate::config::check::CheckSettings;
 use crate::hash::algo::{Algo, Digest};
 use crate::hash::file::SYMLINK_IN_PATH;
 use crate::hash::outcome::{EntryError, ErrorKind, FileKind, Outcome};
@@ -28,7 +28,7 @@ pub(super) struct SpecItem {
 /// Decides, counts and prints one entry.
 pub(super) fn settle<W: std::io::Write>(
     done: Done<SpecItem>,
-    args: &CheckArgs,
+    settings: &CheckSettings,
     tally: &mut Tally,
     sink: &mut Sink<'_, W>,
     held: &mut MissingSet,
@@ -61,7 +61,7 @@ pub(super) fn settle<W: std::io::Write>(
             let why = "path: a symlink stands where the spec has a directory (not followed)";
             return verdict(sink, &name, &item, Verdict::Differs(vec![why.into()]), None);
         }
-        Outcome::Failed(e) => return unverified(e, name, item, args, sink, held),
+        Outcome::Failed(e) => return unverified(e, name, item, settings, sink, held),
         Outcome::Hashed { hash, .. } => (seen(FileKind::File, None), Some(hash.to_hex())),
         Outcome::Described { kind, link } => (seen(*kind, link.as_deref()), None),
         Outcome::Skipped(_) => {
@@ -87,7 +87,7 @@ pub(super) fn settle<W: std::io::Write>(
     // Another type of file has no content to compare (its type is the difference).
     let type_differs = (compared.differences.iter()).any(|d| matches!(d, Difference::Type { .. }));
     if !type_differs {
-        match content(&item, actual.as_deref(), only(args)) {
+        match content(&item, actual.as_deref(), only(settings)) {
             ContentVerdict::Same => {
                 let chosen = item.digest.as_ref().map(|d| d.0);
                 let others = (item.entry.pairs())
@@ -152,12 +152,8 @@ fn content(item: &SpecItem, actual: Option<&str>, only: Option<Algo>) -> Content
 }
 
 /// `--algo`: the one digest algorithm to verify.
-pub(super) fn only(args: &CheckArgs) -> Option<Algo> {
-    args.algo.map(|a| match a {
-        AlgoArg::Blake3 => Algo::Blake3,
-        AlgoArg::Sha256 => Algo::Sha256,
-        AlgoArg::Sha512 => Algo::Sha512,
-    })
+pub(super) fn only(settings: &CheckSettings) -> Option<Algo> {
+    settings.algo
 }
 
 /// An entry that could not be described or read: missing (held for the audit when it is a
@@ -166,12 +162,12 @@ fn unverified<W: std::io::Write>(
     e: &EntryError,
     name: Vec<u8>,
     item: SpecItem,
-    args: &CheckArgs,
+    settings: &CheckSettings,
     sink: &mut Sink<'_, W>,
     held: &mut MissingSet,
 ) {
     let problem = Problem::of(e.kind);
-    if problem == Problem::Missing && args.ignore_missing {
+    if problem == Problem::Missing && settings.ignore_missing {
         sink.counts.ignored_missing += 1;
         return;
     }
@@ -185,7 +181,7 @@ fn unverified<W: std::io::Write>(
             .get_or_insert_with(|| name.clone());
         let digest = item.digest.as_ref();
         let digest = digest.and_then(|d| Digest::from_hex(d.1.as_bytes()));
-        if let (true, Some(digest)) = (args.audit, digest) {
+        if let (true, Some(digest)) = (settings.audit, digest) {
             // Its line number stands for the offset: unique, and names are kept.
             held.push(&digest, item.at, item.at.1, name);
             return;
