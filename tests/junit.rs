@@ -271,3 +271,94 @@ fn an_interrupted_check_writes_a_report_that_says_so() {
     );
     assert_eq!(cases(&xml).1, ["1 entry verified OK"]);
 }
+
+/// The report never replaces what the check reads, even when the run cannot start: the
+/// manifests (also one named after a missing one), their signatures, the allowed-signers
+/// file — nor a file that is not a report.
+#[test]
+fn the_report_never_replaces_a_manifest_a_signature_or_another_file() {
+    let env = TestEnv::new();
+    env.file("a", "a\n");
+    assert_exit(&env.run(&["hash", "-q", "-o", "m.b3", "a"]), 0);
+    let manifest = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
+    env.file("m.b3.sig", "a signature\n");
+    env.file("signers", "me ssh-ed25519 AAAA\n");
+    let attempts: [&[&str]; 4] = [
+        &["check", "--junit", "m.b3", "m.b3", "gone.b3"],
+        &["check", "--shard", "auto", "--junit", "m.b3", "m.b3"],
+        &[
+            "check",
+            "--allowed-signers",
+            "signers",
+            "--signer",
+            "me",
+            "--junit",
+            "m.b3.sig",
+            "m.b3",
+        ],
+        &[
+            "check",
+            "--allowed-signers",
+            "signers",
+            "--signer",
+            "me",
+            "--junit",
+            "signers",
+            "m.b3",
+        ],
+    ];
+    for args in attempts {
+        let out = env.run(args);
+        assert_exit(&out, 2);
+        assert_stderr_contains(&out, "a file this check reads");
+    }
+    assert_left_as_it_was(&env.root().join("m.b3"), &manifest);
+    assert_left_as_it_was(&env.root().join("m.b3.sig"), "a signature\n");
+    assert_left_as_it_was(&env.root().join("signers"), "me ssh-ed25519 AAAA\n");
+    let out = env.run(&["check", "--junit", "a", "m.b3"]);
+    assert_exit(&out, 2);
+    assert_stderr_contains(&out, "--junit a: the file exists and is not an XML report");
+    assert_left_as_it_was(&env.root().join("a"), "a\n");
+}
+
+/// A run that ends before its report is complete (stdout gone) leaves a failing report,
+/// never the earlier passing one; a report that cannot be written at all ends the run
+/// before any file is read. Each failure's text, which GitLab shows, is the verdict line.
+#[test]
+fn a_failed_run_never_leaves_a_passing_report_behind() {
+    let env = TestEnv::new();
+    env.file("a", "a\n");
+    assert_exit(&env.run(&["hash", "-q", "-o", "m.b3", "a"]), 0);
+    assert_exit(&env.run(&["check", "--junit", "r.xml", "m.b3"]), 0);
+    env.file("a", "changed\n");
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let out = env
+        .cmd()
+        .args(["check", "--junit", "r.xml", "m.b3"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    let report = env.root().join("r.xml");
+    assert_valid(&report);
+    let xml = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(attr(&xml, "testsuites", "errors"), "1", "{xml}");
+    assert!(
+        attr(&xml, "error", "message").starts_with("cannot write stdout"),
+        "{xml}"
+    );
+    // Nowhere to write it: said before any verdict.
+    let out = env.run(&["check", "--junit", "no/such/dir/r.xml", "m.b3"]);
+    assert_exit(&out, 2);
+    assert_eq!(stdout(&out), "");
+    // The failure's text is the verdict line, then where it is listed.
+    let out = env.run(&["check", "--junit", "r.xml", "m.b3"]);
+    assert_exit(&out, 1);
+    let xml = std::fs::read_to_string(&report).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let failure = doc
+        .descendants()
+        .find(|n| n.has_tag_name("failure"))
+        .unwrap();
+    assert_eq!(failure.text(), Some("a: FAILED\nlisted at m.b3:1"));
+}

@@ -6,9 +6,14 @@
 //! unreadable, outside the root, NEW, MOVED — is a failing `<testcase>` whose message is
 //! check's verdict line; the entries verified OK are one passing test case that counts them,
 //! not one each: a tree of millions would make a report no CI page can load. The failures
-//! listed one by one are bounded too ([`MAX_CASES`] per report); past that, each suite ends
-//! with one failing case that counts the rest and says the job's log has them all. So the
-//! report's size does not grow with the tree.
+//! listed one by one are bounded too (at most [`MAX_CASES`], at most [`MAX_BYTES`] of their
+//! text, names cut at [`MAX_NAME`] characters); past that, one failing case counts the rest
+//! and says the job's log has them all. So the report's size does not grow with the tree or
+//! with its names, and it is written within the time a Ctrl-C allows.
+//!
+//! Each failure's text (its element's body, which GitLab and CircleCI show) and its
+//! `message` (which Jenkins and Azure DevOps show) are check's verdict line; the body adds
+//! where the manifest lists the entry.
 //!
 //! Text reaches the XML already escaped for people (`names::escape::display`); on top of
 //! the XML escaping quick-xml does, characters XML 1.0 cannot carry at all are written as
@@ -22,7 +27,13 @@ use quick_xml::events::{BytesDecl, BytesText, Event};
 /// Failing test cases listed one by one in a report, over all its suites.
 pub const MAX_CASES: usize = 1000;
 
-/// Characters of one name or message kept in a report.
+/// Bytes of listed failures' text (escaped) in a report.
+pub const MAX_BYTES: usize = 1 << 20;
+
+/// Characters of a name kept in a report (a manifest line may hold one of 4 MiB).
+pub const MAX_NAME: usize = 512;
+
+/// Characters of any other text kept (a status, a reason).
 const MAX_TEXT: usize = 4096;
 
 /// A report being gathered.
@@ -31,6 +42,12 @@ pub struct Junit {
     /// The suite audit findings go to (a manifest's, or one of their own).
     audit: usize,
     listed: usize,
+    /// Bytes of the failures listed.
+    bytes: usize,
+    /// Failures counted and not listed one by one, and the suite the first was in (where
+    /// the one case that counts them goes).
+    more: u64,
+    more_in: usize,
     /// Why the run ended before its verdicts were complete, or could not run (an `<error>`).
     errors: Vec<String>,
     /// Entries the run did not verify (other shards, missing and ignored): one skipped case.
@@ -41,8 +58,6 @@ struct Suite {
     name: String,
     ok: u64,
     cases: Vec<Case>,
-    /// Failures counted and not listed one by one (past [`MAX_CASES`]).
-    more: u64,
 }
 
 struct Case {
@@ -60,19 +75,16 @@ impl Suite {
             name,
             ok: 0,
             cases: Vec::new(),
-            more: 0,
         }
-    }
-
-    fn failures(&self) -> u64 {
-        self.cases.len() as u64 + self.more
     }
 }
 
 impl Junit {
     /// A report with one suite per manifest (names as shown to people).
     pub fn new(manifests: Vec<String>) -> Junit {
-        let mut suites: Vec<Suite> = manifests.into_iter().map(Suite::new).collect();
+        let mut suites: Vec<Suite> = (manifests.iter())
+            .map(|m| Suite::new(cut(m, MAX_NAME)))
+            .collect();
         if suites.is_empty() {
             suites.push(Suite::new("b3tree check".into()));
         }
@@ -87,6 +99,9 @@ impl Junit {
             suites,
             audit,
             listed: 0,
+            bytes: 0,
+            more: 0,
+            more_in: 0,
             errors: Vec::new(),
             skipped: Vec::new(),
         }
@@ -107,29 +122,40 @@ impl Junit {
         at: Option<&str>,
     ) {
         let i = self.index(suite);
-        let suite = &mut self.suites[i];
-        if self.listed >= MAX_CASES {
-            suite.more += 1;
+        let name = cut(name, MAX_NAME);
+        let case = Case {
+            message: format!("{name}: {}", cut(status, MAX_TEXT)),
+            name,
+            kind: cut(kind, MAX_NAME),
+            at: at.map(|at| format!("listed at {}", cut(at, MAX_TEXT))),
+        };
+        // Escaping may grow text six times (`"` is `&quot;`): counted as written.
+        let size = [&case.name, &case.message, &case.message, &case.kind]
+            .iter()
+            .chain(&case.at.as_ref())
+            .map(|t| quick_xml::escape::escape(t.as_str()).len())
+            .sum::<usize>();
+        if self.listed >= MAX_CASES || self.bytes + size > MAX_BYTES {
+            if self.more == 0 {
+                self.more_in = i;
+            }
+            self.more += 1;
             return;
         }
         self.listed += 1;
-        suite.cases.push(Case {
-            name: name.to_string(),
-            kind: kind.to_string(),
-            message: format!("{name}: {status}"),
-            at: at.map(|at| format!("listed at {at}")),
-        });
+        self.bytes += size;
+        self.suites[i].cases.push(case);
     }
 
     /// The run could not verify what it was given (`why`): an `<error>` test case.
     pub fn error(&mut self, why: &str) {
-        self.errors.push(why.to_string());
+        self.errors.push(cut(why, MAX_TEXT));
     }
 
     /// `n` entries not verified by this run, and why (`--shard`, `--ignore-missing`).
     pub fn skipped(&mut self, n: u64, why: &str) {
         if n > 0 {
-            self.skipped.push((n, why.to_string()));
+            self.skipped.push((n, cut(why, MAX_TEXT)));
         }
     }
 
@@ -147,7 +173,7 @@ impl Junit {
             .suites
             .iter()
             .enumerate()
-            .filter(|(i, s)| *i == 0 || s.ok > 0 || s.failures() > 0)
+            .filter(|(i, s)| *i == 0 || s.ok > 0 || !s.cases.is_empty() || self.has_more(*i))
             .collect();
         let cases = |i: usize, s: &Suite| -> [u64; 4] {
             let first = u64::from(i == 0);
@@ -155,7 +181,7 @@ impl Junit {
             let skipped = first * u64::from(!self.skipped.is_empty());
             // Counted as the test cases are (one counts the failures past the bound), so
             // that the attributes agree with the elements every reader counts.
-            let failures = s.cases.len() as u64 + u64::from(s.more > 0);
+            let failures = s.cases.len() as u64 + u64::from(self.has_more(i));
             let tests = failures + u64::from(s.ok > 0) + errors + skipped;
             [tests, failures, errors, skipped]
         };
@@ -183,96 +209,101 @@ impl Junit {
         Ok(xml)
     }
 
+    /// Suite `i` ends with the case that counts the failures not listed.
+    fn has_more(&self, i: usize) -> bool {
+        self.more > 0 && self.more_in == i
+    }
+
     fn write_suite(&self, w: &mut Writer<Vec<u8>>, i: usize, suite: &Suite) -> io::Result<()> {
         let class = xml_text(&suite.name);
-        let case = |w: &mut Writer<Vec<u8>>, name: &str| {
-            w.create_element("testcase")
+        let case = |w: &mut Writer<Vec<u8>>, name: &str, result: Option<CaseResult<'_>>| {
+            let element = w
+                .create_element("testcase")
                 .with_attribute(("classname", class.as_str()))
-                .with_attribute(("name", xml_text(name).as_str()))
-                .write_empty()
-                .map(|_| ())
+                .with_attribute(("name", xml_text(name).as_str()));
+            match result {
+                None => element.write_empty().map(|_| ()),
+                Some(r) => element.write_inner_content(|w| r.write(w)).map(|_| ()),
+            }
         };
         if i == 0 {
             for why in &self.errors {
-                let why = xml_text(why);
-                w.create_element("testcase")
-                    .with_attribute(("classname", class.as_str()))
-                    .with_attribute(("name", "b3tree check"))
-                    .write_inner_content(|w| {
-                        w.create_element("error")
-                            .with_attribute(("message", why.as_str()))
-                            .write_empty()
-                            .map(|_| ())
-                    })?;
+                case(
+                    w,
+                    "b3tree check",
+                    Some(CaseResult::new("error", None, why, None)),
+                )?;
             }
         }
         for c in &suite.cases {
-            let failure = Failure {
-                kind: &xml_text(&c.kind),
-                message: &xml_text(&c.message),
-                text: c.at.as_deref(),
-            };
-            failing(w, &class, &xml_text(&c.name), failure)?;
+            let failure = CaseResult::new("failure", Some(&c.kind), &c.message, c.at.as_deref());
+            case(w, &c.name, Some(failure))?;
         }
-        if suite.more > 0 {
+        if self.has_more(i) {
             let message = format!(
-                "{} more entries failed, not listed one by one (the report lists {MAX_CASES}); \
-                 the job's log has every verdict",
-                suite.more
+                "{} more entries failed, not listed one by one (a report lists at most \
+                 {MAX_CASES}, {} MiB of them); the job's log has every verdict",
+                self.more,
+                MAX_BYTES >> 20
             );
-            let failure = Failure {
-                kind: "FAILED",
-                message: &message,
-                text: None,
-            };
-            failing(w, &class, "more failures", failure)?;
+            let failure = CaseResult::new("failure", Some("FAILED"), &message, None);
+            case(w, "more failures", Some(failure))?;
         }
         if suite.ok > 0 {
             let entries = if suite.ok == 1 { "entry" } else { "entries" };
-            case(w, &format!("{} {entries} verified OK", suite.ok))?;
+            case(w, &format!("{} {entries} verified OK", suite.ok), None)?;
         }
         if i == 0 && !self.skipped.is_empty() {
             let n: u64 = self.skipped.iter().map(|(n, _)| n).sum();
             let why: Vec<&str> = self.skipped.iter().map(|(_, why)| why.as_str()).collect();
-            let message = xml_text(&format!("{}: not verified by this run", why.join("; ")));
-            w.create_element("testcase")
-                .with_attribute(("classname", class.as_str()))
-                .with_attribute(("name", format!("{n} entries not verified").as_str()))
-                .write_inner_content(|w| {
-                    w.create_element("skipped")
-                        .with_attribute(("message", message.as_str()))
-                        .write_empty()
-                        .map(|_| ())
-                })?;
+            let message = format!("{}: not verified by this run", why.join("; "));
+            let skipped = CaseResult::new("skipped", None, &message, None);
+            case(w, &format!("{n} entries not verified"), Some(skipped))?;
         }
         Ok(())
     }
 }
 
-/// A test case's `<failure>`: its type (FAILED, MISSING, NEW…), message and text.
-struct Failure<'a> {
-    kind: &'a str,
+/// A test case's result: `<failure>`, `<error>` or `<skipped>`, with its type (FAILED,
+/// MISSING…), its message as an attribute and as the element's text (each CI system shows
+/// one of them), and more text after the message.
+struct CaseResult<'a> {
+    element: &'static str,
+    kind: Option<&'a str>,
     message: &'a str,
-    text: Option<&'a str>,
+    more: Option<&'a str>,
 }
 
-/// One failing test case.
-fn failing(w: &mut Writer<Vec<u8>>, class: &str, name: &str, f: Failure) -> io::Result<()> {
-    w.create_element("testcase")
-        .with_attribute(("classname", class))
-        .with_attribute(("name", name))
-        .write_inner_content(|w| {
-            let failure = w
-                .create_element("failure")
-                .with_attribute(("type", f.kind))
-                .with_attribute(("message", f.message));
-            match f.text {
-                Some(text) => failure.write_text_content(BytesText::new(&xml_text(text))),
-                None => failure.write_empty(),
-            }
+impl<'a> CaseResult<'a> {
+    fn new(
+        element: &'static str,
+        kind: Option<&'a str>,
+        message: &'a str,
+        more: Option<&'a str>,
+    ) -> CaseResult<'a> {
+        CaseResult {
+            element,
+            kind,
+            message,
+            more,
+        }
+    }
+
+    fn write(&self, w: &mut Writer<Vec<u8>>) -> io::Result<()> {
+        let message = xml_text(self.message);
+        let mut element = w.create_element(self.element);
+        if let Some(kind) = self.kind {
+            element = element.with_attribute(("type", xml_text(kind).as_str()));
+        }
+        let text = match self.more {
+            Some(more) => format!("{message}\n{}", xml_text(more)),
+            None => message.clone(),
+        };
+        element
+            .with_attribute(("message", message.as_str()))
+            .write_text_content(BytesText::new(&text))
             .map(|_| ())
-        })
-        .map(|_| ())
+    }
 }
 
 /// A suite's (or the report's) attributes: name, tests, failures, errors, skipped, time.
@@ -295,19 +326,23 @@ fn pair((k, v): &(String, String)) -> (&str, &str) {
     (k.as_str(), v.as_str())
 }
 
+/// `text` cut to `max` characters, with how many were left out.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => {
+            let more = text[at..].chars().count();
+            format!("{}… ({more} more characters)", &text[..at])
+        }
+    }
+}
+
 /// `text` with what XML 1.0 cannot carry (controls other than tab, LF and CR, U+FFFE,
 /// U+FFFF) written as `\u{…}`, and tab, LF and CR too (attribute values would turn them
 /// into spaces). Names come here escaped already; this keeps the file well-formed whatever.
-/// At most [`MAX_TEXT`] characters are kept (a manifest line may hold a name of 4 MiB: a
-/// thousand of those would make a report of gigabytes), then how many were left out.
 fn xml_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_TEXT));
-    for (i, c) in text.chars().enumerate() {
-        if i == MAX_TEXT {
-            let more = text.chars().count() - i;
-            out.push_str(&format!("… ({more} more characters)"));
-            break;
-        }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
         if c < ' ' || c == '\u{7f}' || c == '\u{fffe}' || c == '\u{ffff}' {
             out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
         } else {
@@ -351,7 +386,7 @@ mod tests {
             .find(|n| n.has_tag_name("failure"))
             .unwrap();
         assert_eq!(failure.attribute("message"), Some("x<&>\"': FAILED"));
-        assert_eq!(failure.text(), Some("listed at b.b3:3"));
+        assert_eq!(failure.text(), Some("x<&>\"': FAILED\nlisted at b.b3:3"));
         assert!(text.contains("x&lt;&amp;&gt;&quot;&apos;"), "{text}");
     }
 
@@ -385,6 +420,32 @@ mod tests {
     }
 
     #[test]
+    fn one_case_counts_what_is_past_the_bounds_whatever_the_suites() {
+        let mut j = Junit::new((0..50).map(|i| format!("m{i}")).collect());
+        // Names of quotes: escaped six times as long; the byte budget ends the list.
+        let quotes = "\"".repeat(MAX_NAME);
+        for i in 0..2000 {
+            j.failed(Some(i % 50), (&quotes, "FAILED", "FAILED"), None);
+        }
+        let xml = j.to_xml(0.0).unwrap();
+        assert!(xml.len() < MAX_BYTES + (64 << 10), "{} bytes", xml.len());
+        let doc = parse(&xml);
+        let more: Vec<_> = (doc.descendants())
+            .filter(|n| n.attribute("name") == Some("more failures"))
+            .collect();
+        assert_eq!(more.len(), 1);
+        let listed = (doc.descendants())
+            .filter(|n| n.has_tag_name("failure"))
+            .count();
+        let counted = more[0]
+            .first_element_child()
+            .unwrap()
+            .attribute("message")
+            .unwrap();
+        assert!(counted.starts_with(&format!("{} more entries failed", 2001 - listed)));
+    }
+
+    #[test]
     fn text_xml_cannot_carry_is_escaped() {
         let mut j = Junit::new(vec!["m".into()]);
         j.failed(Some(0), ("a\u{1}\n\u{ffff}b", "FAILED", "FAILED"), None);
@@ -403,8 +464,8 @@ mod tests {
             (Some("1"), Some("1"))
         );
         assert_eq!(
-            xml_text(&"é".repeat(MAX_TEXT + 7)),
-            format!("{}… (7 more characters)", "é".repeat(MAX_TEXT))
+            cut(&"é".repeat(MAX_NAME + 7), MAX_NAME),
+            format!("{}… (7 more characters)", "é".repeat(MAX_NAME))
         );
     }
 }

@@ -28,7 +28,8 @@ pub(super) fn annotations(on: bool) -> Option<Annotations> {
 }
 
 /// A run that could not start (an unreadable manifest, a value it cannot use, a manifest
-/// not trusted) says so in its JUnit report, and on GitHub (status 2 only: a refused
+/// not trusted) says so in its JUnit report (`junit`: only once its path was settled by
+/// [`provisional_report`]), and on GitHub (status 2 only: a refused
 /// signature has said it already) on the run's page too.
 pub(super) fn could_not_run((on, junit): (bool, Option<&Path>), fail: &Fail) {
     if fail.exit == Exit::Interrupted {
@@ -43,11 +44,8 @@ pub(super) fn could_not_run((on, junit): (bool, Option<&Path>), fail: &Fail) {
         path: junit,
         seconds: 0.0,
     };
-    // Not when the report's own path was refused: it would fail the same way.
-    if !why.starts_with("--junit") {
-        if let Err(e) = report.end(&[why]) {
-            say(format_args!("{}", e.message));
-        }
+    if let Err(e) = report.end(&[why]) {
+        say(format_args!("{}", e.message));
     }
     if !matches!(fail.exit, Exit::Usage | Exit::Fatal) || fail.message.is_empty() {
         return;
@@ -96,6 +94,58 @@ impl Report<'_> {
             .map_err(|e| Fail::fatal(format!("--junit: {e}")))?;
         write_whole(path, &xml).map_err(Fail::fatal)
     }
+}
+
+/// `--junit FILE`, settled before anything else can fail: refused when FILE is a directory,
+/// a socket or a block device, or a file the run reads (`reads`: the manifests, their
+/// state, signatures and keys, by identity). Then a provisional report takes its place —
+/// one error: the run did not finish — so that a run ended any other way (killed, out of
+/// memory, a closed stdout) leaves a failing report, never an earlier passing one; and a
+/// report that cannot be written at all ends the run before any file is read.
+pub(super) fn provisional_report(
+    path: &Path,
+    reads: &[(u64, u64)],
+) -> Result<Option<(u64, u64)>, Fail> {
+    use std::os::unix::fs::MetadataExt;
+    let shown = display(path.as_os_str().as_bytes());
+    let target =
+        crate::output::Target::resolve(path).map_err(|e| Fail::usage(format!("--junit: {e}")))?;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    if id(&target.real).is_some_and(|id| reads.contains(&id)) {
+        return Err(Fail::usage(format!(
+            "--junit {shown}: a file this check reads (a manifest, its state, a signature or \
+             a key); name another"
+        )));
+    }
+    // Nor a file of other content (a tree's file, a log): only an earlier report is replaced.
+    let regular = std::fs::metadata(&target.real).is_ok_and(|m| m.is_file());
+    if regular && !is_a_report(&target.real) {
+        return Err(Fail::usage(format!(
+            "--junit {shown}: the file exists and is not an XML report; remove it or name \
+             another"
+        )));
+    }
+    let mut report = Report {
+        junit: Some(Junit::new(Vec::new())),
+        path: Some(path),
+        seconds: 0.0,
+    };
+    report.end(&[
+        "b3tree check did not finish: it was stopped, or could not write its \
+                  verdicts (the job's log says which)",
+    ])?;
+    Ok(id(&target.real))
+}
+
+/// The file `path` (symlinks resolved) is empty or starts as XML does; opened without
+/// blocking (a FIFO swapped in) and only if it is regular.
+fn is_a_report(path: &Path) -> bool {
+    let mut head = Vec::with_capacity(64);
+    let read = crate::sys::resolve::open_regular(path).and_then(|f| match f {
+        Some(f) => std::io::Read::read_to_end(&mut std::io::Read::take(f, 64), &mut head),
+        None => Ok(0),
+    });
+    read.is_ok() && (head.is_empty() || head.starts_with(b"<?xml"))
 }
 
 /// The end of a run for GitHub: the annotation that counts the failures not annotated one

@@ -55,9 +55,12 @@ pub(super) fn finish(settings: &CheckSettings, run: Run, ended: Ended) -> crate:
         reporter.error("interrupted");
         return Ok(Exit::Interrupted);
     }
-    printer
-        .finish()
-        .map_err(|e| Fail::unwritten("stdout", &e))?;
+    if let Err(e) = printer.finish() {
+        let fail = Fail::unwritten("stdout", &e);
+        // The report says so too (the provisional one would say only "did not finish").
+        let _ = junit.end(&[fail.message.as_str()]);
+        return Err(fail);
+    }
     let unfinished = [
         ended.read_error,
         ended.wrong_algorithm,
@@ -73,15 +76,14 @@ pub(super) fn finish(settings: &CheckSettings, run: Run, ended: Ended) -> crate:
         });
     }
     let (code, mut notes) = verdict(&counts, ended.entries, settings);
+    // Entries of other shards are not counted as skipped: their shards' jobs verify them.
     if let Some(j) = junit.junit.as_mut() {
-        j.skipped(counts.other_shards, "entries of other shards (--shard)");
         j.skipped(
             counts.ignored_missing,
             "missing entries, ignored (--ignore-missing)",
         );
     }
     let reasons = unlisted_failures(&counts, &notes, settings);
-    junit.end(&reasons.iter().map(String::as_str).collect::<Vec<_>>())?;
     notes.extend(warnings(&counts, &printer));
     let found = counts.ok + counts.failed + counts.unreadable + counts.outside + counts.moved;
     if let (Some(first), true) = (&counts.first_missing, found == 0 && counts.missing > 0) {
@@ -102,6 +104,9 @@ pub(super) fn finish(settings: &CheckSettings, run: Run, ended: Ended) -> crate:
             reporter.error(&counts.summary(settings.audit, ended.elapsed.as_secs_f64()));
         }
     }
+    // Last, once everything else is said: a report that cannot be written ends the run
+    // with status 2 (its CI page would show nothing, or an older report).
+    junit.end(&reasons.iter().map(String::as_str).collect::<Vec<_>>())?;
     Ok(code)
 }
 
@@ -112,7 +117,7 @@ fn unlisted_failures(counts: &Counts, notes: &[String], settings: &CheckSettings
     let mut reasons = notes.to_vec();
     if counts.too_long > 0 {
         reasons.push(format!(
-            "{} too long to be read (counted as failures)",
+            "{} too long to be read (counted as failures; the log names each)",
             plural(counts.too_long, "manifest line", "manifest lines")
         ));
     }

@@ -3,6 +3,7 @@
 //! before a file is read.
 
 use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cli::CheckArgs;
@@ -12,14 +13,13 @@ use crate::config::{self, Env};
 use crate::exit::Fail;
 use crate::hash::algo::Mode;
 use crate::manifest::read::{self, Opened};
-use crate::output::Target;
 use crate::pipeline::engine::EngineConfig;
 use crate::record::SignatureRecord;
 use crate::report::stderr::say;
 use crate::sys::open::Confine;
 use crate::sys::roots::Roots;
 
-use super::ci::could_not_run;
+use super::ci::{could_not_run, provisional_report};
 use super::signed;
 
 /// What a `check` run is, before it starts.
@@ -36,15 +36,23 @@ pub(super) struct Plan {
 }
 
 impl Plan {
-    /// The plan; a run that cannot start says so to CI too (`ci::could_not_run`).
+    /// The plan; a run that cannot start says so to CI too (`ci::could_not_run`). The
+    /// JUnit report's path is settled first, before anything else can fail.
     pub fn new(args: CheckArgs, env: &Env) -> Result<Plan, Fail> {
         let annotations = config::check::annotations(args.annotations, var);
-        let junit = args.junit.clone();
-        Plan::settle(args, env)
+        let report = match &args.junit {
+            None => None,
+            Some(path) => Some(
+                provisional_report(path, &files_read(&args))
+                    .inspect_err(|fail| could_not_run((annotations, None), fail))?,
+            ),
+        };
+        let junit = report.is_some().then(|| args.junit.clone()).flatten();
+        Plan::settle(args, env, report.flatten())
             .inspect_err(|fail| could_not_run((annotations, junit.as_deref()), fail))
     }
 
-    fn settle(args: CheckArgs, env: &Env) -> Result<Plan, Fail> {
+    fn settle(args: CheckArgs, env: &Env, report: Option<(u64, u64)>) -> Result<Plan, Fail> {
         let terminals = Terminals {
             stdin: std::io::stdin().is_terminal(),
             stdout: std::io::stdout().is_terminal(),
@@ -61,9 +69,8 @@ impl Plan {
                     .extend(crate::state::files::Place::of(&real).own_ids());
             }
         }
-        if let Some(path) = &settings.junit {
-            junit_target(path, &mut opened.ids)?;
-        }
+        // An earlier report in the audited tree is not NEW.
+        opened.ids.extend(report);
         if env.stdout_closed && !settings.status {
             return Err(Fail::fatal(
                 "stdout is closed; nowhere to report (use --status)",
@@ -113,23 +120,29 @@ impl Plan {
     }
 }
 
-/// `--junit FILE` is written at the end by `-o`'s rules: refused now if it cannot be (a
-/// directory, a socket) or if it is a manifest this run reads. An earlier report there is
-/// not NEW to the audit (added to `ids`, the files the audit leaves out).
-fn junit_target(path: &std::path::Path, ids: &mut Vec<(u64, u64)>) -> Result<(), Fail> {
+/// The files a run with `args` may read besides the tree, by identity: the manifests,
+/// their `--update` state, their signatures (named, or beside each manifest), the
+/// allowed-signers file and a minisign key file. `--junit` never names one of them.
+fn files_read(args: &CheckArgs) -> Vec<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    let target = Target::resolve(path).map_err(|e| Fail::usage(format!("--junit: {e}")))?;
-    if let Ok(meta) = std::fs::metadata(&target.real) {
-        let id = (meta.dev(), meta.ino());
-        if ids.contains(&id) {
-            return Err(Fail::usage(format!(
-                "--junit {}: a file this check reads (a manifest or its state); name another",
-                crate::names::escape::display(path.as_os_str().as_encoded_bytes())
-            )));
+    let s = &args.signing;
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut ids = Vec::new();
+    for m in args.manifests.iter().filter(|m| m.as_os_str() != "-") {
+        for ext in ["", ".sig", ".minisig"] {
+            let mut p = m.as_os_str().to_owned();
+            p.push(ext);
+            paths.push(PathBuf::from(p));
         }
-        ids.push(id);
+        if let Ok(real) = std::fs::canonicalize(m) {
+            ids.extend(crate::state::files::Place::of(&real).own_ids());
+        }
     }
-    Ok(())
+    paths.extend(s.signature.iter().chain(&s.allowed_signers).cloned());
+    paths.extend(s.minisign_key.iter().map(PathBuf::from));
+    let stat = |p: &PathBuf| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    ids.extend(paths.iter().filter_map(stat));
+    ids
 }
 
 /// Whether the manifest is a tree spec: `--format`, else the first bytes of the first
