@@ -104,10 +104,13 @@ else
 fi
 mkdir -p "$dest"
 # cp, chmod, mv rather than install(1), which busybox builds may lack; the rename replaces a
-# binary that is running ("text file busy" for a write in place).
-cp "$work/b3tree-$found-$target/b3tree" "$dest/.b3tree.new"
-chmod 755 "$dest/.b3tree.new"
-mv -f "$dest/.b3tree.new" "$dest/b3tree"
+# binary that is running ("text file busy" for a write in place). The temporary name is
+# this run's own (mktemp), so installers running at once never swap in a half-written copy.
+new="$(mktemp "$dest/.b3tree.XXXXXX")"
+trap 'rm -rf "$work"; rm -f "$new"' EXIT
+cp "$work/b3tree-$found-$target/b3tree" "$new"
+chmod 755 "$new"
+mv -f "$new" "$dest/b3tree"
 "$dest/b3tree" --version
 announce "$found" "$dest"
 echo "b3tree $found installed in $dest"

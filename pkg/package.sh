@@ -62,7 +62,8 @@ sums() {
     */*) b3tree="$root/$b3tree" ;;
     esac
     cd "$out"
-    files="$(ls b3tree[-_]* | grep -v -e '\.sha256$' | sort)"
+    # The archives and packages, and (in a release) the installer and the GitLab template.
+    files="$(ls b3tree[-_.]* install.sh 2>/dev/null | grep -v -e '\.sha256$' | sort)"
     # shellcheck disable=SC2086
     sha256sum $files > SHA256SUMS
     # shellcheck disable=SC2086

@@ -53,12 +53,7 @@ fn the_gitlab_template_scopes_its_variables_and_rules_to_its_jobs() {
         );
     }
     let base = &t[".b3tree"];
-    for key in [
-        "B3TREE_DIR",
-        "B3TREE_VERSION",
-        "B3TREE_RELEASES",
-        "B3TREE_INSTALL_DIR",
-    ] {
+    for key in ["B3TREE_DIR", "B3TREE_VERSION", "B3TREE_RELEASES"] {
         assert!(base["variables"][key].as_str().is_some(), "{key}");
     }
     assert!(!lines(&base["before_script"]).is_empty());
@@ -101,8 +96,14 @@ fn run_job(
         .arg("-c")
         .arg(&script)
         .current_dir(&vars["CI_PROJECT_DIR"]);
-    for (k, v) in vars.iter().filter(|(k, _)| *k != "APPLETS") {
+    for (k, v) in vars
+        .iter()
+        .filter(|(k, _)| !["APPLETS", "RUN_AS_NOBODY"].contains(&k.as_str()))
+    {
         sh.env(k, v);
+    }
+    if vars.contains_key("RUN_AS_NOBODY") {
+        as_nobody(&mut sh);
     }
     sh.env("PATH", &applets)
         .env("HOME", &vars["CI_PROJECT_DIR"]);
@@ -170,11 +171,14 @@ fn the_gitlab_template_runs_on_busybox_hash_merge_and_verify_with_junit() {
     vars.insert("B3TREE_DIR".into(), "data".into());
     vars.insert("B3TREE_VERSION".into(), "9.8.7".into());
     vars.insert("B3TREE_RELEASES".into(), base);
-    vars.insert(
-        "B3TREE_INSTALL_DIR".into(),
-        env.root().join("bin").display().to_string(),
-    );
     vars.insert("CI_PROJECT_DIR".into(), project.display().to_string());
+    // A job of a non-root image: it installs into the project directory (the default).
+    vars.insert("RUN_AS_NOBODY".into(), "1".into());
+    chmod(env.root(), 0o755);
+    for dir in [&project, &env.root().join("tmp")] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::os::unix::fs::chown(dir, Some(65534), Some(65534)).unwrap();
+    }
     vars.insert("APPLETS".into(), applets.display().to_string());
     let total = t["b3tree-hash"]["parallel"].as_i64().unwrap() as u64;
     assert_eq!(total, 4);
@@ -202,6 +206,10 @@ fn the_gitlab_template_runs_on_busybox_hash_merge_and_verify_with_junit() {
         failed
     };
     assert!(verify(0).is_empty());
+    assert!(
+        project.join(".b3tree/bin/b3tree").exists(),
+        "installed in the project"
+    );
     env.file("project/data/d3/f03", "tampered\n");
     let failed = verify(1);
     assert_eq!(failed.len(), 1);
@@ -286,7 +294,6 @@ fn the_readme_gitlab_recipe_runs_on_busybox_and_reports_a_lost_mode_as_junit() {
     let project = env.root().join("project");
     std::fs::create_dir_all(&project).unwrap();
     vars.insert("B3TREE_BASE_URL".into(), base);
-    vars.insert("B3TREE_INSTALL_DIR".into(), applets.display().to_string());
     vars.insert("CI_PROJECT_DIR".into(), project.display().to_string());
     vars.insert("APPLETS".into(), applets.display().to_string());
     assert_exit(&run_job(&t, "build", &vars, None), 0);

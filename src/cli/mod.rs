@@ -281,7 +281,8 @@ pub struct CheckArgs {
 
     /// Also write the run as a JUnit XML report to FILE (GitLab, Jenkins, Azure DevOps,
     /// CircleCI): one test suite per manifest, a failing test case per entry that fails the
-    /// run (at most 1000, then one counting the rest), one counting the entries verified OK
+    /// run (at most 1000, then one counting the rest), one counting the entries verified OK.
+    /// Never a file the check reads; a failing report stands there until the run ends
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 

@@ -9,8 +9,9 @@
 //! those files anyway, because it reads names as lossy UTF-8.
 //!
 //! For terminals we also offer a "safe" form that writes every other control character
-//! (C0, DEL, C1) and the bidirectional overrides as `\xHH` (their bytes), so a hostile name
-//! cannot drive the terminal or read backwards. Our reader accepts it.
+//! (C0, DEL, C1), the bidirectional overrides and the characters that show nothing (zero
+//! width, fillers, tags) as `\xHH` (their bytes), so a hostile name cannot drive the
+//! terminal, read backwards or pass for another. Our reader accepts it.
 //!
 //! Verdicts and diagnostics can also land in a CI log, where the runner takes a line that
 //! starts (after blanks) with `::` as a workflow command (`::add-mask::`, `::stop-commands::`),
@@ -34,11 +35,22 @@ pub enum Escaping {
 }
 
 /// A character written as `\xHH` (its UTF-8 bytes) in `mode`: on a terminal, every control
-/// character but LF and CR (those have their own escapes), and the bidirectional overrides.
+/// character but LF and CR (those have their own escapes), and what shows nothing or moves
+/// text: the bidirectional controls, and the invisible ones (zero-width spaces and joiners,
+/// the soft hyphen, fillers, variation selectors, tags, line and paragraph separators), with
+/// which two names that differ would read the same.
 pub(crate) fn needs_hex(c: char, mode: Escaping) -> bool {
-    mode == Escaping::Terminal
-        && ((c.is_control() && c != '\n' && c != '\r')
-            || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{feff}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    mode == Escaping::Terminal && ((c.is_control() && c != '\n' && c != '\r') || invisible(c))
+}
+
+/// Characters that show nothing (or reorder what follows) on a terminal or a CI page.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{ad}' | '\u{34f}' | '\u{61c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+        | '\u{180b}'..='\u{180f}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}'
+        | '\u{ffa0}' | '\u{fff0}'..='\u{fffb}' | '\u{1d173}'..='\u{1d17a}'
+        | '\u{e0000}'..='\u{e0fff}')
 }
 
 /// The form for people escapes what a CI runner would take as a workflow command.
@@ -280,11 +292,24 @@ mod tests {
             display("\u{9b}x\u{202e}".as_bytes()),
             r"\\xc2\x9bx\xe2\x80\xae"
         );
+        // Names that would read the same as `ab`: each invisible character escaped.
+        for (name, hex) in [
+            ("a\u{200b}b", r"\xe2\x80\x8b"),
+            ("a\u{ad}b", r"\xc2\xad"),
+            ("a\u{3164}b", r"\xe3\x85\xa4"),
+            ("a\u{e0001}b", r"\xf3\xa0\x80\x81"),
+            ("a\u{2028}b", r"\xe2\x80\xa8"),
+            ("a\u{fe0f}b", r"\xef\xb8\x8f"),
+        ] {
+            assert_eq!(display(name.as_bytes()), format!("\\a{hex}b"), "{name:?}");
+        }
+        assert_eq!(display("é漢😀".as_bytes()), "é漢😀");
         for name in [
             &b"::x::y"[..],
             b" ::x",
             b"a##[b]",
             "\u{9b}\u{202e}".as_bytes(),
+            "a\u{200d}\u{e0067}b".as_bytes(),
         ] {
             let mut v = Vec::new();
             push_name(name, true, Escaping::Terminal, &mut v);

@@ -123,6 +123,10 @@ impl Annotations {
     ) -> std::io::Result<()> {
         let mut md = format!("### {}\n\n", html(title));
         let shown: Vec<&(&str, u64)> = rows.iter().filter(|(_, n)| *n > 0).collect();
+        if shown.is_empty() {
+            md.push_str("No entry was verified.\n\n");
+            return append(path, &md);
+        }
         md.push_str("| ");
         for (label, _) in &shown {
             md.push_str(&format!("{label} | "));

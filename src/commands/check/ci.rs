@@ -192,6 +192,9 @@ pub(super) fn github_end(
         ("new", counts.new),
         ("moved", counts.moved),
         ("malformed", counts.malformed),
+        ("too long", counts.too_long),
+        ("duplicates", counts.duplicates),
+        ("other shards'", counts.other_shards),
     ];
     if let Err(e) = a.write_summary(&path, &title, &rows) {
         reporter.error(&format!(
