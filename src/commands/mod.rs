@@ -7,7 +7,6 @@ pub(crate) mod check;
 pub(crate) mod digest;
 pub(crate) mod docs;
 pub(crate) mod hash;
-mod man_extra;
 pub(crate) mod merge;
 
 use crate::cli::EngineArgs;

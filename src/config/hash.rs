@@ -130,8 +130,8 @@ pub fn hash(
 }
 
 /// `--format mtree`'s keywords; None for b3sum lines. A spec holds plain digests only (the
-/// keyword says the algorithm; nothing says a key, context or length), and is of one tree
-/// (`--update` and `--shard` of specs are not built yet: refused, not half done).
+/// keyword says the algorithm; nothing says a key, context or length) and describes the
+/// tree as it lies (links as links: not with -L).
 fn spec_keywords(args: &HashArgs, mode: &Mode) -> Result<Option<Keywords>, String> {
     if args.format != FormatArg::Mtree {
         return match args.keywords {

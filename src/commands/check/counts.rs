@@ -1,7 +1,7 @@
 //! The counts of a check run, and the two places they are said: the closing line on
 //! stderr and the JSON summary, with the same words.
 
-use super::rot::Cause;
+use super::bitrot::Cause;
 use super::verdict::{Problem, Settled, Verdict};
 use crate::names::nameset::Location;
 use crate::record::CheckSummary;

@@ -14,7 +14,7 @@ use crate::report::summary::plural;
 use crate::sys::cancel;
 
 /// What the passes left for the end.
-pub(super) struct Ended {
+pub(super) struct RunEnd {
     /// A manifest could not be read to its end.
     pub read_error: Option<String>,
     /// The missing entries' names could not be read again (said already).
@@ -28,7 +28,7 @@ pub(super) struct Ended {
     pub elapsed: Duration,
 }
 
-pub(super) fn finish(settings: &CheckSettings, run: Run, ended: Ended) -> crate::exit::Ended {
+pub(super) fn finish(settings: &CheckSettings, run: Run, ended: RunEnd) -> crate::exit::Ended {
     let Run {
         reporter,
         mut printer,
@@ -87,7 +87,7 @@ pub(super) fn finish(settings: &CheckSettings, run: Run, ended: Ended) -> crate:
     notes.extend(warnings(&counts, &printer));
     let found = counts.ok + counts.failed + counts.unreadable + counts.outside + counts.moved;
     if let (Some(first), true) = (&counts.first_missing, found == 0 && counts.missing > 0) {
-        notes.push(super::whereto::hint(first, &settings.manifests));
+        notes.push(super::missing_hint::hint(first, &settings.manifests));
     }
     if let Some(a) = &annotations {
         github_end(a, &counts, (settings, ended.shard), code, &reporter);

@@ -12,21 +12,21 @@
 //! (`spec`) and the same finish. The files here use each other, never this one.
 
 mod audit;
+mod bitrot;
 mod ci;
 mod counts;
 mod finish;
 mod missing;
+mod missing_hint;
+mod other_algorithm;
 mod plan;
 mod printer;
-mod probe;
-mod rot;
 mod run;
 mod signed;
 mod sink;
 mod source;
 mod spec;
 mod verdict;
-mod whereto;
 
 use std::time::Instant;
 
@@ -50,7 +50,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
     run.audit(&mut plan, &mut info);
     let reread = run.missing_held();
     run.reporter.finish();
-    let ended = finish::Ended {
+    let ended = finish::RunEnd {
         read_error: info.read_error.take(),
         reread_failed: reread.is_err(),
         entries: info.entries,

@@ -146,8 +146,8 @@ fn files_read(args: &CheckArgs) -> Vec<(u64, u64)> {
 }
 
 /// Whether the manifest is a tree spec: `--format`, else the first bytes of the first
-/// manifest (peeked at, not consumed). A spec is checked alone, and not yet with `--audit`,
-/// `--shard`, `-z` or a key: refused here rather than half done.
+/// manifest (peeked at, not consumed). A spec describes one tree and is checked alone; its
+/// lines end with LF and its digests are plain ones: `-z` and BLAKE3 mode flags are refused.
 fn is_spec(args: &CheckSettings, readers: &mut [Box<dyn BufRead + Send>]) -> Result<bool, Fail> {
     let spec = match args.spec {
         Some(spec) => spec,
@@ -166,7 +166,8 @@ fn is_spec(args: &CheckSettings, readers: &mut [Box<dyn BufRead + Send>]) -> Res
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, what)) => Err(Fail::usage(format!(
-            "checking a tree spec (mtree): not with {what} (not built yet)"
+            "checking a tree spec (mtree): not with {what} (a spec describes one tree, in lines \
+             of plain digests)"
         ))),
         None => Ok(true),
     }

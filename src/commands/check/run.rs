@@ -6,13 +6,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use super::audit::{Tree, audit_tree, lies_beneath_cwd};
+use super::bitrot;
 use super::ci::annotations;
 use super::counts::Counts;
 use super::missing::MissingSet;
+use super::other_algorithm;
 use super::plan::Plan;
 use super::printer::Printer;
-use super::probe;
-use super::rot;
 use super::sink::Sink;
 use super::source::{ReadFlags, SourceInfo, read_manifests};
 use super::verdict::{Problem, Verdict};
@@ -41,7 +41,7 @@ impl Run {
     /// state bound to the manifest, in pass 1), and beside it the missing entries held back.
     pub(super) fn sink<'a>(
         &'a mut self,
-        recorded: Option<&'a mut rot::Recorded>,
+        recorded: Option<&'a mut bitrot::Recorded>,
     ) -> (Sink<'a, crate::output::Output>, &'a mut MissingSet) {
         let sink = Sink {
             printer: &mut self.printer,
@@ -84,10 +84,11 @@ impl Run {
     /// run stopped there).
     pub(super) fn pass1(&mut self, plan: &mut Plan) -> (SourceInfo, Option<String>) {
         let settings = &plan.settings;
-        let mut probe = probe::Probe::new(settings, &plan.mode, plan.engine.confine.clone());
+        let mut probe =
+            other_algorithm::Probe::new(settings, &plan.mode, plan.engine.confine.clone());
         let mut wrong_algorithm = None;
         // The state `hash --update` left beside the manifest, if bound to it: names bit rot.
-        let mut recorded = rot::Recorded::of(&settings.manifests);
+        let mut recorded = bitrot::Recorded::of(&settings.manifests);
         let flags = ReadFlags {
             allow_outside: settings.allow_outside,
             // The audited directory comes from the entries when --audit-root does not name it.

@@ -3,10 +3,10 @@
 
 use std::io::Write;
 
+use super::bitrot::Recorded;
 use super::counts::Counts;
 use super::missing::MissingSet;
 use super::printer::Printer;
-use super::rot::Recorded;
 use super::source::Item;
 use super::verdict::{Problem, Settled, Verdict, settle};
 use crate::config::check::CheckSettings;

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::rot::{Cause, Recorded};
+use super::bitrot::{Cause, Recorded};
 use super::source::Item;
 use crate::config::check::CheckSettings;
 use crate::hash::algo::Digest;

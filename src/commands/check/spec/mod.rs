@@ -86,7 +86,7 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
     let reread = run.missing_held();
     run.reporter.finish();
     let manifest = plan.settings.manifests.first().cloned().unwrap_or_default();
-    let ended = finish::Ended {
+    let ended = finish::RunEnd {
         read_error: read
             .error
             .map(|e| format!("{}: {e}", display(manifest.as_os_str().as_bytes()))),

@@ -8,7 +8,7 @@ use clap::CommandFactory;
 use std::path::Path;
 
 use crate::cli::{Cli, ManArgs};
-use crate::commands::man_extra;
+mod sections;
 use crate::exit::{Ended, Exit, Fail};
 use crate::output::write_whole;
 
@@ -61,7 +61,7 @@ fn man_dir(cmd: &clap::Command, dir: &Path) -> Ended {
 }
 
 /// A page: clap's sections (from the same definition as `--help`), then EXAMPLES, EXIT
-/// STATUS, the format in brief and SEE ALSO (`man_extra`), then the version.
+/// STATUS, the format in brief and SEE ALSO (`sections`), then the version.
 fn render(page: clap::Command, command: Option<&str>) -> Result<Vec<u8>, Fail> {
     let man = clap_mangen::Man::new(page.clone());
     let mut buf = Vec::new();
@@ -79,7 +79,7 @@ fn render(page: clap::Command, command: Option<&str>) -> Result<Vec<u8>, Fail> {
     if page.get_after_help().is_some() || page.get_after_long_help().is_some() {
         man.render_extra_section(&mut buf).map_err(fail)?;
     }
-    buf.extend_from_slice(man_extra::sections(command).as_bytes());
+    buf.extend_from_slice(sections::sections(command).as_bytes());
     if page.get_version().is_some() || page.get_long_version().is_some() {
         man.render_version_section(&mut buf).map_err(fail)?;
     }
