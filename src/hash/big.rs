@@ -1,22 +1,16 @@
 //! Big files (≥ 4 MiB): over every core when a core is free, read with `pread` into a
 //! per-thread buffer below `MAP_FROM` and through guarded memory maps from there on.
 //!
-//! Why these ways (each measured warm with interleaved runs, and cold after `drop_caches`):
+//! Why these ways (the measurements are in docs/performance.md, "How big files are read"):
 //! - One BLAKE3 file with a core to spare is cut into subtrees (`tree`), each core reading its
-//!   own region front to back. A cold disk then sees one sequential stream per core, as with
-//!   b3sum's whole-file map, while memory stays at one piece per core (1 GiB cold: 16 MiB
-//!   windows over rayon 1.11 × b3sum; subtrees 0.95–1.01 ×). With as many big files in flight
-//!   as cores (`biglane`), or for SHA-2 (sequential by nature), each file keeps to its thread.
-//! - Below `MAP_FROM` a file is read into a 128 KiB buffer that stays in the core's cache,
-//!   so BLAKE3 reads it from there; mapping it costs a map, page faults and an unmap (with a
-//!   TLB shootdown to the other core) per piece, and BLAKE3 reads from memory. Ten 50 MiB
-//!   files just written: 0.75–0.88 × the time of mapping them (read back cold: 1.08 ×); the
-//!   mixed tree 0.97 ×; peak RSS 11 MiB.
-//! - From `MAP_FROM` on, mapping is cheaper when the page cache holds the file in large
-//!   folios (as after a cold read): a 1 GiB file read back mapped took 0.96 × the time of
-//!   `pread`, 4 × 1 GiB 0.85 ×, as no byte is copied. Just-written files (small folios) are
-//!   the other way round (1 GiB: `pread` 0.71 × mapped); we keep maps for these sizes, where
-//!   b3sum's own whole-file map is what users compare with.
+//!   own region front to back: a cold disk sees one sequential stream per core, as with
+//!   b3sum's whole-file map, while memory stays at one piece per core. With as many big files
+//!   in flight as cores (`biglane`), or for SHA-2 (sequential by nature), each file keeps to
+//!   its thread.
+//! - Below `MAP_FROM` a file is read into a buffer that stays in the core's cache; mapping it
+//!   would cost a map, page faults and an unmap (a TLB shootdown) per piece.
+//! - From `MAP_FROM` on, mapping is cheaper when the page cache holds the file in large folios
+//!   (as after a cold read), and it is what users compare with (b3sum maps whole files).
 //! - A truncation under a map becomes "changed" instead of a crash (`mapguard`); a fstat per
 //!   piece stops a long read as soon as the file changes; the cancel flag is polled per read.
 

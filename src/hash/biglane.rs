@@ -5,9 +5,8 @@
 //! (needed when a single file is all there is), but each call hands work to the rayon pool and
 //! waits for it: the pool's threads go idle and are woken again at every window. With as many
 //! big files in flight as there are cores, plain single-threaded `update` on each file's own
-//! thread keeps every core busy with no hand-off at all. A standalone program on 4 × 1 GiB
-//! (2 cores, warm cache, 16 MiB windows) measured it: one file at a time through rayon ran
-//! 1.08 × b3sum, two files at a time single-threaded 0.87 ×.
+//! thread keeps every core busy with no hand-off at all (docs/performance.md, "How big files
+//! are read").
 //!
 //! So: at most one big file per core is admitted (with every core busy, more would not run
 //! any sooner, only hold more pieces in memory); a file that finds fewer big files in flight

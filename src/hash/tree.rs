@@ -2,14 +2,14 @@
 //!
 //! Why: on a cold disk the device needs several reads in flight, and the page cache's
 //! read-ahead follows one sequential stream per region. blake3's rayon path over a window
-//! spreads both cores over the *same* 16 MiB, so at every window both wait for the same
-//! faults; b3sum maps the whole file and its rayon split sends the cores to far-apart halves:
-//! two sequential streams (measured cold, 1 GiB: 16 MiB windows 1.11 × b3sum, the whole file
-//! mapped 1.02 ×). BLAKE3 is a tree, so the split can be made explicitly: the input is cut
-//! where blake3 itself cuts it (`left_subtree_len`), halves go to rayon's `join`, and a range
-//! of at most `leaf` bytes is one leaf, read by a caller's function into a hasher that knows
-//! its offset. Each core then walks its own region front to back through pieces of the
-//! leaf's size — two streams, and resident memory bounded by one piece per core.
+//! spreads every core over the *same* window, so all wait for the same faults; b3sum's
+//! whole-file map sends the cores to far-apart regions (docs/performance.md, "How big files
+//! are read", has the figures). BLAKE3 is a tree, so the split can be made explicitly: the
+//! input is cut where blake3 itself cuts it (`left_subtree_len`), halves go to rayon's
+//! `join`, and a range of at most `leaf` bytes is one leaf, read by a caller's function into a
+//! hasher that knows its offset. Each core then walks its own region front to back through
+//! pieces of the leaf's size — one stream per core, and resident memory bounded by one piece
+//! per core.
 //!
 //! The chaining values are merged as blake3 merges them (`hazmat`); tests compare with
 //! `blake3::hash`, `keyed_hash`, `derive_key` and extended output for sizes around the cuts.
