@@ -332,3 +332,74 @@ fn only_the_plans_and_config_read_the_cli_types() {
         "files of command folders that read crate::cli (only plans and config may)"
     );
 }
+
+/// Lines a function may span, from its signature to its closing brace (clippy's
+/// `too_many_lines` counts code lines only; this counts what a reader scrolls through).
+const MAX_FN_LINES: usize = 80;
+
+/// The functions of `text` longer than [`MAX_FN_LINES`]: (name, lines). Braces are counted
+/// as they come (the code base keeps braces in strings balanced or out of long functions).
+fn long_functions(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut long = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(at) = words.iter().position(|w| *w == "fn") else {
+            continue;
+        };
+        let before_ok = words[..at]
+            .iter()
+            .all(|w| w.starts_with("pub") || ["async", "const", "unsafe"].contains(w));
+        let Some(name) = words.get(at + 1).filter(|_| before_ok) else {
+            continue;
+        };
+        let mut depth = 0i64;
+        let mut opened = false;
+        for (j, body) in lines.iter().enumerate().skip(i) {
+            for c in body.chars() {
+                match c {
+                    '{' => (depth, opened) = (depth + 1, true),
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if opened && depth == 0 {
+                if j - i + 1 > MAX_FN_LINES {
+                    let name: String = name
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    long.push((name, j - i + 1));
+                }
+                break;
+            }
+            if !opened && body.trim_end().ends_with(';') {
+                break;
+            }
+        }
+    }
+    long
+}
+
+#[test]
+fn no_function_spans_more_than_a_screen() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    rust_files(&root.join("tests"), &mut files);
+    let mut long = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (name, n) in long_functions(&text) {
+            long.push(format!(
+                "{}: {name}: {n} lines",
+                file.strip_prefix(root).unwrap().display()
+            ));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FN_LINES} lines:\n{}",
+        long.join("\n")
+    );
+}

@@ -161,11 +161,12 @@ fn ssh_signatures_of_each_key_type_verify_and_name_the_signer() {
     }
 }
 
-#[test]
-fn each_signer_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_decides() {
-    let env = signed_by_alice();
+/// Allowed-signers files for alice's key: `wild` (a pattern with a negation), `expired`,
+/// `future`, `spaces` (other namespaces), `broken` (a malformed option), `allowed` (alice,
+/// and bob with carol's key) and `mended` (a malformed line, then a good one).
+fn allowed_signers_files(env: &TestEnv) {
     let alice = std::fs::read_to_string(env.root().join("alice.pub")).unwrap();
-    let carol = ssh_key(&env, "carol", "ed25519");
+    let carol = ssh_key(env, "carol", "ed25519");
     for (name, options) in [
         ("wild", "*@example.com,!mallory@example.com"),
         ("expired", "alice@example.com valid-before=\"20200101Z\""),
@@ -184,6 +185,12 @@ fn each_signer_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_decid
         "mended",
         format!("alice@example.com valid-before=20200101 {alice}alice@example.com {alice}"),
     );
+}
+
+#[test]
+fn each_signer_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_decides() {
+    let env = signed_by_alice();
+    allowed_signers_files(&env);
     // Accepted: listed, by wildcard only, after a malformed line; ssh-keygen agrees.
     for (allowed, signer) in [
         ("allowed", "alice@example.com"),
@@ -296,6 +303,13 @@ fn each_signature_refusal_is_one_line_before_any_file_is_opened_as_ssh_keygen_de
         &["--namespace", "file"],
     ));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// A manifest changed by one byte, the signature of another manifest, a truncated, empty
+/// or missing signature: each refused in one line before any file is opened.
+#[test]
+fn a_changed_manifest_or_a_broken_signature_is_one_line_before_any_file_is_opened() {
+    let env = signed_by_alice();
     ssh_sign(&env, "alice", "b3tree", "dist.b3");
     let signed = std::fs::read(env.root().join("dist.b3")).unwrap();
     // One byte of the manifest changed (a digest's last hex digit).
@@ -453,6 +467,13 @@ fn minisign(env: &TestEnv, key: &str, extra: &[&str]) {
     );
 }
 
+/// The key ID minisign gives the public key in `file` (its comment line's last word).
+fn minisign_key_id(env: &TestEnv, file: &str) -> String {
+    let text = std::fs::read_to_string(env.root().join(file)).unwrap();
+    let comment = text.lines().next().unwrap();
+    comment.rsplit(' ').next().unwrap().to_string()
+}
+
 #[test]
 fn minisign_signatures_verify_show_the_trusted_comment_and_refuse_before_any_open() {
     let env = TestEnv::new();
@@ -478,15 +499,7 @@ fn minisign_signatures_verify_show_the_trusted_comment_and_refuse_before_any_ope
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // The key ID as minisign names it, in the refusal for another key.
-    let pub_text = std::fs::read_to_string(env.root().join("release.pub")).unwrap();
-    let id = pub_text
-        .lines()
-        .next()
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_string();
+    let id = minisign_key_id(&env, "release.pub");
     assert_refused_untouched(
         &env,
         &["check", "--minisign-key", "other.pub", "dist.b3"],

@@ -61,15 +61,8 @@ pub fn open_stepwise(
     if todo.is_empty() {
         return open_at(Some(root), b".", &mut cstr, flags);
     }
-    // One plain component that is not a symlink cannot lead out: one system call, as with
-    // openat2 (most opens in a tree are of this kind, from the cached parent directory).
-    if let [only] = &todo[..] {
-        if only != b".." && flags & libc::O_PATH == 0 {
-            match open_at(Some(root), only, &mut cstr, flags | libc::O_NOFOLLOW) {
-                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
-                other => return other,
-            }
-        }
+    if let Some(opened) = open_one(root, &todo, &mut cstr, flags) {
+        return opened;
     }
     while let Some(comp) = todo.pop() {
         if comp == b".." {
@@ -94,12 +87,7 @@ pub fn open_stepwise(
             if !follow || links > MAX_LINKS {
                 return Err(io::Error::from_raw_os_error(libc::ELOOP));
             }
-            // An O_PATH descriptor of a symlink with an empty path (Linux ≥ 2.6.39).
-            let target = rustix::fs::readlinkat(&node, c"", Vec::new())?.into_bytes();
-            if target.starts_with(b"/") {
-                return Err(exdev());
-            }
-            todo.extend(components(&target).rev());
+            todo.extend(link_components(&node)?);
             continue;
         }
         let is_dir = kind == FileType::Directory;
@@ -128,6 +116,37 @@ pub fn open_stepwise(
     Err(io::Error::from_raw_os_error(libc::ENOENT))
 }
 
+/// One plain component that is not a symlink cannot lead out: opened with one system call,
+/// as openat2 would (most opens in a tree are of this kind, from the cached parent
+/// directory). None when the path is not one such component (or is a symlink after all).
+fn open_one(
+    root: BorrowedFd<'_>,
+    todo: &[Vec<u8>],
+    cstr: &mut Vec<u8>,
+    flags: libc::c_int,
+) -> Option<io::Result<OwnedFd>> {
+    let [only] = todo else {
+        return None;
+    };
+    if only == b".." || flags & libc::O_PATH != 0 {
+        return None;
+    }
+    match open_at(Some(root), only, cstr, flags | libc::O_NOFOLLOW) {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => None,
+        other => Some(other),
+    }
+}
+
+/// The components of the symlink `node` (an O_PATH descriptor: read with an empty path,
+/// Linux ≥ 2.6.39), last first, to be pushed on the stack of those still to walk; an
+/// absolute target leads out (EXDEV).
+fn link_components(node: &OwnedFd) -> io::Result<impl Iterator<Item = Vec<u8>>> {
+    let target = rustix::fs::readlinkat(node, c"", Vec::new())?.into_bytes();
+    if target.starts_with(b"/") {
+        return Err(io::Error::from_raw_os_error(libc::EXDEV));
+    }
+    Ok(components(&target).rev().collect::<Vec<_>>().into_iter())
+}
 fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = Vec<u8>> + '_ {
     path.split(|&b| b == b'/')
         .filter(|c| !c.is_empty() && *c != b".")

@@ -95,29 +95,24 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The axes' extent: the most jobs (at least 2), the top of the y axis (room above the
+/// highest error bar), and the job counts measured (the x axis's ticks).
+fn extent(series: &[(String, Vec<Point>)]) -> (u32, f64, Vec<f64>) {
+    let points = || series.iter().flat_map(|(_, p)| p.iter());
+    let max_jobs = points().map(|p| p.jobs).max().unwrap_or(1).max(2);
+    let y_max = points().map(|p| p.max).fold(0.0f64, f64::max).max(1.0) * 1.15;
+    let mut ticks: Vec<f64> = points().map(|p| f64::from(p.jobs)).collect();
+    ticks.sort_by(f64::total_cmp);
+    ticks.dedup();
+    (max_jobs, y_max, ticks)
+}
+
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     title: &str,
     series: &[(String, Vec<Point>)],
 ) -> Result<(), String> {
-    let max_jobs = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|p| p.jobs))
-        .max()
-        .unwrap_or(1)
-        .max(2);
-    let y_max = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|p| p.max))
-        .fold(0.0f64, f64::max)
-        .max(1.0)
-        * 1.15;
-    let mut ticks: Vec<f64> = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|p| f64::from(p.jobs)))
-        .collect();
-    ticks.sort_by(f64::total_cmp);
-    ticks.dedup();
+    let (max_jobs, y_max, ticks) = extent(series);
     let err = |e: &dyn std::fmt::Display| format!("cannot draw the plot: {e}");
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let root = root

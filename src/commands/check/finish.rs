@@ -10,6 +10,7 @@ use super::printer::Printer;
 use super::run::Run;
 use crate::config::check::CheckSettings;
 use crate::exit::{Exit, Fail};
+use crate::report::stderr::Reporter;
 use crate::report::summary::plural;
 use crate::sys::cancel;
 
@@ -43,17 +44,7 @@ pub(super) fn finish(settings: &CheckSettings, run: Run, ended: RunEnd) -> crate
         seconds: ended.elapsed.as_secs_f64(),
     };
     if cancel::was_interrupted() {
-        // A JSON stream still ends with its summary (`"interrupted": true`), if stdout takes it.
-        if settings.json {
-            printer.json_line(&counts.record(false));
-            let _ = printer.finish();
-        }
-        let written = junit.end(&["interrupted: stopped before every entry was verified"]);
-        if let Err(e) = written {
-            reporter.error(&e.message);
-        }
-        reporter.error("interrupted");
-        return Ok(Exit::Interrupted);
+        return interrupted(settings, (&mut printer, &counts), &mut junit, &reporter);
     }
     if let Err(e) = printer.finish() {
         let fail = Fail::unwritten("stdout", &e);
@@ -108,6 +99,25 @@ pub(super) fn finish(settings: &CheckSettings, run: Run, ended: RunEnd) -> crate
     // with status 2 (its CI page would show nothing, or an older report).
     junit.end(&reasons.iter().map(String::as_str).collect::<Vec<_>>())?;
     Ok(code)
+}
+
+/// A run stopped by a signal: the JSON stream still ends with its summary (`"interrupted":
+/// true`) if stdout takes it, and the report says so.
+fn interrupted(
+    settings: &CheckSettings,
+    (printer, counts): (&mut Printer, &Counts),
+    junit: &mut Report,
+    reporter: &Reporter,
+) -> crate::exit::Ended {
+    if settings.json {
+        printer.json_line(&counts.record(false));
+        let _ = printer.finish();
+    }
+    if let Err(e) = junit.end(&["interrupted: stopped before every entry was verified"]) {
+        reporter.error(&e.message);
+    }
+    reporter.error("interrupted");
+    Ok(Exit::Interrupted)
 }
 
 /// Why the run fails beyond its entries' verdicts: no entry at all, lines refused for their

@@ -60,12 +60,7 @@ impl Plan {
             .map_err(Fail::usage)?;
         let roots = roots(args);
         if settings.update {
-            if let Some(why) = update::order_problem(&roots) {
-                return Err(Fail::usage(format!(
-                    "--update reads its state in canonical order: {why} (give PATHs in that \
-                     order and not inside one another, or hash one directory with -C DIR)"
-                )));
-            }
+            in_canonical_order(&roots)?;
         }
         let mut output =
             open_output(settings.output.as_deref(), &roots, env).map_err(Fail::fatal)?;
@@ -77,16 +72,12 @@ impl Plan {
         let output_real = output.own_path();
         let update = match (settings.update, &output_real) {
             (false, _) => None,
-            (true, None) => {
-                return Err(Fail::usage(
-                    "--update keeps its state beside the manifest: -o must name a regular file",
-                ));
-            }
-            (true, Some(real)) => {
-                let options = update::options_text(args, &roots, settings.shard, &settings.mode);
-                let notice = &mut |n: String| say(format_args!("{n}"));
-                Some(update::prepare(real, &options, wall_start, notice).map_err(Fail::fatal)?)
-            }
+            (true, real) => Some(prepare_update(
+                (args, &settings),
+                &roots,
+                real.as_deref(),
+                wall_start,
+            )?),
         };
         if settings.spec.is_some() {
             one_directory(&roots)?;
@@ -261,4 +252,32 @@ fn lies_inside(path: &Path, root: &Path) -> bool {
     };
     dir.join(path.file_name().unwrap_or_default())
         .starts_with(root)
+}
+
+/// `--update` reads its state as a cursor: the roots must come in canonical order.
+fn in_canonical_order(roots: &[PathBuf]) -> Result<(), Fail> {
+    match update::order_problem(roots) {
+        None => Ok(()),
+        Some(why) => Err(Fail::usage(format!(
+            "--update reads its state in canonical order: {why} (give PATHs in that order and \
+             not inside one another, or hash one directory with -C DIR)"
+        ))),
+    }
+}
+
+/// `--update`'s state, prepared beside the manifest `real` (`-o`'s file, symlinks followed).
+fn prepare_update(
+    (args, settings): (&HashArgs, &HashSettings),
+    roots: &[PathBuf],
+    real: Option<&Path>,
+    wall_start: SystemTime,
+) -> Result<(Update, Sources), Fail> {
+    let Some(real) = real else {
+        return Err(Fail::usage(
+            "--update keeps its state beside the manifest: -o must name a regular file",
+        ));
+    };
+    let options = update::options_text(args, roots, settings.shard, &settings.mode);
+    let notice = &mut |n: String| say(format_args!("{n}"));
+    update::prepare(real, &options, wall_start, notice).map_err(Fail::fatal)
 }

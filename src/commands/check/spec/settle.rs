@@ -81,33 +81,46 @@ pub(super) fn settle<W: std::io::Write>(
     if item.entry.get("gname").is_some() {
         observed.gname = tally.owners.group(meta.gid).map(<[u8]>::to_vec);
     }
-    let compared = compare(&item.entry, &observed);
-    tally.count_unknown(&compared.unknown);
-    let mut differences: Vec<String> = compared.differences.iter().map(|d| d.to_string()).collect();
-    // Another type of file has no content to compare (its type is the difference).
-    let type_differs = (compared.differences.iter()).any(|d| matches!(d, Difference::Type { .. }));
-    if !type_differs {
-        match content(&item, actual.as_deref(), only(settings)) {
-            ContentVerdict::Same => {
-                let chosen = item.digest.as_ref().map(|d| d.0);
-                let others = (item.entry.pairs())
-                    .any(|(k, _)| digest_algo(k).is_some_and(|a| Some(a) != chosen));
-                tally.other_digests += u64::from(others);
-            }
-            ContentVerdict::Unclaimed => {
-                if observed.kind == FileKind::File && differences.is_empty() {
-                    tally.no_digest += 1;
-                }
-            }
-            ContentVerdict::Not(why) => differences.push(why),
-        }
-    }
+    let differences = differences(&item, &observed, actual.as_deref(), (settings, tally));
     let v = if differences.is_empty() {
         Verdict::Ok
     } else {
         Verdict::Differs(differences)
     };
     verdict(sink, &name, &item, v, actual);
+}
+
+/// Every way what stands at the entry's name differs from the entry: its keywords, then
+/// its content claim (the digest read is `actual`); what was not compared is tallied.
+fn differences(
+    item: &SpecItem,
+    observed: &Observed,
+    actual: Option<&str>,
+    (settings, tally): (&CheckSettings, &mut Tally),
+) -> Vec<String> {
+    let compared = compare(&item.entry, observed);
+    tally.count_unknown(&compared.unknown);
+    let mut differences: Vec<String> = compared.differences.iter().map(|d| d.to_string()).collect();
+    // Another type of file has no content to compare (its type is the difference).
+    let type_differs = (compared.differences.iter()).any(|d| matches!(d, Difference::Type { .. }));
+    if type_differs {
+        return differences;
+    }
+    match content(item, actual, only(settings)) {
+        ContentVerdict::Same => {
+            let chosen = item.digest.as_ref().map(|d| d.0);
+            let others = (item.entry.pairs())
+                .any(|(k, _)| digest_algo(k).is_some_and(|a| Some(a) != chosen));
+            tally.other_digests += u64::from(others);
+        }
+        ContentVerdict::Unclaimed => {
+            if observed.kind == FileKind::File && differences.is_empty() {
+                tally.no_digest += 1;
+            }
+        }
+        ContentVerdict::Not(why) => differences.push(why),
+    }
+    differences
 }
 
 /// What an entry's content claim comes to, once its other keywords hold.
