@@ -7,9 +7,11 @@ use globset::GlobSet;
 
 use crate::cli::{FormatArg, HashArgs};
 use crate::hash::algo::Mode;
+
 use crate::manifest::mtree_write::Keywords;
 use crate::manifest::write::{Format, Shape};
-use crate::names::escape::Escaping;
+use crate::names::escape::{Escaping, display};
+use crate::names::order::canonical_cmp;
 use crate::report::stderr::ProgressMode;
 
 /// What `hash` does, as plain values.
@@ -160,4 +162,76 @@ fn spec_keywords(args: &HashArgs, mode: &Mode) -> Result<Option<Keywords>, Strin
         .as_deref()
         .map_or(Ok(Keywords::default()), Keywords::parse)
         .map(Some)
+}
+
+/// The options of [`options_text`], in the order they are written. Not the working
+/// directory: names are relative to it, so a tree moved with its manifest (or the same
+/// command run from another checkout) has the same names, and each file's recorded facts
+/// (inode, filesystem, times) decide whether its digest still holds.
+#[derive(serde::Serialize)]
+struct StateOptions<'a> {
+    paths: Vec<String>,
+    exclude: &'a [String],
+    follow: bool,
+    one_file_system: bool,
+    max_depth: Option<usize>,
+    read_devices: bool,
+    shard: Option<(u64, u64)>,
+    files_from: bool,
+    mode: String,
+    /// `--format mtree`: names are relative to the one PATH. Absent for digest manifests,
+    /// so that their states written before it stay valid.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tree_spec: bool,
+}
+
+/// The options a state is valid for: everything that shapes the names or the digests. A
+/// state written under other options is not used.
+pub fn options_text(
+    args: &HashArgs,
+    roots: &[PathBuf],
+    shard: Option<(u64, u64)>,
+    mode: &Mode,
+) -> Vec<u8> {
+    let paths: Vec<String> = roots
+        .iter()
+        .map(|p| display(p.as_os_str().as_encoded_bytes()))
+        .collect();
+    let value = StateOptions {
+        paths,
+        exclude: &args.walk.exclude,
+        follow: args.walk.follow,
+        one_file_system: args.walk.one_file_system,
+        max_depth: args.walk.max_depth,
+        read_devices: args.walk.read_devices,
+        shard,
+        files_from: args.files_from.is_some(),
+        mode: mode.fingerprint(),
+        tree_spec: args.format == FormatArg::Mtree,
+    };
+    serde_json::to_vec(&value).unwrap_or_default()
+}
+
+/// `--update` reads its state in canonical order, so several PATHs must come in that order,
+/// none inside another (as for `--digest`). The first pair that breaks it, if any.
+pub fn order_problem(roots: &[PathBuf]) -> Option<String> {
+    roots.windows(2).find_map(|w| {
+        let (a, b) = (
+            w[0].as_os_str().as_encoded_bytes(),
+            w[1].as_os_str().as_encoded_bytes(),
+        );
+        let inside = w[1].starts_with(&w[0]) || w[0].starts_with(&w[1]) || a == b".";
+        (inside || canonical_cmp(a, b) != std::cmp::Ordering::Less)
+            .then(|| format!("{} comes after {}", display(b), display(a)))
+    })
+}
+
+/// How a key of [`options_text`] is named to people: the flag it stands for.
+pub fn option_flag(key: &str) -> String {
+    match key {
+        "paths" => "PATHs".into(),
+        "mode" => "the digest mode (--algo, -l, --keyed, --derive-key)".into(),
+        "cwd" => "the working directory".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
 }

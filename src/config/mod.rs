@@ -9,7 +9,7 @@ pub mod check;
 mod hash;
 mod shard;
 
-pub use hash::{HashSettings, hash};
+pub use hash::{HashSettings, hash, option_flag, options_text, order_problem};
 pub use shard::shard;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};

@@ -18,9 +18,15 @@
 //! ends its file's records there; records must come in canonical order; a record is used
 //! only when the file's facts still match it and it is not "racy" (see
 //! `facts::trusted_times`). The digest of every file not matched is read.
+//!
+//! One `--update` run is a `session`: prepared before the walk, fed each digest, committed
+//! (or kept for the next run) at the end. Which options a state must have been written for
+//! is the command's to say (`options::Wanted`): nothing here knows a flag.
 
 pub(crate) mod files;
 pub(crate) mod line;
 pub(crate) mod open;
+pub(crate) mod options;
 pub(crate) mod read;
+pub(crate) mod session;
 pub(crate) mod write;

@@ -12,6 +12,7 @@ use crate::manifest::read::MAX_LINE;
 use crate::names::order::canonical_cmp;
 use crate::state::line::{self, MAGIC};
 use crate::state::open::open_ours;
+use crate::state::options::{Wanted, differences};
 
 /// Longest line a state file may hold: a manifest line's limit plus the record's fields.
 const LIMIT: u64 = MAX_LINE as u64 + 256;
@@ -60,46 +61,11 @@ fn next_line(reader: &mut impl BufRead, into: &mut Vec<u8>, line_no: u64) -> Res
     Ok(true)
 }
 
-/// Which options differ between the `written` and `wanted` options texts (JSON objects):
-/// `--exclude: ["*.o"] then, [] now`, each named as its flag. Texts that are not both
-/// objects are "unknown options".
-fn differences(written: &[u8], wanted: &[u8]) -> String {
-    use serde_json::{Map, Value};
-    let object = |text: &[u8]| match serde_json::from_slice::<Value>(text) {
-        Ok(Value::Object(m)) => Some(m),
-        _ => None,
-    };
-    let (Some(then), Some(now)) = (object(written), object(wanted)) else {
-        return "unknown options".into();
-    };
-    let absent = Value::Null;
-    let get = |m: &Map<String, Value>, k: &str| m.get(k).unwrap_or(&absent).clone();
-    let mut keys: Vec<&String> = then.keys().collect();
-    keys.extend(now.keys().filter(|k| !then.contains_key(*k)));
-    keys.into_iter()
-        .filter_map(|key| {
-            let (a, b) = (get(&then, key), get(&now, key));
-            (a != b).then(|| format!("{}: {a} then, {b} now", flag(key)))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// The flag an options key stands for.
-fn flag(key: &str) -> String {
-    match key {
-        "paths" => "PATHs".into(),
-        "mode" => "the digest mode (--algo, -l, --keyed, --derive-key)".into(),
-        "cwd" => "the working directory".into(),
-        other => format!("--{}", other.replace('_', "-")),
-    }
-}
-
 impl StateReader {
     /// Opens `path` and checks its header: a state file of this format, written for
     /// `options` (any options when None: `check` only compares recorded facts with the
     /// files it reads). `Ok(None)` if there is no such file; `Err` says why it is not used.
-    pub fn open(path: &Path, options: Option<&[u8]>) -> Result<Option<StateReader>, String> {
+    pub fn open(path: &Path, options: Option<&Wanted>) -> Result<Option<StateReader>, String> {
         let file = match open_ours(path) {
             Ok(Some(f)) => f,
             Ok(None) => return Ok(None),
@@ -133,7 +99,7 @@ impl StateReader {
         let opts = header("options")?;
         r.started = started.ok_or("has no valid started line")?;
         let written = opts.strip_prefix(b"options ");
-        if let Some(wanted) = options.filter(|o| written != Some(*o)) {
+        if let Some(wanted) = options.filter(|o| written != Some(o.text)) {
             return Err(format!(
                 "was written for other options ({})",
                 differences(written.unwrap_or_default(), wanted)
@@ -355,7 +321,7 @@ mod tests {
             (b"z", known(4, 100)),
         ];
         let path = write_state(dir.path(), &recs, 1000, b"");
-        let mut r = StateReader::open(&path, Some(b"o")).unwrap().unwrap();
+        let mut r = StateReader::open(&path, Some(&raw(b"o"))).unwrap().unwrap();
         assert_eq!(r.find(b"0"), None);
         assert_eq!(r.find(b"a"), Some(known(1, 100)));
         assert_eq!(r.find(b"a/a"), None);
@@ -372,14 +338,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let recs: Vec<(&[u8], Known)> = vec![(b"b", known(1, 1)), (b"a", known(2, 1))];
         let path = write_state(dir.path(), &recs, 1000, b"garbage\n");
-        let mut r = StateReader::open(&path, Some(b"o")).unwrap().unwrap();
+        let mut r = StateReader::open(&path, Some(&raw(b"o"))).unwrap().unwrap();
         assert_eq!(r.find(b"a"), None);
         assert_eq!(r.find(b"b"), Some(known(1, 1)));
         assert_eq!(r.find(b"c"), None);
         assert_eq!(r.problem(), Some("line 5: out of canonical order"));
         // A torn tail: the sealed block before it is good.
         let torn = write_state(dir.path(), &recs[..1], 1000, b"0123");
-        let mut r = StateReader::open(&torn, Some(b"o")).unwrap().unwrap();
+        let mut r = StateReader::open(&torn, Some(&raw(b"o"))).unwrap().unwrap();
         assert!(r.find(b"b").is_some());
         assert_eq!(r.find(b"c"), None);
         assert_eq!(r.problem(), Some("line 6: torn (no end of line)"));
@@ -394,7 +360,7 @@ mod tests {
         let at = bytes.windows(2).position(|w| w == b" b").unwrap() + 1;
         bytes[at] = b'x';
         std::fs::write(&path, &bytes).unwrap();
-        let mut r = StateReader::open(&path, Some(b"o")).unwrap().unwrap();
+        let mut r = StateReader::open(&path, Some(&raw(b"o"))).unwrap().unwrap();
         assert_eq!(r.find(b"a"), None);
         assert_eq!(r.find(b"c"), None);
         assert_eq!(r.problem(), Some("lines 4-6: checksum mismatch"));
@@ -402,7 +368,7 @@ mod tests {
         let mut tail = Vec::new();
         line::record(b"z", &known(9, 1), &mut tail);
         let path = write_state(dir.path(), &good[..2], 1000, &tail);
-        let mut r = StateReader::open(&path, Some(b"o")).unwrap().unwrap();
+        let mut r = StateReader::open(&path, Some(&raw(b"o"))).unwrap().unwrap();
         assert!(r.find(b"b").is_some());
         assert_eq!(r.find(b"z"), None);
         assert!(
@@ -412,15 +378,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_options_that_differ_are_named_by_their_flags() {
-        let then = br#"{"cwd":"/a","paths":["t"],"exclude":[],"max_depth":null}"#;
-        let now = br#"{"paths":["t"],"exclude":["*.o"],"max_depth":2}"#;
-        assert_eq!(
-            differences(then, now),
-            r#"the working directory: "/a" then, null now; --exclude: [] then, ["*.o"] now; --max-depth: null then, 2 now"#
-        );
-        assert_eq!(differences(b"x", now), "unknown options");
+    /// Options named as they are keyed.
+    fn raw(text: &[u8]) -> Wanted<'_> {
+        Wanted {
+            text,
+            name: str::to_string,
+        }
     }
 
     #[test]
@@ -428,20 +391,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write_state(dir.path(), &[], 1000, b"");
         assert!(
-            StateReader::open(&path, Some(b"other"))
+            StateReader::open(&path, Some(&raw(b"other")))
                 .err()
                 .unwrap()
                 .contains("other options")
         );
         std::fs::write(&path, "hello\n").unwrap();
-        assert!(StateReader::open(&path, Some(b"o")).is_err());
+        assert!(StateReader::open(&path, Some(&raw(b"o"))).is_err());
         assert!(
-            StateReader::open(&dir.path().join("none"), Some(b"o"))
+            StateReader::open(&dir.path().join("none"), Some(&raw(b"o")))
                 .unwrap()
                 .is_none()
         );
         std::os::unix::fs::symlink(&path, dir.path().join("l")).unwrap();
-        let e = StateReader::open(&dir.path().join("l"), Some(b"o"))
+        let e = StateReader::open(&dir.path().join("l"), Some(&raw(b"o")))
             .err()
             .unwrap();
         assert!(e.contains("symlink"), "{e}");

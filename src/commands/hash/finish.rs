@@ -9,7 +9,6 @@ use indicatif::HumanBytes;
 
 use crate::commands::Walked;
 use crate::commands::hash::sink::Sink;
-use crate::commands::hash::update::Update;
 use crate::config::HashSettings;
 use crate::exit::{Ended, Exit, Fail};
 use crate::manifest::write::ManifestWriter;
@@ -18,6 +17,7 @@ use crate::record::{HashSummary, UpdateCounts};
 use crate::report::stderr::Reporter;
 use crate::report::summary::{Summary, plural};
 use crate::state::files::Seen;
+use crate::state::session::Update;
 use crate::sys::cancel;
 
 /// What the engine handed back.

@@ -9,7 +9,6 @@ mod finish;
 mod list;
 mod plan;
 mod sink;
-mod update;
 
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};

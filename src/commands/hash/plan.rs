@@ -9,7 +9,6 @@ use std::time::SystemTime;
 
 use crate::cli::HashArgs;
 use crate::commands::hash::list::{self, List};
-use crate::commands::hash::update::{self, Sources, Update};
 use crate::commands::{engine_config, read_key};
 use crate::config::{self, Env, HashSettings};
 use crate::exit::Fail;
@@ -17,6 +16,8 @@ use crate::output::{Output, Target};
 use crate::pipeline::engine::EngineConfig;
 use crate::report::stderr::say;
 use crate::state::files::{Place, ids_of};
+use crate::state::options::Wanted;
+use crate::state::session::{self, Sources, Update};
 use crate::walk::WalkConfig;
 
 /// What a `hash` run is, before it starts.
@@ -172,7 +173,7 @@ fn roots(args: &HashArgs) -> Vec<PathBuf> {
 /// The walk leaves out the run's own files: the -o file and, by identity, the files that
 /// belong to it — state, journals, `.partial` (with or without `--update`, so that both
 /// runs hash the same files) — however a PATH or a listed entry spells them; and the same
-/// by path (this run's journal, created by `update::prepare`, is among them, named once
+/// by path (this run's journal, created by `session::prepare`, is among them, named once
 /// more so that leaving it out does not hang on the listing).
 fn leave_out_own(
     walk: WalkConfig,
@@ -256,7 +257,7 @@ fn lies_inside(path: &Path, root: &Path) -> bool {
 
 /// `--update` reads its state as a cursor: the roots must come in canonical order.
 fn in_canonical_order(roots: &[PathBuf]) -> Result<(), Fail> {
-    match update::order_problem(roots) {
+    match config::order_problem(roots) {
         None => Ok(()),
         Some(why) => Err(Fail::usage(format!(
             "--update reads its state in canonical order: {why} (give PATHs in that order and \
@@ -277,7 +278,11 @@ fn prepare_update(
             "--update keeps its state beside the manifest: -o must name a regular file",
         ));
     };
-    let options = update::options_text(args, roots, settings.shard, &settings.mode);
+    let options = config::options_text(args, roots, settings.shard, &settings.mode);
+    let wanted = Wanted {
+        text: &options,
+        name: config::option_flag,
+    };
     let notice = &mut |n: String| say(format_args!("{n}"));
-    update::prepare(real, &options, wall_start, notice).map_err(Fail::fatal)
+    session::prepare(real, &wanted, wall_start, notice).map_err(Fail::fatal)
 }

@@ -6,7 +6,6 @@ use std::io;
 use std::sync::Arc;
 
 use crate::commands::hash::list::{self, List};
-use crate::commands::hash::update::{Sources, Update};
 use crate::commands::{Walked, list_into, walk_into};
 use crate::config::HashSettings;
 use crate::exit::Fail;
@@ -20,6 +19,7 @@ use crate::pipeline::job::Done;
 use crate::pipeline::queue::Feeder;
 use crate::report::stderr::Reporter;
 use crate::report::summary::Summary;
+use crate::state::session::{Sources, Update};
 use crate::sys::open::Confine;
 use crate::sys::roots::Roots;
 use crate::tree_digest::{TreeDigest, shard_of};

@@ -1,4 +1,6 @@
-//! `hash --update`: the state and journals beside the manifest, wired into a hash run.
+//! `hash --update`'s session: the state and journals beside the manifest over one hash run
+//! (prepared by the plan, fed by the sink, committed or kept by the finish). What the state
+//! must have been written for (its options text) is the command's to say (`config::hash`).
 //!
 //! Before the walk: the sources of known digests are opened (journals of stopped runs,
 //! newest first, then the state if it is bound to the manifest now in place), and this
@@ -13,14 +15,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::cli::HashArgs;
-use crate::hash::algo::{Digest, Mode};
+use crate::hash::algo::Digest;
 use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::Action;
-use crate::names::escape::display;
-use crate::names::order::canonical_cmp;
 use crate::names::temp::remove_unlocked;
 use crate::state::files::{MAX_JOURNALS, Place, Seen, bound, create_journal, replaceable};
+use crate::state::options::Wanted;
 use crate::state::read::StateReader;
 use crate::state::write::Journal;
 
@@ -80,7 +80,7 @@ pub(crate) struct Update {
 /// created.
 pub(crate) fn prepare(
     real: &Path,
-    options: &[u8],
+    options: &Wanted,
     started: SystemTime,
     notice: &mut dyn FnMut(String),
 ) -> Result<(Update, Sources), String> {
@@ -131,7 +131,7 @@ pub(crate) fn prepare(
             if resumed == 1 { "is" } else { "are" }
         ));
     }
-    let mut journal = Journal::create(place.dir(), started, options)
+    let mut journal = Journal::create(place.dir(), started, options.text)
         .map_err(|e| format!("cannot create a journal in {}: {e}", place.dir().display()))?;
     create_journal(&place, &journals, |path| {
         journal
@@ -246,66 +246,4 @@ impl Update {
             .keep()
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
-}
-
-/// The options of [`options_text`], in the order they are written. Not the working
-/// directory: names are relative to it, so a tree moved with its manifest (or the same
-/// command run from another checkout) has the same names, and each file's recorded facts
-/// (inode, filesystem, times) decide whether its digest still holds.
-#[derive(serde::Serialize)]
-struct StateOptions<'a> {
-    paths: Vec<String>,
-    exclude: &'a [String],
-    follow: bool,
-    one_file_system: bool,
-    max_depth: Option<usize>,
-    read_devices: bool,
-    shard: Option<(u64, u64)>,
-    files_from: bool,
-    mode: String,
-    /// `--format mtree`: names are relative to the one PATH. Absent for digest manifests,
-    /// so that their states written before it stay valid.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    tree_spec: bool,
-}
-
-/// The options a state is valid for: everything that shapes the names or the digests. A
-/// state written under other options is not used.
-pub(crate) fn options_text(
-    args: &HashArgs,
-    roots: &[PathBuf],
-    shard: Option<(u64, u64)>,
-    mode: &Mode,
-) -> Vec<u8> {
-    let paths: Vec<String> = roots
-        .iter()
-        .map(|p| display(p.as_os_str().as_encoded_bytes()))
-        .collect();
-    let value = StateOptions {
-        paths,
-        exclude: &args.walk.exclude,
-        follow: args.walk.follow,
-        one_file_system: args.walk.one_file_system,
-        max_depth: args.walk.max_depth,
-        read_devices: args.walk.read_devices,
-        shard,
-        files_from: args.files_from.is_some(),
-        mode: mode.fingerprint(),
-        tree_spec: args.format == crate::cli::FormatArg::Mtree,
-    };
-    serde_json::to_vec(&value).unwrap_or_default()
-}
-
-/// `--update` reads its state in canonical order, so several PATHs must come in that order,
-/// none inside another (as for `--digest`). The first pair that breaks it, if any.
-pub(crate) fn order_problem(roots: &[PathBuf]) -> Option<String> {
-    roots.windows(2).find_map(|w| {
-        let (a, b) = (
-            w[0].as_os_str().as_encoded_bytes(),
-            w[1].as_os_str().as_encoded_bytes(),
-        );
-        let inside = w[1].starts_with(&w[0]) || w[0].starts_with(&w[1]) || a == b".";
-        (inside || canonical_cmp(a, b) != std::cmp::Ordering::Less)
-            .then(|| format!("{} comes after {}", display(b), display(a)))
-    })
 }
