@@ -8,7 +8,7 @@ use globset::GlobSet;
 use crate::cli::{FormatArg, HashArgs};
 use crate::hash::algo::Mode;
 
-use crate::manifest::mtree_write::Keywords;
+use crate::manifest::mtree::write::Keywords;
 use crate::manifest::write::{Format, Shape};
 use crate::names::escape::{Escaping, display};
 use crate::names::order::canonical_cmp;

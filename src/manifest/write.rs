@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use crate::hash::algo::{Algo, Digest};
 use crate::hash::facts::Facts;
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
-use crate::manifest::mtree_write::{Keywords, spec_line};
+use crate::manifest::mtree::write::{Keywords, spec_line};
 use crate::manifest::read::MAX_LINE;
 use crate::names::escape::{Escaping, needs_escape, push_name};
 use crate::record::{HashRecord, Path};
@@ -25,7 +25,7 @@ pub enum Format {
     Tag,
     /// One JSON object per entry, then a summary object.
     Json,
-    /// A tree spec (`--format mtree`, see `mtree_write`).
+    /// A tree spec (`--format mtree`, see `mtree::write`).
     Mtree,
 }
 
@@ -173,7 +173,7 @@ impl<W: Write> ManifestWriter<W> {
     /// What comes before the first record: a tree spec's `#mtree` line.
     pub fn start(&mut self) -> io::Result<()> {
         match self.format {
-            Format::Mtree => self.out.write_all(crate::manifest::mtree_write::HEADER),
+            Format::Mtree => self.out.write_all(crate::manifest::mtree::write::HEADER),
             _ => Ok(()),
         }
     }

@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use std::io::{self, BufRead};
 
 use super::kway::Shard;
-use crate::manifest::mtree::keywords;
-use crate::manifest::mtree_write::HEADER;
+use crate::manifest::mtree::read::keywords;
+use crate::manifest::mtree::write::HEADER;
 use crate::names::escape::display;
 use crate::names::nameset::normalize;
 use crate::names::order::canonical_cmp;

@@ -2,7 +2,7 @@
 //! NetBSD's `mtree -c` and `-C`): pass 1 for a spec. Each entry becomes a describe job (its
 //! path `lstat`ed beneath the working directory, never followed; a regular file hashed with
 //! the algorithm of the digest the entry holds), and each outcome is compared keyword by
-//! keyword (`manifest::mtree_keys`): one verdict per entry, every difference named
+//! keyword (`manifest::mtree::keys`): one verdict per entry, every difference named
 //! (`FAILED (mode 0755 → 0644; link: v1 → v2)`).
 //!
 //! Keywords b3tree does not verify are counted and said once at the end (`tally`), never
@@ -29,8 +29,8 @@ use crate::config::check::CheckSettings;
 use crate::exit::Ended;
 use crate::hash::algo::{Algo, Mode};
 use crate::hash::outcome::{Action, Content};
-use crate::manifest::mtree::SpecReader;
-use crate::manifest::mtree_keys::chosen_digest;
+use crate::manifest::mtree::keys::chosen_digest;
+use crate::manifest::mtree::read::SpecReader;
 use crate::names::escape::display;
 use crate::names::nameset::{NameSet, normalize};
 use crate::pipeline::engine::{self, EngineConfig};

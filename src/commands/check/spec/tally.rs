@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::manifest::mtree_keys::shown;
+use crate::manifest::mtree::keys::shown;
 use crate::sys::owners::Owners;
 
 /// Keywords named one by one in the warning about those not verified.

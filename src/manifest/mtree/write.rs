@@ -157,7 +157,7 @@ fn push_optional(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::mtree::SpecReader;
+    use crate::manifest::mtree::read::SpecReader;
 
     fn facts(mode: u32, size: u64) -> Facts {
         Facts {

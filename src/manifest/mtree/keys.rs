@@ -5,9 +5,9 @@
 //! (`flags`, `uname`, `md5digest`…) are counted, never silently taken as verified.
 
 use crate::hash::algo::Algo;
-use crate::manifest::mtree::SpecEntry;
-pub use crate::manifest::mtree_values::shown;
-use crate::manifest::mtree_values::{device, digest_algo, time, well_formed};
+use crate::manifest::mtree::read::SpecEntry;
+pub use crate::manifest::mtree::values::shown;
+use crate::manifest::mtree::values::{device, digest_algo, time, well_formed};
 use crate::names::escape::display;
 use crate::names::vis;
 
@@ -136,7 +136,7 @@ pub fn chosen_digest(entry: &SpecEntry, only: Option<Algo>) -> Option<(Algo, Str
         .into_iter()
         .filter(|a| only.is_none_or(|o| o == *a))
         .find_map(|algo| {
-            let key = crate::manifest::mtree_write::digest_keyword(algo);
+            let key = crate::manifest::mtree::write::digest_keyword(algo);
             let hex = entry.get(key).filter(|hex| well_formed(algo, hex))?;
             Some((algo, hex.to_ascii_lowercase()))
         })

@@ -48,7 +48,7 @@ pub fn digest_algo(key: &str) -> Option<Algo> {
     [Algo::Blake3, Algo::Sha512, Algo::Sha256]
         .into_iter()
         .find(|&algo| {
-            let keyword = crate::manifest::mtree_write::digest_keyword(algo);
+            let keyword = crate::manifest::mtree::write::digest_keyword(algo);
             key == keyword || keyword.strip_suffix("digest") == Some(key)
         })
 }

@@ -11,8 +11,8 @@
 
 use std::io::{self, BufRead};
 
-use crate::manifest::mtree_set::{Defaults, push_pair};
-use crate::manifest::mtree_values::claims_content;
+use crate::manifest::mtree::set::{Defaults, push_pair};
+use crate::manifest::mtree::values::claims_content;
 use crate::names::vis;
 
 /// A logical line (continuations joined) longer than this is refused.
