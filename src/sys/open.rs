@@ -31,12 +31,11 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 pub use crate::sys::resolve::{DIR_FLAGS, FILE_FLAGS, open_dir_stepwise};
-use rustix::fs::{AtFlags, Mode, ResolveFlags};
+use rustix::fs::{AtFlags, Mode};
 
-use crate::sys::resolve::{oflags, open_at, open_stepwise, retry_emfile, to_cstr};
+use crate::sys::resolve::{oflags, open_at, open_beneath, retry_emfile, to_cstr};
 pub use crate::sys::roots::Roots;
 
 /// How opens after the walk are confined (see the module docs).
@@ -312,58 +311,12 @@ fn open_in(
     }
 }
 
-static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
-
-/// Test hook: `B3TREE_NO_OPENAT2=1` makes the process behave as on a kernel without openat2,
-/// so the suite covers the fallback on any kernel (the strace-based test covers the real
-/// ENOSYS path).
-fn openat2_disabled() -> bool {
-    static CHECKED: std::sync::Once = std::sync::Once::new();
-    CHECKED.call_once(|| {
-        if std::env::var_os("B3TREE_NO_OPENAT2").is_some_and(|v| v == "1") {
-            NO_OPENAT2.store(true, Relaxed);
-        }
-    });
-    NO_OPENAT2.load(Relaxed)
-}
-
-fn open_beneath(
-    dirfd: BorrowedFd<'_>,
-    name: &[u8],
-    cstr: &mut Vec<u8>,
-    flags: libc::c_int,
-    follow: bool,
-) -> io::Result<OwnedFd> {
-    if !openat2_disabled() {
-        let c = to_cstr(name, cstr)?;
-        let resolve = if follow {
-            ResolveFlags::BENEATH
-        } else {
-            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS
-        };
-        let res = retry_emfile(|| {
-            Ok(rustix::fs::openat2(
-                dirfd,
-                c,
-                oflags(flags),
-                Mode::empty(),
-                resolve,
-            )?)
-        });
-        match res.as_ref().map_err(io::Error::raw_os_error) {
-            Err(Some(libc::ENOSYS | libc::EPERM)) => NO_OPENAT2.store(true, Relaxed),
-            // Longer than PATH_MAX: resolve it in pieces below.
-            Err(Some(libc::ENAMETOOLONG)) => {}
-            _ => return res,
-        }
-    }
-    open_stepwise(dirfd, name, flags, follow)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::resolve::{NO_OPENAT2, open_stepwise};
     use std::os::unix::fs::symlink;
+    use std::sync::atomic::Ordering::Relaxed;
 
     fn errno(r: io::Result<OwnedFd>) -> Option<i32> {
         r.err().and_then(|e| e.raw_os_error())

@@ -6,9 +6,10 @@
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 
 use crate::sys::cancel;
 
@@ -229,4 +230,54 @@ pub fn open_regular(path: &std::path::Path) -> io::Result<Option<std::fs::File>>
         return Err(io::Error::other(format!("it is {what}")));
     }
     Ok(Some(file))
+}
+pub(crate) static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// Test hook: `B3TREE_NO_OPENAT2=1` makes the process behave as on a kernel without openat2,
+/// so the suite covers the fallback on any kernel (the strace-based test covers the real
+/// ENOSYS path).
+fn openat2_disabled() -> bool {
+    static CHECKED: std::sync::Once = std::sync::Once::new();
+    CHECKED.call_once(|| {
+        if std::env::var_os("B3TREE_NO_OPENAT2").is_some_and(|v| v == "1") {
+            NO_OPENAT2.store(true, Relaxed);
+        }
+    });
+    NO_OPENAT2.load(Relaxed)
+}
+
+/// Opens `name` beneath `dirfd`, following in-tree symlinks only if `follow`: openat2 with
+/// `RESOLVE_BENEATH` (and `RESOLVE_NO_SYMLINKS`), else — no openat2, a sandbox refusing it,
+/// a name longer than PATH_MAX — one component at a time (`open_stepwise`).
+pub fn open_beneath(
+    dirfd: BorrowedFd<'_>,
+    name: &[u8],
+    cstr: &mut Vec<u8>,
+    flags: libc::c_int,
+    follow: bool,
+) -> io::Result<OwnedFd> {
+    if !openat2_disabled() {
+        let c = to_cstr(name, cstr)?;
+        let resolve = if follow {
+            ResolveFlags::BENEATH
+        } else {
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS
+        };
+        let res = retry_emfile(|| {
+            Ok(rustix::fs::openat2(
+                dirfd,
+                c,
+                oflags(flags),
+                Mode::empty(),
+                resolve,
+            )?)
+        });
+        match res.as_ref().map_err(io::Error::raw_os_error) {
+            Err(Some(libc::ENOSYS | libc::EPERM)) => NO_OPENAT2.store(true, Relaxed),
+            // Longer than PATH_MAX: resolve it in pieces below.
+            Err(Some(libc::ENAMETOOLONG)) => {}
+            _ => return res,
+        }
+    }
+    open_stepwise(dirfd, name, flags, follow)
 }

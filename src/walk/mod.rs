@@ -30,6 +30,7 @@ use identity::{AsListed, dir_as_listed, is_own_output};
 use naming::Naming;
 
 mod count;
+mod errors;
 mod identity;
 mod list;
 mod naming;
@@ -381,7 +382,7 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
                         continue;
                     }
                 }
-                let error = classify(&err, &path);
+                let error = errors::classify(&err, &path);
                 (path, Action::Report(Outcome::Failed(error)))
             }
         };
@@ -391,34 +392,4 @@ fn walk_subtree(cfg: &WalkConfig, tree: &Subtree, excluded: &Cell<u64>, emit: &m
         }
     }
     true
-}
-
-fn classify(err: &walkdir::Error, path: &Path) -> EntryError {
-    if let Some(ancestor) = err.loop_ancestor() {
-        return EntryError::new(
-            ErrorKind::SymlinkLoop,
-            format!(
-                "leads back to {}",
-                crate::names::escape::display(ancestor.as_os_str().as_bytes())
-            ),
-        );
-    }
-    let Some(io) = err.io_error() else {
-        return EntryError::new(ErrorKind::Unreadable, err.to_string());
-    };
-    if io.kind() == std::io::ErrorKind::NotFound {
-        let kind = if err.depth() == 0 {
-            ErrorKind::Missing
-        } else {
-            ErrorKind::Vanished
-        };
-        return EntryError::from_io(kind, io);
-    }
-    let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false);
-    let kind = if is_dir {
-        ErrorKind::UnreadableDir
-    } else {
-        ErrorKind::Unreadable
-    };
-    EntryError::from_io(kind, io)
 }
