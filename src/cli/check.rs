@@ -69,7 +69,7 @@ pub struct CheckArgs {
     pub audit: bool,
 
     /// Colour the verdicts (FAILED, MISSING, NEW, MOVED, OK): auto = when stdout is a
-    /// terminal and NO_COLOR is not set
+    /// terminal (or CLICOLOR_FORCE is set) and NO_COLOR is not set
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     pub color: When,
 

@@ -53,14 +53,17 @@ pub struct CheckSettings {
     pub signing: Option<Signing>,
 }
 
-/// Where the run's streams go, as the plan found them.
+/// Where the run's streams go and what the environment says of colour, as the plan found
+/// them (`NO_COLOR`, `CLICOLOR_FORCE`: read by anstyle-query, as clap reads them).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Terminals {
     pub stdin: bool,
     pub stdout: bool,
+    pub no_color: bool,
+    pub force_color: bool,
 }
 
-/// Resolves `args`. `var`: the environment (`--shard auto`, `NO_COLOR`, `GITHUB_ACTIONS`).
+/// Resolves `args`. `var`: the environment (`--shard auto`, `GITHUB_ACTIONS`).
 pub fn check(
     args: &CheckArgs,
     terminals: Terminals,
@@ -105,7 +108,7 @@ pub fn check(
         color: match args.color {
             When::Always => true,
             When::Never => false,
-            When::Auto => terminals.stdout && var("NO_COLOR").is_none_or(|v| v.is_empty()),
+            When::Auto => !terminals.no_color && (terminals.stdout || terminals.force_color),
         },
         progress: ProgressMode::from_flags(args.progress, args.no_progress),
         annotations: annotations(args.annotations, &var),
@@ -264,7 +267,7 @@ mod tests {
         assert_eq!(s.manifests, [PathBuf::from("-")]);
         let tty = Terminals {
             stdin: true,
-            stdout: false,
+            ..Terminals::default()
         };
         assert!(
             settle(&[], tty, &[])
@@ -276,13 +279,21 @@ mod tests {
     #[test]
     fn colour_and_annotations_follow_the_terminal_and_the_environment() {
         let tty = Terminals {
-            stdin: false,
             stdout: true,
+            ..Terminals::default()
         };
         assert!(settle(&["m"], tty, &[]).unwrap().color);
-        assert!(!settle(&["m"], tty, &[("NO_COLOR", "1")]).unwrap().color);
-        assert!(settle(&["m"], tty, &[("NO_COLOR", "")]).unwrap().color);
+        let no_color = Terminals {
+            no_color: true,
+            ..tty
+        };
+        assert!(!settle(&["m"], no_color, &[]).unwrap().color);
         assert!(!settle(&["m"], Terminals::default(), &[]).unwrap().color);
+        let forced = Terminals {
+            force_color: true,
+            ..Terminals::default()
+        };
+        assert!(settle(&["m"], forced, &[]).unwrap().color);
         assert!(
             settle(&["--color", "always", "m"], Terminals::default(), &[])
                 .unwrap()

@@ -56,6 +56,8 @@ impl Plan {
         let terminals = Terminals {
             stdin: std::io::stdin().is_terminal(),
             stdout: std::io::stdout().is_terminal(),
+            no_color: anstyle_query::no_color(),
+            force_color: anstyle_query::clicolor_force(),
         };
         let settings = config::check::check(&args, terminals, var).map_err(Fail::usage)?;
         let mut opened = read::open_all(&settings.manifests).map_err(Fail::usage)?;
