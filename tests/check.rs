@@ -97,7 +97,7 @@ fn gnu_ignore_missing() {
     env.file("only-missing", line(b"z", "gone"));
     let out = env.run(&["check", "--ignore-missing", "only-missing"]);
     assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("no file was verified"));
+    assert_stderr_contains(&out, "no file was verified");
 }
 
 #[test]
@@ -489,7 +489,7 @@ fn unreadable_manifest_is_exit_2() {
     let env = TestEnv::new();
     let out = env.run(&["check", "nope.b3"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("cannot read manifest nope.b3"));
+    assert_stderr_contains(&out, "cannot read manifest nope.b3");
 }
 
 #[test]
@@ -666,11 +666,7 @@ fn github_annotations_and_step_summary() {
     );
     // Forced on outside GitHub, forced off inside it.
     let always = env.run(&["check", "--annotations", "always", "m.b3"]);
-    assert!(
-        stderr(&always).contains("::error file=d/f00,"),
-        "{}",
-        stderr(&always)
-    );
+    assert_stderr_contains(&always, "::error file=d/f00,");
     let never = env
         .cmd()
         .args(["check", "--annotations", "never", "m.b3"])

@@ -370,7 +370,7 @@ fn stdout_full_or_closed_is_a_fatal_error() {
         Duration::from_secs(30),
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("stdout is closed"));
+    assert_stderr_contains(&out, "stdout is closed");
     // /dev/null is a fine destination.
     let devnull = std::fs::OpenOptions::new()
         .write(true)

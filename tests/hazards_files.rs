@@ -49,12 +49,9 @@ fn unreadable_directory_is_an_error_naming_it() {
         "{}",
         stdout(&out)
     );
-    assert!(
-        stderr(&out).contains(
-            "closed: unreadable directory: Permission denied (audit: contents unverifiable)"
-        ),
-        "{}",
-        stderr(&out)
+    assert_stderr_contains(
+        &out,
+        "closed: unreadable directory: Permission denied (audit: contents unverifiable)",
     );
 }
 

@@ -376,11 +376,7 @@ fn spec_values_reach_output_escaped() {
             assert_eq!(forged_commands(&text), Vec::<String>::new());
         }
         if extra.is_empty() {
-            assert!(
-                stderr(&out).contains(r"bad escape \\\M\x1bc"),
-                "{}",
-                stderr(&out)
-            );
+            assert_stderr_contains(&out, r"bad escape \\\M\x1bc");
         }
     }
     let spec = b"#mtree\n./a type=file mode=\x1b]0;t\x07\n";

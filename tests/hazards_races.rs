@@ -411,6 +411,46 @@ fn swap_fixture(env: &TestEnv) -> (tempfile::TempDir, std::path::PathBuf, std::p
     (outside, env.root().join("t/sub"), link)
 }
 
+/// A directory of the tree (`t/sub`) and a file of it (`t/x`), each swapped in a loop with
+/// a symlink out of the tree (to files holding "outside"), until [`Swaps::end`].
+struct Swaps {
+    _outside: tempfile::TempDir,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<u64>>,
+}
+
+impl Swaps {
+    fn start(env: &TestEnv) -> Swaps {
+        let (outside, sub, link) = swap_fixture(env);
+        let secret = outside.path().join("secret");
+        std::fs::write(&secret, "outside").unwrap();
+        env.file("t/x", "inside");
+        symlink(&secret, env.root().join("t/xlink")).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = vec![
+            keep_swapping(sub, link, stop.clone()),
+            keep_swapping(
+                env.root().join("t/x"),
+                env.root().join("t/xlink"),
+                stop.clone(),
+            ),
+        ];
+        Swaps {
+            _outside: outside,
+            stop,
+            threads,
+        }
+    }
+
+    /// Stops the swapping; each thread swapped at least once.
+    fn end(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads {
+            assert!(t.join().unwrap() > 0);
+        }
+    }
+}
+
 fn check_never_verifies_outside_files_while_a_directory_is_swapped(no_openat2: bool) {
     let env = TestEnv::new();
     let (_outside, sub, link) = swap_fixture(&env);
@@ -459,19 +499,7 @@ fn check_without_openat2_never_verifies_outside_files_while_a_directory_is_swapp
 fn hash_never_reads_outside_files_while_swapped(no_openat2: bool, via_list: bool) {
     let env = TestEnv::new();
     env.file("list", "t\n");
-    let (_outside, sub, link) = swap_fixture(&env);
-    // A file swapped with a symlink to an outside file, too.
-    let secret = _outside.path().join("secret");
-    std::fs::write(&secret, "outside").unwrap();
-    env.file("t/x", "inside");
-    symlink(&secret, env.root().join("t/xlink")).unwrap();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let swap_dir = keep_swapping(sub, link, stop.clone());
-    let swap_file = keep_swapping(
-        env.root().join("t/x"),
-        env.root().join("t/xlink"),
-        stop.clone(),
-    );
+    let swaps = Swaps::start(&env);
     let outside_hash = hex(b"outside");
     let mut hit = 0;
     for run in 0..150 {
@@ -494,8 +522,7 @@ fn hash_never_reads_outside_files_while_swapped(no_openat2: bool, via_list: bool
             hit += 1;
         }
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(swap_dir.join().unwrap() > 0 && swap_file.join().unwrap() > 0);
+    swaps.end();
     // The positive control: some runs met a swap between walk and open (else the loop
     // proved nothing).
     eprintln!("{hit} of 150 runs met a symlink swapped in after the walk");
@@ -967,18 +994,7 @@ fn check_of_a_spec_without_openat2_never_verifies_outside_files_while_swapped() 
 #[test]
 fn a_spec_never_holds_outside_content_while_swapped() {
     let env = TestEnv::new();
-    let (outside, sub, link) = swap_fixture(&env);
-    let secret = outside.path().join("secret");
-    std::fs::write(&secret, "outside").unwrap();
-    env.file("t/x", "inside");
-    symlink(&secret, env.root().join("t/xlink")).unwrap();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let swap_dir = keep_swapping(sub, link, stop.clone());
-    let swap_file = keep_swapping(
-        env.root().join("t/x"),
-        env.root().join("t/xlink"),
-        stop.clone(),
-    );
+    let swaps = Swaps::start(&env);
     let outside_hash = hex(b"outside");
     let mut links = 0;
     for run in 0..100 {
@@ -993,8 +1009,7 @@ fn a_spec_never_holds_outside_content_while_swapped() {
             .filter(|l| l.starts_with("./x type=link "))
             .count();
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(swap_dir.join().unwrap() > 0 && swap_file.join().unwrap() > 0);
+    swaps.end();
     eprintln!("of 100 runs, {links} described x as a link");
     assert!(links > 0);
 }

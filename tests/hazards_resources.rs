@@ -516,11 +516,7 @@ fn a_journal_is_never_seen_under_its_name_before_it_is_locked() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     let reused = env.run(&["hash", "--update", "-o", "m.b3", "t"]);
-    assert!(
-        stderr(&reused).contains("50 digests reused"),
-        "{}",
-        stderr(&reused)
-    );
+    assert_stderr_contains(&reused, "50 digests reused");
 }
 
 /// T14, on a filesystem that can neither refuse to replace on rename nor link (strace makes

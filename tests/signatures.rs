@@ -868,11 +868,7 @@ fn readme_signed_manifest_recipe_runs_as_written() {
         stderr(&out)
     );
     assert!(stdout(&out).contains("dist/app.js: OK"), "{}", stdout(&out));
-    assert!(
-        stderr(&out).contains("signed by release@example.com"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "signed by release@example.com");
 }
 
 /// A signed manifest is copied to a private file, not held in memory: checking a ~90 MB
