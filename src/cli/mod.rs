@@ -112,26 +112,6 @@ pub enum CacheMode {
     Drop,
 }
 
-impl CacheMode {
-    /// As the flag and the JSON export name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            CacheMode::Warm => "warm",
-            CacheMode::Cold => "cold",
-            CacheMode::Drop => "drop",
-        }
-    }
-
-    /// As the table and the plot say it.
-    pub fn label(self) -> &'static str {
-        match self {
-            CacheMode::Warm => "warm cache",
-            CacheMode::Cold => "cold cache: file pages evicted",
-            CacheMode::Drop => "cold cache: all caches dropped",
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Tree to hash (nothing is written) [default: .]

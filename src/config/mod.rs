@@ -5,6 +5,7 @@
 //! handed in (descriptors, the key, whether stdout is a terminal); warnings come back as
 //! values for the command to say.
 
+pub mod bench;
 pub mod check;
 mod hash;
 mod shard;

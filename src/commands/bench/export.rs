@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::plot::{Format, Point, throughput};
 use super::sweep::{Row, Run, Setting};
-use crate::cli::CacheMode;
+use crate::config::bench::Cache;
 use crate::output::write_whole;
 
 pub(super) fn write_csv(path: &Path, runs: &[(Setting, &Run)]) -> Result<(), String> {
@@ -73,7 +73,7 @@ struct SettingRecord {
 pub(super) fn write_json(
     path: &Path,
     root: &Path,
-    cache: CacheMode,
+    cache: Cache,
     rows: &[Row],
     runs: &[(Setting, &Run)],
 ) -> Result<(), String> {
@@ -116,7 +116,7 @@ pub(super) fn write_json(
 pub(super) fn write_plot(
     path: &Path,
     root: &Path,
-    cache: CacheMode,
+    cache: Cache,
     rows: &[Row],
 ) -> Result<(), String> {
     let mut series: Vec<(String, Vec<Point>)> = Vec::new();
@@ -156,7 +156,7 @@ pub(super) fn write_table(
     out: &mut impl Write,
     rows: &[Row],
     root: &Path,
-    cache: CacheMode,
+    cache: Cache,
 ) -> io::Result<()> {
     let runs = rows.first().map_or(0, |r| r.runs.len());
     writeln!(

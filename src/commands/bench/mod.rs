@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{BenchArgs, CacheMode};
 use crate::config::Env;
+use crate::config::bench::{Cache, sweep as sweep_settings};
 use crate::exit::{Ended, Exit, Fail};
 use crate::output::Output;
 use crate::report::stderr::say;
@@ -23,7 +24,8 @@ use sweep::{Run, Setting, Swept, default_jobs_sweep, sweep};
 
 pub fn run(args: BenchArgs, env: &Env) -> Ended {
     let root = plan(&args, env)?;
-    let swept = sweep(&settings(&args), &args, &root)?;
+    let how = sweep_settings(&args, std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let swept = sweep(&settings(&args), &how, &root)?;
     let interrupted = cancel::was_interrupted();
     if interrupted {
         say(format_args!(
@@ -32,11 +34,11 @@ pub fn run(args: BenchArgs, env: &Env) -> Ended {
         ));
     }
     let mut out = Output::stdout();
-    write_table(&mut out, &swept.rows, &root, args.cache)
+    write_table(&mut out, &swept.rows, &root, how.cache)
         .and_then(|()| out.commit())
         .map_err(|e| Fail::unwritten("stdout", &e))?;
     let errors = warnings(&swept);
-    let exported = export(&args, &root, &swept);
+    let exported = export(&args, (&root, how.cache), &swept);
     Ok(if !exported {
         Exit::Fatal
     } else if interrupted {
@@ -140,7 +142,7 @@ type Exporter<'a> = dyn Fn(&Path) -> Result<(), String> + 'a;
 
 /// Writes the `--csv`, `--json` and `--plot` files asked for (each said when it fails);
 /// whether all were written.
-fn export(args: &BenchArgs, root: &Path, swept: &Swept) -> bool {
+fn export(args: &BenchArgs, (root, cache): (&Path, Cache), swept: &Swept) -> bool {
     let rows = &swept.rows;
     let all_runs: Vec<(Setting, &Run)> = rows
         .iter()
@@ -154,10 +156,8 @@ fn export(args: &BenchArgs, root: &Path, swept: &Swept) -> bool {
         .collect();
     let exports: [(&Option<PathBuf>, &Exporter); 3] = [
         (&args.csv, &|p| write_csv(p, &all_runs)),
-        (&args.json, &|p| {
-            write_json(p, root, args.cache, rows, &all_runs)
-        }),
-        (&args.plot, &|p| write_plot(p, root, args.cache, rows)),
+        (&args.json, &|p| write_json(p, root, cache, rows, &all_runs)),
+        (&args.plot, &|p| write_plot(p, root, cache, rows)),
     ];
     let mut ok = true;
     for (target, export) in exports {

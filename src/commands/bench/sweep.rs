@@ -3,15 +3,14 @@
 //! `--cache` says. Ctrl-C ends it: the settings whose runs all finished are kept, and the
 //! timed runs of the one under way.
 
-use std::io::{self, IsTerminal};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{BenchArgs, CacheMode};
 use crate::commands::walk_into;
 use crate::config;
+use crate::config::bench::{Cache, SweepSettings};
 use crate::exit::Fail;
 use crate::hash::outcome::Outcome;
 use crate::pipeline::engine::{self, EngineConfig};
@@ -128,16 +127,17 @@ pub(super) struct Swept {
 }
 
 /// Runs every setting over `root`.
-pub(super) fn sweep(settings: &[Setting], args: &BenchArgs, root: &Path) -> Result<Swept, Fail> {
-    let repeat = args.repeat as usize;
-    let bar = (!args.no_progress && io::stderr().is_terminal())
+pub(super) fn sweep(settings: &[Setting], how: &SweepSettings, root: &Path) -> Result<Swept, Fail> {
+    let repeat = how.repeat;
+    let bar = how
+        .progress
         .then(|| progress_bar(settings.len() * (repeat + 1)));
     let mut swept = Swept {
         rows: Vec::new(),
         partial: Vec::new(),
     };
     'sweep: for setting in settings {
-        let cfg = engine_config(setting, args.batch).map_err(Fail::fatal)?;
+        let cfg = engine_config(setting, how.batch).map_err(Fail::fatal)?;
         let mut runs = Vec::with_capacity(repeat);
         for i in 0..=repeat {
             if let Some(b) = &bar {
@@ -147,7 +147,7 @@ pub(super) fn sweep(settings: &[Setting], args: &BenchArgs, root: &Path) -> Resu
                 };
                 b.set_message(format!("{} {which}", setting.label()));
             }
-            prepare_cache(args.cache, root)?;
+            prepare_cache(how.cache, root)?;
             let Some(run) = run_once(&cfg, root) else {
                 if !runs.is_empty() {
                     swept.partial.push((*setting, runs));
@@ -180,15 +180,15 @@ fn progress_bar(total_runs: usize) -> ProgressBar {
 
 /// Before a run: the tree's pages evicted (`cold`), every clean page dropped (`drop`), or
 /// nothing (`warm`).
-fn prepare_cache(cache: CacheMode, root: &Path) -> Result<(), Fail> {
+fn prepare_cache(cache: Cache, root: &Path) -> Result<(), Fail> {
     match cache {
-        CacheMode::Cold => {
+        Cache::Cold => {
             evict_tree(root);
         }
-        CacheMode::Drop => {
+        Cache::Drop => {
             drop_all_caches().map_err(|e| Fail::fatal(format!("cannot drop the caches: {e}")))?
         }
-        CacheMode::Warm => {}
+        Cache::Warm => {}
     }
     Ok(())
 }
