@@ -54,7 +54,7 @@ pub struct CheckSettings {
 }
 
 /// Where the run's streams go and what the environment says of colour, as the plan found
-/// them (`NO_COLOR`, `CLICOLOR_FORCE`: read by anstyle-query, as clap reads them).
+/// them (`NO_COLOR`, `CLICOLOR_FORCE`: read by anstyle-query).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Terminals {
     pub stdin: bool,

@@ -193,9 +193,11 @@ pub fn options_text(
     shard: Option<(u64, u64)>,
     mode: &Mode,
 ) -> Vec<u8> {
+    // Escaped as manifests escape names: lossless, and not the form for people (which
+    // may escape more in a later version, and would then invalidate every state).
     let paths: Vec<String> = roots
         .iter()
-        .map(|p| display(p.as_os_str().as_encoded_bytes()))
+        .map(|p| manifest_form(p.as_os_str().as_encoded_bytes()))
         .collect();
     let value = StateOptions {
         paths,
@@ -224,6 +226,13 @@ pub fn order_problem(roots: &[PathBuf]) -> Option<String> {
         (inside || canonical_cmp(a, b) != std::cmp::Ordering::Less)
             .then(|| format!("{} comes after {}", display(b), display(a)))
     })
+}
+
+/// `name` as a manifest line writes it (b3sum's escapes, `\xHH` for bytes not UTF-8).
+fn manifest_form(name: &[u8]) -> String {
+    let mut out = Vec::with_capacity(name.len() + 1);
+    crate::names::escape::push_marked(name, Escaping::Manifest, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// How a key of [`options_text`] is named to people: the flag it stands for.

@@ -231,7 +231,7 @@ pub fn open_regular(path: &std::path::Path) -> io::Result<Option<std::fs::File>>
     }
     Ok(Some(file))
 }
-pub(crate) static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+pub(super) static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 
 /// Test hook: `B3TREE_NO_OPENAT2=1` makes the process behave as on a kernel without openat2,
 /// so the suite covers the fallback on any kernel (the strace-based test covers the real
@@ -249,7 +249,7 @@ fn openat2_disabled() -> bool {
 /// Opens `name` beneath `dirfd`, following in-tree symlinks only if `follow`: openat2 with
 /// `RESOLVE_BENEATH` (and `RESOLVE_NO_SYMLINKS`), else — no openat2, a sandbox refusing it,
 /// a name longer than PATH_MAX — one component at a time (`open_stepwise`).
-pub fn open_beneath(
+pub(super) fn open_beneath(
     dirfd: BorrowedFd<'_>,
     name: &[u8],
     cstr: &mut Vec<u8>,

@@ -49,11 +49,22 @@ impl TestEnv {
         p
     }
 
-    /// `b3tree ARGS` run in the env's directory.
+    /// `b3tree ARGS` run in the env's directory, with none of the developer's or CI's
+    /// variables that change what it prints (colour, GitHub annotations): a test sets
+    /// them itself when it means to.
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(bin());
         c.current_dir(self.root());
         c.stdin(Stdio::null());
+        for var in [
+            "CLICOLOR_FORCE",
+            "CLICOLOR",
+            "NO_COLOR",
+            "GITHUB_ACTIONS",
+            "GITHUB_STEP_SUMMARY",
+        ] {
+            c.env_remove(var);
+        }
         c
     }
 

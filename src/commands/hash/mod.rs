@@ -3,7 +3,8 @@
 //! The plan (`plan`) checks and resolves every flag and acquires what the run needs (list,
 //! output, `--update`'s state); the run feeds the walk into the engine (`sink::Source`) and
 //! gathers each finished entry in order (`sink::Sink`); `finish` commits the output or keeps
-//! the old one and picks the exit status. `list` and `update` are hash's own helpers.
+//! the old one and picks the exit status. `list` (`--files-from`) is hash's own helper;
+//! `--update`'s session lives in `state::session`.
 
 mod finish;
 mod list;

@@ -1,7 +1,8 @@
 //! The k-way merge both kinds of shard share: every input is in canonical order, so the
 //! smallest head is written next and memory holds one entry per input, not the tree. The
 //! same name at the head of two inputs is refused (an overlap when the entries agree, a
-//! conflict when they differ): one honest output or none.
+//! conflict when they differ): with `-o`, one honest output or none (on stdout, the lines
+//! before the refusal have gone out, and the exit status says it failed).
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;

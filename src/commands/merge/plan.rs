@@ -1,7 +1,8 @@
 //! `merge`'s plan: the inputs opened, each told apart (a tree spec or a manifest of
 //! digests, and the shard its first line says it is), all of one kind, and — unless
-//! `--partial` — exactly shards 0..N-1 of one N; then where the output goes. Every refusal
-//! comes before a line is written.
+//! `--partial` — exactly shards 0..N-1 of one N; then where the output goes. These refusals
+//! come before a line is written; the merge's own (order, overlap, roots) come as it reads,
+//! and leave an `-o` target as it was.
 
 use std::io::{self, BufRead};
 

@@ -1,9 +1,9 @@
 //! Shards of tree specs (`hash --format mtree --shard K/N`) for the k-way merge. Each shard
 //! spec is in canonical order (the walk's), so the lines are interleaved by their names and
-//! written as they are: memory holds one line per input. What would make the result lie is refused as for manifests — an input out of
-//! order, a name in two inputs — and so is what b3tree's shards never hold: `/set`,
-//! `/unset` and `..` lines (the hierarchical form), whose meaning depends on lines in
-//! another input.
+//! written as they are: memory holds one line per input. What would make the result lie is
+//! refused as for manifests — an input out of order, a name in two inputs — and so is what
+//! b3tree's shards never hold: `/set`, `/unset` and `..` lines (the hierarchical form),
+//! whose meaning depends on lines in another input.
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
