@@ -14,7 +14,7 @@ use std::time::Duration;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::common::*;
-use crate::release::{release, serve};
+use crate::release::{busybox_applets, release, serve};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -138,16 +138,7 @@ fn alpine(env: &TestEnv, version: &str) -> (std::sync::Arc<tiny_http::Server>, S
         std::fs::copy(repo().join("pkg/install.sh"), dir.join("install.sh")).unwrap();
     }
     let (server, base) = serve(site);
-    let applets = env.root().join("busybox-bin");
-    std::fs::create_dir_all(&applets).unwrap();
-    let made = Command::new("busybox")
-        .arg("--install")
-        .arg("-s")
-        .arg(&applets)
-        .status()
-        .expect("tests/deps.sh installs busybox");
-    assert!(made.success());
-    assert!(!applets.join("curl").exists());
+    let applets = busybox_applets(env);
     (server, base, applets)
 }
 

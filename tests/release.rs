@@ -29,6 +29,22 @@ pub(crate) fn serve(dir: PathBuf) -> (std::sync::Arc<tiny_http::Server>, String)
     (server, format!("http://127.0.0.1:{port}/releases"))
 }
 
+/// busybox's applets, each a link in a directory of their own (`busybox-bin` in the env):
+/// a PATH of that directory alone is an Alpine image's tools (wget, no curl).
+pub(crate) fn busybox_applets(env: &TestEnv) -> PathBuf {
+    let applets = env.root().join("busybox-bin");
+    std::fs::create_dir_all(&applets).unwrap();
+    let made = Command::new("busybox")
+        .arg("--install")
+        .arg("-s")
+        .arg(&applets)
+        .status()
+        .expect("tests/deps.sh installs busybox");
+    assert!(made.success());
+    assert!(!applets.join("curl").exists());
+    applets
+}
+
 /// This machine's release target, as install.sh picks it.
 pub(crate) fn target() -> &'static str {
     match std::env::consts::ARCH {
@@ -162,16 +178,7 @@ fn the_installer_works_with_busybox_alone() {
     let site = env.root().join("site");
     release(&site, "9.8.7");
     let (_server, base) = serve(site.clone());
-    let applets = env.root().join("busybox-bin");
-    std::fs::create_dir_all(&applets).unwrap();
-    let made = Command::new("busybox")
-        .arg("--install")
-        .arg("-s")
-        .arg(&applets)
-        .status()
-        .expect("tests/deps.sh installs busybox");
-    assert!(made.success());
-    assert!(!applets.join("curl").exists());
+    let applets = busybox_applets(&env);
     let busybox_sh = || {
         let mut sh = Command::new(applets.join("sh"));
         sh.env_clear().env("PATH", &applets).env("HOME", env.root());
