@@ -23,6 +23,17 @@ fn assert_valid(report: &Path) {
     assert_exit(&out, 0);
 }
 
+/// Runs `check --junit r.xml ARGS`, expects exit `code`, validates the report: its path and
+/// text.
+fn check_with_report(env: &TestEnv, args: &[&str], code: i32) -> (std::path::PathBuf, String) {
+    let out = env.run(&[&["check", "--junit", "r.xml"], args].concat());
+    assert_exit(&out, code);
+    let report = env.root().join("r.xml");
+    assert_valid(&report);
+    let xml = std::fs::read_to_string(&report).unwrap();
+    (report, xml)
+}
+
 /// The report's failing test cases: (name, type, message), and its passing ones' names.
 fn cases(xml: &str) -> (Vec<(String, String, String)>, Vec<String>) {
     let doc = roxmltree::Document::parse(xml).unwrap();
@@ -102,11 +113,7 @@ fn a_report_lists_at_most_1000_failures_then_counts_the_rest() {
         manifest.push_str(&format!("{}  gone/{i:04}\n", "0".repeat(64)));
     }
     env.file("m.b3", &manifest);
-    let out = env.run(&["check", "--junit", "r.xml", "m.b3"]);
-    assert_exit(&out, 1);
-    let report = env.root().join("r.xml");
-    assert_valid(&report);
-    let xml = std::fs::read_to_string(&report).unwrap();
+    let (report, xml) = check_with_report(&env, &["m.b3"], 1);
     let (failing, passing) = cases(&xml);
     assert_eq!(failing.len(), 1001);
     assert!(passing.is_empty());
@@ -145,11 +152,7 @@ fn hostile_names_leave_the_report_well_formed() {
     for name in names {
         env.file([b"t/".as_slice(), name].concat(), "changed");
     }
-    let out = env.run(&["check", "--junit", "r.xml", "m.b3"]);
-    assert_exit(&out, 1);
-    let report = env.root().join("r.xml");
-    assert_valid(&report);
-    let xml = std::fs::read_to_string(&report).unwrap();
+    let (_, xml) = check_with_report(&env, &["m.b3"], 1);
     let (failing, _) = cases(&xml);
     assert_eq!(failing.len(), 4);
     for (name, _, message) in &failing {
