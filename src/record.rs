@@ -93,6 +93,7 @@ pub struct HashSummary {
     pub described: u64,
     pub excluded: u64,
     pub other_shards: u64,
+    pub hard_links: HardLinks,
     pub elapsed_secs: f64,
     pub interrupted: bool,
     /// `--digest`: the tree digest, when the run has one.
@@ -100,6 +101,14 @@ pub struct HashSummary {
     pub digest: Option<String>,
     #[serde(flatten)]
     pub update: Option<UpdateCounts>,
+}
+
+/// Hard links read once: names of inodes read under one name and given to others (the name
+/// read counts too), and those inodes. Zero when no inode was shared.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct HardLinks {
+    pub names: u64,
+    pub inodes: u64,
 }
 
 /// What `hash --update` reused and read (files and bytes).
@@ -197,6 +206,7 @@ pub struct CheckSummary {
     /// Who signed each manifest (`--allowed-signers`, `--minisign-key`); absent otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<SignatureRecord>,
+    pub hard_links: HardLinks,
     pub passed: bool,
     pub interrupted: bool,
 }

@@ -86,8 +86,7 @@ fn from_tree(args: &DigestArgs) -> Result<Result<String, Exit>, Fail> {
             }
             Ok(())
         },
-    )
-    .source;
+    );
     reporter.finish();
     if cancel::was_interrupted() {
         reporter.error("interrupted");
@@ -98,12 +97,12 @@ fn from_tree(args: &DigestArgs) -> Result<Result<String, Exit>, Fail> {
         reporter.error(&format!("no digest: {what} could not be hashed"));
         return Ok(Err(Exit::Failed));
     }
-    let excluded = match walked.stats.excluded {
+    let excluded = match walked.source.stats.excluded {
         0 => String::new(),
         n => format!(", {n} excluded"),
     };
     reporter.info(&format!(
-        "digest of {}, {} ({} skipped, not covered{}{excluded}) in {:.2} s",
+        "digest of {}, {} ({} skipped, not covered{}{excluded}){} in {:.2} s",
         count(digest.count(), "file"),
         HumanBytes(bytes),
         skipped.total(),
@@ -111,6 +110,7 @@ fn from_tree(args: &DigestArgs) -> Result<Result<String, Exit>, Fail> {
             0 => String::new(),
             _ => format!(": {}", skipped.kinds()),
         },
+        engine_cfg.links.shared().phrase(),
         started.elapsed().as_secs_f64()
     ));
     Ok(Ok(digest.finish()))

@@ -91,6 +91,7 @@ pub fn pipeline(
         confine: Default::default(),
         mode: Default::default(),
         salvage: false,
+        links: Default::default(),
         adaptive,
         ceiling: crate::pipeline::gate::MAX_WORKERS,
     };

@@ -20,6 +20,7 @@ use std::path::Path;
 use crate::hash::algo::{Digester, Mode};
 use crate::hash::big;
 use crate::hash::facts::{Facts, Known};
+use crate::hash::links::{Claim, Links};
 use crate::hash::outcome::{Content, FileKind};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::hash::progress;
@@ -89,19 +90,24 @@ pub fn hash_stream(path: &Path, mode: &Mode) -> Outcome {
 /// [`hash_path`], reusing `dirs` for files of the same directory.
 #[cfg(test)]
 fn hash_path_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> Outcome {
-    hash_file_in(dirs, path, mode).0
+    hash_file_in(dirs, path, mode, &Links::off()).0
 }
 
 /// [`hash_path_in`], with the stat facts of the file read when there is one (its fstat
 /// before the read, which the one after must equal for a digest): what `hash --update`
 /// records and `check` compares for its bit-rot verdict.
-pub fn hash_file_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> (Outcome, Option<Facts>) {
+pub fn hash_file_in(
+    dirs: &mut DirCache,
+    path: &Path,
+    mode: &Mode,
+    links: &Links,
+) -> (Outcome, Option<Facts>) {
     let file = match dirs.open(path) {
         Ok(f) => f,
         Err(e) => return (Outcome::Failed(open_error(&e, dirs.no_symlinks())), None),
     };
     match Stat::of(&file) {
-        Ok(before) => hash_opened(&file, before, mode),
+        Ok(before) => hash_opened(&file, before, mode, links),
         Err(e) => {
             let error = EntryError::from_io(ErrorKind::Unreadable, &e);
             (Outcome::Failed(error), None)
@@ -109,11 +115,27 @@ pub fn hash_file_in(dirs: &mut DirCache, path: &Path, mode: &Mode) -> (Outcome, 
     }
 }
 
-/// [`hash_file_in`] once the file is open and its fstat gave `before`.
-fn hash_opened(file: &File, before: Stat, mode: &Mode) -> (Outcome, Option<Facts>) {
+/// [`hash_file_in`] once the file is open and its fstat gave `before`. A file with other
+/// names is read under one of them only (see `links`).
+fn hash_opened(file: &File, before: Stat, mode: &Mode, links: &Links) -> (Outcome, Option<Facts>) {
     let fs = fsinfo::fs_identity(before.dev, || fsinfo::fsid_of(file).ok()).unwrap_or(0);
     let facts = before.facts(fs);
-    (hash_open_file(file, before, mode), Some(facts))
+    let outcome = match links.claim(&before, mode) {
+        Claim::Given(hash) => {
+            progress::add(before.size);
+            Outcome::Hashed {
+                hash,
+                size: before.size,
+            }
+        }
+        Claim::Read(ticket) => {
+            let outcome = hash_open_file(file, before, mode);
+            ticket.settle(&outcome);
+            outcome
+        }
+        Claim::Alone => hash_open_file(file, before, mode),
+    };
+    (outcome, Some(facts))
 }
 
 /// A tree spec's entry: what `path` is, not followed. A regular file is hashed (and must be
@@ -124,12 +146,13 @@ pub fn describe_in(
     path: &Path,
     content: Content,
     mode: &Mode,
+    links: &Links,
 ) -> (Outcome, Option<Facts>) {
     if let Content::With(algo) = content {
         // Expected to be a file: opened without following it, one call; a link (ELOOP) is
         // described below, anything else opened is described from its fstat.
         match dirs.open_unfollowed(path) {
-            Ok(file) => return hash_or_describe(&file, &Mode::of(algo)),
+            Ok(file) => return hash_or_describe(&file, &Mode::of(algo), links),
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
             Err(e) => return (Outcome::Failed(open_error(&e, dirs.no_symlinks())), None),
         }
@@ -157,7 +180,7 @@ pub fn describe_in(
         let link = link.map(Vec::into_boxed_slice);
         return (Outcome::Described { kind, link }, Some(seen.facts(0)));
     };
-    let (outcome, facts) = hash_file_in(dirs, path, mode);
+    let (outcome, facts) = hash_file_in(dirs, path, mode, links);
     if facts.is_some_and(|f| (f.dev, f.ino) != (seen.dev, seen.ino)) {
         let error = EntryError::new(ErrorKind::Changed, "replaced while being described");
         return (Outcome::Failed(error), facts);
@@ -167,7 +190,7 @@ pub fn describe_in(
 
 /// An open file: hashed when it is a regular file, else described by its fstat (it was
 /// opened without following a link, so it is not one).
-fn hash_or_describe(file: &File, mode: &Mode) -> (Outcome, Option<Facts>) {
+fn hash_or_describe(file: &File, mode: &Mode, links: &Links) -> (Outcome, Option<Facts>) {
     let before = match Stat::of(file) {
         Ok(st) => st,
         Err(e) => {
@@ -176,7 +199,7 @@ fn hash_or_describe(file: &File, mode: &Mode) -> (Outcome, Option<Facts>) {
         }
     };
     match FileKind::of_mode(before.mode) {
-        Some(FileKind::File) => hash_opened(file, before, mode),
+        Some(FileKind::File) => hash_opened(file, before, mode, links),
         Some(kind) => (
             Outcome::Described { kind, link: None },
             Some(before.facts(0)),
@@ -196,6 +219,7 @@ pub fn refresh_in(
     path: &Path,
     known: &Known,
     mode: &Mode,
+    links: &Links,
 ) -> (Outcome, Option<Facts>, bool) {
     if let Ok(st) = dirs.stat(path).map(|st| Stat::from(&st)) {
         // The filesystem of the file the confined stat saw (asked once per device and
@@ -217,7 +241,7 @@ pub fn refresh_in(
             return (outcome, Some(facts), true);
         }
     }
-    let (outcome, facts) = hash_file_in(dirs, path, mode);
+    let (outcome, facts) = hash_file_in(dirs, path, mode, links);
     (outcome, facts, false)
 }
 

@@ -10,12 +10,13 @@ use std::sync::Arc;
 use async_lock::Semaphore;
 
 use crate::hash::algo::Mode;
+use crate::hash::links::Links;
 use crate::pipeline::gate;
 use crate::pipeline::gather::gather;
 use crate::pipeline::job::Done;
 use crate::pipeline::queue::Feeder;
 use crate::pipeline::rt;
-use crate::pipeline::workers::{ticker, worker};
+use crate::pipeline::workers::{Crew, ticker, worker};
 use crate::sys::open::Confine;
 
 /// Digests up to this many bytes (SHA-512's 64) never shrink the window.
@@ -49,6 +50,9 @@ pub struct EngineConfig {
     pub mode: Arc<Mode>,
     /// After a stop, still emit what was finished before it (see `gather`).
     pub salvage: bool,
+    /// The hard-linked files met so far: one per command, so that the passes of a `check`
+    /// (its manifests, the audit's walk) read an inode once between them.
+    pub links: Arc<Links>,
 }
 
 impl EngineConfig {
@@ -122,22 +126,19 @@ where
     let gate = cfg
         .adaptive
         .then(|| gate::Gate::new(cfg.jobs.max(1), cfg.max_workers()));
-    let tick = ticker();
+    let crew = Crew {
+        open_files,
+        confine: cfg.confine.clone(),
+        mode: cfg.mode.clone(),
+        gate,
+        tick: ticker(),
+        links: cfg.links.clone(),
+    };
     let workers: Vec<_> = (0..cfg.max_workers())
-        .map(|_| {
-            rt::spawn(worker(
-                job_rx.clone(),
-                done_tx.clone(),
-                open_files.clone(),
-                cfg.confine.clone(),
-                cfg.mode.clone(),
-                gate.clone(),
-                tick.clone(),
-            ))
-        })
+        .map(|_| rt::spawn(worker(job_rx.clone(), done_tx.clone(), crew.clone())))
         .collect();
     // The workers hold the ticker's event; it stops once they and this are gone.
-    drop(tick);
+    drop(crew);
     drop(job_rx);
     drop(done_tx);
 

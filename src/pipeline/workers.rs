@@ -23,6 +23,7 @@ use event_listener::Event;
 use crate::hash::algo::Mode;
 use crate::hash::facts::{Facts, Known};
 use crate::hash::file;
+use crate::hash::links::Links;
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome};
 use crate::pipeline::gate::Gate;
 use crate::pipeline::job::{Batch, Done, DoneBatch, Job};
@@ -30,19 +31,30 @@ use crate::pipeline::rt;
 use crate::sys::cancel;
 use crate::sys::open::{Confine, DirCache};
 
+/// What every worker of a run shares.
+#[derive(Clone)]
+pub struct Crew {
+    /// Permits to hold files open (`--max-open`).
+    pub open_files: Arc<Semaphore>,
+    pub confine: Confine,
+    pub mode: Arc<Mode>,
+    /// Adaptive `--jobs`: which workers are active.
+    pub gate: Option<Arc<Gate>>,
+    /// Every [`PART_EVERY`] (see [`ticker`]).
+    pub tick: Arc<Event>,
+    /// The run's hard-linked files (read once).
+    pub links: Arc<Links>,
+}
+
 /// Runs one worker until the queue is closed and drained.
 pub async fn worker<T: Send + 'static>(
     rx: Receiver<Batch<T>>,
     tx: Sender<DoneBatch<T>>,
-    open_files: Arc<Semaphore>,
-    confine: Confine,
-    mode: Arc<Mode>,
-    gate: Option<Arc<Gate>>,
-    tick: Arc<Event>,
+    crew: Crew,
 ) {
     loop {
         // Adaptive: only the gate's active workers take batches.
-        let turn = match &gate {
+        let turn = match &crew.gate {
             Some(g) => Some(g.enter().await),
             None => None,
         };
@@ -61,17 +73,21 @@ pub async fn worker<T: Send + 'static>(
         let done: Arc<Mutex<Vec<Done<T>>>> = Arc::new(Mutex::new(Vec::with_capacity(jobs.len())));
         let mut part = 0;
         if needs_files && !cancel::is_stopped() {
-            let permit = open_files.acquire_arc().await;
-            let confine = confine.clone();
-            let mode = mode.clone();
+            let permit = crew.open_files.acquire_arc().await;
+            let Crew {
+                confine,
+                mode,
+                links,
+                ..
+            } = crew.clone();
             let into = done.clone();
             let mut job = rt::spawn_blocking(move || {
-                process(jobs, confine, &mode, &into);
+                process(jobs, confine, &mode, &links, &into);
                 drop(permit);
             });
             // While the batch is read, what is done goes ahead at each tick (every
             // PART_EVERY): a record never waits behind a big file for the end of its batch.
-            while let Waited::Tick = finished_or_tick(&mut job, &tick).await {
+            while let Waited::Tick = finished_or_tick(&mut job, &crew.tick).await {
                 let items = std::mem::take(&mut *lock(&done));
                 if items.is_empty() {
                     continue;
@@ -90,10 +106,10 @@ pub async fn worker<T: Send + 'static>(
                 }
             }
         } else {
-            process(jobs, confine.clone(), &mode, &done);
+            process(jobs, crew.confine.clone(), &crew.mode, &crew.links, &done);
         }
         drop(turn);
-        if let Some(g) = &gate {
+        if let Some(g) = &crew.gate {
             g.tick();
         }
         let last = DoneBatch {
@@ -161,7 +177,13 @@ fn lock<T>(done: &Mutex<Vec<Done<T>>>) -> std::sync::MutexGuard<'_, Vec<Done<T>>
 
 /// Settles every job of a batch, in order, into `done`. Runs on the blocking pool when
 /// files are read.
-fn process<T>(jobs: Vec<Job<T>>, confine: Confine, mode: &Mode, done: &Mutex<Vec<Done<T>>>) {
+fn process<T>(
+    jobs: Vec<Job<T>>,
+    confine: Confine,
+    mode: &Mode,
+    links: &Links,
+    done: &Mutex<Vec<Done<T>>>,
+) {
     // Opened on the first file only: a batch settled on an executor thread (reports only, or
     // after a stop) must not do I/O there.
     let mut dirs: Option<Result<DirCache, EntryError>> = None;
@@ -183,7 +205,7 @@ fn process<T>(jobs: Vec<Job<T>>, confine: Confine, mode: &Mode, done: &Mutex<Vec
             Err(e) => return Settled::of(Outcome::Failed(e.clone())),
         };
         if let Action::Describe(content) = action {
-            let (outcome, facts) = file::describe_in(dirs, path, *content, mode);
+            let (outcome, facts) = file::describe_in(dirs, path, *content, mode, links);
             return Settled {
                 outcome,
                 facts,
@@ -196,9 +218,9 @@ fn process<T>(jobs: Vec<Job<T>>, confine: Confine, mode: &Mode, done: &Mutex<Vec
             _ => None,
         };
         let (outcome, facts, reused) = match known {
-            Some(known) => file::refresh_in(dirs, path, &known, mode),
+            Some(known) => file::refresh_in(dirs, path, &known, mode, links),
             None => {
-                let (outcome, facts) = file::hash_file_in(dirs, path, mode);
+                let (outcome, facts) = file::hash_file_in(dirs, path, mode, links);
                 (outcome, facts, false)
             }
         };

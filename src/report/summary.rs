@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::record::HashSummary;
 use indicatif::HumanBytes;
 
+use crate::hash::links::Shared;
 use crate::hash::outcome::{ErrorKind, Outcome, SkipKind};
 
 /// Entries skipped, by kind: a summary says which (`3 skipped (2 symlinks, 1 FIFO)`).
@@ -91,6 +92,8 @@ pub struct Summary {
     pub other_shards: u64,
     /// `--update`: the bytes of digests reused, not read (the rate is of what was read).
     pub reused_bytes: u64,
+    /// Hard links: names given the digest another name of their inode read.
+    pub shared: Shared,
     pub elapsed: Duration,
     pub interrupted: bool,
 }
@@ -109,11 +112,18 @@ impl Summary {
         }
     }
 
+    /// The bytes read: not those of reused digests, nor of names given a hard link's.
+    fn read_bytes(&self) -> u64 {
+        self.bytes
+            .saturating_sub(self.reused_bytes)
+            .saturating_sub(self.shared.bytes)
+    }
+
     /// Bytes read per second (reused digests read nothing).
     fn rate(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
         if secs > 0.0 {
-            self.bytes.saturating_sub(self.reused_bytes) as f64 / secs
+            self.read_bytes() as f64 / secs
         } else {
             0.0
         }
@@ -121,8 +131,8 @@ impl Summary {
 
     /// The human summary line (without the `b3tree: ` prefix).
     pub fn line(&self) -> String {
-        let read = self.bytes.saturating_sub(self.reused_bytes);
-        let rate = match (self.reused_bytes, read) {
+        let read = self.read_bytes();
+        let rate = match (self.bytes - read, read) {
             (0, _) => format!("{}/s", HumanBytes(self.rate() as u64)),
             (_, 0) => "nothing read".into(),
             _ => format!(
@@ -151,6 +161,7 @@ impl Summary {
         if self.other_shards > 0 {
             s.push_str(&format!(", {} in other shards", self.other_shards));
         }
+        s.push_str(&self.shared.phrase());
         if self.interrupted {
             s.push_str(" (interrupted)");
         }
@@ -170,6 +181,7 @@ impl Summary {
             described: self.described,
             excluded: self.excluded,
             other_shards: self.other_shards,
+            hard_links: self.shared.record(),
             elapsed_secs: self.elapsed.as_secs_f64(),
             interrupted: self.interrupted,
             digest: None,

@@ -107,6 +107,7 @@ pub(super) fn audit_tree<W: Write>(
         },
     );
     sink.counts.excluded = walked.source.stats.excluded;
+    sink.counts.shared = engine.links.shared();
 }
 
 /// Counts and prints the audit's verdict (NEW or MOVED) of the file `name`, whose digest is

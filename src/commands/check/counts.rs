@@ -3,6 +3,7 @@
 
 use super::bitrot::Cause;
 use super::verdict::{Problem, Settled, Verdict};
+use crate::hash::links::Shared;
 use crate::names::nameset::Location;
 use crate::record::CheckSummary;
 use crate::report::summary::Skips;
@@ -42,6 +43,8 @@ pub(super) struct Counts {
     pub(super) first_malformed: Option<Location>,
     /// The name of the first entry found missing (for the hint when all are).
     pub(super) first_missing: Option<Vec<u8>>,
+    /// Hard links: names given the digest another name of their inode read.
+    pub(super) shared: Shared,
 }
 
 impl Counts {
@@ -116,6 +119,7 @@ impl Counts {
                 ));
             }
         }
+        s.push_str(&self.shared.phrase());
         s.push_str(&format!(" in {elapsed_s:.2} s"));
         s
     }
@@ -140,6 +144,7 @@ impl Counts {
             not_audited: self.not_audited.by_kind(),
             other_shards: self.other_shards,
             signatures: self.signatures.clone(),
+            hard_links: self.shared.record(),
             passed,
             interrupted: crate::sys::cancel::was_interrupted(),
         }

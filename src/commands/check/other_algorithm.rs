@@ -14,6 +14,7 @@ use std::path::Path;
 use crate::config::check::CheckSettings;
 use crate::hash::algo::{Algo, Digest, Mode};
 use crate::hash::file::hash_file_in;
+use crate::hash::links::Links;
 use crate::hash::outcome::Outcome;
 use crate::pipeline::job::Done;
 
@@ -76,7 +77,9 @@ impl Probe {
         if u64::try_from(size).ok()? > MAX_PROBE {
             return None;
         }
-        let (Outcome::Hashed { hash, .. }, _) = hash_file_in(&mut dirs, path, &self.other) else {
+        let (Outcome::Hashed { hash, .. }, _) =
+            hash_file_in(&mut dirs, path, &self.other, &Links::off())
+        else {
             return None;
         };
         let tag = self.other.algo.tag().to_lowercase();

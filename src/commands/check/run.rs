@@ -113,9 +113,9 @@ impl Run {
                 }
                 Ok(())
             },
-        )
-        .source;
-        (info, wrong_algorithm)
+        );
+        self.counts.shared = plan.engine.links.shared();
+        (info.source, wrong_algorithm)
     }
 
     /// The missing entries held back for the audit, in manifest order (those whose content

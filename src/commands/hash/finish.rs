@@ -11,6 +11,7 @@ use crate::commands::Walked;
 use crate::commands::hash::sink::Sink;
 use crate::config::HashSettings;
 use crate::exit::{Ended, Exit, Fail};
+use crate::hash::links::Shared;
 use crate::manifest::write::ManifestWriter;
 use crate::output::{Committed, Output};
 use crate::record::{HashSummary, UpdateCounts};
@@ -28,6 +29,8 @@ pub(super) struct Ran {
     /// Notices of `--update`'s sources (records that ended early).
     pub state_problems: Vec<String>,
     pub started: Instant,
+    /// Names of hard-linked files given another name's digest.
+    pub shared: Shared,
 }
 
 /// The `-o` file as the plan found it.
@@ -48,6 +51,7 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
     }
     summary.elapsed = ran.started.elapsed();
     summary.reused_bytes = sink.update.as_ref().map_or(0, |u| u.reused.1);
+    summary.shared = ran.shared;
     summary.interrupted = cancel::was_interrupted();
     sink.reporter.finish();
     if sink.summary.interrupted {

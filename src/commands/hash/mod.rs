@@ -58,6 +58,7 @@ pub fn run(args: HashArgs, env: &Env) -> Ended {
         walked,
         state_problems,
         started,
+        shared: engine_cfg.links.shared(),
     };
     finish::finish(&settings, sink, ran, target)
 }

@@ -131,9 +131,9 @@ fn pass(
             settle(done, settings, &mut tally, &mut sink, held);
             Ok(())
         },
-    )
-    .source;
-    (read, tally)
+    );
+    run.counts.shared = engine_cfg.links.shared();
+    (read.source, tally)
 }
 
 /// Every entry of the spec as a describe job, in spec order.

@@ -1,0 +1,304 @@
+//! Hard links read once per run.
+//!
+//! Backup trees (rsnapshot, `cp -al` snapshot farms, Nix stores, container layers) hold the
+//! same inode under many names. Every name is still opened, `fstat`ed and listed, but a
+//! file's bytes are read under one of its names only: the others are given the digest that
+//! read gave, when their own `fstat` shows the very version that was read.
+//!
+//! Why that is safe: a digest is kept only when the read that made it saw the file unchanged
+//! from before to after (the hasher's own check), and only for the version it saw — size,
+//! mtime, ctime and mode bits, under (device, inode). A name whose `fstat` shows anything
+//! else is read again under that name. A write after the read moves the ctime past the one
+//! kept, unless it fell in the same timestamp tick as a modification just before the read:
+//! so, as for `--update`'s records, a digest is shared only when both times lie
+//! `RACY_MARGIN` before the read started (a file changed moments before is read under
+//! every name).
+//!
+//! Names of one inode met at the same moment on two workers: the second waits for the
+//! first's read (polling the stop flag), so even then the bytes are read once.
+//!
+//! Memory: only files with more than one link are remembered, and each is forgotten once as
+//! many of its names were settled as it has links. Names outside the walk (another tree, an
+//! excluded directory) keep their inode remembered until the run ends: bounded by the
+//! multiply linked files of the tree.
+
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use crate::hash::algo::{Digest, Mode};
+use crate::hash::facts::trusted_times;
+use crate::hash::outcome::Outcome;
+use crate::hash::stat::Stat;
+use crate::sys::cancel;
+
+/// How often a name waiting for another name's read looks at the stop flag.
+const WAIT_POLL: Duration = Duration::from_millis(20);
+
+/// The inodes with several links met in one run (see the module doc); `default()` shares.
+#[derive(Default)]
+pub struct Links {
+    /// Off: every name is read (a guess with another algorithm, tests).
+    off: bool,
+    inodes: Mutex<Inodes>,
+    /// Notified whenever a read of a remembered inode ends.
+    settled: Condvar,
+}
+
+#[derive(Default)]
+struct Inodes {
+    by_id: HashMap<(u64, u64), Inode>,
+    /// What forgotten inodes shared.
+    forgotten: Shared,
+}
+
+/// What the run shared: names given the digest of an inode read once, and those inodes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Shared {
+    /// Names of inodes read under one name and given to at least one other (the name read
+    /// counts too).
+    pub names: u64,
+    /// Those inodes.
+    pub inodes: u64,
+    /// The bytes the names given a digest did not read.
+    pub bytes: u64,
+}
+
+struct Inode {
+    /// Names of this inode settled so far (read, or given the digest).
+    names: u64,
+    /// Of those, names given another name's digest.
+    given: u64,
+    /// The bytes those did not read.
+    given_bytes: u64,
+    state: State,
+}
+
+enum State {
+    /// A name is being read; others wait for it.
+    Reading,
+    /// The digest of this version, in this mode.
+    Known {
+        version: Version,
+        mode: Mode,
+        hash: Digest,
+    },
+    /// No digest to give (the last read failed, or its times were too recent): the next
+    /// name reads.
+    Unknown,
+}
+
+/// What must be equal for a digest to be given to another name of the same inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Version {
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    mode: u32,
+}
+
+impl Version {
+    fn of(st: &Stat) -> Version {
+        Version {
+            size: st.size,
+            mtime: st.mtime,
+            ctime: st.ctime,
+            mode: st.mode,
+        }
+    }
+}
+
+/// What to do with a name once its `fstat` is known.
+pub enum Claim<'a> {
+    /// Another name of the inode was read at this very version: its digest.
+    Given(Digest),
+    /// Read it, then hand the outcome to the ticket.
+    Read(Ticket<'a>),
+    /// Not shared (one link, or sharing is off): read it.
+    Alone,
+}
+
+impl std::fmt::Debug for Links {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Links").field("off", &self.off).finish()
+    }
+}
+
+impl Links {
+    /// Sharing off: every name is read.
+    pub fn off() -> Links {
+        Links {
+            off: true,
+            ..Links::default()
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inodes> {
+        self.inodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What to do with the regular file whose `fstat` gave `st`, digested in `mode`.
+    pub fn claim(&self, st: &Stat, mode: &Mode) -> Claim<'_> {
+        if self.off || st.nlink < 2 || st.not_regular().is_some() {
+            return Claim::Alone;
+        }
+        let id = (st.dev, st.ino);
+        let version = Version::of(st);
+        let mut inodes = self.lock();
+        loop {
+            let inode = inodes.by_id.entry(id).or_insert(Inode {
+                names: 0,
+                given: 0,
+                given_bytes: 0,
+                state: State::Unknown,
+            });
+            match &inode.state {
+                State::Reading if cancel::is_stopped() => return Claim::Alone,
+                State::Reading => {
+                    inodes = match self.settled.wait_timeout(inodes, WAIT_POLL) {
+                        Ok((guard, _)) => guard,
+                        Err(p) => p.into_inner().0,
+                    };
+                }
+                State::Known {
+                    version: v,
+                    mode: m,
+                    hash,
+                } if *v == version && m == mode => {
+                    let hash = hash.clone();
+                    inode.names += 1;
+                    inode.given += 1;
+                    inode.given_bytes += st.size;
+                    inodes.forget_if_all_seen(id, st.nlink);
+                    return Claim::Given(hash);
+                }
+                _ => {
+                    inode.state = State::Reading;
+                    inode.names += 1;
+                    return Claim::Read(Ticket {
+                        links: self,
+                        id,
+                        version,
+                        nlink: st.nlink,
+                        started: SystemTime::now(),
+                        mode: mode.clone(),
+                        done: false,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Names given another name's digest so far, with the names and inodes they shared.
+    pub fn shared(&self) -> Shared {
+        let inodes = self.lock();
+        let mut total = inodes.forgotten;
+        for inode in inodes.by_id.values() {
+            total.add(inode);
+        }
+        total
+    }
+}
+
+impl Shared {
+    fn add(&mut self, inode: &Inode) {
+        if inode.given > 0 {
+            self.names += inode.names;
+            self.inodes += 1;
+            self.bytes += inode.given_bytes;
+        }
+    }
+
+    /// `, 24000 names shared 3000 inodes` for a closing line (empty when none were).
+    pub fn phrase(&self) -> String {
+        match self.inodes {
+            0 => String::new(),
+            n => format!(
+                ", {} names shared {n} {} (hard links, read once)",
+                self.names,
+                if n == 1 { "inode" } else { "inodes" }
+            ),
+        }
+    }
+
+    /// The `--json` summaries' `hard_links` object.
+    pub fn record(&self) -> crate::record::HardLinks {
+        crate::record::HardLinks {
+            names: self.names,
+            inodes: self.inodes,
+        }
+    }
+}
+
+impl Inodes {
+    /// Forgets the inode once as many names were settled as it has links now (a link count
+    /// that dropped during the run forgets it sooner; one that grew, later).
+    fn forget_if_all_seen(&mut self, id: (u64, u64), nlink: u64) {
+        let done = self
+            .by_id
+            .get(&id)
+            .is_some_and(|i| i.names >= nlink && !matches!(i.state, State::Reading));
+        if done && let Some(inode) = self.by_id.remove(&id) {
+            self.forgotten.add(&inode);
+        }
+    }
+}
+
+/// One name's read of a remembered inode: what it gives, or (dropped unsettled) that the
+/// next name must read.
+pub struct Ticket<'a> {
+    links: &'a Links,
+    id: (u64, u64),
+    version: Version,
+    nlink: u64,
+    started: SystemTime,
+    mode: Mode,
+    done: bool,
+}
+
+impl Ticket<'_> {
+    /// The read ended with `outcome`: a digest is kept for the other names when the read
+    /// saw the file unchanged and its times are old enough to be trusted.
+    pub fn settle(mut self, outcome: &Outcome) {
+        let trusted = trusted_times(
+            clip(self.version.mtime),
+            clip(self.version.ctime),
+            self.started,
+        );
+        let state = match outcome {
+            Outcome::Hashed { hash, size } if trusted && *size == self.version.size => {
+                State::Known {
+                    version: self.version,
+                    mode: std::mem::take(&mut self.mode),
+                    hash: hash.clone(),
+                }
+            }
+            _ => State::Unknown,
+        };
+        self.end(state);
+    }
+
+    fn end(&mut self, state: State) {
+        self.done = true;
+        let mut inodes = self.links.lock();
+        if let Some(inode) = inodes.by_id.get_mut(&self.id) {
+            inode.state = state;
+        }
+        inodes.forget_if_all_seen(self.id, self.nlink);
+        drop(inodes);
+        self.links.settled.notify_all();
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.end(State::Unknown);
+        }
+    }
+}
+
+/// A stat time as the racy rule takes it (nanoseconds always below a second).
+fn clip((s, ns): (i64, i64)) -> (i64, u32) {
+    (s, ns.clamp(0, 999_999_999) as u32)
+}
