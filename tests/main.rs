@@ -18,6 +18,7 @@ mod hazards_races;
 mod hazards_resources;
 mod junit;
 mod layout;
+mod links;
 mod messages;
 mod mtree;
 mod progress;

@@ -226,7 +226,31 @@ pub fn sparse_file(env: &TestEnv, name: &str, len: u64) {
 
 /// Waits (bounded) until `child` has a file named `name` open: its run is under way.
 pub fn wait_until_open(child: &std::process::Child, name: &str) {
-    let fds = PathBuf::from(format!("/proc/{}/fd", child.id()));
+    wait_until_pid_opens(child.id(), name);
+}
+
+/// The process a tracer (strace) started: its first child, waited for (bounded).
+pub fn traced_pid(tracer: &std::process::Child) -> u32 {
+    let children = format!("/proc/{0}/task/{0}/children", tracer.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let first = std::fs::read_to_string(&children)
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok());
+        if let Some(pid) = first {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the traced process never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// [`wait_until_open`] for the process `pid`.
+pub fn wait_until_pid_opens(pid: u32, name: &str) {
+    let fds = PathBuf::from(format!("/proc/{pid}/fd"));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let open = std::fs::read_dir(&fds)
