@@ -1,0 +1,129 @@
+//! The table's rules, one at a time, with made-up stat results.
+
+use super::*;
+use crate::hash::outcome::{EntryError, ErrorKind};
+
+/// A regular file of inode 7 with `nlink` links, last changed at `time` seconds.
+fn stat(nlink: u64, time: i64) -> Stat {
+    Stat {
+        mode: libc::S_IFREG | 0o644,
+        dev: 1,
+        ino: 7,
+        size: 10,
+        mtime: (time, 0),
+        ctime: (time, 0),
+        uid: 0,
+        gid: 0,
+        nlink,
+        rdev: 0,
+    }
+}
+
+fn hashed(byte: u8) -> Outcome {
+    Outcome::Hashed {
+        hash: Digest::Blake3(blake3::hash(&[byte])),
+        size: 10,
+    }
+}
+
+/// Claims `st` and, if told to read, settles the read with `outcome`; what it was given.
+fn name(links: &Links, st: &Stat, outcome: &Outcome) -> Option<Digest> {
+    match links.claim(st, &Mode::default()) {
+        Claim::Given(d) => Some(d),
+        Claim::Read(ticket) => {
+            ticket.settle(outcome);
+            None
+        }
+        Claim::Alone => panic!("not shared"),
+    }
+}
+
+fn remembered(links: &Links) -> usize {
+    links.lock().by_id.len()
+}
+
+#[test]
+fn one_read_is_given_to_the_other_names_then_forgotten() {
+    let links = Links::default();
+    let st = stat(3, 1000);
+    assert_eq!(name(&links, &st, &hashed(1)), None);
+    let Outcome::Hashed { hash, .. } = hashed(1) else {
+        unreachable!()
+    };
+    assert_eq!(name(&links, &st, &hashed(9)), Some(hash.clone()));
+    assert_eq!(remembered(&links), 1);
+    assert_eq!(name(&links, &st, &hashed(9)), Some(hash));
+    assert_eq!(remembered(&links), 0, "all three links seen");
+    let want = Shared {
+        names: 3,
+        inodes: 1,
+        bytes: 20,
+    };
+    assert_eq!(links.shared(), want);
+}
+
+#[test]
+fn another_version_mode_or_failed_read_is_read_again() {
+    let links = Links::default();
+    assert_eq!(name(&links, &stat(5, 1000), &hashed(1)), None);
+    // Changed since (another ctime): read, and that version is the one kept.
+    assert_eq!(name(&links, &stat(5, 1001), &hashed(2)), None);
+    assert!(name(&links, &stat(5, 1001), &hashed(3)).is_some());
+    // Another algorithm.
+    let sha = Mode::of(crate::hash::algo::Algo::Sha256);
+    assert!(matches!(links.claim(&stat(5, 1001), &sha), Claim::Read(_)));
+    // The read failed (or its ticket was dropped): the next name reads.
+    let failed = Outcome::Failed(EntryError::new(ErrorKind::Changed, "x"));
+    assert_eq!(name(&links, &stat(5, 1002), &failed), None);
+    assert_eq!(name(&links, &stat(5, 1002), &hashed(4)), None);
+}
+
+#[test]
+fn times_too_recent_to_trust_are_never_given() {
+    let links = Links::default();
+    let now = crate::hash::facts::to_pair(SystemTime::now()).0;
+    assert_eq!(name(&links, &stat(2, now), &hashed(1)), None);
+    assert_eq!(name(&links, &stat(2, now), &hashed(1)), None);
+}
+
+#[test]
+fn single_links_and_sharing_off_remember_nothing() {
+    let links = Links::default();
+    assert!(matches!(
+        links.claim(&stat(1, 1000), &Mode::default()),
+        Claim::Alone
+    ));
+    assert!(matches!(
+        Links::off().claim(&stat(4, 1000), &Mode::default()),
+        Claim::Alone
+    ));
+    assert_eq!(remembered(&links), 0);
+}
+
+#[test]
+fn a_link_count_that_drops_forgets_sooner() {
+    let links = Links::default();
+    assert_eq!(name(&links, &stat(4, 1000), &hashed(1)), None);
+    // Two links were removed (their ctime moves too, so another version).
+    assert_eq!(name(&links, &stat(2, 1005), &hashed(2)), None);
+    assert_eq!(remembered(&links), 0);
+}
+
+#[test]
+fn a_name_met_during_the_read_waits_for_it() {
+    let links = Links::default();
+    let st = stat(2, 1000);
+    let Claim::Read(ticket) = links.claim(&st, &Mode::default()) else {
+        panic!("first name reads")
+    };
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| name(&links, &st, &hashed(9)));
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!waiter.is_finished(), "the second name waits for the read");
+        ticket.settle(&hashed(1));
+        let Outcome::Hashed { hash, .. } = hashed(1) else {
+            unreachable!()
+        };
+        assert_eq!(waiter.join().unwrap(), Some(hash));
+    });
+}
