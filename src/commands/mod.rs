@@ -34,13 +34,16 @@ pub(crate) fn walk_into(
     mut keep: impl FnMut(&[u8], Action) -> Option<Action>,
 ) -> Walked {
     let mut refused = 0;
-    let stats = walk(cfg, &mut |path, name, action| match keep(&name, action) {
-        Some(action) => feeder.push(path, name, action, ()),
-        None => {
-            refused += 1;
-            true
-        }
-    });
+    let stats = walk(
+        cfg,
+        &mut |path, name, action| match keep(name.of(&path), action) {
+            Some(action) => feeder.push(path, name, action, ()),
+            None => {
+                refused += 1;
+                true
+            }
+        },
+    );
     Walked { stats, refused }
 }
 
@@ -63,7 +66,7 @@ pub(crate) fn list_into(
         cfg,
         list,
         &before_dir,
-        &mut |path, name, action| match keep(&name, action) {
+        &mut |path, name, action| match keep(name.of(&path), action) {
             Some(action) => feeder.push(path, name, action, ()),
             None => {
                 refused += 1;

@@ -13,14 +13,15 @@ use async_lock::SemaphoreGuardArc;
 
 use crate::hash::facts::Facts;
 use crate::hash::outcome::{Action, Outcome};
+use crate::names::entry::EntryName;
 
 /// One entry to process.
 #[derive(Debug)]
 pub struct Job<T> {
     /// Path to open (relative to the working directory, or absolute).
     pub path: PathBuf,
-    /// Name as written to the output (bytes, lossless).
-    pub name: Vec<u8>,
+    /// Name as written to the output (bytes, lossless): mostly a tail of `path`.
+    pub name: EntryName,
     pub action: Action,
     pub tag: T,
 }

@@ -21,6 +21,7 @@ use async_channel::Sender;
 use async_lock::Semaphore;
 
 use crate::hash::outcome::Action;
+use crate::names::entry::EntryName;
 use crate::pipeline::job::{Batch, Job};
 use crate::sys::cancel;
 
@@ -52,7 +53,7 @@ impl<T> Feeder<T> {
     }
 
     /// Queues one entry. Returns false once the run is stopping: the source should stop.
-    pub fn push(&mut self, path: PathBuf, name: Vec<u8>, action: Action, tag: T) -> bool {
+    pub fn push(&mut self, path: PathBuf, name: EntryName, action: Action, tag: T) -> bool {
         if cancel::is_stopped() {
             return false;
         }

@@ -262,7 +262,7 @@ fn settle<T>(
             action => hash(&job.path, &action),
         };
         lock(done).push(Done {
-            name: job.name,
+            name: job.name.into_vec(job.path),
             outcome: settled.outcome,
             facts: settled.facts,
             reused: settled.reused,

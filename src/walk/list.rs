@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Emit, WalkConfig, WalkStats, walk_root};
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome};
+use crate::names::entry::EntryName;
 
 /// One entry of a `--files-from` list: a path, or what was wrong with the entry (its name as
 /// written, and why).
@@ -26,7 +27,7 @@ pub fn walk_list(
             Ok(path) => walk_root(cfg, &path, &excluded, emit, before_dir),
             Err((name, why)) => emit(
                 PathBuf::from(std::ffi::OsStr::from_bytes(&name)),
-                name,
+                EntryName::Tail(0),
                 Action::Report(Outcome::Failed(EntryError::new(ErrorKind::Unreadable, why))),
             ),
         };

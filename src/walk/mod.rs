@@ -24,6 +24,7 @@ use globset::GlobSet;
 use walkdir::WalkDir;
 
 use crate::hash::outcome::{Action, Content, EntryError, ErrorKind, Outcome, SkipKind};
+use crate::names::entry::EntryName;
 use crate::sys::limits::WALKER_OPEN_DIRS;
 use crate::sys::open;
 use identity::{AsListed, dir_as_listed, is_own_output};
@@ -79,7 +80,7 @@ pub struct WalkStats {
 
 /// Where the walker sends each entry: its path, its name as written, and what to do with
 /// it. Returning false stops the walk (the queue closed, or a stop was requested).
-pub type Emit<'a> = dyn FnMut(PathBuf, Vec<u8>, Action) -> bool + 'a;
+pub type Emit<'a> = dyn FnMut(PathBuf, EntryName, Action) -> bool + 'a;
 
 /// Walks every root, sending one entry per file, special file or error through `emit`.
 pub fn walk(cfg: &WalkConfig, emit: &mut Emit) -> WalkStats {
@@ -109,7 +110,7 @@ pub(super) fn walk_root(
     };
     // `-` is standard input, as for b3sum and cat (a file named `-` is `./-`).
     if cfg.roots_named && root_bytes == b"-" {
-        return emit(root.to_path_buf(), b"-".to_vec(), Action::HashStream);
+        return emit(root.to_path_buf(), EntryName::Tail(0), Action::HashStream);
     }
     match cfg.roots_named.then(|| named_root(cfg, root)) {
         Some(Root::Named(action)) => return emit(root.to_path_buf(), naming.name(root), action),
@@ -256,7 +257,7 @@ fn dir_entry(
     tree: &Subtree,
     entry: walkdir::DirEntry,
     step: DirStep,
-) -> Option<(PathBuf, Vec<u8>, Action)> {
+) -> Option<(PathBuf, EntryName, Action)> {
     let top = tree.base_depth + entry.depth() == 0;
     let path = tree.real_path(entry.into_path());
     let action = match step {
@@ -268,7 +269,7 @@ fn dir_entry(
         ))),
     };
     let name = if top && cfg.describe {
-        b".".to_vec()
+        EntryName::Own(b".".to_vec())
     } else {
         tree.naming.name(&path)
     };

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use crate::hash::algo::{Digest, Mode};
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
 use crate::manifest::read::{Entry, Line, LineReader, Malformed};
+use crate::names::entry::EntryName;
 use crate::names::nameset::{Location, NameSet, narrow_common_dir, normalize};
 use crate::pipeline::queue::Feeder;
 use crate::tree_digest::shard_of;
@@ -157,7 +158,7 @@ pub(super) fn read_manifests(
                     None => continue,
                 },
             };
-            if !feeder.push(path, name, action, item) {
+            if !feeder.push(path, EntryName::Own(name), action, item) {
                 break 'manifests;
             }
         }

@@ -31,6 +31,7 @@ use crate::hash::algo::{Algo, Mode};
 use crate::hash::outcome::{Action, Content};
 use crate::manifest::mtree::keys::chosen_digest;
 use crate::manifest::mtree::read::SpecReader;
+use crate::names::entry::EntryName;
 use crate::names::escape::display;
 use crate::names::nameset::{NameSet, normalize};
 use crate::pipeline::engine::{self, EngineConfig};
@@ -178,7 +179,12 @@ fn feed(
             _ => PathBuf::from(OsString::from_vec([&b"./"[..], &name].concat())),
         };
         let at = (0, entry.line);
-        if !feeder.push(path, name, action, SpecItem { at, entry, digest }) {
+        if !feeder.push(
+            path,
+            EntryName::Own(name),
+            action,
+            SpecItem { at, entry, digest },
+        ) {
             break;
         }
     }
