@@ -242,3 +242,50 @@ fn a_link_count_that_drops_during_the_run_changes_no_digest() {
     assert_stderr_contains(&out, "t/b/z: vanished");
     assert!(!stderr(&out).contains("shared"), "{}", stderr(&out));
 }
+
+/// Unmounts on the way out, even when an assertion fails.
+struct Bound(std::path::PathBuf);
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn names_on_another_mount_are_read_again() {
+    // t/a holds f and its link g; t/b is a bind mount of t/a: the same (device, inode) and
+    // times, on another mount. A digest is given only within one mount of one filesystem
+    // (a device number can be reused by another filesystem mounted during a run, whose
+    // files then show the same numbers), so each mount reads the file once.
+    let env = TestEnv::new();
+    let data = vec![3u8; 150_000];
+    env.file("t/a/f", &data);
+    std::fs::hard_link(env.root().join("t/a/f"), env.root().join("t/a/g")).unwrap();
+    std::fs::create_dir(env.root().join("t/b")).unwrap();
+    let status = std::process::Command::new("mount")
+        .arg("--bind")
+        .arg(env.root().join("t/a"))
+        .arg(env.root().join("t/b"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount --bind (CI runs as root)");
+    let _bound = Bound(env.root().join("t/b"));
+    std::thread::sleep(RACY_WAIT);
+    let (out, reads) = reads_of(&env, &["hash", "t"]);
+    assert_exit(&out, 0);
+    for mount in ["a", "b"] {
+        let read: Vec<_> = reads.keys().filter(|n| n.starts_with(mount)).collect();
+        assert_eq!(read.len(), 1, "{mount}: {reads:?}");
+    }
+    assert_eq!(
+        stdout(&out).matches(&hex(&data)).count(),
+        4,
+        "{}",
+        stdout(&out)
+    );
+    assert_stderr_contains(&out, "4 names shared 2 inodes");
+}

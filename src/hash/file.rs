@@ -120,7 +120,7 @@ pub fn hash_file_in(
 fn hash_opened(file: &File, before: Stat, mode: &Mode, links: &Links) -> (Outcome, Option<Facts>) {
     let fs = fsinfo::fs_identity(before.dev, || fsinfo::fsid_of(file).ok()).unwrap_or(0);
     let facts = before.facts(fs);
-    let outcome = match links.claim(&before, mode) {
+    let outcome = match links.claim(file, &before, mode) {
         Claim::Given(hash) => {
             progress::add(before.size);
             Outcome::Hashed {

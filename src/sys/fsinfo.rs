@@ -102,3 +102,61 @@ const NO_FSID: u64 = 1 << 63;
 pub fn fsid_of(file: &std::fs::File) -> rustix::io::Result<u64> {
     rustix::fs::fstatvfs(file).map(|v| v.f_fsid)
 }
+
+/// Filesystems whose inode numbers may repeat under one device, or be made up by a client
+/// (FUSE such as mergerfs or bindfs, NFS of a btrfs export, CIFS with `noserverino`, 9p):
+/// no two names there are taken for one file by their (device, inode).
+const INODES_NOT_UNIQUE: [i64; 6] = [
+    FUSE_MAGIC,
+    0x6969,      // NFS
+    0xff53_4d42, // CIFS
+    0xfe53_4d42, // SMB2
+    0x517b,      // SMB
+    0x0102_1997, // 9p
+];
+
+/// `STATX_MNT_ID_UNIQUE` (Linux 6.8): a mount ID never reused while the system runs.
+const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
+
+/// Where an open file lives, beyond its (device, inode): the mount it was opened on and its
+/// birth time, so that two files are taken for one only on one mount of one filesystem,
+/// even when a device number is reused by another filesystem mounted during the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Home {
+    /// `STATX_MNT_ID_UNIQUE` where the kernel has it, else the mount ID and `f_fsid`.
+    pub mount: u64,
+    pub fsid: u64,
+    /// Birth time (0, 0 where the filesystem records none).
+    pub btime: (i64, u32),
+}
+
+/// The [`Home`] of `file`; None on a filesystem whose inode numbers cannot be trusted to
+/// tell files apart ([`INODES_NOT_UNIQUE`]), or when the kernel cannot say.
+#[allow(clippy::unnecessary_cast)]
+pub fn home_of(file: &std::fs::File) -> Option<Home> {
+    use rustix::fs::{AtFlags, StatxFlags};
+    let fs = rustix::fs::fstatfs(file).ok()?;
+    if INODES_NOT_UNIQUE.contains(&(fs.f_type as i64)) {
+        return None;
+    }
+    let want =
+        StatxFlags::MNT_ID | StatxFlags::BTIME | StatxFlags::from_bits_retain(STATX_MNT_ID_UNIQUE);
+    let st = rustix::fs::statx(file, "", AtFlags::EMPTY_PATH, want).ok()?;
+    let unique = st.stx_mask & STATX_MNT_ID_UNIQUE != 0;
+    if !unique && st.stx_mask & StatxFlags::MNT_ID.bits() == 0 {
+        return None;
+    }
+    // A mount ID that may be reused after an unmount is paired with the filesystem's own
+    // identity (its UUID on ext4, XFS, btrfs).
+    let fsid = if unique { 0 } else { fsid_of(file).ok()? };
+    let btime = if st.stx_mask & StatxFlags::BTIME.bits() != 0 {
+        (st.stx_btime.tv_sec, st.stx_btime.tv_nsec)
+    } else {
+        (0, 0)
+    };
+    Some(Home {
+        mount: st.stx_mnt_id,
+        fsid,
+        btime,
+    })
+}

@@ -7,8 +7,11 @@
 //!
 //! Why that is safe: a digest is kept only when the read that made it saw the file unchanged
 //! from before to after (the hasher's own check), and only for the version it saw — size,
-//! mtime, ctime and mode bits, under (device, inode). A name whose `fstat` shows anything
-//! else is read again under that name. A write after the read moves the ctime past the one
+//! mtime, ctime and mode bits, under (device, inode), on the same mount of the same
+//! filesystem with the same birth time (a device number reused by a filesystem mounted
+//! during the run is another file). A name whose `fstat` shows anything else is read again
+//! under that name. Filesystems whose inode numbers may repeat or be made up (FUSE, NFS,
+//! SMB, 9p) share nothing. A write after the read moves the ctime past the one
 //! kept, unless it fell in the same timestamp tick as a modification just before the read:
 //! so, as for `--update`'s records, a digest is shared only when both times lie
 //! `RACY_MARGIN` before the read started (a file changed moments before is read under
@@ -17,12 +20,14 @@
 //! Names of one inode met at the same moment on two workers: the second waits for the
 //! first's read (polling the stop flag), so even then the bytes are read once.
 //!
-//! Memory: only files with more than one link are remembered, and each is forgotten once as
-//! many of its names were settled as it has links. Names outside the walk (another tree, an
-//! excluded directory) keep their inode remembered until the run ends: bounded by the
-//! multiply linked files of the tree.
+//! Memory: only files with more than one link are remembered, each forgotten once as many
+//! of its names were settled as it has links, and at most [`CAPACITY`] at once: beyond
+//! that the inode remembered longest is forgotten (its other names, if any come, are read
+//! again). A digest mode is kept once per run, not per file (a key is never copied into
+//! the table).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -31,9 +36,17 @@ use crate::hash::facts::trusted_times;
 use crate::hash::outcome::Outcome;
 use crate::hash::stat::Stat;
 use crate::sys::cancel;
+use crate::sys::fsinfo::{Home, home_of};
 
 /// How often a name waiting for another name's read looks at the stop flag.
 const WAIT_POLL: Duration = Duration::from_millis(20);
+
+/// The inodes remembered at once: about 150 bytes each, 10 MB in all. A `cp -al` snapshot
+/// farm of trees of up to this many files reads each file once.
+pub const CAPACITY: usize = 1 << 16;
+
+/// Digest modes remembered (a run has one; a tree spec's check one per algorithm).
+const MODES: usize = 8;
 
 /// The inodes with several links met in one run (see the module doc); `default()` shares.
 #[derive(Default)]
@@ -45,9 +58,20 @@ pub struct Links {
     settled: Condvar,
 }
 
+impl std::fmt::Debug for Links {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Links").field("off", &self.off).finish()
+    }
+}
+
 #[derive(Default)]
 struct Inodes {
     by_id: HashMap<(u64, u64), Inode>,
+    /// Inodes in the order they were first remembered (some since forgotten): who goes
+    /// first when [`CAPACITY`] is reached.
+    order: VecDeque<(u64, u64)>,
+    /// The digest modes met, by index.
+    modes: Vec<Mode>,
     /// What forgotten inodes shared.
     forgotten: Shared,
 }
@@ -77,15 +101,15 @@ struct Inode {
 enum State {
     /// A name is being read; others wait for it.
     Reading,
-    /// The digest of this version, in this mode.
+    /// The digest of this version, in the mode of this index.
     Known {
         version: Version,
-        mode: Mode,
+        mode: usize,
         hash: Digest,
     },
-    /// No digest to give (the last read failed, or its times were too recent): the next
-    /// name reads.
-    Unknown,
+    /// This version was read, but its times were too recent to give its digest to another
+    /// name: every name of it reads, at once, without waiting.
+    Racy(Version),
 }
 
 /// What must be equal for a digest to be given to another name of the same inode.
@@ -95,15 +119,17 @@ struct Version {
     mtime: (i64, i64),
     ctime: (i64, i64),
     mode: u32,
+    home: Home,
 }
 
 impl Version {
-    fn of(st: &Stat) -> Version {
+    fn of(st: &Stat, home: Home) -> Version {
         Version {
             size: st.size,
             mtime: st.mtime,
             ctime: st.ctime,
             mode: st.mode,
+            home,
         }
     }
 }
@@ -114,14 +140,9 @@ pub enum Claim<'a> {
     Given(Digest),
     /// Read it, then hand the outcome to the ticket.
     Read(Ticket<'a>),
-    /// Not shared (one link, or sharing is off): read it.
+    /// Not shared (one link, sharing off, a filesystem whose inodes cannot be trusted, a
+    /// racy version, the table full): read it.
     Alone,
-}
-
-impl std::fmt::Debug for Links {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Links").field("off", &self.off).finish()
-    }
 }
 
 impl Links {
@@ -137,34 +158,46 @@ impl Links {
         self.inodes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// What to do with the regular file whose `fstat` gave `st`, digested in `mode`.
-    pub fn claim(&self, st: &Stat, mode: &Mode) -> Claim<'_> {
+    /// What to do with the regular file `file`, whose `fstat` gave `st`, digested in `mode`.
+    pub fn claim(&self, file: &File, st: &Stat, mode: &Mode) -> Claim<'_> {
         if self.off || st.nlink < 2 || st.not_regular().is_some() {
             return Claim::Alone;
         }
+        let Some(home) = home_of(file) else {
+            return Claim::Alone;
+        };
         let id = (st.dev, st.ino);
-        let version = Version::of(st);
+        let version = Version::of(st, home);
         let mut inodes = self.lock();
+        let Some(mode_index) = inodes.mode_index(mode) else {
+            return Claim::Alone;
+        };
         loop {
+            if !inodes.by_id.contains_key(&id) && !inodes.make_room() {
+                return Claim::Alone;
+            }
+            let fresh = !inodes.by_id.contains_key(&id);
             let inode = inodes.by_id.entry(id).or_insert(Inode {
                 names: 0,
                 given: 0,
                 given_bytes: 0,
-                state: State::Unknown,
+                state: State::Reading,
             });
             match &inode.state {
-                State::Reading if cancel::is_stopped() => return Claim::Alone,
-                State::Reading => {
+                State::Reading if !fresh && cancel::is_stopped() => return Claim::Alone,
+                State::Reading if !fresh => {
                     inodes = match self.settled.wait_timeout(inodes, WAIT_POLL) {
                         Ok((guard, _)) => guard,
                         Err(p) => p.into_inner().0,
                     };
+                    continue;
                 }
+                State::Racy(v) if *v == version => return Claim::Alone,
                 State::Known {
                     version: v,
                     mode: m,
                     hash,
-                } if *v == version && m == mode => {
+                } if *v == version && *m == mode_index => {
                     let hash = hash.clone();
                     inode.names += 1;
                     inode.given += 1;
@@ -172,20 +205,22 @@ impl Links {
                     inodes.forget_if_all_seen(id, st.nlink);
                     return Claim::Given(hash);
                 }
-                _ => {
-                    inode.state = State::Reading;
-                    inode.names += 1;
-                    return Claim::Read(Ticket {
-                        links: self,
-                        id,
-                        version,
-                        nlink: st.nlink,
-                        started: SystemTime::now(),
-                        mode: mode.clone(),
-                        done: false,
-                    });
-                }
+                _ => {}
             }
+            inode.state = State::Reading;
+            inode.names += 1;
+            if fresh {
+                inodes.order.push_back(id);
+            }
+            return Claim::Read(Ticket {
+                links: self,
+                id,
+                version,
+                nlink: st.nlink,
+                started: SystemTime::now(),
+                mode: mode_index,
+                done: false,
+            });
         }
     }
 
@@ -231,6 +266,49 @@ impl Shared {
 }
 
 impl Inodes {
+    /// The index of `mode` among the modes met (None: too many modes to remember).
+    fn mode_index(&mut self, mode: &Mode) -> Option<usize> {
+        if let Some(i) = self.modes.iter().position(|m| m == mode) {
+            return Some(i);
+        }
+        (self.modes.len() < MODES).then(|| {
+            self.modes.push(mode.clone());
+            self.modes.len() - 1
+        })
+    }
+
+    /// Room for one more inode: below [`CAPACITY`], or the inode remembered longest that
+    /// is not being read forgotten. False when every one is being read.
+    fn make_room(&mut self) -> bool {
+        if self.order.len() > 2 * CAPACITY {
+            let by_id = &self.by_id;
+            self.order.retain(|id| by_id.contains_key(id));
+        }
+        // Inodes being read go to the back; at most a turn of the queue is looked at.
+        let mut turns = self.order.len();
+        while self.by_id.len() >= CAPACITY {
+            if turns == 0 {
+                return false;
+            }
+            turns -= 1;
+            let Some(id) = self.order.pop_front() else {
+                return false;
+            };
+            match self.by_id.get(&id) {
+                Some(inode) if matches!(inode.state, State::Reading) => self.order.push_back(id),
+                Some(_) => self.forget(id),
+                None => {}
+            }
+        }
+        true
+    }
+
+    fn forget(&mut self, id: (u64, u64)) {
+        if let Some(inode) = self.by_id.remove(&id) {
+            self.forgotten.add(&inode);
+        }
+    }
+
     /// Forgets the inode once as many names were settled as it has links now (a link count
     /// that dropped during the run forgets it sooner; one that grew, later).
     fn forget_if_all_seen(&mut self, id: (u64, u64), nlink: u64) {
@@ -238,8 +316,8 @@ impl Inodes {
             .by_id
             .get(&id)
             .is_some_and(|i| i.names >= nlink && !matches!(i.state, State::Reading));
-        if done && let Some(inode) = self.by_id.remove(&id) {
-            self.forgotten.add(&inode);
+        if done {
+            self.forget(id);
         }
     }
 }
@@ -252,7 +330,7 @@ pub struct Ticket<'a> {
     version: Version,
     nlink: u64,
     started: SystemTime,
-    mode: Mode,
+    mode: usize,
     done: bool,
 }
 
@@ -266,23 +344,30 @@ impl Ticket<'_> {
             self.started,
         );
         let state = match outcome {
-            Outcome::Hashed { hash, size } if trusted && *size == self.version.size => {
-                State::Known {
+            Outcome::Hashed { hash, size } if *size == self.version.size && trusted => {
+                Some(State::Known {
                     version: self.version,
-                    mode: std::mem::take(&mut self.mode),
+                    mode: self.mode,
                     hash: hash.clone(),
-                }
+                })
             }
-            _ => State::Unknown,
+            Outcome::Hashed { size, .. } if *size == self.version.size => {
+                Some(State::Racy(self.version))
+            }
+            _ => None,
         };
         self.end(state);
     }
 
-    fn end(&mut self, state: State) {
+    /// Leaves `state` for the next names (None: nothing to give; the inode is forgotten and
+    /// the next name reads).
+    fn end(&mut self, state: Option<State>) {
         self.done = true;
         let mut inodes = self.links.lock();
-        if let Some(inode) = inodes.by_id.get_mut(&self.id) {
-            inode.state = state;
+        match (state, inodes.by_id.get_mut(&self.id)) {
+            (Some(state), Some(inode)) => inode.state = state,
+            (None, Some(_)) => inodes.forget(self.id),
+            (_, None) => {}
         }
         inodes.forget_if_all_seen(self.id, self.nlink);
         drop(inodes);
@@ -293,7 +378,7 @@ impl Ticket<'_> {
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.end(State::Unknown);
+            self.end(None);
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::hash::outcome::{EntryError, ErrorKind};
+use std::fs::File;
 
 /// A regular file of inode 7 with `nlink` links, last changed at `time` seconds.
 fn stat(nlink: u64, time: i64) -> Stat {
@@ -26,9 +27,17 @@ fn hashed(byte: u8) -> Outcome {
     }
 }
 
+/// The open file every claim names, on every thread (the table asks where it lives).
+static FILE: std::sync::OnceLock<File> = std::sync::OnceLock::new();
+
+fn claim<'a>(links: &'a Links, st: &Stat, mode: &Mode) -> Claim<'a> {
+    let file = FILE.get_or_init(|| tempfile::tempfile().unwrap());
+    links.claim(file, st, mode)
+}
+
 /// Claims `st` and, if told to read, settles the read with `outcome`; what it was given.
 fn name(links: &Links, st: &Stat, outcome: &Outcome) -> Option<Digest> {
-    match links.claim(st, &Mode::default()) {
+    match claim(links, st, &Mode::default()) {
         Claim::Given(d) => Some(d),
         Claim::Read(ticket) => {
             ticket.settle(outcome);
@@ -71,7 +80,10 @@ fn another_version_mode_or_failed_read_is_read_again() {
     assert!(name(&links, &stat(5, 1001), &hashed(3)).is_some());
     // Another algorithm.
     let sha = Mode::of(crate::hash::algo::Algo::Sha256);
-    assert!(matches!(links.claim(&stat(5, 1001), &sha), Claim::Read(_)));
+    assert!(matches!(
+        claim(&links, &stat(5, 1001), &sha),
+        Claim::Read(_)
+    ));
     // The read failed (or its ticket was dropped): the next name reads.
     let failed = Outcome::Failed(EntryError::new(ErrorKind::Changed, "x"));
     assert_eq!(name(&links, &stat(5, 1002), &failed), None);
@@ -79,22 +91,47 @@ fn another_version_mode_or_failed_read_is_read_again() {
 }
 
 #[test]
-fn times_too_recent_to_trust_are_never_given() {
+fn times_too_recent_to_trust_are_never_given_and_never_waited_for() {
     let links = Links::default();
     let now = crate::hash::facts::to_pair(SystemTime::now()).0;
-    assert_eq!(name(&links, &stat(2, now), &hashed(1)), None);
-    assert_eq!(name(&links, &stat(2, now), &hashed(1)), None);
+    assert_eq!(name(&links, &stat(3, now), &hashed(1)), None);
+    // Every other name of that version reads, at once (no ticket, no waiting).
+    assert!(matches!(
+        claim(&links, &stat(3, now), &Mode::default()),
+        Claim::Alone
+    ));
+}
+
+#[test]
+fn the_table_holds_at_most_its_capacity() {
+    let links = Links::default();
+    for ino in 0..CAPACITY as u64 + 10 {
+        let st = Stat {
+            ino,
+            ..stat(2, 1000)
+        };
+        assert_eq!(name(&links, &st, &hashed(1)), None);
+    }
+    assert_eq!(remembered(&links), CAPACITY);
+    // The first ones were forgotten: read again.
+    assert_eq!(name(&links, &stat(2, 1000), &hashed(1)), None);
+    // The last ones are still there.
+    let last = Stat {
+        ino: CAPACITY as u64 + 9,
+        ..stat(2, 1000)
+    };
+    assert!(name(&links, &last, &hashed(1)).is_some());
 }
 
 #[test]
 fn single_links_and_sharing_off_remember_nothing() {
     let links = Links::default();
     assert!(matches!(
-        links.claim(&stat(1, 1000), &Mode::default()),
+        claim(&links, &stat(1, 1000), &Mode::default()),
         Claim::Alone
     ));
     assert!(matches!(
-        Links::off().claim(&stat(4, 1000), &Mode::default()),
+        claim(&Links::off(), &stat(4, 1000), &Mode::default()),
         Claim::Alone
     ));
     assert_eq!(remembered(&links), 0);
@@ -113,7 +150,7 @@ fn a_link_count_that_drops_forgets_sooner() {
 fn a_name_met_during_the_read_waits_for_it() {
     let links = Links::default();
     let st = stat(2, 1000);
-    let Claim::Read(ticket) = links.claim(&st, &Mode::default()) else {
+    let Claim::Read(ticket) = claim(&links, &st, &Mode::default()) else {
         panic!("first name reads")
     };
     std::thread::scope(|s| {
