@@ -115,6 +115,14 @@ const INODES_NOT_UNIQUE: [i64; 6] = [
     0x0102_1997, // 9p
 ];
 
+/// Whether the filesystem holding `file` gives every file its own inode number (see
+/// [`INODES_NOT_UNIQUE`]).
+#[allow(clippy::unnecessary_cast)]
+fn inodes_unique(file: &std::fs::File) -> Option<bool> {
+    let fs = rustix::fs::fstatfs(file).ok()?;
+    Some(!INODES_NOT_UNIQUE.contains(&(fs.f_type as i64)))
+}
+
 /// `STATX_MNT_ID_UNIQUE` (Linux 6.8): a mount ID never reused while the system runs.
 const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
 
@@ -132,18 +140,32 @@ pub struct Home {
 
 /// The [`Home`] of `file`; None on a filesystem whose inode numbers cannot be trusted to
 /// tell files apart ([`INODES_NOT_UNIQUE`]), or when the kernel cannot say.
-#[allow(clippy::unnecessary_cast)]
 pub fn home_of(file: &std::fs::File) -> Option<Home> {
     use rustix::fs::{AtFlags, StatxFlags};
-    let fs = rustix::fs::fstatfs(file).ok()?;
-    if INODES_NOT_UNIQUE.contains(&(fs.f_type as i64)) {
-        return None;
+    use std::cell::Cell;
+    thread_local! {
+        /// The last never-reused mount this thread asked about, and whether its inode
+        /// numbers are trusted: one `statx` per file then, no `fstatfs`.
+        static LAST: Cell<Option<(u64, bool)>> = const { Cell::new(None) };
     }
     let want =
         StatxFlags::MNT_ID | StatxFlags::BTIME | StatxFlags::from_bits_retain(STATX_MNT_ID_UNIQUE);
     let st = rustix::fs::statx(file, "", AtFlags::EMPTY_PATH, want).ok()?;
     let unique = st.stx_mask & STATX_MNT_ID_UNIQUE != 0;
     if !unique && st.stx_mask & StatxFlags::MNT_ID.bits() == 0 {
+        return None;
+    }
+    let trusted = match LAST.get() {
+        Some((mount, trusted)) if unique && mount == st.stx_mnt_id => trusted,
+        _ => {
+            let trusted = inodes_unique(file)?;
+            if unique {
+                LAST.set(Some((st.stx_mnt_id, trusted)));
+            }
+            trusted
+        }
+    };
+    if !trusted {
         return None;
     }
     // A mount ID that may be reused after an unmount is paired with the filesystem's own

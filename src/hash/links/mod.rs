@@ -20,6 +20,8 @@
 //! Names of one inode met at the same moment on two workers: the second waits for the
 //! first's read (polling the stop flag), so even then the bytes are read once.
 //!
+//! Files under [`SHARED_FROM`] are read under every name: reading them again costs less.
+//!
 //! Memory: only files with more than one link are remembered, each forgotten once as many
 //! of its names were settled as it has links, and at most [`CAPACITY`] at once: beyond
 //! that the inode remembered longest is forgotten (its other names, if any come, are read
@@ -37,13 +39,23 @@ use crate::hash::outcome::Outcome;
 use crate::hash::stat::Stat;
 use crate::sys::cancel;
 use crate::sys::fsinfo::{Home, home_of};
+pub use shared::Shared;
+
+mod shared;
 
 /// How often a name waiting for another name's read looks at the stop flag.
 const WAIT_POLL: Duration = Duration::from_millis(20);
 
-/// The inodes remembered at once: about 150 bytes each, 10 MB in all. A `cp -al` snapshot
-/// farm of trees of up to this many files reads each file once.
-pub const CAPACITY: usize = 1 << 16;
+/// The inodes remembered at once (about 100 bytes each with the map's slack, 3 MB in
+/// all). A `cp -al` snapshot farm of trees of up to this many files of
+/// [`SHARED_FROM`] or more reads each file once.
+pub const CAPACITY: usize = 1 << 14;
+
+/// Files smaller than this are read under every name: remembering one (a `statx` to learn
+/// where it lives, the table's lock, its memory) costs about what reading it again does. A
+/// tree whose 50,000 tiny files each had a link outside it ran 1.40 × slower and held 14 MiB
+/// more when every one was remembered.
+pub const SHARED_FROM: u64 = 4 * 1024;
 
 /// Digest modes remembered (a run has one; a tree spec's check one per algorithm).
 const MODES: usize = 8;
@@ -76,18 +88,6 @@ struct Inodes {
     forgotten: Shared,
 }
 
-/// What the run shared: names given the digest of an inode read once, and those inodes.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Shared {
-    /// Names of inodes read under one name and given to at least one other (the name read
-    /// counts too).
-    pub names: u64,
-    /// Those inodes.
-    pub inodes: u64,
-    /// The bytes the names given a digest did not read.
-    pub bytes: u64,
-}
-
 struct Inode {
     /// Names of this inode settled so far (read, or given the digest).
     names: u64,
@@ -102,14 +102,10 @@ enum State {
     /// A name is being read; others wait for it.
     Reading,
     /// The digest of this version, in the mode of this index.
-    Known {
-        version: Version,
-        mode: usize,
-        hash: Digest,
-    },
+    Known { seal: Seal, mode: u8, hash: Digest },
     /// This version was read, but its times were too recent to give its digest to another
     /// name: every name of it reads, at once, without waiting.
-    Racy(Version),
+    Racy(Seal),
 }
 
 /// What must be equal for a digest to be given to another name of the same inode.
@@ -122,6 +118,9 @@ struct Version {
     home: Home,
 }
 
+/// A [`Version`] as the table keeps it: 16 bytes of BLAKE3 over its fields, not its 96.
+type Seal = [u8; 16];
+
 impl Version {
     fn of(st: &Stat, home: Home) -> Version {
         Version {
@@ -131,6 +130,27 @@ impl Version {
             mode: st.mode,
             home,
         }
+    }
+
+    fn seal(&self) -> Seal {
+        let mut h = blake3::Hasher::new();
+        for n in [
+            self.size,
+            self.mtime.0 as u64,
+            self.mtime.1 as u64,
+            self.ctime.0 as u64,
+            self.ctime.1 as u64,
+            u64::from(self.mode),
+            self.home.mount,
+            self.home.fsid,
+            self.home.btime.0 as u64,
+            u64::from(self.home.btime.1),
+        ] {
+            h.update(&n.to_le_bytes());
+        }
+        let mut seal = [0; 16];
+        seal.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        seal
     }
 }
 
@@ -160,7 +180,7 @@ impl Links {
 
     /// What to do with the regular file `file`, whose `fstat` gave `st`, digested in `mode`.
     pub fn claim(&self, file: &File, st: &Stat, mode: &Mode) -> Claim<'_> {
-        if self.off || st.nlink < 2 || st.not_regular().is_some() {
+        if self.off || st.nlink < 2 || st.size < SHARED_FROM || st.not_regular().is_some() {
             return Claim::Alone;
         }
         let Some(home) = home_of(file) else {
@@ -168,6 +188,7 @@ impl Links {
         };
         let id = (st.dev, st.ino);
         let version = Version::of(st, home);
+        let seal = version.seal();
         let mut inodes = self.lock();
         let Some(mode_index) = inodes.mode_index(mode) else {
             return Claim::Alone;
@@ -192,12 +213,12 @@ impl Links {
                     };
                     continue;
                 }
-                State::Racy(v) if *v == version => return Claim::Alone,
+                State::Racy(v) if *v == seal => return Claim::Alone,
                 State::Known {
-                    version: v,
+                    seal: v,
                     mode: m,
                     hash,
-                } if *v == version && *m == mode_index => {
+                } if *v == seal && *m == mode_index => {
                     let hash = hash.clone();
                     inode.names += 1;
                     inode.given += 1;
@@ -229,52 +250,24 @@ impl Links {
         let inodes = self.lock();
         let mut total = inodes.forgotten;
         for inode in inodes.by_id.values() {
-            total.add(inode);
+            total.add(inode.names, inode.given, inode.given_bytes);
         }
         total
     }
 }
 
-impl Shared {
-    fn add(&mut self, inode: &Inode) {
-        if inode.given > 0 {
-            self.names += inode.names;
-            self.inodes += 1;
-            self.bytes += inode.given_bytes;
-        }
-    }
-
-    /// `, 24000 names shared 3000 inodes` for a closing line (empty when none were).
-    pub fn phrase(&self) -> String {
-        match self.inodes {
-            0 => String::new(),
-            n => format!(
-                ", {} names shared {n} {} (hard links, read once)",
-                self.names,
-                if n == 1 { "inode" } else { "inodes" }
-            ),
-        }
-    }
-
-    /// The `--json` summaries' `hard_links` object.
-    pub fn record(&self) -> crate::record::HardLinks {
-        crate::record::HardLinks {
-            names: self.names,
-            inodes: self.inodes,
-        }
-    }
-}
-
 impl Inodes {
     /// The index of `mode` among the modes met (None: too many modes to remember).
-    fn mode_index(&mut self, mode: &Mode) -> Option<usize> {
-        if let Some(i) = self.modes.iter().position(|m| m == mode) {
-            return Some(i);
-        }
-        (self.modes.len() < MODES).then(|| {
-            self.modes.push(mode.clone());
-            self.modes.len() - 1
-        })
+    fn mode_index(&mut self, mode: &Mode) -> Option<u8> {
+        let i = match self.modes.iter().position(|m| m == mode) {
+            Some(i) => i,
+            None if self.modes.len() < MODES => {
+                self.modes.push(mode.clone());
+                self.modes.len() - 1
+            }
+            None => return None,
+        };
+        u8::try_from(i).ok()
     }
 
     /// Room for one more inode: below [`CAPACITY`], or the inode remembered longest that
@@ -305,7 +298,8 @@ impl Inodes {
 
     fn forget(&mut self, id: (u64, u64)) {
         if let Some(inode) = self.by_id.remove(&id) {
-            self.forgotten.add(&inode);
+            self.forgotten
+                .add(inode.names, inode.given, inode.given_bytes);
         }
     }
 
@@ -330,7 +324,7 @@ pub struct Ticket<'a> {
     version: Version,
     nlink: u64,
     started: SystemTime,
-    mode: usize,
+    mode: u8,
     done: bool,
 }
 
@@ -346,13 +340,13 @@ impl Ticket<'_> {
         let state = match outcome {
             Outcome::Hashed { hash, size } if *size == self.version.size && trusted => {
                 Some(State::Known {
-                    version: self.version,
+                    seal: self.version.seal(),
                     mode: self.mode,
                     hash: hash.clone(),
                 })
             }
             Outcome::Hashed { size, .. } if *size == self.version.size => {
-                Some(State::Racy(self.version))
+                Some(State::Racy(self.version.seal()))
             }
             _ => None,
         };

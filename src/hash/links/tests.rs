@@ -10,7 +10,7 @@ fn stat(nlink: u64, time: i64) -> Stat {
         mode: libc::S_IFREG | 0o644,
         dev: 1,
         ino: 7,
-        size: 10,
+        size: SHARED_FROM,
         mtime: (time, 0),
         ctime: (time, 0),
         uid: 0,
@@ -23,7 +23,7 @@ fn stat(nlink: u64, time: i64) -> Stat {
 fn hashed(byte: u8) -> Outcome {
     Outcome::Hashed {
         hash: Digest::Blake3(blake3::hash(&[byte])),
-        size: 10,
+        size: SHARED_FROM,
     }
 }
 
@@ -66,7 +66,7 @@ fn one_read_is_given_to_the_other_names_then_forgotten() {
     let want = Shared {
         names: 3,
         inodes: 1,
-        bytes: 20,
+        bytes: 2 * SHARED_FROM,
     };
     assert_eq!(links.shared(), want);
 }
@@ -163,4 +163,18 @@ fn a_name_met_during_the_read_waits_for_it() {
         };
         assert_eq!(waiter.join().unwrap(), Some(hash));
     });
+}
+
+#[test]
+fn small_files_are_read_under_every_name() {
+    let links = Links::default();
+    let small = Stat {
+        size: SHARED_FROM - 1,
+        ..stat(3, 1000)
+    };
+    assert!(matches!(
+        claim(&links, &small, &Mode::default()),
+        Claim::Alone
+    ));
+    assert_eq!(remembered(&links), 0);
 }
