@@ -28,7 +28,7 @@
 //! again). A digest mode is kept once per run, not per file (a key is never copied into
 //! the table).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fs::File;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -46,10 +46,10 @@ mod shared;
 /// How often a name waiting for another name's read looks at the stop flag.
 const WAIT_POLL: Duration = Duration::from_millis(20);
 
-/// The inodes remembered at once (about 100 bytes each with the map's slack, 3 MB in
-/// all). A `cp -al` snapshot farm of trees of up to this many files of
-/// [`SHARED_FROM`] or more reads each file once.
-pub const CAPACITY: usize = 1 << 14;
+/// The inodes remembered at once (about 100 bytes each with the map's slack: 14 MB when
+/// full). A `cp -al` snapshot farm of trees of up to this many files of [`SHARED_FROM`] or
+/// more reads each file once; of a larger one, this many files are read once.
+pub const CAPACITY: usize = 1 << 16;
 
 /// Files smaller than this are read under every name: remembering one (a `statx` to learn
 /// where it lives, the table's lock, its memory) costs about what reading it again does. A
@@ -79,9 +79,6 @@ impl std::fmt::Debug for Links {
 #[derive(Default)]
 struct Inodes {
     by_id: HashMap<(u64, u64), Inode>,
-    /// Inodes in the order they were first remembered (some since forgotten): who goes
-    /// first when [`CAPACITY`] is reached.
-    order: VecDeque<(u64, u64)>,
     /// The digest modes met, by index.
     modes: Vec<Mode>,
     /// What forgotten inodes shared.
@@ -194,7 +191,7 @@ impl Links {
             return Claim::Alone;
         };
         loop {
-            if !inodes.by_id.contains_key(&id) && !inodes.make_room() {
+            if !inodes.by_id.contains_key(&id) && !inodes.has_room() {
                 return Claim::Alone;
             }
             let fresh = !inodes.by_id.contains_key(&id);
@@ -230,9 +227,6 @@ impl Links {
             }
             inode.state = State::Reading;
             inode.names += 1;
-            if fresh {
-                inodes.order.push_back(id);
-            }
             return Claim::Read(Ticket {
                 links: self,
                 id,
@@ -270,30 +264,12 @@ impl Inodes {
         u8::try_from(i).ok()
     }
 
-    /// Room for one more inode: below [`CAPACITY`], or the inode remembered longest that
-    /// is not being read forgotten. False when every one is being read.
-    fn make_room(&mut self) -> bool {
-        if self.order.len() > 2 * CAPACITY {
-            let by_id = &self.by_id;
-            self.order.retain(|id| by_id.contains_key(id));
-        }
-        // Inodes being read go to the back; at most a turn of the queue is looked at.
-        let mut turns = self.order.len();
-        while self.by_id.len() >= CAPACITY {
-            if turns == 0 {
-                return false;
-            }
-            turns -= 1;
-            let Some(id) = self.order.pop_front() else {
-                return false;
-            };
-            match self.by_id.get(&id) {
-                Some(inode) if matches!(inode.state, State::Reading) => self.order.push_back(id),
-                Some(_) => self.forget(id),
-                None => {}
-            }
-        }
-        true
+    /// Room for one more inode: fewer than [`CAPACITY`] remembered. When full, new inodes
+    /// are read under every name and the ones remembered stay: a farm of snapshots walked
+    /// one after the other meets an inode's names a snapshot apart, so forgetting the
+    /// oldest to admit the newest would forget each one just before its next name comes.
+    fn has_room(&self) -> bool {
+        self.by_id.len() < CAPACITY
     }
 
     fn forget(&mut self, id: (u64, u64)) {

@@ -103,24 +103,26 @@ fn times_too_recent_to_trust_are_never_given_and_never_waited_for() {
 }
 
 #[test]
-fn the_table_holds_at_most_its_capacity() {
+fn the_table_holds_at_most_its_capacity_and_keeps_what_it_holds() {
     let links = Links::default();
-    for ino in 0..CAPACITY as u64 + 10 {
-        let st = Stat {
-            ino,
-            ..stat(2, 1000)
-        };
-        assert_eq!(name(&links, &st, &hashed(1)), None);
-    }
-    assert_eq!(remembered(&links), CAPACITY);
-    // The first ones were forgotten: read again.
-    assert_eq!(name(&links, &stat(2, 1000), &hashed(1)), None);
-    // The last ones are still there.
-    let last = Stat {
-        ino: CAPACITY as u64 + 9,
+    let inode = |ino: u64| Stat {
+        ino,
         ..stat(2, 1000)
     };
-    assert!(name(&links, &last, &hashed(1)).is_some());
+    for ino in 0..CAPACITY as u64 {
+        assert_eq!(name(&links, &inode(ino), &hashed(1)), None);
+    }
+    // Full: a new inode is read and not remembered...
+    let new = inode(CAPACITY as u64);
+    assert!(matches!(
+        claim(&links, &new, &Mode::default()),
+        Claim::Alone
+    ));
+    assert_eq!(remembered(&links), CAPACITY);
+    // ...and the first ones are still given (each then forgotten: its two links seen).
+    assert!(name(&links, &inode(0), &hashed(9)).is_some());
+    assert_eq!(remembered(&links), CAPACITY - 1);
+    assert_eq!(name(&links, &new, &hashed(1)), None, "room again");
 }
 
 #[test]
