@@ -13,6 +13,18 @@ use crate::common::*;
 /// read (the racy rule): the tree is made, then left alone this long.
 const RACY_WAIT: Duration = Duration::from_millis(2100);
 
+/// One file of `data` at `first` with `others` as its other names (parents made), left alone
+/// for [`RACY_WAIT`].
+fn one_inode(env: &TestEnv, data: &[u8], first: &str, others: &[&str]) {
+    env.file(first, data);
+    for name in others {
+        let to = env.root().join(name);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::hard_link(env.root().join(first), to).unwrap();
+    }
+    std::thread::sleep(RACY_WAIT);
+}
+
 /// `t/a/f`, `t/b/f`, `t/c/g`: one inode of 300,000 bytes; `t/big`, `t/d/big`: one of 5 MiB
 /// (read in pieces, the big-file path); `t/solo`. Returns the contents of the two inodes.
 fn linked_tree(env: &TestEnv) -> (Vec<u8>, Vec<u8>) {
@@ -192,10 +204,7 @@ fn a_change_through_one_name_is_seen_under_the_others() {
     // read again, never given first's digest of the old bytes.
     let env = TestEnv::new();
     let old = vec![1u8; 200_000];
-    env.file("t/a/first", &old);
-    std::fs::create_dir_all(env.root().join("t/b")).unwrap();
-    std::fs::hard_link(env.root().join("t/a/first"), env.root().join("t/b/second")).unwrap();
-    std::thread::sleep(RACY_WAIT);
+    one_inode(&env, &old, "t/a/first", &["t/b/second"]);
     let (child, pid) = hash_holding_opens_in_b(&env, Duration::from_millis(1500));
     wait_until_pid_opens(pid, "second");
     let new = vec![2u8; 200_000];
@@ -221,12 +230,7 @@ fn a_link_count_that_drops_during_the_run_changes_no_digest() {
     // x's digest), and z is reported gone, not dropped.
     let env = TestEnv::new();
     let data = vec![7u8; 100_000];
-    env.file("t/a/x", &data);
-    std::fs::create_dir_all(env.root().join("t/b")).unwrap();
-    for name in ["t/b/y", "t/b/z"] {
-        std::fs::hard_link(env.root().join("t/a/x"), env.root().join(name)).unwrap();
-    }
-    std::thread::sleep(RACY_WAIT);
+    one_inode(&env, &data, "t/a/x", &["t/b/y", "t/b/z"]);
     let (child, pid) = hash_holding_opens_in_b(&env, Duration::from_millis(1000));
     wait_until_pid_opens(pid, "y");
     std::fs::remove_file(env.root().join("t/b/z")).unwrap();

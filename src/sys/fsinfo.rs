@@ -40,15 +40,24 @@ pub fn dir_now(path: &Path) -> std::io::Result<Option<DirNow>> {
     }))
 }
 
-/// Filesystems whose directory listings may give other inode numbers than `stat` does.
-const LISTING_INODES_DIFFER: [i64; 6] = [
-    0x6573_5546, // FUSE (sshfs, rclone, s3fs, virtiofs...)
-    0x794c_7630, // overlayfs
+/// FUSE (sshfs, rclone, s3fs, mergerfs, virtiofs…), 9p and SMB: their inode numbers are
+/// what a daemon or client makes of the server's, not the filesystem's own.
+const CLIENT_INODES: [i64; 5] = [
+    FUSE_MAGIC,
     0x0102_1997, // 9p
     0xff53_4d42, // CIFS
     0xfe53_4d42, // SMB2
     0x517b,      // SMB
 ];
+
+const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
+const NFS_MAGIC: i64 = 0x6969;
+
+/// Filesystems whose directory listings may give other inode numbers than `stat` does:
+/// [`CLIENT_INODES`] and overlayfs (without `xino`).
+fn listing_inodes_differ(f_type: i64) -> bool {
+    CLIENT_INODES.contains(&f_type) || f_type == OVERLAYFS_MAGIC
+}
 
 /// Whether the inode numbers of listings in the filesystem holding `path` may be compared
 /// with `stat`'s (true when it cannot be told).
@@ -56,7 +65,7 @@ const LISTING_INODES_DIFFER: [i64; 6] = [
 #[allow(clippy::unnecessary_cast)]
 pub fn listing_inodes_trusted(path: &Path) -> bool {
     match rustix::fs::statfs(path) {
-        Ok(fs) => !LISTING_INODES_DIFFER.contains(&(fs.f_type as i64)),
+        Ok(fs) => !listing_inodes_differ(fs.f_type as i64),
         Err(_) => true,
     }
 }
@@ -104,23 +113,18 @@ pub fn fsid_of(file: &std::fs::File) -> rustix::io::Result<u64> {
 }
 
 /// Filesystems whose inode numbers may repeat under one device, or be made up by a client
-/// (FUSE such as mergerfs or bindfs, NFS of a btrfs export, CIFS with `noserverino`, 9p):
-/// no two names there are taken for one file by their (device, inode).
-const INODES_NOT_UNIQUE: [i64; 6] = [
-    FUSE_MAGIC,
-    0x6969,      // NFS
-    0xff53_4d42, // CIFS
-    0xfe53_4d42, // SMB2
-    0x517b,      // SMB
-    0x0102_1997, // 9p
-];
+/// ([`CLIENT_INODES`]: mergerfs, bindfs, CIFS with `noserverino`; and NFS, of a btrfs
+/// export): no two names there are taken for one file by their (device, inode).
+fn inodes_may_repeat(f_type: i64) -> bool {
+    CLIENT_INODES.contains(&f_type) || f_type == NFS_MAGIC
+}
 
 /// Whether the filesystem holding `file` gives every file its own inode number (see
-/// [`INODES_NOT_UNIQUE`]).
+/// [`inodes_may_repeat`]).
 #[allow(clippy::unnecessary_cast)]
 fn inodes_unique(file: &std::fs::File) -> Option<bool> {
     let fs = rustix::fs::fstatfs(file).ok()?;
-    Some(!INODES_NOT_UNIQUE.contains(&(fs.f_type as i64)))
+    Some(!inodes_may_repeat(fs.f_type as i64))
 }
 
 /// `STATX_MNT_ID_UNIQUE` (Linux 6.8): a mount ID never reused while the system runs.
@@ -139,7 +143,7 @@ pub struct Home {
 }
 
 /// The [`Home`] of `file`; None on a filesystem whose inode numbers cannot be trusted to
-/// tell files apart ([`INODES_NOT_UNIQUE`]), or when the kernel cannot say.
+/// tell files apart ([`inodes_may_repeat`]), or when the kernel cannot say.
 pub fn home_of(file: &std::fs::File) -> Option<Home> {
     use rustix::fs::{AtFlags, StatxFlags};
     use std::cell::Cell;

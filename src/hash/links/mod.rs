@@ -191,10 +191,10 @@ impl Links {
             return Claim::Alone;
         };
         loop {
-            if !inodes.by_id.contains_key(&id) && !inodes.has_room() {
+            let fresh = !inodes.by_id.contains_key(&id);
+            if fresh && !inodes.has_room() {
                 return Claim::Alone;
             }
-            let fresh = !inodes.by_id.contains_key(&id);
             let inode = inodes.by_id.entry(id).or_insert(Inode {
                 names: 0,
                 given: 0,
