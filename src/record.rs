@@ -232,6 +232,40 @@ pub struct SignatureRecord {
     pub trusted_comment: Option<String>,
 }
 
+/// One difference of `diff --json`: `added`, `removed`, `modified`, `renamed` or
+/// `type_changed`, the name (a rename's new name; `from` holds its old one), what each side
+/// said of it (`hash`, or a spec entry's keywords as written), and for specs what changed.
+#[derive(Debug, Serialize)]
+pub struct DiffRecord<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(flatten)]
+    pub name: Path<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Path<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+}
+
+/// The closing record of `diff --json`: entries read on each side, differences by kind.
+#[derive(Debug, Default, Serialize)]
+pub struct DiffSummary {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub old_entries: u64,
+    pub new_entries: u64,
+    pub added: u64,
+    pub removed: u64,
+    pub modified: u64,
+    pub renamed: u64,
+    pub type_changed: u64,
+    pub identical: bool,
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

@@ -64,6 +64,9 @@ pub enum Command {
     Digest(DigestArgs),
     /// Merge shard manifests into one, in canonical order (byte-identical to a single run)
     Merge(MergeArgs),
+    /// What changed between two manifests or tree specs: added, removed, modified, renamed
+    #[command(after_help = DIFF_AFTER_HELP)]
+    Diff(DiffArgs),
     /// Benchmark the hash pipeline over a sweep of --jobs (and --max-open, --queue) settings
     Bench(BenchArgs),
     /// Print a shell completion script (e.g. b3tree completions bash > /etc/bash_completion.d/b3tree)
@@ -268,6 +271,49 @@ pub struct MergeArgs {
     /// manifest's first line, `# b3tree shard K/N`, says which it is)
     #[arg(long)]
     pub partial: bool,
+}
+
+pub const DIFF_AFTER_HELP: &str = "\
+Output, in canonical name order, one line per difference (as git diff --name-status):
+  A<TAB>name            added          D<TAB>name     removed
+  M<TAB>name            content changed (specs: also mode, link, size, owner, device;
+                        what changed follows after a second tab)
+  R<TAB>old<TAB>new     renamed: one name gone, another added with the same digest
+  T<TAB>name<TAB>...    a spec entry's type changed
+Names are escaped as in check's verdicts (a tab is \\x09). No file of any tree is read.
+
+Exit status:
+  0    no difference
+  1    the inputs differ
+  2    usage error, an input unreadable or malformed (named with its line), digests of
+       two algorithms (without --names-only), output that cannot be written
+  128+n  killed by signal n (130 Ctrl-C)";
+
+/// `b3tree diff OLD NEW`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older manifest or tree spec (any form check reads: b3sum/GNU lines, --tag, -z,
+    /// SHA-256/512, mtree specs of b3tree, bsdtar, NetBSD); `-` reads it from stdin
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+
+    /// The newer manifest or tree spec, of the same kind as OLD
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+
+    /// JSON Lines: one record per difference (type, path, old and new values), then a
+    /// summary record
+    #[arg(long)]
+    pub json: bool,
+
+    /// Compare names only (A and D lines): for digests of two algorithms, or specs with no
+    /// digest in common
+    #[arg(long)]
+    pub names_only: bool,
+
+    /// Do not print the summary on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[cfg(test)]
