@@ -128,24 +128,28 @@ pub(crate) fn parse_entry(line: &[u8], escapes: bool) -> Result<Option<Entry>, M
     let (hash, raw_name, tag) = if let Some(algo) = tag {
         let rest = &body[algo.tag().len() + 2..];
         let at = rfind(rest, b") = ").ok_or(Malformed::NoSeparator)?;
-        (&rest[at + 4..], &rest[..at], Some(algo))
+        (Err(&rest[at + 4..]), &rest[..at], Some(algo))
     } else {
         // A well-formed hash is 64 digits followed by "  " (or GNU's " *"); otherwise split at
         // the first two spaces, which then reports what is wrong with the hash.
         // (The 64 must be hex digits: a shorter digest, `-l 1`, followed by a name holding
         // two spaces at that offset is no 64-digit hash — found by the fuzz target.)
-        let at = if body.len() > 66
-            && body[64] == b' '
-            && matches!(body[65], b' ' | b'*')
-            && body[..64].iter().all(u8::is_ascii_hexdigit)
-        {
-            64
-        } else {
-            find(body, b"  ").ok_or(Malformed::NoSeparator)?
-        };
-        (&body[..at], &body[at + 2..], None)
+        // The 64 digits are decoded once: the test that they are digits is the decoding.
+        let common = (body.len() > 66 && body[64] == b' ' && matches!(body[65], b' ' | b'*'))
+            .then(|| Digest::from_hex(&body[..64]))
+            .flatten();
+        match common {
+            Some(hash) => (Ok(hash), &body[66..], None),
+            None => {
+                let at = find(body, b"  ").ok_or(Malformed::NoSeparator)?;
+                (Err(&body[..at]), &body[at + 2..], None)
+            }
+        }
     };
-    let hash = Digest::from_hex(hash).ok_or(Malformed::BadHash)?;
+    let hash = match hash {
+        Ok(hash) => hash,
+        Err(hex) => Digest::from_hex(hex).ok_or(Malformed::BadHash)?,
+    };
     let name = if escaped {
         unescape(raw_name)?
     } else {

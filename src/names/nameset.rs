@@ -149,6 +149,20 @@ pub fn normalize(name: &[u8]) -> Vec<u8> {
     out
 }
 
+/// [`normalize`] for an owned name: handed back as it is when it is already in normal form
+/// (most are), without a copy.
+pub fn into_normal(name: Vec<u8>) -> Vec<u8> {
+    let body = name.strip_prefix(b"/").unwrap_or(&name);
+    let normal = !body.is_empty()
+        && body
+            .split(|&b| b == b'/')
+            .all(|c| !c.is_empty() && c != b".");
+    match normal {
+        true => name,
+        false => normalize(&name),
+    }
+}
+
 /// Narrows `common` to the deepest directory (`""` is the relative root, `/` the absolute
 /// one) that holds `norm` too, a name as [`normalize`] returns it. No allocation once
 /// `common` exists: this runs once per manifest entry.
@@ -187,6 +201,25 @@ pub fn is_ancestor(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owned_names_are_normalised_as_borrowed_ones() {
+        for name in [
+            &b"a/b"[..],
+            b"./a",
+            b"a//b",
+            b"a/./b",
+            b"a/",
+            b"/a",
+            b"/",
+            b"",
+            b".",
+            b"a/.",
+            b"..",
+        ] {
+            assert_eq!(into_normal(name.to_vec()), normalize(name), "{name:?}");
+        }
+    }
 
     #[test]
     fn normal_forms() {

@@ -18,7 +18,7 @@ use crate::hash::algo::{Algo, Digest};
 use crate::manifest::mtree::read::{SpecEntry, SpecError, SpecReader};
 use crate::manifest::read::{LineReader, StrictError};
 use crate::names::escape::display;
-use crate::names::nameset::normalize;
+use crate::names::nameset::into_normal;
 use crate::names::order::canonical_cmp;
 use crate::sys::cancel;
 
@@ -220,7 +220,7 @@ impl Entries {
             Lines::Digests(lines) => match lines.next_entry() {
                 Ok(None) => Ok(None),
                 Ok(Some(e)) => Ok(Some(Item {
-                    key: normalize(&e.name),
+                    key: into_normal(e.name),
                     line: lines.line_no,
                     body: Body::Digest(e.hash, e.tag),
                 })),
