@@ -9,6 +9,7 @@ mod common;
 mod bench;
 mod check;
 mod ci_templates;
+mod diff;
 mod digest;
 mod dropin;
 mod hash;
