@@ -36,7 +36,7 @@ pub fn man(args: &ManArgs) -> Ended {
             ),
             None => {
                 return Err(Fail::usage(format!(
-                    "man: no command {name:?} (hash, check, digest, merge, bench...)"
+                    "man: no command {name:?} (hash, check, diff, digest, merge, bench...)"
                 )));
             }
         },

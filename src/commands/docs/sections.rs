@@ -13,6 +13,7 @@ pub(super) fn sections(command: Option<&str>) -> String {
         Some("check") => (CHECK_EXAMPLES, CHECK_STATUS, CHECK_FORMAT),
         Some("digest") => (DIGEST_EXAMPLES, HASH_STATUS, ""),
         Some("merge") => (MERGE_EXAMPLES, MERGE_STATUS, ""),
+        Some("diff") => (DIFF_EXAMPLES, DIFF_STATUS, DIFF_FORMAT),
         Some("bench") => (BENCH_EXAMPLES, HASH_STATUS, ""),
         Some(_) => (&[], SIMPLE_STATUS, ""),
     };
@@ -35,6 +36,7 @@ pub(super) fn sections(command: Option<&str>) -> String {
         "b3tree-check",
         "b3tree-digest",
         "b3tree-merge",
+        "b3tree-diff",
     ];
     let own = command.map_or("b3tree".to_string(), |c| format!("b3tree-{c}"));
     let others: Vec<String> = pages
@@ -151,6 +153,17 @@ const MERGE_EXAMPLES: &[Example] = &[(
     "Join the shards of hash --shard K/N into the manifest one run would write.",
 )];
 
+const DIFF_EXAMPLES: &[Example] = &[
+    (
+        "b3tree diff v1.2.b3 v1.3.b3",
+        "What changed between two releases: A, D, M and R lines, from the manifests alone.",
+    ),
+    (
+        "b3tree diff --json old.mtree new.mtree",
+        "Two tree specs: modes, link targets and types too, as JSON Lines records.",
+    ),
+];
+
 const BENCH_EXAMPLES: &[Example] = &[
     (
         "b3tree bench data --jobs 1,2,4,8,16",
@@ -204,6 +217,16 @@ const MERGE_STATUS: &[(&str, &str)] = &[
     ("128+n", "Ended by signal n."),
 ];
 
+const DIFF_STATUS: &[(&str, &str)] = &[
+    ("0", "No difference."),
+    ("1", "The two inputs differ."),
+    (
+        "2",
+        "Usage error; an input unreadable or malformed (named with its line); digests of two algorithms, or spec files with no digest in common, without --names-only; output that cannot be written.",
+    ),
+    ("128+n", "Ended by signal n."),
+];
+
 const SIMPLE_STATUS: &[(&str, &str)] = &[
     ("0", "Done."),
     ("2", "Usage error, or the output cannot be written."),
@@ -217,6 +240,15 @@ A name with a backslash, a newline or bytes that are not UTF\-8 is escaped and t
 \-\-format mtree writes a tree spec (mtree(5)) of one directory: #mtree, then one line per entry, ./path (the root is .) with names octal\-escaped, type, mode, size and the digest of a file (sha256digest, sha512digest, or blake3digest which only b3tree reads), the target of a link (link=).
 .PP
 With \-\-update, MANIFEST.b3tree\-state beside the manifest keeps, per file, the digest with size, mtime, ctime, inode and filesystem identity, bound to the manifest's bytes; MANIFEST.b3tree\-journal.N files are the records of a stopped run, which the next run resumes from. Neither is ever hashed.
+"#;
+
+const DIFF_FORMAT: &str = r#".SH FORMAT
+OLD and NEW are two manifests (any form check reads: b3sum and GNU lines, tags, \-z, SHA\-256 and SHA\-512) or two tree specs (b3tree, bsdtar, NetBSD mtree \-c and \-C); \- reads one from standard input. No file of any tree is read.
+Names are compared in normal form (./a and a are one name); a shard manifest's comment line is no entry.
+.PP
+One line per difference, in canonical order of the name it starts with, tab\-separated as git diff \-\-name\-status writes them: A added, D removed, M modified, R old new (a name gone and another added with the same digest; several candidates paired in canonical order), T a spec entry's type changed. For specs, M also when mode, link target, size, uid, gid, uname, gname or device changed, and after a second tab what changed, in check's words.
+.PP
+Inputs in canonical order (what b3tree writes) are read as streams: memory holds the differences, not the entries. An input in another order is sorted in memory, up to 4,000,000 entries.
 "#;
 
 const CHECK_FORMAT: &str = r#".SH FORMAT
