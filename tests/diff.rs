@@ -152,6 +152,26 @@ fn digests_of_two_algorithms_are_refused_unless_names_only() {
 }
 
 #[test]
+fn an_untagged_line_is_blake3_unless_algo_says_otherwise() {
+    let env = TestEnv::new();
+    let h = hex(b"content");
+    std::fs::write(env.root().join("plain.b3"), format!("{h}  a\n")).unwrap();
+    std::fs::write(env.root().join("sha.b3"), format!("SHA256 (a) = {h}\n")).unwrap();
+    std::fs::write(env.root().join("b3.b3"), format!("BLAKE3 (a) = {h}\n")).unwrap();
+    let (code, _, err) = diff(&env, &["plain.b3", "sha.b3"]);
+    assert_eq!(
+        code,
+        Some(2),
+        "a SHA256 tag does not make untagged lines SHA-256: {err}"
+    );
+    assert!(err.contains("BLAKE3") && err.contains("SHA256"), "{err}");
+    let (code, out, _) = diff(&env, &["plain.b3", "b3.b3"]);
+    assert_eq!((code, out.as_str()), (Some(0), ""));
+    let (code, out, err) = diff(&env, &["--algo", "sha256", "plain.b3", "sha.b3"]);
+    assert_eq!((code, out.as_str()), (Some(0), ""), "{err}");
+}
+
+#[test]
 fn shards_and_their_merge_compare_as_the_tree() {
     let env = TestEnv::new();
     for i in 0..20 {
@@ -223,6 +243,29 @@ fn specs_name_modes_links_types_and_empty_directories() {
          R\tv1/lib\tv1/lib.moved\n\
          T\twas-dir\ttype: dir → file\n"
     );
+}
+
+#[test]
+fn a_rename_in_a_spec_says_what_else_changed_and_pairs_on_any_digest() {
+    let env = TestEnv::new();
+    let (h1, h2) = (hex(b"one"), hex(b"two"));
+    std::fs::write(
+        env.root().join("old.mtree"),
+        format!("#mtree\n./a type=file mode=0644 sha256digest={h1} blake3digest={h2}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        env.root().join("new.mtree"),
+        format!("#mtree\n./b type=file mode=4755 uid=0 sha256digest={h1}\n"),
+    )
+    .unwrap();
+    let (code, out, err) = diff(&env, &["old.mtree", "new.mtree"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(out, "R\ta\tb\tmode 0644 → 4755\n");
+    // A side of comments only takes the other side's kind.
+    std::fs::write(env.root().join("blank"), "# nothing yet\n\n").unwrap();
+    let (code, out, err) = diff(&env, &["blank", "new.mtree"]);
+    assert_eq!((code, out.as_str()), (Some(1), "A\tb\n"), "{err}");
 }
 
 #[test]
@@ -374,6 +417,28 @@ fn ctrl_c_stops_a_diff_blocked_on_standard_input() {
         libc::SIGINT,
         &[libc::SYS_read, libc::SYS_splice, libc::SYS_copy_file_range],
     );
+    let status = stops_within_promise(&mut child, libc::SIGINT);
+    assert_died_of(status, libc::SIGINT);
+}
+
+/// A signal while a big unordered input is sorted: the run still ends within the promise.
+#[test]
+fn ctrl_c_stops_a_diff_sorting_a_big_input() {
+    let env = TestEnv::new();
+    let lines: String = (0..800_000u32)
+        .rev()
+        .map(|i| format!("ab  f{i:08}\n"))
+        .collect();
+    std::fs::write(env.root().join("old.b3"), &lines).unwrap();
+    std::fs::write(env.root().join("new.b3"), &lines).unwrap();
+    let mut child = env
+        .cmd()
+        .args(["diff", "-q", "old.b3", "new.b3"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_catching(&child, libc::SIGINT);
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let status = stops_within_promise(&mut child, libc::SIGINT);
     assert_died_of(status, libc::SIGINT);
 }

@@ -311,6 +311,11 @@ pub struct DiffArgs {
     #[arg(long)]
     pub names_only: bool,
 
+    /// The algorithm of untagged digest lines (a tagged line names its own), as for check
+    /// [default: blake3]
+    #[arg(short = 'a', long = "algo", value_enum)]
+    pub algo: Option<AlgoArg>,
+
     /// Do not print the summary on stderr
     #[arg(short, long)]
     pub quiet: bool,

@@ -5,12 +5,13 @@
 //! canonical order), placed where the old name was.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use super::input::{Body, Input, Item, Stop};
+use super::input::{Body, Entries, Input, Item, Stop};
 use super::specs::{self, SpecChange};
 use crate::hash::algo::Algo;
-use crate::manifest::mtree::keys::chosen_digest;
+use crate::manifest::mtree::values::well_formed;
+use crate::manifest::mtree::write::digest_keyword;
 
 /// What happened to a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,57 +43,103 @@ pub struct Compared {
     pub entries: (u64, u64),
 }
 
-/// Compares the two inputs; `names_only`: names alone (added and removed), no content.
-pub fn compare(old: &mut Input, new: &mut Input, names_only: bool) -> Result<Compared, Stop> {
-    let labels = (old.label.clone(), new.label.clone());
-    let mut pass = Pass::new(labels, names_only);
-    let streamed = {
-        let (mut a, mut b) = (
-            old.entries().map_err(Stop::Error)?,
-            new.entries().map_err(Stop::Error)?,
-        );
-        pass.run(&mut || a.next_ordered(), &mut || b.next_ordered())
-    };
-    match streamed {
-        Err(Stop::Unordered) => {
-            pass = Pass::new(pass.labels, names_only);
-            let (mut a, mut b) = (old.sorted()?.into_iter(), new.sorted()?.into_iter());
-            pass.run(&mut || Ok(a.next()), &mut || Ok(b.next()))?;
-        }
-        other => other?,
-    }
-    Ok(Compared {
-        changes: renames(pass.changes, names_only),
-        entries: pass.entries,
-    })
+/// How entries are compared: names alone, or also content (untagged digest lines are of
+/// `untagged`).
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    pub names_only: bool,
+    pub untagged: Algo,
 }
 
-type Next<'a> = dyn FnMut() -> Result<Option<Item>, Stop> + 'a;
+/// Most differences held for the end (where renames are paired): beyond, the run stops.
+pub const MAX_DIFFERENCES: usize = 4_000_000;
+
+/// Compares the two inputs. Both are streamed; a side found out of canonical order is read
+/// again, sorted, and the comparison starts over.
+pub fn compare(old: &mut Input, new: &mut Input, rules: Rules) -> Result<Compared, Stop> {
+    let labels = (old.label.clone(), new.label.clone());
+    let mut sorted = [false, false];
+    loop {
+        let mut pass = Pass::new(labels.clone(), rules);
+        let ran = {
+            let mut a = Side::of(old, sorted[0])?;
+            let mut b = match Side::of(new, sorted[1]) {
+                Ok(b) => b,
+                Err(e) => {
+                    std::mem::forget(a); // as below: the run ends now
+                    return Err(e);
+                }
+            };
+            let ran = pass.run(&mut a, &mut b);
+            if matches!(ran, Err(Stop::Interrupted)) {
+                // Left to the process's end, as a sort stopped midway leaves its entries.
+                std::mem::forget((a, b));
+                std::mem::forget(pass);
+                return Err(Stop::Interrupted);
+            }
+            ran
+        };
+        match ran {
+            Err(Stop::Unordered(side)) if !sorted[side] => sorted[side] = true,
+            Err(Stop::Unordered(_)) => unreachable!("a sorted side is in order"),
+            Err(other) => return Err(other),
+            Ok(()) => {
+                return Ok(Compared {
+                    changes: renames(pass.changes, rules.names_only),
+                    entries: pass.entries,
+                });
+            }
+        }
+    }
+}
+
+/// One side's entries: as they come, or sorted in memory.
+enum Side {
+    Streamed(Entries),
+    Sorted(std::vec::IntoIter<Item>),
+}
+
+impl Side {
+    fn of(input: &mut Input, sorted: bool) -> Result<Side, Stop> {
+        Ok(match sorted {
+            true => Side::Sorted(input.sorted()?.into_iter()),
+            false => Side::Streamed(input.entries().map_err(Stop::Error)?),
+        })
+    }
+
+    fn next(&mut self) -> Result<Option<Item>, Stop> {
+        match self {
+            Side::Streamed(entries) => entries.next_ordered(),
+            Side::Sorted(items) => Ok(items.next()),
+        }
+    }
+}
 
 /// One pass over both sides.
 struct Pass {
     labels: (String, String),
-    names_only: bool,
+    rules: Rules,
     changes: Vec<Change>,
     entries: (u64, u64),
     /// The digest kind (tag, length) of each side's first digest line.
     kinds: (Option<DigestKind>, Option<DigestKind>),
 }
 
-type DigestKind = (Option<Algo>, usize);
+/// A digest line's algorithm (its tag, else `--algo`'s) and length.
+type DigestKind = (Algo, usize);
 
 impl Pass {
-    fn new(labels: (String, String), names_only: bool) -> Pass {
+    fn new(labels: (String, String), rules: Rules) -> Pass {
         Pass {
             labels,
-            names_only,
+            rules,
             changes: Vec::new(),
             entries: (0, 0),
             kinds: (None, None),
         }
     }
 
-    fn run(&mut self, old: &mut Next, new: &mut Next) -> Result<(), Stop> {
+    fn run(&mut self, old: &mut Side, new: &mut Side) -> Result<(), Stop> {
         let (mut a, mut b) = (self.take(old, true)?, self.take(new, false)?);
         loop {
             let order = match (&a, &b) {
@@ -101,6 +148,13 @@ impl Pass {
                 (None, Some(_)) => Ordering::Greater,
                 (Some(x), Some(y)) => crate::names::order::canonical_cmp(&x.key, &y.key),
             };
+            if self.changes.len() >= MAX_DIFFERENCES {
+                return Err(Stop::Error(format!(
+                    "{} and {} differ in more than {MAX_DIFFERENCES} entries, the most diff \
+                     holds in memory",
+                    self.labels.0, self.labels.1
+                )));
+            }
             match order {
                 Ordering::Less => {
                     self.changes.push(change(Kind::Removed, a.take(), None));
@@ -122,15 +176,22 @@ impl Pass {
     }
 
     /// The next entry of one side, counted, its digest kind checked against the side's.
-    fn take(&mut self, next: &mut Next, is_old: bool) -> Result<Option<Item>, Stop> {
-        let Some(item) = next()? else { return Ok(None) };
+    fn take(&mut self, side: &mut Side, is_old: bool) -> Result<Option<Item>, Stop> {
+        let item = match side.next() {
+            Err(Stop::Unordered(_)) => return Err(Stop::Unordered(usize::from(!is_old))),
+            other => other?,
+        };
+        let Some(item) = item else { return Ok(None) };
+        if (self.entries.0 + self.entries.1) % 4096 == 0 && crate::sys::cancel::is_stopped() {
+            return Err(Stop::Interrupted);
+        }
         let (count, kind, label) = match is_old {
             true => (&mut self.entries.0, &mut self.kinds.0, &self.labels.0),
             false => (&mut self.entries.1, &mut self.kinds.1, &self.labels.1),
         };
         *count += 1;
         if let Body::Digest(d, tag) = &item.body {
-            let this = (*tag, d.as_bytes().len());
+            let this = (tag.unwrap_or(self.rules.untagged), d.as_bytes().len());
             match kind {
                 None => *kind = Some(this),
                 Some(first) if *first != this => {
@@ -150,7 +211,7 @@ impl Pass {
 
     /// The difference between two entries of one name, if any.
     fn both(&mut self, x: Item, y: Item) -> Result<Option<Change>, Stop> {
-        if self.names_only {
+        if self.rules.names_only {
             return Ok(None);
         }
         match (&x.body, &y.body) {
@@ -190,24 +251,22 @@ impl Pass {
         }
     }
 
-    /// Both sides' digests are of one kind (a tag on one side only is taken as the
-    /// untagged side's kind); else the run stops naming both.
+    /// Both sides' digests are of one algorithm and length (an untagged line's algorithm
+    /// is `--algo`'s, BLAKE3 by default, as `check` reads it); else the run stops naming
+    /// both.
     fn comparable(&self) -> Result<(), Stop> {
-        let (Some(a), Some(b)) = self.kinds else {
-            return Ok(());
-        };
-        let tags_agree = a.0.is_none() || b.0.is_none() || a.0 == b.0;
-        if a.1 == b.1 && tags_agree {
-            return Ok(());
+        match self.kinds {
+            (Some(a), Some(b)) if a != b => Err(Stop::Error(format!(
+                "cannot compare contents: {} holds {} digests, {} holds {} digests; \
+                 --names-only compares names alone (--algo names the algorithm of untagged \
+                 lines)",
+                self.labels.0,
+                kind_name(a),
+                self.labels.1,
+                kind_name(b)
+            ))),
+            _ => Ok(()),
         }
-        Err(Stop::Error(format!(
-            "cannot compare contents: {} holds {} digests, {} holds {} digests; --names-only \
-             compares names alone",
-            self.labels.0,
-            kind_name(a),
-            self.labels.1,
-            kind_name(b)
-        )))
     }
 }
 
@@ -221,62 +280,68 @@ fn change(kind: Kind, old: Option<Item>, new: Option<Item>) -> Change {
 }
 
 /// A digest kind as people name it.
-fn kind_name((tag, len): DigestKind) -> String {
-    match (tag, len) {
-        (Some(algo), n) if n == algo.default_len() => algo.tag().to_string(),
-        (Some(algo), n) => format!("{} ({n}-byte)", algo.tag()),
-        (None, 32) => "untagged 32-byte (BLAKE3 or SHA256)".into(),
-        (None, 64) => "untagged 64-byte (SHA512, or BLAKE3 -l 64)".into(),
-        (None, n) => format!("untagged {n}-byte (BLAKE3 -l {n})"),
+fn kind_name((algo, len): DigestKind) -> String {
+    match len == algo.default_len() {
+        true => algo.tag().to_string(),
+        false => format!("{} ({len}-byte)", algo.tag()),
     }
 }
 
-/// What a removed or added entry's content is known by, for pairing renames: a digest
-/// line's digest; a spec file's strongest digest b3tree knows.
-fn content_key(item: &Item) -> Option<Vec<u8>> {
+/// What a removed or added entry's content is known by in pairing round `round`: a digest
+/// line's digest (round 0), a spec file's digest of BLAKE3, SHA-512, SHA-256 (rounds 0, 1,
+/// 2: two entries pair on any digest both hold).
+fn content_key(item: &Item, round: usize) -> Option<Vec<u8>> {
     match &item.body {
-        Body::Digest(d, _) => Some(d.as_bytes().to_vec()),
+        Body::Digest(d, _) => (round == 0).then(|| d.as_bytes().to_vec()),
         Body::Spec(entry) => {
             if entry.claimed_type() != Some("file") {
                 return None;
             }
-            let (algo, hex) = chosen_digest(entry, None)?;
-            Some([algo.tag().as_bytes(), b":", hex.as_bytes()].concat())
+            let algo = [Algo::Blake3, Algo::Sha512, Algo::Sha256][round];
+            let hex = entry
+                .get(digest_keyword(algo))
+                .filter(|hex| well_formed(algo, hex))?;
+            Some(hex.to_ascii_lowercase().into_bytes())
         }
     }
 }
 
 /// Pairs removed and added entries of one content into renames, in canonical order; each
-/// rename takes the removed entry's place.
+/// rename takes the removed entry's place, and (specs) says what else changed.
 fn renames(changes: Vec<Change>, names_only: bool) -> Vec<Change> {
     if names_only {
         return changes;
     }
-    let mut by_content: HashMap<Vec<u8>, (Vec<usize>, Vec<usize>)> = HashMap::new();
-    for (i, c) in changes.iter().enumerate() {
-        let (item, removed) = match c.kind {
-            Kind::Removed => (c.old.as_ref(), true),
-            Kind::Added => (c.new.as_ref(), false),
-            _ => continue,
-        };
-        if let Some(key) = item.and_then(content_key) {
-            let (gone, came) = by_content.entry(key).or_default();
-            match removed {
-                true => gone.push(i),
-                false => came.push(i),
+    // removed index → added index
+    let mut pairs: HashMap<usize, usize> = HashMap::new();
+    let mut taken: HashSet<usize> = HashSet::new();
+    for round in 0..3 {
+        let mut by_content: HashMap<Vec<u8>, (Vec<usize>, Vec<usize>)> = HashMap::new();
+        for (i, c) in changes.iter().enumerate() {
+            let (item, removed) = match c.kind {
+                Kind::Removed if !pairs.contains_key(&i) => (c.old.as_ref(), true),
+                Kind::Added if !taken.contains(&i) => (c.new.as_ref(), false),
+                _ => continue,
+            };
+            if let Some(key) = item.and_then(|item| content_key(item, round)) {
+                let (gone, came) = by_content.entry(key).or_default();
+                match removed {
+                    true => gone.push(i),
+                    false => came.push(i),
+                }
+            }
+        }
+        for (gone, came) in by_content.values() {
+            for (&g, &c) in gone.iter().zip(came) {
+                pairs.insert(g, c);
+                taken.insert(c);
             }
         }
     }
-    // removed index → added index
-    let mut pairs: HashMap<usize, usize> = HashMap::new();
-    for (gone, came) in by_content.values() {
-        pairs.extend(gone.iter().copied().zip(came.iter().copied()));
-    }
-    let paired_added: std::collections::HashSet<usize> = pairs.values().copied().collect();
     let mut slots: Vec<Option<Change>> = changes.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(slots.len());
     for i in 0..slots.len() {
-        if paired_added.contains(&i) {
+        if taken.contains(&i) {
             continue;
         }
         let Some(mut c) = slots[i].take() else {
@@ -285,6 +350,14 @@ fn renames(changes: Vec<Change>, names_only: bool) -> Vec<Change> {
         if let Some(&j) = pairs.get(&i) {
             c.kind = Kind::Renamed;
             c.new = slots[j].take().and_then(|added| added.new);
+            if let (Some(Body::Spec(a)), Some(Body::Spec(b))) = (
+                c.old.as_ref().map(|i| &i.body),
+                c.new.as_ref().map(|i| &i.body),
+            ) {
+                if let Ok(SpecChange::Changed(words)) = specs::compare(a, b) {
+                    c.words = words;
+                }
+            }
         }
         out.push(c);
     }

@@ -23,7 +23,7 @@ use crate::names::order::canonical_cmp;
 use crate::sys::cancel;
 
 /// Most entries an input out of canonical order may hold: it is sorted in memory.
-pub const MAX_SORTED: usize = 4_000_000;
+pub const MAX_SORTED: usize = 2_000_000;
 
 /// What an input holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +71,9 @@ pub struct Input {
     pub label: String,
     file: File,
     pub format: Format,
+    /// Whether its first bytes showed what it is (an entry, `#mtree`); an input of comments
+    /// and blank lines only takes the other side's format.
+    pub decided: bool,
     /// (device, inode) of a regular file given by name.
     pub id: Option<(u64, u64)>,
 }
@@ -99,9 +102,11 @@ impl Input {
             label,
             file,
             format: Format::Spec,
+            decided: false,
             id,
         };
-        input.format = sniff(&mut input.reader().map_err(&fail)?).map_err(&fail)?;
+        (input.format, input.decided) =
+            sniff(&mut input.reader().map_err(&fail)?).map_err(&fail)?;
         Ok(input)
     }
 
@@ -143,7 +148,25 @@ impl Input {
             }
             all.push(item);
         }
-        all.sort_by(|a: &Item, b: &Item| canonical_cmp(&a.key, &b.key));
+        // A signal ends the sort early: the comparisons after it say "equal", and the
+        // entries are left to the process's end (freeing millions of them one by one would
+        // outlast the 250 ms a stop may take).
+        let mut compared = 0u32;
+        let mut stopped = false;
+        all.sort_unstable_by(|a: &Item, b: &Item| {
+            compared = compared.wrapping_add(1);
+            if compared % 65_536 == 0 && cancel::is_stopped() {
+                stopped = true;
+            }
+            match stopped {
+                true => Ordering::Equal,
+                false => canonical_cmp(&a.key, &b.key),
+            }
+        });
+        if stopped {
+            std::mem::forget(all);
+            return Err(Stop::Interrupted);
+        }
         if let Some(w) = all.windows(2).find(|w| w[0].key == w[1].key) {
             return Err(Stop::Error(format!(
                 "{}:{}: {} is listed twice (first on line {})",
@@ -160,8 +183,8 @@ impl Input {
 /// Why a pass over the inputs stopped.
 #[derive(Debug)]
 pub enum Stop {
-    /// An input is not in canonical order: sort and start again.
-    Unordered,
+    /// An input (0: OLD, 1: NEW) is not in canonical order: sort it and start again.
+    Unordered(usize),
     /// A signal: the run ends.
     Interrupted,
     /// Bad input, named with file and line.
@@ -190,7 +213,7 @@ impl Entries {
         if let Some(last) = &self.last {
             match canonical_cmp(last, &item.key) {
                 Ordering::Less => {}
-                Ordering::Greater => return Err(Stop::Unordered),
+                Ordering::Greater => return Err(Stop::Unordered(0)),
                 Ordering::Equal => {
                     return Err(Stop::Error(format!(
                         "{}:{}: {} is listed twice",
@@ -233,6 +256,10 @@ impl Entries {
             },
             Lines::Spec(spec) => match spec.next_entry() {
                 Ok(None) => Ok(None),
+                Ok(Some(entry)) if entry.path.contains(&0) => Err(at(
+                    entry.line,
+                    &format!("{}: a name with a NUL byte", display(&entry.path)),
+                )),
                 Ok(Some(entry)) => Ok(Some(Item {
                     key: match entry.path.as_slice() {
                         b"." => Vec::new(),
@@ -261,7 +288,7 @@ fn spool(from: &mut impl io::Read) -> io::Result<File> {
 /// line that is not a comment starting with `/set` or naming the root (`.`, NetBSD's
 /// `mtree -c`), is a spec; anything else digest lines, ending with NUL when the first bytes
 /// hold a NUL (`hash -z`; no other manifest holds one: a name with NUL is refused).
-fn sniff(reader: &mut impl BufRead) -> io::Result<Format> {
+fn sniff(reader: &mut impl BufRead) -> io::Result<(Format, bool)> {
     let head = loop {
         match reader.fill_buf() {
             Ok(buf) => break buf,
@@ -270,10 +297,10 @@ fn sniff(reader: &mut impl BufRead) -> io::Result<Format> {
         }
     };
     if head.starts_with(b"#mtree") {
-        return Ok(Format::Spec);
+        return Ok((Format::Spec, true));
     }
     if head.contains(&0) {
-        return Ok(Format::Digests { zero: true });
+        return Ok((Format::Digests { zero: true }, true));
     }
     let first_entry = head
         .split(|&b| b == b'\n')
@@ -286,10 +313,11 @@ fn sniff(reader: &mut impl BufRead) -> io::Result<Format> {
             .unwrap_or_default();
         word == b"/set" || word == b"." || word == b"/unset"
     });
-    Ok(match spec {
+    let format = match spec {
         true => Format::Spec,
         false => Format::Digests { zero: false },
-    })
+    };
+    Ok((format, first_entry.is_some()))
 }
 
 #[cfg(test)]
@@ -297,7 +325,7 @@ mod tests {
     use super::*;
 
     fn format(text: &[u8]) -> Format {
-        sniff(&mut &text[..]).unwrap()
+        sniff(&mut &text[..]).unwrap().0
     }
 
     #[test]
@@ -326,5 +354,6 @@ mod tests {
             Format::Digests { zero: true }
         );
         assert_eq!(format(b""), Format::Digests { zero: false });
+        assert!(!sniff(&mut &b"# only a comment\n\n"[..]).unwrap().1);
     }
 }

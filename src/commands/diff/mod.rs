@@ -20,14 +20,19 @@ use crate::config::Env;
 use crate::exit::{Ended, Exit, Fail};
 use crate::output::Output;
 use crate::report::stderr::say;
+use crate::sys::cancel;
 
 pub fn run(args: DiffArgs, env: &Env) -> Ended {
     let mut plan = plan::Plan::new(&args, env)?;
-    let compared = match compare::compare(&mut plan.old, &mut plan.new, plan.names_only) {
+    let rules = compare::Rules {
+        names_only: plan.names_only,
+        untagged: plan.untagged,
+    };
+    let compared = match compare::compare(&mut plan.old, &mut plan.new, rules) {
         Ok(c) => c,
         Err(Stop::Interrupted) => return Ok(Exit::Interrupted),
         Err(Stop::Error(why)) => return Err(Fail::usage(why)),
-        Err(Stop::Unordered) => unreachable!("an unordered input is sorted"),
+        Err(Stop::Unordered(_)) => unreachable!("an unordered input is sorted"),
     };
     for (label, entries) in [
         (&plan.old.label, compared.entries.0),
@@ -39,6 +44,9 @@ pub fn run(args: DiffArgs, env: &Env) -> Ended {
     }
     let mut out = Output::stdout();
     let written = print::write(&compared, plan.json, &mut out).and_then(|()| out.commit());
+    if cancel::was_interrupted() {
+        return Ok(Exit::Interrupted);
+    }
     if let Err(e) = written {
         return Err(Fail::unwritten("the differences", &e));
     }

@@ -7,6 +7,7 @@ use super::input::{Format, Input};
 use crate::cli::DiffArgs;
 use crate::config::Env;
 use crate::exit::Fail;
+use crate::hash::algo::Algo;
 
 /// What a diff is, before it starts.
 pub struct Plan {
@@ -15,6 +16,8 @@ pub struct Plan {
     pub json: bool,
     pub names_only: bool,
     pub quiet: bool,
+    /// The algorithm of untagged digest lines.
+    pub untagged: Algo,
 }
 
 impl Plan {
@@ -35,6 +38,12 @@ impl Plan {
                 old.label, new.label
             )));
         }
+        let (mut old, mut new) = (old, new);
+        match (old.decided, new.decided) {
+            (false, true) => old.format = new.format,
+            (true, false) => new.format = old.format,
+            _ => {}
+        }
         let spec = |i: &Input| i.format == Format::Spec;
         if spec(&old) != spec(&new) {
             let (s, d) = match spec(&old) {
@@ -52,6 +61,7 @@ impl Plan {
             json: args.json,
             names_only: args.names_only,
             quiet: args.quiet,
+            untagged: args.algo.map_or(Algo::Blake3, crate::config::check::algo),
         })
     }
 }

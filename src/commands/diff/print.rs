@@ -14,7 +14,11 @@ use crate::report::summary::plural;
 
 /// Writes every difference, then (JSON) the summary record.
 pub fn write(compared: &Compared, json: bool, out: &mut impl Write) -> io::Result<()> {
-    for c in &compared.changes {
+    for (i, c) in compared.changes.iter().enumerate() {
+        // A signal ends the writing between lines (the caller says how the run ended).
+        if i % 4096 == 0 && crate::sys::cancel::is_stopped() {
+            return Ok(());
+        }
         match json {
             true => out.write_all(&record::line(&json_record(c)))?,
             false => out.write_all(text_line(c).as_bytes())?,

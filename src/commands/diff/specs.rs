@@ -38,21 +38,29 @@ const KEYS: [&str; 8] = [
 /// Compares `old` with `new`, two entries of one name.
 pub fn compare(old: &SpecEntry, new: &SpecEntry) -> Result<SpecChange, NoCommonDigest> {
     let (old_type, new_type) = (old.claimed_type(), new.claimed_type());
-    if let (Some(o), Some(n)) = (old_type, new_type) {
-        if o != n {
-            return Ok(SpecChange::Type(format!(
-                "type: {} → {}",
-                shown(o),
-                shown(n)
-            )));
-        }
+    if old_type != new_type {
+        let stated = |t: Option<&str>| t.map_or("(not stated)".to_string(), shown);
+        return Ok(SpecChange::Type(format!(
+            "type: {} → {}",
+            stated(old_type),
+            stated(new_type)
+        )));
     }
+    let kind = old_type.and_then(FileKind::parse);
     let mut words: Vec<String> = KEYS
         .iter()
-        .filter_map(|&key| keyword(key, old.get(key)?, new.get(key)?))
+        .filter_map(|&key| match (old.get(key), new.get(key)) {
+            (Some(o), Some(n)) => keyword(key, o, n),
+            // What makes a link or a device what it is must be stated on both sides.
+            (o, n) if defines(key, kind) => Some(format!(
+                "{key} {} → {}",
+                o.map_or("(not stated)".to_string(), shown),
+                n.map_or("(not stated)".to_string(), shown)
+            )),
+            _ => None,
+        })
         .collect();
-    let is_file = |t: Option<&str>| t.is_some_and(|t| FileKind::parse(t) == Some(FileKind::File));
-    if (is_file(old_type) || is_file(new_type)) && !same_content(old, new)? {
+    if kind == Some(FileKind::File) && !same_content(old, new)? {
         words.push("content".into());
     }
     Ok(match words.is_empty() {
@@ -61,21 +69,45 @@ pub fn compare(old: &SpecEntry, new: &SpecEntry) -> Result<SpecChange, NoCommonD
     })
 }
 
-/// Whether the digests both entries hold agree (all of them, of the algorithms b3tree
-/// knows); none in common is an error.
+/// Whether `key` is what an entry of `kind` stands for: a link's target, a device's numbers.
+fn defines(key: &str, kind: Option<FileKind>) -> bool {
+    matches!(
+        (key, kind),
+        ("link", Some(FileKind::Link)) | ("device", Some(FileKind::Char | FileKind::Block))
+    )
+}
+
+/// A digest keyword's name with its alias folded in (`sha256digest` is `sha256`).
+fn digest_name(key: &str) -> String {
+    let key = key.to_ascii_lowercase();
+    key.strip_suffix("digest")
+        .map_or(key.clone(), str::to_string)
+}
+
+/// Whether the content both entries describe is the same: every digest or checksum both
+/// state agrees (a differing one of any algorithm, or one that cannot be read on one side
+/// only, is a change), and at least one of them is of the three b3tree knows (two equal MD5
+/// sums do not make two files equal). None in common is an error.
 fn same_content(old: &SpecEntry, new: &SpecEntry) -> Result<bool, NoCommonDigest> {
-    let mut common = 0;
     let mut same = true;
+    for (key, value) in old.pairs().filter(|(k, _)| claims_content(k)) {
+        let name = digest_name(key);
+        let other = new
+            .pairs()
+            .rev()
+            .find(|(k, _)| claims_content(k) && digest_name(k) == name);
+        if let Some((_, theirs)) = other {
+            same &= value.eq_ignore_ascii_case(theirs);
+        }
+    }
+    let mut strong = 0;
     for algo in [Algo::Blake3, Algo::Sha512, Algo::Sha256] {
         let key = digest_keyword(algo);
         let o = old.get(key).filter(|hex| well_formed(algo, hex));
         let n = new.get(key).filter(|hex| well_formed(algo, hex));
-        if let (Some(o), Some(n)) = (o, n) {
-            common += 1;
-            same &= o.eq_ignore_ascii_case(n);
-        }
+        strong += usize::from(o.is_some() && n.is_some());
     }
-    if common == 0 {
+    if strong == 0 && same {
         let claims = |e: &SpecEntry| -> Vec<String> {
             e.pairs()
                 .filter(|(k, _)| claims_content(k))
@@ -90,7 +122,9 @@ fn same_content(old: &SpecEntry, new: &SpecEntry) -> Result<bool, NoCommonDigest
     Ok(same)
 }
 
-/// The wording of `key` changed from `old` to `new`; None when it did not.
+/// The wording of `key` changed from `old` to `new`; None when it did not. Link targets and
+/// owner names are written in mtree's encoding (a space is `\040`): a value cannot pose as
+/// another change in the words.
 fn keyword(key: &'static str, old: &str, new: &str) -> Option<String> {
     if old == new {
         return None;
@@ -99,36 +133,25 @@ fn keyword(key: &'static str, old: &str, new: &str) -> Option<String> {
     let number = |v: &str| v.parse::<u64>().ok();
     let id = |v: &str| v.parse::<u32>().ok();
     let decoded = |v: &str| vis::decode(v.as_bytes()).ok();
+    let words = |o: &[u8], n: &[u8], sep: &str| {
+        (o != n).then(|| format!("{key}{sep}{} → {}", vis::encode(o), vis::encode(n)))
+    };
     let worded = match key {
         "mode" => both(mode(old), mode(new))
-            .map(|(o, n)| (o != n, Difference::Mode { spec: o, found: n })),
+            .map(|(o, n)| (o != n).then(|| Difference::Mode { spec: o, found: n }.to_string())),
         "size" => both(number(old), number(new))
-            .map(|(o, n)| (o != n, Difference::Size { spec: o, found: n })),
-        "uid" => {
-            both(id(old), id(new)).map(|(o, n)| (o != n, Difference::Uid { spec: o, found: n }))
-        }
-        "gid" => {
-            both(id(old), id(new)).map(|(o, n)| (o != n, Difference::Gid { spec: o, found: n }))
-        }
+            .map(|(o, n)| (o != n).then(|| Difference::Size { spec: o, found: n }.to_string())),
+        "uid" => both(id(old), id(new))
+            .map(|(o, n)| (o != n).then(|| Difference::Uid { spec: o, found: n }.to_string())),
+        "gid" => both(id(old), id(new))
+            .map(|(o, n)| (o != n).then(|| Difference::Gid { spec: o, found: n }.to_string())),
         "device" => both(device(old), device(new))
-            .map(|(o, n)| (o != n, Difference::Device { spec: o, found: n })),
-        "link" => both(decoded(old), decoded(new))
-            .map(|(o, n)| (o != n, Difference::Link { spec: o, found: n })),
-        _ => both(decoded(old), decoded(new)).map(|(o, n)| {
-            let owner = Difference::Owner {
-                key,
-                spec: o.clone(),
-                found: Some(n.clone()),
-            };
-            (o != n, owner)
-        }),
+            .map(|(o, n)| (o != n).then(|| Difference::Device { spec: o, found: n }.to_string())),
+        "link" => both(decoded(old), decoded(new)).map(|(o, n)| words(&o, &n, ": ")),
+        _ => both(decoded(old), decoded(new)).map(|(o, n)| words(&o, &n, " ")),
     };
-    match worded {
-        Some((true, difference)) => Some(difference.to_string()),
-        Some((false, _)) => None,
-        // A value one side cannot read: compared as written.
-        None => Some(format!("{key} {} → {}", shown(old), shown(new))),
-    }
+    // A value one side cannot read: compared as written.
+    worded.unwrap_or_else(|| Some(format!("{key} {} → {}", shown(old), shown(new))))
 }
 
 fn both<T>(a: Option<T>, b: Option<T>) -> Option<(T, T)> {
@@ -208,6 +231,56 @@ mod tests {
         assert_eq!(
             compare(&entry(&[("sha256", D1)]), &file(&[("sha256digest", D2)])),
             Ok(SpecChange::Changed(vec!["content".into()]))
+        );
+    }
+
+    #[test]
+    fn a_digest_that_differs_or_cannot_be_read_on_one_side_is_a_change() {
+        let file = |pairs: &[(&str, &str)]| entry(&[&[("type", "file")], pairs].concat());
+        let changed = Ok(SpecChange::Changed(vec!["content".into()]));
+        let both = |b3: &str| file(&[("sha256digest", D1), ("blake3digest", b3)]);
+        assert_eq!(compare(&both(D2), &both("zz")), changed);
+        assert_eq!(compare(&both(D2), &both(&format!("{D2}00"))), changed);
+        assert_eq!(
+            compare(
+                &file(&[("sha256", D1), ("md5", "aa")]),
+                &file(&[("sha256digest", D1), ("md5digest", "bb")])
+            ),
+            changed,
+            "a weak sum that differs proves a change"
+        );
+    }
+
+    #[test]
+    fn what_makes_a_link_or_a_type_must_be_stated_on_both_sides() {
+        let link = entry(&[("type", "link"), ("link", "t1")]);
+        let bare = entry(&[("type", "link")]);
+        assert_eq!(
+            compare(&link, &bare),
+            Ok(SpecChange::Changed(vec!["link t1 → (not stated)".into()]))
+        );
+        assert_eq!(
+            compare(&entry(&[("mode", "0644")]), &entry(&[("type", "dir")])),
+            Ok(SpecChange::Type("type: (not stated) → dir".into()))
+        );
+        // Other keywords stated on one side only are not compared (bsdtar's uid).
+        assert_eq!(
+            compare(
+                &entry(&[("type", "dir"), ("uid", "0")]),
+                &entry(&[("type", "dir")])
+            ),
+            Ok(SpecChange::Same)
+        );
+    }
+
+    #[test]
+    fn a_value_cannot_pose_as_another_change() {
+        let link = |t: &str| entry(&[("type", "link"), ("link", t)]);
+        assert_eq!(
+            compare(&link("t"), &link("t\\040→\\040t;\\040mode\\0400755")),
+            Ok(SpecChange::Changed(vec![
+                "link: t → t\\040\\342\\206\\222\\040t;\\040mode\\0400755".into()
+            ]))
         );
     }
 

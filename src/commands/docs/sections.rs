@@ -248,7 +248,7 @@ Names are compared in normal form (./a and a are one name); a shard manifest's c
 .PP
 One line per difference, in canonical order of the name it starts with, tab\-separated as git diff \-\-name\-status writes them: A added, D removed, M modified, R old new (a name gone and another added with the same digest; several candidates paired in canonical order), T a spec entry's type changed. For specs, M also when mode, link target, size, uid, gid, uname, gname or device changed, and after a second tab what changed, in check's words.
 .PP
-Inputs in canonical order (what b3tree writes) are read as streams: memory holds the differences, not the entries. An input in another order is sorted in memory, up to 4,000,000 entries.
+Inputs in canonical order (what b3tree writes) are read as streams: memory holds the differences, not the entries. An input in another order is sorted in memory, up to 2,000,000 entries. An untagged line is BLAKE3 unless \-\-algo names another algorithm.
 "#;
 
 const CHECK_FORMAT: &str = r#".SH FORMAT
