@@ -95,7 +95,7 @@ pub fn compare(old: &mut Input, new: &mut Input, rules: Rules) -> Result<Compare
 
 /// One side's entries: as they come, or sorted in memory.
 enum Side {
-    Streamed(Entries),
+    Streamed(Box<Entries>),
     Sorted(std::vec::IntoIter<Item>),
 }
 
@@ -103,7 +103,7 @@ impl Side {
     fn of(input: &mut Input, sorted: bool) -> Result<Side, Stop> {
         Ok(match sorted {
             true => Side::Sorted(input.sorted()?.into_iter()),
-            false => Side::Streamed(input.entries().map_err(Stop::Error)?),
+            false => Side::Streamed(Box::new(input.entries().map_err(Stop::Error)?)),
         })
     }
 
