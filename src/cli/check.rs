@@ -124,6 +124,38 @@ pub struct CheckArgs {
     #[arg(long, overrides_with = "progress")]
     pub no_progress: bool,
 
+    /// Rotating verification: verify P percent of the entries (rounded up), those never
+    /// verified first, then those verified longest ago (ties in manifest order). When each
+    /// entry was last verified OK is kept beside the manifest, in MANIFEST.b3tree-checked
+    #[arg(long, value_name = "P%", value_parser = parse_percent)]
+    pub subset: Option<f64>,
+
+    /// Rotating verification: verify in --subset's order until D has passed since the start
+    /// (`90s`, `10m`, `2h`, `1h 30m`); a file being read then is dropped, never reported
+    /// half-read. With --subset, whichever ends first
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub max_duration: Option<std::time::Duration>,
+
     #[command(flatten)]
     pub signing: SigningArgs,
+}
+
+/// `--subset`'s value: a percentage above 0 and at most 100, with or without `%`.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.strip_suffix('%').unwrap_or(text).trim();
+    match number.parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 100.0 => Ok(p),
+        _ => Err(format!(
+            "{text:?} is not a percentage above 0 and at most 100 (e.g. 25%)"
+        )),
+    }
+}
+
+/// `--max-duration`'s value: a positive duration such as `90s`, `10m`, `2h`, `1h 30m`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("a duration of zero verifies nothing".into()),
+        Err(e) => Err(format!("{text:?}: {e} (e.g. 90s, 10m, 2h, 1h 30m)")),
+    }
 }

@@ -51,6 +51,27 @@ pub struct CheckSettings {
     pub spec: Option<bool>,
     /// The signatures to verify before a line is read, when asked.
     pub signing: Option<Signing>,
+    /// `--subset`, `--max-duration`: rotating verification.
+    pub rotation: Option<Rotation>,
+}
+
+/// Rotating verification: a share of the entries, a time budget, or both.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rotation {
+    /// Percent of the entries (0 < P <= 100).
+    pub subset: Option<f64>,
+    pub max_duration: Option<std::time::Duration>,
+}
+
+impl Rotation {
+    /// How many of `total` entries the subset takes: P percent, rounded up (all without
+    /// `--subset`).
+    pub fn take(&self, total: u64) -> u64 {
+        match self.subset {
+            None => total,
+            Some(p) => ((total as f64) * p / 100.0).ceil().min(total as f64) as u64,
+        }
+    }
 }
 
 /// Where the run's streams go and what the environment says of colour, as the plan found
@@ -118,6 +139,10 @@ pub fn check(
         blake3_flags,
         spec: args.format.map(|f| f == FormatArg::Mtree),
         signing,
+        rotation: (args.subset.is_some() || args.max_duration.is_some()).then_some(Rotation {
+            subset: args.subset,
+            max_duration: args.max_duration,
+        }),
     })
 }
 

@@ -144,7 +144,7 @@ fn read_mapped(
 
 /// Maps `len` bytes at `offset` and feeds them to `hash`.
 fn map_piece(file: &File, offset: u64, len: u64, hash: impl FnOnce(&[u8])) -> Result<(), ReadStop> {
-    if cancel::is_stopped() {
+    if cancel::reads_stop() {
         return Err(ReadStop::Cancelled);
     }
     let map = match mapguard::GuardedMap::map(file, offset, len as usize) {
@@ -169,7 +169,7 @@ fn read_range(
     with_buf(|buf| {
         let mut done = 0u64;
         while done < len {
-            if cancel::is_stopped() {
+            if cancel::reads_stop() {
                 return Err(ReadStop::Cancelled);
             }
             let want = usize::try_from(len - done).map_or(buf.len(), |w| w.min(buf.len()));

@@ -65,7 +65,7 @@ pub fn hash_stream(path: &Path, mode: &Mode) -> Outcome {
     let read = with_buf(|buf| {
         let mut total = 0u64;
         loop {
-            if cancel::is_stopped() {
+            if cancel::reads_stop() {
                 return Err(ReadStop::Cancelled);
             }
             match read_some(&file, buf)? {
@@ -319,7 +319,7 @@ fn read_small(file: &File, size: u64, hasher: &mut Digester) -> Result<u64, Read
             if total == size && n < want && total == n as u64 {
                 return Ok(total);
             }
-            if cancel::is_stopped() {
+            if cancel::reads_stop() {
                 return Err(ReadStop::Cancelled);
             }
         }

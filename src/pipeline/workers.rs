@@ -72,7 +72,7 @@ pub async fn worker<T: Send + 'static>(
         } = batch;
         let done: Arc<Mutex<Vec<Done<T>>>> = Arc::new(Mutex::new(Vec::with_capacity(jobs.len())));
         let mut part = 0;
-        if needs_files && !cancel::is_stopped() {
+        if needs_files && !cancel::reads_stop() {
             let permit = crew.open_files.acquire_arc().await;
             let Crew {
                 confine,
@@ -189,7 +189,7 @@ fn process<T>(
     let mut dirs: Option<Result<DirCache, EntryError>> = None;
     let mut confine = Some(confine);
     settle(jobs, done, |path, action| {
-        if cancel::is_stopped() {
+        if cancel::reads_stop() {
             return Settled::of(Outcome::Failed(EntryError::new(ErrorKind::Cancelled, "")));
         }
         if let Action::HashStream = action {

@@ -39,6 +39,11 @@ impl Place {
         &self.dir
     }
 
+    /// The manifest's name with `suffix`, beside it.
+    pub fn named_with(&self, suffix: &[u8]) -> PathBuf {
+        self.named(suffix)
+    }
+
     fn named(&self, suffix: &[u8]) -> PathBuf {
         let mut name = self.base.clone();
         name.extend_from_slice(suffix);

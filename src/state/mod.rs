@@ -23,6 +23,7 @@
 //! (or kept for the next run) at the end. Which options a state must have been written for
 //! is the command's to say (`options::Wanted`): nothing here knows a flag.
 
+pub(crate) mod checked;
 pub(crate) mod files;
 pub(crate) mod line;
 pub(crate) mod open;

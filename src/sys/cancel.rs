@@ -16,7 +16,7 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use signal_hook::consts::signal::{
@@ -90,6 +90,36 @@ pub fn install_signal_handler() -> std::io::Result<()> {
 /// True once a signal arrived or a stage asked everything to stop.
 pub fn is_stopped() -> bool {
     STOP.load(Ordering::Relaxed)
+}
+
+/// When a time budget ends (`check --max-duration`), in nanoseconds after [`epoch`]; 0:
+/// no budget. Not a stop: the run goes on to its summary (and `--audit`'s walk), only the
+/// reads of the budgeted pass end.
+static READS_END_NS: AtomicU64 = AtomicU64::new(0);
+
+fn epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
+}
+
+/// Ends reads (and the batches not begun) once `deadline` has passed; None lifts it.
+pub fn end_reads_at(deadline: Option<std::time::Instant>) {
+    let ns = deadline.map_or(0, |d| {
+        (d.saturating_duration_since(epoch()).as_nanos() as u64).max(1)
+    });
+    READS_END_NS.store(ns, Ordering::SeqCst);
+}
+
+/// True once a budget set with [`end_reads_at`] has passed.
+pub fn reads_ended() -> bool {
+    let end = READS_END_NS.load(Ordering::Relaxed);
+    end != 0 && epoch().elapsed().as_nanos() as u64 >= end
+}
+
+/// Whether a read in progress (or a batch about to start) ends now: a stop, or a spent
+/// time budget. Either way the file read is dropped, never reported half-read.
+pub fn reads_stop() -> bool {
+    is_stopped() || reads_ended()
 }
 
 /// True when a signal (not an internal stop) ended the run.

@@ -1,0 +1,290 @@
+//! When each entry of a manifest was last verified OK, for rotating verification (`check
+//! --subset`, `--max-duration`): `MANIFEST.b3tree-checked` beside the manifest (its real
+//! path), and the journals of runs that did not end (`MANIFEST.b3tree-checked.PID`).
+//!
+//! It only orders the work — never-verified entries first, then those verified longest ago —
+//! and never decides a verdict: every entry selected is read. A record is keyed by the
+//! entry's name in normal form and its expected digest, so an entry whose manifest line
+//! changed counts as never verified. Lines are sealed as the state's are (`line::seal`); a
+//! reader stops at the first line that is torn, edited or not b3tree's, and says so once.
+//! A run appends its records to its journal at most a second after each verification (a
+//! SIGKILL loses at most that second), and at its end writes the merged records atomically
+//! (temporary file, rename) and removes the journals it read.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::names::escape::{self, Escaping, display};
+use crate::state::files::Place;
+use crate::state::line::{open, seal};
+use crate::state::open::open_ours;
+
+/// The first line of a record file or journal.
+const MAGIC: &[u8] = b"b3tree-checked 1";
+
+/// How often a run's new records reach its journal.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// A moment, as seconds and nanoseconds since the Unix epoch.
+pub type When = (i64, u32);
+
+/// The records of one manifest.
+pub struct Checked {
+    place: Place,
+    /// Normal-form name → (expected digest, last verified OK).
+    records: HashMap<Vec<u8>, (Box<[u8]>, When)>,
+    /// Journals read (removed once the merged records are written).
+    journals: Vec<PathBuf>,
+    /// What could not be used, said once.
+    pub notices: Vec<String>,
+}
+
+impl Checked {
+    /// The records beside the manifest at `real` (symlinks resolved): the record file, then
+    /// the journals of runs that did not end. What cannot be read is said and left out.
+    pub fn load(real: &Path) -> Checked {
+        let place = Place::of(real);
+        let mut checked = Checked {
+            records: HashMap::new(),
+            journals: Vec::new(),
+            notices: Vec::new(),
+            place,
+        };
+        let main = checked.path();
+        checked.read(&main);
+        for journal in checked.journal_paths() {
+            checked.read(&journal);
+            checked.journals.push(journal);
+        }
+        checked
+    }
+
+    /// `MANIFEST.b3tree-checked`.
+    pub fn path(&self) -> PathBuf {
+        self.place.named_with(b".b3tree-checked")
+    }
+
+    fn journal_paths(&self) -> Vec<PathBuf> {
+        let mut prefix = self
+            .path()
+            .file_name()
+            .unwrap_or_default()
+            .as_bytes()
+            .to_vec();
+        prefix.push(b'.');
+        let Ok(dir) = std::fs::read_dir(self.place.dir()) else {
+            return Vec::new();
+        };
+        let mut found: Vec<PathBuf> = dir
+            .filter_map(Result::ok)
+            .filter(|e| {
+                (e.file_name().as_bytes().strip_prefix(prefix.as_slice()))
+                    .is_some_and(|pid| !pid.is_empty() && pid.iter().all(u8::is_ascii_digit))
+            })
+            .map(|e| e.path())
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Reads one file's records into the map (a later record of a name replaces it).
+    fn read(&mut self, path: &Path) {
+        let shown = display(path.as_os_str().as_bytes());
+        let file = match open_ours(path) {
+            Ok(Some(f)) => f,
+            Ok(None) => return,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Err(e) => {
+                self.notices.push(format!("{shown}: not used: {e}"));
+                return;
+            }
+        };
+        let mut lines = BufReader::new(file).split(b'\n');
+        let mut line_no = 0u64;
+        let bad = |why: &str, line_no: u64| {
+            format!("{shown}:{line_no}: {why}: the records from here on are not used")
+        };
+        match lines.next() {
+            Some(Ok(l)) if open(&l) == Some(MAGIC) => line_no += 1,
+            Some(Ok(_)) => {
+                self.notices
+                    .push(format!("{shown}: not a record file of b3tree's: not used"));
+                return;
+            }
+            _ => return,
+        }
+        for line in lines {
+            line_no += 1;
+            let Ok(line) = line else {
+                self.notices.push(bad("unreadable", line_no));
+                return;
+            };
+            match open(&line).and_then(parse_record) {
+                Some((name, digest, at)) => {
+                    self.records.insert(name, (digest, at));
+                }
+                None => {
+                    self.notices.push(bad("torn or not b3tree's", line_no));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// When the entry `name` (normal form) with `digest` was last verified OK.
+    pub fn last(&self, name: &[u8], digest: &[u8]) -> Option<When> {
+        let (d, at) = self.records.get(name)?;
+        (**d == *digest).then_some(*at)
+    }
+
+    /// Starts this run's journal (`MANIFEST.b3tree-checked.PID`).
+    pub fn journal(&self) -> io::Result<Journal> {
+        let mut name = self.path().into_os_string();
+        name.push(format!(".{}", std::process::id()));
+        let path = PathBuf::from(name);
+        // A new file, never through a symlink or over one (a stale journal of a reused PID
+        // was read above and goes with the others).
+        let _ = std::fs::remove_file(&path);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)?;
+        let mut head = Vec::new();
+        seal(MAGIC, &mut head);
+        file.write_all(&head)?;
+        Ok(Journal {
+            file,
+            path,
+            pending: Vec::new(),
+            flushed: Instant::now(),
+            new: Vec::new(),
+        })
+    }
+
+    /// Writes every record (those read and the run's) to the record file, atomically, and
+    /// removes the journals read and the run's own.
+    pub fn commit(mut self, mut journal: Journal) -> Result<(), String> {
+        let _ = journal.flush();
+        for (name, digest, at) in journal.new.drain(..) {
+            self.records.insert(name, (digest, at));
+        }
+        let mut names: Vec<&Vec<u8>> = self.records.keys().collect();
+        names.sort_by(|a, b| crate::names::order::canonical_cmp(a, b));
+        let mut out = Vec::with_capacity(64 * (names.len() + 1));
+        seal(MAGIC, &mut out);
+        let mut content = Vec::new();
+        for name in names {
+            let (digest, at) = &self.records[name];
+            content.clear();
+            record(name, digest, *at, &mut content);
+            seal(&content, &mut out);
+        }
+        crate::output::write_whole(&self.path(), &out)?;
+        for path in self.journals.iter().chain([&journal.path]) {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(())
+    }
+}
+
+/// A run's records on their way to its journal.
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    /// Sealed lines not yet written.
+    pending: Vec<u8>,
+    flushed: Instant,
+    /// Every record of this run (for the merged file at the end).
+    new: Vec<(Vec<u8>, Box<[u8]>, When)>,
+}
+
+impl Journal {
+    /// `name` (normal form) with `digest` was verified OK now.
+    pub fn verified(&mut self, name: &[u8], digest: &[u8]) {
+        let at = now();
+        let mut content = Vec::with_capacity(name.len() + 2 * digest.len() + 24);
+        record(name, digest, at, &mut content);
+        seal(&content, &mut self.pending);
+        self.new.push((name.to_vec(), digest.into(), at));
+        if self.flushed.elapsed() >= FLUSH_EVERY {
+            let _ = self.flush();
+        }
+    }
+
+    /// Writes what is pending (a write(2): it outlives the process, not a power cut).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.flushed = Instant::now();
+        let pending = std::mem::take(&mut self.pending);
+        self.file.write_all(&pending)
+    }
+}
+
+fn now() -> When {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// A record's content: `SECONDS.NANOSECONDS HEX NAME`, the name as a manifest writes it.
+fn record(name: &[u8], digest: &[u8], (secs, nanos): When, out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("{secs}.{nanos:09} ").as_bytes());
+    for b in digest {
+        out.extend_from_slice(format!("{b:02x}").as_bytes());
+    }
+    out.push(b' ');
+    escape::push_marked(name, Escaping::Manifest, out);
+}
+
+fn parse_record(content: &[u8]) -> Option<(Vec<u8>, Box<[u8]>, When)> {
+    let mut parts = content.splitn(3, |&b| b == b' ');
+    let (time, hex, name) = (parts.next()?, parts.next()?, parts.next()?);
+    let at = crate::hash::facts::parse_time(time)?;
+    let digest = crate::hash::algo::Digest::from_hex(hex)?.as_bytes().into();
+    let name = match name.strip_prefix(b"\\") {
+        Some(escaped) => escape::unescape(escaped).ok()?,
+        None => name.to_vec(),
+    };
+    (!name.is_empty()).then_some((name, digest, at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_a_torn_line_ends_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("m.b3");
+        let checked = Checked::load(&manifest);
+        assert!(checked.notices.is_empty());
+        let mut journal = checked.journal().unwrap();
+        journal.verified(b"a/b", &[1, 2]);
+        journal.verified(b"new\nline", &[3]);
+        checked.commit(journal).unwrap();
+        let again = Checked::load(&manifest);
+        assert!(again.last(b"a/b", &[1, 2]).is_some());
+        assert_eq!(
+            again.last(b"a/b", &[1, 3]),
+            None,
+            "another digest: never verified"
+        );
+        assert!(again.last(b"new\nline", &[3]).is_some());
+        assert!(again.notices.is_empty(), "{:?}", again.notices);
+        // A torn last line: the records before it stand, one notice.
+        let path = again.path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(b"1.000000000 01 torn");
+        std::fs::write(&path, bytes).unwrap();
+        let torn = Checked::load(&manifest);
+        assert!(torn.last(b"a/b", &[1, 2]).is_some());
+        assert_eq!(torn.notices.len(), 1, "{:?}", torn.notices);
+    }
+}
