@@ -206,9 +206,26 @@ pub struct CheckSummary {
     /// Who signed each manifest (`--allowed-signers`, `--minisign-key`); absent otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<SignatureRecord>,
+    /// Rotating verification (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
     pub hard_links: HardLinks,
     pub passed: bool,
     pub interrupted: bool,
+}
+
+/// Rotating verification's coverage (`check --subset`, `--max-duration`) in the summary:
+/// the entries it chooses among, those that reached a verdict in this run, those not
+/// checked in it, those never verified OK (after it), and when the least recently verified
+/// one was (Unix seconds).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Coverage {
+    pub entries: u64,
+    pub checked: u64,
+    pub not_checked: u64,
+    pub never_checked: u64,
+    pub oldest_check: Option<i64>,
+    pub budget_spent: bool,
 }
 
 /// A manifest's verified signature, in `check --json`'s summary.

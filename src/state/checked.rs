@@ -7,9 +7,9 @@
 //! entry's name in normal form and its expected digest, so an entry whose manifest line
 //! changed counts as never verified. Lines are sealed as the state's are (`line::seal`); a
 //! reader stops at the first line that is torn, edited or not b3tree's, and says so once.
-//! A run appends its records to its journal at most a second after each verification (a
-//! SIGKILL loses at most that second), and at its end writes the merged records atomically
-//! (temporary file, rename) and removes the journals it read.
+//! A run appends its records to its journal (its caller writes them out every fraction of a
+//! second: a SIGKILL loses at most that), and at its end writes the merged records
+//! atomically (temporary file, rename) and removes the journals it read.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -17,7 +17,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::names::escape::{self, Escaping, display};
 use crate::state::files::Place;
@@ -26,9 +26,6 @@ use crate::state::open::open_ours;
 
 /// The first line of a record file or journal.
 const MAGIC: &[u8] = b"b3tree-checked 1";
-
-/// How often a run's new records reach its journal.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// A moment, as seconds and nanoseconds since the Unix epoch.
 pub type When = (i64, u32);
@@ -66,7 +63,7 @@ impl Checked {
 
     /// `MANIFEST.b3tree-checked`.
     pub fn path(&self) -> PathBuf {
-        self.place.named_with(b".b3tree-checked")
+        self.place.checked()
     }
 
     fn journal_paths(&self) -> Vec<PathBuf> {
@@ -163,7 +160,6 @@ impl Checked {
             file,
             path,
             pending: Vec::new(),
-            flushed: Instant::now(),
             new: Vec::new(),
         })
     }
@@ -200,7 +196,6 @@ pub struct Journal {
     path: PathBuf,
     /// Sealed lines not yet written.
     pending: Vec<u8>,
-    flushed: Instant,
     /// Every record of this run (for the merged file at the end).
     new: Vec<(Vec<u8>, Box<[u8]>, When)>,
 }
@@ -213,14 +208,20 @@ impl Journal {
         record(name, digest, at, &mut content);
         seal(&content, &mut self.pending);
         self.new.push((name.to_vec(), digest.into(), at));
-        if self.flushed.elapsed() >= FLUSH_EVERY {
-            let _ = self.flush();
-        }
     }
 
-    /// Writes what is pending (a write(2): it outlives the process, not a power cut).
+    /// (device, inode) of the journal: a walk (`--audit`) leaves it out.
+    pub fn id(&self) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        self.file.metadata().ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    /// Writes what is pending (a write(2): it outlives the process, not a power cut). The
+    /// caller calls it every fraction of a second.
     pub fn flush(&mut self) -> io::Result<()> {
-        self.flushed = Instant::now();
+        if self.pending.is_empty() {
+            return Ok(());
+        }
         let pending = std::mem::take(&mut self.pending);
         self.file.write_all(&pending)
     }

@@ -12,6 +12,7 @@ use crate::state::read::read_end;
 
 const STATE: &str = ".b3tree-state";
 const JOURNAL: &str = ".b3tree-journal.";
+const CHECKED: &str = ".b3tree-checked";
 
 /// At most this many journals are read (the newest): each stopped run leaves one.
 pub const MAX_JOURNALS: usize = 16;
@@ -37,11 +38,6 @@ impl Place {
     /// The directory the manifest and its files are in.
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    /// The manifest's name with `suffix`, beside it.
-    pub fn named_with(&self, suffix: &[u8]) -> PathBuf {
-        self.named(suffix)
     }
 
     fn named(&self, suffix: &[u8]) -> PathBuf {
@@ -75,7 +71,24 @@ impl Place {
             .map(|(_, p)| p)
             .collect();
         paths.extend([self.state(), self.partial()]);
+        // Rotating verification's record (`check --subset`) and its journals.
+        let checked = self.named(CHECKED.as_bytes());
+        let mut prefix = checked.file_name().unwrap_or_default().as_bytes().to_vec();
+        prefix.push(b'.');
+        if let Ok(dir) = std::fs::read_dir(&self.dir) {
+            paths.extend(dir.filter_map(Result::ok).filter_map(|e| {
+                let name = e.file_name();
+                let pid = name.as_bytes().strip_prefix(prefix.as_slice())?;
+                (!pid.is_empty() && pid.iter().all(u8::is_ascii_digit)).then(|| e.path())
+            }));
+        }
+        paths.push(checked);
         paths
+    }
+
+    /// `MANIFEST.b3tree-checked`: when each entry was last verified OK (`state::checked`).
+    pub fn checked(&self) -> PathBuf {
+        self.named(CHECKED.as_bytes())
     }
 
     /// (device, inode) of [`Self::own_paths`] that are regular files: a walk (`hash`,

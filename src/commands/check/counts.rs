@@ -45,6 +45,8 @@ pub(super) struct Counts {
     pub(super) first_missing: Option<Vec<u8>>,
     /// Hard links: names given the digest another name of their inode read.
     pub(super) shared: Shared,
+    /// Rotating verification's coverage, once the run knows it.
+    pub(super) coverage: Option<crate::record::Coverage>,
 }
 
 impl Counts {
@@ -147,6 +149,7 @@ impl Counts {
             hard_links: self.shared.record(),
             passed,
             interrupted: crate::sys::cancel::was_interrupted(),
+            coverage: self.coverage.clone(),
         }
     }
 }

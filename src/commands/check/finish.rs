@@ -94,6 +94,11 @@ pub(super) fn finish(settings: &CheckSettings, run: Run, ended: RunEnd) -> crate
         if !settings.quiet || code != Exit::Ok {
             reporter.error(&counts.summary(settings.audit, ended.elapsed.as_secs_f64()));
         }
+        if let Some(c) = &counts.coverage {
+            let failed = counts.failed + counts.missing + counts.unreadable + counts.outside;
+            let said = super::rotation::said(c, failed, ended.elapsed.as_secs());
+            reporter.error(&said);
+        }
     }
     // Last, once everything else is said: a report that cannot be written ends the run
     // with status 2 (its CI page would show nothing, or an older report).

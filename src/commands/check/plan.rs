@@ -20,6 +20,7 @@ use crate::sys::open::Confine;
 use crate::sys::roots::Roots;
 
 use super::ci::{could_not_run, provisional_report};
+use super::rotation::RotationPlan;
 use super::signed;
 
 /// What a `check` run is, before it starts.
@@ -33,6 +34,8 @@ pub(super) struct Plan {
     pub spec: bool,
     /// Who signed each manifest, when signatures were verified.
     pub signatures: Vec<SignatureRecord>,
+    /// `--subset`, `--max-duration`: the manifests opened again and their records.
+    pub rotation: Option<RotationPlan>,
 }
 
 impl Plan {
@@ -111,6 +114,23 @@ impl Plan {
             },
             ..engine
         };
+        let rotation = match settings.rotation {
+            None => None,
+            Some(_) if spec => {
+                return Err(Fail::usage(
+                    "--subset and --max-duration verify manifests of digests; a tree spec is \
+                     checked whole (for now)",
+                ));
+            }
+            Some(r) => {
+                let plan =
+                    RotationPlan::open(r, &settings.manifests, &opened).map_err(Fail::usage)?;
+                for notice in plan.notices() {
+                    say(format_args!("warning: {notice}"));
+                }
+                Some(plan)
+            }
+        };
         Ok(Plan {
             settings,
             opened,
@@ -118,6 +138,7 @@ impl Plan {
             engine,
             spec,
             signatures,
+            rotation,
         })
     }
 }

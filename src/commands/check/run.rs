@@ -13,6 +13,7 @@ use super::missing::MissingSet;
 use super::other_algorithm;
 use super::plan::Plan;
 use super::printer::Printer;
+use super::rotation::Rotated;
 use super::sink::Sink;
 use super::source::{ReadFlags, SourceInfo, read_manifests};
 use super::verdict::{Problem, Verdict};
@@ -34,6 +35,8 @@ pub(super) struct Run {
     pub annotations: Option<Annotations>,
     /// The JUnit report (`--junit`), written at the end.
     pub junit: Option<Junit>,
+    /// Rotating verification: the journals and what was verified.
+    pub rotated: Option<Rotated>,
 }
 
 impl Run {
@@ -50,6 +53,7 @@ impl Run {
             recorded,
             annotations: self.annotations.as_mut(),
             junit: self.junit.as_mut(),
+            rotated: self.rotated.as_mut(),
         };
         (sink, &mut self.held)
     }
@@ -76,6 +80,7 @@ impl Run {
                         .collect(),
                 )
             }),
+            rotated: None,
         }
     }
 
@@ -98,10 +103,34 @@ impl Run {
             shard: plan.settings.shard,
         };
         let readers = std::mem::take(&mut plan.opened.readers);
+        let rotate = match plan.rotation.take() {
+            None => None,
+            Some(rotation) => {
+                cancel::end_reads_at(rotation.deadline());
+                match rotation.start(settings.zero) {
+                    Ok((rotate, rotated)) => {
+                        plan.opened.ids.extend(rotated.ids());
+                        self.rotated = Some(rotated);
+                        Some(rotate)
+                    }
+                    Err(e) => {
+                        self.reporter.error(&e);
+                        cancel::end_reads_at(None);
+                        return (
+                            SourceInfo {
+                                read_error: Some(e),
+                                ..SourceInfo::default()
+                            },
+                            None,
+                        );
+                    }
+                }
+            }
+        };
         // The verdict writer records its own errors (its emit never fails).
         let info = engine::run(
             &plan.engine,
-            move |feeder| read_manifests(readers, flags, feeder),
+            move |feeder| read_manifests(readers, flags, feeder, rotate),
             |done| {
                 self.reporter.progress(&done.outcome);
                 let wrong = probe.as_mut().and_then(|p| p.watch(&done));
@@ -114,6 +143,11 @@ impl Run {
                 Ok(())
             },
         );
+        // The budget ends pass 1 only: the audit walks the whole tree as usual.
+        if let Some(r) = self.rotated.as_mut() {
+            r.budget_spent = cancel::reads_ended();
+        }
+        cancel::end_reads_at(None);
         self.counts.shared = plan.engine.links.shared();
         (info.source, wrong_algorithm)
     }

@@ -7,6 +7,7 @@ use super::bitrot::Recorded;
 use super::counts::Counts;
 use super::missing::MissingSet;
 use super::printer::Printer;
+use super::rotation::Rotated;
 use super::source::Item;
 use super::verdict::{Problem, Settled, Verdict, settle};
 use crate::config::check::CheckSettings;
@@ -30,6 +31,8 @@ pub(super) struct Sink<'a, W: Write> {
     pub(super) annotations: Option<&'a mut Annotations>,
     /// The JUnit report (`--junit`), when asked for.
     pub(super) junit: Option<&'a mut Junit>,
+    /// Rotating verification: each verdict reached is recorded.
+    pub(super) rotated: Option<&'a mut Rotated>,
 }
 
 impl<W: Write> Sink<'_, W> {
@@ -105,6 +108,9 @@ impl<W: Write> Sink<'_, W> {
                     let line = format!("{}: {}: {err}", printer.loc(at), display(&name));
                     self.reporter.error(&line);
                 }
+                if let Some(r) = self.rotated.as_deref_mut() {
+                    r.settled(&name, at, &expected, verdict.passed());
+                }
                 if verdict == Verdict::Unverified(Problem::Missing) {
                     self.counts
                         .first_missing
@@ -124,6 +130,9 @@ impl<W: Write> Sink<'_, W> {
                 self.counts
                     .first_missing
                     .get_or_insert_with(|| name.clone());
+                if let Some(r) = self.rotated.as_deref_mut() {
+                    r.settled(&name, at, &expected, false);
+                }
                 held.push(&expected, at, offset, name);
             }
             Settled::IgnoredMissing | Settled::Cancelled => {}
@@ -191,6 +200,7 @@ mod tests {
                 recorded: None,
                 annotations: None,
                 junit: None,
+                rotated: None,
             };
             sink.entry(done, &settings, &mut held);
         }

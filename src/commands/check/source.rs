@@ -3,15 +3,21 @@
 //! verdict and diagnostic comes out in manifest order.
 
 use std::io::BufRead;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
+use std::fs::File;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::check::Rotation;
 use crate::hash::algo::{Digest, Mode};
 use crate::hash::outcome::{Action, EntryError, ErrorKind, Outcome, SkipKind};
-use crate::manifest::read::{Entry, Line, LineReader, Malformed};
+use crate::manifest::read::{Entry, Line, LineReader, Malformed, entry_at};
 use crate::names::entry::EntryName;
 use crate::names::nameset::{Location, NameSet, narrow_common_dir, normalize};
 use crate::pipeline::queue::Feeder;
+use crate::state::checked::{Checked, When};
 use crate::tree_digest::shard_of;
 
 /// What a job of the check source carries through the pipeline.
@@ -55,6 +61,8 @@ pub(super) struct SourceInfo {
     /// `--shard`: entries of other shards, left to their jobs.
     pub(super) other_shards: u64,
     pub(super) read_error: Option<String>,
+    /// Rotating verification: what was chosen.
+    pub(super) chosen: Option<Chosen>,
 }
 
 /// The part of the absolute `name` below the directory `cwd` (canonical, absolute), if it
@@ -99,7 +107,9 @@ pub(super) fn read_manifests(
     readers: Vec<Box<dyn BufRead + Send>>,
     flags: ReadFlags,
     feeder: &mut Feeder<Item>,
+    rotate: Option<Rotate>,
 ) -> SourceInfo {
+    let mut picker = rotate.map(Picker::new);
     let mut admit = Admission {
         names: NameSet::new(),
         cwd: std::env::current_dir()
@@ -153,9 +163,13 @@ pub(super) fn read_manifests(
                     }
                     malformed(Malformed::OtherMode)
                 }
-                Line::Entry(e) => match admit.entry(e, at, lines.line_start) {
-                    Some(job) => job,
-                    None => continue,
+                Line::Entry(e) => match (admit.entry(e, at, lines.line_start), &mut picker) {
+                    (Some((_, name, Action::Hash, item)), Some(picker)) => {
+                        picker.hold(&name, &item);
+                        continue;
+                    }
+                    (Some(job), _) => job,
+                    (None, _) => continue,
                 },
             };
             if !feeder.push(path, EntryName::Own(name), action, item) {
@@ -163,7 +177,12 @@ pub(super) fn read_manifests(
             }
         }
     }
+    let chosen = match picker {
+        Some(p) if read_error.is_none() => Some(p.feed(feeder, &admit, &mut read_error)),
+        _ => None,
+    };
     SourceInfo {
+        chosen,
         names: Some(admit.names),
         common_dir: admit.common,
         entries: admit.entries,
@@ -183,7 +202,7 @@ fn reports(shard: Option<(u64, u64)>, name: Option<&[u8]>) -> bool {
 }
 
 /// What the entries read so far add up to: their names, the directory holding them all.
-struct Admission {
+pub(super) struct Admission {
     names: NameSet,
     /// The working directory (canonical), beneath which absolute names are taken as relative.
     cwd: Option<Vec<u8>>,
@@ -198,22 +217,9 @@ impl Admission {
     /// The job of manifest entry `e` (line `at`, starting at byte `offset`): hashed, or
     /// reported as outside when confinement refuses its name; None for an entry of another
     /// shard (which still shapes the audited directory, the same for every shard).
-    fn entry(
-        &mut self,
-        e: Entry,
-        at: Location,
-        offset: u64,
-    ) -> Option<(PathBuf, Vec<u8>, Action, Item)> {
-        let allow_outside = self.flags.allow_outside;
+    pub(super) fn entry(&mut self, e: Entry, at: Location, offset: u64) -> Option<Job> {
         self.entries += 1;
-        // An absolute name beneath the working directory is that file: opened (confined) by
-        // its relative path, and one name with its relative form for duplicates and the audit.
-        let relative = (!allow_outside)
-            .then(|| self.cwd.as_deref().and_then(|c| beneath(&e.name, c)))
-            .flatten();
-        let opened = relative.as_deref().unwrap_or(&e.name);
-        let norm = normalize(opened);
-        let refused = lexically_outside(opened).filter(|_| !allow_outside);
+        let (opened, norm, refused) = self.opened(&e.name);
         if self
             .flags
             .shard
@@ -233,17 +239,171 @@ impl Admission {
                 narrow_common_dir(&mut self.common, &norm);
             }
         }
-        let path = PathBuf::from(std::ffi::OsStr::from_bytes(opened));
-        let action = match refused {
-            Some(why) => Action::Report(Outcome::Failed(EntryError::new(ErrorKind::Outside, why))),
-            None => Action::Hash,
-        };
-        let item = Item::Entry {
+        Some(job(e, opened, refused, at, offset))
+    }
+
+    /// The name `name` is opened by (an absolute name beneath the working directory by its
+    /// relative path: one name with its relative form for duplicates and the audit), that
+    /// name in normal form, and why confinement refuses it.
+    pub(super) fn opened(&self, name: &[u8]) -> (Vec<u8>, Vec<u8>, Option<&'static str>) {
+        let allow_outside = self.flags.allow_outside;
+        let relative = (!allow_outside)
+            .then(|| self.cwd.as_deref().and_then(|c| beneath(name, c)))
+            .flatten();
+        let opened = relative.unwrap_or_else(|| name.to_vec());
+        let norm = normalize(&opened);
+        let refused = lexically_outside(&opened).filter(|_| !allow_outside);
+        (opened, norm, refused)
+    }
+}
+
+/// A job of the check source: the path opened, the name, what is done, what it carries.
+pub(super) type Job = (PathBuf, Vec<u8>, Action, Item);
+
+/// The job of entry `e`, opened by `opened` (refused for `refused`).
+pub(super) fn job(
+    e: Entry,
+    opened: Vec<u8>,
+    refused: Option<&'static str>,
+    at: Location,
+    offset: u64,
+) -> Job {
+    let path = PathBuf::from(std::ffi::OsString::from_vec(opened));
+    let action = match refused {
+        Some(why) => Action::Report(Outcome::Failed(EntryError::new(ErrorKind::Outside, why))),
+        None => Action::Hash,
+    };
+    let item = Item::Entry {
+        at,
+        expected: e.hash,
+        offset,
+    };
+    (path, e.name, action, item)
+}
+
+// Rotating verification (`--subset P%`, `--max-duration D`). The manifests are read to
+// their end first, as without rotation (every name for the duplicates and the audit, every
+// malformed line said), but an entry to hash is held back as a candidate: where its line is,
+// and when it was last verified OK (`state::checked`). Then the candidates are ordered —
+// never verified first, then verified longest ago, ties in manifest order — and the first P
+// percent (all, without `--subset`) are read again from their lines and fed, until the time
+// budget ends. Memory: 40 bytes per entry beyond what check holds anyway.
+
+/// What the source needs to rotate.
+pub(super) struct Rotate {
+    pub rotation: Rotation,
+    /// Each manifest, to read a chosen line again at its offset.
+    pub files: Vec<File>,
+    /// Each manifest's records.
+    pub checked: Vec<Arc<Checked>>,
+    /// When the time budget ends.
+    pub deadline: Option<Instant>,
+    pub zero: bool,
+}
+
+/// An entry held back: when it was last verified OK, where its line is, and a fingerprint
+/// of its name and digest (the line read again must be the same entry).
+struct Candidate {
+    last: Option<When>,
+    at: Location,
+    offset: u64,
+    fingerprint: [u8; 8],
+}
+
+/// The candidates of pass 1, gathered as the manifests are read.
+pub(super) struct Picker {
+    rotate: Rotate,
+    candidates: Vec<Candidate>,
+}
+
+/// What rotation did in pass 1: every candidate with its last verification before the run,
+/// and whether the budget ended the feeding.
+pub(super) struct Chosen {
+    pub candidates: Vec<(Location, Option<When>)>,
+    pub budget_spent: bool,
+}
+
+fn fingerprint(name: &[u8], digest: &[u8]) -> [u8; 8] {
+    let mut h = blake3::Hasher::new();
+    h.update(&(name.len() as u64).to_le_bytes());
+    h.update(name);
+    h.update(digest);
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    out
+}
+
+impl Picker {
+    pub(super) fn new(rotate: Rotate) -> Picker {
+        Picker {
+            rotate,
+            candidates: Vec::new(),
+        }
+    }
+
+    /// Holds back the entry `name` expecting `item`'s digest.
+    pub(super) fn hold(&mut self, name: &[u8], item: &Item) {
+        let Item::Entry {
             at,
-            expected: e.hash,
+            expected,
             offset,
+        } = item
+        else {
+            return;
         };
-        Some((path, e.name, action, item))
+        let norm = normalize(name);
+        let checked = self.rotate.checked.get(at.0 as usize);
+        self.candidates.push(Candidate {
+            last: checked.and_then(|c| c.last(&norm, expected.as_bytes())),
+            at: *at,
+            offset: *offset,
+            fingerprint: fingerprint(&norm, expected.as_bytes()),
+        });
+    }
+
+    /// Orders the candidates and feeds the chosen ones. `read_error`: set when a line read
+    /// again is not the entry it was (the manifest changed while it was checked).
+    pub(super) fn feed(
+        mut self,
+        feeder: &mut Feeder<Item>,
+        admit: &Admission,
+        read_error: &mut Option<String>,
+    ) -> Chosen {
+        self.candidates
+            .sort_by_key(|c| (c.last.is_some(), c.last, c.at));
+        let chosen = self.rotate.rotation.take(self.candidates.len() as u64);
+        let mut budget_spent = false;
+        for c in &self.candidates[..chosen as usize] {
+            if self.rotate.deadline.is_some_and(|d| Instant::now() >= d) {
+                budget_spent = true;
+                break;
+            }
+            let file = &self.rotate.files[c.at.0 as usize];
+            let e = match entry_at(file, c.offset, self.rotate.zero) {
+                Ok(Some(e))
+                    if fingerprint(&normalize(&e.name), e.hash.as_bytes()) == c.fingerprint =>
+                {
+                    e
+                }
+                _ => {
+                    *read_error = Some(format!(
+                        "manifest #{} changed while it was checked (line {})",
+                        c.at.0 + 1,
+                        c.at.1
+                    ));
+                    break;
+                }
+            };
+            let (opened, _, refused) = admit.opened(&e.name);
+            let (path, name, action, item) = job(e, opened, refused, c.at, c.offset);
+            if !feeder.push(path, EntryName::Own(name), action, item) {
+                break;
+            }
+        }
+        Chosen {
+            candidates: self.candidates.iter().map(|c| (c.at, c.last)).collect(),
+            budget_spent,
+        }
     }
 }
 
