@@ -26,6 +26,7 @@ mod progress;
 mod props;
 mod release;
 mod rot;
+mod rotation;
 mod signatures;
 mod update;
 mod workflows;

@@ -1,0 +1,230 @@
+//! Rotating verification (`check --subset P%`, `--max-duration D`; docs/guide.md "Checking a
+//! big archive a slice at a time"): never-verified entries first, then those verified
+//! longest ago; the record beside the manifest survives a SIGKILL; the budget is kept.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::os::unix::io::AsRawFd;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// The names a check printed OK or FAILED for, in order.
+fn verified(out: &std::process::Output) -> Vec<String> {
+    stdout(out)
+        .lines()
+        .filter_map(|l| l.rsplit_once(": ").map(|(name, _)| name.to_string()))
+        .collect()
+}
+
+fn tree_of(env: &TestEnv, n: usize) {
+    for i in 0..n {
+        env.file(format!("t/f{i:02}"), format!("content {i}"));
+    }
+    assert_exit(&env.run(&["hash", "t", "-o", "m.b3"]), 0);
+}
+
+#[test]
+fn four_quarters_verify_every_entry_once_and_a_fifth_starts_over() {
+    let env = TestEnv::new();
+    tree_of(&env, 10);
+    let mut seen = Vec::new();
+    for run in 0..4 {
+        let out = env.run(&["check", "--subset", "25%", "m.b3"]);
+        assert_exit(&out, 0);
+        let names = verified(&out);
+        // 25 % of 10, rounded up: 3 a run; the fourth takes the last one left first.
+        assert_eq!(names.len(), 3, "run {run}: {names:?}");
+        seen.push(names);
+        if run == 0 {
+            assert!(
+                stderr(&out).contains(
+                    "checked 3 of 10 entries (30%) in 0s; 0 failed; not checked in this run: 7; never checked: 7"
+                ),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+    let all: Vec<&String> = seen.iter().flatten().collect();
+    let distinct: BTreeSet<&String> = all.iter().copied().collect();
+    assert_eq!(distinct.len(), 10, "every entry verified: {seen:?}");
+    // The first three runs never repeat an entry; the fourth verifies the one left, then the
+    // two verified longest ago (the first run's first two).
+    assert_eq!(all.len() - distinct.len(), 2, "{seen:?}");
+    assert_eq!(seen[3][0], "t/f09");
+    assert_eq!(&seen[3][1..], &seen[0][..2]);
+    let fifth = env.run(&["check", "--subset", "25%", "m.b3"]);
+    assert_eq!(
+        verified(&fifth),
+        vec!["t/f02", "t/f03", "t/f04"],
+        "{seen:?}"
+    );
+    assert!(
+        stderr(&fifth).contains("never checked: 0; oldest check: "),
+        "{}",
+        stderr(&fifth)
+    );
+}
+
+#[test]
+fn a_tampered_file_fails_the_run_that_reaches_it_and_a_changed_line_resets() {
+    let env = TestEnv::new();
+    tree_of(&env, 4);
+    env.file("t/f03", "tampered");
+    let first = env.run(&["check", "--subset", "50%", "m.b3"]);
+    assert_exit(&first, 0);
+    let second = env.run(&["check", "--subset", "50%", "--json", "m.b3"]);
+    assert_eq!(second.status.code(), Some(1), "{}", stdout(&second));
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout(&second).lines().last().unwrap()).unwrap();
+    assert_eq!(summary["failed"], 1);
+    let coverage = &summary["coverage"];
+    assert_eq!(
+        (coverage["entries"].as_u64(), coverage["checked"].as_u64()),
+        (Some(4), Some(2))
+    );
+    assert_eq!(
+        coverage["never_checked"].as_u64(),
+        Some(1),
+        "f03 failed: never OK"
+    );
+    // The failed entry stays first in line; a line that changes counts as never verified.
+    let manifest = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
+    let fixed = manifest.replace(&hex(b"content 3"), &hex(b"tampered"));
+    std::fs::write(env.root().join("m.b3"), &fixed).unwrap();
+    let third = env.run(&["check", "--subset", "25%", "m.b3"]);
+    assert_eq!(verified(&third), vec!["t/f03"]);
+    assert_exit(&third, 0);
+    // f00's line changes (same content, a digest of another file): never verified.
+    let moved = fixed.replacen(&hex(b"content 0"), &hex(b"content 1"), 1);
+    std::fs::write(env.root().join("m.b3"), moved).unwrap();
+    let fourth = env.run(&["check", "--subset", "25%", "m.b3"]);
+    assert_eq!(verified(&fourth), vec!["t/f00"]);
+}
+
+/// Files evicted from the page cache (fsync, then POSIX_FADV_DONTNEED).
+fn evict(paths: &[std::path::PathBuf]) {
+    for p in paths {
+        let f = std::fs::File::open(p).unwrap();
+        f.sync_all().unwrap();
+        // SAFETY: fadvise on an open descriptor.
+        unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    }
+}
+
+#[test]
+fn a_time_budget_is_kept_on_a_cold_tree_and_the_next_run_goes_on() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.root().join("big")).unwrap();
+    let block = vec![0x5au8; 1 << 20];
+    let mut paths = Vec::new();
+    for i in 0..24 {
+        let p = env.root().join(format!("big/f{i:02}"));
+        let mut f = std::fs::File::create(&p).unwrap();
+        for _ in 0..64 {
+            f.write_all(&block).unwrap();
+        }
+        paths.push(p);
+    }
+    assert_exit(&env.run(&["hash", "big", "-o", "m.b3"]), 0);
+    evict(&paths);
+    let start = Instant::now();
+    let first = env.run(&["check", "--max-duration", "1s", "m.b3"]);
+    let took = start.elapsed();
+    assert_exit(&first, 0);
+    assert!(took < Duration::from_millis(1700), "took {took:?}");
+    let done = verified(&first);
+    assert!(!done.is_empty(), "{}", stderr(&first));
+    if done.len() == 24 {
+        // A disk that reads 1.5 GB in under a second: nothing left for the budget to end.
+        return;
+    }
+    assert!(
+        stderr(&first).contains("the time budget ended the run"),
+        "{}",
+        stderr(&first)
+    );
+    // The next run starts with what the first did not reach.
+    let second = env.run(&["check", "--subset", "100%", "m.b3"]);
+    let order = verified(&second);
+    assert_eq!(order.len(), 24);
+    let left: BTreeSet<&String> = order[..24 - done.len()].iter().collect();
+    assert!(
+        left.iter().all(|n| !done.contains(n)),
+        "{order:?} after {done:?}"
+    );
+}
+
+#[test]
+fn a_sigkill_keeps_what_was_verified_before_it() {
+    let env = TestEnv::new();
+    env.take_huge_file_turn();
+    tree_of(&env, 6);
+    // Last in canonical order: a 64 GiB sparse file that takes far longer than the test.
+    huge_sparse_file(&env, "t/zz-huge");
+    assert_exit(
+        &env.run(&["hash", "t", "-o", "m.b3", "--exclude", "zz-huge"]),
+        0,
+    );
+    let huge = env.run(&["hash", "t/zz-huge"]);
+    let mut m = std::fs::read(env.root().join("m.b3")).unwrap();
+    m.extend_from_slice(&huge.stdout);
+    std::fs::write(env.root().join("m.b3"), m).unwrap();
+    let mut child = env
+        .cmd()
+        .args(["check", "-j", "1", "--subset", "100%", "m.b3"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_open(&child, "zz-huge");
+    std::thread::sleep(Duration::from_millis(1200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The next run of 6 of 7 entries starts with the one never verified: the huge file's
+    // turn comes first, then the five oldest — so the one entry left out is one of those
+    // verified before the kill.
+    let next = env
+        .cmd()
+        .args([
+            "check",
+            "--subset",
+            "15%",
+            "--max-duration",
+            "1s",
+            "--json",
+            "m.b3",
+        ])
+        .output()
+        .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout(&next).lines().last().unwrap()).unwrap();
+    assert_eq!(summary["coverage"]["entries"], 7, "{}", stdout(&next));
+    assert_eq!(
+        summary["coverage"]["never_checked"],
+        1,
+        "the six verified before the SIGKILL are remembered: {}",
+        stdout(&next)
+    );
+}
+
+#[test]
+fn rotation_refuses_a_manifest_on_standard_input() {
+    let env = TestEnv::new();
+    tree_of(&env, 2);
+    let out = env
+        .cmd()
+        .args(["check", "--subset", "50%", "-"])
+        .stdin(std::fs::File::open(env.root().join("m.b3")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("must be a file"), "{}", stderr(&out));
+    let bad = env.run(&["check", "--subset", "0%", "m.b3"]);
+    assert_eq!(bad.status.code(), Some(2));
+    // Without the flags: no record file.
+    assert_exit(&env.run(&["check", "m.b3"]), 0);
+    assert!(!env.root().join("m.b3.b3tree-checked").exists());
+}
