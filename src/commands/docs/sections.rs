@@ -115,6 +115,10 @@ const CHECK_EXAMPLES: &[Example] = &[
         "Fail on any difference: FAILED, missing, NEW or MOVED files.",
     ),
     (
+        "b3tree check -C /archive --quiet --subset 15% --max-duration 6h /var/lib/archive.b3",
+        "A nightly slice of a big archive: the entries never verified, then those verified longest ago; the whole archive about once a week.",
+    ),
+    (
         "curl -sL URL/SHA256SUMS | b3tree check --algo sha256",
         "Verify a published checksum file read from standard input.",
     ),
@@ -261,4 +265,6 @@ A tree spec (mtree: first line #mtree, or \-\-format mtree) is verified keyword 
 Verdict lines are for people: control characters are written \exHH, and a name that a CI runner would read as a workflow command (:: first, ##[ anywhere) is escaped too; check reads every such line's name back.
 .PP
 A MANIFEST.b3tree\-state left by hash \-\-update beside the manifest is only used to tell how an entry failed: "corrupted" when its content changed and none of its recorded facts did.
+.PP
+With \-\-subset or \-\-max\-duration, MANIFEST.b3tree\-checked beside the manifest keeps when each entry (by name and expected digest) was last verified OK; it orders the work and never decides a verdict. A run's journal, MANIFEST.b3tree\-checked.PID, is merged into it at the end, or by the next run after a crash.
 "#;
