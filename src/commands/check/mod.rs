@@ -11,6 +11,7 @@
 //! reappeared under another name (MOVED) or not (MISSING). A tree spec has its own pass
 //! (`spec`) and the same finish. The files here use each other, never this one.
 
+mod admit;
 mod audit;
 mod bitrot;
 mod ci;
@@ -19,6 +20,7 @@ mod finish;
 mod missing;
 mod missing_hint;
 mod other_algorithm;
+mod pick;
 mod plan;
 mod printer;
 mod rotation;

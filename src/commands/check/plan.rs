@@ -114,23 +114,7 @@ impl Plan {
             },
             ..engine
         };
-        let rotation = match settings.rotation {
-            None => None,
-            Some(_) if spec => {
-                return Err(Fail::usage(
-                    "--subset and --max-duration verify manifests of digests; a tree spec is \
-                     checked whole (for now)",
-                ));
-            }
-            Some(r) => {
-                let plan =
-                    RotationPlan::open(r, &settings.manifests, &opened).map_err(Fail::usage)?;
-                for notice in plan.notices() {
-                    say(format_args!("warning: {notice}"));
-                }
-                Some(plan)
-            }
-        };
+        let rotation = rotation(&settings, spec, &opened)?;
         Ok(Plan {
             settings,
             opened,
@@ -141,6 +125,29 @@ impl Plan {
             rotation,
         })
     }
+}
+
+/// Rotating verification's manifests opened again, and their records (what cannot be used
+/// of them said once).
+fn rotation(
+    settings: &CheckSettings,
+    spec: bool,
+    opened: &Opened,
+) -> Result<Option<RotationPlan>, Fail> {
+    let Some(r) = settings.rotation else {
+        return Ok(None);
+    };
+    if spec {
+        return Err(Fail::usage(
+            "--subset and --max-duration verify manifests of digests; a tree spec is checked \
+             whole (for now)",
+        ));
+    }
+    let plan = RotationPlan::open(r, &settings.manifests, opened).map_err(Fail::usage)?;
+    for notice in plan.notices() {
+        say(format_args!("warning: {notice}"));
+    }
+    Ok(Some(plan))
 }
 
 /// The files a run with `args` may read besides the tree, by identity: the manifests,

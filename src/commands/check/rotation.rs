@@ -1,6 +1,6 @@
 //! Rotating verification (`--subset P%`, `--max-duration D`): how fresh a run leaves the
 //! knowledge of the entries, and how the closing lines say it. Which entries a run reads,
-//! and in what order, is the source's (`source::Picker`).
+//! and in what order, is `pick`'s.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::source::{Chosen, Rotate};
+use super::pick::{Chosen, Rotate};
 use crate::config::check::Rotation;
 use crate::hash::algo::Digest;
 use crate::manifest::read::Opened;
