@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::io::AsRawFd;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -14,7 +14,7 @@ use crate::common::*;
 fn verified(out: &std::process::Output) -> Vec<String> {
     stdout(out)
         .lines()
-        .filter_map(|l| l.rsplit_once(": ").map(|(name, _)| name.to_string()))
+        .filter_map(|l| l.split_once(": ").map(|(name, _)| name.to_string()))
         .collect()
 }
 
@@ -87,10 +87,10 @@ fn a_tampered_file_fails_the_run_that_reaches_it_and_a_changed_line_resets() {
     );
     assert_eq!(
         coverage["never_checked"].as_u64(),
-        Some(1),
-        "f03 failed: never OK"
+        Some(0),
+        "a failure is a check too"
     );
-    // The failed entry stays first in line; a line that changes counts as never verified.
+    // A line that changes counts as never checked: first in line.
     let manifest = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
     let fixed = manifest.replace(&hex(b"content 3"), &hex(b"tampered"));
     std::fs::write(env.root().join("m.b3"), &fixed).unwrap();
@@ -146,15 +146,26 @@ fn a_time_budget_is_kept_on_a_cold_tree_and_the_next_run_goes_on() {
         "{}",
         stderr(&first)
     );
-    // The next run starts with what the first did not reach.
+    // The files being read when the budget ended are said, and go to the back of the line.
+    let dropped: Vec<String> = stderr(&first)
+        .lines()
+        .filter(|l| {
+            l.ends_with("not read within the time budget (it goes to the back of the line)")
+        })
+        .map(|l| l.split(": ").nth(2).unwrap().to_string())
+        .collect();
+    // The next run starts with what the first did not reach, and ends with the dropped.
     let second = env.run(&["check", "--subset", "100%", "m.b3"]);
     let order = verified(&second);
     assert_eq!(order.len(), 24);
-    let left: BTreeSet<&String> = order[..24 - done.len()].iter().collect();
+    let never = 24 - done.len() - dropped.len();
     assert!(
-        left.iter().all(|n| !done.contains(n)),
-        "{order:?} after {done:?}"
+        order[..never]
+            .iter()
+            .all(|n| !done.contains(n) && !dropped.contains(n)),
+        "{order:?} after {done:?}, dropped {dropped:?}"
     );
+    assert_eq!(&order[24 - dropped.len()..], &dropped[..], "{order:?}");
 }
 
 #[test]
@@ -227,4 +238,113 @@ fn rotation_refuses_a_manifest_on_standard_input() {
     // Without the flags: no record file.
     assert_exit(&env.run(&["check", "m.b3"]), 0);
     assert!(!env.root().join("m.b3.b3tree-checked").exists());
+}
+
+#[test]
+fn a_tree_spec_rotates_too_and_a_failing_entry_holds_no_one_back() {
+    let env = TestEnv::new();
+    tree_of(&env, 5);
+    let spec = env.run(&["hash", "--format", "mtree", "t", "-o", "t.mtree"]);
+    assert_exit(&spec, 0);
+    env.file("t/f00", "tampered");
+    let run = |fails: bool| {
+        let out = env
+            .cmd()
+            .current_dir(env.root().join("t"))
+            .args(["check", "--subset", "34%", "../t.mtree"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(fails)),
+            "{}",
+            stderr(&out)
+        );
+        verified(&out)
+    };
+    // 6 entries (the root and 5 files), 34 %: 3 a run.
+    assert_eq!(run(true), vec![".", "f00", "f01"]);
+    assert_eq!(run(false), vec!["f02", "f03", "f04"]);
+    // The failing f00 was checked in the first run: the third starts with the oldest.
+    assert_eq!(run(true), vec![".", "f00", "f01"]);
+}
+
+#[test]
+fn a_planted_symlink_or_fifo_in_place_of_the_record_is_never_written_through() {
+    let env = TestEnv::new();
+    tree_of(&env, 4);
+    let victim = env.file("victim", "precious");
+    std::os::unix::fs::symlink(&victim, env.root().join("m.b3.b3tree-checked")).unwrap();
+    let out = env.run(&["check", "--subset", "50%", "m.b3"]);
+    assert_exit(&out, 0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(stderr(&out).contains("not replaced"), "{}", stderr(&out));
+    std::fs::remove_file(env.root().join("m.b3.b3tree-checked")).unwrap();
+    mkfifo(&env.root().join("m.b3.b3tree-checked"));
+    // Neither read nor written: the run ends (run's own 60 s bound would fail it).
+    let out = env.run(&["check", "--subset", "50%", "m.b3"]);
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("not replaced"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_record_is_kept_under_a_group_writable_umask() {
+    let env = TestEnv::new();
+    tree_of(&env, 4);
+    let run = || {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask 002; exec '{}' check --subset 50% m.b3",
+                bin().display()
+            ))
+            .current_dir(env.root())
+            .output()
+            .unwrap();
+        assert_exit(&out, 0);
+        verified(&out)
+    };
+    assert_eq!(run(), vec!["t/f00", "t/f01"]);
+    assert_eq!(run(), vec!["t/f02", "t/f03"]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.root().join("m.b3.b3tree-checked"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
+}
+
+#[test]
+fn an_entry_longer_than_any_budget_holds_no_one_back() {
+    let env = TestEnv::new();
+    env.take_huge_file_turn();
+    tree_of(&env, 3);
+    huge_sparse_file(&env, "t/a-huge");
+    // First in canonical order; its digest is never reached.
+    let m = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
+    std::fs::write(
+        env.root().join("m.b3"),
+        format!("{}  t/a-huge\n{m}", hex(b"x")),
+    )
+    .unwrap();
+    let first = env.run(&["check", "-j", "1", "--max-duration", "1s", "m.b3"]);
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "nothing verified: {}",
+        stderr(&first)
+    );
+    assert!(
+        stderr(&first).contains("t/a-huge: not read within the time budget"),
+        "{}",
+        stderr(&first)
+    );
+    assert!(
+        stderr(&first).contains("no entry was verified in this run"),
+        "{}",
+        stderr(&first)
+    );
+    let second = env.run(&["check", "-j", "1", "--max-duration", "1s", "m.b3"]);
+    assert_exit(&second, 0);
+    assert_eq!(verified(&second), vec!["t/f00", "t/f01", "t/f02"]);
 }

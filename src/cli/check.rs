@@ -125,8 +125,8 @@ pub struct CheckArgs {
     pub no_progress: bool,
 
     /// Rotating verification: verify P percent of the entries (rounded up), those never
-    /// verified first, then those verified longest ago (ties in manifest order). When each
-    /// entry was last verified OK is kept beside the manifest, in MANIFEST.b3tree-checked
+    /// checked first, then those checked longest ago (ties in manifest order). When each
+    /// entry was last checked is kept beside the manifest, in MANIFEST.b3tree-checked
     #[arg(long, value_name = "P%", value_parser = parse_percent)]
     pub subset: Option<f64>,
 

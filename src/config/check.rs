@@ -65,11 +65,16 @@ pub struct Rotation {
 
 impl Rotation {
     /// How many of `total` entries the subset takes: P percent, rounded up (all without
-    /// `--subset`).
+    /// `--subset`). In parts per million, whole numbers: 16.1 % of 1,000 is 161, not the 162
+    /// a float's 161.00000000000003 would round up to.
     pub fn take(&self, total: u64) -> u64 {
         match self.subset {
             None => total,
-            Some(p) => ((total as f64) * p / 100.0).ceil().min(total as f64) as u64,
+            Some(p) => {
+                let ppm = (p * 10_000.0).round() as u128;
+                let n = (u128::from(total) * ppm).div_ceil(1_000_000);
+                n.min(u128::from(total)) as u64
+            }
         }
     }
 }
@@ -262,6 +267,23 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    #[test]
+    fn a_subset_is_rounded_up_in_whole_parts_per_million() {
+        let take = |p: f64, total: u64| {
+            Rotation {
+                subset: Some(p),
+                max_duration: None,
+            }
+            .take(total)
+        };
+        assert_eq!(take(25.0, 200), 50);
+        assert_eq!(take(25.0, 10), 3);
+        assert_eq!(take(16.1, 1000), 161);
+        assert_eq!(take(8.3, 1_000_000), 83_000);
+        assert_eq!(take(0.0001, 3), 1);
+        assert_eq!(take(100.0, 7), 7);
+    }
     use crate::cli::{Cli, Command};
 
     fn args(argv: &[&str]) -> CheckArgs {

@@ -32,10 +32,14 @@ pub(super) enum ReadStop {
     Io(io::Error),
 }
 
+/// The detail of a read ended midway by a stop or a time budget (a job stopped before its
+/// read began has none): rotating verification moves such an entry to the back of the line.
+pub const DROPPED_WHILE_READ: &str = "dropped while read";
+
 impl ReadStop {
     pub(super) fn into_error(self) -> EntryError {
         match self {
-            ReadStop::Cancelled => EntryError::new(ErrorKind::Cancelled, ""),
+            ReadStop::Cancelled => EntryError::new(ErrorKind::Cancelled, DROPPED_WHILE_READ),
             ReadStop::Unmappable => EntryError::new(ErrorKind::Unreadable, "cannot be mapped"),
             ReadStop::Shrunk => EntryError::new(ErrorKind::Changed, "file shrank while being read"),
             ReadStop::Changed => EntryError::new(ErrorKind::Changed, "modified while being read"),

@@ -1,11 +1,13 @@
-//! When each entry of a manifest was last verified OK, for rotating verification (`check
+//! When each entry of a manifest was last checked, and whether it was OK, for rotating
+//! verification (`check
 //! --subset`, `--max-duration`): `MANIFEST.b3tree-checked` beside the manifest (its real
 //! path), and the journals of runs that did not end (`MANIFEST.b3tree-checked.PID`).
 //!
-//! It only orders the work — never-verified entries first, then those verified longest ago —
-//! and never decides a verdict: every entry selected is read. A record is keyed by the
-//! entry's name in normal form and its expected digest, so an entry whose manifest line
-//! changed counts as never verified. Lines are sealed as the state's are (`line::seal`); a
+//! It only orders the work — never-checked entries first, then those checked longest ago (a
+//! failure too: an entry that keeps failing does not hold the others back) — and never
+//! decides a verdict: every entry selected is read. A record is keyed by the entry's name in
+//! normal form and its expected digest, so an entry whose manifest line changed counts as
+//! never checked. Lines are sealed as the state's are (`line::seal`); a
 //! reader stops at the first line that is torn, edited or not b3tree's, and says so once.
 //! A run appends its records to its journal (its caller writes them out every fraction of a
 //! second: a SIGKILL loses at most that), and at its end writes the merged records
@@ -30,11 +32,35 @@ const MAGIC: &[u8] = b"b3tree-checked 1";
 /// A moment, as seconds and nanoseconds since the Unix epoch.
 pub type When = (i64, u32);
 
+/// What a record says of an entry: its expected digest, when it was checked, how it ended.
+type Mark = (Box<[u8]>, When, Status);
+
+/// How a check of an entry ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Verified OK.
+    Ok,
+    /// Any other verdict (FAILED, missing, unreadable).
+    Failed,
+    /// Not read within the time budget: to the back of the line, unverified.
+    Dropped,
+}
+
+impl Status {
+    fn word(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Dropped => "dropped",
+        }
+    }
+}
+
 /// The records of one manifest.
 pub struct Checked {
     place: Place,
-    /// Normal-form name → (expected digest, last verified OK).
-    records: HashMap<Vec<u8>, (Box<[u8]>, When)>,
+    /// Normal-form name → (expected digest, last checked, how it ended then).
+    records: HashMap<Vec<u8>, Mark>,
     /// Journals read (removed once the merged records are written).
     journals: Vec<PathBuf>,
     /// What could not be used, said once.
@@ -80,8 +106,9 @@ impl Checked {
         let mut found: Vec<PathBuf> = dir
             .filter_map(Result::ok)
             .filter(|e| {
-                (e.file_name().as_bytes().strip_prefix(prefix.as_slice()))
-                    .is_some_and(|pid| !pid.is_empty() && pid.iter().all(u8::is_ascii_digit))
+                (e.file_name().as_bytes().strip_prefix(prefix.as_slice())).is_some_and(|pid| {
+                    !pid.is_empty() && pid.iter().all(u8::is_ascii_digit) && !alive(pid)
+                })
             })
             .map(|e| e.path())
             .collect();
@@ -122,8 +149,12 @@ impl Checked {
                 return;
             };
             match open(&line).and_then(parse_record) {
-                Some((name, digest, at)) => {
-                    self.records.insert(name, (digest, at));
+                Some((name, (digest, at, status))) => {
+                    // Journals of several runs: the newest check of a name stands.
+                    let newer = self.records.get(&name).is_none_or(|(_, t, _)| *t <= at);
+                    if newer {
+                        self.records.insert(name, (digest, at, status));
+                    }
                 }
                 None => {
                     self.notices.push(bad("torn or not b3tree's", line_no));
@@ -133,10 +164,12 @@ impl Checked {
         }
     }
 
-    /// When the entry `name` (normal form) with `digest` was last verified OK.
+    /// When the entry `name` (normal form) with `digest` was last checked. A time to come
+    /// (a clock set ahead, an edited record) is no check: it would keep the entry last in
+    /// line for ever.
     pub fn last(&self, name: &[u8], digest: &[u8]) -> Option<When> {
-        let (d, at) = self.records.get(name)?;
-        (**d == *digest).then_some(*at)
+        let (d, at, _) = self.records.get(name)?;
+        (**d == *digest && *at <= now()).then_some(*at)
     }
 
     /// Starts this run's journal (`MANIFEST.b3tree-checked.PID`).
@@ -155,7 +188,10 @@ impl Checked {
             .open(&path)?;
         let mut head = Vec::new();
         seal(MAGIC, &mut head);
-        file.write_all(&head)?;
+        if let Err(e) = file.write_all(&head) {
+            let _ = std::fs::remove_file(&path); // a disk full: no empty journal left
+            return Err(e);
+        }
         Ok(Journal {
             file,
             path,
@@ -168,8 +204,8 @@ impl Checked {
     /// removes the journals read and the run's own.
     pub fn commit(mut self, mut journal: Journal) -> Result<(), String> {
         let _ = journal.flush();
-        for (name, digest, at) in journal.new.drain(..) {
-            self.records.insert(name, (digest, at));
+        for (name, mark) in journal.new.drain(..) {
+            self.records.insert(name, mark);
         }
         let mut names: Vec<&Vec<u8>> = self.records.keys().collect();
         names.sort_by(|a, b| crate::names::order::canonical_cmp(a, b));
@@ -177,16 +213,40 @@ impl Checked {
         seal(MAGIC, &mut out);
         let mut content = Vec::new();
         for name in names {
-            let (digest, at) = &self.records[name];
+            let (digest, at, status) = &self.records[name];
             content.clear();
-            record(name, digest, *at, &mut content);
+            record(name, digest, (*at, *status), &mut content);
             seal(&content, &mut out);
         }
-        crate::output::write_whole(&self.path(), &out)?;
+        self.write(&out)?;
         for path in self.journals.iter().chain([&journal.path]) {
             let _ = std::fs::remove_file(path);
         }
         Ok(())
+    }
+
+    /// Puts `bytes` in place of the record file: a temporary file (mode 0600) synced and
+    /// renamed over it — never through a symlink, never over anything but a regular file of
+    /// this user's (what someone else planted there is left as it is).
+    fn write(&self, bytes: &[u8]) -> Result<(), String> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.path();
+        let shown = display(path.as_os_str().as_bytes());
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if !m.file_type().is_file() => {
+                return Err(format!("{shown}: not replaced: it is not a regular file"));
+            }
+            Ok(m) if m.uid() != rustix::process::geteuid().as_raw() => {
+                return Err(format!("{shown}: not replaced: it is another user's"));
+            }
+            _ => {}
+        }
+        let fail = |e: io::Error| format!("cannot write {shown}: {e}");
+        let (mut file, mut temp) =
+            crate::names::temp::create_in(self.place.dir(), 0o600).map_err(fail)?;
+        file.write_all(bytes).map_err(fail)?;
+        file.sync_all().map_err(fail)?;
+        temp.rename_to(&path, true).map_err(fail)
     }
 }
 
@@ -197,17 +257,17 @@ pub struct Journal {
     /// Sealed lines not yet written.
     pending: Vec<u8>,
     /// Every record of this run (for the merged file at the end).
-    new: Vec<(Vec<u8>, Box<[u8]>, When)>,
+    new: Vec<(Vec<u8>, Mark)>,
 }
 
 impl Journal {
-    /// `name` (normal form) with `digest` was verified OK now.
-    pub fn verified(&mut self, name: &[u8], digest: &[u8]) {
+    /// `name` (normal form) with `digest` was checked now, with `status`.
+    pub fn checked(&mut self, name: &[u8], digest: &[u8], status: Status) {
         let at = now();
-        let mut content = Vec::with_capacity(name.len() + 2 * digest.len() + 24);
-        record(name, digest, at, &mut content);
+        let mut content = Vec::with_capacity(name.len() + 2 * digest.len() + 32);
+        record(name, digest, (at, status), &mut content);
         seal(&content, &mut self.pending);
-        self.new.push((name.to_vec(), digest.into(), at));
+        self.new.push((name.to_vec(), (digest.into(), at, status)));
     }
 
     /// (device, inode) of the journal: a walk (`--audit`) leaves it out.
@@ -227,6 +287,35 @@ impl Journal {
     }
 }
 
+/// Whether the process `pid` (a journal's) is alive and another than this one: its journal
+/// is still being written, and is neither read nor removed.
+fn alive(pid: &[u8]) -> bool {
+    let Some(pid) = std::str::from_utf8(pid)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    else {
+        return false;
+    };
+    let Some(raw) = rustix::process::Pid::from_raw(pid) else {
+        return false;
+    };
+    let alive = match rustix::process::test_kill_process(raw) {
+        Ok(()) => true,
+        Err(e) => e == rustix::io::Errno::PERM,
+    };
+    alive && pid != std::process::id() as i32
+}
+
+/// The name a record keys an entry by: its name in normal form, the root (`.`, `./`)
+/// as `.`.
+pub fn key(name: &[u8]) -> Vec<u8> {
+    let norm = crate::names::nameset::normalize(name);
+    match norm.is_empty() {
+        true => b".".to_vec(),
+        false => norm,
+    }
+}
+
 fn now() -> When {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -234,9 +323,10 @@ fn now() -> When {
     (d.as_secs() as i64, d.subsec_nanos())
 }
 
-/// A record's content: `SECONDS.NANOSECONDS HEX NAME`, the name as a manifest writes it.
-fn record(name: &[u8], digest: &[u8], (secs, nanos): When, out: &mut Vec<u8>) {
-    out.extend_from_slice(format!("{secs}.{nanos:09} ").as_bytes());
+/// A record's content: `SECONDS.NANOSECONDS STATUS HEX NAME`, the name as a manifest
+/// writes it.
+fn record(name: &[u8], digest: &[u8], ((secs, nanos), status): (When, Status), out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("{secs}.{nanos:09} {} ", status.word()).as_bytes());
     for b in digest {
         out.extend_from_slice(format!("{b:02x}").as_bytes());
     }
@@ -244,16 +334,19 @@ fn record(name: &[u8], digest: &[u8], (secs, nanos): When, out: &mut Vec<u8>) {
     escape::push_marked(name, Escaping::Manifest, out);
 }
 
-fn parse_record(content: &[u8]) -> Option<(Vec<u8>, Box<[u8]>, When)> {
-    let mut parts = content.splitn(3, |&b| b == b' ');
-    let (time, hex, name) = (parts.next()?, parts.next()?, parts.next()?);
+fn parse_record(content: &[u8]) -> Option<(Vec<u8>, Mark)> {
+    let mut parts = content.splitn(4, |&b| b == b' ');
+    let (time, status, hex, name) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let at = crate::hash::facts::parse_time(time)?;
+    let status = [Status::Ok, Status::Failed, Status::Dropped]
+        .into_iter()
+        .find(|s| s.word().as_bytes() == status)?;
     let digest = crate::hash::algo::Digest::from_hex(hex)?.as_bytes().into();
     let name = match name.strip_prefix(b"\\") {
         Some(escaped) => escape::unescape(escaped).ok()?,
         None => name.to_vec(),
     };
-    (!name.is_empty()).then_some((name, digest, at))
+    (!name.is_empty()).then_some((name, (digest, at, status)))
 }
 
 #[cfg(test)]
@@ -267,8 +360,8 @@ mod tests {
         let checked = Checked::load(&manifest);
         assert!(checked.notices.is_empty());
         let mut journal = checked.journal().unwrap();
-        journal.verified(b"a/b", &[1, 2]);
-        journal.verified(b"new\nline", &[3]);
+        journal.checked(b"a/b", &[1, 2], Status::Ok);
+        journal.checked(b"new\nline", &[3], Status::Failed);
         checked.commit(journal).unwrap();
         let again = Checked::load(&manifest);
         assert!(again.last(b"a/b", &[1, 2]).is_some());
@@ -282,10 +375,31 @@ mod tests {
         // A torn last line: the records before it stand, one notice.
         let path = again.path();
         let mut bytes = std::fs::read(&path).unwrap();
-        bytes.extend_from_slice(b"1.000000000 01 torn");
+        bytes.extend_from_slice(b"1.000000000 ok 01 torn");
         std::fs::write(&path, bytes).unwrap();
         let torn = Checked::load(&manifest);
         assert!(torn.last(b"a/b", &[1, 2]).is_some());
         assert_eq!(torn.notices.len(), 1, "{:?}", torn.notices);
+    }
+
+    #[test]
+    fn a_check_in_the_future_is_no_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("m.b3");
+        let checked = Checked::load(&manifest);
+        let mut out = Vec::new();
+        seal(MAGIC, &mut out);
+        let mut content = Vec::new();
+        record(
+            b"later",
+            &[7],
+            ((32_503_680_000, 0), Status::Ok),
+            &mut content,
+        );
+        seal(&content, &mut out);
+        std::fs::write(checked.path(), out).unwrap();
+        let again = Checked::load(&manifest);
+        assert!(again.notices.is_empty(), "{:?}", again.notices);
+        assert_eq!(again.last(b"later", &[7]), None);
     }
 }

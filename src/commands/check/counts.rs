@@ -59,7 +59,7 @@ impl Counts {
                 self.first_malformed.get_or_insert(*at);
             }
             Settled::Entry { verdict, .. } => self.verdict(verdict),
-            Settled::IgnoredMissing => self.ignored_missing += 1,
+            Settled::IgnoredMissing { .. } => self.ignored_missing += 1,
             Settled::Held { .. } | Settled::Cancelled => {}
         }
     }

@@ -172,6 +172,11 @@ pub(super) fn verdict(
         + counts.new
         + counts.moved
         + counts.too_long;
+    // Rotation: a run that verified none of its entries has verified nothing (an entry
+    // longer than the budget is said, and moved back: the next run gets further).
+    if (counts.coverage.as_ref()).is_some_and(|c| c.checked == 0 && c.entries > 0) {
+        notes.push("no entry was verified in this run".to_string());
+    }
     let bad_lines = settings.strict && counts.malformed + counts.duplicates > 0;
     let code = if !notes.is_empty() || bad_entries > 0 || bad_lines {
         Exit::Failed

@@ -52,13 +52,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
     run.duplicates(info.names.as_mut());
     run.audit(&mut plan, &mut info);
     let reread = run.missing_held();
-    if let (Some(rotated), Some(chosen)) = (run.rotated.take(), info.chosen.as_ref()) {
-        let (coverage, warnings) = rotated.finish(chosen);
-        for w in warnings {
-            run.reporter.error(&format!("warning: {w}"));
-        }
-        run.counts.coverage = Some(coverage);
-    }
+    run.end_rotation(info.chosen.as_ref());
     run.reporter.finish();
     let ended = finish::RunEnd {
         read_error: info.read_error.take(),

@@ -17,7 +17,7 @@ use crate::manifest::read::entry_at;
 use crate::names::entry::EntryName;
 use crate::names::nameset::{Location, normalize};
 use crate::pipeline::queue::Feeder;
-use crate::state::checked::{Checked, When};
+use crate::state::checked::{Checked, When, key};
 
 /// What the source needs to rotate.
 pub(super) struct Rotate {
@@ -84,7 +84,7 @@ impl Picker {
         let norm = normalize(name);
         let checked = self.rotate.checked.get(at.0 as usize);
         self.candidates.push(Candidate {
-            last: checked.and_then(|c| c.last(&norm, expected.as_bytes())),
+            last: checked.and_then(|c| c.last(&key(name), expected.as_bytes())),
             at: *at,
             offset: *offset,
             fingerprint: fingerprint(&norm, expected.as_bytes()),

@@ -114,7 +114,7 @@ impl Plan {
             },
             ..engine
         };
-        let rotation = rotation(&settings, spec, &opened)?;
+        let rotation = rotation(&settings, &opened)?;
         Ok(Plan {
             settings,
             opened,
@@ -129,20 +129,10 @@ impl Plan {
 
 /// Rotating verification's manifests opened again, and their records (what cannot be used
 /// of them said once).
-fn rotation(
-    settings: &CheckSettings,
-    spec: bool,
-    opened: &Opened,
-) -> Result<Option<RotationPlan>, Fail> {
+fn rotation(settings: &CheckSettings, opened: &Opened) -> Result<Option<RotationPlan>, Fail> {
     let Some(r) = settings.rotation else {
         return Ok(None);
     };
-    if spec {
-        return Err(Fail::usage(
-            "--subset and --max-duration verify manifests of digests; a tree spec is checked \
-             whole (for now)",
-        ));
-    }
     let plan = RotationPlan::open(r, &settings.manifests, opened).map_err(Fail::usage)?;
     for notice in plan.notices() {
         say(format_args!("warning: {notice}"));

@@ -15,9 +15,9 @@ use crate::config::check::Rotation;
 use crate::hash::algo::Digest;
 use crate::manifest::read::Opened;
 use crate::names::escape::display;
-use crate::names::nameset::{Location, normalize};
+use crate::names::nameset::Location;
 use crate::record::Coverage;
-use crate::state::checked::{Checked, Journal, When};
+use crate::state::checked::{Checked, Journal, Status, When, key};
 
 /// What the plan opened for rotation: each manifest again (its lines are read again by
 /// offset) and its records.
@@ -36,13 +36,15 @@ impl RotationPlan {
         manifests: &[PathBuf],
         opened: &Opened,
     ) -> Result<RotationPlan, String> {
-        let deadline = rotation.max_duration.map(|d| Instant::now() + d);
+        // A budget beyond what a clock can count is none.
+        let deadline = (rotation.max_duration).and_then(|d| Instant::now().checked_add(d));
         let mut plan = RotationPlan {
             rotation,
             files: Vec::new(),
             checked: Vec::new(),
             deadline,
         };
+        let mut reals: Vec<PathBuf> = Vec::new();
         for (i, path) in manifests.iter().enumerate() {
             let shown = display(path.as_os_str().as_encoded_bytes());
             if !opened.rereadable.get(i).copied().unwrap_or(false) {
@@ -59,6 +61,12 @@ impl RotationPlan {
                 return Err(format!("{shown} was replaced while it was opened"));
             }
             let real = std::fs::canonicalize(path).map_err(|e| format!("{shown}: {e}"))?;
+            if reals.contains(&real) {
+                return Err(format!(
+                    "{shown} is given twice: its record of checks would be written twice"
+                ));
+            }
+            reals.push(real.clone());
             plan.files.push(file);
             plan.checked.push(Checked::load(&real));
         }
@@ -73,20 +81,26 @@ impl RotationPlan {
             .collect()
     }
 
-    /// The source's part and the sink's: each manifest's journal started.
-    pub(super) fn start(self, zero: bool) -> Result<(Rotate, Rotated), String> {
+    /// The source's part and the sink's: each manifest's journal started. A journal that
+    /// cannot be made (a read-only directory, a full disk) is said: the run verifies as
+    /// chosen, and the next one cannot know it did.
+    pub(super) fn start(self, zero: bool) -> (Rotate, Rotated, Vec<String>) {
         let checked: Vec<Arc<Checked>> = self.checked.into_iter().map(Arc::new).collect();
-        let journals = checked
+        let mut warnings = Vec::new();
+        let journals: Vec<Option<Journal>> = checked
             .iter()
             .map(|c| {
-                c.journal().map_err(|e| {
-                    format!(
-                        "cannot keep the record of this run beside the manifest ({}): {e}",
-                        display(c.path().as_os_str().as_encoded_bytes())
-                    )
-                })
+                c.journal()
+                    .inspect_err(|e| {
+                        warnings.push(format!(
+                            "cannot keep the record of this run's checks ({}): {e}; the next \
+                             run will choose as if this one had not run",
+                            display(c.path().as_os_str().as_encoded_bytes())
+                        ));
+                    })
+                    .ok()
             })
-            .collect::<Result<Vec<Journal>, String>>()?;
+            .collect();
         let rotate = Rotate {
             rotation: self.rotation,
             files: self.files,
@@ -105,7 +119,7 @@ impl RotationPlan {
                 while !stopped.load(Ordering::Relaxed) {
                     std::thread::sleep(FLUSH_EVERY);
                     let mut journals = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    for j in journals.iter_mut() {
+                    for j in journals.iter_mut().flatten() {
                         let _ = j.flush();
                     }
                 }
@@ -118,7 +132,7 @@ impl RotationPlan {
             settled: 0,
             budget_spent: false,
         };
-        Ok((rotate, rotated))
+        (rotate, rotated, warnings)
     }
 
     pub(super) fn deadline(&self) -> Option<Instant> {
@@ -126,10 +140,10 @@ impl RotationPlan {
     }
 }
 
-/// What the sink keeps of a rotating run: each manifest's journal, the entries verified OK
-/// and how many reached a verdict.
+/// What the sink keeps of a rotating run: each manifest's journal, the entries checked (a
+/// verdict reached) and how many.
 pub(super) struct Rotated {
-    journals: Arc<Mutex<Vec<Journal>>>,
+    journals: Arc<Mutex<Vec<Option<Journal>>>>,
     /// Ends the thread that writes the journals out.
     stop: Arc<AtomicBool>,
     checked: Vec<Arc<Checked>>,
@@ -146,18 +160,27 @@ impl Rotated {
     /// (device, inode) of this run's journals.
     pub(super) fn ids(&self) -> Vec<(u64, u64)> {
         let journals = self.journals.lock().unwrap_or_else(|e| e.into_inner());
-        journals.iter().filter_map(Journal::id).collect()
+        journals.iter().flatten().filter_map(Journal::id).collect()
     }
 
-    /// The entry `name` at `at` reached its verdict (`ok`: verified OK).
+    /// The entry `name` at `at` reached its verdict (`ok`: verified OK): checked now.
     pub(super) fn settled(&mut self, name: &[u8], at: Location, expected: &Digest, ok: bool) {
         self.settled += 1;
-        if ok {
-            self.ok.insert(at);
-            let mut journals = self.journals.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(j) = journals.get_mut(at.0 as usize) {
-                j.verified(&normalize(name), expected.as_bytes());
-            }
+        self.ok.insert(at);
+        let status = if ok { Status::Ok } else { Status::Failed };
+        self.record(name, at, expected, status);
+    }
+
+    /// The entry `name` at `at` was being read when the time budget ended: unverified, it
+    /// goes to the back of the line (an entry longer than any budget holds no one back).
+    pub(super) fn dropped(&mut self, name: &[u8], at: Location, expected: &Digest) {
+        self.record(name, at, expected, Status::Dropped);
+    }
+
+    fn record(&mut self, name: &[u8], at: Location, expected: &Digest, status: Status) {
+        let mut journals = self.journals.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Some(j)) = journals.get_mut(at.0 as usize) {
+            j.checked(&key(name), expected.as_bytes(), status);
         }
     }
 
@@ -170,6 +193,7 @@ impl Rotated {
             std::mem::take(&mut *self.journals.lock().unwrap_or_else(|e| e.into_inner()));
         let mut warnings = Vec::new();
         for (checked, journal) in self.checked.into_iter().zip(journals) {
+            let Some(journal) = journal else { continue }; // said at the start
             let done = match Arc::try_unwrap(checked) {
                 Ok(c) => c.commit(journal),
                 Err(_) => Err("the records are still in use".into()),
@@ -182,8 +206,8 @@ impl Rotated {
     }
 }
 
-/// How fresh the run leaves the knowledge of the entries: `ok` holds those verified OK in
-/// this run, `checked` how many reached a verdict.
+/// How fresh the run leaves the knowledge of the entries: `ok` holds those checked in this
+/// run (a verdict reached), `checked` how many.
 fn coverage(chosen: &Chosen, ok: &std::collections::HashSet<Location>, checked: u64) -> Coverage {
     let mut never = 0;
     let mut oldest: Option<When> = None;
@@ -221,10 +245,10 @@ pub(super) fn said(c: &Coverage, failed: u64, elapsed_s: u64) -> String {
         n => 100.0 * c.checked as f64 / n as f64,
     };
     let mut s = format!(
-        "checked {} of {} entries ({}%) in {}; {failed} failed; not checked in this run: {}; \
+        "checked {} of {} ({}%) in {}; {failed} failed; not checked in this run: {}; \
          never checked: {}",
         c.checked,
-        c.entries,
+        crate::report::summary::plural(c.entries, "entry", "entries"),
         trim(share),
         duration(elapsed_s),
         c.not_checked,
@@ -239,7 +263,7 @@ pub(super) fn said(c: &Coverage, failed: u64, elapsed_s: u64) -> String {
         };
         s.push_str(&format!("; oldest check: {} ({ago})", date(t)));
     }
-    if c.budget_spent {
+    if c.budget_spent && c.checked < c.entries {
         s.push_str("; the time budget ended the run");
     }
     s

@@ -11,6 +11,7 @@ use super::ci::annotations;
 use super::counts::Counts;
 use super::missing::MissingSet;
 use super::other_algorithm;
+use super::pick::{Chosen, Rotate};
 use super::plan::Plan;
 use super::printer::Printer;
 use super::rotation::Rotated;
@@ -88,6 +89,16 @@ impl Run {
     /// the hint when the first entry showed the manifest to be of another algorithm (the
     /// run stopped there).
     pub(super) fn pass1(&mut self, plan: &mut Plan) -> (SourceInfo, Option<String>) {
+        let rotate = match self.start_rotation(plan) {
+            Ok(r) => r,
+            Err(e) => {
+                let info = SourceInfo {
+                    read_error: Some(e),
+                    ..SourceInfo::default()
+                };
+                return (info, None);
+            }
+        };
         let settings = &plan.settings;
         let mut probe =
             other_algorithm::Probe::new(settings, &plan.mode, plan.engine.confine.clone());
@@ -103,30 +114,6 @@ impl Run {
             shard: plan.settings.shard,
         };
         let readers = std::mem::take(&mut plan.opened.readers);
-        let rotate = match plan.rotation.take() {
-            None => None,
-            Some(rotation) => {
-                cancel::end_reads_at(rotation.deadline());
-                match rotation.start(settings.zero) {
-                    Ok((rotate, rotated)) => {
-                        plan.opened.ids.extend(rotated.ids());
-                        self.rotated = Some(rotated);
-                        Some(rotate)
-                    }
-                    Err(e) => {
-                        self.reporter.error(&e);
-                        cancel::end_reads_at(None);
-                        return (
-                            SourceInfo {
-                                read_error: Some(e),
-                                ..SourceInfo::default()
-                            },
-                            None,
-                        );
-                    }
-                }
-            }
-        };
         // The verdict writer records its own errors (its emit never fails).
         let info = engine::run(
             &plan.engine,
@@ -143,13 +130,44 @@ impl Run {
                 Ok(())
             },
         );
-        // The budget ends pass 1 only: the audit walks the whole tree as usual.
+        self.budget_end();
+        self.counts.shared = plan.engine.links.shared();
+        (info.source, wrong_algorithm)
+    }
+
+    /// Rotating verification: the journals started (left out of the audit), the time
+    /// budget set; the source's part. Err: the records cannot be kept (said already).
+    pub(super) fn start_rotation(&mut self, plan: &mut Plan) -> Result<Option<Rotate>, String> {
+        let Some(rotation) = plan.rotation.take() else {
+            return Ok(None);
+        };
+        cancel::end_reads_at(rotation.deadline());
+        let (rotate, rotated, warnings) = rotation.start(plan.settings.zero);
+        for w in warnings {
+            self.reporter.error(&format!("warning: {w}"));
+        }
+        plan.opened.ids.extend(rotated.ids());
+        self.rotated = Some(rotated);
+        Ok(Some(rotate))
+    }
+
+    /// The time budget ends pass 1 only: the audit walks the whole tree as usual.
+    pub(super) fn budget_end(&mut self) {
         if let Some(r) = self.rotated.as_mut() {
             r.budget_spent = cancel::reads_ended();
         }
         cancel::end_reads_at(None);
-        self.counts.shared = plan.engine.links.shared();
-        (info.source, wrong_algorithm)
+    }
+
+    /// Rotating verification's end: the coverage counted, the records written.
+    pub(super) fn end_rotation(&mut self, chosen: Option<&Chosen>) {
+        if let (Some(rotated), Some(chosen)) = (self.rotated.take(), chosen) {
+            let (coverage, warnings) = rotated.finish(chosen);
+            for w in warnings {
+                self.reporter.error(&format!("warning: {w}"));
+            }
+            self.counts.coverage = Some(coverage);
+        }
     }
 
     /// The missing entries held back for the audit, in manifest order (those whose content

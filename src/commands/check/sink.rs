@@ -11,6 +11,9 @@ use super::rotation::Rotated;
 use super::source::Item;
 use super::verdict::{Problem, Settled, Verdict, settle};
 use crate::config::check::CheckSettings;
+use crate::hash::algo::Digest;
+use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
+use crate::hash::read::DROPPED_WHILE_READ;
 use crate::manifest::read::Malformed;
 use crate::names::escape::display;
 use crate::names::nameset::Location;
@@ -62,6 +65,54 @@ impl<W: Write> Sink<'_, W> {
         }
     }
 
+    /// Says one entry's verdict: stderr, stdout, CI, and rotation's record.
+    fn verdict_of(
+        &mut self,
+        name: Vec<u8>,
+        at: Location,
+        (expected, actual): (Digest, Option<Digest>),
+        verdict: Verdict,
+        error: Option<EntryError>,
+    ) {
+        let printer = &mut *self.printer;
+        if let Some(err) = error {
+            let line = format!("{}: {}: {err}", printer.loc(at), display(&name));
+            self.reporter.error(&line);
+        }
+        // A name refused as outside is no candidate of rotation: said every run.
+        let outside = verdict == Verdict::Unverified(Problem::Outside);
+        if let (Some(r), false) = (self.rotated.as_deref_mut(), outside) {
+            r.settled(&name, at, &expected, verdict.passed());
+        }
+        if verdict == Verdict::Unverified(Problem::Missing) {
+            self.counts
+                .first_missing
+                .get_or_insert_with(|| name.clone());
+        }
+        printer.verdict(&name, &verdict, |p| {
+            verdict.entry_record(&name, p.loc(at), &expected, actual.as_ref())
+        });
+        self.for_ci(&name, &verdict, Some(at));
+    }
+
+    /// Rotation: a file being read when the time budget ended is said, and recorded as
+    /// dropped (to the back of the line).
+    fn dropped(&mut self, done: &Done<Item>) {
+        if let (Some(r), Outcome::Failed(e), Item::Entry { at, expected, .. }) =
+            (self.rotated.as_deref_mut(), &done.outcome, &done.tag)
+        {
+            if e.kind == ErrorKind::Cancelled && e.detail == DROPPED_WHILE_READ {
+                let line = format!(
+                    "{}: {}: not read within the time budget (it goes to the back of the line)",
+                    self.printer.loc(*at),
+                    display(&done.name)
+                );
+                self.reporter.error(&line);
+                r.dropped(&done.name, *at, expected);
+            }
+        }
+    }
+
     /// Decides, counts and prints one pass-1 item (a held one goes to `held`).
     pub(super) fn entry(
         &mut self,
@@ -69,6 +120,7 @@ impl<W: Write> Sink<'_, W> {
         settings: &CheckSettings,
         held: &mut MissingSet,
     ) {
+        self.dropped(&done);
         let settled = settle(done, settings, self.recorded.as_deref_mut());
         self.counts.count(&settled);
         let printer = &mut *self.printer;
@@ -103,24 +155,7 @@ impl<W: Write> Sink<'_, W> {
                 actual,
                 verdict,
                 error,
-            } => {
-                if let Some(err) = error {
-                    let line = format!("{}: {}: {err}", printer.loc(at), display(&name));
-                    self.reporter.error(&line);
-                }
-                if let Some(r) = self.rotated.as_deref_mut() {
-                    r.settled(&name, at, &expected, verdict.passed());
-                }
-                if verdict == Verdict::Unverified(Problem::Missing) {
-                    self.counts
-                        .first_missing
-                        .get_or_insert_with(|| name.clone());
-                }
-                printer.verdict(&name, &verdict, |p| {
-                    verdict.entry_record(&name, p.loc(at), &expected, actual.as_ref())
-                });
-                self.for_ci(&name, &verdict, Some(at));
-            }
+            } => self.verdict_of(name, at, (expected, actual), verdict, error),
             Settled::Held {
                 name,
                 at,
@@ -135,7 +170,12 @@ impl<W: Write> Sink<'_, W> {
                 }
                 held.push(&expected, at, offset, name);
             }
-            Settled::IgnoredMissing | Settled::Cancelled => {}
+            Settled::IgnoredMissing { name, at, expected } => {
+                if let Some(r) = self.rotated.as_deref_mut() {
+                    r.settled(&name, at, &expected, false);
+                }
+            }
+            Settled::Cancelled => {}
         }
     }
 }

@@ -163,7 +163,11 @@ pub(super) enum Settled {
         offset: u64,
     },
     /// Missing, and `--ignore-missing`.
-    IgnoredMissing,
+    IgnoredMissing {
+        name: Vec<u8>,
+        at: Location,
+        expected: Digest,
+    },
     /// Stopped before it was read.
     Cancelled,
 }
@@ -214,7 +218,9 @@ pub(super) fn settle(
     let problem = Problem::of(err.kind);
     match (err.kind, problem) {
         (ErrorKind::Cancelled, _) => Settled::Cancelled,
-        (_, Problem::Missing) if settings.ignore_missing => Settled::IgnoredMissing,
+        (_, Problem::Missing) if settings.ignore_missing => {
+            Settled::IgnoredMissing { name, at, expected }
+        }
         (_, Problem::Missing) if settings.audit => Settled::Held {
             name,
             at,

@@ -266,5 +266,5 @@ Verdict lines are for people: control characters are written \exHH, and a name t
 .PP
 A MANIFEST.b3tree\-state left by hash \-\-update beside the manifest is only used to tell how an entry failed: "corrupted" when its content changed and none of its recorded facts did.
 .PP
-With \-\-subset or \-\-max\-duration, MANIFEST.b3tree\-checked beside the manifest keeps when each entry (by name and expected digest) was last verified OK; it orders the work and never decides a verdict. A run's journal, MANIFEST.b3tree\-checked.PID, is merged into it at the end, or by the next run after a crash.
+With \-\-subset or \-\-max\-duration, MANIFEST.b3tree\-checked beside the manifest keeps when each entry (by name and expected digest) was last checked and whether it was OK; it orders the work (never checked first, then checked longest ago) and never decides a verdict. A run's journal, MANIFEST.b3tree\-checked.PID, is merged into it at the end, or by the next run after a crash.
 "#;

@@ -11,35 +11,30 @@
 //! walks the working directory for what the spec does not list (NEW, and MOVED for a file
 //! whose digest a missing entry holds). The verdict of one entry is `settle`'s.
 
-use std::ffi::OsString;
 use std::io::BufRead;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use settle::{SpecItem, only, settle};
+use read::{SpecRead, feed};
+use settle::{only, settle};
 use tally::Tally;
 
 use super::audit::{Tree, audit_tree};
 use super::finish;
 use super::missing::MissingSet;
+use super::pick::{Chosen, Rotate};
 use super::plan::Plan;
 use super::run::Run;
 use crate::config::check::CheckSettings;
 use crate::exit::Ended;
 use crate::hash::algo::{Algo, Mode};
-use crate::hash::outcome::{Action, Content};
-use crate::manifest::mtree::keys::chosen_digest;
-use crate::manifest::mtree::read::SpecReader;
-use crate::names::entry::EntryName;
 use crate::names::escape::display;
-use crate::names::nameset::{NameSet, normalize};
 use crate::pipeline::engine::{self, EngineConfig};
-use crate::pipeline::queue::Feeder;
 use crate::sys::cancel;
-use crate::tree_digest::shard_of;
 use crate::walk::WalkConfig;
 
+mod read;
 mod settle;
 mod tally;
 
@@ -53,12 +48,24 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
     // A spec is not read again by line offset (its hierarchical form names an entry by the
     // lines before it): the missing entries held for the audit keep their names.
     run.held = MissingSet::new(vec![None]);
-    let (mut read, tally) = pass(
-        &plan.engine,
-        reader,
-        (&plan.settings, plan.settings.shard),
-        &mut run,
-    );
+    let rotate = run.start_rotation(&mut plan);
+    let (mut read, chosen, tally) = match rotate {
+        Ok(rotate) => pass(
+            &plan.engine,
+            (reader, rotate),
+            (&plan.settings, plan.settings.shard),
+            &mut run,
+        ),
+        Err(e) => (
+            SpecRead {
+                error: Some(e),
+                ..SpecRead::default()
+            },
+            None,
+            Tally::default(),
+        ),
+    };
+    run.budget_end();
     run.counts.other_shards = read.other_shards;
     run.counts.notes = tally.notes();
     run.counts.spec = true;
@@ -85,6 +92,7 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
         audit_tree(tree, &engine, held, &mut sink);
     }
     let reread = run.missing_held();
+    run.end_rotation(chosen.as_ref());
     run.reporter.finish();
     let manifest = plan.settings.manifests.first().cloned().unwrap_or_default();
     let ended = finish::RunEnd {
@@ -100,32 +108,19 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
     finish::finish(&plan.settings, run, ended)
 }
 
-/// What reading the spec left: entries read, and why it stopped early (`SPEC:LINE: why`).
-#[derive(Default)]
-struct SpecRead {
-    pub entries: u64,
-    pub error: Option<String>,
-    /// Every name, for duplicates and the audit.
-    pub names: NameSet,
-    /// The algorithm of the first digest the spec holds (the audit hashes with it, so that
-    /// a file found under a new name matches a missing entry: MOVED).
-    pub algo: Option<Algo>,
-    /// `--shard`: entries left to the other shards' jobs.
-    pub other_shards: u64,
-}
-
-/// Pass 1 over the spec `reader` (the run's one manifest, `SPEC` in messages).
+/// Pass 1 over the spec `reader` (the run's one manifest, `SPEC` in messages); with
+/// `rotate`, over the entries it chooses.
 fn pass(
     engine_cfg: &EngineConfig,
-    reader: Box<dyn BufRead + Send>,
+    (reader, rotate): (Box<dyn BufRead + Send>, Option<Rotate>),
     (settings, shard): (&CheckSettings, Option<(u64, u64)>),
     run: &mut Run,
-) -> (SpecRead, Tally) {
+) -> (SpecRead, Option<Chosen>, Tally) {
     let only = only(settings);
     let mut tally = Tally::default();
     let read = engine::run(
         engine_cfg,
-        move |feeder| feed(reader, (only, shard), feeder),
+        move |feeder| feed(reader, (only, shard), feeder, rotate),
         |done| {
             run.reporter.progress(&done.outcome);
             let (mut sink, held) = run.sink(None);
@@ -134,60 +129,6 @@ fn pass(
         },
     );
     run.counts.shared = engine_cfg.links.shared();
-    (read.source, tally)
-}
-
-/// Every entry of the spec as a describe job, in spec order.
-/// `--shard K/N`: only the entries of shard K (the partition `hash --shard` makes of the
-/// same names); every name still goes into the set the audit knows.
-fn feed(
-    reader: Box<dyn BufRead + Send>,
-    (only, shard): (Option<Algo>, Option<(u64, u64)>),
-    feeder: &mut Feeder<SpecItem>,
-) -> SpecRead {
-    let mut spec = SpecReader::new(reader);
-    let mut read = SpecRead::default();
-    loop {
-        let mut entry = match spec.next_entry() {
-            Ok(Some(e)) => e,
-            Ok(None) => break,
-            Err(e) => {
-                read.error = Some(e.to_string());
-                break;
-            }
-        };
-        read.entries += 1;
-        let digest = chosen_digest(&entry, only);
-        read.names.add(&normalize(&entry.path), (0, entry.line));
-        if shard.is_some_and(|(k, n)| shard_of(&entry.path, n) != k) {
-            read.other_shards += 1;
-            continue;
-        }
-        if read.algo.is_none() {
-            read.algo = digest.as_ref().map(|d| d.0);
-        }
-        let action = Action::Describe(match &digest {
-            Some((algo, _)) => Content::With(*algo),
-            None => Content::Unread,
-        });
-        // The job carries the name; the item keeps the keywords only.
-        let name = std::mem::take(&mut entry.path);
-        // Opened below the root `.` with no symlink followed (plan: `Confine::NoSymlinks`),
-        // so the path starts with that root; the root itself is the root as given.
-        let path = match name.as_slice() {
-            b"." => PathBuf::from("."),
-            _ => PathBuf::from(OsString::from_vec([&b"./"[..], &name].concat())),
-        };
-        let at = (0, entry.line);
-        if !feeder.push(
-            path,
-            EntryName::Own(name),
-            action,
-            SpecItem { at, entry, digest },
-        ) {
-            break;
-        }
-    }
-    feeder.flush();
-    read
+    let (read, chosen) = read.source;
+    (read, chosen, tally)
 }

@@ -196,11 +196,33 @@ fn unverified<W: std::io::Write>(
         let digest = digest.and_then(|d| Digest::from_hex(d.1.as_bytes()));
         if let (true, Some(digest)) = (settings.audit, digest) {
             // Its line number stands for the offset: unique, and names are kept.
+            rotated(sink, &name, &item, false);
             held.push(&digest, item.at, item.at.1, name);
             return;
         }
     }
     verdict(sink, &name, &item, Verdict::Unverified(problem), None);
+}
+
+/// What rotating verification keys a spec entry by besides its name: the BLAKE3 of its
+/// keywords in force (a changed line is a new entry, never verified).
+pub(super) fn keywords_digest(entry: &SpecEntry) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    for (k, v) in entry.pairs() {
+        h.update(k.as_bytes());
+        h.update(b"=");
+        h.update(v.as_bytes());
+        h.update(b"\0");
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Rotating verification: the entry reached its verdict (`ok`: verified OK).
+fn rotated<W: std::io::Write>(sink: &mut Sink<'_, W>, name: &[u8], item: &SpecItem, ok: bool) {
+    if let Some(r) = sink.rotated.as_deref_mut() {
+        let key = Digest::Blake3(blake3::Hash::from_bytes(keywords_digest(&item.entry)));
+        r.settled(name, item.at, &key, ok);
+    }
 }
 
 /// Counts, prints and annotates the verdict about `name`.
@@ -211,6 +233,7 @@ fn verdict<W: std::io::Write>(
     verdict: Verdict,
     actual: Option<String>,
 ) {
+    rotated(sink, name, item, verdict.passed());
     sink.counts.verdict(&verdict);
     sink.printer
         .verdict(name, &verdict, |p| CheckRecord::Entry {
