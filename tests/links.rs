@@ -174,6 +174,8 @@ fn the_audit_reads_no_inode_its_check_read_already() {
 
 /// `b3tree hash -j 1 t` with every open beneath `t/b` held for `hold` on its way out:
 /// started, and the pid of b3tree itself.
+/// (The hold is long — 4 s — because the test must see the open while it is held: on a
+/// 2-core machine running the whole suite, its polling thread can wait a second or more.)
 fn hash_holding_opens_in_b(env: &TestEnv, hold: Duration) -> (std::process::Child, u32) {
     let inject = format!("inject=openat,openat2:delay_exit={}", hold.as_micros());
     let options = [
@@ -205,7 +207,7 @@ fn a_change_through_one_name_is_seen_under_the_others() {
     let env = TestEnv::new();
     let old = vec![1u8; 200_000];
     one_inode(&env, &old, "t/a/first", &["t/b/second"]);
-    let (child, pid) = hash_holding_opens_in_b(&env, Duration::from_millis(1500));
+    let (child, pid) = hash_holding_opens_in_b(&env, Duration::from_millis(4000));
     wait_until_pid_opens(pid, "second");
     let new = vec![2u8; 200_000];
     std::fs::write(env.root().join("t/a/first"), &new).unwrap();
@@ -231,7 +233,7 @@ fn a_link_count_that_drops_during_the_run_changes_no_digest() {
     let env = TestEnv::new();
     let data = vec![7u8; 100_000];
     one_inode(&env, &data, "t/a/x", &["t/b/y", "t/b/z"]);
-    let (child, pid) = hash_holding_opens_in_b(&env, Duration::from_millis(1000));
+    let (child, pid) = hash_holding_opens_in_b(&env, Duration::from_millis(4000));
     wait_until_pid_opens(pid, "y");
     std::fs::remove_file(env.root().join("t/b/z")).unwrap();
     let out = output_within(child, Duration::from_secs(60));
