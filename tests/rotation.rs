@@ -348,3 +348,29 @@ fn an_entry_longer_than_any_budget_holds_no_one_back() {
     assert_exit(&second, 0);
     assert_eq!(verified(&second), vec!["t/f00", "t/f01", "t/f02"]);
 }
+
+#[test]
+fn records_of_entries_no_longer_listed_are_dropped_but_not_by_a_shard() {
+    let env = TestEnv::new();
+    tree_of(&env, 4);
+    assert_exit(&env.run(&["check", "--subset", "100%", "m.b3"]), 0);
+    let record = env.root().join("m.b3.b3tree-checked");
+    let holds = |name: &str| std::fs::read_to_string(&record).unwrap().contains(name);
+    assert!(holds("t/f03"));
+    // f03's line leaves the manifest: a shard's run keeps its record (it asks for its own
+    // entries only), a whole run drops it.
+    let m = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
+    let kept: String = m
+        .lines()
+        .filter(|l| !l.ends_with("t/f03"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(env.root().join("m.b3"), kept).unwrap();
+    assert_exit(
+        &env.run(&["check", "--subset", "25%", "--shard", "0/2", "m.b3"]),
+        0,
+    );
+    assert!(holds("t/f03"));
+    assert_exit(&env.run(&["check", "--subset", "25%", "m.b3"]), 0);
+    assert!(!holds("t/f03") && holds("t/f00") && holds("t/f02"));
+}

@@ -19,6 +19,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::names::escape::{self, Escaping, display};
@@ -59,8 +60,9 @@ impl Status {
 /// The records of one manifest.
 pub struct Checked {
     place: Place,
-    /// Normal-form name → (expected digest, last checked, how it ended then).
-    records: HashMap<Vec<u8>, Mark>,
+    /// Normal-form name → (expected digest, last checked, how it ended then), and whether
+    /// the run found the name still listed (asked for it).
+    records: HashMap<Vec<u8>, (Mark, AtomicBool)>,
     /// Journals read (removed once the merged records are written).
     journals: Vec<PathBuf>,
     /// What could not be used, said once.
@@ -151,9 +153,13 @@ impl Checked {
             match open(&line).and_then(parse_record) {
                 Some((name, (digest, at, status))) => {
                     // Journals of several runs: the newest check of a name stands.
-                    let newer = self.records.get(&name).is_none_or(|(_, t, _)| *t <= at);
+                    let newer = self
+                        .records
+                        .get(&name)
+                        .is_none_or(|((_, t, _), _)| *t <= at);
                     if newer {
-                        self.records.insert(name, (digest, at, status));
+                        self.records
+                            .insert(name, ((digest, at, status), AtomicBool::new(false)));
                     }
                 }
                 None => {
@@ -168,7 +174,8 @@ impl Checked {
     /// (a clock set ahead, an edited record) is no check: it would keep the entry last in
     /// line for ever.
     pub fn last(&self, name: &[u8], digest: &[u8]) -> Option<When> {
-        let (d, at, _) = self.records.get(name)?;
+        let ((d, at, _), listed) = self.records.get(name)?;
+        listed.store(true, Ordering::Relaxed);
         (**d == *digest && *at <= now()).then_some(*at)
     }
 
@@ -201,11 +208,16 @@ impl Checked {
     }
 
     /// Writes every record (those read and the run's) to the record file, atomically, and
-    /// removes the journals read and the run's own.
-    pub fn commit(mut self, mut journal: Journal) -> Result<(), String> {
+    /// removes the journals read and the run's own. `prune`: the run asked for every entry
+    /// of the manifest (read to its end, no shard): a record of a name it did not ask for is
+    /// of an entry no longer listed, and is left out.
+    pub fn commit(mut self, mut journal: Journal, prune: bool) -> Result<(), String> {
         let _ = journal.flush();
+        if prune {
+            self.records.retain(|_, (_, listed)| *listed.get_mut());
+        }
         for (name, mark) in journal.new.drain(..) {
-            self.records.insert(name, mark);
+            self.records.insert(name, (mark, AtomicBool::new(true)));
         }
         let mut names: Vec<&Vec<u8>> = self.records.keys().collect();
         names.sort_by(|a, b| crate::names::order::canonical_cmp(a, b));
@@ -213,7 +225,7 @@ impl Checked {
         seal(MAGIC, &mut out);
         let mut content = Vec::new();
         for name in names {
-            let (digest, at, status) = &self.records[name];
+            let ((digest, at, status), _) = &self.records[name];
             content.clear();
             record(name, digest, (*at, *status), &mut content);
             seal(&content, &mut out);
@@ -362,7 +374,7 @@ mod tests {
         let mut journal = checked.journal().unwrap();
         journal.checked(b"a/b", &[1, 2], Status::Ok);
         journal.checked(b"new\nline", &[3], Status::Failed);
-        checked.commit(journal).unwrap();
+        checked.commit(journal, false).unwrap();
         let again = Checked::load(&manifest);
         assert!(again.last(b"a/b", &[1, 2]).is_some());
         assert_eq!(

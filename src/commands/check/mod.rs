@@ -52,7 +52,8 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
     run.duplicates(info.names.as_mut());
     run.audit(&mut plan, &mut info);
     let reread = run.missing_held();
-    run.end_rotation(info.chosen.as_ref());
+    let whole = info.read_error.is_none() && plan.settings.shard.is_none();
+    run.end_rotation(info.chosen.as_ref(), whole);
     run.reporter.finish();
     let ended = finish::RunEnd {
         read_error: info.read_error.take(),

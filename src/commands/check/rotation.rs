@@ -184,8 +184,9 @@ impl Rotated {
         }
     }
 
-    /// The coverage, and the records written (what could not be, said as warnings).
-    pub(super) fn finish(self, chosen: &Chosen) -> (Coverage, Vec<String>) {
+    /// The coverage, and the records written (what could not be, said as warnings);
+    /// `whole`: every entry of the manifests was asked for (see `Checked::commit`).
+    pub(super) fn finish(self, chosen: &Chosen, whole: bool) -> (Coverage, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
         let mut coverage = coverage(chosen, &self.ok, self.settled);
         coverage.budget_spent |= self.budget_spent;
@@ -195,7 +196,7 @@ impl Rotated {
         for (checked, journal) in self.checked.into_iter().zip(journals) {
             let Some(journal) = journal else { continue }; // said at the start
             let done = match Arc::try_unwrap(checked) {
-                Ok(c) => c.commit(journal),
+                Ok(c) => c.commit(journal, whole),
                 Err(_) => Err("the records are still in use".into()),
             };
             if let Err(e) = done {

@@ -159,10 +159,13 @@ impl Run {
         cancel::end_reads_at(None);
     }
 
-    /// Rotating verification's end: the coverage counted, the records written.
-    pub(super) fn end_rotation(&mut self, chosen: Option<&Chosen>) {
+    /// Rotating verification's end: the coverage counted, the records written. `whole`:
+    /// the manifests were read to their end, with no shard (records of names no longer
+    /// listed are then dropped).
+    pub(super) fn end_rotation(&mut self, chosen: Option<&Chosen>, whole: bool) {
         if let (Some(rotated), Some(chosen)) = (self.rotated.take(), chosen) {
-            let (coverage, warnings) = rotated.finish(chosen);
+            let whole = whole && !cancel::is_stopped();
+            let (coverage, warnings) = rotated.finish(chosen, whole);
             for w in warnings {
                 self.reporter.error(&format!("warning: {w}"));
             }

@@ -92,7 +92,8 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
         audit_tree(tree, &engine, held, &mut sink);
     }
     let reread = run.missing_held();
-    run.end_rotation(chosen.as_ref());
+    let whole = read.error.is_none() && plan.settings.shard.is_none();
+    run.end_rotation(chosen.as_ref(), whole);
     run.reporter.finish();
     let manifest = plan.settings.manifests.first().cloned().unwrap_or_default();
     let ended = finish::RunEnd {
