@@ -20,7 +20,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::names::escape::{self, Escaping, display};
 use crate::state::files::Place;
@@ -67,6 +66,8 @@ pub struct Checked {
     journals: Vec<PathBuf>,
     /// What could not be used, said once.
     pub notices: Vec<String>,
+    /// When it was loaded: a check recorded after that is one to come.
+    loaded: When,
 }
 
 impl Checked {
@@ -79,6 +80,7 @@ impl Checked {
             journals: Vec::new(),
             notices: Vec::new(),
             place,
+            loaded: now(),
         };
         let main = checked.path();
         checked.read(&main);
@@ -176,7 +178,7 @@ impl Checked {
     pub fn last(&self, name: &[u8], digest: &[u8]) -> Option<When> {
         let ((d, at, _), listed) = self.records.get(name)?;
         listed.store(true, Ordering::Relaxed);
-        (**d == *digest && *at <= now()).then_some(*at)
+        (**d == *digest && *at <= self.loaded).then_some(*at)
     }
 
     /// Starts this run's journal (`MANIFEST.b3tree-checked.PID`).
@@ -328,11 +330,9 @@ pub fn key(name: &[u8]) -> Vec<u8> {
     }
 }
 
-fn now() -> When {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    (d.as_secs() as i64, d.subsec_nanos())
+/// The time now, as records write it.
+pub fn now() -> When {
+    crate::hash::facts::to_pair(std::time::SystemTime::now())
 }
 
 /// A record's content: `SECONDS.NANOSECONDS STATUS HEX NAME`, the name as a manifest
@@ -349,7 +349,8 @@ fn record(name: &[u8], digest: &[u8], ((secs, nanos), status): (When, Status), o
 fn parse_record(content: &[u8]) -> Option<(Vec<u8>, Mark)> {
     let mut parts = content.splitn(4, |&b| b == b' ');
     let (time, status, hex, name) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let at = crate::hash::facts::parse_time(time)?;
+    // A check before 1970 is no check b3tree made: an edited line.
+    let at = crate::hash::facts::parse_time(time).filter(|t| t.0 >= 0)?;
     let status = [Status::Ok, Status::Failed, Status::Dropped]
         .into_iter()
         .find(|s| s.word().as_bytes() == status)?;

@@ -15,7 +15,7 @@ use super::admit::{Admission, Item, job};
 use crate::config::check::Rotation;
 use crate::manifest::read::entry_at;
 use crate::names::entry::EntryName;
-use crate::names::nameset::{Location, normalize};
+use crate::names::nameset::Location;
 use crate::pipeline::queue::Feeder;
 use crate::state::checked::{Checked, When, key};
 
@@ -31,8 +31,8 @@ pub(super) struct Rotate {
     pub zero: bool,
 }
 
-/// An entry held back: when it was last verified OK, where its line is, and a fingerprint
-/// of its name and digest (the line read again must be the same entry).
+/// An entry held back: when it was last checked, where its line is, and a fingerprint of
+/// its name and digest (the line read again must be the same entry).
 struct Candidate {
     last: Option<When>,
     at: Location,
@@ -46,11 +46,17 @@ pub(super) struct Picker {
     candidates: Vec<Candidate>,
 }
 
-/// What rotation did in pass 1: every candidate with its last verification before the run,
-/// and whether the budget ended the feeding.
+/// What rotation did in pass 1: every candidate with its last check before the run, and
+/// whether the budget ended the feeding.
 pub(super) struct Chosen {
     pub candidates: Vec<(Location, Option<When>)>,
     pub budget_spent: bool,
+}
+
+/// Rotation's order, as a sort key: never checked first, then checked longest ago (ties
+/// are broken by the caller, in manifest order).
+pub(super) fn in_line(last: Option<When>) -> (bool, Option<When>) {
+    (last.is_some(), last)
 }
 
 fn fingerprint(name: &[u8], digest: &[u8]) -> [u8; 8] {
@@ -81,13 +87,13 @@ impl Picker {
         else {
             return;
         };
-        let norm = normalize(name);
+        let key = key(name);
         let checked = self.rotate.checked.get(at.0 as usize);
         self.candidates.push(Candidate {
-            last: checked.and_then(|c| c.last(&key(name), expected.as_bytes())),
+            last: checked.and_then(|c| c.last(&key, expected.as_bytes())),
             at: *at,
             offset: *offset,
-            fingerprint: fingerprint(&norm, expected.as_bytes()),
+            fingerprint: fingerprint(&key, expected.as_bytes()),
         });
     }
 
@@ -99,8 +105,7 @@ impl Picker {
         admit: &Admission,
         read_error: &mut Option<String>,
     ) -> Chosen {
-        self.candidates
-            .sort_by_key(|c| (c.last.is_some(), c.last, c.at));
+        self.candidates.sort_by_key(|c| (in_line(c.last), c.at));
         let chosen = self.rotate.rotation.take(self.candidates.len() as u64);
         let mut budget_spent = false;
         for c in &self.candidates[..chosen as usize] {
@@ -110,11 +115,7 @@ impl Picker {
             }
             let file = &self.rotate.files[c.at.0 as usize];
             let e = match entry_at(file, c.offset, self.rotate.zero) {
-                Ok(Some(e))
-                    if fingerprint(&normalize(&e.name), e.hash.as_bytes()) == c.fingerprint =>
-                {
-                    e
-                }
+                Ok(Some(e)) if fingerprint(&key(&e.name), e.hash.as_bytes()) == c.fingerprint => e,
                 _ => {
                     *read_error = Some(format!(
                         "manifest #{} changed while it was checked (line {})",

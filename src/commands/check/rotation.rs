@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use super::pick::{Chosen, Rotate};
 use crate::config::check::Rotation;
@@ -17,7 +17,7 @@ use crate::manifest::read::Opened;
 use crate::names::escape::display;
 use crate::names::nameset::Location;
 use crate::record::Coverage;
-use crate::state::checked::{Checked, Journal, Status, When, key};
+use crate::state::checked::{Checked, Journal, Status, When, key, now};
 
 /// What the plan opened for rotation: each manifest again (its lines are read again by
 /// offset) and its records.
@@ -128,8 +128,7 @@ impl RotationPlan {
             journals,
             stop,
             checked,
-            ok: HashSet::new(),
-            settled: 0,
+            done: HashSet::new(),
             budget_spent: false,
         };
         (rotate, rotated, warnings)
@@ -141,14 +140,14 @@ impl RotationPlan {
 }
 
 /// What the sink keeps of a rotating run: each manifest's journal, the entries checked (a
-/// verdict reached) and how many.
+/// verdict reached).
 pub(super) struct Rotated {
     journals: Arc<Mutex<Vec<Option<Journal>>>>,
     /// Ends the thread that writes the journals out.
     stop: Arc<AtomicBool>,
     checked: Vec<Arc<Checked>>,
-    ok: HashSet<Location>,
-    settled: u64,
+    /// The entries that reached a verdict in this run.
+    done: HashSet<Location>,
     /// The time budget ended reads.
     pub budget_spent: bool,
 }
@@ -165,8 +164,7 @@ impl Rotated {
 
     /// The entry `name` at `at` reached its verdict (`ok`: verified OK): checked now.
     pub(super) fn settled(&mut self, name: &[u8], at: Location, expected: &Digest, ok: bool) {
-        self.settled += 1;
-        self.ok.insert(at);
+        self.done.insert(at);
         let status = if ok { Status::Ok } else { Status::Failed };
         self.record(name, at, expected, status);
     }
@@ -188,7 +186,7 @@ impl Rotated {
     /// `whole`: every entry of the manifests was asked for (see `Checked::commit`).
     pub(super) fn finish(self, chosen: &Chosen, whole: bool) -> (Coverage, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
-        let mut coverage = coverage(chosen, &self.ok, self.settled);
+        let mut coverage = coverage(chosen, &self.done);
         coverage.budget_spent |= self.budget_spent;
         let journals =
             std::mem::take(&mut *self.journals.lock().unwrap_or_else(|e| e.into_inner()));
@@ -207,19 +205,18 @@ impl Rotated {
     }
 }
 
-/// How fresh the run leaves the knowledge of the entries: `ok` holds those checked in this
-/// run (a verdict reached), `checked` how many.
-fn coverage(chosen: &Chosen, ok: &std::collections::HashSet<Location>, checked: u64) -> Coverage {
-    let mut never = 0;
+/// How fresh the run leaves the knowledge of the entries: `done` holds those checked in
+/// this run (a verdict reached).
+fn coverage(chosen: &Chosen, done: &HashSet<Location>) -> Coverage {
+    let (mut never, now) = (0, now());
     let mut oldest: Option<When> = None;
     for (at, last) in &chosen.candidates {
-        let now = ok.contains(at).then(now);
-        match now.or(*last) {
+        match done.contains(at).then_some(now).or(*last) {
             None => never += 1,
             Some(t) => oldest = Some(oldest.map_or(t, |o| o.min(t))),
         }
     }
-    let entries = chosen.candidates.len() as u64;
+    let (entries, checked) = (chosen.candidates.len() as u64, done.len() as u64);
     Coverage {
         entries,
         checked,
@@ -228,13 +225,6 @@ fn coverage(chosen: &Chosen, ok: &std::collections::HashSet<Location>, checked: 
         oldest_check: oldest.map(|(s, _)| s),
         budget_spent: chosen.budget_spent,
     }
-}
-
-fn now() -> When {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    (d.as_secs() as i64, d.subsec_nanos())
 }
 
 /// The coverage as the closing lines say it: `checked 25 of 200 entries (12.5%) in 10m 0s;
@@ -285,20 +275,12 @@ fn duration(s: u64) -> String {
     }
 }
 
-/// The UTC date of Unix time `t` (the proleptic Gregorian calendar), `YYYY-MM-DD`.
+/// The UTC date of Unix time `t`, `YYYY-MM-DD` (the records hold no time before 1970).
 fn date(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    // Days to civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    let at = UNIX_EPOCH + Duration::from_secs(t.max(0) as u64);
+    let mut text = humantime::format_rfc3339_seconds(at).to_string();
+    text.truncate(10);
+    text
 }
 
 #[cfg(test)]
@@ -310,7 +292,11 @@ mod tests {
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(date(1_796_629_820), "2026-12-07");
         assert_eq!(date(951_782_400), "2000-02-29");
-        assert_eq!(date(-86_400), "1969-12-31");
+        assert_eq!(
+            date(-86_400),
+            "1970-01-01",
+            "none before 1970: no panic either"
+        );
         assert_eq!(duration(600), "10m 0s");
         assert_eq!(duration(42), "42s");
         assert_eq!(duration(3723), "1h 2m 3s");

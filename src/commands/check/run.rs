@@ -89,16 +89,7 @@ impl Run {
     /// the hint when the first entry showed the manifest to be of another algorithm (the
     /// run stopped there).
     pub(super) fn pass1(&mut self, plan: &mut Plan) -> (SourceInfo, Option<String>) {
-        let rotate = match self.start_rotation(plan) {
-            Ok(r) => r,
-            Err(e) => {
-                let info = SourceInfo {
-                    read_error: Some(e),
-                    ..SourceInfo::default()
-                };
-                return (info, None);
-            }
-        };
+        let rotate = self.start_rotation(plan);
         let settings = &plan.settings;
         let mut probe =
             other_algorithm::Probe::new(settings, &plan.mode, plan.engine.confine.clone());
@@ -135,12 +126,10 @@ impl Run {
         (info.source, wrong_algorithm)
     }
 
-    /// Rotating verification: the journals started (left out of the audit), the time
-    /// budget set; the source's part. Err: the records cannot be kept (said already).
-    pub(super) fn start_rotation(&mut self, plan: &mut Plan) -> Result<Option<Rotate>, String> {
-        let Some(rotation) = plan.rotation.take() else {
-            return Ok(None);
-        };
+    /// Rotating verification: the journals started (left out of the audit; one that cannot
+    /// be made is said), the time budget set; the source's part.
+    pub(super) fn start_rotation(&mut self, plan: &mut Plan) -> Option<Rotate> {
+        let rotation = plan.rotation.take()?;
         cancel::end_reads_at(rotation.deadline());
         let (rotate, rotated, warnings) = rotation.start(plan.settings.zero);
         for w in warnings {
@@ -148,7 +137,7 @@ impl Run {
         }
         plan.opened.ids.extend(rotated.ids());
         self.rotated = Some(rotated);
-        Ok(Some(rotate))
+        Some(rotate)
     }
 
     /// The time budget ends pass 1 only: the audit walks the whole tree as usual.

@@ -19,7 +19,7 @@ use crate::manifest::mtree::read::{SpecEntry, SpecError, SpecReader};
 use crate::manifest::read::{LineReader, StrictError};
 use crate::names::escape::display;
 use crate::names::nameset::into_normal;
-use crate::names::order::canonical_cmp;
+use crate::names::order::{OrderCheck, canonical_cmp};
 use crate::sys::cancel;
 
 /// Most entries an input out of canonical order may hold: it is sorted in memory.
@@ -128,7 +128,7 @@ impl Input {
         Ok(Entries {
             label: self.label.clone(),
             lines,
-            last: None,
+            order: OrderCheck::default(),
             read: 0,
         })
     }
@@ -200,7 +200,7 @@ enum Lines {
 pub struct Entries {
     label: String,
     lines: Lines,
-    last: Option<Vec<u8>>,
+    order: OrderCheck,
     read: u64,
 }
 
@@ -210,24 +210,16 @@ impl Entries {
         let Some(item) = self.next_any()? else {
             return Ok(None);
         };
-        if let Some(last) = &self.last {
-            match canonical_cmp(last, &item.key) {
-                Ordering::Less => {}
-                Ordering::Greater => return Err(Stop::Unordered(0)),
-                Ordering::Equal => {
-                    return Err(Stop::Error(format!(
-                        "{}:{}: {} is listed twice",
-                        self.label,
-                        item.line,
-                        item.shown()
-                    )));
-                }
-            }
+        match self.order.next(&item.key) {
+            Ok(()) => Ok(Some(item)),
+            Err(last) if last == item.key.as_slice() => Err(Stop::Error(format!(
+                "{}:{}: {} is listed twice",
+                self.label,
+                item.line,
+                item.shown()
+            ))),
+            Err(_) => Err(Stop::Unordered(0)),
         }
-        let last = self.last.get_or_insert_with(Vec::new);
-        last.clear();
-        last.extend_from_slice(&item.key);
-        Ok(Some(item))
     }
 
     /// The next entry in any order.

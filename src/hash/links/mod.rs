@@ -24,9 +24,9 @@
 //!
 //! Memory: only files with more than one link are remembered, each forgotten once as many
 //! of its names were settled as it has links, and at most [`CAPACITY`] at once: beyond
-//! that the inode remembered longest is forgotten (its other names, if any come, are read
-//! again). A digest mode is kept once per run, not per file (a key is never copied into
-//! the table).
+//! that a new inode is read under every name and those remembered stay (see
+//! `Inodes::has_room`). A digest mode is kept once per run, not per file (a key is never
+//! copied into the table).
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -49,22 +49,12 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
     // lines before it): the missing entries held for the audit keep their names.
     run.held = MissingSet::new(vec![None]);
     let rotate = run.start_rotation(&mut plan);
-    let (mut read, chosen, tally) = match rotate {
-        Ok(rotate) => pass(
-            &plan.engine,
-            (reader, rotate),
-            (&plan.settings, plan.settings.shard),
-            &mut run,
-        ),
-        Err(e) => (
-            SpecRead {
-                error: Some(e),
-                ..SpecRead::default()
-            },
-            None,
-            Tally::default(),
-        ),
-    };
+    let (mut read, chosen, tally) = pass(
+        &plan.engine,
+        (reader, rotate),
+        (&plan.settings, plan.settings.shard),
+        &mut run,
+    );
     run.budget_end();
     run.counts.other_shards = read.other_shards;
     run.counts.notes = tally.notes();

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::settle::{SpecItem, keywords_digest};
-use crate::commands::check::pick::{Chosen, Rotate};
+use crate::commands::check::pick::{Chosen, Rotate, in_line};
 use crate::hash::algo::Algo;
 use crate::hash::outcome::{Action, Content};
 use crate::manifest::mtree::keys::chosen_digest;
@@ -141,7 +141,7 @@ fn feed_chosen(
     (only, read): (Option<Algo>, &mut SpecRead),
     feeder: &mut Feeder<SpecItem>,
 ) -> Chosen {
-    candidates.sort_by_key(|c| (c.last.is_some(), c.last, c.ordinal));
+    candidates.sort_by_key(|c| (in_line(c.last), c.ordinal));
     let take = r.rotation.take(candidates.len() as u64) as usize;
     let rank: HashMap<u64, usize> = (candidates[..take].iter().enumerate())
         .map(|(i, c)| (c.ordinal, i))
@@ -153,8 +153,11 @@ fn feed_chosen(
         Some(SpecReader::new(BufReader::new(f)))
     });
     let changed = "the spec changed while it was checked".to_string();
-    let (mut ordinal, mut again) = (0u64, again);
-    while let Some(Ok(Some(entry))) = again.as_mut().map(SpecReader::next_entry) {
+    let (mut ordinal, mut found, mut again) = (0u64, 0, again);
+    while found < take {
+        let Some(Ok(Some(entry))) = again.as_mut().map(SpecReader::next_entry) else {
+            break;
+        };
         ordinal += 1;
         if let Some(&i) = rank.get(&ordinal) {
             if keywords_digest(&entry) != candidates[i].keywords {
@@ -162,6 +165,7 @@ fn feed_chosen(
                 break;
             }
             slots[i] = Some(entry);
+            found += 1;
         }
     }
     let mut budget_spent = false;
