@@ -128,8 +128,7 @@ fn refused_names_are_counted_under_the_same_word_as_in_json() {
         "b3tree: 0 ok, 0 failed, 0 missing, 0 unreadable, 2 outside the root in T s"
     );
     let out = env.run(&["check", "--json", "m.b3"]);
-    let summary: serde_json::Value =
-        serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    let summary = json_summary(&out);
     assert_eq!(
         (summary["outside"].as_u64(), summary["unreadable"].as_u64()),
         (Some(2), Some(0))
@@ -155,8 +154,7 @@ fn hash_json_carries_the_tree_digest_in_its_summary() {
     env.file("t/b", "b\n");
     let out = env.run(&["hash", "--json", "--digest", "-C", "t"]);
     assert_eq!(out.status.code(), Some(0));
-    let summary: serde_json::Value =
-        serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    let summary = json_summary(&out);
     let tree = env.run(&["digest", "t"]);
     assert_eq!(
         summary["digest"].as_str().unwrap(),

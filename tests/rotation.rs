@@ -77,8 +77,7 @@ fn a_tampered_file_fails_the_run_that_reaches_it_and_a_changed_line_resets() {
     assert_exit(&first, 0);
     let second = env.run(&["check", "--subset", "50%", "--json", "m.b3"]);
     assert_eq!(second.status.code(), Some(1), "{}", stdout(&second));
-    let summary: serde_json::Value =
-        serde_json::from_str(stdout(&second).lines().last().unwrap()).unwrap();
+    let summary = json_summary(&second);
     assert_eq!(summary["failed"], 1);
     let coverage = &summary["coverage"];
     assert_eq!(
@@ -210,8 +209,7 @@ fn a_sigkill_keeps_what_was_verified_before_it() {
         ])
         .output()
         .unwrap();
-    let summary: serde_json::Value =
-        serde_json::from_str(stdout(&next).lines().last().unwrap()).unwrap();
+    let summary = json_summary(&next);
     assert_eq!(summary["coverage"]["entries"], 7, "{}", stdout(&next));
     assert_eq!(
         summary["coverage"]["never_checked"],

@@ -584,8 +584,7 @@ fn signed_manifests_of_every_format_with_audit_shard_and_json() {
         check.push(&manifest);
         let out = env.run(&check);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
-        let summary: serde_json::Value =
-            serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+        let summary = json_summary(&out);
         let sig = &summary["signatures"][0];
         assert_eq!(sig["scheme"], "ssh", "{name}");
         assert_eq!(sig["signer"], "ci@example.com", "{name}");
@@ -602,8 +601,7 @@ fn signed_manifests_of_every_format_with_audit_shard_and_json() {
             c.splice(c.len() - 1..c.len() - 1, ["--shard", k]);
             let out = env.run(&c);
             assert_eq!(out.status.code(), Some(0), "{name} {k}: {}", stderr(&out));
-            let s: serde_json::Value =
-                serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+            let s = json_summary(&out);
             assert_eq!(s["signatures"][0]["signer"], "ci@example.com");
             ok += s["ok"].as_u64().unwrap();
         }

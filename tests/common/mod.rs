@@ -141,6 +141,11 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The last JSON Lines record on stdout (a `--json` run's summary).
+pub fn json_summary(o: &Output) -> serde_json::Value {
+    serde_json::from_str(stdout(o).lines().last().expect("a JSON line")).expect("JSON")
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
