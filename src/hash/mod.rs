@@ -6,6 +6,7 @@ pub(crate) mod big;
 pub(crate) mod biglane;
 pub mod facts;
 pub(crate) mod file;
+pub mod groups;
 pub(crate) mod links;
 pub mod outcome;
 pub mod progress;

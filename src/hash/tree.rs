@@ -75,14 +75,14 @@ fn subtree<E: Send>(
 }
 
 /// The mode's key material, derived once per file.
-enum Keys {
+pub(crate) enum Keys {
     Hash,
     Keyed([u8; 32]),
     Derive(hazmat::ContextKey),
 }
 
 impl Keys {
-    fn of(mode: &Mode) -> Keys {
+    pub(crate) fn of(mode: &Mode) -> Keys {
         match (&mode.key, &mode.context) {
             (Some(key), _) => Keys::Keyed(*key),
             (None, Some(ctx)) => Keys::Derive(hazmat::hash_derive_key_context(ctx)),
@@ -90,7 +90,7 @@ impl Keys {
         }
     }
 
-    fn hasher(&self) -> blake3::Hasher {
+    pub(crate) fn hasher(&self) -> blake3::Hasher {
         match self {
             Keys::Hash => blake3::Hasher::new(),
             Keys::Keyed(key) => blake3::Hasher::new_keyed(key),
@@ -98,7 +98,7 @@ impl Keys {
         }
     }
 
-    fn hazmat_mode(&self) -> hazmat::Mode<'_> {
+    pub(crate) fn hazmat_mode(&self) -> hazmat::Mode<'_> {
         match self {
             Keys::Hash => hazmat::Mode::Hash,
             Keys::Keyed(key) => hazmat::Mode::KeyedHash(key),
