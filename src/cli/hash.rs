@@ -142,6 +142,18 @@ pub struct HashArgs {
     #[arg(long, requires = "output")]
     pub update: bool,
 
+    /// With -o: keep beside the manifest (FILE.b3tree-outboard) the BLAKE3 tree data of every
+    /// file of at least 1 MiB — the chaining value of each 16 KiB group, 0.2 % of its size —
+    /// by which `check` names the damaged byte ranges of a failed file and `b3tree repair`
+    /// mends them from a second copy. BLAKE3 only; the manifest is the same as without it
+    #[arg(long, requires = "output")]
+    pub outboard: bool,
+
+    /// With --outboard: the group size, a power of two from 1K to 512K (smaller groups
+    /// locate damage more finely and take more room: 32 bytes per group)
+    #[arg(long, value_name = "SIZE", requires = "outboard", value_parser = parse_group)]
+    pub outboard_group: Option<u64>,
+
     /// Also print the tree digest (b3t1:..., see `b3tree digest`) of the names as written,
     /// on stderr (and in the JSON summary with --json); several PATHs must come in canonical
     /// order, none inside another
@@ -149,7 +161,26 @@ pub struct HashArgs {
     pub digest: bool,
 }
 
-/// Parses `K/N` (0 ≤ K < N).
+/// `--outboard-group`: bytes, or with a K/KiB suffix.
+fn parse_group(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let unit = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        _ => return Err(format!("{s:?}: a size in bytes, or with K (1024 bytes)")),
+    };
+    let group = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|&g| crate::hash::groups::valid_group(g));
+    group.ok_or_else(|| format!("{s:?}: a power of two from 1K to 512K"))
+}
+
 /// BLAKE3's modes beyond the default, shared by hash and check (b3sum's flags).
 #[derive(Debug, Clone, Args)]
 pub struct KeyArgs {

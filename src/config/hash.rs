@@ -38,6 +38,8 @@ pub struct HashSettings {
     /// `-o FILE` (None: stdout).
     pub output: Option<PathBuf>,
     pub replace_partial: bool,
+    /// `--outboard`: the group size of the tree data kept beside the manifest.
+    pub outboard: Option<u64>,
 }
 
 impl HashSettings {
@@ -83,6 +85,7 @@ pub fn hash(
         );
     }
     let spec = spec_keywords(args, &mode)?;
+    let outboard = outboard(args, &mode)?;
     let settings = HashSettings {
         progress: ProgressMode::from_flags(args.progress, args.no_progress),
         quiet: args.quiet,
@@ -120,6 +123,7 @@ pub fn hash(
         json: args.json,
         output: args.output.clone(),
         replace_partial: args.replace_partial,
+        outboard,
     };
     if settings.listed && settings.needs_order() && !settings.sort {
         return Err(
@@ -129,6 +133,24 @@ pub fn hash(
         );
     }
     Ok((settings, excludes))
+}
+
+/// `--outboard`'s group size: BLAKE3 digest manifests only (the tree data is BLAKE3's; a
+/// spec's check reads no outboard).
+fn outboard(args: &HashArgs, mode: &Mode) -> Result<Option<u64>, String> {
+    if !args.outboard {
+        return Ok(None);
+    }
+    if mode.algo != crate::hash::algo::Algo::Blake3 {
+        return Err("--outboard keeps BLAKE3's tree data: not with --algo sha256/sha512".into());
+    }
+    if args.format == FormatArg::Mtree {
+        return Err("--outboard is for digest manifests, not --format mtree".into());
+    }
+    Ok(Some(
+        args.outboard_group
+            .unwrap_or(crate::hash::groups::DEFAULT_GROUP),
+    ))
 }
 
 /// `--format mtree`'s keywords; None for b3sum lines. A spec holds plain digests only (the

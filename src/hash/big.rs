@@ -20,7 +20,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::hash::algo::{Algo, Digest, Digester, Mode};
+use crate::hash::algo::{Algo, Digest, Feed, Mode};
 use crate::hash::biglane::{self, Turn};
 use crate::hash::progress;
 use crate::hash::read::{ReadStop, with_buf};
@@ -51,13 +51,13 @@ pub(super) fn read(
     file: &File,
     before: &Stat,
     mode: &Mode,
-    hasher: &mut Digester,
+    hasher: &mut impl Feed,
 ) -> Result<(u64, Option<Digest>), ReadStop> {
     // At most one big file per core (see `biglane`).
     let turn = biglane::lane().enter();
     let size = before.size;
     let mapped = size >= MAP_FROM && !NO_MMAP.load(Ordering::Relaxed);
-    if size > PIECE && mode.algo == Algo::Blake3 && turn.spread() {
+    if size > PIECE && mode.algo == Algo::Blake3 && hasher.splits() && turn.spread() {
         let split = match read_split(file, before, mode, mapped) {
             Err(ReadStop::Unmappable) => read_split(file, before, mode, false),
             other => other,
@@ -123,7 +123,7 @@ fn read_mapped(
     file: &File,
     before: &Stat,
     turn: &Turn,
-    hasher: &mut Digester,
+    hasher: &mut impl Feed,
 ) -> Result<u64, ReadStop> {
     let size = before.size;
     let mut offset = 0u64;

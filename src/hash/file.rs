@@ -17,12 +17,14 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use crate::hash::algo::{Digester, Mode};
+use crate::hash::algo::{Digest, Feed, Mode};
 use crate::hash::big;
 use crate::hash::facts::{Facts, Known};
+use crate::hash::groups::{self, Cv, GroupHasher};
 use crate::hash::links::{Claim, Links};
 use crate::hash::outcome::{Content, FileKind};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
+use crate::hash::outboard::{self, Spool};
 use crate::hash::progress;
 use crate::hash::read::{ReadStop, read_some, with_buf};
 use crate::hash::stat::Stat;
@@ -245,36 +247,68 @@ pub fn refresh_in(
     (outcome, facts, false)
 }
 
-/// Hashes an open file whose fstat gave `before`.
+/// Hashes an open file whose fstat gave `before`. With `hash --outboard`, a file of
+/// group-data size keeps its group values in the run's spool.
 fn hash_open_file(file: &File, before: Stat, mode: &Mode) -> Outcome {
     if let Some(what) = before.not_regular() {
         return Outcome::Failed(EntryError::new(ErrorKind::NotRegular, what));
     }
+    if let Some(spool) = outboard::active().filter(|_| groups::applies(mode, before.size)) {
+        return hash_grouped(file, before, mode, spool);
+    }
     let mut hasher = mode.digester();
+    match read_whole(file, &before, mode, &mut hasher) {
+        Ok((size, whole)) => Outcome::Hashed {
+            hash: whole.unwrap_or_else(|| hasher.finish(mode)),
+            size,
+        },
+        Err(failed) => failed,
+    }
+}
+
+/// [`hash_open_file`] keeping the group values: written to `spool` as they come, found
+/// there by the version read once the digest stands.
+fn hash_grouped(file: &File, before: Stat, mode: &Mode, spool: &Spool) -> Outcome {
+    let at = spool.reserve(before.size);
+    let sink = |first: u64, cvs: &[Cv]| spool.write(at, first, cvs);
+    let mut feed = GroupHasher::new(mode, before.size, spool.group(), sink);
+    let size = match read_whole(file, &before, mode, &mut feed) {
+        Ok((size, _)) => size,
+        Err(failed) => return failed,
+    };
+    match feed.finish(mode) {
+        Some(hash) => {
+            spool.found(&before, at);
+            Outcome::Hashed { hash, size }
+        }
+        None => Outcome::Failed(EntryError::new(ErrorKind::Changed, "modified while being read")),
+    }
+}
+
+/// Reads the whole file into `feed` and checks that it did not change: the bytes read, and
+/// the digest when a big file was hashed as subtrees instead (else it is `feed`'s).
+fn read_whole(
+    file: &File,
+    before: &Stat,
+    mode: &Mode,
+    feed: &mut impl Feed,
+) -> Result<(u64, Option<Digest>), Outcome> {
     let mut whole = None;
     let read = if before.size >= BIG_FILE {
-        big::read(file, &before, mode, &mut hasher).map(|(n, digest)| {
+        big::read(file, before, mode, feed).map(|(n, digest)| {
             whole = digest;
             n
         })
     } else {
-        read_small(file, before.size, &mut hasher)
+        read_small(file, before.size, feed)
     };
-    let read = match read {
-        Ok(n) => n,
-        Err(stop) => return Outcome::Failed(stop.into_error()),
-    };
-    let after = match Stat::of(file) {
-        Ok(m) => m,
-        Err(e) => return Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)),
-    };
-    if let Some(why) = changed(&before, &after, read) {
-        return Outcome::Failed(EntryError::new(ErrorKind::Changed, why));
+    let read = read.map_err(|stop| Outcome::Failed(stop.into_error()))?;
+    let after = Stat::of(file)
+        .map_err(|e| Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)))?;
+    if let Some(why) = changed(before, &after, read) {
+        return Err(Outcome::Failed(EntryError::new(ErrorKind::Changed, why)));
     }
-    Outcome::Hashed {
-        hash: whole.unwrap_or_else(|| hasher.finish(mode)),
-        size: read,
-    }
+    Ok((read, whole))
 }
 
 /// The detail of an open that met a symlink where none may be followed.
@@ -301,7 +335,7 @@ fn open_error(e: &io::Error, no_symlinks: bool) -> EntryError {
 /// we skip the extra `read` that would return 0 (a syscall per file saved). Growth after that
 /// read cannot affect the bytes hashed, and the second fstat still sees any size or mtime
 /// change.
-fn read_small(file: &File, size: u64, hasher: &mut Digester) -> Result<u64, ReadStop> {
+fn read_small(file: &File, size: u64, hasher: &mut impl Feed) -> Result<u64, ReadStop> {
     with_buf(|buf| {
         let mut total = 0u64;
         loop {

@@ -17,7 +17,7 @@
 use blake3::hazmat::{self, ChainingValue, HasherExt};
 use rayon::prelude::*;
 
-use crate::hash::algo::{Algo, Digest, Mode};
+use crate::hash::algo::{Algo, Digest, Feed, Mode};
 use crate::hash::tree::Keys;
 
 /// One group's chaining value.
@@ -157,7 +157,7 @@ impl<S: FnMut(u64, &[Cv])> GroupHasher<S> {
 
     /// Feeds the next bytes; whole groups at a group boundary go over rayon's pool when
     /// `spread`.
-    pub fn update(&mut self, bytes: &[u8], spread: bool) {
+    pub fn feed(&mut self, bytes: &[u8], spread: bool) {
         // Bytes beyond the size are only counted: such a feed has no digest (`finish`).
         let within = usize::try_from(self.size.saturating_sub(self.offset)).unwrap_or(usize::MAX);
         let (mut bytes, beyond) = bytes.split_at(bytes.len().min(within));
@@ -227,11 +227,6 @@ impl<S: FnMut(u64, &[Cv])> GroupHasher<S> {
         }
     }
 
-    /// Bytes fed so far.
-    pub fn fed(&self) -> u64 {
-        self.offset
-    }
-
     /// The file's digest in `mode`, once exactly its size was fed (None otherwise); the last
     /// values go to the sink first.
     pub fn finish(mut self, mode: &Mode) -> Option<Digest> {
@@ -240,6 +235,21 @@ impl<S: FnMut(u64, &[Cv])> GroupHasher<S> {
             return None;
         }
         self.merger.root(mode)
+    }
+}
+
+impl<S: FnMut(u64, &[Cv])> Feed for GroupHasher<S> {
+    fn update(&mut self, bytes: &[u8]) {
+        self.feed(bytes, false);
+    }
+
+    fn update_spread(&mut self, bytes: &[u8], spread: bool) {
+        self.feed(bytes, spread);
+    }
+
+    /// The group values come from this feed: never bypassed.
+    fn splits(&self) -> bool {
+        false
     }
 }
 
@@ -310,7 +320,7 @@ mod tests {
             cvs.extend_from_slice(got);
         });
         for piece in data.chunks(step) {
-            h.update(piece, spread);
+            h.feed(piece, spread);
         }
         let digest = h.finish(mode).unwrap();
         (digest, cvs)
@@ -359,7 +369,7 @@ mod tests {
     fn a_short_feed_has_no_digest() {
         let mode = Mode::default();
         let mut h = GroupHasher::new(&mode, 10_000, 1024, |_, _: &[Cv]| {});
-        h.update(&[0; 9_999], false);
+        h.feed(&[0; 9_999], false);
         assert!(h.finish(&mode).is_none());
     }
 

@@ -7,6 +7,7 @@ pub(crate) mod biglane;
 pub mod facts;
 pub(crate) mod file;
 pub mod groups;
+pub mod outboard;
 pub(crate) mod links;
 pub mod outcome;
 pub mod progress;

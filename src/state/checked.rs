@@ -246,14 +246,11 @@ impl Checked {
         use std::os::unix::fs::MetadataExt;
         let path = self.path();
         let shown = display(path.as_os_str().as_bytes());
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if !m.file_type().is_file() => {
-                return Err(format!("{shown}: not replaced: it is not a regular file"));
-            }
-            Ok(m) if m.uid() != rustix::process::geteuid().as_raw() => {
+        crate::state::open::replaceable(&path)?;
+        if let Ok(m) = std::fs::symlink_metadata(&path) {
+            if m.uid() != rustix::process::geteuid().as_raw() {
                 return Err(format!("{shown}: not replaced: it is another user's"));
             }
-            _ => {}
         }
         let fail = |e: io::Error| format!("cannot write {shown}: {e}");
         let (mut file, mut temp) =

@@ -13,6 +13,7 @@ use crate::state::read::read_end;
 const STATE: &str = ".b3tree-state";
 const JOURNAL: &str = ".b3tree-journal.";
 const CHECKED: &str = ".b3tree-checked";
+const OUTBOARD: &str = ".b3tree-outboard";
 
 /// At most this many journals are read (the newest): each stopped run leaves one.
 pub const MAX_JOURNALS: usize = 16;
@@ -83,7 +84,13 @@ impl Place {
             }));
         }
         paths.push(checked);
+        paths.push(self.outboard());
         paths
+    }
+
+    /// `MANIFEST.b3tree-outboard`: the group values of its big files (`state::outboard`).
+    pub fn outboard(&self) -> PathBuf {
+        self.named(OUTBOARD.as_bytes())
     }
 
     /// `MANIFEST.b3tree-checked`: when each entry was last verified OK (`state::checked`).

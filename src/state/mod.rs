@@ -28,6 +28,7 @@ pub(crate) mod files;
 pub(crate) mod line;
 pub(crate) mod open;
 pub(crate) mod options;
+pub(crate) mod outboard;
 pub(crate) mod read;
 pub(crate) mod session;
 pub(crate) mod write;

@@ -32,3 +32,17 @@ pub fn open_ours(path: &Path) -> io::Result<Option<File>> {
     }
     Ok(Some(file))
 }
+
+/// Whether a file of this run may be renamed over `path`: nothing is there, or a regular
+/// file (never a symlink, whose target a rename would not reach anyway but a reader could
+/// be misled by, nor a FIFO or device someone put there). The error names the path.
+pub fn replaceable(path: &Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_file() => Err(format!(
+            "{}: not replaced: it is not a regular file",
+            crate::names::escape::display(path.as_os_str().as_bytes())
+        )),
+        _ => Ok(()),
+    }
+}

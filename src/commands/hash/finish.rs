@@ -70,6 +70,7 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
         reporter,
         summary,
         broken,
+        outboard,
         ..
     } = sink;
     let json = summary_json(&summary, digest.clone(), update.as_ref());
@@ -86,6 +87,10 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
         }
     };
     reporter.info(&summary.line());
+    let outboard_ok = outboard.is_none_or(|keep| {
+        let committed = written.partial.is_none() && written.file.is_some();
+        keep.finish(committed, &reporter)
+    });
     if let Some(u) = update {
         close_update(u, &reporter, &written, target.real)?;
     }
@@ -115,7 +120,7 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
         None if wants_digest => reporter.error("no digest: some entries could not be hashed"),
         None => {}
     }
-    Ok(if summary.errors > 0 {
+    Ok(if summary.errors > 0 || !outboard_ok {
         Exit::Failed
     } else {
         Exit::Ok

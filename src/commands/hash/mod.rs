@@ -8,6 +8,7 @@
 
 mod finish;
 mod list;
+mod outboard;
 mod plan;
 mod sink;
 
@@ -37,7 +38,9 @@ pub fn run(args: HashArgs, env: &Env) -> Ended {
         walk,
         engine: engine_cfg,
         output_real,
+        outboard,
     } = plan;
+    let (keep, old_outboard) = outboard.unzip();
     let (update, sources) = update.unzip();
     let reporter = Reporter::new(settings.progress, settings.quiet);
     count_beside(&reporter, &settings, &walk);
@@ -45,8 +48,10 @@ pub fn run(args: HashArgs, env: &Env) -> Ended {
         real: output_real,
         replaces_existing: output.replaces_existing(),
     };
-    let source = Source::new(walk, list, sources, &engine_cfg.confine, &settings);
+    let mut source = Source::new(walk, list, sources, &engine_cfg.confine, &settings);
+    source.outboard = old_outboard.flatten();
     let mut sink = Sink::new(output, update, reporter, &settings)?;
+    sink.outboard = keep;
     let finished = engine::run(
         &engine_cfg,
         |feeder| source.feed(feeder),

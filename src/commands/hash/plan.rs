@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use crate::cli::HashArgs;
 use crate::commands::hash::list::{self, List};
+use crate::commands::hash::outboard::{self, Keep};
 use crate::commands::{engine_config, read_key};
 use crate::config::{self, Env, HashSettings};
 use crate::exit::Fail;
@@ -17,6 +18,7 @@ use crate::pipeline::engine::EngineConfig;
 use crate::report::stderr::say;
 use crate::state::files::{Place, ids_of};
 use crate::state::options::Wanted;
+use crate::state::outboard::Outboard;
 use crate::state::session::{self, Sources, Update};
 use crate::walk::WalkConfig;
 
@@ -32,6 +34,8 @@ pub(super) struct Plan {
     pub update: Option<(Update, Sources)>,
     pub walk: WalkConfig,
     pub engine: EngineConfig,
+    /// `--outboard`: what the sink keeps, and the old outboard for `--update`'s walk.
+    pub outboard: Option<(Keep, Option<Outboard>)>,
 }
 
 impl Plan {
@@ -83,6 +87,13 @@ impl Plan {
         if settings.spec.is_some() {
             one_directory(&roots)?;
         }
+        let outboard = settings
+            .outboard
+            .map(|group| {
+                let real = output_real.as_deref();
+                outboard::prepare(real, group, &settings.mode, settings.update)
+            })
+            .transpose()?;
         let walk = WalkConfig {
             roots,
             excludes,
@@ -112,6 +123,7 @@ impl Plan {
             update,
             walk,
             engine,
+            outboard,
         })
     }
 }

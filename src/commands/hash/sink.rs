@@ -6,6 +6,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::commands::hash::list::{self, List};
+use crate::commands::hash::outboard::Keep;
 use crate::commands::{Walked, list_into, walk_into};
 use crate::config::HashSettings;
 use crate::exit::Fail;
@@ -19,6 +20,7 @@ use crate::pipeline::job::Done;
 use crate::pipeline::queue::Feeder;
 use crate::report::stderr::Reporter;
 use crate::report::summary::Summary;
+use crate::state::outboard::Outboard;
 use crate::state::session::{Sources, Update};
 use crate::sys::open::Confine;
 use crate::sys::roots::Roots;
@@ -34,6 +36,8 @@ pub(super) struct Source {
     pub sources: Option<Sources>,
     /// The confinement's roots, which a `--files-from` list adds its directories to.
     pub roots: Option<Arc<Roots>>,
+    /// `--update --outboard`: the old outboard, to read big files it has no data for.
+    pub outboard: Option<Outboard>,
 }
 
 impl Source {
@@ -55,6 +59,7 @@ impl Source {
             shard: settings.shard,
             sources,
             roots,
+            outboard: None,
         }
     }
 
@@ -68,14 +73,19 @@ impl Source {
             shard,
             mut sources,
             roots,
+            mut outboard,
         } = self;
         let keep = |name: &[u8], action| {
             if shard.is_some_and(|(k, n)| shard_of(name, n) != k) {
                 return None;
             }
-            Some(match &mut sources {
+            let action = match &mut sources {
                 Some(s) => s.action_for(name, action),
                 None => action,
+            };
+            Some(match outboard.is_some() {
+                true => super::outboard::reads(&mut outboard, name, action),
+                false => action,
             })
         };
         let walked = match list {
@@ -100,6 +110,8 @@ pub(super) struct Sink {
     order: Option<OrderCheck>,
     /// The first pair of names out of order.
     pub broken: Option<String>,
+    /// `--outboard`: the new outboard, entry by entry.
+    pub outboard: Option<Keep>,
 }
 
 impl Sink {
@@ -132,6 +144,7 @@ impl Sink {
             tree_digest: settings.tree_digest.then(TreeDigest::new),
             order: settings.checks_order().then(OrderCheck::default),
             broken: None,
+            outboard: None,
         })
     }
 
@@ -152,6 +165,9 @@ impl Sink {
             if let (Some(d), Digest::Blake3(h)) = (&mut self.tree_digest, hash) {
                 d.add(&done.name, h.as_bytes());
             }
+        }
+        if let Some(keep) = &mut self.outboard {
+            keep.entry(&done);
         }
         self.summary.add(&done.outcome);
         self.reporter.outcome(&done.name, &done.outcome);

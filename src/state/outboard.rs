@@ -1,0 +1,253 @@
+//! The outboard beside a manifest (`MANIFEST.b3tree-outboard`, docs/state-format.md): for
+//! every file of at least 1 MiB that `hash --outboard` read, the values of its BLAKE3 chunk
+//! groups (`hash::groups`), in the manifest's (canonical) order.
+//!
+//! Nothing in it is trusted on its own: an entry is used only once the root of its values
+//! equals the manifest's digest of that name ([`Outboard::authentic`]), so a forged or stale
+//! outboard proves nothing and misleads no one. It is read only when a file fails, by name,
+//! with a cursor that moves forward as the names of a canonical manifest do (and starts over
+//! when asked for an earlier name): memory does not grow with it.
+//!
+//! Written as a manifest is: a temporary file in the same directory, synced, renamed over
+//! the old one — never through a symlink, never over anything but a regular file.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::hash::algo::{Digest, Mode};
+use crate::hash::groups::{self, CV_LEN, Cv, Merger};
+use crate::hash::tree::Keys;
+use crate::names::escape::display;
+use crate::names::nameset::normalize;
+use crate::names::order::canonical_cmp;
+use crate::names::temp::{self, Temp};
+use crate::state::open::{open_regular, replaceable};
+
+/// The first line's words: `b3tree-outboard 1 group 16384`.
+const MAGIC: &str = "b3tree-outboard 1 group";
+
+/// The longest name an entry may have (a longer one is no outboard of ours).
+const MAX_NAME: usize = 64 * 1024;
+
+/// One file's entry: its size and where its values start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub size: u64,
+    at: u64,
+}
+
+/// An outboard open for reading.
+pub struct Outboard {
+    reader: BufReader<File>,
+    path: PathBuf,
+    group: u64,
+    /// Where the first entry starts.
+    first: u64,
+    /// The last entry read (its name in normal form), the cursor's place.
+    last: Option<(Vec<u8>, Entry)>,
+    /// The cursor is past the last entry.
+    ended: bool,
+}
+
+impl Outboard {
+    /// The outboard at `path`: None when there is none; an error when it is not one
+    /// (another file, an unknown version, a group size b3tree does not use).
+    pub fn open(path: &Path) -> io::Result<Option<Outboard>> {
+        let Some(file) = open_regular(path)? else {
+            return Ok(None);
+        };
+        let mut reader = BufReader::with_capacity(16 * 1024, file);
+        let mut line = Vec::new();
+        (&mut reader).take(128).read_until(b'\n', &mut line)?;
+        let group = std::str::from_utf8(&line)
+            .ok()
+            .and_then(|l| l.strip_suffix('\n')?.strip_prefix(MAGIC)?.strip_prefix(' '))
+            .and_then(|g| g.parse::<u64>().ok())
+            .filter(|&g| groups::valid_group(g))
+            .ok_or_else(|| io::Error::other("not an outboard of this version of b3tree"))?;
+        Ok(Some(Outboard {
+            reader,
+            path: path.to_path_buf(),
+            group,
+            first: line.len() as u64,
+            last: None,
+            ended: false,
+        }))
+    }
+
+    pub fn group(&self) -> u64 {
+        self.group
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The entry of `name`, if the outboard has one. Names are compared in normal form, in
+    /// canonical order: asked in that order, the file is read once from start to end.
+    pub fn find(&mut self, name: &[u8]) -> io::Result<Option<Entry>> {
+        let want = normalize(name);
+        if let Some((last, entry)) = &self.last {
+            match canonical_cmp(&want, last) {
+                std::cmp::Ordering::Equal => return Ok(Some(*entry)),
+                std::cmp::Ordering::Less => self.rewind()?,
+                std::cmp::Ordering::Greater if self.ended => return Ok(None),
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        while let Some((got, entry)) = self.next_entry()? {
+            let order = canonical_cmp(&got, &want);
+            self.last = Some((got, entry));
+            match order {
+                std::cmp::Ordering::Equal => return Ok(Some(entry)),
+                std::cmp::Ordering::Greater => return Ok(None),
+                std::cmp::Ordering::Less => {}
+            }
+        }
+        Ok(None)
+    }
+
+    fn rewind(&mut self) -> io::Result<()> {
+        self.reader.seek(SeekFrom::Start(self.first))?;
+        self.last = None;
+        self.ended = false;
+        Ok(())
+    }
+
+    /// The next entry's name (normal form) and place; its values are skipped.
+    fn next_entry(&mut self) -> io::Result<Option<(Vec<u8>, Entry)>> {
+        let mut head = Vec::new();
+        (&mut self.reader).take(48).read_until(b'\n', &mut head)?;
+        if head.is_empty() {
+            self.ended = true;
+            return Ok(None);
+        }
+        let bad = || io::Error::other("an entry does not parse (the file is damaged)");
+        let text = std::str::from_utf8(&head).map_err(|_| bad())?;
+        let (size, len) = text
+            .strip_suffix('\n')
+            .and_then(|t| t.split_once(' '))
+            .ok_or_else(bad)?;
+        let (size, len): (u64, usize) = (
+            size.parse().map_err(|_| bad())?,
+            len.parse().map_err(|_| bad())?,
+        );
+        if len > MAX_NAME || size < groups::MIN_SIZE {
+            return Err(bad());
+        }
+        let mut name = vec![0u8; len + 1];
+        self.reader.read_exact(&mut name)?;
+        if name.pop() != Some(b'\n') {
+            return Err(bad());
+        }
+        let at = self.reader.stream_position()?;
+        let values = groups::count(size, self.group)
+            .checked_mul(CV_LEN)
+            .and_then(|v| i64::try_from(v).ok())
+            .ok_or_else(bad)?;
+        self.reader.seek_relative(values)?;
+        Ok(Some((normalize(&name), Entry { size, at })))
+    }
+
+    /// Values `first..first + out.len()` of `entry`.
+    pub fn values(&self, entry: &Entry, first: u64, out: &mut [Cv]) -> io::Result<()> {
+        let bytes = out.as_flattened_mut();
+        self.reader
+            .get_ref()
+            .read_exact_at(bytes, entry.at + first * CV_LEN)
+    }
+
+    /// Whether `entry`'s values are the true ones of a file whose digest in `mode` is
+    /// `expected`: their root must be that digest. Reads every value once.
+    pub fn authentic(&self, entry: &Entry, mode: &Mode, expected: &Digest) -> io::Result<bool> {
+        let total = groups::count(entry.size, self.group);
+        let mut merger = Merger::new(Keys::of(mode));
+        let mut buf = vec![[0u8; 32]; 2048];
+        let mut first = 0;
+        while first < total {
+            let n = (total - first).min(buf.len() as u64) as usize;
+            self.values(entry, first, &mut buf[..n])?;
+            for cv in &buf[..n] {
+                merger.push(*cv);
+            }
+            first += n as u64;
+        }
+        Ok(merger
+            .root(mode)
+            .is_some_and(|root| root.as_bytes() == expected.as_bytes()))
+    }
+
+    /// Copies `entry` (its header and values) to `out`, under `name`.
+    pub fn copy(&self, name: &[u8], entry: &Entry, out: &mut Writer) -> io::Result<()> {
+        let total = groups::count(entry.size, self.group) * CV_LEN;
+        out.entry(name, entry.size, |w| {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut done = 0;
+            while done < total {
+                let n = (total - done).min(buf.len() as u64) as usize;
+                self.reader
+                    .get_ref()
+                    .read_exact_at(&mut buf[..n], entry.at + done)?;
+                w.write_all(&buf[..n])?;
+                done += n as u64;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A new outboard on its way to its place.
+pub struct Writer {
+    out: BufWriter<File>,
+    temp: Temp,
+    path: PathBuf,
+}
+
+impl Writer {
+    /// Starts the outboard that will replace `path` (refused when `path` is a symlink or
+    /// anything but a regular file).
+    pub fn create(path: &Path, group: u64) -> Result<Writer, String> {
+        replaceable(path)?;
+        let shown = display(path.as_os_str().as_bytes());
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mode = 0o666 & !crate::sys::stdio::current_umask();
+        let (file, temp) =
+            temp::create_in(dir, mode).map_err(|e| format!("cannot write {shown}: {e}"))?;
+        let mut out = BufWriter::with_capacity(64 * 1024, file);
+        writeln!(out, "{MAGIC} {group}").map_err(|e| format!("cannot write {shown}: {e}"))?;
+        Ok(Writer {
+            out,
+            temp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Adds the entry of `name`, a file of `size` bytes whose values `values` writes.
+    pub fn entry(
+        &mut self,
+        name: &[u8],
+        size: u64,
+        values: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        writeln!(self.out, "{size} {}", name.len())?;
+        self.out.write_all(name)?;
+        self.out.write_all(b"\n")?;
+        values(&mut self.out)
+    }
+
+    /// Syncs and puts the outboard in place.
+    pub fn commit(mut self) -> Result<(), String> {
+        let shown = display(self.path.as_os_str().as_bytes());
+        let fail = |e: io::Error| format!("cannot write {shown}: {e}");
+        self.out.flush().map_err(fail)?;
+        self.out.get_ref().sync_all().map_err(fail)?;
+        replaceable(&self.path)?;
+        self.temp.rename_to(&self.path, true).map_err(fail)
+    }
+}
