@@ -120,6 +120,19 @@ pub struct UpdateCounts {
     pub read_bytes: u64,
 }
 
+/// Where a failed file differs from what its outboard says (`check --json`).
+#[derive(Debug, Serialize)]
+pub struct Damage {
+    /// Byte ranges, first and last byte (inclusive), in order.
+    pub ranges: Vec<[u64; 2]>,
+    /// Ranges beyond those listed (a file damaged everywhere lists the first 1,000).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ranges_more: u64,
+    /// Groups that differ, and the file's groups.
+    pub damaged_groups: u64,
+    pub groups: u64,
+}
+
 /// One record of `check --json`.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -140,6 +153,13 @@ pub enum CheckRecord<'a> {
         /// A tree spec's entry: each way the file differs from it.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         differences: Vec<String>,
+        /// A failed file's damage, as the outboard beside the manifest locates it.
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        damage: Option<Damage>,
+        /// What the outboard could not tell: `unmatched` (its data is not of this entry),
+        /// `size_differs`, `undamaged` (every group matched on a second read).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        outboard: Option<&'static str>,
     },
     /// `--audit`: a listed file's content found under another name.
     Moved {

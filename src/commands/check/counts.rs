@@ -68,7 +68,7 @@ impl Counts {
     pub(super) fn verdict(&mut self, verdict: &Verdict) {
         match verdict {
             Verdict::Ok => self.ok += 1,
-            Verdict::Failed(cause) => {
+            Verdict::Failed(cause, _) => {
                 self.failed += 1;
                 self.corrupted += u64::from(*cause == Some(Cause::Corrupted));
             }

@@ -17,6 +17,7 @@ mod bitrot;
 mod ci;
 mod counts;
 mod finish;
+mod locate;
 mod missing;
 mod missing_hint;
 mod other_algorithm;

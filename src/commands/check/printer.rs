@@ -160,7 +160,7 @@ fn status_style(verdict: &Verdict) -> anstyle::Style {
         Verdict::Ok => AnsiColor::Green,
         Verdict::New => AnsiColor::Magenta,
         Verdict::Moved(_) => AnsiColor::Cyan,
-        Verdict::Failed(_) | Verdict::Unverified(_) | Verdict::Differs(_) => AnsiColor::Red,
+        Verdict::Failed(..) | Verdict::Unverified(_) | Verdict::Differs(_) => AnsiColor::Red,
     };
     let style = colour.on_default();
     if verdict.passed() {

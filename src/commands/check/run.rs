@@ -9,6 +9,7 @@ use super::audit::{Tree, audit_tree, lies_beneath_cwd};
 use super::bitrot;
 use super::ci::annotations;
 use super::counts::Counts;
+use super::locate::Locator;
 use super::missing::MissingSet;
 use super::other_algorithm;
 use super::pick::{Chosen, Rotate};
@@ -55,6 +56,7 @@ impl Run {
             annotations: self.annotations.as_mut(),
             junit: self.junit.as_mut(),
             rotated: self.rotated.as_mut(),
+            locator: None,
         };
         (sink, &mut self.held)
     }
@@ -96,6 +98,9 @@ impl Run {
         let mut wrong_algorithm = None;
         // The state `hash --update` left beside the manifest, if bound to it: names bit rot.
         let mut recorded = bitrot::Recorded::of(&settings.manifests);
+        // The outboard beside it, if any: locates the damage of a failed file.
+        let confine = plan.engine.confine.clone();
+        let mut locator = Locator::of(&settings.manifests, &plan.mode, confine);
         let flags = ReadFlags {
             allow_outside: settings.allow_outside,
             // The audited directory comes from the entries when --audit-root does not name it.
@@ -113,6 +118,7 @@ impl Run {
                 self.reporter.progress(&done.outcome);
                 let wrong = probe.as_mut().and_then(|p| p.watch(&done));
                 let (mut sink, held) = self.sink(recorded.as_mut());
+                sink.locator = locator.as_mut();
                 sink.entry(done, settings, held);
                 if wrong.is_some() {
                     wrong_algorithm = wrong;

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use super::bitrot::Recorded;
 use super::counts::Counts;
+use super::locate::Locator;
 use super::missing::MissingSet;
 use super::printer::Printer;
 use super::rotation::Rotated;
@@ -36,6 +37,8 @@ pub(super) struct Sink<'a, W: Write> {
     pub(super) junit: Option<&'a mut Junit>,
     /// Rotating verification: each verdict reached is recorded.
     pub(super) rotated: Option<&'a mut Rotated>,
+    /// The outboard beside the manifest, to say where a failed file is damaged.
+    pub(super) locator: Option<&'a mut Locator>,
 }
 
 impl<W: Write> Sink<'_, W> {
@@ -121,7 +124,19 @@ impl<W: Write> Sink<'_, W> {
         held: &mut MissingSet,
     ) {
         self.dropped(&done);
-        let settled = settle(done, settings, self.recorded.as_deref_mut());
+        let mut settled = settle(done, settings, self.recorded.as_deref_mut());
+        if let (
+            Settled::Entry {
+                name,
+                expected,
+                verdict: Verdict::Failed(_, located),
+                ..
+            },
+            Some(locator),
+        ) = (&mut settled, self.locator.as_deref_mut())
+        {
+            *located = locator.locate(name, expected);
+        }
         self.counts.count(&settled);
         let printer = &mut *self.printer;
         match settled {

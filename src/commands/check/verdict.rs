@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use super::bitrot::{Cause, Recorded};
+use super::locate::Located;
 use super::source::Item;
 use crate::config::check::CheckSettings;
 use crate::hash::algo::Digest;
@@ -18,8 +19,9 @@ use crate::record::{CheckRecord, Path};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Verdict {
     Ok,
-    /// The content differs; the cause when the state beside the manifest tells it.
-    Failed(Option<Cause>),
+    /// The content differs; the cause when the state beside the manifest tells it, where
+    /// when the outboard beside it does.
+    Failed(Option<Cause>, Option<Located>),
     /// The entry could not be verified.
     Unverified(Problem),
     /// `--audit`: a file no manifest lists.
@@ -77,7 +79,7 @@ impl Verdict {
     pub(super) fn kind(&self) -> &'static str {
         match self {
             Verdict::Ok => "OK",
-            Verdict::Failed(_) | Verdict::Differs(_) => "FAILED",
+            Verdict::Failed(..) | Verdict::Differs(_) => "FAILED",
             Verdict::Unverified(Problem::Missing) => "MISSING",
             Verdict::Unverified(Problem::Outside) => "OUTSIDE",
             Verdict::Unverified(Problem::NotRegular) => "NOT_REGULAR",
@@ -92,8 +94,13 @@ impl Verdict {
     pub(super) fn status(&self) -> Cow<'static, str> {
         match self {
             Verdict::Ok => "OK".into(),
-            Verdict::Failed(None) => "FAILED".into(),
-            Verdict::Failed(Some(c)) => format!("FAILED ({})", c.label()).into(),
+            Verdict::Failed(None, None) => "FAILED".into(),
+            Verdict::Failed(cause, located) => {
+                let said: Vec<String> = (cause.map(|c| c.label().to_string()).into_iter())
+                    .chain(located.as_ref().map(Located::label))
+                    .collect();
+                format!("FAILED ({})", said.join("; ")).into()
+            }
             Verdict::Unverified(p) => format!("FAILED ({})", p.label()).into(),
             Verdict::New => "NEW".into(),
             Verdict::Moved(from) => format!("MOVED (from {})", display(from)).into(),
@@ -129,10 +136,18 @@ impl Verdict {
             expected: expected.to_hex(),
             actual: actual.map(Digest::to_hex),
             cause: match self {
-                Verdict::Failed(Some(c)) => Some(c.json()),
+                Verdict::Failed(Some(c), _) => Some(c.json()),
                 _ => None,
             },
             differences: Vec::new(),
+            damage: match self {
+                Verdict::Failed(_, Some(l)) => l.damage(),
+                _ => None,
+            },
+            outboard: match self {
+                Verdict::Failed(_, Some(l)) => l.json(),
+                _ => None,
+            },
         }
     }
 }
@@ -197,8 +212,8 @@ pub(super) fn settle(
             let ok = hash.as_bytes() == expected.as_bytes();
             let verdict = match recorded {
                 _ if ok => Verdict::Ok,
-                Some(r) => Verdict::Failed(r.cause(&name, done.facts)),
-                None => Verdict::Failed(None),
+                Some(r) => Verdict::Failed(r.cause(&name, done.facts), None),
+                None => Verdict::Failed(None, None),
             };
             return Settled::Entry {
                 name,

@@ -251,6 +251,8 @@ fn verdict<W: std::io::Write>(
                 Verdict::Differs(d) => d.clone(),
                 _ => Vec::new(),
             },
+            damage: None,
+            outboard: None,
         });
     sink.for_ci(name, &verdict, Some(item.at));
 }

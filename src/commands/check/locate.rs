@@ -1,0 +1,215 @@
+//! Where a failed file is damaged: with the outboard `hash --outboard` kept beside the one
+//! manifest checked (`state::outboard`), a FAILED file is read once more, group by group,
+//! and each group's value compared with the outboard's — after the outboard's values for
+//! that name were shown to be the true ones (their root is the manifest's digest). The
+//! verdict then names the damaged byte ranges.
+//!
+//! Only failed files cost anything: an intact tree is checked exactly as without an
+//! outboard (it is opened, not read, until a file fails). The file is opened as confined as
+//! verification opens it, read with the stop polled between reads, and its fstat must not
+//! change during the read (else nothing is located).
+
+use std::fs::File;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::hash::algo::{Digest, Mode};
+use crate::hash::groups::{self, Cv, GroupHasher, Ranges};
+use indicatif::HumanCount;
+
+use crate::names::escape::display;
+use crate::record::Damage;
+use crate::report::summary::plural;
+use crate::report::stderr::say;
+use crate::state::files::Place;
+use crate::state::outboard::{Entry, Outboard};
+use crate::sys::cancel;
+use crate::sys::open::{Confine, DirCache};
+
+/// What the outboard tells of a failed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Located {
+    /// The damaged groups, as byte ranges; `of`: the file's groups.
+    Damaged { ranges: Ranges, of: u64 },
+    /// The outboard's data for this name is not of this manifest's digest (forged, stale,
+    /// or of another mode): it proves nothing.
+    Unmatched,
+    /// The file's size is not the size the outboard's data is of.
+    Resized { now: u64, was: u64 },
+    /// Read again, every group matched: the file changed since it was verified.
+    Undamaged,
+}
+
+/// Ranges written out in a verdict line (all of them are in `--json`).
+const SHOWN: usize = 8;
+
+impl Located {
+    /// What a verdict line says (`bytes 4,997,120–5,013,503 differ; 1 of 4,096 groups`).
+    pub(crate) fn label(&self) -> String {
+        match self {
+            Located::Damaged { ranges, of } => {
+                let mut spans: Vec<String> = (ranges.ranges.iter().take(SHOWN))
+                    .map(|&(a, b)| format!("{}–{}", HumanCount(a), HumanCount(b)))
+                    .collect();
+                let more = ranges.more + ranges.ranges.len().saturating_sub(SHOWN) as u64;
+                if more > 0 {
+                    spans.push(plural(more, "more range", "more ranges"));
+                }
+                let last = spans.pop().unwrap_or_default();
+                let listed = match spans.is_empty() {
+                    true => last,
+                    false => format!("{} and {last}", spans.join(", ")),
+                };
+                format!(
+                    "bytes {listed} differ; {} of {} groups",
+                    HumanCount(ranges.groups),
+                    HumanCount(*of)
+                )
+            }
+            Located::Unmatched => {
+                "its outboard data does not match the manifest: damage not located".into()
+            }
+            Located::Resized { now, was } => format!(
+                "{} bytes, the outboard's data is of {}: damage not located",
+                HumanCount(*now),
+                HumanCount(*was)
+            ),
+            Located::Undamaged => {
+                "no group differs on a second read: the file changed since it was read".into()
+            }
+        }
+    }
+
+    /// `--json`'s ranges and counts.
+    pub(crate) fn damage(&self) -> Option<Damage> {
+        let Located::Damaged { ranges, of } = self else {
+            return None;
+        };
+        Some(Damage {
+            ranges: ranges.ranges.iter().map(|&(a, b)| [a, b]).collect(),
+            ranges_more: ranges.more,
+            damaged_groups: ranges.groups,
+            groups: *of,
+        })
+    }
+
+    /// `--json`'s word for what the outboard could not tell.
+    pub(crate) fn json(&self) -> Option<&'static str> {
+        match self {
+            Located::Damaged { .. } => None,
+            Located::Unmatched => Some("unmatched"),
+            Located::Resized { .. } => Some("size_differs"),
+            Located::Undamaged => Some("undamaged"),
+        }
+    }
+}
+
+/// Reads the outboard of the one manifest checked.
+pub(crate) struct Locator {
+    outboard: Outboard,
+    mode: Mode,
+    confine: Confine,
+}
+
+impl Locator {
+    /// The outboard beside `manifests` when there is exactly one, a file, with one (a
+    /// damaged or foreign one is said, once, and not used).
+    pub(crate) fn of(manifests: &[PathBuf], mode: &Mode, confine: Confine) -> Option<Locator> {
+        let [manifest] = manifests else {
+            return None;
+        };
+        if manifest.as_os_str() == "-" || mode.algo != crate::hash::algo::Algo::Blake3 {
+            return None;
+        }
+        let path = Place::of(&std::fs::canonicalize(manifest).ok()?).outboard();
+        match Outboard::open(&path) {
+            Ok(outboard) => Some(Locator {
+                outboard: outboard?,
+                mode: mode.clone(),
+                confine,
+            }),
+            Err(e) => {
+                let shown = display(path.as_os_str().as_bytes());
+                say(format_args!("{shown}: {e}; damage is not located"));
+                None
+            }
+        }
+    }
+
+    /// What the outboard tells of the failed file `name`, whose digest should be
+    /// `expected`; None when it has no data for it (or reading it failed, or a stop came).
+    pub(crate) fn locate(&mut self, name: &[u8], expected: &Digest) -> Option<Located> {
+        let entry = match self.outboard.find(name) {
+            Ok(e) => e?,
+            Err(e) => return self.unusable(&e),
+        };
+        match self.outboard.authentic(&entry, &self.mode, expected) {
+            Ok(true) => {}
+            Ok(false) => return Some(Located::Unmatched),
+            Err(e) => return self.unusable(&e),
+        }
+        let path = Path::new(std::ffi::OsStr::from_bytes(name));
+        let file = DirCache::new(self.confine.clone()).ok()?.open(path).ok()?;
+        self.compare(&file, &entry)
+    }
+
+    fn unusable(&self, e: &io::Error) -> Option<Located> {
+        let shown = display(self.outboard.path().as_os_str().as_bytes());
+        say(format_args!("{shown}: {e}"));
+        None
+    }
+
+    /// Reads `file` group by group against `entry`'s values.
+    fn compare(&self, file: &File, entry: &Entry) -> Option<Located> {
+        let before = file.metadata().ok()?;
+        if before.len() != entry.size {
+            let (now, was) = (before.len(), entry.size);
+            return Some(Located::Resized { now, was });
+        }
+        let (group, size) = (self.outboard.group(), entry.size);
+        let mut ranges = Ranges::default();
+        let mut failed = false;
+        let mut stored = vec![[0u8; 32]; 0];
+        let sink = |first: u64, cvs: &[Cv]| {
+            stored.resize(cvs.len(), [0; 32]);
+            if failed || self.outboard.values(entry, first, &mut stored).is_err() {
+                failed = true;
+                return;
+            }
+            for (i, (now, was)) in cvs.iter().zip(&stored).enumerate() {
+                if now != was {
+                    ranges.add(first + i as u64, size, group);
+                }
+            }
+        };
+        let mut hasher = GroupHasher::new(&self.mode, size, group, sink);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = 0u64;
+        while at < size {
+            if cancel::reads_stop() {
+                return None;
+            }
+            let n = file.read_at(&mut buf, at).ok()?;
+            if n == 0 {
+                return None;
+            }
+            hasher.feed(&buf[..n], true);
+            at += n as u64;
+        }
+        hasher.finish(&self.mode)?;
+        let after = file.metadata().ok()?;
+        let same = (after.len(), after.modified().ok()) == (before.len(), before.modified().ok());
+        if failed || !same {
+            return None;
+        }
+        Some(match ranges.groups {
+            0 => Located::Undamaged,
+            _ => Located::Damaged {
+                ranges,
+                of: groups::count(size, group),
+            },
+        })
+    }
+}
