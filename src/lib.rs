@@ -108,6 +108,7 @@ fn command(cli: Cli, env: &Env) -> exit::Ended {
         Command::Digest(args) => commands::digest::run(args, env),
         Command::Merge(args) => commands::merge::run(args, env),
         Command::Diff(args) => commands::diff::run(args, env),
+        Command::Repair(args) => commands::repair::run(args, env),
         Command::Bench(args) => commands::bench::run(args, env),
         Command::Completions { shell } => commands::docs::completions(shell),
         Command::Man(args) => commands::docs::man(&args),

@@ -67,6 +67,9 @@ pub enum Command {
     /// What changed between two manifests or tree specs: added, removed, modified, renamed
     #[command(after_help = DIFF_AFTER_HELP)]
     Diff(DiffArgs),
+    /// Mend files whose damage the outboard beside a manifest locates (hash --outboard),
+    /// from a second copy of the tree: only the damaged ranges are read, verified, written
+    Repair(RepairArgs),
     /// Benchmark the hash pipeline over a sweep of --jobs (and --max-open, --queue) settings
     Bench(BenchArgs),
     /// Print a shell completion script (e.g. b3tree completions bash > /etc/bash_completion.d/b3tree)
@@ -317,6 +320,32 @@ pub struct DiffArgs {
     pub algo: Option<AlgoArg>,
 
     /// Do not print the summary on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `b3tree repair`'s flags.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The manifest whose files are mended (beside it: the outboard `hash --outboard` kept);
+    /// its names are relative to the working directory (-C DIR to choose it)
+    #[arg(value_name = "MANIFEST")]
+    pub manifest: PathBuf,
+
+    /// The second copy of the tree (a mirror, a backup): the same names beneath DIR. Only
+    /// the damaged groups are read from it, each verified against the outboard before it
+    /// is written; no symlink is followed beneath it
+    #[arg(long, value_name = "DIR", required = true)]
+    pub from: PathBuf,
+
+    /// Say what would be repaired (the ranges are read from DIR and verified), write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
+
+    /// Print only the files not intact, and no summary
     #[arg(short, long)]
     pub quiet: bool,
 }

@@ -5,6 +5,7 @@
 pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod diff;
+pub(crate) mod repair;
 pub(crate) mod digest;
 pub(crate) mod docs;
 pub(crate) mod hash;

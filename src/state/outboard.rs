@@ -18,7 +18,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::hash::algo::{Digest, Mode};
-use crate::hash::groups::{self, CV_LEN, Cv, Merger};
+use crate::hash::groups::{self, CV_LEN, Cv, GroupHasher, Merger};
 use crate::hash::tree::Keys;
 use crate::names::escape::display;
 use crate::names::nameset::normalize;
@@ -178,6 +178,51 @@ impl Outboard {
         Ok(merger
             .root(mode)
             .is_some_and(|root| root.as_bytes() == expected.as_bytes()))
+    }
+
+    /// Reads `file` (open, of `entry.size` bytes) group by group, each group's value in
+    /// `mode` compared with `entry`'s: `damaged` gets the index of each that differs, in
+    /// order. None when a stop came, the file changed during the read (its fstat before and
+    /// after differ) or a read failed.
+    pub fn compare(
+        &self,
+        file: &File,
+        entry: &Entry,
+        mode: &Mode,
+        mut damaged: impl FnMut(u64),
+    ) -> Option<()> {
+        let before = crate::hash::stat::Stat::of(file).ok()?;
+        if before.size != entry.size {
+            return None;
+        }
+        let mut failed = false;
+        let mut stored = Vec::new();
+        let sink = |first: u64, cvs: &[Cv]| {
+            stored.resize(cvs.len(), [0u8; 32]);
+            if failed || self.values(entry, first, &mut stored).is_err() {
+                failed = true;
+                return;
+            }
+            let differ = cvs.iter().zip(&stored).enumerate().filter(|(_, (a, b))| a != b);
+            differ.for_each(|(i, _)| damaged(first + i as u64));
+        };
+        let mut hasher = GroupHasher::new(mode, entry.size, self.group, sink);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = 0u64;
+        while at < entry.size {
+            if crate::sys::cancel::reads_stop() {
+                return None;
+            }
+            let n = file.read_at(&mut buf, at).ok()?;
+            if n == 0 {
+                return None;
+            }
+            hasher.feed(&buf[..n], true);
+            at += n as u64;
+        }
+        hasher.finish(mode)?;
+        let after = crate::hash::stat::Stat::of(file).ok()?;
+        (!failed && after == before).then_some(())
     }
 
     /// Copies `entry` (its header and values) to `out`, under `name`.

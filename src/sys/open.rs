@@ -311,6 +311,25 @@ fn open_in(
     }
 }
 
+/// Opens the directory `dir` as the root of [`open_under`].
+pub fn open_root(dir: &Path) -> io::Result<OwnedFd> {
+    let mut cstr = Vec::new();
+    let c = to_cstr(dir.as_os_str().as_bytes(), &mut cstr)?;
+    Ok(rustix::fs::open(c, oflags(DIR_FLAGS), Mode::empty())?)
+}
+
+/// Opens `name` beneath the directory `root`, following no symlink on the way (absolute
+/// names and `..` out of it fail with EXDEV): for reading, or (`write`) for writing in
+/// place — never created, never truncated, never blocking on a FIFO.
+pub fn open_under(root: BorrowedFd<'_>, name: &[u8], write: bool) -> io::Result<File> {
+    let flags = match write {
+        true => libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC,
+        false => FILE_FLAGS,
+    };
+    let mut cstr = Vec::new();
+    open_beneath(root, name, &mut cstr, flags, false).map(File::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,11 +12,10 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::hash::algo::{Digest, Mode};
-use crate::hash::groups::{self, Cv, GroupHasher, Ranges};
+use crate::hash::groups::{self, Ranges};
 use indicatif::HumanCount;
 
 use crate::names::escape::display;
@@ -25,7 +24,6 @@ use crate::report::summary::plural;
 use crate::report::stderr::say;
 use crate::state::files::Place;
 use crate::state::outboard::{Entry, Outboard};
-use crate::sys::cancel;
 use crate::sys::open::{Confine, DirCache};
 
 /// What the outboard tells of a failed file.
@@ -163,47 +161,15 @@ impl Locator {
 
     /// Reads `file` group by group against `entry`'s values.
     fn compare(&self, file: &File, entry: &Entry) -> Option<Located> {
-        let before = file.metadata().ok()?;
-        if before.len() != entry.size {
-            let (now, was) = (before.len(), entry.size);
+        let size = file.metadata().ok()?.len();
+        if size != entry.size {
+            let (now, was) = (size, entry.size);
             return Some(Located::Resized { now, was });
         }
-        let (group, size) = (self.outboard.group(), entry.size);
+        let group = self.outboard.group();
         let mut ranges = Ranges::default();
-        let mut failed = false;
-        let mut stored = vec![[0u8; 32]; 0];
-        let sink = |first: u64, cvs: &[Cv]| {
-            stored.resize(cvs.len(), [0; 32]);
-            if failed || self.outboard.values(entry, first, &mut stored).is_err() {
-                failed = true;
-                return;
-            }
-            for (i, (now, was)) in cvs.iter().zip(&stored).enumerate() {
-                if now != was {
-                    ranges.add(first + i as u64, size, group);
-                }
-            }
-        };
-        let mut hasher = GroupHasher::new(&self.mode, size, group, sink);
-        let mut buf = vec![0u8; 1 << 20];
-        let mut at = 0u64;
-        while at < size {
-            if cancel::reads_stop() {
-                return None;
-            }
-            let n = file.read_at(&mut buf, at).ok()?;
-            if n == 0 {
-                return None;
-            }
-            hasher.feed(&buf[..n], true);
-            at += n as u64;
-        }
-        hasher.finish(&self.mode)?;
-        let after = file.metadata().ok()?;
-        let same = (after.len(), after.modified().ok()) == (before.len(), before.modified().ok());
-        if failed || !same {
-            return None;
-        }
+        let add = |index| ranges.add(index, size, group);
+        self.outboard.compare(file, entry, &self.mode, add)?;
         Some(match ranges.groups {
             0 => Located::Undamaged,
             _ => Located::Damaged {
