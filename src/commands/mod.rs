@@ -5,11 +5,11 @@
 pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod diff;
-pub(crate) mod repair;
 pub(crate) mod digest;
 pub(crate) mod docs;
 pub(crate) mod hash;
 pub(crate) mod merge;
+pub(crate) mod repair;
 
 use crate::cli::EngineArgs;
 use crate::config;

@@ -20,8 +20,9 @@ use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::hash::algo::{Algo, Digest, Feed, Mode};
+use crate::hash::algo::{Algo, Digest, Mode};
 use crate::hash::biglane::{self, Turn};
+use crate::hash::feed::Feed;
 use crate::hash::progress;
 use crate::hash::read::{ReadStop, with_buf};
 use crate::hash::stat::Stat;

@@ -17,24 +17,20 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use crate::hash::algo::{Digest, Feed, Mode};
-use crate::hash::big;
+use crate::hash::algo::Mode;
 use crate::hash::facts::{Facts, Known};
 use crate::hash::groups::{self, Cv, GroupHasher};
 use crate::hash::links::{Claim, Links};
+use crate::hash::outboard::{self, Spool};
 use crate::hash::outcome::{Content, FileKind};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
-use crate::hash::outboard::{self, Spool};
 use crate::hash::progress;
 use crate::hash::read::{ReadStop, read_some, with_buf};
 use crate::hash::stat::Stat;
+use crate::hash::whole;
 use crate::sys::cancel;
 use crate::sys::fsinfo;
 use crate::sys::open::DirCache;
-
-/// From this size on a file goes to `big` (one per core at a time, over every core when one
-/// is free); below it a file is read on its thread in one or a few `read` calls.
-pub const BIG_FILE: u64 = 4 * 1024 * 1024;
 
 /// Hashes the file at `path` (opened as given) and says how that ended.
 #[cfg(test)]
@@ -257,7 +253,7 @@ fn hash_open_file(file: &File, before: Stat, mode: &Mode) -> Outcome {
         return hash_grouped(file, before, mode, spool);
     }
     let mut hasher = mode.digester();
-    match read_whole(file, &before, mode, &mut hasher) {
+    match whole::read(file, &before, mode, &mut hasher) {
         Ok((size, whole)) => Outcome::Hashed {
             hash: whole.unwrap_or_else(|| hasher.finish(mode)),
             size,
@@ -272,7 +268,7 @@ fn hash_grouped(file: &File, before: Stat, mode: &Mode, spool: &Spool) -> Outcom
     let at = spool.reserve(before.size);
     let sink = |first: u64, cvs: &[Cv]| spool.write(at, first, cvs);
     let mut feed = GroupHasher::new(mode, before.size, spool.group(), sink);
-    let size = match read_whole(file, &before, mode, &mut feed) {
+    let size = match whole::read(file, &before, mode, &mut feed) {
         Ok((size, _)) => size,
         Err(failed) => return failed,
     };
@@ -281,34 +277,11 @@ fn hash_grouped(file: &File, before: Stat, mode: &Mode, spool: &Spool) -> Outcom
             spool.found(&before, at);
             Outcome::Hashed { hash, size }
         }
-        None => Outcome::Failed(EntryError::new(ErrorKind::Changed, "modified while being read")),
+        None => Outcome::Failed(EntryError::new(
+            ErrorKind::Changed,
+            "modified while being read",
+        )),
     }
-}
-
-/// Reads the whole file into `feed` and checks that it did not change: the bytes read, and
-/// the digest when a big file was hashed as subtrees instead (else it is `feed`'s).
-fn read_whole(
-    file: &File,
-    before: &Stat,
-    mode: &Mode,
-    feed: &mut impl Feed,
-) -> Result<(u64, Option<Digest>), Outcome> {
-    let mut whole = None;
-    let read = if before.size >= BIG_FILE {
-        big::read(file, before, mode, feed).map(|(n, digest)| {
-            whole = digest;
-            n
-        })
-    } else {
-        read_small(file, before.size, feed)
-    };
-    let read = read.map_err(|stop| Outcome::Failed(stop.into_error()))?;
-    let after = Stat::of(file)
-        .map_err(|e| Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)))?;
-    if let Some(why) = changed(before, &after, read) {
-        return Err(Outcome::Failed(EntryError::new(ErrorKind::Changed, why)));
-    }
-    Ok((read, whole))
 }
 
 /// The detail of an open that met a symlink where none may be followed.
@@ -328,56 +301,12 @@ fn open_error(e: &io::Error, no_symlinks: bool) -> EntryError {
     EntryError::from_io(kind, e)
 }
 
-/// Reads a file smaller than the buffer, never more than its fstat size plus one probe
-/// byte: a pseudo file that reports 0 bytes and holds gigabytes (`/proc/self/pagemap`) ends
-/// at once as "size unknown" instead of being read for hours. When one `read` returns
-/// exactly the size fstat reported, and less than was asked for, that read met end-of-file:
-/// we skip the extra `read` that would return 0 (a syscall per file saved). Growth after that
-/// read cannot affect the bytes hashed, and the second fstat still sees any size or mtime
-/// change.
-fn read_small(file: &File, size: u64, hasher: &mut impl Feed) -> Result<u64, ReadStop> {
-    with_buf(|buf| {
-        let mut total = 0u64;
-        loop {
-            let want = usize::try_from(size - total + 1).map_or(buf.len(), |w| w.min(buf.len()));
-            let n = read_some(file, &mut buf[..want])?;
-            if n == 0 {
-                return Ok(total);
-            }
-            total += n as u64;
-            if total > size {
-                return Err(ReadStop::Longer(size));
-            }
-            hasher.update(&buf[..n]);
-            progress::add(n as u64);
-            if total == size && n < want && total == n as u64 {
-                return Ok(total);
-            }
-            if cancel::reads_stop() {
-                return Err(ReadStop::Cancelled);
-            }
-        }
-    })
-}
-
-/// Why the file cannot be trusted to be the one we read, if it cannot.
-fn changed(before: &Stat, after: &Stat, read: u64) -> Option<String> {
-    if read != before.size {
-        return Some(format!("size was {} bytes, read {}", before.size, read));
-    }
-    if after.size != before.size {
-        return Some(format!(
-            "size went from {} to {} bytes",
-            before.size, after.size
-        ));
-    }
-    (!before.same_version(after)).then(|| "modified while being read".to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::hash::read::SMALL_BUF;
+    use crate::hash::big;
+    use crate::hash::whole::BIG_FILE;
 
     #[test]
     fn hashes_sizes_around_the_thresholds() {

@@ -17,7 +17,8 @@
 use blake3::hazmat::{self, ChainingValue, HasherExt};
 use rayon::prelude::*;
 
-use crate::hash::algo::{Algo, Digest, Feed, Mode};
+use crate::hash::algo::{Algo, Digest, Mode};
+use crate::hash::feed::Feed;
 use crate::hash::tree::Keys;
 
 /// One group's chaining value.
@@ -311,7 +312,13 @@ mod tests {
         d.finish(mode)
     }
 
-    fn grouped(mode: &Mode, data: &[u8], group: u64, step: usize, spread: bool) -> (Digest, Vec<Cv>) {
+    fn grouped(
+        mode: &Mode,
+        data: &[u8],
+        group: u64,
+        step: usize,
+        spread: bool,
+    ) -> (Digest, Vec<Cv>) {
         let mut cvs = Vec::new();
         let mut next = 0u64;
         let mut h = GroupHasher::new(mode, data.len() as u64, group, |first, got: &[Cv]| {
@@ -331,7 +338,13 @@ mod tests {
         let data: Vec<u8> = (0..(90 * 1024 + 5)).map(|i| (i * 7 % 251) as u8).collect();
         for mode in &modes() {
             for group in [1024u64, 2048, 16 * 1024] {
-                for size in [group + 1, 2 * group, 3 * group - 1, 5 * group, data.len() as u64] {
+                for size in [
+                    group + 1,
+                    2 * group,
+                    3 * group - 1,
+                    5 * group,
+                    data.len() as u64,
+                ] {
                     let bytes = &data[..size as usize];
                     for (step, spread) in [(1000, false), (size as usize, true), (4096, true)] {
                         let (digest, cvs) = grouped(mode, bytes, group, step, spread);
@@ -361,7 +374,9 @@ mod tests {
         let (_, before) = grouped(&mode, &data, 4096, 5000, false);
         data[4096 * 5 + 17] ^= 1;
         let (_, after) = grouped(&mode, &data, 4096, 5000, false);
-        let differ: Vec<usize> = (0..before.len()).filter(|&i| before[i] != after[i]).collect();
+        let differ: Vec<usize> = (0..before.len())
+            .filter(|&i| before[i] != after[i])
+            .collect();
         assert_eq!(differ, vec![5]);
     }
 

@@ -203,7 +203,11 @@ impl Outboard {
                 failed = true;
                 return;
             }
-            let differ = cvs.iter().zip(&stored).enumerate().filter(|(_, (a, b))| a != b);
+            let differ = cvs
+                .iter()
+                .zip(&stored)
+                .enumerate()
+                .filter(|(_, (a, b))| a != b);
             differ.for_each(|(i, _)| damaged(first + i as u64));
         };
         let mut hasher = GroupHasher::new(mode, entry.size, self.group, sink);

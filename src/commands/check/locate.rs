@@ -20,8 +20,8 @@ use indicatif::HumanCount;
 
 use crate::names::escape::display;
 use crate::record::Damage;
-use crate::report::summary::plural;
 use crate::report::stderr::say;
+use crate::report::summary::plural;
 use crate::state::files::Place;
 use crate::state::outboard::{Entry, Outboard};
 use crate::sys::open::{Confine, DirCache};

@@ -256,6 +256,7 @@ mod tests {
                 annotations: None,
                 junit: None,
                 rotated: None,
+                locator: None,
             };
             sink.entry(done, &settings, &mut held);
         }

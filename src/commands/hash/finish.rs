@@ -104,15 +104,7 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
         ));
     }
     if let Some(why) = broken {
-        let what = if settings.tree_digest {
-            "no digest: it is defined over names in canonical order"
-        } else {
-            "this shard manifest is not in canonical order, so merge will refuse it"
-        };
-        reporter.error(&format!(
-            "{what}: {why} (give PATHs in that order and not inside one another, or hash one \
-             directory with -C DIR)"
-        ));
+        out_of_order(settings, &reporter, &why);
         return Ok(Exit::Failed);
     }
     match digest {
@@ -125,6 +117,19 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
     } else {
         Exit::Ok
     })
+}
+
+/// Names came out of canonical order: no tree digest, or a shard manifest merge refuses.
+fn out_of_order(settings: &HashSettings, reporter: &Reporter, why: &str) {
+    let what = if settings.tree_digest {
+        "no digest: it is defined over names in canonical order"
+    } else {
+        "this shard manifest is not in canonical order, so merge will refuse it"
+    };
+    reporter.error(&format!(
+        "{what}: {why} (give PATHs in that order and not inside one another, or hash one \
+         directory with -C DIR)"
+    ));
 }
 
 /// After a stop: a JSON stream on stdout still ends with its summary (`"interrupted":

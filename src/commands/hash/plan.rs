@@ -87,13 +87,7 @@ impl Plan {
         if settings.spec.is_some() {
             one_directory(&roots)?;
         }
-        let outboard = settings
-            .outboard
-            .map(|group| {
-                let real = output_real.as_deref();
-                outboard::prepare(real, group, &settings.mode, settings.update)
-            })
-            .transpose()?;
+        let outboard = prepare_outboard(&settings, output_real.as_deref())?;
         let walk = WalkConfig {
             roots,
             excludes,
@@ -126,6 +120,17 @@ impl Plan {
             outboard,
         })
     }
+}
+
+/// `--outboard`: the spool started, the new outboard begun, the old one opened.
+fn prepare_outboard(
+    settings: &HashSettings,
+    real: Option<&Path>,
+) -> Result<Option<(Keep, Option<Outboard>)>, Fail> {
+    let Some(group) = settings.outboard else {
+        return Ok(None);
+    };
+    outboard::prepare(real, group, &settings.mode, settings.update).map(Some)
 }
 
 /// The process-wide settings of b3sum's flags, applied once, before any big file is hashed:

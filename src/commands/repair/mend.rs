@@ -112,15 +112,25 @@ pub(super) fn mend(ctx: &Ctx, outboard: &mut Outboard, name: &[u8], expected: &D
         keys: Keys::of(&mode),
         copy: &copy,
     };
-    let held = match fetch.all(&damage, damage_bytes(&damage, &entry, fetch.group()) <= HOLD) {
+    let held = match fetch.all(
+        &damage,
+        damage_bytes(&damage, &entry, fetch.group()) <= HOLD,
+    ) {
         Ok(held) => held,
         Err(why) => return Mended::Refused(why, Some(damage)),
     };
     if ctx.dry_run {
         return Mended::WouldRepair(damage);
     }
-    write(ctx, name, (&target, &fetch), &damage, held, (&mode, expected))
-        .unwrap_or_else(|(why, wrote)| stopped_or(&why, wrote.then_some(damage)))
+    write(
+        ctx,
+        name,
+        (&target, &fetch),
+        &damage,
+        held,
+        (&mode, expected),
+    )
+    .unwrap_or_else(|(why, wrote)| stopped_or(&why, wrote.then_some(damage)))
 }
 
 fn refused(why: String) -> Mended {
@@ -273,7 +283,10 @@ fn write(
     let mut buf = vec![0u8; 1 << 20];
     let mut at = 0;
     while at < seen.size {
-        let n = target.0.read_at(&mut buf, at).map_err(|e| (e.to_string(), true))?;
+        let n = target
+            .0
+            .read_at(&mut buf, at)
+            .map_err(|e| (e.to_string(), true))?;
         if n == 0 || cancel::reads_stop() {
             return Err(("it changed during the repair".into(), true));
         }
@@ -282,7 +295,10 @@ fn write(
     }
     match digester.finish(mode).as_bytes() == expected.as_bytes() {
         true => Ok(Mended::Repaired(wrote)),
-        false => Err(("it still differs after the repair: it changed meanwhile".into(), true)),
+        false => Err((
+            "it still differs after the repair: it changed meanwhile".into(),
+            true,
+        )),
     }
 }
 

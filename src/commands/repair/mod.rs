@@ -102,7 +102,10 @@ fn said(mended: &Mended, from: &str, quiet: bool, tally: &mut Tally) -> Option<S
         }
         Mended::WouldRepair(d) => {
             tally.repaired += 1;
-            Some(format!("WOULD REPAIR ({} from {from}, verified)", ranges(d)))
+            Some(format!(
+                "WOULD REPAIR ({} from {from}, verified)",
+                ranges(d)
+            ))
         }
         Mended::Refused(why, d) => {
             tally.refused += 1;
@@ -122,10 +125,15 @@ fn said(mended: &Mended, from: &str, quiet: bool, tally: &mut Tally) -> Option<S
 /// `bytes 4,997,120–5,013,503 and … ; 2 of 4,096 groups` (at most 8 ranges written out).
 fn ranges(d: &Damage) -> String {
     let group = d.group;
-    let mut spans: Vec<String> = d.runs.iter().take(8).map(|&(a, b)| {
-        let end = ((b + 1) * group).min(d.size) - 1;
-        format!("{}–{}", HumanCount(a * group), HumanCount(end))
-    }).collect();
+    let mut spans: Vec<String> = d
+        .runs
+        .iter()
+        .take(8)
+        .map(|&(a, b)| {
+            let end = ((b + 1) * group).min(d.size) - 1;
+            format!("{}–{}", HumanCount(a * group), HumanCount(end))
+        })
+        .collect();
     if d.runs.len() > 8 {
         spans.push(plural(d.runs.len() as u64 - 8, "more range", "more ranges"));
     }
@@ -145,7 +153,11 @@ fn summary(t: &Tally, dry_run: bool) -> String {
     let mut s = format!(
         "{} {}, {} not repaired, {} intact",
         t.repaired,
-        if dry_run { "would be repaired" } else { "repaired" },
+        if dry_run {
+            "would be repaired"
+        } else {
+            "repaired"
+        },
         t.refused,
         t.intact
     );
@@ -157,7 +169,10 @@ fn summary(t: &Tally, dry_run: bool) -> String {
         ));
     }
     if t.skipped > 0 {
-        s.push_str(&format!("; {} skipped (said above)", plural(t.skipped, "line", "lines")));
+        s.push_str(&format!(
+            "; {} skipped (said above)",
+            plural(t.skipped, "line", "lines")
+        ));
     }
     s
 }

@@ -66,8 +66,8 @@ impl Plan {
         let from_shown = display(args.from.as_os_str().as_bytes());
         let tree = open_root(std::path::Path::new("."))
             .map_err(|e| Fail::fatal(format!("cannot open the working directory: {e}")))?;
-        let copy = open_root(&args.from)
-            .map_err(|e| Fail::usage(format!("--from {from_shown}: {e}")))?;
+        let copy =
+            open_root(&args.from).map_err(|e| Fail::usage(format!("--from {from_shown}: {e}")))?;
         Ok(Plan {
             ctx: Ctx {
                 tree,
