@@ -22,6 +22,7 @@ mod layout;
 mod links;
 mod messages;
 mod mtree;
+mod outboard;
 mod progress;
 mod props;
 mod release;

@@ -170,7 +170,8 @@ fn parse_group(s: &str) -> Result<u64, String> {
     };
     let unit = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
         _ => return Err(format!("{s:?}: a size in bytes, or with K (1024 bytes)")),
     };
     let group = digits

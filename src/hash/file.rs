@@ -304,8 +304,8 @@ fn open_error(e: &io::Error, no_symlinks: bool) -> EntryError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::read::SMALL_BUF;
     use crate::hash::big;
+    use crate::hash::read::SMALL_BUF;
     use crate::hash::whole::BIG_FILE;
 
     #[test]

@@ -14,6 +14,7 @@ pub(super) fn sections(command: Option<&str>) -> String {
         Some("digest") => (DIGEST_EXAMPLES, HASH_STATUS, ""),
         Some("merge") => (MERGE_EXAMPLES, MERGE_STATUS, ""),
         Some("diff") => (DIFF_EXAMPLES, DIFF_STATUS, DIFF_FORMAT),
+        Some("repair") => (REPAIR_EXAMPLES, REPAIR_STATUS, REPAIR_FORMAT),
         Some("bench") => (BENCH_EXAMPLES, HASH_STATUS, ""),
         Some(_) => (&[], SIMPLE_STATUS, ""),
     };
@@ -37,6 +38,7 @@ pub(super) fn sections(command: Option<&str>) -> String {
         "b3tree-digest",
         "b3tree-merge",
         "b3tree-diff",
+        "b3tree-repair",
     ];
     let own = command.map_or("b3tree".to_string(), |c| format!("b3tree-{c}"));
     let others: Vec<String> = pages
@@ -168,6 +170,21 @@ const DIFF_EXAMPLES: &[Example] = &[
     ),
 ];
 
+const REPAIR_EXAMPLES: &[Example] = &[
+    (
+        "b3tree hash --outboard -o data.b3 data",
+        "Keep the tree data of every file of 1 MiB or more beside the manifest (data.b3.b3tree-outboard).",
+    ),
+    (
+        "b3tree repair --dry-run --from /mnt/mirror data.b3",
+        "Say which byte ranges of which files are damaged and whether the mirror has them intact.",
+    ),
+    (
+        "b3tree repair --from /mnt/mirror data.b3",
+        "Mend them: only the damaged ranges are read from the mirror, each verified before it is written.",
+    ),
+];
+
 const BENCH_EXAMPLES: &[Example] = &[
     (
         "b3tree bench data --jobs 1,2,4,8,16",
@@ -231,6 +248,25 @@ const DIFF_STATUS: &[(&str, &str)] = &[
     ("128+n", "Ended by signal n."),
 ];
 
+const REPAIR_STATUS: &[(&str, &str)] = &[
+    (
+        "0",
+        "Every file examined is intact or was repaired (with --dry-run: can be).",
+    ),
+    (
+        "1",
+        "A file could not be repaired (the reason is on its line): the copy damaged there too or missing, a size that differs, a file that changed, outboard data that does not match the manifest.",
+    ),
+    (
+        "2",
+        "Usage error; no outboard beside the manifest; output that cannot be written.",
+    ),
+    (
+        "128+n",
+        "Ended by signal n; every range written was verified first, and the next run finishes the rest.",
+    ),
+];
+
 const SIMPLE_STATUS: &[(&str, &str)] = &[
     ("0", "Done."),
     ("2", "Usage error, or the output cannot be written."),
@@ -242,6 +278,8 @@ A name with a backslash, a newline or bytes that are not UTF\-8 is escaped and t
 \-\-tag writes BLAKE3 (name) = hash; \-z ends lines with NUL; \-\-json writes JSON Lines.
 .PP
 \-\-format mtree writes a tree spec (mtree(5)) of one directory: #mtree, then one line per entry, ./path (the root is .) with names octal\-escaped, type, mode, size and the digest of a file (sha256digest, sha512digest, or blake3digest which only b3tree reads), the target of a link (link=).
+.PP
+With \-\-outboard, MANIFEST.b3tree\-outboard beside the manifest keeps the BLAKE3 tree data of every file of at least 1 MiB (see b3tree\-repair(1)); \-\-update keeps that of unchanged files. It is never hashed.
 .PP
 With \-\-update, MANIFEST.b3tree\-state beside the manifest keeps, per file, the digest with size, mtime, ctime, inode and filesystem identity, bound to the manifest's bytes; MANIFEST.b3tree\-journal.N files are the records of a stopped run, which the next run resumes from. Neither is ever hashed.
 "#;
@@ -255,6 +293,14 @@ One line per difference, in canonical order of the name it starts with, tab\-sep
 Inputs in canonical order (what b3tree writes) are read as streams: memory holds the differences, not the entries. An input in another order is sorted in memory, up to 2,000,000 entries. An untagged line is BLAKE3 unless \-\-algo names another algorithm.
 "#;
 
+const REPAIR_FORMAT: &str = r#".SH FORMAT
+The outboard (MANIFEST.b3tree\-outboard, written by hash \-\-outboard) holds, for each file of at least 1 MiB, the BLAKE3 chaining value of each group of 16 KiB (\-\-outboard\-group), 32 bytes per group. Nothing in it is trusted: a file's values are used only when their root equals the manifest's digest of that name.
+.PP
+repair reads the manifest in order. Each entry with outboard data is read once, group by group; a file whose groups all match is OK. For a damaged file, only its damaged groups are read from the same name under \-\-from DIR, each verified against the outboard; then they are written in place, the file synced and verified whole; its modification time is kept. A copy damaged at the same place, a size that differs, a file or copy that changes while read: the file is left as it was. Names resolve beneath the working directory (\-C DIR) and beneath DIR, with no symlink followed.
+.PP
+Lines: NAME: OK, REPAIRED (bytes A\(enB ...; N of M groups from DIR), WOULD REPAIR (...), NOT REPAIRED (why), STOPPED. Entries without outboard data are counted on stderr, not examined: check verifies them.
+"#;
+
 const CHECK_FORMAT: &str = r#".SH FORMAT
 Reads what b3tree hash, b3sum, sha256sum and sha512sum write: HASH, two spaces (or space and asterisk), NAME; BSD tags (ALGO (name) = hash); escaped names; CRLF; # comments.
 An untagged line of 64 hex digits is BLAKE3 unless \-\-algo says otherwise.
@@ -265,6 +311,8 @@ A tree spec (mtree: first line #mtree, or \-\-format mtree) is verified keyword 
 Verdict lines are for people: control characters are written \exHH, and a name that a CI runner would read as a workflow command (:: first, ##[ anywhere) is escaped too; check reads every such line's name back.
 .PP
 A MANIFEST.b3tree\-state left by hash \-\-update beside the manifest is only used to tell how an entry failed: "corrupted" when its content changed and none of its recorded facts did.
+.PP
+With an outboard beside the manifest (hash \-\-outboard), a FAILED file of 1 MiB or more is read once more and its verdict names the damaged byte ranges (first and last byte; \-\-json: ranges, damaged_groups, groups), once the outboard's data for it is shown to be this entry's: its root must be the manifest's digest. An intact tree is checked as without it.
 .PP
 With \-\-subset or \-\-max\-duration, MANIFEST.b3tree\-checked beside the manifest keeps when each entry (by name and expected digest) was last checked and whether it was OK; it orders the work (never checked first, then checked longest ago) and never decides a verdict. A run's journal, MANIFEST.b3tree\-checked.PID, is merged into it at the end, or by the next run after a crash.
 "#;

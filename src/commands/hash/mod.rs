@@ -49,7 +49,7 @@ pub fn run(args: HashArgs, env: &Env) -> Ended {
         replaces_existing: output.replaces_existing(),
     };
     let mut source = Source::new(walk, list, sources, &engine_cfg.confine, &settings);
-    source.outboard = old_outboard.flatten();
+    source.outboard = old_outboard;
     let mut sink = Sink::new(output, update, reporter, &settings)?;
     sink.outboard = keep;
     let finished = engine::run(

@@ -82,15 +82,17 @@ pub(super) fn prepare(
 }
 
 /// `--update`'s walk: a file whose recorded digest would be reused is read instead when it
-/// is big and the old outboard has no entry for it (its data is computed by the read).
+/// is big and the old outboard (if there is one) has no entry for it: its data is computed
+/// by the read.
 pub(super) fn reads(old: &mut Option<Outboard>, name: &[u8], action: Action) -> Action {
     let Action::Refresh(text) = &action else {
         return action;
     };
     let big = Known::parse_text(text).is_some_and(|k| k.facts.size >= groups::MIN_SIZE);
     let has = match old {
-        Some(o) if big => o.find(name).unwrap_or(None).is_some(),
-        _ => true,
+        _ if !big => true,
+        Some(o) => o.find(name).unwrap_or(None).is_some(),
+        None => false,
     };
     if has { action } else { Action::Hash }
 }

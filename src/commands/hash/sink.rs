@@ -36,8 +36,8 @@ pub(super) struct Source {
     pub sources: Option<Sources>,
     /// The confinement's roots, which a `--files-from` list adds its directories to.
     pub roots: Option<Arc<Roots>>,
-    /// `--update --outboard`: the old outboard, to read big files it has no data for.
-    pub outboard: Option<Outboard>,
+    /// `--outboard`: the old outboard (`--update`), to read big files it has no data for.
+    pub outboard: Option<Option<Outboard>>,
 }
 
 impl Source {
@@ -83,9 +83,9 @@ impl Source {
                 Some(s) => s.action_for(name, action),
                 None => action,
             };
-            Some(match outboard.is_some() {
-                true => super::outboard::reads(&mut outboard, name, action),
-                false => action,
+            Some(match &mut outboard {
+                Some(old) => super::outboard::reads(old, name, action),
+                None => action,
             })
         };
         let walked = match list {
