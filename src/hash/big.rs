@@ -26,7 +26,10 @@ use crate::hash::feed::Feed;
 use crate::hash::progress;
 use crate::hash::read::{ReadStop, with_buf};
 use crate::hash::stat::Stat;
-use crate::hash::tree;
+use blake3::hazmat::HasherExt;
+
+use crate::hash::groups::{Cv, GroupHasher};
+use crate::hash::tree::{self, Keys};
 use crate::sys::cancel;
 use crate::sys::mapguard;
 
@@ -83,32 +86,90 @@ pub(super) fn read(
 /// Hashes a big BLAKE3 file as subtrees over rayon's pool, each leaf of at most `PIECE`
 /// bytes mapped or read (see `tree`). The first failure stops the other leaves.
 fn read_split(file: &File, before: &Stat, mode: &Mode, mapped: bool) -> Result<Digest, ReadStop> {
-    let leaf = |offset: u64, len: u64, hasher: &mut blake3::Hasher| -> Result<(), ReadStop> {
-        if mapped {
-            map_piece(file, offset, len, |bytes| {
-                hasher.update(bytes);
-            })?;
-        } else {
-            read_range(file, offset, len, |bytes| {
-                hasher.update(bytes);
-            })?;
-        }
-        unchanged(file, before)
+    let keys = Keys::of(mode);
+    let leaf_cv = |offset: u64, len: u64| -> Result<Cv, ReadStop> {
+        let mut hasher = keys.hasher();
+        hasher.set_input_offset(offset);
+        read_leaf(file, before, (offset, len), mapped, |bytes| {
+            hasher.update(bytes);
+        })?;
+        Ok(hasher.finalize_non_root())
     };
-    // The first failure is kept; the leaves not yet started then end at once.
+    split_over_cores(mode, before.size, &leaf_cv)
+}
+
+/// A big BLAKE3 file whose group values are kept (`hash --outboard`): while a core is free,
+/// hashed as subtrees as [`read_split`] does, each leaf's group values handed to `keep`
+/// (index of the first, values; leaves end in any order). None when every core has a big
+/// file: it is then read as a stream, on its own thread.
+pub(super) fn read_groups_split(
+    file: &File,
+    before: &Stat,
+    mode: &Mode,
+    group: u64,
+    keep: &(impl Fn(u64, &[Cv]) + Sync),
+) -> Option<Result<Digest, ReadStop>> {
+    let turn = biglane::lane().enter();
+    if before.size <= PIECE || !turn.spread() {
+        return None;
+    }
+    let split = |mapped: bool| {
+        let leaf_cv = |offset: u64, len: u64| -> Result<Cv, ReadStop> {
+            let range = (offset, offset + len);
+            let mut hasher = GroupHasher::range(mode, range, group, |first, cvs: &[Cv]| {
+                keep(first, cvs);
+            });
+            read_leaf(file, before, (offset, len), mapped, |b| {
+                hasher.feed(b, false)
+            })?;
+            hasher.finish_subtree().ok_or(ReadStop::Changed)
+        };
+        split_over_cores(mode, before.size, &leaf_cv)
+    };
+    let mapped = before.size >= MAP_FROM && !NO_MMAP.load(Ordering::Relaxed);
+    Some(match split(mapped) {
+        Err(ReadStop::Unmappable) => split(false),
+        other => other,
+    })
+}
+
+/// Feeds the leaf `len` bytes at `offset` to `feed` (mapped, or read with `pread`), then
+/// checks that the file did not change.
+fn read_leaf(
+    file: &File,
+    before: &Stat,
+    (offset, len): (u64, u64),
+    mapped: bool,
+    feed: impl FnMut(&[u8]),
+) -> Result<(), ReadStop> {
+    if mapped {
+        map_piece(file, offset, len, feed)?;
+    } else {
+        read_range(file, offset, len, feed)?;
+    }
+    unchanged(file, before)
+}
+
+/// The digest of `size` bytes from the leaves' values over rayon's pool (`tree`); the first
+/// failure is the result, and the leaves not yet started then end at once.
+fn split_over_cores(
+    mode: &Mode,
+    size: u64,
+    leaf_cv: &(impl Fn(u64, u64) -> Result<Cv, ReadStop> + Sync),
+) -> Result<Digest, ReadStop> {
     let first: Mutex<Option<ReadStop>> = Mutex::new(None);
     let stop = AtomicBool::new(false);
-    let read = |offset: u64, len: u64, hasher: &mut blake3::Hasher| -> Result<(), ()> {
+    let leaf = |offset: u64, len: u64| -> Result<Cv, ()> {
         if stop.load(Ordering::Relaxed) {
             return Err(());
         }
-        leaf(offset, len, hasher).map_err(|e| {
+        leaf_cv(offset, len).map_err(|e| {
             stop.store(true, Ordering::Relaxed);
             let mut first = first.lock().unwrap_or_else(|p| p.into_inner());
             first.get_or_insert(e);
         })
     };
-    tree::digest(mode, before.size, PIECE, &read).map_err(|()| {
+    tree::digest_of_leaves(mode, size, PIECE, &leaf).map_err(|()| {
         first
             .into_inner()
             .unwrap_or_else(|p| p.into_inner())
@@ -144,7 +205,7 @@ fn read_mapped(
 }
 
 /// Maps `len` bytes at `offset` and feeds them to `hash`.
-fn map_piece(file: &File, offset: u64, len: u64, hash: impl FnOnce(&[u8])) -> Result<(), ReadStop> {
+fn map_piece(file: &File, offset: u64, len: u64, hash: impl FnMut(&[u8])) -> Result<(), ReadStop> {
     if cancel::reads_stop() {
         return Err(ReadStop::Cancelled);
     }
@@ -198,5 +259,53 @@ fn unchanged(file: &File, before: &Stat) -> Result<(), ReadStop> {
         Ok(now) if now == *before => Ok(()),
         Ok(_) => Err(ReadStop::Changed),
         Err(e) => Err(ReadStop::Io(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_group_values_are_the_streamed_ones() {
+        // Leaves of PIECE bytes, each writing its groups: the same values, at the same
+        // indices, and the same digest as a stream through one GroupHasher (4K groups).
+        let dir = tempfile::tempdir().unwrap();
+        let len = 2 * PIECE as usize + 5 * 4096 + 77;
+        let data: Vec<u8> = (0..len)
+            .map(|i| (i % 251) as u8 ^ (i >> 13) as u8)
+            .collect();
+        let path = dir.path().join("f");
+        std::fs::write(&path, &data).unwrap();
+        let file = File::open(&path).unwrap();
+        let before = Stat::of(&file).unwrap();
+        let mode = Mode::default();
+        let kept = Mutex::new(vec![
+            [0u8; 32];
+            crate::hash::groups::count(len as u64, 4096) as usize
+        ]);
+        let keep = |first: u64, cvs: &[Cv]| {
+            let mut kept = kept.lock().unwrap();
+            kept[first as usize..first as usize + cvs.len()].copy_from_slice(cvs);
+        };
+        // Other tests may hold every core's turn for a moment: wait for a free one.
+        let split = (0..1000).find_map(|_| {
+            let split = read_groups_split(&file, &before, &mode, 4096, &keep);
+            if split.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            split
+        });
+        let digest = split
+            .expect("a free core")
+            .unwrap_or_else(|_| panic!("read"));
+        assert_eq!(digest, Digest::Blake3(blake3::hash(&data)));
+        let mut streamed = Vec::new();
+        let mut h = GroupHasher::new(&mode, len as u64, 4096, |_, cvs: &[Cv]| {
+            streamed.extend_from_slice(cvs)
+        });
+        h.feed(&data, false);
+        assert_eq!(h.finish(&mode).unwrap(), digest);
+        assert_eq!(kept.into_inner().unwrap(), streamed);
     }
 }

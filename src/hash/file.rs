@@ -18,6 +18,7 @@ use std::io;
 use std::path::Path;
 
 use crate::hash::algo::Mode;
+use crate::hash::big;
 use crate::hash::facts::{Facts, Known};
 use crate::hash::groups::{self, Cv, GroupHasher};
 use crate::hash::links::{Claim, Links};
@@ -27,7 +28,7 @@ use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::hash::progress;
 use crate::hash::read::{ReadStop, read_some, with_buf};
 use crate::hash::stat::Stat;
-use crate::hash::whole;
+use crate::hash::whole::{self, BIG_FILE};
 use crate::sys::cancel;
 use crate::sys::fsinfo;
 use crate::sys::open::DirCache;
@@ -266,8 +267,23 @@ fn hash_open_file(file: &File, before: Stat, mode: &Mode) -> Outcome {
 /// there by the version read once the digest stands.
 fn hash_grouped(file: &File, before: Stat, mode: &Mode, spool: &Spool) -> Outcome {
     let at = spool.reserve(before.size);
-    let sink = |first: u64, cvs: &[Cv]| spool.write(at, first, cvs);
-    let mut feed = GroupHasher::new(mode, before.size, spool.group(), sink);
+    let keep = |first: u64, cvs: &[Cv]| spool.write(at, first, cvs);
+    if before.size >= BIG_FILE {
+        if let Some(split) = big::read_groups_split(file, &before, mode, spool.group(), &keep) {
+            let size = before.size;
+            let hashed = split
+                .map_err(|stop| Outcome::Failed(stop.into_error()))
+                .and_then(|hash| whole::checked(file, &before, size).map(|()| hash));
+            return match hashed {
+                Ok(hash) => {
+                    spool.found(&before, at);
+                    Outcome::Hashed { hash, size }
+                }
+                Err(failed) => failed,
+            };
+        }
+    }
+    let mut feed = GroupHasher::new(mode, before.size, spool.group(), keep);
     let size = match whole::read(file, &before, mode, &mut feed) {
         Ok((size, _)) => size,
         Err(failed) => return failed,

@@ -100,6 +100,16 @@ impl Merger {
         self.pushed
     }
 
+    /// The chaining value of the subtree the values make up (a leaf of `hash::tree`'s split):
+    /// merged as the root is, the last merge a non-root one; a single value is itself.
+    pub fn subtree(mut self) -> Option<Cv> {
+        let mut right = self.stack.pop()?;
+        while let Some(left) = self.stack.pop() {
+            right = hazmat::merge_subtrees_non_root(&left, &right, self.keys.hazmat_mode());
+        }
+        Some(right)
+    }
+
     /// The digest in `mode` (its length and offset in BLAKE3's extended output), or None with
     /// fewer than two values (a single group is the root itself, never a group value).
     pub fn root(mut self, mode: &Mode) -> Option<Digest> {
@@ -126,12 +136,17 @@ impl Merger {
 const BATCH: usize = 2048;
 
 /// Hashes a file of known size group by group as its bytes arrive: every group's value goes
-/// to `sink` (index of the first, values) in order, and the root is the file's digest.
+/// to `sink` (index of the first, values) in order, and the root is the file's digest. Or
+/// one group-aligned range of it (a leaf of `hash::tree`'s split), whose value is that
+/// subtree's.
 pub struct GroupHasher<S: FnMut(u64, &[Cv])> {
     keys: Keys,
     group: u64,
+    /// Where the range starts (a multiple of `group`) and ends (the file's size for the
+    /// whole file).
+    start: u64,
     size: u64,
-    /// Bytes fed so far.
+    /// Where the next byte fed lies in the file.
     offset: u64,
     /// The group being filled.
     current: blake3::Hasher,
@@ -143,14 +158,25 @@ pub struct GroupHasher<S: FnMut(u64, &[Cv])> {
 impl<S: FnMut(u64, &[Cv])> GroupHasher<S> {
     /// For a file of `size` bytes, more than one `group` (see [`valid_group`]).
     pub fn new(mode: &Mode, size: u64, group: u64, sink: S) -> GroupHasher<S> {
+        GroupHasher::range(mode, (0, size), group, sink)
+    }
+
+    /// For the bytes `start..end` of a file, `start` a multiple of `group`, `end` one too
+    /// unless it is the file's end: a subtree of its BLAKE3 tree.
+    pub fn range(mode: &Mode, (start, end): (u64, u64), group: u64, sink: S) -> GroupHasher<S> {
         let keys = Keys::of(mode);
+        let mut current = keys.hasher();
+        if start < end {
+            current.set_input_offset(start);
+        }
         GroupHasher {
-            current: keys.hasher(),
+            current,
             merger: Merger::new(Keys::of(mode)),
             keys,
             group,
-            size,
-            offset: 0,
+            start,
+            size: end,
+            offset: start,
             pending: Vec::with_capacity(BATCH),
             sink,
         }
@@ -222,7 +248,7 @@ impl<S: FnMut(u64, &[Cv])> GroupHasher<S> {
 
     fn flush(&mut self) {
         if !self.pending.is_empty() {
-            let first = self.merger.pushed() - self.pending.len() as u64;
+            let first = self.start / self.group + self.merger.pushed() - self.pending.len() as u64;
             (self.sink)(first, &self.pending);
             self.pending.clear();
         }
@@ -232,10 +258,22 @@ impl<S: FnMut(u64, &[Cv])> GroupHasher<S> {
     /// values go to the sink first.
     pub fn finish(mut self, mode: &Mode) -> Option<Digest> {
         self.flush();
-        if self.offset != self.size || self.merger.pushed() != count(self.size, self.group) {
+        let whole = self.start == 0 && self.offset == self.size;
+        if !whole || self.merger.pushed() != count(self.size, self.group) {
             return None;
         }
         self.merger.root(mode)
+    }
+
+    /// The range's subtree value, once exactly its bytes were fed; the last values go to
+    /// the sink first.
+    pub fn finish_subtree(mut self) -> Option<Cv> {
+        self.flush();
+        let len = self.size - self.start;
+        if self.offset != self.size || self.merger.pushed() != count(len, self.group) {
+            return None;
+        }
+        self.merger.subtree()
     }
 }
 

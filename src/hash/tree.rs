@@ -22,18 +22,37 @@ use crate::hash::algo::{Digest, Mode};
 /// each leaf's bytes fed by `read(offset, len, hasher)`. The first leaf error stops the
 /// result (other leaves may still be running; `read` can check a flag of its own to stop
 /// early).
+#[cfg(test)]
 pub fn digest<E: Send>(
     mode: &Mode,
     size: u64,
     leaf: u64,
     read: &(impl Fn(u64, u64, &mut blake3::Hasher) -> Result<(), E> + Sync),
 ) -> Result<Digest, E> {
+    let keys = Keys::of(mode);
+    let leaf_cv = |offset: u64, len: u64| {
+        let mut hasher = keys.hasher();
+        hasher.set_input_offset(offset);
+        read(offset, len, &mut hasher)?;
+        Ok(hasher.finalize_non_root())
+    };
+    digest_of_leaves(mode, size, leaf, &leaf_cv)
+}
+
+/// [`digest`] with each leaf's chaining value made by `leaf_cv(offset, len)` (a leaf that
+/// also keeps its group values, `hash::groups`).
+pub fn digest_of_leaves<E: Send>(
+    mode: &Mode,
+    size: u64,
+    leaf: u64,
+    leaf_cv: &(impl Fn(u64, u64) -> Result<ChainingValue, E> + Sync),
+) -> Result<Digest, E> {
     debug_assert!(leaf.is_power_of_two() && leaf >= blake3::CHUNK_LEN as u64 && size > leaf);
     let keys = Keys::of(mode);
     let left = hazmat::left_subtree_len(size);
     let (l, r) = rayon::join(
-        || subtree(&keys, 0, left, leaf, read),
-        || subtree(&keys, left, size - left, leaf, read),
+        || subtree(&keys, 0, left, leaf, leaf_cv),
+        || subtree(&keys, left, size - left, leaf, leaf_cv),
     );
     let (l, r) = (l?, r?);
     let root = keys.hazmat_mode();
@@ -54,18 +73,15 @@ fn subtree<E: Send>(
     offset: u64,
     len: u64,
     leaf: u64,
-    read: &(impl Fn(u64, u64, &mut blake3::Hasher) -> Result<(), E> + Sync),
+    leaf_cv: &(impl Fn(u64, u64) -> Result<ChainingValue, E> + Sync),
 ) -> Result<ChainingValue, E> {
     if len <= leaf {
-        let mut hasher = keys.hasher();
-        hasher.set_input_offset(offset);
-        read(offset, len, &mut hasher)?;
-        return Ok(hasher.finalize_non_root());
+        return leaf_cv(offset, len);
     }
     let left = hazmat::left_subtree_len(len);
     let (l, r) = rayon::join(
-        || subtree(keys, offset, left, leaf, read),
-        || subtree(keys, offset + left, len - left, leaf, read),
+        || subtree(keys, offset, left, leaf, leaf_cv),
+        || subtree(keys, offset + left, len - left, leaf, leaf_cv),
     );
     Ok(hazmat::merge_subtrees_non_root(
         &l?,

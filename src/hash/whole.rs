@@ -35,12 +35,18 @@ pub(super) fn read(
         read_small(file, before.size, feed)
     };
     let read = read.map_err(|stop| Outcome::Failed(stop.into_error()))?;
+    checked(file, before, read)?;
+    Ok((read, whole))
+}
+
+/// After the last read of `read` bytes: the file must still be the version `before` saw.
+pub(super) fn checked(file: &File, before: &Stat, read: u64) -> Result<(), Outcome> {
     let after = Stat::of(file)
         .map_err(|e| Outcome::Failed(EntryError::from_io(ErrorKind::Unreadable, &e)))?;
-    if let Some(why) = changed(before, &after, read) {
-        return Err(Outcome::Failed(EntryError::new(ErrorKind::Changed, why)));
+    match changed(before, &after, read) {
+        Some(why) => Err(Outcome::Failed(EntryError::new(ErrorKind::Changed, why))),
+        None => Ok(()),
     }
-    Ok((read, whole))
 }
 
 /// Reads a file smaller than the buffer, never more than its fstat size plus one probe
