@@ -292,43 +292,6 @@ impl<S: FnMut(u64, &[Cv])> Feed for GroupHasher<S> {
     }
 }
 
-/// Damaged groups as merged byte ranges, inclusive (`[first, last]`), in order: runs of
-/// adjacent group indices become one range.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Ranges {
-    pub ranges: Vec<(u64, u64)>,
-    /// Groups counted in `ranges`.
-    pub groups: u64,
-    /// Ranges beyond the ones kept (a file damaged everywhere must not need memory in
-    /// proportion to it).
-    pub more: u64,
-    /// Where the last group added ends.
-    next: u64,
-}
-
-/// Ranges kept per file; the rest are counted.
-pub const MAX_RANGES: usize = 1000;
-
-impl Ranges {
-    /// Adds damaged group `index` (indices must come in increasing order).
-    pub fn add(&mut self, index: u64, size: u64, group: u64) {
-        let (start, end) = span(index, size, group);
-        let adjacent = self.groups > 0 && self.next == start;
-        self.groups += 1;
-        self.next = end;
-        if adjacent {
-            // Extends the range before (uncounted ranges are extended by not counting).
-            if let (Some(last), 0) = (self.ranges.last_mut(), self.more) {
-                last.1 = end - 1;
-            }
-        } else if self.ranges.len() < MAX_RANGES {
-            self.ranges.push((start, end - 1));
-        } else {
-            self.more += 1;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,26 +387,5 @@ mod tests {
         let mut h = GroupHasher::new(&mode, 10_000, 1024, |_, _: &[Cv]| {});
         h.feed(&[0; 9_999], false);
         assert!(h.finish(&mode).is_none());
-    }
-
-    #[test]
-    fn ranges_merge_adjacent_groups_and_end_inclusive() {
-        let mut r = Ranges::default();
-        for i in [2, 3, 4, 9, 15] {
-            r.add(i, 15 * 100 + 50, 100);
-        }
-        assert_eq!(r.ranges, vec![(200, 499), (900, 999), (1500, 1549)]);
-        assert_eq!((r.groups, r.more), (5, 0));
-    }
-
-    #[test]
-    fn ranges_beyond_the_cap_are_counted() {
-        let mut r = Ranges::default();
-        for i in 0..(MAX_RANGES as u64 + 10) {
-            r.add(i * 2, 1 << 40, 16);
-        }
-        assert_eq!(r.ranges.len(), MAX_RANGES);
-        assert_eq!(r.more, 10);
-        assert_eq!(r.groups, MAX_RANGES as u64 + 10);
     }
 }
