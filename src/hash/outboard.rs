@@ -111,6 +111,9 @@ impl Spool {
         let mut buf = vec![0u8; 64 * 1024];
         let mut pos = at;
         while left > 0 {
+            if crate::sys::cancel::reads_stop() {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
             let n = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
             self.file.read_exact_at(&mut buf[..n], pos)?;
             out.write_all(&buf[..n])?;

@@ -161,13 +161,17 @@ impl Outboard {
     }
 
     /// Whether `entry`'s values are the true ones of a file whose digest in `mode` is
-    /// `expected`: their root must be that digest. Reads every value once.
+    /// `expected`: their root must be that digest. Reads every value once (a stop ends it:
+    /// an error of kind `Interrupted`).
     pub fn authentic(&self, entry: &Entry, mode: &Mode, expected: &Digest) -> io::Result<bool> {
         let total = groups::count(entry.size, self.group);
         let mut merger = Merger::new(Keys::of(mode));
         let mut buf = vec![[0u8; 32]; 2048];
         let mut first = 0;
         while first < total {
+            if crate::sys::cancel::reads_stop() {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
             let n = (total - first).min(buf.len() as u64) as usize;
             self.values(entry, first, &mut buf[..n])?;
             for cv in &buf[..n] {
@@ -236,6 +240,9 @@ impl Outboard {
             let mut buf = vec![0u8; 64 * 1024];
             let mut done = 0;
             while done < total {
+                if crate::sys::cancel::reads_stop() {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
                 let n = (total - done).min(buf.len() as u64) as usize;
                 self.reader
                     .get_ref()

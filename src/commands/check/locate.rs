@@ -191,6 +191,9 @@ impl Locator {
     }
 
     fn unusable(&self, e: &io::Error) -> Option<Located> {
+        if e.kind() == io::ErrorKind::Interrupted {
+            return None;
+        }
         let shown = display(self.outboard.path().as_os_str().as_bytes());
         say(format_args!("{shown}: {e}"));
         None

@@ -141,6 +141,7 @@ impl Keep {
         match found {
             Ok(Some(e)) => old.copy(name, &e, &mut self.writer).map(|()| true),
             Ok(None) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
             Err(e) => {
                 // A damaged old outboard: its data is no longer reused.
                 let shown = display(old.path().as_os_str().as_encoded_bytes());

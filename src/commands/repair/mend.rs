@@ -84,6 +84,7 @@ pub(super) fn mend(ctx: &Ctx, outboard: &mut Outboard, name: &[u8], expected: &D
     match outboard.authentic(&entry, &mode, expected) {
         Ok(true) => {}
         Ok(false) => return refused("its outboard data does not match the manifest".into()),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Mended::Stopped(None),
         Err(e) => return refused(format!("the outboard cannot be read: {e}")),
     }
     let target = match open_regular(ctx.tree.as_fd(), name, entry.size) {
