@@ -313,7 +313,13 @@ fn a_sigint_leaves_only_verified_ranges_and_the_next_repair_finishes() {
         .spawn()
         .unwrap();
     let pid = traced_pid(&tracer);
-    std::thread::sleep(Duration::from_millis(1200));
+    // The signal lands once the first group is written (the second write is then held).
+    let first = (offsets[0] / 16384 * 16384) as usize;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read(&big).unwrap()[first..first + 16384] != good[first..first + 16384] {
+        assert!(std::time::Instant::now() < deadline, "no group was written");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     // SAFETY: kill(2) on the traced child.
     unsafe { libc::kill(pid as i32, libc::SIGINT) };
     let out = run_with_timeout_child(&mut tracer);
@@ -444,4 +450,80 @@ fn outboard_usage_errors() {
     assert_exit(&out, 2);
     assert_stderr_contains(&out, "not replaced: it is not a regular file");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+}
+
+#[test]
+fn names_in_any_order_are_found() {
+    // `hash z a` (and --files-from) keep the order given: the outboard is in that order.
+    let env = TestEnv::new();
+    env.file("z.bin", content("z", 2 << 20));
+    env.file("a.bin", content("a", 2 << 20));
+    std::fs::create_dir(env.root().join("copy")).unwrap();
+    for n in ["z.bin", "a.bin"] {
+        std::fs::copy(env.root().join(n), env.root().join("copy").join(n)).unwrap();
+    }
+    assert_exit(
+        &env.run(&["hash", "--outboard", "-o", "m.b3", "z.bin", "a.bin"]),
+        0,
+    );
+    flip(&env.root().join("z.bin"), &[10]);
+    flip(&env.root().join("a.bin"), &[20_000]);
+    let out = env.run(&["check", "m.b3"]);
+    assert_eq!(
+        stdout(&out),
+        "z.bin: FAILED (bytes 0–16,383 differ; 1 of 128 groups)\n\
+         a.bin: FAILED (bytes 16,384–32,767 differ; 1 of 128 groups)\n"
+    );
+    let out = env.run(&["repair", "-q", "--from", "copy", "m.b3"]);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
+    assert_exit(&env.run(&["check", "m.b3"]), 0);
+}
+
+#[test]
+fn a_file_damaged_everywhere_is_mended_in_bounded_memory() {
+    // 80 MiB, every group damaged: more than repair holds (64 MiB), so each group is read
+    // from the copy, verified, then read and verified again as it is written.
+    let env = TestEnv::new();
+    let good = content("whole", 80 << 20);
+    env.file("t/big.bin", &good);
+    env.file("copy/t/big.bin", &good);
+    assert_exit(&env.run(&["hash", "t", "--outboard", "-o", "m.b3"]), 0);
+    env.file("t/big.bin", content("other", 80 << 20));
+    let (code, kib) = peak_rss_kib(env.root(), &["repair", "--from", "copy", "m.b3"]);
+    assert_eq!(code, Some(0));
+    assert!(kib < 40 * 1024, "peak RSS {kib} KiB");
+    assert_eq!(std::fs::read(env.root().join("t/big.bin")).unwrap(), good);
+}
+
+#[test]
+fn short_digests_closed_stdout_and_links_followed_twice() {
+    let env = TestEnv::new();
+    tree(&env);
+    let out = env.run(&["hash", "-l", "8", "t", "--outboard", "-o", "short.b3"]);
+    assert_exit(&out, 2);
+    assert_stderr_contains(&out, "at least 16");
+    // A repair with nowhere to say what it did does nothing.
+    flip(&env.root().join("t/big.bin"), &[5]);
+    let before = std::fs::read(env.root().join("t/big.bin")).unwrap();
+    let closed = run_with_timeout(
+        std::process::Command::new("sh")
+            .current_dir(env.root())
+            .arg("-c")
+            .arg(format!(
+                "exec {} repair --from copy m.b3 >&-",
+                bin().display()
+            )),
+        Duration::from_secs(30),
+    );
+    assert_exit(&closed, 2);
+    assert_eq!(std::fs::read(env.root().join("t/big.bin")).unwrap(), before);
+    // The same file reached twice (-L): both names have its data.
+    std::os::unix::fs::symlink("big.bin", env.root().join("t/link.bin")).unwrap();
+    let out = env.run(&["hash", "-L", "t", "--outboard", "-o", "l.b3"]);
+    assert_exit(&out, 0);
+    assert!(!stderr(&out).contains("lacks"), "{}", stderr(&out));
+    flip(&env.root().join("t/big.bin"), &[5]);
+    let out = env.run(&["check", "l.b3"]);
+    assert!(stdout(&out).contains("t/link.bin: FAILED (bytes 0–16,383 differ"));
 }

@@ -147,6 +147,14 @@ fn outboard(args: &HashArgs, mode: &Mode) -> Result<Option<u64>, String> {
     if args.format == FormatArg::Mtree {
         return Err("--outboard is for digest manifests, not --format mtree".into());
     }
+    if mode.len < crate::hash::groups::MIN_DIGEST {
+        return Err(format!(
+            "--outboard data is trusted by the digest it adds up to: digests of at least {} \
+             bytes (not -l {})",
+            crate::hash::groups::MIN_DIGEST,
+            mode.len
+        ));
+    }
     Ok(Some(
         args.outboard_group
             .unwrap_or(crate::hash::groups::DEFAULT_GROUP),

@@ -30,6 +30,10 @@ pub const CV_LEN: u64 = 32;
 /// Files from this size on have group data in an outboard.
 pub const MIN_SIZE: u64 = 1 << 20;
 
+/// The shortest digest group data is kept or trusted under: the root must be a digest no
+/// one can match by trying (a 1-byte digest is matched in a few hundred tries).
+pub const MIN_DIGEST: usize = 16;
+
 /// The group size when none is asked for: bao-tree's, 0.2 % of the data in values.
 pub const DEFAULT_GROUP: u64 = 16 * 1024;
 

@@ -43,7 +43,8 @@ pub struct Spool {
     group: u64,
     /// Bytes reserved so far.
     end: AtomicU64,
-    /// Where each file version read has its values.
+    /// Where each file version read has its values (one entry per big file read: 56 bytes
+    /// for at least 1 MiB of data).
     found: Mutex<HashMap<Version, u64>>,
     /// The first write that failed (the outboard is then not written).
     failed: Mutex<Option<io::Error>>,
@@ -87,8 +88,8 @@ impl Spool {
         self.lock().insert(version, at);
     }
 
-    /// Where the values of the file version `facts` are, if it was read in this run. A file
-    /// with one name is forgotten once asked for (each name is asked once).
+    /// Where the values of the file version `facts` are, if it was read in this run (every
+    /// name of it asks: hard links, and a file reached twice through `-L`'s links).
     pub fn take(&self, facts: &Facts) -> Option<u64> {
         let version: Version = (
             facts.dev,
@@ -97,12 +98,7 @@ impl Spool {
             (facts.mtime.0, i64::from(facts.mtime.1)),
             (facts.ctime.0, i64::from(facts.ctime.1)),
         );
-        let mut found = self.lock();
-        if facts.meta.nlink > 1 {
-            found.get(&version).copied()
-        } else {
-            found.remove(&version)
-        }
+        self.lock().get(&version).copied()
     }
 
     /// Copies the values of a file of `size` bytes at `at` to `out`.

@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::hash::algo::{Digest, Mode};
-use crate::hash::groups::{self, span};
+use crate::hash::groups::{self, MIN_DIGEST, span};
 use indicatif::HumanCount;
 
 use crate::names::escape::display;
@@ -38,6 +38,8 @@ pub(crate) enum Located {
     Resized { now: u64, was: u64 },
     /// Read again, every group matched: the file changed since it was verified.
     Undamaged,
+    /// The manifest's digest is too short (bytes) to authenticate the outboard by.
+    Weak(usize),
 }
 
 /// Damaged groups as merged byte ranges, inclusive (`[first, last]`), in order: runs of
@@ -114,6 +116,10 @@ impl Located {
             Located::Undamaged => {
                 "no group differs on a second read: the file changed since it was read".into()
             }
+            Located::Weak(len) => format!(
+                "its digest has {len} bytes, too short to trust the outboard by (at least \
+                 {MIN_DIGEST}): damage not located"
+            ),
         }
     }
 
@@ -137,6 +143,7 @@ impl Located {
             Located::Unmatched => Some("unmatched"),
             Located::Resized { .. } => Some("size_differs"),
             Located::Undamaged => Some("undamaged"),
+            Located::Weak(_) => Some("digest_too_short"),
         }
     }
 }
@@ -146,6 +153,8 @@ pub(crate) struct Locator {
     outboard: Outboard,
     mode: Mode,
     confine: Confine,
+    /// A read of it failed: no longer used.
+    broken: bool,
 }
 
 impl Locator {
@@ -164,6 +173,7 @@ impl Locator {
                 outboard: outboard?,
                 mode: mode.clone(),
                 confine,
+                broken: false,
             }),
             Err(e) => {
                 let shown = display(path.as_os_str().as_bytes());
@@ -176,36 +186,45 @@ impl Locator {
     /// What the outboard tells of the failed file `name`, whose digest should be
     /// `expected`; None when it has no data for it (or reading it failed, or a stop came).
     pub(crate) fn locate(&mut self, name: &[u8], expected: &Digest) -> Option<Located> {
+        if self.broken {
+            return None;
+        }
         let entry = match self.outboard.find(name) {
             Ok(e) => e?,
             Err(e) => return self.unusable(&e),
         };
-        match self.outboard.authentic(&entry, &self.mode, expected) {
-            Ok(true) => {}
-            Ok(false) => return Some(Located::Unmatched),
-            Err(e) => return self.unusable(&e),
+        if expected.as_bytes().len() < MIN_DIGEST {
+            return Some(Located::Weak(expected.as_bytes().len()));
         }
+        // The size first: an entry of another size is not worth authenticating.
         let path = Path::new(std::ffi::OsStr::from_bytes(name));
         let file = DirCache::new(self.confine.clone()).ok()?.open(path).ok()?;
-        self.compare(&file, &entry)
-    }
-
-    fn unusable(&self, e: &io::Error) -> Option<Located> {
-        if e.kind() == io::ErrorKind::Interrupted {
-            return None;
-        }
-        let shown = display(self.outboard.path().as_os_str().as_bytes());
-        say(format_args!("{shown}: {e}"));
-        None
-    }
-
-    /// Reads `file` group by group against `entry`'s values.
-    fn compare(&self, file: &File, entry: &Entry) -> Option<Located> {
         let size = file.metadata().ok()?.len();
         if size != entry.size {
             let (now, was) = (size, entry.size);
             return Some(Located::Resized { now, was });
         }
+        match self.outboard.authentic(&entry, &self.mode, expected) {
+            Ok(true) => self.compare(&file, &entry),
+            Ok(false) => Some(Located::Unmatched),
+            Err(e) => self.unusable(&e),
+        }
+    }
+
+    /// A read of the outboard failed: said once, and it is used no more (a stop says
+    /// nothing).
+    fn unusable(&mut self, e: &io::Error) -> Option<Located> {
+        if e.kind() != io::ErrorKind::Interrupted {
+            let shown = display(self.outboard.path().as_os_str().as_bytes());
+            say(format_args!("{shown}: {e}; damage is not located"));
+            self.broken = true;
+        }
+        None
+    }
+
+    /// Reads `file` (of `entry`'s size) group by group against `entry`'s values.
+    fn compare(&self, file: &File, entry: &Entry) -> Option<Located> {
+        let size = entry.size;
         let group = self.outboard.group();
         let mut ranges = Ranges::default();
         let add = |index| ranges.add(index, size, group);

@@ -31,8 +31,11 @@ pub(super) struct Keep {
     /// `--update`: the outboard the reused digests' data comes from.
     old: Option<Outboard>,
     mode: Mode,
-    /// Big files left without data, and the first of them.
+    /// Big files whose digest was reused left without data, and the first of them.
     lacking: (u64, Option<Vec<u8>>),
+    /// Big files read but whose data was not found (a digest given by another name that
+    /// was not read in this run), and the first.
+    unkept: (u64, Option<Vec<u8>>),
     /// The first error writing the new outboard (it is then not put in place).
     failed: Option<String>,
 }
@@ -76,6 +79,7 @@ pub(super) fn prepare(
         old: for_sink,
         mode: mode.clone(),
         lacking: (0, None),
+        unkept: (0, None),
         failed: None,
     };
     Ok((keep, for_walk))
@@ -119,11 +123,15 @@ impl Keep {
                 .map(|k| k.is_some())
             }
         };
+        let count = match done.reused {
+            true => &mut self.lacking,
+            false => &mut self.unkept,
+        };
         match kept {
             Ok(true) => {}
             Ok(false) => {
-                self.lacking.0 += 1;
-                self.lacking.1.get_or_insert_with(|| done.name.clone());
+                count.0 += 1;
+                count.1.get_or_insert_with(|| done.name.clone());
             }
             Err(e) => self.failed = Some(e.to_string()),
         }
@@ -152,6 +160,11 @@ impl Keep {
         }
     }
 
+    /// (device, inode) of the new outboard's temporary file: a walk leaves it out.
+    pub(super) fn temp_id(&self) -> Option<(u64, u64)> {
+        self.writer.id()
+    }
+
     /// Puts the outboard in place when the manifest was (`committed`); says what it lacks.
     /// False when it was asked for and could not be written.
     pub(super) fn finish(self, committed: bool, reporter: &Reporter) -> bool {
@@ -168,6 +181,14 @@ impl Keep {
             reporter.error(&format!(
                 "the outboard lacks the data of {} (the first: {}): its digest was reused and \
                  the old outboard had none that matched; hash without --update to compute it",
+                plural(n, "file", "files"),
+                display(&first)
+            ));
+        }
+        if let (n @ 1.., Some(first)) = self.unkept {
+            reporter.error(&format!(
+                "the outboard lacks the data of {} (the first: {}): its digest came without a \
+                 read in this run",
                 plural(n, "file", "files"),
                 display(&first)
             ));

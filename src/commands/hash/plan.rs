@@ -75,15 +75,10 @@ impl Plan {
             output.digest_as_written();
         }
         let output_real = output.own_path();
-        let update = match (settings.update, &output_real) {
-            (false, _) => None,
-            (true, real) => Some(prepare_update(
-                (args, &settings),
-                &roots,
-                real.as_deref(),
-                wall_start,
-            )?),
-        };
+        let real = output_real.as_deref();
+        let update = (settings.update)
+            .then(|| prepare_update((args, &settings), &roots, real, wall_start))
+            .transpose()?;
         if settings.spec.is_some() {
             one_directory(&roots)?;
         }
@@ -99,7 +94,13 @@ impl Plan {
             describe: settings.spec.is_some(),
             ..config::walk(&args.walk)
         };
-        let walk = leave_out_own(walk, &output, output_real.as_deref(), update.as_ref());
+        let temp = outboard.as_ref().and_then(|(keep, _)| keep.temp_id());
+        let walk = leave_out_own(
+            walk,
+            (&output, temp),
+            output_real.as_deref(),
+            update.as_ref(),
+        );
         let reading: Vec<&Path> = walk.roots.iter().map(PathBuf::as_path).collect();
         let engine = engine_config(&args.engine, &reading)?;
         let (walk, engine) = config::wire(walk, engine);
@@ -187,14 +188,14 @@ fn roots(args: &HashArgs) -> Vec<PathBuf> {
     }
 }
 
-/// The walk leaves out the run's own files: the -o file and, by identity, the files that
-/// belong to it — state, journals, `.partial` (with or without `--update`, so that both
+/// The walk leaves out the run's own files: the -o file (and the new outboard's temporary
+/// file) and, by identity, the files that belong to it — state, journals, `.partial` (with or without `--update`, so that both
 /// runs hash the same files) — however a PATH or a listed entry spells them; and the same
 /// by path (this run's journal, created by `session::prepare`, is among them, named once
 /// more so that leaving it out does not hang on the listing).
 fn leave_out_own(
     walk: WalkConfig,
-    output: &Output,
+    (output, outboard_temp): (&Output, Option<(u64, u64)>),
     output_real: Option<&Path>,
     update: Option<&(Update, Sources)>,
 ) -> WalkConfig {
@@ -207,7 +208,10 @@ fn leave_out_own(
             .unwrap_or_default(),
     );
     WalkConfig {
-        skip_files: output.own_files().into_iter().chain(ids_of(&own)).collect(),
+        skip_files: (output.own_files().into_iter())
+            .chain(ids_of(&own))
+            .chain(outboard_temp)
+            .collect(),
         skip_paths: output_real
             .map(Path::to_path_buf)
             .into_iter()

@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 
 use crate::hash::algo::{Digest, Mode};
-use crate::hash::groups::{self, Cv, cv_of};
+use crate::hash::groups::{self, Cv, MIN_DIGEST, cv_of};
 use crate::hash::stat::Stat;
 use crate::hash::tree::Keys;
 use crate::state::outboard::{Entry, Outboard};
@@ -23,8 +23,12 @@ use crate::sys::cancel;
 use crate::sys::open::open_under;
 
 /// Damaged bytes held in memory between verifying them and writing them; a file damaged
-/// more than this is read from the copy twice (verified both times).
-const HOLD: u64 = 256 << 20;
+/// more than this is read from the copy twice (verified both times), a group at a time.
+const HOLD: u64 = 64 << 20;
+
+/// Runs of damaged groups a file may have (16 bytes each): a file damaged in more places is
+/// refused (copy it whole).
+const MAX_RUNS: usize = 1_000_000;
 
 /// The roots a repair opens beneath, and how it digests.
 pub(super) struct Ctx {
@@ -46,12 +50,16 @@ pub(super) struct Damage {
 }
 
 impl Damage {
-    fn add(&mut self, index: u64) {
+    /// Adds damaged group `index`; false once there are more runs than [`MAX_RUNS`].
+    fn add(&mut self, index: u64) -> bool {
         self.groups += 1;
+        let full = self.runs.len() >= MAX_RUNS;
         match self.runs.last_mut() {
             Some(last) if last.1 + 1 == index => last.1 = index,
-            _ => self.runs.push((index, index)),
+            _ if !full => self.runs.push((index, index)),
+            _ => return false,
         }
+        true
     }
 }
 
@@ -77,9 +85,20 @@ pub(super) fn mend(ctx: &Ctx, outboard: &mut Outboard, name: &[u8], expected: &D
         Ok(None) => return Mended::NoData,
         Err(e) => return refused(format!("the outboard cannot be read: {e}")),
     };
+    if expected.as_bytes().len() < MIN_DIGEST {
+        return refused(format!(
+            "its digest has {} bytes: too short to trust its outboard data (at least {MIN_DIGEST})",
+            expected.as_bytes().len()
+        ));
+    }
     let mode = Mode {
         len: expected.as_bytes().len(),
         ..ctx.mode.clone()
+    };
+    // The size first: an entry claiming another size is not worth authenticating.
+    let target = match open_regular(ctx.tree.as_fd(), name, entry.size) {
+        Ok(f) => f,
+        Err(why) => return refused(why),
     };
     match outboard.authentic(&entry, &mode, expected) {
         Ok(true) => {}
@@ -87,19 +106,21 @@ pub(super) fn mend(ctx: &Ctx, outboard: &mut Outboard, name: &[u8], expected: &D
         Err(e) if e.kind() == io::ErrorKind::Interrupted => return Mended::Stopped(None),
         Err(e) => return refused(format!("the outboard cannot be read: {e}")),
     }
-    let target = match open_regular(ctx.tree.as_fd(), name, entry.size) {
-        Ok(f) => f,
-        Err(why) => return refused(why),
-    };
     let mut damage = Damage {
         of: groups::count(entry.size, outboard.group()),
         group: outboard.group(),
         size: entry.size,
         ..Damage::default()
     };
-    let Some(()) = outboard.compare(&target.0, &entry, &mode, |i| damage.add(i)) else {
+    let mut within = true;
+    let compared = outboard.compare(&target.0, &entry, &mode, |i| within &= damage.add(i));
+    if compared.is_none() {
         return stopped_or("it changed while it was read", None);
-    };
+    }
+    if !within {
+        let why = format!("damaged in more than {MAX_RUNS} places: copy it whole");
+        return refused(why);
+    }
     if damage.groups == 0 {
         return Mended::Intact;
     }
@@ -113,10 +134,8 @@ pub(super) fn mend(ctx: &Ctx, outboard: &mut Outboard, name: &[u8], expected: &D
         keys: Keys::of(&mode),
         copy: &copy,
     };
-    let held = match fetch.all(
-        &damage,
-        damage_bytes(&damage, &entry, fetch.group()) <= HOLD,
-    ) {
+    let hold = damage_bytes(&damage, &entry, fetch.group()) <= HOLD;
+    let held = match fetch.all(&damage, hold) {
         Ok(held) => held,
         Err(why) => return Mended::Refused(why, Some(damage)),
     };
@@ -193,11 +212,18 @@ impl Fetch<'_> {
         self.outboard.group()
     }
 
-    /// Reads and verifies every damaged run; their bytes when `hold`.
+    /// Reads and verifies every damaged run; their bytes when `hold` (each run's in one
+    /// buffer), else nothing is kept.
     fn all(&self, damage: &Damage, hold: bool) -> Result<Option<Vec<Vec<u8>>>, String> {
         let mut held = Vec::new();
         for &run in &damage.runs {
-            let bytes = self.run(run)?;
+            let mut bytes = Vec::new();
+            self.run(run, |_, group| {
+                if hold {
+                    bytes.extend_from_slice(group);
+                }
+                Ok(())
+            })?;
             if hold {
                 held.push(bytes);
             }
@@ -208,33 +234,38 @@ impl Fetch<'_> {
         }
     }
 
-    /// The bytes of groups `first..=last` from the copy, verified.
-    fn run(&self, (first, last): (u64, u64)) -> Result<Vec<u8>, String> {
+    /// Reads groups `first..=last` from the copy one at a time, each verified, and hands
+    /// each to `each` with its offset.
+    fn run(
+        &self,
+        (first, last): (u64, u64),
+        mut each: impl FnMut(u64, &[u8]) -> Result<(), String>,
+    ) -> Result<(), String> {
         let (group, size) = (self.group(), self.entry.size);
-        let (start, end) = (first * group, groups::span(last, size, group).1);
-        let mut bytes = vec![0u8; (end - start) as usize];
-        let mut stored: Vec<Cv> = vec![[0; 32]; (last - first + 1) as usize];
-        self.outboard
-            .values(self.entry, first, &mut stored)
-            .map_err(|e| format!("the outboard cannot be read: {e}"))?;
-        for (k, chunk) in bytes.chunks_mut(group as usize).enumerate() {
+        let mut buf = vec![0u8; group as usize];
+        let mut stored: Vec<Cv> = vec![[0; 32]; 1];
+        for index in first..=last {
             if cancel::reads_stop() {
                 return Err("stopped".into());
             }
-            let at = start + k as u64 * group;
+            let (a, b) = groups::span(index, size, group);
+            let bytes = &mut buf[..(b - a) as usize];
+            self.outboard
+                .values(self.entry, index, &mut stored)
+                .map_err(|e| format!("the outboard cannot be read: {e}"))?;
             self.copy
                 .0
-                .read_exact_at(chunk, at)
+                .read_exact_at(bytes, a)
                 .map_err(|e| format!("the copy cannot be read: {e}"))?;
-            if cv_of(&self.keys, at, chunk) != stored[k] {
-                let (a, b) = groups::span(first + k as u64, size, group);
+            if cv_of(&self.keys, a, bytes) != stored[0] {
                 return Err(format!(
                     "the copy is damaged there too (bytes {a}–{})",
                     b - 1
                 ));
             }
+            each(a, bytes)?;
         }
-        Ok(bytes)
+        Ok(())
     }
 }
 
@@ -265,14 +296,20 @@ fn write(
         if cancel::reads_stop() {
             break;
         }
-        let bytes = match held.as_mut().and_then(Iterator::next) {
-            Some(b) => b,
-            None => fetch.run(run).map_err(|why| (why, wrote.groups > 0))?,
+        let put = |at: u64, bytes: &[u8]| {
+            out.write_all_at(bytes, at)
+                .map_err(|e| format!("cannot write it: {e}"))
         };
-        let at = run.0 * fetch.group();
-        out.write_all_at(&bytes, at)
-            .map_err(|e| (format!("cannot write it: {e}"), true))?;
-        (run.0..=run.1).for_each(|i| wrote.add(i));
+        let written = match held.as_mut().and_then(Iterator::next) {
+            Some(bytes) => put(run.0 * fetch.group(), &bytes),
+            None => fetch.run(run, put),
+        };
+        // A stop or a failed read midway: what was written of this run is verified, but
+        // only whole runs are said.
+        written.map_err(|why| (why, true))?;
+        (run.0..=run.1).for_each(|i| {
+            wrote.add(i);
+        });
     }
     out.sync_data()
         .map_err(|e| (format!("cannot sync it: {e}"), true))?;

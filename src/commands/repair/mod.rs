@@ -59,8 +59,10 @@ pub fn run(args: RepairArgs, env: &Env) -> Ended {
         let mended = mend::mend(&ctx, &mut outboard, &name, &expected);
         let stop = matches!(mended, Mended::Stopped(_));
         if let Some(line) = said(&mended, &from_shown, args.quiet, &mut tally) {
+            // Each line out at once: a file changed on disk is said even if a kill follows.
             let line = format!("{}: {line}\n", display(&name));
-            if let Err(e) = out.write_all(inert::text(&line).as_bytes()) {
+            let said = out.write_all(inert::text(&line).as_bytes());
+            if let Err(e) = said.and_then(|()| out.flush()) {
                 failure = Some(e);
                 break;
             }

@@ -35,7 +35,12 @@ pub(super) struct Lines {
 }
 
 impl Plan {
-    pub fn new(args: &RepairArgs, _env: &Env) -> Result<Plan, Fail> {
+    pub fn new(args: &RepairArgs, env: &Env) -> Result<Plan, Fail> {
+        if env.stdout_closed {
+            return Err(Fail::usage(
+                "stdout is closed; nowhere to say what was repaired",
+            ));
+        }
         let shown = display(args.manifest.as_os_str().as_bytes());
         if args.manifest.as_os_str() == "-" {
             return Err(Fail::usage(
