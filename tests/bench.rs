@@ -125,6 +125,77 @@ fn csv_json_and_svg_hold_every_run_and_series() {
     assert_eq!(points, 4, "one marker per setting");
 }
 
+/// The texts of an SVG plot.
+fn svg_texts(path: &std::path::Path) -> Vec<String> {
+    let svg = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the plot is well-formed XML");
+    doc.descendants()
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// `default (adaptive) N MiB/s` for each adaptive setting of a `--json` export, in order, as
+/// the plot must label it (its median throughput).
+fn default_labels(json: &std::path::Path) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    v["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["adaptive"] == true)
+        .map(|s| {
+            let bytes = s["bytes"].as_u64().unwrap() as f64;
+            let secs = s["median_secs"].as_f64().unwrap();
+            let mib = bytes / (1u64 << 20) as f64 / secs.max(1e-9);
+            format!("default (adaptive) {mib:.0} MiB/s")
+        })
+        .collect()
+}
+
+#[test]
+fn the_plot_shows_each_series_default_and_the_verdict() {
+    let env = TestEnv::new();
+    small_tree(&env, 200);
+    for (max_open, series) in [("4", 1), ("1,8", 2)] {
+        let out = env.run(&[
+            "bench",
+            "t",
+            "--jobs",
+            "1,2",
+            "--max-open",
+            max_open,
+            "--repeat",
+            "3",
+            "--json",
+            "b.json",
+            "--plot",
+            "b.svg",
+        ]);
+        assert_exit(&out, 0);
+        let texts = svg_texts(&env.root().join("b.svg"));
+        let labels = default_labels(&env.root().join("b.json"));
+        assert_eq!(labels.len(), series);
+        for label in &labels {
+            assert!(texts.contains(label), "{label} not in {texts:?}");
+        }
+        // The legend says what is held; the table's verdict is in the picture too.
+        let first = max_open.split(',').next().unwrap();
+        let held = format!("--max-open {first}, --queue default");
+        assert!(texts.iter().any(|t| t.contains(&held)), "{texts:?}");
+        let verdict = stdout(&out).lines().last().unwrap().to_string();
+        let shown = if verdict.starts_with("best: ") {
+            texts.iter().any(|t| t.starts_with("best: --jobs"))
+        } else {
+            texts
+                .iter()
+                .any(|t| t.contains("no setting clearly faster than"))
+        };
+        assert!(shown, "{verdict} / {texts:?}");
+    }
+}
+
 #[test]
 fn cold_cache_works_unprivileged() {
     let tree = public_tree();

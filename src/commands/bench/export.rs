@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::plot::{Format, Point, throughput};
+use super::plot::{Format, Picture, Point, Series, throughput};
 use super::sweep::{Row, Run, Setting};
 use crate::config::bench::Cache;
 use crate::output::write_whole;
@@ -119,27 +119,35 @@ pub(super) fn write_plot(
     cache: Cache,
     rows: &[Row],
 ) -> Result<(), String> {
-    let mut series: Vec<(String, Vec<Point>)> = Vec::new();
-    // The adaptive default has no place on the --jobs axis: the table and exports have it.
+    let mut series: Vec<Series> = Vec::new();
+    let point = |r: &Row, jobs| Point {
+        jobs,
+        median: r.mib_per_s(r.median),
+        // The fastest run gives the highest throughput.
+        min: r.mib_per_s(r.max),
+        max: r.mib_per_s(r.min),
+    };
     for r in rows {
-        let Some(jobs) = r.setting.jobs else {
-            continue;
-        };
         let label = r.setting.series();
-        let point = Point {
-            jobs,
-            median: r.mib_per_s(r.median),
-            // The fastest run gives the highest throughput.
-            min: r.mib_per_s(r.max),
-            max: r.mib_per_s(r.min),
+        let at = match series.iter().position(|s| s.label == label) {
+            Some(at) => at,
+            None => {
+                let points = Vec::new();
+                series.push(Series {
+                    label,
+                    points,
+                    default: None,
+                });
+                series.len() - 1
+            }
         };
-        match series.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, pts)) => pts.push(point),
-            None => series.push((label, vec![point])),
+        match r.setting.jobs {
+            Some(jobs) => series[at].points.push(point(r, jobs)),
+            None => series[at].default = Some(point(r, 0)),
         }
     }
-    for (_, pts) in &mut series {
-        pts.sort_by_key(|p| p.jobs);
+    for s in &mut series {
+        s.points.sort_by_key(|p| p.jobs);
     }
     let title = format!(
         "b3tree hash throughput, {} ({}, {} CPUs)",
@@ -147,9 +155,35 @@ pub(super) fn write_plot(
         cache.label(),
         crate::sys::limits::cpus()
     );
+    let runs = rows.first().map_or(0, |r| r.runs.len());
+    let default = rows.iter().find(|r| r.setting.jobs.is_none());
+    let (best, note) = match verdict(rows, default, runs) {
+        Verdict::Best(row, speed) => {
+            let at = series.iter().position(|s| s.label == row.setting.series());
+            let said = format!(
+                "best: --jobs {} ({speed:.2}x the default)",
+                row.setting.jobs.unwrap_or(0)
+            );
+            (
+                at.zip(row.setting.jobs).map(|(at, jobs)| (at, jobs, said)),
+                None,
+            )
+        }
+        Verdict::Overlap => (
+            None,
+            Some("no setting clearly faster than the default".into()),
+        ),
+        other => (None, Some(other.text())),
+    };
+    let picture = Picture {
+        title: &title,
+        series: &series,
+        best,
+        note,
+    };
     // The name was checked before any run.
     let format = Format::of(path).unwrap_or(Format::Svg);
-    write_whole(path, &throughput(format, &title, &series)?)
+    write_whole(path, &throughput(format, &picture)?)
 }
 
 pub(super) fn write_table(
@@ -200,36 +234,61 @@ pub(super) fn write_table(
             r.max
         )?;
     }
-    writeln!(out, "{}", verdict(rows, default, runs))
+    writeln!(out, "{}", verdict(rows, default, runs).text())
 }
 
-/// The sweep's conclusion in plain words: a setting is named only when every run of it beat
-/// every run of the default (their spreads do not overlap); else the default stays.
-fn verdict(rows: &[Row], default: Option<&Row>, runs: usize) -> String {
+/// The sweep's conclusion: a setting is named only when every run of it beat every run of
+/// the default (their spreads do not overlap); else the default stays.
+enum Verdict<'a> {
+    OnlyDefault,
+    /// The default did not finish: the fastest setting.
+    Unfinished(&'a Row),
+    OneRun,
+    /// Clearly faster, and how many times the default's speed.
+    Best(&'a Row, f64),
+    Overlap,
+}
+
+fn verdict<'a>(rows: &'a [Row], default: Option<&Row>, runs: usize) -> Verdict<'a> {
     let fixed = rows.iter().filter(|r| r.setting.jobs.is_some());
     let Some(best) = fixed.min_by(|a, b| a.median.total_cmp(&b.median)) else {
-        return "only the default was measured: nothing to compare it with".into();
+        return Verdict::OnlyDefault;
     };
     let Some(default) = default else {
-        return format!(
-            "fastest: {} (the default was not measured to the end)",
-            best.setting.label()
-        );
+        return Verdict::Unfinished(best);
     };
     if runs < 2 {
-        return "one run per setting cannot tell settings apart from noise: use --repeat 3 \
-                or more"
-            .into();
+        return Verdict::OneRun;
     }
     if best.max < default.min {
-        format!(
-            "best: {} ({:.2}x the default's speed; each of its runs beat each of the default's)",
-            best.setting.label(),
-            default.median / best.median.max(1e-9)
-        )
+        Verdict::Best(best, default.median / best.median.max(1e-9))
     } else {
-        "no setting is clearly faster than the default (their run times overlap): keep the \
-         default"
-            .into()
+        Verdict::Overlap
+    }
+}
+
+impl Verdict<'_> {
+    /// The verdict in plain words (the table's last line).
+    fn text(&self) -> String {
+        match self {
+            Verdict::OnlyDefault => {
+                "only the default was measured: nothing to compare it with".into()
+            }
+            Verdict::Unfinished(best) => format!(
+                "fastest: {} (the default was not measured to the end)",
+                best.setting.label()
+            ),
+            Verdict::OneRun => "one run per setting cannot tell settings apart from noise: use \
+                                --repeat 3 or more"
+                .into(),
+            Verdict::Best(best, speed) => format!(
+                "best: {} ({speed:.2}x the default's speed; each of its runs beat each of the \
+                 default's)",
+                best.setting.label(),
+            ),
+            Verdict::Overlap => "no setting is clearly faster than the default (their run times \
+                                 overlap): keep the default"
+                .into(),
+        }
     }
 }

@@ -45,7 +45,7 @@ impl Setting {
 
     pub(super) fn series(&self) -> String {
         match (self.max_open, self.queue) {
-            (None, None) => "default --max-open and --queue".into(),
+            (None, None) => "--max-open default, --queue default".into(),
             (m, q) => {
                 let m = m.map_or("default".into(), |m| m.to_string());
                 let q = q.map_or("default".into(), |q| q.to_string());
