@@ -234,15 +234,20 @@ pub fn wait_until_open(child: &std::process::Child, name: &str) {
     wait_until_pid_opens(child.id(), name);
 }
 
-/// The process a tracer (strace) started: its first child, waited for (bounded).
+/// The process a tracer (strace) started: its child running the binary under test, waited
+/// for (bounded). Not merely its first child: strace forks short-lived children of its own
+/// at start-up to probe what ptrace supports, and a loaded machine lets a test see one.
 pub fn traced_pid(tracer: &std::process::Child) -> u32 {
     let children = format!("/proc/{0}/task/{0}/children", tracer.id());
+    let ours = std::fs::canonicalize(bin()).unwrap_or_else(|_| bin());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let first = std::fs::read_to_string(&children)
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok());
-        if let Some(pid) = first {
+        let found = std::fs::read_to_string(&children)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+            .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == ours));
+        if let Some(pid) = found {
             return pid;
         }
         assert!(
