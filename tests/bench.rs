@@ -197,6 +197,29 @@ fn the_plot_shows_each_series_default_and_the_verdict() {
 }
 
 #[test]
+fn a_tree_named_with_control_characters_gives_a_valid_plot() {
+    let env = TestEnv::new();
+    env.file("t\x1b[31m/a", "a");
+    let out = env.run(&[
+        "bench",
+        "t\x1b[31m",
+        "--jobs",
+        "1",
+        "--repeat",
+        "2",
+        "--plot",
+        "b.svg",
+    ]);
+    assert_exit(&out, 0);
+    let texts = svg_texts(&env.root().join("b.svg"));
+    let title = texts.iter().find(|t| t.contains("throughput,")).unwrap();
+    assert!(
+        title.contains(r"t\x1b[31m") && !title.contains('\x1b'),
+        "{title}"
+    );
+}
+
+#[test]
 fn cold_cache_works_unprivileged() {
     let tree = public_tree();
     let (_bin_dir, bin) = public_copy_of_binary();

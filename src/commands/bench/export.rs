@@ -149,9 +149,11 @@ pub(super) fn write_plot(
     for s in &mut series {
         s.points.sort_by_key(|p| p.jobs);
     }
+    // Escaped as a name on a terminal: no control character reaches the XML (which forbids
+    // them) or a viewer.
     let title = format!(
         "b3tree hash throughput, {} ({}, {} CPUs)",
-        root.display(),
+        crate::names::escape::display(root.as_os_str().as_encoded_bytes()),
         cache.label(),
         crate::sys::limits::cpus()
     );
