@@ -8,6 +8,7 @@
 
 mod export;
 mod plot;
+mod svg;
 mod sweep;
 
 use std::path::{Path, PathBuf};
