@@ -119,6 +119,12 @@ pub(super) fn write_plot(
     cache: Cache,
     rows: &[Row],
 ) -> Result<(), String> {
+    if rows.is_empty() {
+        return Err(format!(
+            "{}: not written: no setting finished",
+            crate::names::escape::display(path.as_os_str().as_encoded_bytes())
+        ));
+    }
     let mut series: Vec<Series> = Vec::new();
     let point = |r: &Row, jobs| Point {
         jobs,
@@ -151,21 +157,12 @@ pub(super) fn write_plot(
     }
     // Escaped as a name on a terminal: no control character reaches the XML (which forbids
     // them) or a viewer.
-    let title = format!(
-        "b3tree hash throughput, {} ({}, {} CPUs)",
-        crate::names::escape::display(root.as_os_str().as_encoded_bytes()),
-        cache.label(),
-        crate::sys::limits::cpus()
-    );
+    let title = plot_title(root, cache);
     let runs = rows.first().map_or(0, |r| r.runs.len());
-    let default = rows.iter().find(|r| r.setting.jobs.is_none());
-    let (best, note) = match verdict(rows, default, runs) {
+    let (best, note) = match verdict(rows, runs) {
         Verdict::Best(row, speed) => {
             let at = series.iter().position(|s| s.label == row.setting.series());
-            let said = format!(
-                "best: --jobs {} ({speed:.2}x the default)",
-                row.setting.jobs.unwrap_or(0)
-            );
+            let said = format!("best: {} ({speed:.2}x its default)", row.setting.label());
             (
                 at.zip(row.setting.jobs).map(|(at, jobs)| (at, jobs, said)),
                 None,
@@ -236,11 +233,46 @@ pub(super) fn write_table(
             r.max
         )?;
     }
-    writeln!(out, "{}", verdict(rows, default, runs).text())
+    writeln!(out, "{}", verdict(rows, runs).text())
+}
+
+/// The plot's title: the tree (escaped, shortened), the cache state, the CPUs, and whether
+/// the sweep was stopped early.
+fn plot_title(root: &Path, cache: Cache) -> String {
+    let name = crate::names::escape::display(root.as_os_str().as_encoded_bytes());
+    let stopped = match crate::sys::cancel::was_interrupted() {
+        true => "; stopped early",
+        false => "",
+    };
+    format!(
+        "b3tree hash throughput, {} ({}, {} CPUs{stopped})",
+        shortened(&name, 48),
+        cache.label(),
+        crate::sys::limits::cpus(),
+    )
+}
+
+/// `text` in at most `max` characters: its start and end kept, `…` between.
+fn shortened(text: &str, max: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= max {
+        return text.to_string();
+    }
+    let half = (max - 1) / 2;
+    let head: String = chars[..half].iter().collect();
+    let tail: String = chars[chars.len() - half..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// Whether `row` is the adaptive default of `setting`'s series (same --max-open, --queue).
+fn is_default_of(row: &Row, setting: &Row) -> bool {
+    let (a, b) = (&row.setting, &setting.setting);
+    a.jobs.is_none() && (a.max_open, a.queue) == (b.max_open, b.queue)
 }
 
 /// The sweep's conclusion: a setting is named only when every run of it beat every run of
-/// the default (their spreads do not overlap); else the default stays.
+/// its own default (same --max-open and --queue: their spreads do not overlap); else the
+/// default stays.
 enum Verdict<'a> {
     OnlyDefault,
     /// The default did not finish: the fastest setting.
@@ -251,12 +283,13 @@ enum Verdict<'a> {
     Overlap,
 }
 
-fn verdict<'a>(rows: &'a [Row], default: Option<&Row>, runs: usize) -> Verdict<'a> {
+fn verdict(rows: &[Row], runs: usize) -> Verdict<'_> {
     let fixed = rows.iter().filter(|r| r.setting.jobs.is_some());
     let Some(best) = fixed.min_by(|a, b| a.median.total_cmp(&b.median)) else {
         return Verdict::OnlyDefault;
     };
-    let Some(default) = default else {
+    // The default it is compared with holds the same --max-open and --queue.
+    let Some(default) = rows.iter().find(|r| is_default_of(r, best)) else {
         return Verdict::Unfinished(best);
     };
     if runs < 2 {
@@ -284,13 +317,60 @@ impl Verdict<'_> {
                                 --repeat 3 or more"
                 .into(),
             Verdict::Best(best, speed) => format!(
-                "best: {} ({speed:.2}x the default's speed; each of its runs beat each of the \
-                 default's)",
+                "best: {} ({speed:.2}x the speed of its default; each of its runs beat each of \
+                 the default's)",
                 best.setting.label(),
             ),
             Verdict::Overlap => "no setting is clearly faster than the default (their run times \
                                  overlap): keep the default"
                 .into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn row(jobs: Option<u32>, max_open: u32, secs: &[f64]) -> Row {
+        let setting = Setting {
+            jobs,
+            max_open: Some(max_open),
+            queue: None,
+        };
+        let runs = (secs.iter())
+            .map(|&s| Run {
+                wall: Duration::from_secs_f64(s),
+                files: 1,
+                bytes: 1 << 20,
+                errors: 0,
+            })
+            .collect();
+        Row::new(setting, runs)
+    }
+
+    #[test]
+    fn the_best_is_compared_with_its_own_series_default() {
+        // Beats the first series' default by far, overlaps its own: no verdict for it.
+        let rows = [
+            row(None, 1, &[2.0, 2.1, 2.2]),
+            row(Some(4), 1, &[1.9, 2.0, 2.05]),
+            row(None, 8, &[1.0, 1.05, 1.1]),
+            row(Some(4), 8, &[0.9, 0.95, 1.05]),
+        ];
+        assert!(matches!(verdict(&rows, 3), Verdict::Overlap));
+        // Clearly faster than its own default: named, with the speed against that default.
+        let rows = [
+            row(None, 1, &[0.5, 0.5, 0.5]),
+            row(None, 8, &[1.0, 1.05, 1.1]),
+            row(Some(4), 8, &[0.6, 0.7, 0.8]),
+        ];
+        let Verdict::Best(best, speed) = verdict(&rows, 3) else {
+            panic!("a best setting");
+        };
+        assert_eq!(best.setting.max_open, Some(8));
+        assert!((speed - 1.5).abs() < 1e-9, "{speed}");
     }
 }

@@ -39,7 +39,7 @@ pub struct Picture<'a> {
     pub title: &'a str,
     pub series: &'a [Series],
     /// The setting clearly faster than the default: its series, its `--jobs`, and what is
-    /// said of it (`best: --jobs 8 (1.31x the default)`).
+    /// said of it (`best: --jobs 8 (1.31x its default)`).
     pub best: Option<(usize, u32, String)>,
     /// The verdict when no setting is marked (`no setting clearly faster than the default`).
     pub note: Option<String>,
@@ -155,7 +155,10 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, picture: &Picture) -> 
         .bold_line_style(GRID)
         .x_desc("worker tasks (--jobs, log scale)")
         .x_label_formatter(&|x| format!("{}", x.round()))
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_label_formatter(&|y| match y_max < 20.0 {
+            true => format!("{y:.1}"),
+            false => format!("{y:.0}"),
+        })
         .draw()
         .map_err(|e| err(&e))?;
     // The y caption is set horizontally above the axis: rotated text is the one thing the
@@ -167,13 +170,16 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, picture: &Picture) -> 
             ("sans-serif", 13).into_font().color(&BLACK),
         ))
         .map_err(|e| err(&e))?;
-    draw_defaults(&mut chart, series, x_end).map_err(|e| err(&e))?;
+    draw_defaults(&mut chart, series, (x_end, y_max)).map_err(|e| err(&e))?;
     legend_heading(&legend_area).map_err(|e| err(&e))?;
     draw_lines(&mut chart, &legend_area, series).map_err(|e| err(&e))?;
     draw_verdict(&mut chart, &legend_area, picture).map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }
+
+/// Series named in the legend; the rest are counted (the table names every setting).
+const LEGEND_ROWS: usize = 14;
 
 /// The errors of drawing on `DB`.
 type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
@@ -183,21 +189,42 @@ type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorTy
 fn draw_defaults<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
     chart: &mut ChartContext<'_, DB, CT>,
     series: &[Series],
-    x_end: f64,
+    (x_end, y_max): (f64, f64),
 ) -> Drawn<DB> {
-    for (i, s) in series.iter().enumerate() {
-        let Some(d) = &s.default else { continue };
-        let color = PALETTE[i % PALETTE.len()];
+    let defaults = || {
+        (series.iter().enumerate())
+            .filter_map(|(i, s)| Some((PALETTE[i % PALETTE.len()], s.default.as_ref()?)))
+    };
+    // Every band first: none hides another series' line or label.
+    for (color, d) in defaults() {
         let band = Rectangle::new([(0.8, d.min), (x_end, d.max)], tint(color).filled());
         chart.draw_series([band])?;
+    }
+    let mut placed: Vec<f64> = Vec::new();
+    for (color, d) in defaults() {
         let ends = [(0.8, d.median), (x_end, d.median)];
         chart.draw_series(DashedLineSeries::new(ends, 8, 5, color.stroke_width(2)))?;
-        let text = format!("default (adaptive) {:.0} MiB/s", d.median);
+        // A label near another one (closer than a line of text) goes one line higher.
+        let near = |y: &f64| (y - d.median).abs() / y_max * PLOT_HEIGHT < 16.0;
+        let lift = 16 * placed.iter().filter(|y| near(y)).count() as i32;
+        placed.push(d.median);
+        let text = format!("default (adaptive) {} MiB/s", amount(d.median));
         let font = ("sans-serif", 13).into_font().color(&color);
-        let label = EmptyElement::at((0.85, d.median)) + Text::new(text, (0, -16), font);
+        let label = EmptyElement::at((0.85, d.median)) + Text::new(text, (0, -16 - lift), font);
         chart.draw_series([label])?;
     }
     Ok(())
+}
+
+/// Pixels of the plot's y axis, about (for spacing labels).
+const PLOT_HEIGHT: f64 = 420.0;
+
+/// A throughput as written on the plot: whole MiB/s, tenths below 10.
+fn amount(mib: f64) -> String {
+    match mib < 10.0 {
+        true => format!("{mib:.1}"),
+        false => format!("{mib:.0}"),
+    }
 }
 
 /// Each series: its line, a marker and the min–max whiskers per setting, its legend entry.
@@ -208,7 +235,14 @@ fn draw_lines<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
 ) -> Drawn<DB> {
     for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        legend_entry(legend_area, i, &s.label, color)?;
+        match i.cmp(&LEGEND_ROWS) {
+            std::cmp::Ordering::Less => legend_entry(legend_area, i, &s.label, color)?,
+            std::cmp::Ordering::Equal => {
+                let more = format!("… {} more (see the table)", series.len() - i);
+                legend_entry(legend_area, i, &more, WHITE)?;
+            }
+            std::cmp::Ordering::Greater => {}
+        }
         let line: Vec<(f64, f64)> = (s.points.iter())
             .map(|p| (f64::from(p.jobs), p.median))
             .collect();
@@ -234,13 +268,21 @@ fn draw_verdict<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
     let font = ("sans-serif", 14).into_font().color(&BLACK);
     if let Some((i, p, said)) = best(picture) {
         let color = PALETTE[i % PALETTE.len()];
+        // At the right end of the axis the label goes left of the ring, not into the legend.
+        let rightmost = picture
+            .series
+            .iter()
+            .flat_map(|s| &s.points)
+            .all(|q| q.jobs <= p.jobs);
+        let width = 7 * said.chars().count() as i32;
+        let dx = if rightmost { -14 - width } else { 14 };
         let mark = EmptyElement::at((f64::from(p.jobs), p.median))
             + Circle::new((0, 0), 10, color.stroke_width(3))
-            + Text::new(said.clone(), (14, 8), font.clone());
+            + Text::new(said.clone(), (dx, 12), font.clone());
         chart.draw_series([mark])?;
     }
     if let Some(note) = &picture.note {
-        let y = 60 + 26 * picture.series.len() as i32 + 30;
+        let y = 60 + 26 * picture.series.len().min(LEGEND_ROWS + 1) as i32 + 30;
         for (k, line) in wrap(note, 34).into_iter().enumerate() {
             legend_area.draw(&Text::new(line, (10, y + 18 * k as i32), font.clone()))?;
         }
@@ -354,14 +396,14 @@ mod tests {
         let picture = Picture {
             title: "t",
             series: &series,
-            best: Some((1, 4, "best: --jobs 4 (2.07x the default)".into())),
+            best: Some((1, 4, "best: --jobs 4 (2.07x its default)".into())),
             note: None,
         };
         let svg = String::from_utf8(throughput(Format::Svg, &picture).unwrap()).unwrap();
         for text in [
             "default (adaptive) 150 MiB/s",
             "default (adaptive) 200 MiB/s",
-            "best: --jobs 4 (2.07x the default)",
+            "best: --jobs 4 (2.07x its default)",
             "--max-open 8, --queue default",
         ] {
             assert!(svg.contains(text), "{text}");
