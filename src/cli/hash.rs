@@ -129,8 +129,8 @@ pub struct HashArgs {
     /// N machines of a CI matrix each hash ~1/N of the tree; `b3tree merge` joins them. The
     /// shard manifest starts with a `# b3tree shard K/N` line, by which merge knows a
     /// missing shard. `auto` takes K and N from the CI engine running the job (GitLab
-    /// parallel, CircleCI, Buildkite); `auto/N` also from a Kubernetes Indexed Job
-    /// (JOB_COMPLETION_INDEX, whose count is not in the environment)
+    /// parallel, CircleCI, Buildkite) or a Slurm job array; `auto/N` also from a Kubernetes
+    /// Indexed Job, a PBS Pro or an LSF job array (whose count is not in the environment)
     #[arg(long, value_name = "K/N|auto|auto/N", value_parser = parse_shard_arg)]
     pub shard: Option<ShardArg>,
 

@@ -1,10 +1,16 @@
-//! `--shard auto`: K/N from the variables a CI engine sets for a parallel job.
+//! `--shard auto`: K/N from the variables a CI engine or a batch scheduler sets for a
+//! parallel job or a job array (Slurm, PBS Pro, LSF).
 
 use crate::cli::ShardArg;
 
 /// The CI engines `--shard auto` reads: (name, index variable, count variable, first index).
-const SHARD_SOURCES: [(&str, &str, Option<&str>, u64); 4] = [
+/// Slurm, whose arrays may have a step or gaps, is read by [`slurm`].
+const SHARD_SOURCES: [(&str, &str, Option<&str>, u64); 6] = [
     ("Kubernetes Indexed Job", "JOB_COMPLETION_INDEX", None, 0),
+    // PBS Pro's index is the array's own (`qsub -J 0-7`): shards are numbered from 0.
+    ("PBS Pro array", "PBS_ARRAY_INDEX", None, 0),
+    // LSF numbers array elements from 1 (`bsub -J "name[1-8]"`); 0 is a job of no array.
+    ("LSF job array", "LSB_JOBINDEX", None, 1),
     ("GitLab parallel", "CI_NODE_INDEX", Some("CI_NODE_TOTAL"), 1),
     (
         "CircleCI",
@@ -39,12 +45,16 @@ pub fn shard(arg: ShardArg, var: impl Fn(&str) -> Option<String>) -> Result<(u64
         }
     };
     let mut found: Vec<(&str, u64, u64)> = Vec::new();
+    if let Some((k, n)) = slurm(&number)? {
+        found.push(("Slurm array", k, n));
+    }
     for (engine, index_var, count_var, first) in SHARD_SOURCES {
         let count = match count_var {
             Some(c) => number(c)?,
             None => None,
         };
-        let Some(index) = number(index_var)? else {
+        let index = number(index_var)?.filter(|&i| !(index_var == "LSB_JOBINDEX" && i == 0));
+        let Some(index) = index else {
             // GitLab sets CI_NODE_TOTAL=1 and no index in a job without `parallel:`: the
             // one job is the whole run.
             match (count, count_var) {
@@ -70,10 +80,13 @@ pub fn shard(arg: ShardArg, var: impl Fn(&str) -> Option<String>) -> Result<(u64
         found.push((engine, k, n));
     }
     let Some(&(engine, k, n)) = found.first() else {
-        return Err("--shard auto: no CI engine's shard variables are set \
+        return Err(
+            "--shard auto: no CI engine's or scheduler's shard variables are set \
                     (JOB_COMPLETION_INDEX, CI_NODE_INDEX, CIRCLE_NODE_INDEX, \
-                    BUILDKITE_PARALLEL_JOB); give --shard K/N"
-            .into());
+                    BUILDKITE_PARALLEL_JOB, SLURM_ARRAY_TASK_ID, PBS_ARRAY_INDEX, LSB_JOBINDEX); \
+                    give --shard K/N"
+                .into(),
+        );
     };
     if let Some(&(other, k2, n2)) = found.iter().find(|&&(_, k2, n2)| (k2, n2) != (k, n)) {
         return Err(format!(
@@ -84,6 +97,49 @@ pub fn shard(arg: ShardArg, var: impl Fn(&str) -> Option<String>) -> Result<(u64
         return Err(format!("--shard auto/{g}: {engine} runs {n} shards"));
     }
     Ok((k, n))
+}
+
+/// A Slurm job array's task as (K, N): its index from the array's first
+/// (`SLURM_ARRAY_TASK_ID` − `SLURM_ARRAY_TASK_MIN`) of `SLURM_ARRAY_TASK_COUNT`. An array with
+/// a step (`--array=0-15:4`) or gaps (`--array=1,3,7`) is refused: its ids are not K/N, and
+/// a task cannot tell which ones the others have; the error says what to use instead.
+fn slurm(
+    number: &impl Fn(&str) -> Result<Option<u64>, String>,
+) -> Result<Option<(u64, u64)>, String> {
+    let Some(id) = number("SLURM_ARRAY_TASK_ID")? else {
+        return Ok(None);
+    };
+    let field = |name: &str| {
+        number(name)?.ok_or_else(|| format!("--shard auto: Slurm array: {name} is not set"))
+    };
+    let (min, max, count) = (
+        field("SLURM_ARRAY_TASK_MIN")?,
+        field("SLURM_ARRAY_TASK_MAX")?,
+        field("SLURM_ARRAY_TASK_COUNT")?,
+    );
+    let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1);
+    let k = id
+        .checked_sub(min)
+        .filter(|_| id <= max && count > 0)
+        .ok_or_else(|| format!("--shard auto: Slurm array: task {id} is not within {min}-{max}"))?;
+    if step > 1 && (max - min) / step + 1 == count && k % step == 0 {
+        return Err(format!(
+            "--shard auto: this Slurm array has a step of {step} ({min}-{max}:{step}): its task \
+             ids are not shard numbers; give --shard {}/{count} here, or submit \
+             --array=0-{} and keep --shard auto",
+            k / step,
+            count - 1
+        ));
+    }
+    if max - min + 1 != count {
+        return Err(format!(
+            "--shard auto: this Slurm array has gaps ({count} tasks between {min} and {max}): \
+             a task cannot tell its place among the others; submit --array=0-{} (then \
+             --shard auto), or give each task its --shard K/{count}",
+            count - 1
+        ));
+    }
+    Ok(Some((k, count)))
 }
 
 #[cfg(test)]
@@ -146,6 +202,59 @@ mod shard_tests {
                 .contains("use --shard auto/N")
         );
         assert_eq!(shard(ShardArg::Fixed(1, 2), env(&[])), Ok((1, 2)));
+    }
+
+    #[test]
+    fn slurm_arrays_from_any_first_index_and_schedulers_without_a_total() {
+        let auto = ShardArg::Auto(None);
+        let array = |id, min, max, count, step| {
+            [
+                ("SLURM_ARRAY_TASK_ID", id),
+                ("SLURM_ARRAY_TASK_MIN", min),
+                ("SLURM_ARRAY_TASK_MAX", max),
+                ("SLURM_ARRAY_TASK_COUNT", count),
+                ("SLURM_ARRAY_TASK_STEP", step),
+            ]
+        };
+        assert_eq!(
+            shard(auto, env(&array("0", "0", "3", "4", "1"))),
+            Ok((0, 4))
+        );
+        assert_eq!(
+            shard(auto, env(&array("4", "1", "4", "4", "1"))),
+            Ok((3, 4))
+        );
+        let e = shard(auto, env(&array("8", "0", "12", "4", "4"))).unwrap_err();
+        assert!(
+            e.contains("a step of 4") && e.contains("--shard 2/4"),
+            "{e}"
+        );
+        let e = shard(auto, env(&array("3", "1", "7", "3", "1"))).unwrap_err();
+        assert!(e.contains("gaps") && e.contains("--array=0-2"), "{e}");
+        assert!(
+            shard(auto, env(&array("9", "1", "4", "4", "1")))
+                .unwrap_err()
+                .contains("not within")
+        );
+        // PBS Pro and LSF give no total: auto/N.
+        let pbs = env(&[("PBS_ARRAY_INDEX", "2")]);
+        assert_eq!(shard(ShardArg::Auto(Some(4)), &pbs), Ok((2, 4)));
+        assert!(shard(auto, &pbs).unwrap_err().contains("auto/N"));
+        let lsf = env(&[("LSB_JOBINDEX", "1")]);
+        assert_eq!(shard(ShardArg::Auto(Some(3)), &lsf), Ok((0, 3)));
+        // LSB_JOBINDEX=0 is a job of no array: nothing found.
+        let none = env(&[("LSB_JOBINDEX", "0")]);
+        assert!(shard(auto, none).unwrap_err().contains("no CI engine"));
+        // Two engines that disagree stay an error.
+        let both = env(&[
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_MAX", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+            ("CI_NODE_INDEX", "1"),
+            ("CI_NODE_TOTAL", "2"),
+        ]);
+        assert!(shard(auto, both).unwrap_err().contains("says"));
     }
 
     #[test]
