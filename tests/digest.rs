@@ -481,13 +481,16 @@ fn shard_auto_reads_the_ci_engine_and_equals_the_fixed_shard() {
             .env_remove("CI_NODE_INDEX")
             .env_remove("CIRCLE_NODE_INDEX")
             .env_remove("BUILDKITE_PARALLEL_JOB")
-            .env_remove("JOB_COMPLETION_INDEX"),
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .env_remove("PBS_ARRAY_INDEX")
+            .env_remove("LSB_JOBINDEX"),
         std::time::Duration::from_secs(30),
     );
     assert_eq!(none.status.code(), Some(2));
     assert_stderr_contains(
         &none,
-        "--shard auto: no CI engine's shard variables are set",
+        "--shard auto: no CI engine's or scheduler's shard variables are set",
     );
     assert!(stdout(&none).is_empty());
 }
