@@ -123,16 +123,7 @@ impl Merger {
             right = hazmat::merge_subtrees_non_root(&left, &right, self.keys.hazmat_mode());
             left = next;
         }
-        let root = self.keys.hazmat_mode();
-        Some(if mode.len == 32 && mode.seek == 0 {
-            Digest::Blake3(hazmat::merge_subtrees_root(&left, &right, root))
-        } else {
-            let mut out = vec![0u8; mode.len];
-            let mut reader = hazmat::merge_subtrees_root_xof(&left, &right, root);
-            reader.set_position(mode.seek);
-            reader.fill(&mut out);
-            Digest::Bytes(out.into_boxed_slice())
-        })
+        Some(crate::hash::tree::root(&self.keys, (&left, &right), mode))
     }
 }
 

@@ -54,17 +54,21 @@ pub fn digest_of_leaves<E: Send>(
         || subtree(&keys, 0, left, leaf, leaf_cv),
         || subtree(&keys, left, size - left, leaf, leaf_cv),
     );
-    let (l, r) = (l?, r?);
-    let root = keys.hazmat_mode();
-    Ok(if mode.len == 32 && mode.seek == 0 {
-        Digest::Blake3(hazmat::merge_subtrees_root(&l, &r, root))
-    } else {
-        let mut out = vec![0u8; mode.len];
-        let mut reader = hazmat::merge_subtrees_root_xof(&l, &r, root);
-        reader.set_position(mode.seek);
-        reader.fill(&mut out);
-        Digest::Bytes(out.into_boxed_slice())
-    })
+    Ok(root(&keys, (&l?, &r?), mode))
+}
+
+/// The digest in `mode` of the input whose two top subtrees have the values `l` and `r`
+/// (its length and offset in BLAKE3's extended output).
+pub(crate) fn root(keys: &Keys, (l, r): (&ChainingValue, &ChainingValue), mode: &Mode) -> Digest {
+    let hazmat_mode = keys.hazmat_mode();
+    if mode.len == 32 && mode.seek == 0 {
+        return Digest::Blake3(hazmat::merge_subtrees_root(l, r, hazmat_mode));
+    }
+    let mut out = vec![0u8; mode.len];
+    let mut reader = hazmat::merge_subtrees_root_xof(l, r, hazmat_mode);
+    reader.set_position(mode.seek);
+    reader.fill(&mut out);
+    Digest::Bytes(out.into_boxed_slice())
 }
 
 /// The chaining value of the subtree of `len` bytes at `offset`.

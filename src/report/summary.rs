@@ -195,6 +195,24 @@ pub fn count(n: u64, noun: &str) -> String {
     plural(n, noun, &format!("{noun}s"))
 }
 
+/// Byte ranges (first and last byte) as people read them: `4,997,120–5,013,503,
+/// 39,993,344–40,009,727 and 3 more ranges` — the first `shown` of `count` written out.
+pub fn byte_ranges(ranges: impl Iterator<Item = (u64, u64)>, count: u64, shown: usize) -> String {
+    use indicatif::HumanCount;
+    let mut spans: Vec<String> = (ranges.take(shown))
+        .map(|(a, b)| format!("{}–{}", HumanCount(a), HumanCount(b)))
+        .collect();
+    let more = count.saturating_sub(spans.len() as u64);
+    if more > 0 {
+        spans.push(plural(more, "more range", "more ranges"));
+    }
+    let last = spans.pop().unwrap_or_default();
+    match spans.is_empty() {
+        true => last,
+        false => format!("{} and {last}", spans.join(", ")),
+    }
+}
+
 /// `1 entry`, `2 entries`: a count with the singular or plural word.
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -21,7 +21,7 @@ use indicatif::HumanCount;
 use crate::names::escape::display;
 use crate::record::Damage;
 use crate::report::stderr::say;
-use crate::report::summary::plural;
+use crate::report::summary::byte_ranges;
 use crate::state::files::Place;
 use crate::state::outboard::{Entry, Outboard};
 use crate::sys::open::{Confine, DirCache};
@@ -87,18 +87,8 @@ impl Located {
     pub(crate) fn label(&self) -> String {
         match self {
             Located::Damaged { ranges, of } => {
-                let mut spans: Vec<String> = (ranges.ranges.iter().take(SHOWN))
-                    .map(|&(a, b)| format!("{}–{}", HumanCount(a), HumanCount(b)))
-                    .collect();
-                let more = ranges.more + ranges.ranges.len().saturating_sub(SHOWN) as u64;
-                if more > 0 {
-                    spans.push(plural(more, "more range", "more ranges"));
-                }
-                let last = spans.pop().unwrap_or_default();
-                let listed = match spans.is_empty() {
-                    true => last,
-                    false => format!("{} and {last}", spans.join(", ")),
-                };
+                let count = ranges.ranges.len() as u64 + ranges.more;
+                let listed = byte_ranges(ranges.ranges.iter().copied(), count, SHOWN);
                 format!(
                     "bytes {listed} differ; {} of {} groups",
                     HumanCount(ranges.groups),

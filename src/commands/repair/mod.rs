@@ -23,7 +23,7 @@ use crate::names::escape::display;
 use crate::output::Output;
 use crate::report::inert;
 use crate::report::stderr::say;
-use crate::report::summary::plural;
+use crate::report::summary::{byte_ranges, plural};
 use crate::sys::cancel;
 
 /// What the run came to, counted.
@@ -126,26 +126,10 @@ fn said(mended: &Mended, from: &str, quiet: bool, tally: &mut Tally) -> Option<S
 
 /// `bytes 4,997,120–5,013,503 and … ; 2 of 4,096 groups` (at most 8 ranges written out).
 fn ranges(d: &Damage) -> String {
-    let group = d.group;
-    let mut spans: Vec<String> = d
-        .runs
-        .iter()
-        .take(8)
-        .map(|&(a, b)| {
-            let end = ((b + 1) * group).min(d.size) - 1;
-            format!("{}–{}", HumanCount(a * group), HumanCount(end))
-        })
-        .collect();
-    if d.runs.len() > 8 {
-        spans.push(plural(d.runs.len() as u64 - 8, "more range", "more ranges"));
-    }
-    let last = spans.pop().unwrap_or_default();
-    let listed = match spans.is_empty() {
-        true => last,
-        false => format!("{} and {last}", spans.join(", ")),
-    };
+    let spans = (d.runs.iter()).map(|&(a, b)| (a * d.group, ((b + 1) * d.group).min(d.size) - 1));
     format!(
-        "bytes {listed}; {} of {} groups",
+        "bytes {}; {} of {} groups",
+        byte_ranges(spans, d.runs.len() as u64, 8),
         HumanCount(d.groups),
         HumanCount(d.of)
     )
