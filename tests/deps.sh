@@ -10,7 +10,8 @@
 # README's YAML are linted), minisign (signed manifests are signed by the real tool; ssh-keygen
 # of openssh-client signs the SSH ones), busybox (pkg/install.sh is run with busybox's sh,
 # wget, sha256sum and tar alone, as on Alpine), libxml2-utils (xmllint validates the JUnit
-# reports of check --junit against fixtures/junit.xsd).
+# reports of check --junit against fixtures/junit.xsd), slurmctld, slurmd, slurm-client and
+# munge (--shard auto is run as job arrays on a one-node Slurm cluster the test starts).
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v strace >/dev/null 2>&1 || ! [ -x /usr/bin/time ] \
@@ -19,11 +20,13 @@ if ! command -v strace >/dev/null 2>&1 || ! [ -x /usr/bin/time ] \
     || ! command -v ssh-keygen >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1 \
     || ! command -v mtree >/dev/null 2>&1 || ! command -v bsdtar >/dev/null 2>&1 \
     || ! command -v minisign >/dev/null 2>&1 || ! command -v busybox >/dev/null 2>&1 \
-    || ! command -v xmllint >/dev/null 2>&1; then
+    || ! command -v xmllint >/dev/null 2>&1 || ! [ -x /usr/sbin/slurmctld ] \
+    || ! [ -x /usr/sbin/slurmd ] || ! command -v sbatch >/dev/null 2>&1 \
+    || ! [ -x /usr/sbin/munged ]; then
     if [ "$(id -u)" -eq 0 ]; then
-        apt-get update -qq && apt-get install -y -qq strace time e2fsprogs sshfs openssh-server openssh-client man-db mtree-netbsd libarchive-tools minisign busybox libxml2-utils
+        apt-get update -qq && apt-get install -y -qq strace time e2fsprogs sshfs openssh-server openssh-client man-db mtree-netbsd libarchive-tools minisign busybox libxml2-utils slurmctld slurmd slurm-client munge
     else
-        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace time e2fsprogs sshfs openssh-server openssh-client man-db mtree-netbsd libarchive-tools minisign busybox libxml2-utils
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace time e2fsprogs sshfs openssh-server openssh-client man-db mtree-netbsd libarchive-tools minisign busybox libxml2-utils slurmctld slurmd slurm-client munge
     fi
 fi
 if ! command -v b3sum >/dev/null 2>&1 && ! [ -x "$HOME/.cargo/bin/b3sum" ]; then

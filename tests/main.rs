@@ -29,5 +29,6 @@ mod release;
 mod rot;
 mod rotation;
 mod signatures;
+mod slurm;
 mod update;
 mod workflows;
