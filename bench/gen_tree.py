@@ -10,6 +10,8 @@
                                   them: 2.6 GB
   gen_tree.py tiny DIR [COUNT]    COUNT files (default 1000000) of 1..512 B, 1000 directories
                                   (the `hash --update` benchmark: many files, little data)
+  gen_tree.py empty DIR COUNT     COUNT empty files, 1,000 per directory (d0000/f0000000…):
+                                  the scale benchmark (bench/scale.sh), names and inodes only
   gen_tree.py touch DIR N [COUNT] appends to N files of a tiny tree of COUNT files, spread
                                   evenly
 """
@@ -86,6 +88,15 @@ def tiny(root, count):
             f.write(rng.randbytes(rng.randint(1, 512)))
 
 
+def empty(root, count):
+    for i in range(count):
+        d = os.path.join(root, f"d{i // 1000:04d}")
+        if i % 1000 == 0:
+            os.makedirs(d, exist_ok=True)
+        # One system call per file: mknod makes an empty regular file.
+        os.mknod(os.path.join(d, f"f{i:07d}"))
+
+
 def touch(root, n, count=1_000_000):
     for k in range(n):
         i = k * (count // n)
@@ -102,6 +113,8 @@ if __name__ == "__main__":
         mixed(root)
     elif kind == "tiny":
         tiny(root, int(sys.argv[3]) if len(sys.argv) > 3 else 1_000_000)
+    elif kind == "empty":
+        empty(root, int(sys.argv[3]))
     elif kind == "touch":
         touch(root, int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 1_000_000)
     elif kind == "big":

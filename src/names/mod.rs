@@ -4,5 +4,6 @@ pub mod entry;
 pub mod escape;
 pub(crate) mod nameset;
 pub(crate) mod order;
+pub(crate) mod relist;
 pub(crate) mod temp;
 pub mod vis;

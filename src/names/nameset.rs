@@ -6,11 +6,21 @@
 //! million entries take 24 MB; a hash map took four times that at its peak). The key is
 //! random per run, so nobody can craft two names that collide. The vector is sorted once,
 //! after the manifest is read; duplicates then sit side by side.
+//!
+//! A set whose names can be read again (`rereadable`) keeps at most [`KEPT_WHILE_ORDERED`]
+//! fingerprints while its names come in canonical order: past that, it keeps none and works
+//! from the order (see `relist`), so a manifest of ten million names in the order `hash`
+//! writes costs no more memory than one of a thousand. Out of order after that, the names are
+//! read again at the end and fingerprinted as above.
 
 use std::io::Read;
 
-/// Where an entry was seen: manifest index and line number.
-pub type Location = (u32, u64);
+use super::relist::{Checked, Cursor, Reread, Tally};
+
+/// Fingerprints kept while the names come in canonical order (6 MiB).
+pub const KEPT_WHILE_ORDERED: usize = 1 << 18;
+
+pub use super::relist::Location;
 
 const LINE_BITS: u32 = 48;
 
@@ -27,6 +37,17 @@ pub struct NameSet {
     /// [fingerprint high, fingerprint low, packed location].
     prints: Vec<[u64; 3]>,
     sorted: bool,
+    /// The stream of names added: count, digest, order.
+    tally: Tally,
+    /// While in order: each name repeated right after itself (again, first).
+    repeats: Vec<(Location, Location)>,
+    /// Where the names can be read again, if they can.
+    reread: Option<Box<dyn Reread>>,
+    /// No fingerprints kept: the names came in order past the bound.
+    let_go: bool,
+    /// The bound ([`KEPT_WHILE_ORDERED`]; smaller in tests).
+    kept: usize,
+    cursor: Cursor,
 }
 
 impl std::fmt::Debug for NameSet {
@@ -54,6 +75,20 @@ impl NameSet {
             key,
             prints: Vec::new(),
             sorted: true,
+            tally: Tally::default(),
+            repeats: Vec::new(),
+            reread: None,
+            let_go: false,
+            kept: KEPT_WHILE_ORDERED,
+            cursor: Cursor::new(),
+        }
+    }
+
+    /// A set whose names `reread` gives again, in the order they were added.
+    pub fn rereadable(reread: Box<dyn Reread>) -> Self {
+        NameSet {
+            reread: Some(reread),
+            ..Self::new()
         }
     }
 
@@ -70,14 +105,32 @@ impl NameSet {
     /// Records a name seen at `at`, given as [`normalize`] returns it (the manifest reader
     /// needs the normalised form for the audited directory too: normalised once).
     pub fn add(&mut self, norm: &[u8], at: Location) {
+        if let Some(first) = self.tally.add(norm, at) {
+            self.repeats.push((at, first));
+        }
+        if self.let_go {
+            return;
+        }
         let (hi, lo) = self.fingerprint(norm);
         self.prints.push([hi, lo, pack(at)]);
         self.sorted = false;
+        if self.tally.ordered && self.reread.is_some() && self.prints.len() >= self.kept {
+            self.prints = Vec::new();
+            self.let_go = true;
+        }
     }
 
     /// Sorts the set and drops repeated names, returning each repeat as (where it was seen
-    /// again, where it was first seen), in the order of the repeats.
-    pub fn finish(&mut self) -> Vec<(Location, Location)> {
+    /// again, where it was first seen), in the order of the repeats. Err: the names had to
+    /// be read again and could not be (or had changed).
+    pub fn finish(&mut self) -> Result<Vec<(Location, Location)>, String> {
+        if self.let_go && self.tally.ordered {
+            return Ok(std::mem::take(&mut self.repeats));
+        }
+        if self.let_go {
+            self.fingerprint_again()?;
+        }
+        self.repeats = Vec::new();
         self.prints.sort_unstable();
         let mut dups = Vec::new();
         let mut first: Option<[u64; 3]> = None;
@@ -91,16 +144,52 @@ impl NameSet {
         self.prints.shrink_to_fit();
         self.sorted = true;
         dups.sort_unstable();
-        dups
+        Ok(dups)
     }
 
-    /// Whether `name` was added (after [`NameSet::finish`]).
-    pub fn contains(&self, name: &[u8]) -> bool {
+    /// The names out of order after they were let go: every one read again, fingerprinted.
+    fn fingerprint_again(&mut self) -> Result<(), String> {
+        let reread = self
+            .reread
+            .as_deref()
+            .expect("let go only when re-readable");
+        let mut pass = Checked::open(reread, &self.tally).map_err(|e| e.to_string())?;
+        let mut prints = Vec::new();
+        let mut name = Vec::new();
+        while let Some(at) = pass.next_into(&mut name).map_err(|e| e.to_string())? {
+            let (hi, lo) = self.fingerprint(&name);
+            prints.push([hi, lo, pack(at)]);
+        }
+        self.prints = prints;
+        self.let_go = false;
+        Ok(())
+    }
+
+    /// Whether `name` was added (after [`NameSet::finish`]). Names let go are looked up in
+    /// their order: asked in canonical order (as a walk asks), each is read once.
+    pub fn contains(&mut self, name: &[u8]) -> bool {
         debug_assert!(self.sorted, "finish() first");
-        let (hi, lo) = self.fingerprint(&normalize(name));
+        let norm = normalize(name);
+        if self.let_go {
+            let reread = self
+                .reread
+                .as_deref()
+                .expect("let go only when re-readable");
+            return self.cursor.contains(&norm, reread, &self.tally);
+        }
+        let (hi, lo) = self.fingerprint(&norm);
         self.prints
             .binary_search_by(|p| (p[0], p[1]).cmp(&(hi, lo)))
             .is_ok()
+    }
+
+    /// After the lookups: an error if the names read again for them could not be read or
+    /// had changed (the lookups are then not to be trusted).
+    pub fn lookups_ended(&mut self) -> Result<(), String> {
+        match self.let_go {
+            true => self.cursor.finish(),
+            false => Ok(()),
+        }
     }
 }
 
@@ -199,6 +288,10 @@ pub fn is_ancestor(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[cfg(test)]
+#[path = "nameset_let_go.rs"]
+mod let_go;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -239,7 +332,7 @@ mod tests {
         ] {
             s.add(&normalize(name), at);
         }
-        assert_eq!(s.finish(), vec![((0, 7), (0, 1)), ((1, 3), (0, 2))]);
+        assert_eq!(s.finish(), Ok(vec![((0, 7), (0, 1)), ((1, 3), (0, 2))]));
         assert_eq!(s.prints.len(), 2);
         assert!(s.contains(b"a/./b"));
         assert!(!s.contains(b"a/c"));

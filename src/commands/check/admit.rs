@@ -28,6 +28,7 @@ pub(super) enum Item {
 }
 
 /// How the manifests are read.
+#[derive(Clone)]
 pub(super) struct ReadFlags {
     pub allow_outside: bool,
     /// Derive the audited directory from the entries.
@@ -91,13 +92,11 @@ pub(super) struct Admission {
 
 impl Admission {
     /// Nothing admitted yet: names are taken beneath the working directory (canonical).
-    pub(super) fn new(flags: ReadFlags) -> Admission {
+    /// `names`: the set to add them to, given [`Admission::cwd_now`] and the flags.
+    pub(super) fn new(flags: ReadFlags, cwd: Option<Vec<u8>>, names: NameSet) -> Admission {
         Admission {
-            names: NameSet::new(),
-            cwd: std::env::current_dir()
-                .and_then(std::fs::canonicalize)
-                .ok()
-                .map(|p| p.into_os_string().into_vec()),
+            names,
+            cwd,
             common: None,
             entries: 0,
             admitted: 0,
@@ -106,17 +105,21 @@ impl Admission {
         }
     }
 
+    /// The working directory, canonical, as names beneath it are taken.
+    pub(super) fn cwd_now() -> Option<Vec<u8>> {
+        std::env::current_dir()
+            .and_then(std::fs::canonicalize)
+            .ok()
+            .map(|p| p.into_os_string().into_vec())
+    }
+
     /// The job of manifest entry `e` (line `at`, starting at byte `offset`): hashed, or
     /// reported as outside when confinement refuses its name; None for an entry of another
     /// shard (which still shapes the audited directory, the same for every shard).
     pub(super) fn entry(&mut self, e: Entry, at: Location, offset: u64) -> Option<Job> {
         self.entries += 1;
         let (opened, norm, refused) = self.opened(&e.name);
-        if self
-            .flags
-            .shard
-            .is_some_and(|(k, n)| shard_of(&norm, n) != k)
-        {
+        if !in_shard(&self.flags, &norm) {
             self.other_shards += 1;
             if refused.is_none() && self.flags.find_common {
                 narrow_common_dir(&mut self.common, &norm);
@@ -138,15 +141,35 @@ impl Admission {
     /// relative path: one name with its relative form for duplicates and the audit), that
     /// name in normal form, and why confinement refuses it.
     pub(super) fn opened(&self, name: &[u8]) -> (Vec<u8>, Vec<u8>, Option<&'static str>) {
-        let allow_outside = self.flags.allow_outside;
-        let relative = (!allow_outside)
-            .then(|| self.cwd.as_deref().and_then(|c| beneath(name, c)))
-            .flatten();
-        let opened = relative.unwrap_or_else(|| name.to_vec());
-        let norm = normalize(&opened);
-        let refused = lexically_outside(&opened).filter(|_| !allow_outside);
-        (opened, norm, refused)
+        opened(&self.flags, self.cwd.as_deref(), name)
     }
+}
+
+/// [`Admission::opened`], from the flags and working directory alone.
+pub(super) fn opened(
+    flags: &ReadFlags,
+    cwd: Option<&[u8]>,
+    name: &[u8],
+) -> (Vec<u8>, Vec<u8>, Option<&'static str>) {
+    let allow_outside = flags.allow_outside;
+    let relative = (!allow_outside)
+        .then(|| cwd.and_then(|c| beneath(name, c)))
+        .flatten();
+    let opened = relative.unwrap_or_else(|| name.to_vec());
+    let norm = normalize(&opened);
+    let refused = lexically_outside(&opened).filter(|_| !allow_outside);
+    (opened, norm, refused)
+}
+
+/// Whether the name `norm` (normal form) falls in this run's shard (any, without one).
+pub(super) fn in_shard(flags: &ReadFlags, norm: &[u8]) -> bool {
+    flags.shard.is_none_or(|(k, n)| shard_of(norm, n) == k)
+}
+
+/// Whether entry `e` is of the run's digest mode: one of another length or algorithm is
+/// refused as malformed, and never admitted.
+pub(super) fn of_this_mode(e: &Entry, mode: &Mode) -> bool {
+    e.hash.as_bytes().len() == mode.len && e.tag.is_none_or(|t| t == mode.algo)
 }
 
 /// A job of the check source: the path opened, the name, what is done, what it carries.

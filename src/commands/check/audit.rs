@@ -34,20 +34,22 @@ pub(super) struct Tree {
 
 /// Pass 2: reports each regular file under the tree that the manifests do not list as NEW,
 /// or as MOVED when its content equals a held-back missing entry's. The special files and
-/// symlinks it sees (not audited) are counted by kind.
+/// symlinks it sees (not audited) are counted by kind. Err: the manifests' names, read again
+/// to tell listed files, could not be read or had changed (the verdicts are not to be
+/// trusted).
 pub(super) fn audit_tree<W: Write>(
     tree: Tree,
     engine: &EngineConfig,
     held: &mut MissingSet,
     sink: &mut Sink<W>,
-) {
+) -> Result<(), String> {
     let walk_cfg = WalkConfig {
         roots: vec![tree.root],
         max_open_dirs: engine.walker_dirs,
         skip_files: tree.skip_files,
         ..tree.walk
     };
-    let known = tree.known;
+    let mut known = tree.known;
     let shard = tree.shard;
     held.index();
     // Files the manifests list are not NEW (special files still count); the verdict
@@ -55,15 +57,17 @@ pub(super) fn audit_tree<W: Write>(
     let walked = engine::run(
         engine,
         move |feeder: &mut Feeder<()>| {
-            walk_into(&walk_cfg, feeder, |name, action| {
+            let walked = walk_into(&walk_cfg, feeder, |name, action| {
                 if shard.is_some_and(|(k, n)| shard_of(&normalize(name), n) != k) {
                     return None;
                 }
                 // A tree spec's audit describes every entry: each listed one is known.
                 let listed = matches!(action, Action::Hash | Action::Describe(_));
-                let keep = !listed || known.as_ref().is_none_or(|k| !k.contains(name));
+                let keep = !listed || known.as_mut().is_none_or(|k| !k.contains(name));
                 keep.then_some(action)
-            })
+            });
+            let looked_up = known.as_mut().map_or(Ok(()), NameSet::lookups_ended);
+            (walked, looked_up)
         },
         |done| {
             sink.reporter.progress(&done.outcome);
@@ -106,8 +110,10 @@ pub(super) fn audit_tree<W: Write>(
             Ok(())
         },
     );
-    sink.counts.excluded = walked.source.stats.excluded;
+    let (walked_tree, looked_up) = walked.source;
+    sink.counts.excluded = walked_tree.stats.excluded;
     sink.counts.shared = engine.links.shared();
+    looked_up
 }
 
 /// Counts and prints the audit's verdict (NEW or MOVED) of the file `name`, whose digest is

@@ -18,7 +18,8 @@ use crate::sys::cancel;
 pub(super) struct RunEnd {
     /// A manifest could not be read to its end.
     pub read_error: Option<String>,
-    /// The missing entries' names could not be read again (said already).
+    /// The manifests could not be read again — for the missing entries' names, repeated
+    /// names or the audit (said already).
     pub reread_failed: bool,
     /// Entries the manifests held.
     pub entries: u64,
@@ -57,7 +58,7 @@ pub(super) fn finish(settings: &CheckSettings, run: Run, ended: RunEnd) -> crate
         ended.wrong_algorithm,
         ended
             .reread_failed
-            .then(|| "the missing entries' names could not be read again".to_string()),
+            .then(|| "the manifests' names could not be read again".to_string()),
     ];
     if let Some(why) = unfinished.iter().flatten().next() {
         junit.end(&[why.as_str()])?;

@@ -24,6 +24,7 @@ mod other_algorithm;
 mod pick;
 mod plan;
 mod printer;
+mod relist;
 mod rotation;
 mod run;
 mod signed;
@@ -50,9 +51,13 @@ pub fn run(args: CheckArgs, env: &Env) -> Ended {
     }
     let (mut info, wrong_algorithm) = run.pass1(&mut plan);
     run.counts.other_shards = info.other_shards;
-    run.duplicates(info.names.as_mut());
-    run.audit(&mut plan, &mut info);
-    let reread = run.missing_held();
+    let compared = run.duplicates(info.names.as_mut());
+    let audited = run.audit(&mut plan, &mut info);
+    let reread = run
+        .missing_held()
+        .map_err(|_| ())
+        .and(compared)
+        .and(audited);
     let whole = info.read_error.is_none() && plan.settings.shard.is_none();
     run.end_rotation(info.chosen.as_ref(), whole);
     run.reporter.finish();

@@ -110,10 +110,13 @@ impl Run {
             shard: plan.settings.shard,
         };
         let readers = std::mem::take(&mut plan.opened.readers);
+        // Every manifest a file that can be read again: its names need not all be kept.
+        let sources =
+            (plan.opened.rereadable.iter().all(|&r| r)).then(|| settings.manifests.clone());
         // The verdict writer records its own errors (its emit never fails).
         let info = engine::run(
             &plan.engine,
-            move |feeder| read_manifests(readers, flags, feeder, rotate),
+            move |feeder| read_manifests(readers, flags, feeder, rotate, sources),
             |done| {
                 self.reporter.progress(&done.outcome);
                 let wrong = probe.as_mut().and_then(|p| p.watch(&done));
@@ -188,12 +191,17 @@ impl Run {
         reread
     }
 
-    /// A name listed twice (after normalisation) is said once per repeat.
-    pub(super) fn duplicates(&mut self, names: Option<&mut NameSet>) {
+    /// A name listed twice (after normalisation) is said once per repeat. Err: the names
+    /// had to be read again to be compared and could not be (said).
+    pub(super) fn duplicates(&mut self, names: Option<&mut NameSet>) -> Result<(), ()> {
         let Some(names) = names else {
-            return;
+            return Ok(());
         };
-        for (again, first) in names.finish() {
+        let repeats = names.finish().map_err(|e| {
+            self.reporter
+                .error(&format!("cannot look for duplicate entries: {e}"));
+        })?;
+        for (again, first) in repeats {
             self.counts.duplicates += 1;
             // After a stop, counted and not said: the run ends within its bound, with its
             // summary (hundreds of thousands of repeats take seconds to print).
@@ -206,24 +214,26 @@ impl Run {
                 self.printer.loc(first)
             ));
         }
+        Ok(())
     }
 
     /// Pass 2 (`--audit`): files present but not listed (and, in the counts, the symlinks
-    /// and special files it saw and did not hash).
-    pub(super) fn audit(&mut self, plan: &mut Plan, info: &mut SourceInfo) {
+    /// and special files it saw and did not hash). Err: the manifests' names could not be
+    /// read again for it (said).
+    pub(super) fn audit(&mut self, plan: &mut Plan, info: &mut SourceInfo) -> Result<(), ()> {
         let settings = &plan.settings;
         if !settings.audit {
-            return;
+            return Ok(());
         }
         // Entries of other shards still count here: every shard audits the same directory.
         let admitted = info.admitted + info.other_shards;
         if info.entries > 0 && admitted == 0 {
             self.reporter
                 .error("audit: no entry lies inside the working directory; nothing to audit");
-            return;
+            return Ok(());
         }
         if cancel::is_stopped() || admitted == 0 {
-            return;
+            return Ok(());
         }
         let root = match &settings.audit_root {
             Some(dir) => Some(dir.as_os_str().as_bytes().to_vec()),
@@ -240,7 +250,7 @@ impl Run {
                  (--allow-outside audits it)",
                 display(root.as_os_str().as_bytes())
             ));
-            return;
+            return Ok(());
         }
         let tree = Tree {
             root,
@@ -251,6 +261,7 @@ impl Run {
         };
         // The audit reads files beneath the working directory, like verification.
         let (mut sink, held) = self.sink(None);
-        audit_tree(tree, &plan.engine, held, &mut sink);
+        let looked_up = audit_tree(tree, &plan.engine, held, &mut sink);
+        looked_up.map_err(|e| self.reporter.error(&format!("audit: {e}")))
     }
 }

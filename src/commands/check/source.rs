@@ -7,8 +7,10 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use super::admit::Admission;
+use super::admit::of_this_mode;
 pub(super) use super::admit::{Item, ReadFlags, lexically_outside};
 use super::pick::{Chosen, Picker, Rotate};
+use super::relist::Relisting;
 use crate::hash::outcome::{Action, Outcome, SkipKind};
 use crate::manifest::read::{Line, LineReader, Malformed};
 use crate::names::entry::EntryName;
@@ -39,9 +41,20 @@ pub(super) fn read_manifests(
     flags: ReadFlags,
     feeder: &mut Feeder<Item>,
     rotate: Option<Rotate>,
+    sources: Option<Vec<PathBuf>>,
 ) -> SourceInfo {
     let mut picker = rotate.map(Picker::new);
-    let mut admit = Admission::new(flags);
+    let cwd = Admission::cwd_now();
+    // Manifests that can all be read again: their names need not all be kept.
+    let names = match sources {
+        Some(paths) => NameSet::rereadable(Box::new(Relisting {
+            paths,
+            flags: flags.clone(),
+            cwd: cwd.clone(),
+        })),
+        None => NameSet::new(),
+    };
+    let mut admit = Admission::new(flags, cwd, names);
     let mut read_error = None;
     'manifests: for (idx, reader) in readers.into_iter().enumerate() {
         let mut lines = LineReader::new(reader).zero(admit.flags.zero);
@@ -74,10 +87,7 @@ pub(super) fn read_manifests(
                 // A digest of another length, or a tagged line of another algorithm, cannot
                 // be checked by this run's mode: said like any malformed line (--strict fails),
                 // by the shard its name falls in.
-                Line::Entry(e)
-                    if e.hash.as_bytes().len() != mode.len
-                        || e.tag.is_some_and(|t| t != mode.algo) =>
-                {
+                Line::Entry(e) if !of_this_mode(&e, mode) => {
                     if !reports(shard, Some(&e.name)) {
                         continue;
                     }

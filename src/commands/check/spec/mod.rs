@@ -59,7 +59,8 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
     run.counts.other_shards = read.other_shards;
     run.counts.notes = tally.notes();
     run.counts.spec = true;
-    run.duplicates(Some(&mut read.names));
+    // A spec's names are all kept (nothing is read again): this cannot fail.
+    let _ = run.duplicates(Some(&mut read.names));
     if plan.settings.audit && read.error.is_none() && !cancel::is_stopped() {
         // The spec describes the working directory: everything in it is audited, directories,
         // links and special files too; files hashed as the spec's digests are.
@@ -79,7 +80,8 @@ pub(super) fn check(mut plan: Plan, mut run: Run, started: Instant) -> Ended {
             ..plan.engine.clone()
         };
         let (mut sink, held) = run.sink(None);
-        audit_tree(tree, &engine, held, &mut sink);
+        // The spec's names are kept: the lookups read nothing again and cannot fail.
+        let _ = audit_tree(tree, &engine, held, &mut sink);
     }
     let reread = run.missing_held();
     let whole = read.error.is_none() && plan.settings.shard.is_none();
