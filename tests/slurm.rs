@@ -23,6 +23,15 @@ struct Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // Jobs still running (a test that failed midway) are cancelled first: their steps
+        // outlive the daemons otherwise.
+        if !self.daemons.is_empty() {
+            let _ = self.client("scancel").args(["--user", "root"]).status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline && !self.queue_empty() {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
         for (_, child) in self.daemons.iter_mut().rev() {
             // SAFETY: kill(2) on a child this test spawned and has not reaped.
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -96,10 +105,12 @@ impl Cluster {
                  SlurmctldPidFile={d}/slurmctld.pid\nSlurmdPidFile={d}/slurmd.pid\n\
                  SlurmctldLogFile={d}/slurmctld.log\nSlurmdLogFile={d}/slurmd.log\n\
                  SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\n\
-                 NodeName={host} NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN\n\
+                 NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN\n\
                  PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n",
                 free_port(),
                 free_port(),
+                // No more than the machine has: a node that claims more is drained.
+                cpus = std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
             ),
         )
         .unwrap();
@@ -208,10 +219,12 @@ impl Cluster {
 
     /// Waits until the queue is empty: every job submitted has ended.
     fn wait_idle(&self) {
-        self.wait_for("empty queue", || {
-            let out = self.client("squeue").arg("-h").output().unwrap();
-            out.status.success() && out.stdout.is_empty()
-        });
+        self.wait_for("empty queue", || self.queue_empty());
+    }
+
+    fn queue_empty(&self) -> bool {
+        let out = self.client("squeue").arg("-h").output();
+        out.is_ok_and(|out| out.status.success() && out.stdout.is_empty())
     }
 
     /// Each task of array job `id` with its exit code, as `scontrol show job` gives them
@@ -348,9 +361,30 @@ fn slurm_arrays_hash_merge_and_check_like_one_run() {
     assert_merged(&cluster, &root, "zero", &zero, &one_run);
     assert_merged(&cluster, &root, "one", &one, &one_run);
 
+    // An array with gaps cannot be mapped to K/N: every task refuses (exit 2), naming why.
+    let gaps = cluster.submit(
+        &[
+            "--array",
+            "1,3,7",
+            &script(
+                env.root(),
+                "gaps.sh",
+                &format!("hash --shard auto -C {root}/tree ."),
+            ),
+        ],
+        &format!("{root}/out/gaps.%a.out"),
+    );
     // check as an array over a tampered tree: the one task whose share holds the changed
-    // file fails (exit 1, which Slurm records), the others pass.
+    // file fails (exit 1, which Slurm records), the others pass — the task of the shard
+    // that a fixed --shard K/3 finds it in.
     std::fs::write(env.root().join("tree/c/d/e/x7"), "tampered").unwrap();
+    let manifest = format!("{root}/out/one.b3");
+    let fails = |k: u32| {
+        let shard = format!("{k}/3");
+        let out = env.run(&["check", "-q", "--shard", &shard, "-C", "tree", &manifest]);
+        out.status.code() == Some(1)
+    };
+    let shard_of_file = (0..3u32).find(|&k| fails(k)).expect("one shard fails");
     let job = cluster.submit(
         &[
             "--array",
@@ -365,17 +399,48 @@ fn slurm_arrays_hash_merge_and_check_like_one_run() {
     );
     cluster.wait_idle();
     let exits = cluster.task_exits(&job);
-    let failed: Vec<u32> = exits
-        .iter()
-        .filter(|(_, e)| e == "1:0")
-        .map(|(i, _)| *i)
+    let want: Vec<(u32, String)> = (1..=3)
+        .map(|i| {
+            (
+                i,
+                if i == shard_of_file + 1 { "1:0" } else { "0:0" }.to_string(),
+            )
+        })
         .collect();
-    assert_eq!(failed.len(), 1, "{exits:?}");
-    assert_eq!(exits.len(), 3, "{exits:?}");
-    assert!(
-        exits.iter().all(|(_, e)| e == "1:0" || e == "0:0"),
-        "{exits:?}"
-    );
-    let said = std::fs::read_to_string(format!("{root}/out/check.{}.out", failed[0])).unwrap();
+    assert_eq!(exits, want);
+    let said =
+        std::fs::read_to_string(format!("{root}/out/check.{}.out", shard_of_file + 1)).unwrap();
     assert!(said.contains("c/d/e/x7: FAILED"), "{said}");
+    let exits = cluster.task_exits(&gaps);
+    assert_eq!(exits.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 3, 7]);
+    for (i, exit) in exits {
+        assert_eq!(exit, "2:0", "task {i}");
+        let said = std::fs::read_to_string(format!("{root}/out/gaps.{i}.out")).unwrap();
+        assert!(
+            said.contains("this Slurm array has gaps (3 tasks between 1 and 7)"),
+            "{said}"
+        );
+    }
+}
+
+/// A scheduler's variable that is not UTF-8 is refused as not a number, never taken as
+/// unset (which could let another engine's variables decide the shard).
+#[test]
+fn a_shard_variable_that_is_not_utf8_is_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    let out = run_with_timeout(
+        env.cmd()
+            .args(["hash", "--shard", "auto", "t"])
+            .env("SLURM_ARRAY_TASK_ID", std::ffi::OsStr::from_bytes(b"1\xff"))
+            .env("SLURM_ARRAY_TASK_MIN", "0")
+            .env("SLURM_ARRAY_TASK_MAX", "2")
+            .env("SLURM_ARRAY_TASK_COUNT", "3")
+            .env("CI_NODE_INDEX", "1")
+            .env("CI_NODE_TOTAL", "3"),
+        Duration::from_secs(60),
+    );
+    assert_exit(&out, 2);
+    assert_stderr_contains(&out, "SLURM_ARRAY_TASK_ID=\"1\u{fffd}\" is not a number");
 }

@@ -11,7 +11,7 @@ mod hash;
 mod shard;
 
 pub use hash::{HashSettings, hash, option_flag, options_text, order_problem};
-pub use shard::shard;
+pub use shard::{shard, var as shard_var};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 

@@ -26,6 +26,12 @@ const SHARD_SOURCES: [(&str, &str, Option<&str>, u64); 6] = [
     ),
 ];
 
+/// The environment's variable `name` for [`shard`]: one that is not UTF-8 is given with its
+/// bad bytes replaced, so that it is refused as not a number (never taken as unset).
+pub fn var(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}
+
 /// Resolves `--shard` to (K, N): as given, or for `auto[/N]` from the environment that
 /// `var` reads (the CI engine's variables). Errors when no engine's variables are set, when
 /// several disagree, or when one disagrees with the N given.
@@ -48,36 +54,16 @@ pub fn shard(arg: ShardArg, var: impl Fn(&str) -> Option<String>) -> Result<(u64
     if let Some((k, n)) = slurm(&number)? {
         found.push(("Slurm array", k, n));
     }
-    for (engine, index_var, count_var, first) in SHARD_SOURCES {
-        let count = match count_var {
-            Some(c) => number(c)?,
-            None => None,
-        };
-        let index = number(index_var)?.filter(|&i| !(index_var == "LSB_JOBINDEX" && i == 0));
-        let Some(index) = index else {
-            // GitLab sets CI_NODE_TOTAL=1 and no index in a job without `parallel:`: the
-            // one job is the whole run.
-            match (count, count_var) {
-                (Some(1), _) => found.push((engine, 0, 1)),
-                (Some(n), Some(c)) => {
-                    return Err(format!(
-                        "--shard auto: {engine}: {c}={n} but {index_var} is not set"
-                    ));
-                }
-                _ => {}
-            }
-            continue;
-        };
-        let Some(n) = count.or(given) else {
-            return Err(format!(
-                "--shard auto: {engine} ({index_var}={index}) does not give the number of \
-                 shards; use --shard auto/N"
-            ));
-        };
-        let k = index.checked_sub(first).filter(|k| *k < n).ok_or_else(|| {
-            format!("--shard auto: {engine}: {index_var}={index} is not a shard of {n}")
-        })?;
-        found.push((engine, k, n));
+    for source in SHARD_SOURCES {
+        if let Some((k, n)) = engine_shard(source, given, &number)? {
+            found.push((source.0, k, n));
+        }
+    }
+    // A total of 1 is what GitLab and CircleCI set in every job (no `parallel:`): the whole
+    // run, not a claim against a scheduler's array that the job submitted (sbatch passes its
+    // environment on). It gives way to an engine that does shard.
+    if found.iter().any(|&(_, _, n)| n > 1) {
+        found.retain(|&(_, _, n)| n > 1);
     }
     let Some(&(engine, k, n)) = found.first() else {
         return Err(
@@ -99,6 +85,62 @@ pub fn shard(arg: ShardArg, var: impl Fn(&str) -> Option<String>) -> Result<(u64
     Ok((k, n))
 }
 
+/// One engine's shard (K, N) from its variables (`number` reads one), None when they are
+/// not set; `given`: the N of `auto/N`.
+fn engine_shard(
+    (engine, index_var, count_var, first): (&str, &str, Option<&str>, u64),
+    given: Option<u64>,
+    number: &impl Fn(&str) -> Result<Option<u64>, String>,
+) -> Result<Option<(u64, u64)>, String> {
+    let count = match count_var {
+        Some(c) => number(c)?,
+        None => None,
+    };
+    let index = number(index_var)?.filter(|&i| !(index_var == "LSB_JOBINDEX" && i == 0));
+    let Some(index) = index else {
+        // GitLab sets CI_NODE_TOTAL=1 and no index in a job without `parallel:`: the
+        // one job is the whole run.
+        match (count, count_var) {
+            (Some(1), _) => return Ok(Some((0, 1))),
+            (Some(n), Some(c)) => {
+                return Err(format!(
+                    "--shard auto: {engine}: {c}={n} but {index_var} is not set"
+                ));
+            }
+            _ => {}
+        }
+        return Ok(None);
+    };
+    let Some(n) = count.or(given) else {
+        return Err(format!(
+            "--shard auto: {engine} ({index_var}={index}) does not give the number of \
+             shards; use --shard auto/N"
+        ));
+    };
+    if let Some(step) =
+        number("LSB_JOBINDEX_STEP")?.filter(|&s| index_var == "LSB_JOBINDEX" && s > 1)
+    {
+        return Err(format!(
+            "--shard auto: this LSF array has a step of {step} (LSB_JOBINDEX_STEP): its \
+             indices are not shard numbers; submit name[1-{n}] and keep --shard auto/{n}"
+        ));
+    }
+    let k = index.checked_sub(first).filter(|k| *k < n).ok_or_else(|| {
+        let hint = match index_var {
+            "PBS_ARRAY_INDEX" => {
+                format!(
+                    " (PBS Pro arrays are taken from 0: qsub -J 0-{})",
+                    n.saturating_sub(1)
+                )
+            }
+            "LSB_JOBINDEX" => format!(" (LSF arrays are taken from 1: name[1-{n}])"),
+            _ => String::new(),
+        };
+        format!("--shard auto: {engine}: {index_var}={index} is not a shard of {n}{hint}")
+    })?;
+    Ok(Some((k, n)))
+}
+
 /// A Slurm job array's task as (K, N): its index from the array's first
 /// (`SLURM_ARRAY_TASK_ID` − `SLURM_ARRAY_TASK_MIN`) of `SLURM_ARRAY_TASK_COUNT`. An array with
 /// a step (`--array=0-15:4`) or gaps (`--array=1,3,7`) is refused: its ids are not K/N, and
@@ -118,10 +160,18 @@ fn slurm(
         field("SLURM_ARRAY_TASK_COUNT")?,
     );
     let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1);
-    let k = id
-        .checked_sub(min)
-        .filter(|_| id <= max && count > 0)
-        .ok_or_else(|| format!("--shard auto: Slurm array: task {id} is not within {min}-{max}"))?;
+    if count == 0 || max < min || count - 1 > max - min {
+        return Err(format!(
+            "--shard auto: Slurm array: SLURM_ARRAY_TASK_COUNT={count} tasks cannot lie \
+             between SLURM_ARRAY_TASK_MIN={min} and SLURM_ARRAY_TASK_MAX={max}"
+        ));
+    }
+    let k = id.checked_sub(min).filter(|_| id <= max).ok_or_else(|| {
+        format!(
+            "--shard auto: Slurm array: SLURM_ARRAY_TASK_ID={id} is not within \
+             SLURM_ARRAY_TASK_MIN={min} and SLURM_ARRAY_TASK_MAX={max}"
+        )
+    })?;
     if step > 1 && (max - min) / step + 1 == count && k % step == 0 {
         return Err(format!(
             "--shard auto: this Slurm array has a step of {step} ({min}-{max}:{step}): its task \
@@ -131,7 +181,7 @@ fn slurm(
             count - 1
         ));
     }
-    if max - min + 1 != count {
+    if (max - min).checked_add(1) != Some(count) {
         return Err(format!(
             "--shard auto: this Slurm array has gaps ({count} tasks between {min} and {max}): \
              a task cannot tell its place among the others; submit --array=0-{} (then \
@@ -281,5 +331,63 @@ mod shard_tests {
         assert!(e.unwrap_err().contains("runs 2 shards"));
         let bad = env(&[("CIRCLE_NODE_INDEX", "x")]);
         assert!(shard(auto, bad).unwrap_err().contains("not a number"));
+    }
+
+    #[test]
+    fn a_ci_jobs_total_of_one_gives_way_to_an_array_it_submitted() {
+        let slurm = [
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_MAX", "3"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        for ci in [
+            &[("CI_NODE_TOTAL", "1")][..],
+            &[("CIRCLE_NODE_INDEX", "0"), ("CIRCLE_NODE_TOTAL", "1")],
+        ] {
+            let vars: Vec<_> = slurm.iter().chain(ci).copied().collect();
+            assert_eq!(
+                shard(ShardArg::Auto(None), env(&vars)),
+                Ok((1, 4)),
+                "{ci:?}"
+            );
+        }
+        let pbs = [("PBS_ARRAY_INDEX", "2"), ("CI_NODE_TOTAL", "1")];
+        assert_eq!(shard(ShardArg::Auto(Some(4)), env(&pbs)), Ok((2, 4)));
+    }
+
+    #[test]
+    fn inconsistent_slurm_and_stepped_lsf_arrays_are_refused_by_name() {
+        let auto = ShardArg::Auto(None);
+        let slurm = |id: &str, min: &str, max: &str, count: &str| {
+            shard(
+                auto,
+                env(&[
+                    ("SLURM_ARRAY_TASK_ID", id),
+                    ("SLURM_ARRAY_TASK_MIN", min),
+                    ("SLURM_ARRAY_TASK_MAX", max),
+                    ("SLURM_ARRAY_TASK_COUNT", count),
+                ]),
+            )
+            .unwrap_err()
+        };
+        let max = u64::MAX.to_string();
+        assert!(slurm("0", "0", &max, "4").contains("gaps"));
+        assert!(slurm("4", "0", "3", "4").contains("SLURM_ARRAY_TASK_ID=4 is not within"));
+        assert!(slurm("0", "0", "3", "0").contains("SLURM_ARRAY_TASK_COUNT=0"));
+        assert!(slurm("0", "0", "3", "5").contains("SLURM_ARRAY_TASK_COUNT=5"));
+        assert!(slurm("1", "3", "1", "1").contains("SLURM_ARRAY_TASK_MIN=3"));
+        let lsf = [("LSB_JOBINDEX", "5"), ("LSB_JOBINDEX_STEP", "4")];
+        assert!(
+            shard(ShardArg::Auto(Some(4)), env(&lsf))
+                .unwrap_err()
+                .contains("step of 4")
+        );
+        let pbs = env(&[("PBS_ARRAY_INDEX", "8")]);
+        assert!(
+            shard(ShardArg::Auto(Some(8)), pbs)
+                .unwrap_err()
+                .contains("qsub -J 0-7")
+        );
     }
 }

@@ -50,8 +50,8 @@ impl TestEnv {
     }
 
     /// `b3tree ARGS` run in the env's directory, with none of the developer's or CI's
-    /// variables that change what it prints (colour, GitHub annotations): a test sets
-    /// them itself when it means to.
+    /// variables that change what it prints (colour, GitHub annotations) or does (shard
+    /// variables): a test sets them itself when it means to.
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(bin());
         c.current_dir(self.root());
@@ -62,6 +62,28 @@ impl TestEnv {
             "NO_COLOR",
             "GITHUB_ACTIONS",
             "GITHUB_STEP_SUMMARY",
+        ] {
+            c.env_remove(var);
+        }
+        // Nor the shard variables of a CI engine or scheduler the suite itself may run in
+        // (a GitLab job sets CI_NODE_TOTAL, an array task SLURM_ARRAY_*): `--shard auto`
+        // tests set their own.
+        for var in [
+            "CI_NODE_INDEX",
+            "CI_NODE_TOTAL",
+            "CIRCLE_NODE_INDEX",
+            "CIRCLE_NODE_TOTAL",
+            "BUILDKITE_PARALLEL_JOB",
+            "BUILDKITE_PARALLEL_JOB_COUNT",
+            "JOB_COMPLETION_INDEX",
+            "SLURM_ARRAY_TASK_ID",
+            "SLURM_ARRAY_TASK_MIN",
+            "SLURM_ARRAY_TASK_MAX",
+            "SLURM_ARRAY_TASK_COUNT",
+            "SLURM_ARRAY_TASK_STEP",
+            "PBS_ARRAY_INDEX",
+            "LSB_JOBINDEX",
+            "LSB_JOBINDEX_STEP",
         ] {
             c.env_remove(var);
         }

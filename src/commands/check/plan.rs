@@ -211,7 +211,7 @@ fn digest_mode(
     config::mode(args.algo, &args.keys, None, key, first)
 }
 
-/// The environment's variable `name`.
+/// The environment's variable `name` (for `--shard auto`).
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    config::shard_var(name)
 }

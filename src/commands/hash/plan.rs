@@ -50,8 +50,7 @@ impl Plan {
         let key = read_key(args.keys.keyed, stdin_is_input, "an input").map_err(Fail::usage)?;
         let stdout_terminal = io::stdout().is_terminal();
         let (settings, excludes) =
-            config::hash(args, key, stdout_terminal, |name| std::env::var(name).ok())
-                .map_err(Fail::usage)?;
+            config::hash(args, key, stdout_terminal, config::shard_var).map_err(Fail::usage)?;
         if args.raw && !names_one_file(&args.paths) {
             return Err(Fail::usage(
                 "--raw writes one digest: give exactly one file (or -), as b3sum",
