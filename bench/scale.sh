@@ -3,7 +3,7 @@
 # Two trees of empty files, 1,000 per directory — 1,000,000 (1,000 directories) and
 # 10,000,000 (10,000 directories) — each on its own loop-mounted ext4 image made with enough
 # inodes, so the machine's own filesystem (its size, its caches, other users) is out of it.
-# For each tree, with warm inode caches (a `find` first), the median of RUNS runs (GNU time:
+# For each tree, with warm inode caches (a `find -printf %s` first, which stats each file), the median of RUNS runs (GNU time:
 # wall, user, system, peak RSS) of
 #   hash -q -C TREE .                 (stdout to /dev/null)
 #   check -q -C TREE MANIFEST         (the tree's manifest, made once, on WORKDIR)
@@ -79,7 +79,9 @@ for count in $counts; do
     make_tree "$count"
     files="$work/tree-$count/files"
     manifest="$work/m-$count.b3"
-    find "$files" -type f > /dev/null # warm inode and directory caches
+    # Warm the directory and inode caches: -printf %s stats every file (a plain find -type f
+    # reads only the listings, and the first stat of each inode would then be timed).
+    find "$files" -type f -printf '%s\n' > /dev/null
     [ -f "$manifest" ] || "$b3tree" hash -q -o "$manifest" -C "$files" .
     [ -f "$work/u-$count.b3" ] || "$b3tree" hash -q --update -o "$work/u-$count.b3" -C "$files" .
     result[$count,hash]=$(measure "$b3tree" hash -q -C "$files" .)

@@ -1116,3 +1116,88 @@ fn another_filesystem_at_the_same_path_never_gets_the_old_digest() {
     let out = update();
     assert_eq!(reused_in(&stderr(&out)), 1, "{}", stderr(&out));
 }
+
+// ---- T: manifests past the names a check keeps in memory -----------------------------------
+
+/// A tree of `count` empty files, 1,000 per directory (`t/d000/f000000`…).
+fn many_empty_files(env: &TestEnv, count: usize) {
+    for i in 0..count {
+        let dir = env.root().join(format!("t/d{:03}", i / 1000));
+        if i % 1000 == 0 {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        std::fs::File::create(dir.join(format!("f{i:06}"))).unwrap();
+    }
+}
+
+/// `check --audit` of `manifest` (a file, or `-` with `input` on stdin): its stdout and
+/// stderr, after asserting exit 1 (one NEW file, one repeated line).
+fn audit_with_a_repeat(env: &TestEnv, manifest: &str, input: Option<&[u8]>) -> (String, String) {
+    let mut cmd = env.cmd();
+    cmd.args(["check", "--audit", manifest]);
+    let out = match input {
+        None => run_with_timeout(&mut cmd, Duration::from_secs(120)),
+        Some(bytes) => {
+            let path = env.root().join("stdin.b3");
+            std::fs::write(&path, bytes).unwrap();
+            cmd.stdin(std::fs::File::open(&path).unwrap());
+            run_with_timeout(&mut cmd, Duration::from_secs(120))
+        }
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    (stdout(&out), stderr(&out))
+}
+
+/// Past the 262,144 names a check keeps while they come in canonical order (it then keeps
+/// none: repeats are found next to each other, the audit merges the walk with a second read
+/// of the manifest), the verdicts are those of a check that keeps every name: a manifest in
+/// order, the same lines reversed (out of order: read again and fingerprinted), and the
+/// ordered one on stdin (which cannot be read again: every name kept).
+#[test]
+fn audit_and_repeats_past_the_names_kept_in_memory() {
+    let env = TestEnv::new();
+    let count = 270_000;
+    many_empty_files(&env, count);
+    let out = env.run(&["hash", "-o", "m.b3", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::File::create(env.root().join("t/d150/new")).unwrap();
+    // The line of t/d265/f265000 (past the bound) again, right after itself.
+    let text = std::fs::read_to_string(env.root().join("m.b3")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let at = 265_000;
+    assert!(lines[at].ends_with("t/d265/f265000"));
+    lines.insert(at + 1, lines[at]);
+    let ordered = lines.join("\n") + "\n";
+    std::fs::write(env.root().join("ordered.b3"), &ordered).unwrap();
+    lines.reverse();
+    std::fs::write(env.root().join("reversed.b3"), lines.join("\n") + "\n").unwrap();
+    let summary = format!(
+        "{} ok, 0 failed, 0 missing, 0 unreadable, 1 duplicates, 1 new, 0 moved",
+        count + 1
+    );
+    for (manifest, input, repeat) in [
+        (
+            "ordered.b3",
+            None,
+            "ordered.b3:265002: duplicate entry (first at ordered.b3:265001)",
+        ),
+        (
+            "reversed.b3",
+            None,
+            "reversed.b3:5001: duplicate entry (first at reversed.b3:5000)",
+        ),
+        (
+            "-",
+            Some(ordered.as_bytes()),
+            "-:265002: duplicate entry (first at -:265001)",
+        ),
+    ] {
+        let (out, err) = audit_with_a_repeat(&env, manifest, input);
+        let verdicts: Vec<&str> = out.lines().filter(|l| !l.ends_with(": OK")).collect();
+        assert_eq!(verdicts, ["t/d150/new: NEW"], "{manifest}");
+        assert!(err.contains(repeat), "{manifest}: {err}");
+        assert!(err.contains(&summary), "{manifest}: {err}");
+        let said = err.matches(": duplicate entry (first at").count();
+        assert_eq!(said, 1, "{manifest}: {err}");
+    }
+}
