@@ -1175,3 +1175,60 @@ fn concurrent_runs_and_killed_runs_never_take_each_others_files() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_no_temp_files(env.root());
 }
+
+/// A manifest past the names `check` keeps is read again for `--audit`; renamed over (or
+/// replaced by a FIFO) between the two reads, the run ends with an error naming it — no NEW
+/// verdict from names it cannot back, no wait on a FIFO.
+#[test]
+fn a_manifest_replaced_before_the_audit_reads_it_again_ends_the_run() {
+    let env = TestEnv::new();
+    env.file("t/a", "a");
+    env.file("t/b", "b");
+    // 270,000 entries of files that do not exist (past the bound, in canonical order), then
+    // the tree's two.
+    let mut text = String::with_capacity(270_002 * 80);
+    for i in 0..270_000 {
+        text += &format!("{EMPTY_HASH}  e/{i:06}\n");
+    }
+    text += &format!("{}  t/a\n{}  t/b\n", hex(b"a"), hex(b"b"));
+    for replacement in ["renamed", "fifo"] {
+        std::fs::write(env.root().join("m.b3"), &text).unwrap();
+        std::fs::write(env.root().join("other.b3"), text.replace("t/b\n", "t/c\n")).unwrap();
+        // Pass 1's open of t/a is held 3 s by strace: the manifest is swapped meanwhile.
+        let mut child = under_strace(&[
+            "-P",
+            "t/a",
+            "-e",
+            "inject=openat,openat2:delay_exit=3000000",
+        ])
+        .args(["check", "--audit", "m.b3"])
+        .current_dir(env.root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        wait_until_pid_opens(traced_pid(&child), "a");
+        let manifest = env.root().join("m.b3");
+        match replacement {
+            "renamed" => std::fs::rename(env.root().join("other.b3"), &manifest).unwrap(),
+            _ => {
+                std::fs::remove_file(&manifest).unwrap();
+                mkfifo(&manifest);
+            }
+        }
+        let status = wait_within(&mut child, Duration::from_secs(60));
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(status.code(), Some(2), "{replacement}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cannot read manifest m.b3 again: replaced during the run"),
+            "{replacement}: {}",
+            stderr(&out)
+        );
+        assert!(
+            !stdout(&out).contains("NEW"),
+            "{replacement}: {}",
+            stdout(&out)
+        );
+        std::fs::remove_file(&manifest).unwrap();
+    }
+}

@@ -30,6 +30,22 @@ pub fn open(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, Option<(u64, u6
     ))
 }
 
+/// Manifest `path` opened again, if it still is the file first opened (`id`: device,
+/// inode): without blocking (a FIFO put in its place is refused, not waited on), never
+/// another file.
+pub fn reopen(path: &Path, id: (u64, u64)) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || (meta.dev(), meta.ino()) != id {
+        return Err(io::Error::other("replaced during the run"));
+    }
+    Ok(file)
+}
+
 /// Manifests opened together, before any work starts.
 pub struct Opened {
     pub readers: Vec<Box<dyn BufRead + Send>>,
@@ -39,6 +55,8 @@ pub struct Opened {
     pub ids: Vec<(u64, u64)>,
     /// Per manifest: a regular file, which can be read again later (by path).
     pub rereadable: Vec<bool>,
+    /// Per manifest: (device, inode) of the file opened (None: stdin), to know it again.
+    pub file_ids: Vec<Option<(u64, u64)>>,
 }
 
 /// Opens every manifest with [`open`] (`-` is stdin, at most once); the first one that
@@ -49,6 +67,7 @@ pub fn open_all(paths: &[PathBuf]) -> Result<Opened, String> {
         names: Vec::new(),
         ids: Vec::new(),
         rereadable: Vec::new(),
+        file_ids: Vec::new(),
     };
     let mut stdin_used = false;
     for path in paths {
@@ -74,6 +93,7 @@ pub fn open_all(paths: &[PathBuf]) -> Result<Opened, String> {
         let regular =
             id.is_some() && std::fs::metadata(path).is_ok_and(|m| m.file_type().is_file());
         opened.rereadable.push(regular);
+        opened.file_ids.push(id);
         opened.readers.push(reader);
         opened.ids.extend(id);
         opened.names.push(shown);

@@ -125,6 +125,7 @@ impl NameSet {
     /// be read again and could not be (or had changed).
     pub fn finish(&mut self) -> Result<Vec<(Location, Location)>, String> {
         if self.let_go && self.tally.ordered {
+            self.sorted = true;
             return Ok(std::mem::take(&mut self.repeats));
         }
         if self.let_go {
@@ -166,8 +167,9 @@ impl NameSet {
     }
 
     /// Whether `name` was added (after [`NameSet::finish`]). Names let go are looked up in
-    /// their order: asked in canonical order (as a walk asks), each is read once.
-    pub fn contains(&mut self, name: &[u8]) -> bool {
+    /// their order: asked in canonical order (as a walk asks), each is read once; None when
+    /// they cannot be read again (see [`NameSet::lookups_ended`] for why).
+    pub fn contains(&mut self, name: &[u8]) -> Option<bool> {
         debug_assert!(self.sorted, "finish() first");
         let norm = normalize(name);
         if self.let_go {
@@ -178,9 +180,10 @@ impl NameSet {
             return self.cursor.contains(&norm, reread, &self.tally);
         }
         let (hi, lo) = self.fingerprint(&norm);
-        self.prints
-            .binary_search_by(|p| (p[0], p[1]).cmp(&(hi, lo)))
-            .is_ok()
+        let found = self
+            .prints
+            .binary_search_by(|p| (p[0], p[1]).cmp(&(hi, lo)));
+        Some(found.is_ok())
     }
 
     /// After the lookups: an error if the names read again for them could not be read or
@@ -334,8 +337,8 @@ mod tests {
         }
         assert_eq!(s.finish(), Ok(vec![((0, 7), (0, 1)), ((1, 3), (0, 2))]));
         assert_eq!(s.prints.len(), 2);
-        assert!(s.contains(b"a/./b"));
-        assert!(!s.contains(b"a/c"));
+        assert_eq!(s.contains(b"a/./b"), Some(true));
+        assert_eq!(s.contains(b"a/c"), Some(false));
         assert_eq!(unpack(pack((3, 1 << 40))), (3, 1 << 40));
     }
 

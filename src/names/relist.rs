@@ -152,11 +152,11 @@ impl Cursor {
         }
     }
 
-    /// Whether `norm` is among the names `reread` gives (checked against `tally`). A read
-    /// error is kept in `error` and the name taken as not listed.
-    pub fn contains(&mut self, norm: &[u8], reread: &dyn Reread, tally: &Tally) -> bool {
+    /// Whether `norm` is among the names `reread` gives (checked against `tally`); None
+    /// when that cannot be told: a read error, kept in `error` (every later call is None).
+    pub fn contains(&mut self, norm: &[u8], reread: &dyn Reread, tally: &Tally) -> Option<bool> {
         if self.error.is_some() {
-            return false;
+            return None;
         }
         let restart = self.pass.is_none()
             || (!self.asked.is_empty() && canonical_cmp(norm, &self.asked) != Ordering::Greater);
@@ -173,13 +173,13 @@ impl Cursor {
         loop {
             if let Some(here) = &self.here {
                 match canonical_cmp(here, norm) {
-                    Ordering::Equal => return true,
-                    Ordering::Greater => return false,
+                    Ordering::Equal => return Some(true),
+                    Ordering::Greater => return Some(false),
                     Ordering::Less => {}
                 }
             }
             if self.ended {
-                return false;
+                return Some(false);
             }
             let mut name = self.here.take().unwrap_or_default();
             match self.pass.as_mut().map(|p| p.next_into(&mut name)) {
@@ -208,8 +208,8 @@ impl Cursor {
         self.error.clone().map_or(Ok(()), Err)
     }
 
-    fn failed(&mut self, e: io::Error) -> bool {
+    fn failed(&mut self, e: io::Error) -> Option<bool> {
         self.error = Some(e.to_string());
-        false
+        None
     }
 }

@@ -17,6 +17,7 @@ use crate::names::nameset::{NameSet, normalize};
 use crate::pipeline::engine::{self, EngineConfig};
 use crate::pipeline::queue::Feeder;
 use crate::record::{CheckRecord, Path};
+use crate::sys::cancel;
 use crate::tree_digest::shard_of;
 use crate::walk::WalkConfig;
 
@@ -63,8 +64,16 @@ pub(super) fn audit_tree<W: Write>(
                 }
                 // A tree spec's audit describes every entry: each listed one is known.
                 let listed = matches!(action, Action::Hash | Action::Describe(_));
-                let keep = !listed || known.as_mut().is_none_or(|k| !k.contains(name));
-                keep.then_some(action)
+                let unlisted = match known.as_mut().filter(|_| listed) {
+                    None => Some(true),
+                    Some(k) => k.contains(name).map(|found| !found),
+                };
+                // The manifests cannot be read again to tell: the audit ends here (no
+                // verdict it cannot back; the run ends in error).
+                if unlisted.is_none() {
+                    cancel::request_stop();
+                }
+                unlisted.unwrap_or(false).then_some(action)
             });
             let looked_up = known.as_mut().map_or(Ok(()), NameSet::lookups_ended);
             (walked, looked_up)

@@ -51,7 +51,7 @@ pub struct MissingSet {
     /// Indices into `held`, sorted by digest (built by [`MissingSet::index`]).
     by_hash: Vec<u32>,
     /// Per manifest: its path when it can be read again.
-    sources: Vec<Option<PathBuf>>,
+    sources: Vec<Option<(PathBuf, (u64, u64))>>,
     /// Names and line numbers of held entries whose manifest cannot be read again, by place.
     kept: HashMap<u64, (Vec<u8>, u64, Digest)>,
     /// Open manifests for reading names by offset.
@@ -61,8 +61,9 @@ pub struct MissingSet {
 }
 
 impl MissingSet {
-    /// `sources[i]`: the path of manifest `i` if it is a regular file.
-    pub fn new(sources: Vec<Option<PathBuf>>) -> Self {
+    /// `sources[i]`: the path of manifest `i` if it is a regular file, and the (device,
+    /// inode) it was read from (it is read again only if it still is that file).
+    pub fn new(sources: Vec<Option<(PathBuf, (u64, u64))>>) -> Self {
         MissingSet {
             held: Vec::new(),
             moved: Vec::new(),
@@ -133,8 +134,8 @@ impl MissingSet {
         let file = match self.open.entry(m) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let path = self.sources[m as usize].as_ref().expect("re-readable");
-                v.insert(File::open(path)?)
+                let (path, id) = self.sources[m as usize].as_ref().expect("re-readable");
+                v.insert(read::reopen(path, *id)?)
             }
         };
         match read::entry_at(file, offset, self.zero)? {
@@ -162,8 +163,8 @@ impl MissingSet {
                 continue;
             }
             if reader.as_ref().is_none_or(|(rm, _)| *rm != m) {
-                let path = self.sources[m as usize].as_ref().expect("re-readable");
-                let file = File::open(path)?;
+                let (path, id) = self.sources[m as usize].as_ref().expect("re-readable");
+                let file = read::reopen(path, *id)?;
                 reader = Some((
                     m,
                     LineReader::new(BufReader::with_capacity(64 * 1024, file)).zero(self.zero),
@@ -220,7 +221,12 @@ mod tests {
         );
         std::fs::write(&path, &text).unwrap();
         let off = |needle: &str| text.find(needle).unwrap() as u64 - 66;
-        let mut set = MissingSet::new(vec![Some(path.clone()), None]);
+        let meta = std::fs::metadata(&path).unwrap();
+        let id = (
+            std::os::unix::fs::MetadataExt::dev(&meta),
+            std::os::unix::fs::MetadataExt::ino(&meta),
+        );
+        let mut set = MissingSet::new(vec![Some((path.clone(), id)), None]);
         set.push(&d(A), (0, 2), off("one"), b"not kept".to_vec());
         set.push(&d(B), (0, 3), off("two"), Vec::new());
         set.push(&d(A), (0, 4), off("three"), Vec::new());

@@ -63,7 +63,9 @@ impl Run {
 
     pub(super) fn new(plan: &Plan) -> Run {
         let settings = &plan.settings;
-        let rereadable = settings.manifests.iter().zip(&plan.opened.rereadable);
+        let rereadable = (settings.manifests.iter())
+            .zip(&plan.opened.rereadable)
+            .zip(&plan.opened.file_ids);
         Run {
             reporter: Reporter::new(settings.progress, false),
             printer: Printer::new(settings, plan.opened.names.clone()),
@@ -71,8 +73,12 @@ impl Run {
                 signatures: plan.signatures.clone(),
                 ..Counts::default()
             },
-            held: MissingSet::new(rereadable.map(|(p, &r)| r.then(|| p.clone())).collect())
-                .zero(settings.zero),
+            held: MissingSet::new(
+                rereadable
+                    .map(|((p, &r), id)| id.filter(|_| r).map(|id| (p.clone(), id)))
+                    .collect(),
+            )
+            .zero(settings.zero),
             annotations: annotations(settings.annotations),
             junit: settings.junit.as_ref().map(|_| {
                 Junit::new(
@@ -111,8 +117,10 @@ impl Run {
         };
         let readers = std::mem::take(&mut plan.opened.readers);
         // Every manifest a file that can be read again: its names need not all be kept.
-        let sources =
-            (plan.opened.rereadable.iter().all(|&r| r)).then(|| settings.manifests.clone());
+        let ids = &plan.opened.file_ids;
+        let sources = (plan.opened.rereadable.iter().all(|&r| r))
+            .then(|| settings.manifests.iter().cloned().zip(ids.iter().copied()))
+            .and_then(|pairs| pairs.map(|(p, id)| Some((p, id?))).collect());
         // The verdict writer records its own errors (its emit never fails).
         let info = engine::run(
             &plan.engine,

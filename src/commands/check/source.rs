@@ -41,7 +41,7 @@ pub(super) fn read_manifests(
     flags: ReadFlags,
     feeder: &mut Feeder<Item>,
     rotate: Option<Rotate>,
-    sources: Option<Vec<PathBuf>>,
+    sources: Option<Vec<(PathBuf, (u64, u64))>>,
 ) -> SourceInfo {
     let mut picker = rotate.map(Picker::new);
     let cwd = Admission::cwd_now();
