@@ -335,6 +335,18 @@ fn assert_merged(
     assert_eq!(merged, one_run, "{base}");
 }
 
+/// Every task of the gapped array `job` (`--array=1,3,7`) refused (exit 2), saying why.
+fn assert_refused_for_gaps(cluster: &Cluster, root: &str, job: &str) {
+    let exits = cluster.task_exits(job);
+    assert_eq!(exits.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 3, 7]);
+    for (i, exit) in exits {
+        assert_eq!(exit, "2:0", "task {i}");
+        let said = std::fs::read_to_string(format!("{root}/out/gaps.{i}.out")).unwrap();
+        let why = "this Slurm array has gaps (3 tasks between 1 and 7)";
+        assert!(said.contains(why), "{said}");
+    }
+}
+
 #[test]
 fn slurm_arrays_hash_merge_and_check_like_one_run() {
     assert_eq!(
@@ -411,16 +423,7 @@ fn slurm_arrays_hash_merge_and_check_like_one_run() {
     let said =
         std::fs::read_to_string(format!("{root}/out/check.{}.out", shard_of_file + 1)).unwrap();
     assert!(said.contains("c/d/e/x7: FAILED"), "{said}");
-    let exits = cluster.task_exits(&gaps);
-    assert_eq!(exits.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 3, 7]);
-    for (i, exit) in exits {
-        assert_eq!(exit, "2:0", "task {i}");
-        let said = std::fs::read_to_string(format!("{root}/out/gaps.{i}.out")).unwrap();
-        assert!(
-            said.contains("this Slurm array has gaps (3 tasks between 1 and 7)"),
-            "{said}"
-        );
-    }
+    assert_refused_for_gaps(&cluster, &root, &gaps);
 }
 
 /// A scheduler's variable that is not UTF-8 is refused as not a number, never taken as

@@ -15,6 +15,7 @@ use crate::hash::outcome::{Action, ErrorKind, Outcome, SkipKind};
 use crate::names::escape::display;
 use crate::names::nameset::{NameSet, normalize};
 use crate::pipeline::engine::{self, EngineConfig};
+use crate::pipeline::job::Done;
 use crate::pipeline::queue::Feeder;
 use crate::record::{CheckRecord, Path};
 use crate::sys::cancel;
@@ -79,43 +80,7 @@ pub(super) fn audit_tree<W: Write>(
             (walked, looked_up)
         },
         |done| {
-            sink.reporter.progress(&done.outcome);
-            match &done.outcome {
-                Outcome::Hashed { hash, .. } => {
-                    let key = <&[u8; 32]>::try_from(hash.as_bytes()).ok();
-                    if let Some(from) = key.and_then(|k| held.take_match(k)) {
-                        let from = match from {
-                            Ok(name) => name,
-                            Err(e) => {
-                                sink.counts.unreadable += 1;
-                                sink.reporter.error(&format!(
-                                    "{}: moved from an entry whose name cannot be read again: {e}",
-                                    display(&done.name)
-                                ));
-                                return Ok(());
-                            }
-                        };
-                        audited(sink, &done.name, Verdict::Moved(from), hash.to_hex());
-                    } else {
-                        audited(sink, &done.name, Verdict::New, hash.to_hex());
-                    }
-                }
-                Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => {}
-                Outcome::Failed(e) => {
-                    sink.counts.unreadable += 1;
-                    sink.reporter.error(&format!(
-                        "{}: {e} (audit: contents unverifiable)",
-                        display(&done.name)
-                    ));
-                }
-                // The manifests themselves: given by the user, neither NEW nor special.
-                Outcome::Skipped(SkipKind::OwnOutput) => {}
-                Outcome::Skipped(kind) => sink.counts.not_audited.add(*kind),
-                // A tree spec's audit: a directory, link or special file not listed.
-                Outcome::Described { .. } => {
-                    audited(sink, &done.name, Verdict::New, String::new());
-                }
-            }
+            walked_one(sink, held, &done);
             Ok(())
         },
     );
@@ -123,6 +88,48 @@ pub(super) fn audit_tree<W: Write>(
     sink.counts.excluded = walked_tree.stats.excluded;
     sink.counts.shared = engine.links.shared();
     looked_up
+}
+
+/// The audit's verdict on one file the walk gave: NEW, MOVED (its content is a held-back
+/// missing entry's), unreadable, or counted as not audited.
+fn walked_one<W: Write>(sink: &mut Sink<W>, held: &mut MissingSet, done: &Done<()>) {
+    sink.reporter.progress(&done.outcome);
+    match &done.outcome {
+        Outcome::Hashed { hash, .. } => {
+            let key = <&[u8; 32]>::try_from(hash.as_bytes()).ok();
+            if let Some(from) = key.and_then(|k| held.take_match(k)) {
+                let from = match from {
+                    Ok(name) => name,
+                    Err(e) => {
+                        sink.counts.unreadable += 1;
+                        sink.reporter.error(&format!(
+                            "{}: moved from an entry whose name cannot be read again: {e}",
+                            display(&done.name)
+                        ));
+                        return;
+                    }
+                };
+                audited(sink, &done.name, Verdict::Moved(from), hash.to_hex());
+            } else {
+                audited(sink, &done.name, Verdict::New, hash.to_hex());
+            }
+        }
+        Outcome::Failed(e) if e.kind == ErrorKind::Cancelled => {}
+        Outcome::Failed(e) => {
+            sink.counts.unreadable += 1;
+            sink.reporter.error(&format!(
+                "{}: {e} (audit: contents unverifiable)",
+                display(&done.name)
+            ));
+        }
+        // The manifests themselves: given by the user, neither NEW nor special.
+        Outcome::Skipped(SkipKind::OwnOutput) => {}
+        Outcome::Skipped(kind) => sink.counts.not_audited.add(*kind),
+        // A tree spec's audit: a directory, link or special file not listed.
+        Outcome::Described { .. } => {
+            audited(sink, &done.name, Verdict::New, String::new());
+        }
+    }
 }
 
 /// Counts and prints the audit's verdict (NEW or MOVED) of the file `name`, whose digest is
