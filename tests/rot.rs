@@ -28,12 +28,7 @@ impl Drop for Mounted {
 
 #[test]
 fn a_block_changed_under_the_filesystem_is_named_corrupted() {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "loop mounts need root (CI runs as root)"
-    );
+    assert_root("loop mounts need root");
     let env = TestEnv::new();
     let img = env.root().join("img");
     let mnt = env.root().join("mnt");

@@ -349,11 +349,7 @@ fn assert_refused_for_gaps(cluster: &Cluster, root: &str, job: &str) {
 
 #[test]
 fn slurm_arrays_hash_merge_and_check_like_one_run() {
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "starting a Slurm cluster needs root (CI runs as root)"
-    );
+    assert_root("starting a Slurm cluster needs root");
     let env = TestEnv::new();
     for d in ["a", "a/b", "c", "c/d/e", "f"] {
         for i in 0..12 {

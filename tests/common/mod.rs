@@ -564,3 +564,10 @@ pub fn join_within<T>(handle: std::thread::JoinHandle<T>, limit: Duration) -> T 
     }
     handle.join().expect("the helper thread panicked")
 }
+
+/// Fails the test unless it runs as root: `why` is what needs root (CI runs as root; a test
+/// that skipped itself as root would test nothing).
+pub fn assert_root(why: &str) {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "{why} (CI runs as root)");
+}
