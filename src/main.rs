@@ -25,6 +25,7 @@ extern "C" fn probe_stdout() {
 static PROBE_STDOUT: extern "C" fn() = probe_stdout;
 
 fn main() -> ExitCode {
+    b3tree::sys::alloc::limit_arenas();
     // The version text is known only at run time (the CPU's BLAKE3 implementation).
     let version: &'static str = Box::leak(b3tree::long_version().into_boxed_str());
     let args = b3tree::cli::alias_args(std::env::args_os());

@@ -24,7 +24,7 @@ use crate::hash::algo::{Algo, Digest, Mode};
 use crate::hash::biglane::{self, Turn};
 use crate::hash::feed::Feed;
 use crate::hash::progress;
-use crate::hash::read::{ReadStop, with_buf};
+use crate::hash::read::{ReadStop, SMALL_BUF, with_buf};
 use crate::hash::stat::Stat;
 use blake3::hazmat::HasherExt;
 
@@ -228,7 +228,7 @@ fn read_range(
     len: u64,
     mut hash: impl FnMut(&[u8]),
 ) -> Result<(), ReadStop> {
-    with_buf(|buf| {
+    with_buf(usize::try_from(len).unwrap_or(SMALL_BUF), |buf| {
         let mut done = 0u64;
         while done < len {
             if cancel::reads_stop() {

@@ -26,7 +26,7 @@ use crate::hash::outboard::{self, Spool};
 use crate::hash::outcome::{Content, FileKind};
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::hash::progress;
-use crate::hash::read::{ReadStop, read_some, with_buf};
+use crate::hash::read::{ReadStop, SMALL_BUF, read_some, with_buf};
 use crate::hash::stat::Stat;
 use crate::hash::whole::{self, BIG_FILE};
 use crate::sys::cancel;
@@ -61,7 +61,7 @@ pub fn hash_stream(path: &Path, mode: &Mode) -> Outcome {
         }
     };
     let mut hasher = mode.digester();
-    let read = with_buf(|buf| {
+    let read = with_buf(SMALL_BUF, |buf| {
         let mut total = 0u64;
         loop {
             if cancel::reads_stop() {

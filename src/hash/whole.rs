@@ -9,7 +9,7 @@ use crate::hash::big;
 use crate::hash::feed::Feed;
 use crate::hash::outcome::{EntryError, ErrorKind, Outcome};
 use crate::hash::progress;
-use crate::hash::read::{ReadStop, read_some, with_buf};
+use crate::hash::read::{ReadStop, SMALL_BUF, read_some, with_buf};
 use crate::hash::stat::Stat;
 use crate::sys::cancel;
 
@@ -57,7 +57,8 @@ pub(super) fn checked(file: &File, before: &Stat, read: u64) -> Result<(), Outco
 /// read cannot affect the bytes hashed, and the second fstat still sees any size or mtime
 /// change.
 fn read_small(file: &File, size: u64, hasher: &mut impl Feed) -> Result<u64, ReadStop> {
-    with_buf(|buf| {
+    let need = usize::try_from(size.saturating_add(1)).unwrap_or(SMALL_BUF);
+    with_buf(need, |buf| {
         let mut total = 0u64;
         loop {
             let want = usize::try_from(size - total + 1).map_or(buf.len(), |w| w.min(buf.len()));

@@ -14,6 +14,7 @@ use crate::hash::links::Links;
 use crate::pipeline::gate;
 use crate::pipeline::gather::gather;
 use crate::pipeline::job::Done;
+use crate::pipeline::pace::Pace;
 use crate::pipeline::queue::Feeder;
 use crate::pipeline::rt;
 use crate::pipeline::workers::{Crew, ticker, worker};
@@ -116,16 +117,19 @@ where
     let open_files = Arc::new(Semaphore::new(cfg.max_open.max(1)));
     let batch = cfg.batch_size();
 
+    let gate = cfg
+        .adaptive
+        .then(|| gate::Gate::new(cfg.jobs.max(1), cfg.max_workers()));
+    let pace = gate
+        .clone()
+        .map(|g| Pace::new(g, cfg.queue, &window_slots, window, batch));
     let walker = rt::spawn_blocking(move || {
-        let mut feeder = Feeder::new(job_tx, window_slots, batch);
+        let mut feeder = Feeder::new(job_tx, window_slots, batch, pace);
         let learned = source(&mut feeder);
         feeder.flush();
         learned
         // Dropping the feeder closes the queue: workers drain it and finish.
     });
-    let gate = cfg
-        .adaptive
-        .then(|| gate::Gate::new(cfg.jobs.max(1), cfg.max_workers()));
     let crew = Crew {
         open_files,
         confine: cfg.confine.clone(),

@@ -6,8 +6,13 @@
 //! device needs a deep queue, and `-j 128` was 1.4 × faster than the default. So all
 //! [`MAX_WORKERS`] worker tasks exist, but only `active` of them may take a batch; every
 //! [`PERIOD`], the process's CPU use over the period decides: CPUs less than
-//! [`GROW_BELOW`] busy (workers wait on the device) → twice as many active, up to the
-//! maximum. Workers that wait for a permit cost nothing (an async task, no thread). A fixed
+//! [`GROW_BELOW`] busy while batches wait in the queue (workers wait on the device) → twice
+//! as many active, up to the maximum. Idle CPUs with an empty queue mean the walk or the
+//! output is what holds the run back (`--update`'s workers only stat; the journal's fsync
+//! stalls the output), and more workers would only hold more batches: the count never
+//! shrinks, so growing on those dips ratcheted a long run up to the maximum and its memory
+//! with it (a 10,000,000-file `--update` peaked at 1.9 × a 1,000,000-file one; 1.1 × with a
+//! fixed `--jobs`). Workers that wait for a permit cost nothing (an async task, no thread). A fixed
 //! `--jobs N` has no gate. On a FUSE filesystem the maximum is lower (`config::FUSE_CEILING`):
 //! its one daemon keeps the CPUs idle however many requests wait, so by this rule the gate
 //! would always grow to 128, where the daemon only queues.
@@ -69,8 +74,9 @@ impl Gate {
         self.active.load(Ordering::Relaxed)
     }
 
-    /// Called after each batch: once per [`PERIOD`], one caller measures and maybe grows.
-    pub fn tick(&self) {
+    /// Called after each batch, with whether batches wait in the queue: once per
+    /// [`PERIOD`], one caller measures and maybe grows.
+    pub fn tick(&self, queued: bool) {
         if self.active() >= self.max || self.deciding.swap(true, Ordering::Acquire) {
             return;
         }
@@ -81,7 +87,7 @@ impl Gate {
             let cpu = limits::process_cpu_time();
             let busy =
                 (cpu.saturating_sub(since.1)).as_secs_f64() / (wall.as_secs_f64() * self.cpus);
-            if should_grow(busy) {
+            if should_grow(busy, queued) {
                 self.grow();
             }
             *since = (now, cpu);
@@ -91,7 +97,7 @@ impl Gate {
     }
 
     /// Doubles the active workers (up to the maximum).
-    fn grow(&self) {
+    pub(super) fn grow(&self) {
         let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
         let release = self.active().min(parked.len());
         for _ in 0..release {
@@ -101,9 +107,10 @@ impl Gate {
     }
 }
 
-/// The decision, alone: the CPUs were this busy (0..=1) over the last period.
-fn should_grow(busy: f64) -> bool {
-    busy < GROW_BELOW
+/// The decision, alone: the CPUs were this busy (0..=1) over the last period, and batches
+/// were waiting for a worker (`queued`) at its end.
+fn should_grow(busy: f64, queued: bool) -> bool {
+    queued && busy < GROW_BELOW
 }
 
 #[cfg(test)]
@@ -111,9 +118,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grows_only_while_the_cpus_wait() {
-        assert!(should_grow(0.3));
-        assert!(!should_grow(0.95));
+    fn grows_only_while_the_cpus_wait_with_work_queued() {
+        assert!(should_grow(0.3, true));
+        assert!(!should_grow(0.95, true));
+        // Idle CPUs and nothing queued: the walk or the output is slow, not the device.
+        assert!(!should_grow(0.3, false));
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub(crate) mod engine;
 pub(crate) mod gate;
 pub(crate) mod gather;
 pub(crate) mod job;
+pub(crate) mod pace;
 pub(crate) mod queue;
 pub(crate) mod rt;
 pub(crate) mod workers;

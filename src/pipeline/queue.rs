@@ -23,6 +23,7 @@ use async_lock::Semaphore;
 use crate::hash::outcome::Action;
 use crate::names::entry::EntryName;
 use crate::pipeline::job::{Batch, Job};
+use crate::pipeline::pace::Pace;
 use crate::sys::cancel;
 
 /// Producer side of the queue.
@@ -30,7 +31,12 @@ pub struct Feeder<T> {
     tx: Sender<Batch<T>>,
     window: Arc<Semaphore>,
     pending: Vec<Job<T>>,
+    /// The most entries in a batch.
     batch_size: usize,
+    /// The size of the batch being filled: `batch_size`, or less as an adaptive run's
+    /// window opens (see `pace`).
+    batch_now: usize,
+    pace: Option<Pace>,
     next_batch: u64,
     last_sent: Instant,
 }
@@ -41,12 +47,20 @@ const EARLY_MIN: usize = 128;
 const EARLY_AFTER: Duration = Duration::from_millis(1);
 
 impl<T> Feeder<T> {
-    pub(crate) fn new(tx: Sender<Batch<T>>, window: Arc<Semaphore>, batch_size: usize) -> Self {
+    pub(crate) fn new(
+        tx: Sender<Batch<T>>,
+        window: Arc<Semaphore>,
+        batch_size: usize,
+        mut pace: Option<Pace>,
+    ) -> Self {
+        let batch_now = pace.as_mut().map_or(batch_size, |p| p.batch(batch_size));
         Feeder {
             tx,
             window,
-            pending: Vec::with_capacity(batch_size),
+            pending: Vec::with_capacity(batch_now),
             batch_size,
+            batch_now,
+            pace,
             next_batch: 0,
             last_sent: Instant::now(),
         }
@@ -63,7 +77,7 @@ impl<T> Feeder<T> {
             action,
             tag,
         });
-        if self.pending.len() >= self.batch_size || (self.tx.is_empty() && self.worth_early()) {
+        if self.pending.len() >= self.batch_now || (self.tx.is_empty() && self.worth_early()) {
             return self.flush();
         }
         true
@@ -75,7 +89,7 @@ impl<T> Feeder<T> {
     /// workers only stat) sent a batch for every few files, each with its hand-off to the
     /// blocking pool and its wake-ups.
     fn worth_early(&self) -> bool {
-        self.pending.len() >= EARLY_MIN.min(self.batch_size)
+        self.pending.len() >= EARLY_MIN.min(self.batch_now)
             || self.last_sent.elapsed() >= EARLY_AFTER
     }
 
@@ -85,7 +99,10 @@ impl<T> Feeder<T> {
             return !cancel::is_stopped();
         }
         let window = self.window.acquire_arc_blocking();
-        let jobs = std::mem::replace(&mut self.pending, Vec::with_capacity(self.batch_size));
+        if let Some(pace) = &mut self.pace {
+            self.batch_now = pace.batch(self.batch_size);
+        }
+        let jobs = std::mem::replace(&mut self.pending, Vec::with_capacity(self.batch_now));
         let batch = Batch {
             number: self.next_batch,
             jobs,

@@ -110,7 +110,7 @@ pub async fn worker<T: Send + 'static>(
         }
         drop(turn);
         if let Some(g) = &crew.gate {
-            g.tick();
+            g.tick(!rx.is_empty());
         }
         let last = DoneBatch {
             number,

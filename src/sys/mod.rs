@@ -4,6 +4,7 @@
 
 #![allow(unsafe_code)]
 
+pub mod alloc;
 pub mod cancel;
 pub mod clock;
 pub mod evict;

@@ -1,0 +1,119 @@
+//! How an adaptive run keeps the entries in flight flat while the gate adds workers.
+//!
+//! Every active worker needs two batches in the reorder window (the one it reads, the one
+//! it finished that waits for an earlier one), so the window a run needs grows with its
+//! workers. Sized for all [`gate::MAX_WORKERS`](crate::pipeline::gate::MAX_WORKERS) of
+//! 256 entries, it let ~70,000 entries be in flight; and the gate only grows, so a long run
+//! on a busy machine met some dip of the CPUs, reached 128 workers, and held that many: a
+//! 10,000,000-file `--update` peaked at 21 MiB, twice a 1,000,000-file one. Here the window
+//! opens only as far as the active workers need, and batches get smaller as it opens, so
+//! that the entries it holds stay what they were at the start (the window the first
+//! workers need times the full batch): 8 workers, 34 batches of 256; 128 workers, 274 of
+//! 31. A small batch costs a hand-off to the blocking pool per 31 files instead of per 256,
+//! nothing next to the device waits that made the gate grow.
+
+use std::sync::Arc;
+
+use async_lock::{Semaphore, SemaphoreGuardArc};
+
+use crate::pipeline::gate::Gate;
+
+/// A batch never gets smaller than this (the hand-off would cost more than it saves).
+const MIN_BATCH: usize = 8;
+
+/// The window and batch size of an adaptive run, following its gate.
+pub struct Pace {
+    gate: Arc<Gate>,
+    queue: usize,
+    /// Window permits held back: open = the whole window − these.
+    parked: Vec<SemaphoreGuardArc>,
+    /// Batches the window lets out now.
+    open: usize,
+    /// Entries the window may hold: what it held at the start.
+    entries: usize,
+}
+
+impl Pace {
+    /// For a `window` of `whole` slots (all workers), of which the gate's first workers
+    /// need a part, and batches of at most `batch` entries. Call before any batch is sent.
+    pub fn new(
+        gate: Arc<Gate>,
+        queue: usize,
+        window: &Arc<Semaphore>,
+        whole: usize,
+        batch: usize,
+    ) -> Pace {
+        let open = needed(queue, gate.active()).min(whole);
+        let parked = (open..whole)
+            .filter_map(|_| window.try_acquire_arc())
+            .collect();
+        Pace {
+            gate,
+            queue,
+            parked,
+            open,
+            entries: open * batch,
+        }
+    }
+
+    /// The size of the next batch (at most `batch`), opening the window first if the gate
+    /// has grown since the last.
+    pub fn batch(&mut self, batch: usize) -> usize {
+        let want = needed(self.queue, self.gate.active());
+        while self.open < want && self.parked.pop().is_some() {
+            self.open += 1;
+        }
+        (self.entries / self.open.max(1)).clamp(MIN_BATCH.min(batch), batch)
+    }
+}
+
+/// Window slots `active` workers need beside a queue of `queue` batches.
+fn needed(queue: usize, active: usize) -> usize {
+    queue + 2 * active + 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_opens_with_the_gate_and_the_entries_it_holds_stay_flat() {
+        let gate = Gate::new(8, 128);
+        let whole = needed(16, 128);
+        let window = Arc::new(Semaphore::new(whole));
+        let mut pace = Pace::new(gate.clone(), 16, &window, whole, 256);
+        assert_eq!(pace.batch(256), 256);
+        assert_eq!(pace.open, 34);
+        // Only the open part can be taken.
+        let taken: Vec<_> = (0..whole)
+            .filter_map(|_| window.try_acquire_arc())
+            .collect();
+        assert_eq!(taken.len(), 34);
+        drop(taken);
+        while gate.active() < 128 {
+            gate.grow();
+        }
+        let b = pace.batch(256);
+        assert_eq!(pace.open, whole);
+        assert_eq!(b, 34 * 256 / whole);
+        assert!(pace.open * b <= 34 * 256);
+        let taken: Vec<_> = (0..whole + 1)
+            .filter_map(|_| window.try_acquire_arc())
+            .collect();
+        assert_eq!(taken.len(), whole);
+    }
+
+    #[test]
+    fn batches_never_shrink_below_the_floor() {
+        let gate = Gate::new(1, 128);
+        let whole = needed(0, 128);
+        let mut small = Pace::new(gate.clone(), 0, &Arc::new(Semaphore::new(whole)), whole, 4);
+        let mut large = Pace::new(gate.clone(), 0, &Arc::new(Semaphore::new(whole)), whole, 64);
+        while gate.active() < 128 {
+            gate.grow();
+        }
+        // 4 slots × 64 entries over 258 slots is less than one entry a batch.
+        assert_eq!(large.batch(64), MIN_BATCH);
+        assert_eq!(small.batch(4), 4, "never above the batch asked for");
+    }
+}
