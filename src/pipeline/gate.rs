@@ -7,7 +7,10 @@
 //! [`MAX_WORKERS`] worker tasks exist, but only `active` of them may take a batch; every
 //! [`PERIOD`], the process's CPU use over the period decides: CPUs less than
 //! [`GROW_BELOW`] busy while batches wait in the queue (workers wait on the device) → twice
-//! as many active, up to the maximum. Idle CPUs with an empty queue mean the walk or the
+//! as many active, up to the maximum — and only while the machine's CPUs are as idle (by
+//! /proc/stat, idle and iowait): our process using less CPU on a machine kept busy by others
+//! (a shared VM's other tenants, the kernel's writeback or loop-device threads) is no device
+//! to wait for. Idle CPUs with an empty queue mean the walk or the
 //! output is what holds the run back (`--update`'s workers only stat; the journal's fsync
 //! stalls the output), and more workers would only hold more batches: the count never
 //! shrinks, so growing on those dips ratcheted a long run up to the maximum and its memory
@@ -34,6 +37,19 @@ const PERIOD: Duration = Duration::from_millis(20);
 /// Grow when the CPUs are busier than this share of the period (all cores).
 const GROW_BELOW: f64 = 0.75;
 
+/// The machine's clock ticks (100 a second per CPU) a decision needs, to tell its idle share
+/// apart from noise: 40 ms on 2 CPUs, 10 ms on 8.
+const MIN_TICKS: u64 = 8;
+
+/// Where the current period started.
+struct Since {
+    at: Instant,
+    /// The process's CPU time then.
+    cpu: Duration,
+    /// The machine's (idle, all) clock ticks then.
+    machine: Option<(u64, u64)>,
+}
+
 pub struct Gate {
     permits: Arc<Semaphore>,
     /// Permits held back: `max - parked.len()` workers may run.
@@ -41,8 +57,7 @@ pub struct Gate {
     active: AtomicUsize,
     max: usize,
     cpus: f64,
-    /// (wall, process CPU) at the start of the current period.
-    since: Mutex<(Instant, Duration)>,
+    since: Mutex<Since>,
     deciding: AtomicBool,
 }
 
@@ -59,7 +74,11 @@ impl Gate {
             active: AtomicUsize::new(start),
             max,
             cpus: limits::cpus() as f64,
-            since: Mutex::new((Instant::now(), limits::process_cpu_time())),
+            since: Mutex::new(Since {
+                at: Instant::now(),
+                cpu: limits::process_cpu_time(),
+                machine: limits::machine_cpu_ticks(),
+            }),
             deciding: AtomicBool::new(false),
         })
     }
@@ -82,15 +101,29 @@ impl Gate {
         }
         let mut since = self.since.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let wall = now.duration_since(since.0);
+        let wall = now.duration_since(since.at);
         if wall >= PERIOD {
-            let cpu = limits::process_cpu_time();
-            let busy =
-                (cpu.saturating_sub(since.1)).as_secs_f64() / (wall.as_secs_f64() * self.cpus);
-            if should_grow(busy, queued) {
-                self.grow();
+            let machine = limits::machine_cpu_ticks();
+            let idle = match (since.machine, machine) {
+                (Some((i0, a0)), Some((i1, a1))) if a1 >= a0 + MIN_TICKS => {
+                    Some(i1.saturating_sub(i0) as f64 / (a1 - a0) as f64)
+                }
+                (Some(_), Some(_)) => None, // too few ticks yet: the period goes on
+                _ => Some(1.0),             // no /proc/stat: the process's CPU alone decides
+            };
+            if let Some(idle) = idle {
+                let cpu = limits::process_cpu_time();
+                let busy = (cpu.saturating_sub(since.cpu)).as_secs_f64()
+                    / (wall.as_secs_f64() * self.cpus);
+                if should_grow(busy, idle, queued) {
+                    self.grow();
+                }
+                *since = Since {
+                    at: now,
+                    cpu,
+                    machine,
+                };
             }
-            *since = (now, cpu);
         }
         drop(since);
         self.deciding.store(false, Ordering::Release);
@@ -107,10 +140,11 @@ impl Gate {
     }
 }
 
-/// The decision, alone: the CPUs were this busy (0..=1) over the last period, and batches
-/// were waiting for a worker (`queued`) at its end.
-fn should_grow(busy: f64, queued: bool) -> bool {
-    queued && busy < GROW_BELOW
+/// The decision, alone: this process kept the CPUs this busy (0..=1) over the last period,
+/// the machine's CPUs were this `idle` (0..=1), and batches were waiting for a worker
+/// (`queued`) at its end.
+fn should_grow(busy: f64, idle: f64, queued: bool) -> bool {
+    queued && busy < GROW_BELOW && idle >= 1.0 - GROW_BELOW
 }
 
 #[cfg(test)]
@@ -119,10 +153,12 @@ mod tests {
 
     #[test]
     fn grows_only_while_the_cpus_wait_with_work_queued() {
-        assert!(should_grow(0.3, true));
-        assert!(!should_grow(0.95, true));
+        assert!(should_grow(0.3, 0.7, true));
+        assert!(!should_grow(0.95, 0.05, true));
         // Idle CPUs and nothing queued: the walk or the output is slow, not the device.
-        assert!(!should_grow(0.3, false));
+        assert!(!should_grow(0.3, 0.7, false));
+        // This process is not busy, but the machine is (other processes, kernel threads).
+        assert!(!should_grow(0.3, 0.1, true));
     }
 
     #[test]

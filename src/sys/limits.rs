@@ -91,6 +91,30 @@ pub fn budget(soft_limit: u64, in_use: usize) -> Result<Budget, String> {
     })
 }
 
+/// The whole machine's CPU time so far in clock ticks, from the first line of /proc/stat:
+/// (idle, all), idle counting `idle` and `iowait`; None where /proc/stat cannot be read or
+/// reads otherwise (the caller then goes by the process's own CPU time alone).
+pub fn machine_cpu_ticks() -> Option<(u64, u64)> {
+    use std::io::Read;
+    let mut buf = [0u8; 512];
+    let n = std::fs::File::open("/proc/stat")
+        .ok()?
+        .read(&mut buf)
+        .ok()?;
+    let line = buf[..n].split(|&b| b == b'\n').next()?;
+    let mut fields = std::str::from_utf8(line).ok()?.split_ascii_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    // user nice system idle iowait irq softirq steal (guest time is inside user already).
+    let ticks: Vec<u64> = fields
+        .take(8)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let all = ticks.iter().try_fold(0u64, |sum, &t| sum.checked_add(t))?;
+    (ticks.len() >= 5).then(|| (ticks[3] + ticks[4], all))
+}
+
 /// CPU time this process has used so far (all threads, user and system).
 pub fn process_cpu_time() -> std::time::Duration {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
@@ -100,6 +124,16 @@ pub fn process_cpu_time() -> std::time::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_ticks_read_and_advance() {
+        let (idle, all) = machine_cpu_ticks().expect("/proc/stat");
+        assert!(idle <= all && all > 0);
+        let burn = std::time::Instant::now();
+        while burn.elapsed() < std::time::Duration::from_millis(50) {}
+        let (idle2, all2) = machine_cpu_ticks().unwrap();
+        assert!(all2 > all && idle2 >= idle);
+    }
 
     #[test]
     fn budget_leaves_room_and_refuses_below_the_minimum() {
