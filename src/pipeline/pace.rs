@@ -7,9 +7,9 @@
 //! on a busy machine met some dip of the CPUs, reached 128 workers, and held that many: a
 //! 10,000,000-file `--update` peaked at 21 MiB, twice a 1,000,000-file one. Here the window
 //! opens only as far as the active workers need, and batches get smaller as it opens, so
-//! that the entries it holds stay what they were at the start (the window the first
-//! workers need times the full batch): 8 workers, 34 batches of 256; 128 workers, 274 of
-//! 31. A small batch costs a hand-off to the blocking pool per 31 files instead of per 256,
+//! that the entries it holds stay what they were at the start (twice the window the first
+//! workers need, times the full batch): 8 workers, 50 batches of 256; 128 workers, 274 of
+//! 46. A small batch costs a hand-off to the blocking pool per 46 files instead of per 256,
 //! nothing next to the device waits that made the gate grow.
 
 use std::sync::Arc;
@@ -17,6 +17,13 @@ use std::sync::Arc;
 use async_lock::{Semaphore, SemaphoreGuardArc};
 
 use crate::pipeline::gate::Gate;
+
+/// The window at the start has room for this many times the first workers: a big file
+/// holds its batch's slot while the other workers go on past it (with room for only the
+/// first workers, a warm hash of the rustup home took 1.08–1.11 × as long, the walk stalled
+/// behind its big libraries; with 4, 1.01 ×, but a 10,000,000-file `--update` peaked at
+/// 1.3 × a 1,000,000-file one, where 2 keeps it at 1.2 ×).
+const SLACK: usize = 2;
 
 /// A batch never gets smaller than this (the hand-off would cost more than it saves).
 const MIN_BATCH: usize = 8;
@@ -43,7 +50,7 @@ impl Pace {
         whole: usize,
         batch: usize,
     ) -> Pace {
-        let open = needed(queue, gate.active()).min(whole);
+        let open = needed(queue, SLACK * gate.active()).min(whole);
         let parked = (open..whole)
             .filter_map(|_| window.try_acquire_arc())
             .collect();
@@ -80,23 +87,24 @@ mod tests {
     fn the_window_opens_with_the_gate_and_the_entries_it_holds_stay_flat() {
         let gate = Gate::new(8, 128);
         let whole = needed(16, 128);
+        let start = needed(16, SLACK * 8);
         let window = Arc::new(Semaphore::new(whole));
         let mut pace = Pace::new(gate.clone(), 16, &window, whole, 256);
         assert_eq!(pace.batch(256), 256);
-        assert_eq!(pace.open, 34);
+        assert_eq!(pace.open, start);
         // Only the open part can be taken.
         let taken: Vec<_> = (0..whole)
             .filter_map(|_| window.try_acquire_arc())
             .collect();
-        assert_eq!(taken.len(), 34);
+        assert_eq!(taken.len(), start);
         drop(taken);
         while gate.active() < 128 {
             gate.grow();
         }
         let b = pace.batch(256);
         assert_eq!(pace.open, whole);
-        assert_eq!(b, 34 * 256 / whole);
-        assert!(pace.open * b <= 34 * 256);
+        assert_eq!(b, start * 256 / whole);
+        assert!(pace.open * b <= start * 256);
         let taken: Vec<_> = (0..whole + 1)
             .filter_map(|_| window.try_acquire_arc())
             .collect();
@@ -112,7 +120,7 @@ mod tests {
         while gate.active() < 128 {
             gate.grow();
         }
-        // 4 slots × 64 entries over 258 slots is less than one entry a batch.
+        // 6 slots × 64 entries over 258 slots is less than 8 entries a batch.
         assert_eq!(large.batch(64), MIN_BATCH);
         assert_eq!(small.batch(4), 4, "never above the batch asked for");
     }
