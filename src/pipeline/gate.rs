@@ -5,7 +5,8 @@
 //! `-j 32` 1.03 × and `-j 128` 1.04 × the default's wall time). A cold tree is I/O-bound: the
 //! device needs a deep queue, and `-j 128` was 1.4 × faster than the default. So all
 //! [`MAX_WORKERS`] worker tasks exist, but only `active` of them may take a batch; every
-//! [`PERIOD`], the process's CPU use over the period decides: CPUs less than
+//! [`PERIOD`] (and at least [`MIN_TICKS`] of the machine's clock), the process's CPU use over
+//! the period decides: CPUs less than
 //! [`GROW_BELOW`] busy while batches wait in the queue (workers wait on the device) → twice
 //! as many active, up to the maximum — and only while the machine's CPUs are as idle (by
 //! /proc/stat, idle and iowait): our process using less CPU on a machine kept busy by others
@@ -34,12 +35,16 @@ pub const MAX_WORKERS: usize = 128;
 /// How often the active count is reconsidered.
 const PERIOD: Duration = Duration::from_millis(20);
 
-/// Grow when the CPUs are busier than this share of the period (all cores).
+/// Grow when the CPUs are less busy than this share of the period (all cores), and the
+/// machine's at least 1 − this idle.
 const GROW_BELOW: f64 = 0.75;
 
 /// The machine's clock ticks (100 a second per CPU) a decision needs, to tell its idle share
 /// apart from noise: 40 ms on 2 CPUs, 10 ms on 8.
 const MIN_TICKS: u64 = 8;
+
+/// A period this long without [`MIN_TICKS`] of the machine's: its counters are not trusted.
+const STALE_AFTER: Duration = Duration::from_secs(1);
 
 /// Where the current period started.
 struct Since {
@@ -108,8 +113,10 @@ impl Gate {
                 (Some((i0, a0)), Some((i1, a1))) if a1 >= a0 + MIN_TICKS => {
                     Some(i1.saturating_sub(i0) as f64 / (a1 - a0) as f64)
                 }
-                (Some(_), Some(_)) => None, // too few ticks yet: the period goes on
-                _ => Some(1.0),             // no /proc/stat: the process's CPU alone decides
+                // Too few ticks yet: the period goes on, unless the machine's counters seem
+                // not to move at all (a sandbox's static /proc/stat): then as without it.
+                (Some(_), Some(_)) if wall < STALE_AFTER => None,
+                _ => Some(1.0), // no /proc/stat: the process's CPU alone decides
             };
             if let Some(idle) = idle {
                 let cpu = limits::process_cpu_time();

@@ -7,10 +7,12 @@
 //! on a busy machine met some dip of the CPUs, reached 128 workers, and held that many: a
 //! 10,000,000-file `--update` peaked at 21 MiB, twice a 1,000,000-file one. Here the window
 //! opens only as far as the active workers need, and batches get smaller as it opens, so
-//! that the entries it holds stay what they were at the start (twice the window the first
-//! workers need, times the full batch): 8 workers, 50 batches of 256; 128 workers, 274 of
-//! 46. A small batch costs a hand-off to the blocking pool per 46 files instead of per 256,
-//! nothing next to the device waits that made the gate grow.
+//! that the entries it holds stay what they were at the start (the window twice the first
+//! workers need beside the queue, times the full batch): 8 workers, 50 batches of 256; 128
+//! workers, 274 of 46. Right after the window opens, slots taken before still hold full
+//! batches, so the entries in flight can reach ~1.8 × the start's until those drain. A
+//! small batch costs a hand-off to the blocking pool per 46 files instead of per 256 (the gate
+//! never shrinks, so a run that grew keeps small batches).
 
 use std::sync::Arc;
 

