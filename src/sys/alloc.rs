@@ -4,8 +4,8 @@
 //! up to eight per CPU, and each arena keeps the memory its thread freed. The blocking pool
 //! starts and ends threads as the load moves, so a long run meets more threads than a short
 //! one, and its peak memory grew with the tree for that reason alone: hashing 10,000,000
-//! empty files peaked 1.3 × higher than 1,000,000 with the default, about 1.1 × with one
-//! arena per CPU (bench/scale.sh; docs/performance.md). Most allocations on the hot path
+//! empty files peaked 1.3 × higher than 1,000,000 with the default arenas, 1.0–1.3 × with
+//! one or two (by hand, two runs each; docs/performance.md). Most allocations on the hot path
 //! are small and short-lived, served from the thread's cache before any arena lock; a
 //! batch's vectors take the lock once per batch. Fewer arenas showed no cost we could tell
 //! from the noise: a warm hash of the rustup home against the build before was 1.06 × with
