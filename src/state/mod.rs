@@ -24,6 +24,7 @@
 //! is the command's to say (`options::Wanted`): nothing here knows a flag.
 
 pub(crate) mod checked;
+pub(crate) mod echo;
 pub(crate) mod files;
 pub(crate) mod line;
 pub(crate) mod open;

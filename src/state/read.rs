@@ -43,15 +43,29 @@ pub struct StateReader {
     pos: usize,
     /// The file line of `block[pos..]`'s first record.
     block_line: u64,
+    /// Bytes read from the file so far; where the records start (after the header); where
+    /// `block` starts in the file; and where in `block` the next record's line starts (the
+    /// lines before it were all returned): what [`Self::passed`] tells.
+    offset: u64,
+    records_start: u64,
+    block_offset: u64,
+    next_start: usize,
 }
 
-/// Appends line `line_no` of `reader`, with its `\n`, to `into` (at most `LIMIT` bytes);
-/// false at the end of the file; Err for a read error or a line with no end.
-fn next_line(reader: &mut impl BufRead, into: &mut Vec<u8>, line_no: u64) -> Result<bool, String> {
+/// Appends line `line_no` of `reader`, with its `\n`, to `into` (at most `LIMIT` bytes) and
+/// adds its length to `offset`; false at the end of the file; Err for a read error or a line
+/// with no end.
+fn next_line(
+    reader: &mut impl BufRead,
+    into: &mut Vec<u8>,
+    line_no: u64,
+    offset: &mut u64,
+) -> Result<bool, String> {
     let n = reader
         .take(LIMIT)
         .read_until(b'\n', into)
         .map_err(|e| format!("line {line_no}: {e}"))?;
+    *offset += n as u64;
     if n == 0 {
         return Ok(false);
     }
@@ -85,6 +99,10 @@ impl StateReader {
             block: Vec::new(),
             pos: 0,
             block_line: 0,
+            offset: 0,
+            records_start: 0,
+            block_offset: 0,
+            next_start: 0,
         };
         let mut header = |what: &str| -> Result<Vec<u8>, String> {
             match r.line() {
@@ -105,6 +123,8 @@ impl StateReader {
                 differences(written.unwrap_or_default(), wanted)
             ));
         }
+        r.records_start = r.offset;
+        r.block_offset = r.offset;
         r.advance();
         Ok(Some(r))
     }
@@ -114,7 +134,7 @@ impl StateReader {
     fn line(&mut self) -> Result<Option<&[u8]>, String> {
         self.buf.clear();
         self.line_no += 1;
-        if !next_line(&mut self.reader, &mut self.buf, self.line_no)? {
+        if !next_line(&mut self.reader, &mut self.buf, self.line_no, &mut self.offset)? {
             return Ok(None);
         }
         self.buf.pop();
@@ -129,12 +149,19 @@ impl StateReader {
     fn load_block(&mut self) -> Result<bool, String> {
         self.block.clear();
         self.pos = 0;
+        self.next_start = 0;
+        self.block_offset = self.offset;
         self.block_line = self.line_no + 1;
         let mut count = 0u64;
         loop {
             let start = self.block.len();
             self.line_no += 1;
-            if !next_line(&mut self.reader, &mut self.block, self.line_no)? {
+            if !next_line(
+                &mut self.reader,
+                &mut self.block,
+                self.line_no,
+                &mut self.offset,
+            )? {
                 return match count {
                     0 => Ok(false),
                     _ => Err(format!(
@@ -197,6 +224,7 @@ impl StateReader {
         let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         let at = self.block_line;
         let start = self.pos;
+        self.next_start = start;
         self.pos += len + 1;
         self.block_line += 1;
         let split = line::split_record(&rest[..len]);
@@ -238,6 +266,33 @@ impl StateReader {
     /// What the file knows of `name`, parsed: [`Self::find_text`].
     pub fn find(&mut self, name: &[u8]) -> Option<Known> {
         self.find_text(name).and_then(|t| Known::parse_text(&t))
+    }
+
+    /// The next record's whole line (the [`Known`]'s text, a space, the name as written),
+    /// without its newline; None after the last record or at the first problem.
+    pub fn peek_line(&self) -> Option<&[u8]> {
+        let text = self.next_text.as_ref()?;
+        Some(&self.block[text.start..self.pos - 1])
+    }
+
+    /// Moves past the next record (see [`Self::peek_line`]).
+    pub fn pass(&mut self) {
+        self.advance();
+    }
+
+    /// The records before the next one, as they lie in the file: the bytes `range` (whole
+    /// blocks, each with its `sum` line) and then `lines` (the current block's records before
+    /// the next one, newlines included; not yet sealed on their own).
+    pub fn passed(&self) -> (std::ops::Range<u64>, &[u8]) {
+        (
+            self.records_start..self.block_offset,
+            &self.block[..self.next_start],
+        )
+    }
+
+    /// The open file (for reads at an offset, which leave the cursor where it is).
+    pub fn file(&self) -> &File {
+        self.reader.get_ref()
     }
 
     /// Why the records ended before the file did, if they did.

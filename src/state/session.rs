@@ -19,6 +19,7 @@ use crate::hash::algo::Digest;
 use crate::hash::facts::{Facts, Known};
 use crate::hash::outcome::Action;
 use crate::names::temp::remove_unlocked;
+use crate::state::echo::Echo;
 use crate::state::files::{MAX_JOURNALS, Place, Seen, bound, create_journal, replaceable};
 use crate::state::options::Wanted;
 use crate::state::read::StateReader;
@@ -65,6 +66,8 @@ impl Sources {
 pub(crate) struct Update {
     place: Place,
     journal: Journal,
+    /// While the run repeats the state's records, none is written (`state::echo`).
+    echo: Option<Echo>,
     /// Journals found at the start: removed once a complete run replaced the manifest.
     old_journals: Vec<PathBuf>,
     /// The manifest as found at the start, when the state was bound to it and used.
@@ -97,9 +100,11 @@ pub(crate) fn prepare(
     let resumed = readers.len();
     let state = place.state();
     let mut state_seen = None;
+    let mut echo = None;
     match bound(&state, real) {
         Ok(Some(seen)) => match StateReader::open(&state, Some(options)) {
             Ok(Some(r)) => {
+                echo = Echo::open(&state, options, &r);
                 readers.push(r);
                 state_seen = Some(seen);
             }
@@ -142,6 +147,7 @@ pub(crate) fn prepare(
     let update = Update {
         place,
         journal,
+        echo,
         old_journals: journals.into_iter().map(|(_, p)| p).collect(),
         state_seen,
         resumed: resumed > 0,
@@ -172,13 +178,19 @@ impl Update {
         };
         count.0 += 1;
         count.1 += facts.size;
-        self.journal.record(
-            name,
-            &Known {
-                facts,
-                hash: hash.clone(),
-            },
-        )
+        let known = Known {
+            facts,
+            hash: hash.clone(),
+        };
+        if let Some(echo) = &mut self.echo {
+            if echo.repeats(name, &known) {
+                return Ok(());
+            }
+            if let Some(echo) = self.echo.take() {
+                echo.write_into(&mut self.journal)?;
+            }
+        }
+        self.journal.record(name, &known)
     }
 
     /// The manifest as the state knew it, if the state was used: a run that writes the same
@@ -221,6 +233,10 @@ impl Update {
             },
         };
         let mut journal = self.journal;
+        if let Some(echo) = self.echo {
+            echo.write_into(&mut journal)
+                .map_err(|e| format!("cannot write the state: {e}"))?;
+        }
         journal
             .finish(&digest)
             .map_err(|e| format!("cannot write the state: {e}"))?;

@@ -151,6 +151,44 @@ impl Journal {
         Ok(())
     }
 
+    /// Appends records sealed in another file, `records` of them, in order: bytes `range` of
+    /// `src` (whole blocks, each with its `sum` line) as they are, then `lines` (record lines
+    /// with their newlines) into the block being built. A stop (Ctrl-C) during the copy takes
+    /// the copied bytes back and leaves those records out (the caller's source still has
+    /// them); Ok(false) says so.
+    pub fn append_copied(
+        &mut self,
+        src: &File,
+        range: std::ops::Range<u64>,
+        lines: &[u8],
+        records: u64,
+    ) -> io::Result<bool> {
+        use std::io::{Seek, SeekFrom};
+        let mut j = self.lock();
+        if let Some(e) = j.failed.take() {
+            return Err(e);
+        }
+        j.flush()?;
+        let before = (&j.file).stream_position()?;
+        match crate::sys::copy::copy_range(src, range, &mut &j.file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                j.file.set_len(before)?;
+                (&j.file).seek(SeekFrom::Start(before))?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+        let in_lines = memchr::memchr_iter(b'\n', lines).count() as u64;
+        j.buf.extend_from_slice(lines);
+        j.block_records += in_lines;
+        j.records += records;
+        if j.buf.len() >= BUF_MAX {
+            j.flush()?;
+        }
+        Ok(true)
+    }
+
     /// Ends the journal as a state for the manifest whose bytes hash to `manifest`, and
     /// syncs it (it is about to be renamed into place; the lock stays until it is dropped).
     pub fn finish(&mut self, manifest: &blake3::Hash) -> io::Result<()> {

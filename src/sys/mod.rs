@@ -7,6 +7,7 @@
 pub mod alloc;
 pub mod cancel;
 pub mod clock;
+pub mod copy;
 pub mod evict;
 pub(crate) mod fsinfo;
 pub mod limits;
