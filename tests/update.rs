@@ -161,6 +161,76 @@ fn a_run_that_changes_nothing_writes_nothing_and_one_that_reads_a_file_rewrites_
     assert_eq!(version(&m), m1);
 }
 
+/// The `end` line's record count of the state beside `m.b3`.
+fn state_count(env: &TestEnv) -> u64 {
+    let state = std::fs::read_to_string(env.root().join("m.b3.b3tree-state")).unwrap();
+    let end = state.lines().last().unwrap();
+    end.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// A run writes nothing while it repeats its state; where it departs from it (first record,
+/// middle, last — the state spans several sealed blocks), the records it repeated are copied
+/// from the state, and the next run trusts every one of them.
+#[test]
+fn a_run_that_departs_from_its_state_anywhere_keeps_every_record_it_repeated() {
+    let env = TestEnv::new();
+    tree(&env, 3000);
+    std::thread::sleep(SETTLE);
+    update(&env, &["t"]);
+    let state = env.root().join("m.b3.b3tree-state");
+    let blocks = std::fs::read_to_string(&state)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("sum "))
+        .count();
+    assert!(blocks >= 2, "{blocks} blocks: the test needs several");
+    // In canonical order: d0/f000 first, d1/f1501 amid the second block, d3/f999 last.
+    for (round, name) in ["t/d3/f999", "t/d1/f1501", "t/d0/f000"].iter().enumerate() {
+        let s0 = version(&state);
+        env.file(name, format!("edited {round}\n"));
+        std::thread::sleep(SETTLE);
+        let departs = update(&env, &["t"]);
+        assert_eq!(counts(&departs), (2999, 1), "{name}");
+        assert_ne!(version(&state).0, s0.0, "{name}: a new state");
+        assert_eq!(state_count(&env), 3000, "{name}");
+        assert_eq!(manifest(&env), full_run(&env, &["t"]), "{name}");
+        assert_eq!(counts(&update(&env, &["t"])), (3000, 0), "{name}");
+    }
+}
+
+/// A run stopped while it still repeats its state leaves a journal with no records (the
+/// state, still bound, has them); the next run resumes with nothing to read.
+#[test]
+fn a_run_stopped_while_it_repeats_its_state_resumes_from_the_state() {
+    let env = TestEnv::new();
+    tree(&env, 300);
+    std::thread::sleep(SETTLE);
+    update(&env, &["t"]);
+    huge_sparse_file(&env, "t/zz");
+    let mut child = env
+        .cmd()
+        .args([
+            "hash", "--update", "-o", "m.b3", "-j", "1", "--batch", "1", "t",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_open(&child, "zz");
+    let status = stops_within_promise(&mut child, libc::SIGINT);
+    assert_died_of(status, libc::SIGINT);
+    let journal = std::fs::read_to_string(env.root().join("m.b3.b3tree-journal.1")).unwrap();
+    assert_eq!(journal.lines().count(), 3, "the header alone:\n{journal}");
+    std::fs::remove_file(env.root().join("t/zz")).unwrap();
+    let resumed = update(&env, &["t"]);
+    assert_stderr_contains(&resumed, "resuming: the journal of a stopped run is used");
+    assert_eq!(counts(&resumed), (300, 0));
+    assert_eq!(manifest(&env), full_run(&env, &["t"]));
+    assert_eq!(state_count(&env), 300);
+    assert_eq!(counts(&update(&env, &["t"])), (300, 0));
+    assert!(!env.root().join("m.b3.b3tree-journal.1").exists());
+}
+
 /// A manifest replaced during a run (here with the very same bytes, under a new inode,
 /// while strace holds the run in its journal's `flock`, after it read the manifest) is no
 /// longer the file the run found: the run puts its own in place and binds the state to it,

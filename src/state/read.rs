@@ -134,7 +134,12 @@ impl StateReader {
     fn line(&mut self) -> Result<Option<&[u8]>, String> {
         self.buf.clear();
         self.line_no += 1;
-        if !next_line(&mut self.reader, &mut self.buf, self.line_no, &mut self.offset)? {
+        if !next_line(
+            &mut self.reader,
+            &mut self.buf,
+            self.line_no,
+            &mut self.offset,
+        )? {
             return Ok(None);
         }
         self.buf.pop();
