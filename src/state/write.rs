@@ -4,8 +4,11 @@
 //! out when a record arrives [`FLUSH_EVERY`] or more after the last write, and by a timer
 //! thread when records have waited [`FLUSH_AFTER`] with none after them (a run hashing one
 //! big file after another emits a record every few seconds): a SIGKILL or a power cut loses
-//! at most about a second of finished work. Writes are synced [`SYNC_EVERY`] or more after
-//! the last sync (the checksums find a torn tail). A normal stop flushes and syncs.
+//! at most about a second of finished work. The timer thread also syncs what was written,
+//! [`SYNC_EVERY`] or more after the last sync, without holding the journal: the run goes on
+//! while the disk catches up (a sync that waited for a gigabyte of records to reach a slow
+//! disk used to stall the run; the checksums find a torn tail). A normal stop flushes and
+//! syncs.
 //!
 //! The journal file is held under an exclusive `flock` for as long as its run has it open,
 //! and it gets its name only once it is locked (it is created under a temporary name): a
@@ -37,7 +40,8 @@ pub struct Journal {
 
 /// What the run's thread and the timer thread share.
 struct Inner {
-    file: File,
+    /// Shared with the timer thread's syncs, which run without the lock.
+    file: Arc<File>,
     buf: Vec<u8>,
     /// Where the unsealed records start in `buf`, and how many there are.
     block_start: usize,
@@ -45,6 +49,8 @@ struct Inner {
     records: u64,
     flushed: Instant,
     synced: Instant,
+    /// Bytes were written since the last sync.
+    unsynced: bool,
     /// A write of the timer thread that failed: the run's next call returns it.
     failed: Option<io::Error>,
 }
@@ -64,13 +70,14 @@ impl Journal {
         let path = temp.path().unwrap_or(dir).to_path_buf();
         let now = Instant::now();
         let mut j = Inner {
-            file,
+            file: Arc::new(file),
             buf: Vec::with_capacity(BUF_MAX + 4096),
             block_start: 0,
             block_records: 0,
             records: 0,
             flushed: now,
             synced: now,
+            unsynced: false,
             failed: None,
         };
         line::seal(MAGIC.as_bytes(), &mut j.buf);
@@ -115,7 +122,7 @@ impl Journal {
                     .open(path)?;
                 let _ =
                     rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive);
-                self.lock().file = file;
+                self.lock().file = Arc::new(file);
             }
             Err(e) => return Err(e),
         }
@@ -146,7 +153,6 @@ impl Journal {
         j.block_records += 1;
         if j.buf.len() >= BUF_MAX || j.flushed.elapsed() >= FLUSH_EVERY {
             j.flush()?;
-            j.sync_if_due()?;
         }
         Ok(())
     }
@@ -169,12 +175,13 @@ impl Journal {
             return Err(e);
         }
         j.flush()?;
-        let before = (&j.file).stream_position()?;
-        match crate::sys::copy::copy_range(src, range, &mut &j.file) {
-            Ok(()) => {}
+        let file = Arc::clone(&j.file);
+        let before = (&*file).stream_position()?;
+        match crate::sys::copy::copy_range(src, range, &mut &*file) {
+            Ok(()) => j.unsynced = true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                j.file.set_len(before)?;
-                (&j.file).seek(SeekFrom::Start(before))?;
+                file.set_len(before)?;
+                (&*file).seek(SeekFrom::Start(before))?;
                 return Ok(false);
             }
             Err(e) => return Err(e),
@@ -231,19 +238,23 @@ impl Inner {
             self.buf.extend_from_slice(&sum);
             self.block_records = 0;
         }
-        let written = self.file.write_all(&self.buf);
+        let written = (&*self.file).write_all(&self.buf);
+        self.unsynced |= !self.buf.is_empty();
         self.buf.clear();
         self.block_start = 0;
         self.flushed = Instant::now();
         written
     }
 
-    fn sync_if_due(&mut self) -> io::Result<()> {
-        if self.synced.elapsed() >= SYNC_EVERY {
-            self.file.sync_data()?;
-            self.synced = Instant::now();
+    /// The file to sync, if a sync is due (marked done now: the caller syncs it without the
+    /// lock).
+    fn sync_due(&mut self) -> Option<Arc<File>> {
+        if !self.unsynced || self.synced.elapsed() < SYNC_EVERY {
+            return None;
         }
-        Ok(())
+        self.unsynced = false;
+        self.synced = Instant::now();
+        Some(Arc::clone(&self.file))
     }
 }
 
@@ -255,19 +266,26 @@ fn cannot_link(e: &io::Error) -> bool {
     )
 }
 
-/// The timer: writes out records that have waited [`FLUSH_AFTER`] with no record after them;
-/// ends with the journal.
+/// The timer: writes out records that have waited [`FLUSH_AFTER`] with no record after them,
+/// and syncs what was written when a sync is due (outside the lock); ends with the journal.
 fn flush_when_idle(journal: Weak<Mutex<Inner>>) {
     loop {
         std::thread::sleep(FLUSH_AFTER / 2);
         let Some(inner) = journal.upgrade() else {
             return;
         };
-        let mut j = inner.lock().unwrap_or_else(|p| p.into_inner());
-        if j.block_records > 0 && j.failed.is_none() && j.flushed.elapsed() >= FLUSH_AFTER {
-            if let Err(e) = j.flush().and_then(|()| j.sync_if_due()) {
-                j.failed = Some(e);
+        let lock = || inner.lock().unwrap_or_else(|p| p.into_inner());
+        let due = {
+            let mut j = lock();
+            if j.block_records > 0 && j.failed.is_none() && j.flushed.elapsed() >= FLUSH_AFTER {
+                if let Err(e) = j.flush() {
+                    j.failed = Some(e);
+                }
             }
+            j.failed.is_none().then(|| j.sync_due()).flatten()
+        };
+        if let Some(Err(e)) = due.map(|file| file.sync_data()) {
+            lock().failed.get_or_insert(e);
         }
     }
 }
