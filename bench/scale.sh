@@ -3,8 +3,10 @@
 # Two trees of empty files, 1,000 per directory — 1,000,000 (1,000 directories) and
 # 10,000,000 (10,000 directories) — each on its own loop-mounted ext4 image made with enough
 # inodes, so the machine's own filesystem (its size, its caches, other users) is out of it.
-# For each tree, with warm inode caches (a `find -printf %s` first, which stats each file), the median of RUNS runs (GNU time:
-# wall, user, system, peak RSS) of
+# For each tree, with warm inode caches (a `find -printf %s` first, which stats each file),
+# the median of RUNS samples (GNU time: wall, user, system, peak RSS; runs interleaved, and a
+# smaller tree's sample the mean of as many runs in a row as make up the largest tree's
+# count — see below) of
 #   hash -q -C TREE .                 (stdout to /dev/null)
 #   check -q -C TREE MANIFEST         (the tree's manifest, made once, on WORKDIR)
 #   hash --update -o MANIFEST -C TREE (nothing changed: every record reused)
@@ -55,51 +57,87 @@ make_tree() {
     fi
 }
 
-# Median of RUNS runs of a command: "wall user sys peak_kib", each the median of its column.
-measure() {
-    local out="$work/time.$$"
-    : > "$out"
-    for _ in $(seq "$runs"); do
-        /usr/bin/time -a -o "$out" -f "%e %U %S %M" "$@" > /dev/null
+# One sample of a command, appended to FILE as "wall user sys peak_kib": the command run
+# REPEAT times in a row (times summed, divided by REPEAT; the peak is the largest run's).
+sample() {
+    local file="$1" repeat="$2"
+    shift 2
+    local one="$work/one.$$"
+    : > "$one"
+    for _ in $(seq "$repeat"); do
+        /usr/bin/time -a -o "$one" -f "%e %U %S %M" "$@" > /dev/null
     done
-    python3 - "$out" <<'EOF'
+    python3 - "$one" "$repeat" >> "$file" <<'EOF'
+import sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+n = int(sys.argv[2])
+print(*(sum(c) / n for c in list(zip(*rows))[:3]), max(r[3] for r in rows))
+EOF
+    rm -f "$one"
+}
+
+# The column medians of a samples file.
+median() {
+    python3 - "$1" <<'EOF'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 print(" ".join(str(statistics.median(c)) for c in zip(*rows)))
 EOF
-    rm -f "$out"
 }
 
 if [ "$runs" -eq 0 ]; then # generate only
     for count in $counts; do make_tree "$count"; done
     exit 0
 fi
-declare -A result
+first="${counts%% *}"
+last="${counts##* }"
 for count in $counts; do
     make_tree "$count"
     files="$work/tree-$count/files"
-    manifest="$work/m-$count.b3"
     # Warm the directory and inode caches: -printf %s stats every file (a plain find -type f
     # reads only the listings, and the first stat of each inode would then be timed).
     find "$files" -type f -printf '%s\n' > /dev/null
-    [ -f "$manifest" ] || "$b3tree" hash -q -o "$manifest" -C "$files" .
+    [ -f "$work/m-$count.b3" ] || "$b3tree" hash -q -o "$work/m-$count.b3" -C "$files" .
     [ -f "$work/u-$count.b3" ] || "$b3tree" hash -q --update -o "$work/u-$count.b3" -C "$files" .
-    result[$count,hash]=$(measure "$b3tree" hash -q -C "$files" .)
-    result[$count,check]=$(measure "$b3tree" check -q -C "$files" "$manifest")
-    result[$count,update]=$(measure "$b3tree" hash -q --update -o "$work/u-$count.b3" -C "$files" .)
-    result[$count,audit]=$(measure "$b3tree" check --audit -q -C "$files" "$manifest")
-    result[$count,find]=$(measure find "$files" -type f)
+    for what in hash check update audit find; do : > "$work/samples.$count.$what"; done
 done
-
-first="${counts%% *}"
-last="${counts##* }"
+# The runs are interleaved (each command on each tree in turn, RUNS times over), and a
+# smaller tree's sample runs its command (largest count / its count) times in a row, so that
+# each sample spans about the time of the largest tree's. On a shared machine the speed of a
+# core drifts from second to second (a fixed loop here took 160-360 ms per round over 40 s):
+# a 2-3 s run catches one phase of that drift, a 30 s run its mean, and their ratio would
+# measure the machine, not the tool.
+declare -A result
+for _ in $(seq "$runs"); do
+    for what in hash check update audit find; do
+        for count in $counts; do
+            files="$work/tree-$count/files"
+            manifest="$work/m-$count.b3"
+            repeat=$((last / count))
+            out="$work/samples.$count.$what"
+            case "$what" in
+            hash) sample "$out" "$repeat" "$b3tree" hash -q -C "$files" . ;;
+            check) sample "$out" "$repeat" "$b3tree" check -q -C "$files" "$manifest" ;;
+            update) sample "$out" "$repeat" "$b3tree" hash -q --update -o "$work/u-$count.b3" -C "$files" . ;;
+            audit) sample "$out" "$repeat" "$b3tree" check --audit -q -C "$files" "$manifest" ;;
+            find) sample "$out" "$repeat" find "$files" -type f ;;
+            esac
+        done
+    done
+done
+for count in $counts; do
+    for what in hash check update audit find; do
+        result[$count,$what]=$(median "$work/samples.$count.$what")
+        rm -f "$work/samples.$count.$what"
+    done
+done
 printf '%-8s %12s %28s %28s %8s %8s\n' command files "wall s (user / sys)" "peak RSS MiB" "time ×" "RSS ×"
 for what in hash check update audit find; do
     read -r w0 u0 s0 m0 <<< "${result[$first,$what]}"
     for count in $counts; do
         read -r w u s m <<< "${result[$count,$what]}"
-        ratio_t=$(python3 -c "print(f'{$w / $w0:.2f}')")
-        ratio_m=$(python3 -c "print(f'{$m / $m0:.2f}')")
+        ratio_t=$(python3 -c "print(f'{$w / $w0:.2f}' if $w0 else '-')")
+        ratio_m=$(python3 -c "print(f'{$m / $m0:.2f}' if $m0 else '-')")
         printf '%-8s %12s %28s %28s %8s %8s\n' "$what" "$count" "$w ($u / $s)" \
             "$(python3 -c "print(f'{$m / 1024:.1f}')")" "$ratio_t" "$ratio_m"
     done
