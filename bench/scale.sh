@@ -81,7 +81,7 @@ median() {
     python3 - "$1" <<'EOF'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
-print(" ".join(str(statistics.median(c)) for c in zip(*rows)))
+print(" ".join(f"{statistics.median(c):.3g}" for c in zip(*rows)))
 EOF
 }
 
