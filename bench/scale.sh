@@ -25,7 +25,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 work="${1:-/tmp/b3tree-scale}"
 runs="${2:-3}"
-counts="${3:-1000000 10000000}"
+counts="$(printf '%s\n' ${3:-1000000 10000000} | sort -n | tr '\n' ' ')"
+counts="${counts% }"
 for tool in mkfs.ext4 python3 /usr/bin/time mountpoint; do
     command -v "$tool" >/dev/null || { echo "missing: $tool (see the header of $0)" >&2; exit 2; }
 done
@@ -81,7 +82,7 @@ median() {
     python3 - "$1" <<'EOF'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
-print(" ".join(f"{statistics.median(c):.3g}" for c in zip(*rows)))
+print(" ".join(f"{statistics.median(c):.6g}" for c in zip(*rows)))
 EOF
 }
 

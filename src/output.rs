@@ -300,10 +300,12 @@ impl AtomicFile {
     /// Commits, unless `same` says the target already holds exactly the bytes written (it
     /// is given their BLAKE3, and checks the file is still the one whose digest it knows):
     /// then the new file is removed and the target left as it was — no write, no fsync, no
-    /// rename. Without [`Output::digest_as_written`] it always commits.
+    /// rename. Without [`Output::digest_as_written`] it always commits. `before_replace` runs
+    /// just before a commit; its error leaves the target as it was.
     pub fn commit_unless_same(
         mut self,
         same: impl FnOnce(&blake3::Hash) -> bool,
+        before_replace: impl FnOnce() -> io::Result<()>,
     ) -> io::Result<Committed> {
         // Every byte must have reached the hasher.
         self.writer.flush()?;
@@ -313,6 +315,7 @@ impl AtomicFile {
             // Dropped: the temporary file is removed.
             return Ok(Committed { digest, unchanged });
         }
+        before_replace()?;
         self.commit()?;
         Ok(Committed { digest, unchanged })
     }

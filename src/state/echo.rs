@@ -57,15 +57,20 @@ impl Echo {
         true
     }
 
-    /// Writes the records repeated so far into `journal` (taken back if a stop comes during
-    /// the copy: the journal then goes on without them).
-    pub fn write_into(self, journal: &mut Journal) -> io::Result<()> {
+    /// Every record of the state was repeated, and the state ended as it should: the state
+    /// is exact for this run.
+    pub fn complete(&self) -> bool {
+        self.mirror.at_end()
+    }
+
+    /// Writes the records repeated so far into `journal`. Ok(false): a stop (or a state
+    /// that could no longer be read) came during the copy, which was taken back; the journal
+    /// goes on without them.
+    pub fn write_into(self, journal: &mut Journal) -> io::Result<bool> {
         if self.count == 0 {
-            return Ok(());
+            return Ok(true);
         }
         let (range, lines) = self.mirror.passed();
-        journal
-            .append_copied(self.mirror.file(), range, lines, self.count)
-            .map(drop)
+        journal.append_copied(self.mirror.file(), range, lines, self.count)
     }
 }

@@ -295,6 +295,11 @@ impl StateReader {
         )
     }
 
+    /// Every record was passed and the file ended with its `end` line, nothing wrong in it.
+    pub fn at_end(&self) -> bool {
+        self.next_text.is_none() && self.ended && self.problem.is_none()
+    }
+
     /// The open file (for reads at an offset, which leave the cursor where it is).
     pub fn file(&self) -> &File {
         self.reader.get_ref()

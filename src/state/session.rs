@@ -193,6 +193,20 @@ impl Update {
         self.journal.record(name, &known)
     }
 
+    /// Called once the manifest is complete and about to replace the one in place: the
+    /// records still only repeated are copied into the journal now, while a stop during the
+    /// copy can still leave the old manifest and its state as they were (Err(Interrupted):
+    /// the manifest must not be replaced; the journal stays for the next run).
+    pub fn before_replace(&mut self) -> io::Result<()> {
+        let Some(echo) = self.echo.take() else {
+            return Ok(());
+        };
+        if !echo.write_into(&mut self.journal)? && crate::sys::cancel::is_stopped() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "stopped"));
+        }
+        Ok(())
+    }
+
     /// The manifest as the state knew it, if the state was used: a run that writes the same
     /// bytes leaves it in place when it is still that file.
     pub fn manifest_seen(&self) -> Option<&Seen> {
@@ -201,15 +215,19 @@ impl Update {
 
     /// The manifest at `real` is complete: the journal becomes its state, bound to its bytes
     /// (`written`: their BLAKE3 as written, else they are read back), and the older journals
-    /// go. When the manifest was left as it was (`unchanged`) and every digest came from the
-    /// state unchanged, the state is still exact: it stays, and the journal goes.
+    /// go. When the manifest was left as it was (`unchanged`), nothing was read and the run
+    /// repeated every record of the state byte for byte, the state is still exact: it stays,
+    /// and the journal goes.
     pub fn commit(
         self,
         real: &Path,
         written: Option<blake3::Hash>,
         unchanged: bool,
     ) -> Result<(), String> {
-        if unchanged && self.read.0 == 0 && !self.resumed && self.state_seen.is_some() {
+        // The state stays only if this run repeated it whole: a run whose records differ
+        // only in a device number (a remount) writes them, or every later run would again.
+        let exact = self.echo.as_ref().is_some_and(Echo::complete);
+        if unchanged && exact && self.read.0 == 0 && !self.resumed && self.state_seen.is_some() {
             self.journal.discard();
             for old in &self.old_journals {
                 remove_unlocked(old);
@@ -233,9 +251,19 @@ impl Update {
             },
         };
         let mut journal = self.journal;
+        // Only a manifest left as it was gets here with records still to copy
+        // (`before_replace` copied them otherwise): stopped during the copy, the state in
+        // place is still exact and bound to it; the journal stays for the next run.
         if let Some(echo) = self.echo {
-            echo.write_into(&mut journal)
+            let copied = echo
+                .write_into(&mut journal)
                 .map_err(|e| format!("cannot write the state: {e}"))?;
+            if !copied && crate::sys::cancel::is_stopped() {
+                let path = journal.path().to_path_buf();
+                return journal
+                    .keep()
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()));
+            }
         }
         journal
             .finish(&digest)

@@ -159,9 +159,10 @@ impl Journal {
 
     /// Appends records sealed in another file, `records` of them, in order: bytes `range` of
     /// `src` (whole blocks, each with its `sum` line) as they are, then `lines` (record lines
-    /// with their newlines) into the block being built. A stop (Ctrl-C) during the copy takes
-    /// the copied bytes back and leaves those records out (the caller's source still has
-    /// them); Ok(false) says so.
+    /// with their newlines) into the block being built. A stop (Ctrl-C) during the copy, or
+    /// a source that cannot be read to the end (truncated, a stale NFS handle), takes the
+    /// copied bytes back and leaves those records out (the caller's source has them, or had:
+    /// they are read again); Ok(false) says so. Err: the journal cannot be written.
     pub fn append_copied(
         &mut self,
         src: &File,
@@ -169,6 +170,7 @@ impl Journal {
         lines: &[u8],
         records: u64,
     ) -> io::Result<bool> {
+        use crate::sys::copy::CopyError;
         use std::io::{Seek, SeekFrom};
         let mut j = self.lock();
         if let Some(e) = j.failed.take() {
@@ -179,12 +181,12 @@ impl Journal {
         let before = (&*file).stream_position()?;
         match crate::sys::copy::copy_range(src, range, &mut &*file) {
             Ok(()) => j.unsynced = true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+            Err(CopyError::Stopped | CopyError::Read(_)) => {
                 file.set_len(before)?;
                 (&*file).seek(SeekFrom::Start(before))?;
                 return Ok(false);
             }
-            Err(e) => return Err(e),
+            Err(CopyError::Write(e)) => return Err(e),
         }
         let in_lines = memchr::memchr_iter(b'\n', lines).count() as u64;
         j.buf.extend_from_slice(lines);

@@ -1,6 +1,6 @@
-//! Copying a range of one file into a writer, for the writers that skip what repeats a file
-//! already on disk (`state::echo`, `output`'s unchanged manifest) and must write it after all
-//! once the output departs from it. Reads at an offset (the file's own cursor stays where it
+//! Copying a range of one file into a writer, for a writer that skips what repeats a file
+//! already on disk (`state::echo`) and must write it after all once its output departs from
+//! it. Reads at an offset (the file's own cursor stays where it
 //! is) in chunks, and stops at a stop request (Ctrl-C) between chunks: a prefix of a state or
 //! a manifest may be a gigabyte, read back from a cold disk.
 
@@ -13,24 +13,32 @@ use crate::sys::cancel;
 
 const CHUNK: usize = 256 * 1024;
 
-/// Copies bytes `range` of `src` to `out`. Err(Interrupted) when a stop was requested before
-/// the end (what was copied stays written: the caller takes it back); UnexpectedEof when
-/// `src` is shorter than the range.
-pub fn copy_range(src: &File, range: Range<u64>, out: &mut dyn Write) -> io::Result<()> {
+/// Why a copy ended early (what was copied stays written: the caller takes it back).
+#[derive(Debug)]
+pub enum CopyError {
+    /// A stop was requested.
+    Stopped,
+    /// Reading the source failed, or it is shorter than the range (UnexpectedEof).
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// Copies bytes `range` of `src` to `out`.
+pub fn copy_range(src: &File, range: Range<u64>, out: &mut dyn Write) -> Result<(), CopyError> {
     let mut buf = vec![0u8; CHUNK.min(usize::try_from(range.end - range.start).unwrap_or(CHUNK))];
     let mut at = range.start;
     while at < range.end {
         if cancel::is_stopped() {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "stopped"));
+            return Err(CopyError::Stopped);
         }
         let want = usize::try_from(range.end - at).map_or(buf.len(), |n| n.min(buf.len()));
         let n = match src.read_at(&mut buf[..want], at) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(0) => return Err(CopyError::Read(io::ErrorKind::UnexpectedEof.into())),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(CopyError::Read(e)),
         };
-        out.write_all(&buf[..n])?;
+        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
         at += n as u64;
     }
     Ok(())
@@ -52,7 +60,10 @@ mod tests {
         copy_range(&f, 7..7, &mut out).unwrap();
         assert!(out.is_empty());
         let e = copy_range(&f, 599_990..600_010, &mut Vec::new()).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(
+            matches!(&e, CopyError::Read(e) if e.kind() == io::ErrorKind::UnexpectedEof),
+            "{e:?}"
+        );
         use std::io::Seek;
         assert_eq!(f.stream_position().unwrap(), 600_000);
     }

@@ -66,7 +66,7 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
         .map(|d| d.finish());
     let Sink {
         writer,
-        update,
+        mut update,
         reporter,
         summary,
         broken,
@@ -75,11 +75,15 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
     } = sink;
     let json = summary_json(&summary, digest.clone(), update.as_ref());
     let keep_old = summary.errors > 0 && target.replaces_existing && !settings.replace_partial;
-    let same = update
-        .as_ref()
-        .and_then(Update::manifest_seen)
-        .zip(target.real.as_deref());
-    let written = match commit(settings, writer, ran.emitted, &json, keep_old, same) {
+    let real = target.real.as_deref();
+    let written = match commit(
+        settings,
+        writer,
+        (ran.emitted, &json),
+        keep_old,
+        real,
+        update.as_mut(),
+    ) {
         Ok(w) => w,
         Err(fail) => {
             keep_journal(update, &reporter);
@@ -181,17 +185,20 @@ struct Written {
 
 /// Writes the JSON summary and commits the output. `keep_old`: a run with error records
 /// never replaces an existing manifest (unless asked to): the old one stays, the new one is
-/// kept beside it for inspection — its path is returned. `same`: the manifest `--update`'s
-/// state was bound to, and where it is; if it still is there with the very bytes written,
-/// it is left as it was.
+/// kept beside it for inspection — its path is returned. `--update` (`real`: where the
+/// manifest is): if the manifest its state was bound to is still there with the very bytes
+/// written, it is left as it was; else the update's last records are copied before it is
+/// replaced (`Update::before_replace`).
 fn commit(
     settings: &HashSettings,
     mut writer: ManifestWriter<Output>,
-    emitted: io::Result<()>,
-    json: &HashSummary,
+    (emitted, json): (io::Result<()>, &HashSummary),
     keep_old: bool,
-    same: Option<(&Seen, &Path)>,
+    real: Option<&Path>,
+    update: Option<&mut Update>,
 ) -> Result<Written, Fail> {
+    let seen = update.as_deref().and_then(Update::manifest_seen).copied();
+    let same: Option<(&Seen, &Path)> = seen.as_ref().zip(real);
     let mut done = Written {
         partial: None,
         file: None,
@@ -204,7 +211,9 @@ fn commit(
             .and_then(|()| writer.summary(json))
             .and_then(|()| match writer.into_inner() {
                 Output::File(f) if keep_old => f.commit_partial().map(|p| done.partial = Some(p)),
-                Output::File(f) => f.commit_unless_same(is_same).map(|c| done.file = Some(c)),
+                Output::File(f) => f
+                    .commit_unless_same(is_same, || update.map_or(Ok(()), Update::before_replace))
+                    .map(|c| done.file = Some(c)),
                 out => out.commit(),
             });
     written.map_err(|e| {
