@@ -161,6 +161,24 @@ fn a_run_that_changes_nothing_writes_nothing_and_one_that_reads_a_file_rewrites_
     assert_eq!(version(&m), m1);
 }
 
+/// `hash --update -o m.b3 t`, one file at a time, stopped by SIGINT (within the promise)
+/// while it reads a huge sparse file `t/zz`, the last in order.
+fn stop_update_while_it_reads_a_huge_file(env: &TestEnv) {
+    huge_sparse_file(env, "t/zz");
+    let mut child = env
+        .cmd()
+        .args([
+            "hash", "--update", "-o", "m.b3", "-j", "1", "--batch", "1", "t",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_open(&child, "zz");
+    let status = stops_within_promise(&mut child, libc::SIGINT);
+    assert_died_of(status, libc::SIGINT);
+}
+
 /// The `end` line's record count of the state beside `m.b3`.
 fn state_count(env: &TestEnv) -> u64 {
     let state = std::fs::read_to_string(env.root().join("m.b3.b3tree-state")).unwrap();
@@ -256,19 +274,7 @@ fn a_run_stopped_while_it_repeats_its_state_resumes_from_the_state() {
     tree(&env, 300);
     std::thread::sleep(SETTLE);
     update(&env, &["t"]);
-    huge_sparse_file(&env, "t/zz");
-    let mut child = env
-        .cmd()
-        .args([
-            "hash", "--update", "-o", "m.b3", "-j", "1", "--batch", "1", "t",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until_open(&child, "zz");
-    let status = stops_within_promise(&mut child, libc::SIGINT);
-    assert_died_of(status, libc::SIGINT);
+    stop_update_while_it_reads_a_huge_file(&env);
     let journal = std::fs::read_to_string(env.root().join("m.b3.b3tree-journal.1")).unwrap();
     assert_eq!(journal.lines().count(), 3, "the header alone:\n{journal}");
     std::fs::remove_file(env.root().join("t/zz")).unwrap();
@@ -402,19 +408,7 @@ fn a_run_stopped_by_sigint_is_resumed_from_its_journal() {
     let env = TestEnv::new();
     tree(&env, 300);
     std::thread::sleep(SETTLE);
-    huge_sparse_file(&env, "t/zz");
-    let mut child = env
-        .cmd()
-        .args([
-            "hash", "--update", "-o", "m.b3", "-j", "1", "--batch", "1", "t",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until_open(&child, "zz");
-    let status = stops_within_promise(&mut child, libc::SIGINT);
-    assert_died_of(status, libc::SIGINT);
+    stop_update_while_it_reads_a_huge_file(&env);
     assert!(
         !env.root().join("m.b3").exists(),
         "no manifest from a stopped run"

@@ -157,6 +157,24 @@ fn passed_records(r: &StateReader) -> Vec<u8> {
     out
 }
 
+/// The state at `path`, opened and passed to its last record.
+fn passed_all(path: &Path) -> StateReader {
+    let mut r = StateReader::open(path, Some(&raw(b"o"))).unwrap().unwrap();
+    while r.peek_line().is_some() {
+        r.pass();
+    }
+    r
+}
+
+/// The record lines of `recs`, as a writer puts them.
+fn record_lines(recs: &[(&[u8], Known)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, k) in recs {
+        line::record(name, k, &mut out);
+    }
+    out
+}
+
 #[test]
 fn passed_is_exactly_the_records_before_the_next_whatever_ends_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -189,30 +207,16 @@ fn passed_is_exactly_the_records_before_the_next_whatever_ends_them() {
     let at = bytes.windows(2).position(|w| w == b" e").unwrap() + 1;
     bytes[at] = b'x';
     std::fs::write(&path, &bytes).unwrap();
-    let mut r = StateReader::open(&path, Some(&raw(b"o"))).unwrap().unwrap();
-    while r.peek_line().is_some() {
-        r.pass();
-    }
+    let r = passed_all(&path);
     assert!(r.problem().unwrap().contains("checksum mismatch"));
-    let mut first4 = Vec::new();
-    for (name, k) in &recs[..4] {
-        line::record(name, k, &mut first4);
-    }
-    assert_eq!(passed_records(&r), first4);
+    assert_eq!(passed_records(&r), record_lines(&recs[..4]));
     let disordered: Vec<(&[u8], Known)> = vec![
         (b"a", known(1, 1)),
         (b"c", known(2, 1)),
         (b"b", known(3, 1)),
     ];
     let path = write_state(dir.path(), &disordered, 1000, b"");
-    let mut r = StateReader::open(&path, Some(&raw(b"o"))).unwrap().unwrap();
-    while r.peek_line().is_some() {
-        r.pass();
-    }
+    let r = passed_all(&path);
     assert!(r.problem().unwrap().contains("order"));
-    let mut first2 = Vec::new();
-    for (name, k) in &disordered[..2] {
-        line::record(name, k, &mut first2);
-    }
-    assert_eq!(passed_records(&r), first2);
+    assert_eq!(passed_records(&r), record_lines(&disordered[..2]));
 }

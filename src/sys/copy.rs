@@ -1,8 +1,8 @@
 //! Copying a range of one file into a writer, for a writer that skips what repeats a file
 //! already on disk (`state::echo`) and must write it after all once its output departs from
-//! it. Reads at an offset (the file's own cursor stays where it
-//! is) in chunks, and stops at a stop request (Ctrl-C) between chunks: a prefix of a state or
-//! a manifest may be a gigabyte, read back from a cold disk.
+//! it. Reads at an offset (the file's own cursor stays where it is) in chunks, and stops at a
+//! stop request (Ctrl-C) between chunks: a state's prefix may be a gigabyte, read back from a
+//! cold disk.
 
 use std::fs::File;
 use std::io::{self, Write};

@@ -75,13 +75,13 @@ pub(super) fn finish(settings: &HashSettings, mut sink: Sink, ran: Ran, target: 
     } = sink;
     let json = summary_json(&summary, digest.clone(), update.as_ref());
     let keep_old = summary.errors > 0 && target.replaces_existing && !settings.replace_partial;
-    let real = target.real.as_deref();
     let written = match commit(
         settings,
         writer,
-        (ran.emitted, &json),
+        ran.emitted,
+        &json,
         keep_old,
-        real,
+        target.real.as_deref(),
         update.as_mut(),
     ) {
         Ok(w) => w,
@@ -192,7 +192,8 @@ struct Written {
 fn commit(
     settings: &HashSettings,
     mut writer: ManifestWriter<Output>,
-    (emitted, json): (io::Result<()>, &HashSummary),
+    emitted: io::Result<()>,
+    json: &HashSummary,
     keep_old: bool,
     real: Option<&Path>,
     update: Option<&mut Update>,
